@@ -1,0 +1,670 @@
+//! The handles: `CopyJob`, `CopyFile`, `CopyError`, and the `CopyCallback` trait.
+
+use crate::error::{Error, Result, codes};
+use crate::manager::{Shared, closed_error, set_state, stop_run, touch};
+use crate::model::{ErrorRec, FileRec, JobRec};
+use crate::types::*;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// What a callback returns: `Err` (or a panic) counts as a failed delivery (SPEC §3).
+pub type CallbackResult = std::result::Result<(), String>;
+
+/// Receives a job's notifications (IBackgroundCopyCallback). Every method has a default
+/// that does nothing, so implement only what you need. Called on the library's
+/// notification thread, never while the library holds a lock: a callback may call any
+/// method, including `complete()` on its own job.
+pub trait CopyCallback: Send + Sync {
+    /// The job reached TRANSFERRED (flag JOB_TRANSFERRED). Redelivered after the job's
+    /// minimum retry delay while it returns `Err`.
+    fn job_transferred(&self, _job: &CopyJob) -> CallbackResult {
+        Ok(())
+    }
+    /// The job reached ERROR (flag JOB_ERROR). Redelivered like `job_transferred`.
+    fn job_error(&self, _job: &CopyJob, _error: &CopyError) -> CallbackResult {
+        Ok(())
+    }
+    /// The job changed (flag JOB_MODIFICATION); coalesced, the last is never lost.
+    fn job_modification(&self, _job: &CopyJob) -> CallbackResult {
+        Ok(())
+    }
+    /// One file's bytes are all transferred (flag FILE_TRANSFERRED).
+    fn file_transferred(&self, _job: &CopyJob, _file: &CopyFile) -> CallbackResult {
+        Ok(())
+    }
+}
+
+/// How `complete()` ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// Every file is at its local path (S_OK).
+    All,
+    /// Some files were not transferred and were deleted (PARTIAL_COMPLETE).
+    Partial,
+}
+
+impl Completion {
+    /// S_OK or PARTIAL_COMPLETE.
+    pub fn code(self) -> u32 {
+        match self {
+            Completion::All => codes::S_OK,
+            Completion::Partial => codes::PARTIAL_COMPLETE,
+        }
+    }
+}
+
+pub(crate) fn check_text(what: &str, s: &str) -> Result<()> {
+    if s.contains('\0') {
+        return Err(Error::invalid_arg(format!("{what} contains a NUL character")));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_len(what: &str, s: &str, max: usize) -> Result<()> {
+    check_text(what, s)?;
+    let n = s.chars().count();
+    if n > max {
+        return Err(Error::new(
+            codes::STRING_TOO_LONG,
+            format!("{what} is {n} characters; at most {max} are allowed"),
+        ));
+    }
+    Ok(())
+}
+
+/// Longest remote URL accepted.
+const MAX_URL: usize = 8192;
+
+pub(crate) fn check_url(url: &str) -> Result<()> {
+    check_len("remote URL", url, MAX_URL)?;
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Error::invalid_arg(format!(
+            "remote URL {url:?} contains white space or control characters (CR/LF are never allowed)"
+        )));
+    }
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|e| Error::invalid_arg(format!("remote URL {url:?} is malformed: {e}")))?;
+    match uri.scheme_str().map(|s| s.to_ascii_lowercase()) {
+        Some(s) if s == "http" || s == "https" => {}
+        Some(s) => {
+            return Err(Error::invalid_arg(format!(
+                "remote URL {url:?}: scheme {s:?} is not supported (only http and https)"
+            )));
+        }
+        None => {
+            return Err(Error::invalid_arg(format!(
+                "remote URL {url:?} is not absolute (http:// or https://)"
+            )));
+        }
+    }
+    if uri.host().is_none_or(|h| h.is_empty()) {
+        return Err(Error::invalid_arg(format!("remote URL {url:?} has no host")));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_local(local: &str) -> Result<PathBuf> {
+    check_len("local path", local, 4096)?;
+    let path = PathBuf::from(local);
+    if !path.is_absolute() {
+        return Err(Error::invalid_arg(format!(
+            "local path {local:?} is not absolute"
+        )));
+    }
+    if local.ends_with('/') || path.file_name().is_none() {
+        return Err(Error::invalid_arg(format!(
+            "local path {local:?} does not name a file"
+        )));
+    }
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    if !parent.is_dir() {
+        return Err(Error::invalid_arg(format!(
+            "the directory of local path {local:?} does not exist"
+        )));
+    }
+    if path.is_dir() {
+        return Err(Error::invalid_arg(format!(
+            "local path {local:?} is a directory"
+        )));
+    }
+    Ok(path)
+}
+
+/// A transfer job (IBackgroundCopyJob). Cheap to clone; every clone is the same job.
+#[derive(Clone)]
+pub struct CopyJob {
+    shared: Arc<Shared>,
+    id: Uuid,
+}
+
+impl std::fmt::Debug for CopyJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CopyJob({})", self.id)
+    }
+}
+
+impl PartialEq for CopyJob {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id && Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl CopyJob {
+    pub(crate) fn new(shared: Arc<Shared>, id: Uuid) -> Self {
+        CopyJob { shared, id }
+    }
+
+    /// Append a file: `remote_url` http(s), `local_path` absolute in an existing directory.
+    pub fn add_file(&self, remote_url: &str, local_path: &str) -> Result<()> {
+        self.add_file_set(&[(remote_url, local_path)])
+    }
+
+    /// Append several files, all or none.
+    pub fn add_file_set<R: AsRef<str>, L: AsRef<str>>(&self, files: &[(R, L)]) -> Result<()> {
+        let mut new = Vec::with_capacity(files.len());
+        for (remote, local) in files {
+            let (remote, local) = (remote.as_ref(), local.as_ref());
+            check_url(remote)?;
+            let path = check_local(local)?;
+            if new.iter().any(|f: &FileRec| f.local == path) {
+                return Err(Error::invalid_arg(format!(
+                    "local path {local:?} appears twice"
+                )));
+            }
+            new.push(FileRec {
+                remote: remote.to_string(),
+                local: path,
+                total: None,
+                done_bytes: 0,
+                validator: None,
+                done: false,
+                completed: false,
+            });
+        }
+        self.shared.mutate(self.id, |job, store| {
+            for f in &new {
+                if job.files.iter().any(|old| old.local == f.local) {
+                    return Err(Error::invalid_arg(format!(
+                        "local path {:?} is already a file of this job",
+                        f.local
+                    )));
+                }
+            }
+            let first = job.files.len();
+            let id = job.id;
+            store.atomic(|s| {
+                for (i, f) in new.iter().enumerate() {
+                    s.save_file(id, first + i, f)?;
+                    if let Some(dir) = f.local.parent() {
+                        s.add_dir(dir)?;
+                    }
+                }
+                Ok(())
+            })?;
+            job.files.extend(new);
+            touch(job, now_ms());
+            Ok(())
+        })
+    }
+
+    /// The job's files, in order.
+    pub fn enum_files(&self) -> Result<Vec<CopyFile>> {
+        let n = self.shared.read(self.id, |j| j.files.len())?;
+        Ok((0..n)
+            .map(|idx| CopyFile {
+                shared: self.shared.clone(),
+                job: self.id,
+                idx,
+            })
+            .collect())
+    }
+
+    /// Stop transferring (→ SUSPENDED); progress is kept.
+    pub fn suspend(&self) -> Result<()> {
+        self.shared.mutate(self.id, |job, store| {
+            if job.state == JobState::Suspended {
+                return Ok(());
+            }
+            stop_run(job);
+            set_state(job, JobState::Suspended, now_ms());
+            job.retry_at_ms = None;
+            store.save_job(job)
+        })
+    }
+
+    /// Queue the job (→ QUEUED) from SUSPENDED, ERROR, TRANSIENT_ERROR, or TRANSFERRED
+    /// with new files; clears the error. EMPTY when the job has no files.
+    pub fn resume(&self) -> Result<()> {
+        self.shared.mutate(self.id, |job, store| {
+            if job.files.is_empty() {
+                return Err(Error::new(
+                    codes::EMPTY,
+                    "the job has no files: add_file first",
+                ));
+            }
+            if job.state.is_active() {
+                return Ok(());
+            }
+            if job.state == JobState::Transferred && job.files.iter().all(|f| f.done) {
+                return Ok(());
+            }
+            job.retry_at_ms = None;
+            job.no_progress_since_ms = None;
+            job.backoff_ms = 0;
+            job.error = None;
+            set_state(job, JobState::Queued, now_ms());
+            store.save_job(job)
+        })
+    }
+
+    /// End the job (→ CANCELLED, final) and delete every temporary file.
+    pub fn cancel(&self) -> Result<()> {
+        let temps = self.shared.mutate(self.id, |job, store| {
+            store.delete_job(job.id)?;
+            stop_run(job);
+            set_state(job, JobState::Cancelled, now_ms());
+            Ok((0..job.files.len())
+                .filter(|&i| !job.files[i].completed)
+                .map(|i| job.temp_path(i))
+                .collect::<Vec<_>>())
+        })?;
+        for t in temps {
+            let _ = std::fs::remove_file(t);
+        }
+        Ok(())
+    }
+
+    /// End the job (→ ACKNOWLEDGED, final): every fully transferred file is renamed
+    /// into place atomically (file and directory fsynced); the others are deleted
+    /// ([`Completion::Partial`]). If a rename fails the job stays as it was and the
+    /// error is returned; calling again finishes the rest.
+    pub fn complete(&self) -> Result<Completion> {
+        self.shared.mutate(self.id, |job, store| {
+            stop_run(job);
+            let mut partial = false;
+            let mut dirs: Vec<PathBuf> = Vec::new();
+            let mut failure = None;
+            for idx in 0..job.files.len() {
+                if job.files[idx].completed {
+                    continue;
+                }
+                let temp = job.temp_path(idx);
+                let f = &job.files[idx];
+                if !f.done {
+                    partial = true;
+                    continue;
+                }
+                let r = std::fs::File::open(&temp)
+                    .and_then(|h| h.sync_all())
+                    .and_then(|_| std::fs::rename(&temp, &f.local));
+                match r {
+                    Ok(()) => {
+                        job.files[idx].completed = true;
+                        if let Some(d) = job.files[idx].local.parent()
+                            && !dirs.iter().any(|x| x == d)
+                        {
+                            dirs.push(d.to_path_buf());
+                        }
+                    }
+                    Err(e) => {
+                        failure = Some(Error::from_io(
+                            &format!("move {} into place", f.local.display()),
+                            &e,
+                        ));
+                        break;
+                    }
+                }
+            }
+            for d in &dirs {
+                if let Ok(h) = std::fs::File::open(d) {
+                    let _ = h.sync_all();
+                }
+            }
+            let id = job.id;
+            if let Some(e) = failure {
+                let files = &job.files;
+                let _ = store.atomic(|s| {
+                    for (i, f) in files.iter().enumerate().filter(|(_, f)| f.completed) {
+                        s.save_file(id, i, f)?;
+                    }
+                    Ok(())
+                });
+                touch(job, now_ms());
+                return Err(e);
+            }
+            for idx in 0..job.files.len() {
+                if !job.files[idx].completed {
+                    let _ = std::fs::remove_file(job.temp_path(idx));
+                }
+            }
+            store.delete_job(id)?;
+            set_state(job, JobState::Acknowledged, now_ms());
+            Ok(if partial {
+                Completion::Partial
+            } else {
+                Completion::All
+            })
+        })
+    }
+
+    /// The job's id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// The job's id as canonical UUID text.
+    pub fn get_id(&self) -> String {
+        self.id.to_string()
+    }
+
+    /// The job's type.
+    pub fn get_type(&self) -> Result<JobType> {
+        self.shared.read(self.id, |j| j.job_type)
+    }
+
+    /// The job's state.
+    pub fn get_state(&self) -> Result<JobState> {
+        self.shared.read(self.id, |j| j.state)
+    }
+
+    /// The job's progress.
+    pub fn get_progress(&self) -> Result<JobProgress> {
+        self.shared.read(self.id, JobRec::progress)
+    }
+
+    /// The job's time stamps.
+    pub fn get_times(&self) -> Result<JobTimes> {
+        self.shared.read(self.id, JobRec::times)
+    }
+
+    /// The error, in ERROR / TRANSIENT_ERROR; else ERROR_INFORMATION_UNAVAILABLE.
+    pub fn get_error(&self) -> Result<CopyError> {
+        let rec = self.shared.read(self.id, |j| {
+            if matches!(j.state, JobState::Error | JobState::TransientError) {
+                j.error.clone()
+            } else {
+                None
+            }
+        })?;
+        rec.map(|rec| CopyError {
+            shared: self.shared.clone(),
+            job: self.id,
+            rec,
+        })
+        .ok_or_else(|| {
+            Error::new(
+                codes::ERROR_INFORMATION_UNAVAILABLE,
+                "the job is not in ERROR or TRANSIENT_ERROR",
+            )
+        })
+    }
+
+    /// The display name.
+    pub fn get_display_name(&self) -> Result<String> {
+        self.shared.read(self.id, |j| j.display_name.clone())
+    }
+
+    /// Set the display name (≤ 256 characters).
+    pub fn set_display_name(&self, name: &str) -> Result<()> {
+        check_len("display name", name, 256)?;
+        self.set(|j| &mut j.display_name, name.to_string())
+    }
+
+    /// The description.
+    pub fn get_description(&self) -> Result<String> {
+        self.shared.read(self.id, |j| j.description.clone())
+    }
+
+    /// Set the description (≤ 1024 characters).
+    pub fn set_description(&self, text: &str) -> Result<()> {
+        check_len("description", text, 1024)?;
+        self.set(|j| &mut j.description, text.to_string())
+    }
+
+    /// The priority (default NORMAL).
+    pub fn get_priority(&self) -> Result<Priority> {
+        self.shared.read(self.id, |j| j.priority)
+    }
+
+    /// Set the priority; the scheduler re-evaluates at once.
+    pub fn set_priority(&self, priority: Priority) -> Result<()> {
+        self.set(|j| &mut j.priority, priority)
+    }
+
+    /// The notification flags (default JOB_TRANSFERRED | JOB_ERROR).
+    pub fn get_notify_flags(&self) -> Result<u32> {
+        self.shared.read(self.id, |j| j.notify_flags)
+    }
+
+    /// Set the notification flags; unknown bits are E_INVALIDARG.
+    pub fn set_notify_flags(&self, flags: u32) -> Result<()> {
+        if flags & !notify::ALL != 0 {
+            return Err(Error::invalid_arg(format!(
+                "notify flags {flags:#x} have unknown bits (known: {:#x})",
+                notify::ALL
+            )));
+        }
+        self.set(|j| &mut j.notify_flags, flags)
+    }
+
+    /// The callback object, if one is set.
+    pub fn get_notify_interface(&self) -> Result<Option<Arc<dyn CopyCallback>>> {
+        self.shared.read(self.id, |j| j.callback.clone())
+    }
+
+    /// Set (or with `None` clear) the callback object. Not persisted.
+    pub fn set_notify_interface(&self, callback: Option<Arc<dyn CopyCallback>>) -> Result<()> {
+        self.shared.mutate(self.id, |job, _| {
+            job.callback = callback;
+            Ok(())
+        })
+    }
+
+    /// Seconds without progress before a transient error becomes ERROR (default 14 days).
+    pub fn get_no_progress_timeout(&self) -> Result<u32> {
+        self.shared.read(self.id, |j| j.no_progress_timeout)
+    }
+
+    /// Set the no-progress timeout in seconds; 0 makes every error fatal.
+    pub fn set_no_progress_timeout(&self, seconds: u32) -> Result<()> {
+        self.set(|j| &mut j.no_progress_timeout, seconds)
+    }
+
+    /// The minimum retry delay in seconds (default 600).
+    pub fn get_minimum_retry_delay(&self) -> Result<u32> {
+        self.shared.read(self.id, |j| j.min_retry_delay)
+    }
+
+    /// Set the minimum retry delay in seconds: the cap of the transient-error backoff
+    /// (which starts at 1 s and doubles) and the callback redelivery delay.
+    pub fn set_minimum_retry_delay(&self, seconds: u32) -> Result<()> {
+        self.set(|j| &mut j.min_retry_delay, seconds)
+    }
+
+    /// Errors seen (transient and fatal, plus restarts of changed files); never reset.
+    pub fn get_error_count(&self) -> Result<u32> {
+        self.shared.read(self.id, |j| j.error_count)
+    }
+
+    /// Block until the job is TRANSFERRED, ERROR, ACKNOWLEDGED or CANCELLED, or the
+    /// timeout passes (`None`: forever, or until the manager closes); returns the state.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<JobState> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut g = self.shared.lock();
+        loop {
+            let job = g
+                .jobs
+                .get(&self.id)
+                .ok_or_else(|| Error::new(codes::NOT_FOUND, format!("job {} not found", self.id)))?;
+            if job.state.ends_wait() || g.closed {
+                return Ok(job.state);
+            }
+            let left = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(l) if !l.is_zero() => l,
+                    _ => return Ok(job.state),
+                },
+                None => Duration::from_secs(3600),
+            };
+            g = self
+                .shared
+                .changed
+                .wait_timeout(g, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    fn set<T>(&self, field: impl Fn(&mut JobRec) -> &mut T, value: T) -> Result<()> {
+        self.shared.mutate(self.id, |job, store| {
+            let old = std::mem::replace(field(job), value);
+            let old_mod = job.modification_ms;
+            touch(job, now_ms());
+            if let Err(e) = store.save_job(job) {
+                *field(job) = old;
+                job.modification_ms = old_mod;
+                return Err(e);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// One file of a job (IBackgroundCopyFile).
+#[derive(Clone)]
+pub struct CopyFile {
+    shared: Arc<Shared>,
+    job: Uuid,
+    idx: usize,
+}
+
+impl std::fmt::Debug for CopyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CopyFile({}#{})", self.job, self.idx)
+    }
+}
+
+impl CopyFile {
+    pub(crate) fn new(shared: Arc<Shared>, job: Uuid, idx: usize) -> Self {
+        CopyFile { shared, job, idx }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&FileRec) -> R) -> Result<R> {
+        self.shared
+            .read(self.job, |j| j.files.get(self.idx).map(f))?
+            .ok_or_else(|| Error::new(codes::NOT_FOUND, "file not found"))
+    }
+
+    /// The file's position in its job.
+    pub fn index(&self) -> usize {
+        self.idx
+    }
+
+    /// The remote URL.
+    pub fn get_remote_name(&self) -> Result<String> {
+        self.with(|f| f.remote.clone())
+    }
+
+    /// The local path.
+    pub fn get_local_name(&self) -> Result<String> {
+        self.with(|f| f.local.to_string_lossy().into_owned())
+    }
+
+    /// The file's progress.
+    pub fn get_progress(&self) -> Result<FileProgress> {
+        self.with(FileRec::progress)
+    }
+}
+
+/// The error of a job in ERROR / TRANSIENT_ERROR (IBackgroundCopyError), a snapshot
+/// taken by `get_error()`.
+#[derive(Clone)]
+pub struct CopyError {
+    shared: Arc<Shared>,
+    job: Uuid,
+    rec: ErrorRec,
+}
+
+impl std::fmt::Debug for CopyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CopyError({}, {}, {:?})",
+            self.rec.context,
+            codes::symbol(self.rec.code),
+            self.rec.description
+        )
+    }
+}
+
+impl CopyError {
+    pub(crate) fn new(shared: Arc<Shared>, job: Uuid, rec: ErrorRec) -> Self {
+        CopyError { shared, job, rec }
+    }
+
+    /// Where it came from and its code.
+    pub fn get_error(&self) -> (ErrorContext, u32) {
+        (self.rec.context, self.rec.code)
+    }
+
+    /// The file it is about, or FILE_NOT_AVAILABLE.
+    pub fn get_file(&self) -> Result<CopyFile> {
+        match self.rec.file {
+            Some(idx) => Ok(CopyFile::new(self.shared.clone(), self.job, idx)),
+            None => Err(Error::new(
+                codes::FILE_NOT_AVAILABLE,
+                "the error is not about a file",
+            )),
+        }
+    }
+
+    /// What went wrong, for people.
+    pub fn get_error_description(&self) -> String {
+        self.rec.description.clone()
+    }
+
+    /// What the context means, for people.
+    pub fn get_error_context_description(&self) -> String {
+        match self.rec.context {
+            ErrorContext::None => "No error",
+            ErrorContext::Unknown => "The origin of the error is unknown",
+            ErrorContext::GeneralQueueManager => "The error occurred in the job manager",
+            ErrorContext::QueueManagerNotification => {
+                "The error occurred while delivering a notification"
+            }
+            ErrorContext::LocalFile => "The error occurred while writing the local file",
+            ErrorContext::RemoteFile => "The error occurred while processing the remote file",
+            ErrorContext::GeneralTransport => "The error occurred in the network transport",
+            ErrorContext::RemoteApplication => "The server application reported an error",
+        }
+        .to_string()
+    }
+
+    /// "http" or "https", or PROTOCOL_NOT_AVAILABLE.
+    pub fn get_protocol(&self) -> Result<String> {
+        self.rec.protocol.clone().ok_or_else(|| {
+            Error::new(
+                codes::PROTOCOL_NOT_AVAILABLE,
+                "the error is not about a transfer",
+            )
+        })
+    }
+}
+
+impl From<&CopyError> for Error {
+    fn from(e: &CopyError) -> Error {
+        Error::new(e.rec.code, e.rec.description.clone())
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn f<T: Send + Sync>() {}
+    f::<CopyJob>();
+    f::<CopyFile>();
+    f::<CopyError>();
+    let _ = closed_error;
+}

@@ -1,0 +1,51 @@
+//! One process per state directory: an exclusive `flock` on `<dir>/lock`, holding the pid.
+
+use crate::error::{Error, Result, codes};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+/// Held while a manager has the directory open; released on drop (and by the kernel
+/// when the process dies, so a killed process never leaves a stale lock).
+#[derive(Debug)]
+pub(crate) struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        let path = dir.join("lock");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::from_io(&format!("open {}", path.display()), &e))?;
+        // SAFETY: flock on a file descriptor we own; no memory is involved.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let who = if holder.is_empty() {
+                "another process".to_string()
+            } else {
+                format!("process {holder}")
+            };
+            return Err(Error::new(
+                codes::LOCKED,
+                format!(
+                    "the state directory {} is in use by {who}; close that manager first",
+                    dir.display()
+                ),
+            ));
+        }
+        let _ = file.set_len(0);
+        let _ = file.seek(SeekFrom::Start(0));
+        let _ = write!(file, "{}", std::process::id());
+        let _ = file.flush();
+        Ok(DirLock { _file: file })
+    }
+}

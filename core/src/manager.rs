@@ -1,0 +1,717 @@
+//! `CopyManager`: the durable queue, recovery at open, and the scheduler.
+
+use crate::error::{Error, Result, codes};
+use crate::job::CopyJob;
+use crate::lock::DirLock;
+use crate::model::{ErrorRec, JobRec, NotifyState, RunCtl, temp_owner};
+use crate::store::Store;
+use crate::transfer;
+use crate::types::*;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Manager-wide settings. Build with `ManagerOptions::default()` and change fields.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ManagerOptions {
+    /// Transfer slots shared by HIGH/NORMAL/LOW jobs (FOREGROUND jobs always run). Default 2.
+    pub background_slots: usize,
+    /// Files of one job transferred at once. Default 8.
+    pub connections_per_job: usize,
+    /// A connection idle this long is a transient error. Default 60 s.
+    pub read_timeout: Duration,
+    /// Connecting (TCP + TLS) may take this long. Default 30 s.
+    pub connect_timeout: Duration,
+    /// Checkpoint after this many bytes of a file. Default 8 MiB.
+    pub checkpoint_bytes: u64,
+    /// Checkpoint at least this often while data moves. Default 1 s.
+    pub checkpoint_interval: Duration,
+    /// At most one JOB_MODIFICATION per job per this interval. Default 500 ms.
+    pub notify_interval: Duration,
+    /// Bytes per second shared by all HIGH/NORMAL/LOW transfers; `None` = unlimited.
+    pub background_bandwidth_limit: Option<u64>,
+    /// How long a background job keeps its slot before an equal-priority job waiting
+    /// for one takes its turn (round robin). Default 30 s.
+    pub time_slice: Duration,
+    /// Redirects followed per request. Default 10.
+    pub max_redirects: u32,
+    /// Follow a redirect from https to http. Default false (refused: fatal error).
+    pub allow_https_to_http_redirect: bool,
+    /// PEM files of the only root certificates to trust, like curl's `--cacert`.
+    /// `None` (default) trusts the Mozilla roots bundled with the library.
+    pub tls_root_certs: Option<Vec<PathBuf>>,
+    /// The User-Agent header.
+    pub user_agent: String,
+}
+
+impl Default for ManagerOptions {
+    fn default() -> Self {
+        ManagerOptions {
+            background_slots: 2,
+            connections_per_job: 8,
+            read_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(30),
+            checkpoint_bytes: 8 << 20,
+            checkpoint_interval: Duration::from_secs(1),
+            notify_interval: Duration::from_millis(500),
+            background_bandwidth_limit: None,
+            time_slice: Duration::from_secs(30),
+            max_redirects: 10,
+            allow_https_to_http_redirect: false,
+            tls_root_certs: None,
+            user_agent: format!("bgcopy/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// Everything behind the mutex.
+pub(crate) struct Inner {
+    pub store: Store,
+    pub jobs: HashMap<Uuid, JobRec>,
+    pub closed: bool,
+    pub next_seq: i64,
+    pub next_generation: u64,
+    pub next_stamp: u64,
+}
+
+/// What the handles, the scheduler, the workers and the notifier share.
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+    /// Signalled on every state change (for `wait`).
+    pub changed: Condvar,
+    pub opts: ManagerOptions,
+    pub sched_wake: tokio::sync::Notify,
+    pub notify_wake: tokio::sync::Notify,
+    pub shutdown: AtomicBool,
+    pub agent: ureq::Agent,
+    pub limiter: Option<transfer::RateLimiter>,
+    pub state_dir: PathBuf,
+}
+
+impl Shared {
+    /// Lock the state; a poisoned lock is recovered (no invariant spans a panic point).
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wake everyone who reacts to changes: waiters, scheduler, notifier.
+    pub fn kick(&self) {
+        self.changed.notify_all();
+        self.sched_wake.notify_one();
+        self.notify_wake.notify_one();
+    }
+
+    /// Run `f` on a live (non-final) job of an open manager, then wake everyone.
+    pub fn mutate<R>(
+        &self,
+        id: Uuid,
+        f: impl FnOnce(&mut JobRec, &mut Store) -> Result<R>,
+    ) -> Result<R> {
+        let r = {
+            let mut g = self.lock();
+            if g.closed {
+                return Err(closed_error());
+            }
+            let Inner { store, jobs, .. } = &mut *g;
+            let job = jobs
+                .get_mut(&id)
+                .ok_or_else(|| Error::new(codes::NOT_FOUND, format!("job {id} not found")))?;
+            if job.state.is_final() {
+                return Err(Error::invalid_state(format!(
+                    "job {id} is {}: it can no longer change",
+                    job.state
+                )));
+            }
+            f(job, store)
+        };
+        self.kick();
+        r
+    }
+
+    /// Read from a job (works in every state, and after close).
+    pub fn read<R>(&self, id: Uuid, f: impl FnOnce(&JobRec) -> R) -> Result<R> {
+        let g = self.lock();
+        g.jobs
+            .get(&id)
+            .map(f)
+            .ok_or_else(|| Error::new(codes::NOT_FOUND, format!("job {id} not found")))
+    }
+
+    /// A worker ended: record its outcome if it is still the job's current run.
+    pub fn finish(&self, id: Uuid, generation: u64, outcome: transfer::Outcome) {
+        {
+            let mut g = self.lock();
+            let Inner { store, jobs, .. } = &mut *g;
+            if let Some(job) = jobs.get_mut(&id) {
+                job.worker_alive = false;
+                let current = job.run.as_ref().is_some_and(|r| r.generation == generation);
+                if current && !job.state.is_final() {
+                    job.run = None;
+                    apply_outcome(job, outcome, now_ms());
+                    let _ = store.save_job(job);
+                }
+            }
+        }
+        self.kick();
+    }
+}
+
+pub(crate) fn closed_error() -> Error {
+    Error::invalid_state("the manager is closed")
+}
+
+/// Change a job's state, stamping times and queueing notifications.
+pub(crate) fn set_state(job: &mut JobRec, state: JobState, now: i64) {
+    if job.state == state {
+        return;
+    }
+    job.state = state;
+    touch(job, now);
+    job.notify.transferred_due = None;
+    job.notify.error_due = None;
+    match state {
+        JobState::Transferred => {
+            job.completion_ms = Some(now);
+            job.notify.transferred_due = Some(now);
+        }
+        JobState::Error => job.notify.error_due = Some(now),
+        _ => {}
+    }
+    if !matches!(state, JobState::Error | JobState::TransientError) {
+        job.error = None;
+    }
+}
+
+/// Bump the modification time and queue a JOB_MODIFICATION.
+pub(crate) fn touch(job: &mut JobRec, now: i64) {
+    job.modification_ms = job.modification_ms.max(now);
+    job.notify.modification = true;
+}
+
+/// Stop a running transfer (the worker exits at its next check).
+pub(crate) fn stop_run(job: &mut JobRec) {
+    if let Some(run) = job.run.take() {
+        run.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn apply_outcome(job: &mut JobRec, outcome: transfer::Outcome, now: i64) {
+    use transfer::Outcome;
+    match outcome {
+        Outcome::Done => {
+            job.no_progress_since_ms = None;
+            job.backoff_ms = 0;
+            set_state(job, JobState::Transferred, now);
+        }
+        Outcome::Stopped => {
+            if job.state.is_active() {
+                set_state(job, JobState::Queued, now);
+            }
+        }
+        Outcome::Failed(f) => {
+            job.error_count += 1;
+            let timeout_ms = job.no_progress_timeout as i64 * 1000;
+            if f.transient && job.no_progress_timeout != 0 {
+                let since = *job.no_progress_since_ms.get_or_insert(now);
+                if now - since >= timeout_ms {
+                    fail_no_progress(job, f.error, now);
+                    return;
+                }
+                job.backoff_ms = (job.backoff_ms * 2).clamp(1000, 3_600_000);
+                let cap = (job.min_retry_delay as i64 * 1000).max(1000);
+                let mut delay = job.backoff_ms.min(cap);
+                if let Some(ra) = f.retry_after {
+                    delay = delay.max(ra as i64 * 1000);
+                }
+                job.retry_at_ms = Some((now + delay).min(since + timeout_ms));
+                job.error = Some(f.error);
+                set_state(job, JobState::TransientError, now);
+            } else {
+                job.error = Some(f.error);
+                job.retry_at_ms = None;
+                set_state(job, JobState::Error, now);
+            }
+        }
+    }
+}
+
+fn fail_no_progress(job: &mut JobRec, last: ErrorRec, now: i64) {
+    job.error = Some(ErrorRec {
+        code: codes::NO_PROGRESS,
+        description: format!(
+            "no progress for {} s; last error: {}",
+            job.no_progress_timeout, last.description
+        ),
+        ..last
+    });
+    job.retry_at_ms = None;
+    set_state(job, JobState::Error, now);
+}
+
+/// The durable job manager (IBackgroundCopyManager). Dropping it closes it.
+pub struct CopyManager {
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    _lock: DirLock,
+}
+
+impl std::fmt::Debug for CopyManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyManager")
+            .field("state_dir", &self.shared.state_dir)
+            .finish()
+    }
+}
+
+/// The platform's default state directory: `$BGCOPY_STATE_DIR`, else
+/// `$XDG_DATA_HOME/bgcopy`, else `~/.local/share/bgcopy` (macOS:
+/// `~/Library/Application Support/bgcopy`).
+pub fn default_state_dir() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("BGCOPY_STATE_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d).join("bgcopy"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| Error::invalid_arg("no state directory given and $HOME is not set"))?;
+    let base = PathBuf::from(home);
+    Ok(if cfg!(target_os = "macos") {
+        base.join("Library/Application Support/bgcopy")
+    } else {
+        base.join(".local/share/bgcopy")
+    })
+}
+
+impl CopyManager {
+    /// Open (or create) the job store in `state_dir` (`None`: [`default_state_dir`]) with
+    /// default options, recover every job and start transferring the queued ones.
+    pub fn open(state_dir: Option<&Path>) -> Result<CopyManager> {
+        Self::open_with(state_dir, ManagerOptions::default())
+    }
+
+    /// [`CopyManager::open`] with options.
+    pub fn open_with(state_dir: Option<&Path>, opts: ManagerOptions) -> Result<CopyManager> {
+        let dir = match state_dir {
+            Some(d) => {
+                crate::job::check_text("state_dir", &d.to_string_lossy())?;
+                d.to_path_buf()
+            }
+            None => default_state_dir()?,
+        };
+        if opts.background_slots == 0 || opts.connections_per_job == 0 {
+            return Err(Error::invalid_arg(
+                "background_slots and connections_per_job must be at least 1",
+            ));
+        }
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::from_io(&format!("create {}", dir.display()), &e))?;
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| Error::from_io(&format!("open {}", dir.display()), &e))?;
+        let lock = DirLock::acquire(&dir)?;
+        let store = Store::open(&dir.join("bgcopy.db"))?;
+        let agent = transfer::make_agent(&opts)?;
+        let mut jobs = HashMap::new();
+        let mut next_seq = 1;
+        for mut job in store.load()? {
+            next_seq = next_seq.max(job.seq + 1);
+            recover(&mut job, &store)?;
+            jobs.insert(job.id, job);
+        }
+        remove_strays(&store, &jobs);
+        let limiter = opts.background_bandwidth_limit.map(transfer::RateLimiter::new);
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                store,
+                jobs,
+                closed: false,
+                next_seq,
+                next_generation: 1,
+                next_stamp: 1,
+            }),
+            changed: Condvar::new(),
+            opts,
+            sched_wake: tokio::sync::Notify::new(),
+            notify_wake: tokio::sync::Notify::new(),
+            shutdown: AtomicBool::new(false),
+            agent,
+            limiter,
+            state_dir: dir,
+        });
+        let threads = vec![
+            spawn_loop("bgcopy-scheduler", shared.clone(), scheduler_pass, |s| {
+                &s.sched_wake
+            })?,
+            spawn_loop(
+                "bgcopy-notify",
+                shared.clone(),
+                crate::delivery::delivery_pass,
+                |s| &s.notify_wake,
+            )?,
+        ];
+        Ok(CopyManager {
+            shared,
+            threads: Mutex::new(threads),
+            _lock: lock,
+        })
+    }
+
+    /// The state directory this manager owns.
+    pub fn state_dir(&self) -> &Path {
+        &self.shared.state_dir
+    }
+
+    /// Create a job (state SUSPENDED) with a fresh UUID.
+    pub fn create_job(&self, display_name: &str, job_type: JobType) -> Result<CopyJob> {
+        crate::job::check_len("display_name", display_name, 256)?;
+        if job_type != JobType::Download {
+            return Err(Error::new(
+                codes::E_NOTIMPL,
+                format!("{job_type} jobs are not built yet; only DOWNLOAD"),
+            ));
+        }
+        let now = now_ms();
+        let id = Uuid::new_v4();
+        let mut g = self.shared.lock();
+        if g.closed {
+            return Err(closed_error());
+        }
+        let seq = g.next_seq;
+        let job = JobRec {
+            id,
+            seq,
+            job_type,
+            display_name: display_name.to_string(),
+            description: String::new(),
+            priority: Priority::Normal,
+            notify_flags: notify::DEFAULT,
+            no_progress_timeout: 1_209_600,
+            min_retry_delay: 600,
+            state: JobState::Suspended,
+            error: None,
+            error_count: 0,
+            creation_ms: now,
+            modification_ms: now,
+            completion_ms: None,
+            retry_at_ms: None,
+            no_progress_since_ms: None,
+            files: Vec::new(),
+            callback: None,
+            notify: NotifyState::default(),
+            run: None,
+            worker_alive: false,
+            slot_stamp: 0,
+            slot_since_ms: 0,
+            backoff_ms: 0,
+        };
+        g.store.save_job(&job)?;
+        g.next_seq += 1;
+        g.jobs.insert(id, job);
+        drop(g);
+        Ok(CopyJob::new(self.shared.clone(), id))
+    }
+
+    /// The job with this id (canonical UUID text), or NOT_FOUND (also for final jobs).
+    pub fn get_job(&self, id: &str) -> Result<CopyJob> {
+        crate::job::check_text("job id", id)?;
+        let uuid = Uuid::try_parse(id.trim_matches(|c| c == '{' || c == '}'))
+            .map_err(|_| Error::invalid_arg(format!("{id:?} is not a job id (a UUID)")))?;
+        let g = self.shared.lock();
+        if g.closed {
+            return Err(closed_error());
+        }
+        match g.jobs.get(&uuid) {
+            Some(j) if !j.state.is_final() => Ok(CopyJob::new(self.shared.clone(), uuid)),
+            _ => Err(Error::new(codes::NOT_FOUND, format!("job {uuid} not found"))),
+        }
+    }
+
+    /// Every job not ACKNOWLEDGED or CANCELLED, in creation order.
+    pub fn enum_jobs(&self) -> Result<Vec<CopyJob>> {
+        let g = self.shared.lock();
+        if g.closed {
+            return Err(closed_error());
+        }
+        let mut live: Vec<(i64, Uuid)> = g
+            .jobs
+            .values()
+            .filter(|j| !j.state.is_final())
+            .map(|j| (j.seq, j.id))
+            .collect();
+        live.sort();
+        Ok(live
+            .into_iter()
+            .map(|(_, id)| CopyJob::new(self.shared.clone(), id))
+            .collect())
+    }
+
+    /// Stop every transfer (each checkpoints where it is), flush the store and release
+    /// the state directory. Jobs continue on the next `open`. Idempotent.
+    pub fn close(&self) -> Result<()> {
+        let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+        if threads.is_empty() {
+            return Ok(());
+        }
+        {
+            let mut g = self.shared.lock();
+            g.closed = true;
+            for job in g.jobs.values_mut() {
+                job.callback = None;
+                if let Some(run) = &job.run {
+                    run.stop.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        self.shared.kick();
+        for t in threads.drain(..) {
+            let _ = t.join();
+        }
+        // Wait for the workers: each checkpoints and exits at its next read.
+        let mut g = self.shared.lock();
+        while g.jobs.values().any(|j| j.worker_alive) {
+            g = self
+                .shared
+                .changed
+                .wait_timeout(g, Duration::from_millis(100))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for CopyManager {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+/// Bring a loaded job to a consistent state with its temporary files.
+fn recover(job: &mut JobRec, store: &Store) -> Result<()> {
+    if job.state.is_active() {
+        job.state = JobState::Queued;
+    }
+    for idx in 0..job.files.len() {
+        if job.files[idx].completed {
+            continue;
+        }
+        let temp = job.temp_path(idx);
+        let len = std::fs::metadata(&temp).map(|m| m.len()).ok();
+        let f = &mut job.files[idx];
+        let want = f.done_bytes;
+        let restart = match len {
+            None => want > 0 || f.done,
+            Some(l) if l < want => true,
+            Some(l) => {
+                if l > want {
+                    let file = std::fs::OpenOptions::new().write(true).open(&temp);
+                    if file.and_then(|h| h.set_len(want)).is_err() {
+                        true
+                    } else {
+                        false
+                    }
+                } else {
+                    false
+                }
+            }
+        };
+        if restart {
+            f.done_bytes = 0;
+            f.done = false;
+            f.validator = None;
+            let _ = std::fs::remove_file(&temp);
+            store.save_file(job.id, idx, f)?;
+        }
+    }
+    Ok(())
+}
+
+/// Remove temporary files in known destination directories whose job is gone.
+fn remove_strays(store: &Store, jobs: &HashMap<Uuid, JobRec>) {
+    let Ok(dirs) = store.dirs() else { return };
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(owner) = name.to_str().and_then(temp_owner) else {
+                continue;
+            };
+            let live = jobs.get(&owner).is_some_and(|j| !j.state.is_final());
+            if !live {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+type Pass = fn(&Arc<Shared>) -> Option<i64>;
+
+/// A dedicated thread running a current-thread tokio runtime: call `pass`, then sleep
+/// until woken or until the deadline it returned.
+fn spawn_loop(
+    name: &str,
+    shared: Arc<Shared>,
+    pass: Pass,
+    wake: fn(&Shared) -> &tokio::sync::Notify,
+) -> Result<JoinHandle<()>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| Error::new(codes::E_UNEXPECTED, format!("start {name}: {e}")))?;
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            rt.block_on(async move {
+                while !shared.shutdown.load(Ordering::SeqCst) {
+                    let deadline = pass(&shared);
+                    let sleep = match deadline {
+                        Some(at) => Duration::from_millis((at - now_ms()).clamp(0, 3_600_000) as u64),
+                        None => Duration::from_secs(3600),
+                    };
+                    tokio::select! {
+                        _ = wake(&shared).notified() => {}
+                        _ = tokio::time::sleep(sleep) => {}
+                    }
+                }
+            });
+        })
+        .map_err(|e| Error::new(codes::E_UNEXPECTED, format!("start {name}: {e}")))
+}
+
+/// One scheduling pass: queue due retries, give slots by priority, pre-empt, start
+/// workers. Returns when it wants to run again.
+fn scheduler_pass(shared: &Arc<Shared>) -> Option<i64> {
+    let mut g = shared.lock();
+    if g.closed {
+        return None;
+    }
+    let now = now_ms();
+    let mut next: Option<i64> = None;
+    let mut soonest = |t: i64| next = Some(next.map_or(t, |n: i64| n.min(t)));
+    let mut changed = false;
+    let Inner {
+        store,
+        jobs,
+        next_generation,
+        next_stamp,
+        ..
+    } = &mut *g;
+
+    for job in jobs.values_mut() {
+        if job.state != JobState::TransientError {
+            continue;
+        }
+        match job.retry_at_ms {
+            Some(at) if at > now => soonest(at),
+            _ => {
+                let expired = job.no_progress_timeout != 0
+                    && job
+                        .no_progress_since_ms
+                        .is_some_and(|s| now - s >= job.no_progress_timeout as i64 * 1000);
+                job.retry_at_ms = None;
+                if expired {
+                    let last = job.error.clone().unwrap_or(ErrorRec {
+                        context: ErrorContext::GeneralTransport,
+                        code: codes::NO_PROGRESS,
+                        description: String::new(),
+                        file: None,
+                        protocol: None,
+                    });
+                    fail_no_progress(job, last, now);
+                } else {
+                    set_state(job, JobState::Queued, now);
+                }
+                let _ = store.save_job(job);
+                changed = true;
+            }
+        }
+    }
+
+    let slice = shared.opts.time_slice.as_millis() as i64;
+    let mut background: Vec<(Priority, bool, u64, i64, Uuid)> = jobs
+        .values()
+        .filter(|j| j.state.is_active() && j.priority != Priority::Foreground)
+        .map(|j| {
+            let protected = j.run.is_some() && now < j.slot_since_ms + slice;
+            (j.priority, !protected, j.slot_stamp, j.seq, j.id)
+        })
+        .collect();
+    background.sort();
+    let slots = shared.opts.background_slots;
+    let mut wanted: Vec<Uuid> = jobs
+        .values()
+        .filter(|j| j.state.is_active() && j.priority == Priority::Foreground)
+        .map(|j| j.id)
+        .collect();
+    wanted.extend(background.iter().take(slots).map(|b| b.4));
+    // Round robin: a waiting job of the same priority as a protected runner gets its
+    // turn when that runner's slice ends.
+    if let Some(waiting) = background.get(slots) {
+        for b in background.iter().take(slots) {
+            if b.0 == waiting.0 && !b.1 {
+                soonest(jobs[&b.4].slot_since_ms + slice);
+            }
+        }
+    }
+
+    for job in jobs.values_mut() {
+        if !job.state.is_active() {
+            continue;
+        }
+        let want = wanted.contains(&job.id);
+        if want && job.run.is_none() && !job.worker_alive {
+            let generation = *next_generation;
+            *next_generation += 1;
+            *next_stamp += 1;
+            let stop = Arc::new(AtomicBool::new(false));
+            job.run = Some(RunCtl {
+                generation,
+                stop: stop.clone(),
+            });
+            job.worker_alive = true;
+            job.slot_stamp = *next_stamp;
+            job.slot_since_ms = now;
+            set_state(job, JobState::Connecting, now);
+            changed = true;
+            let sh = shared.clone();
+            let id = job.id;
+            let spawned = std::thread::Builder::new()
+                .name("bgcopy-job".into())
+                .spawn(move || transfer::run_job(sh, id, generation, stop));
+            if let Err(e) = spawned {
+                job.run = None;
+                job.worker_alive = false;
+                job.error = Some(ErrorRec {
+                    context: ErrorContext::GeneralQueueManager,
+                    code: codes::E_UNEXPECTED,
+                    description: format!("cannot start a transfer thread: {e}"),
+                    file: None,
+                    protocol: None,
+                });
+                job.retry_at_ms = Some(now + 1000);
+                set_state(job, JobState::TransientError, now);
+                soonest(now + 1000);
+            }
+        } else if !want && job.run.is_some() {
+            stop_run(job);
+            set_state(job, JobState::Queued, now);
+            changed = true;
+        }
+    }
+    drop(g);
+    if changed {
+        shared.changed.notify_all();
+        shared.notify_wake.notify_one();
+    }
+    next
+}

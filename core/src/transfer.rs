@@ -1,0 +1,881 @@
+//! The HTTP transfer engine: one `bgcopy-job` thread per running job, which runs up to
+//! `connections_per_job` files at once on scoped threads over the agent's keep-alive
+//! pool. Bytes go to the file's hidden temporary file through a 1 MiB buffer; a
+//! checkpoint (flush, fdatasync, then record offset and validator) happens at least
+//! every `checkpoint_bytes` or `checkpoint_interval`, at the end of each file, and
+//! whenever a transfer stops or fails.
+
+use crate::error::{Error, codes};
+use crate::manager::{ManagerOptions, Shared, set_state, touch};
+use crate::model::ErrorRec;
+use crate::types::*;
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use ureq::http::Response;
+use uuid::Uuid;
+
+/// How a job's run ended.
+pub(crate) enum Outcome {
+    /// Every file is transferred.
+    Done,
+    /// Stopped from outside (suspend, pre-emption, close, cancel, complete).
+    Stopped,
+    /// An error; `transient` ones are retried.
+    Failed(Failure),
+}
+
+/// A transfer error with its retry policy.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub error: ErrorRec,
+    pub transient: bool,
+    /// Seconds from a Retry-After header.
+    pub retry_after: Option<u64>,
+}
+
+enum FileEnd {
+    Done,
+    Stopped,
+}
+
+type FileResult = Result<FileEnd, Failure>;
+
+fn failure(
+    transient: bool,
+    context: ErrorContext,
+    code: u32,
+    description: String,
+    file: usize,
+    protocol: Option<&str>,
+) -> Failure {
+    Failure {
+        error: ErrorRec {
+            context,
+            code,
+            description,
+            file: Some(file),
+            protocol: protocol.map(str::to_string),
+        },
+        transient,
+        retry_after: None,
+    }
+}
+
+/// The HTTP agent every transfer of a manager shares (its connection pool).
+pub(crate) fn make_agent(opts: &ManagerOptions) -> crate::Result<ureq::Agent> {
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if let Some(paths) = &opts.tls_root_certs {
+        let mut certs = Vec::new();
+        for p in paths {
+            let pem = std::fs::read(p)
+                .map_err(|e| Error::from_io(&format!("read {}", p.display()), &e))?;
+            for item in ureq::tls::parse_pem(&pem) {
+                match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+                    Ok(_) => {}
+                    Err(e) => {
+                        return Err(Error::invalid_arg(format!(
+                            "{} is not a PEM certificate file: {e}",
+                            p.display()
+                        )));
+                    }
+                }
+            }
+        }
+        if certs.is_empty() {
+            return Err(Error::invalid_arg("tls_root_certs holds no certificate"));
+        }
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+    }
+    let pool = (opts.connections_per_job * opts.background_slots.max(1) * 2).max(16);
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .user_agent(opts.user_agent.as_str())
+        .timeout_connect(Some(opts.connect_timeout))
+        .timeout_recv_response(Some(opts.read_timeout))
+        .timeout_per_read(Some(opts.read_timeout))
+        .timeout_send_request(Some(opts.read_timeout))
+        .max_idle_connections(pool)
+        .max_idle_connections_per_host(pool)
+        .input_buffer_size(256 * 1024)
+        .tls_config(tls.build())
+        .build();
+    Ok(config.into())
+}
+
+/// A token bucket shared by background transfers.
+pub(crate) struct RateLimiter {
+    rate: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl RateLimiter {
+    pub fn new(bytes_per_second: u64) -> Self {
+        RateLimiter {
+            rate: bytes_per_second.max(1) as f64,
+            state: Mutex::new((0.0, Instant::now())),
+        }
+    }
+
+    /// Account for `n` bytes, sleeping as long as the budget requires.
+    pub fn take(&self, n: usize) {
+        let wait = {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let burst = (self.rate / 4.0).max(16384.0);
+            s.0 = (s.0 + now.duration_since(s.1).as_secs_f64() * self.rate).min(burst);
+            s.1 = now;
+            s.0 -= n as f64;
+            if s.0 < 0.0 { -s.0 / self.rate } else { 0.0 }
+        };
+        if wait > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(wait));
+        }
+    }
+}
+
+/// Body of a `bgcopy-job` thread.
+pub(crate) fn run_job(shared: Arc<Shared>, id: Uuid, generation: u64, stop: Arc<AtomicBool>) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_files(&shared, id, &stop)
+    }))
+    .unwrap_or_else(|_| {
+        Outcome::Failed(Failure {
+            error: ErrorRec {
+                context: ErrorContext::Unknown,
+                code: codes::E_UNEXPECTED,
+                description: "internal error in the transfer engine (a panic)".into(),
+                file: None,
+                protocol: None,
+            },
+            transient: false,
+            retry_after: None,
+        })
+    });
+    shared.finish(id, generation, outcome);
+    cleanup_if_final(&shared, id);
+}
+
+/// A worker may have recreated a temp file of a job that became final meanwhile.
+fn cleanup_if_final(shared: &Shared, id: Uuid) {
+    let temps: Vec<PathBuf> = {
+        let g = shared.lock();
+        match g.jobs.get(&id) {
+            Some(j) if j.state.is_final() => (0..j.files.len())
+                .filter(|&i| !j.files[i].completed)
+                .map(|i| j.temp_path(i))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    for t in temps {
+        let _ = std::fs::remove_file(t);
+    }
+}
+
+fn run_files(shared: &Arc<Shared>, id: Uuid, stop: &AtomicBool) -> Outcome {
+    loop {
+        let pending = {
+            let g = shared.lock();
+            match g.jobs.get(&id) {
+                Some(j) => j.files.iter().filter(|f| !f.done).count(),
+                None => return Outcome::Stopped,
+            }
+        };
+        if stop.load(Ordering::SeqCst) {
+            return Outcome::Stopped;
+        }
+        if pending == 0 {
+            return Outcome::Done;
+        }
+        let taken = Mutex::new(HashSet::new());
+        let first_error: Mutex<Option<Failure>> = Mutex::new(None);
+        let halt = AtomicBool::new(false);
+        let worker = || {
+            let mut buf = Vec::new();
+            loop {
+                if stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
+                    return;
+                }
+                let next = {
+                    let g = shared.lock();
+                    let mut t = taken.lock().unwrap_or_else(|p| p.into_inner());
+                    let idx = g.jobs.get(&id).and_then(|j| {
+                        (0..j.files.len()).find(|i| !j.files[*i].done && !t.contains(i))
+                    });
+                    if let Some(i) = idx {
+                        t.insert(i);
+                    }
+                    idx
+                };
+                let Some(idx) = next else { return };
+                match transfer_file(shared, id, idx, stop, &mut buf) {
+                    Ok(_) => {}
+                    Err(f) => {
+                        halt.store(true, Ordering::SeqCst);
+                        let mut e = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                        if e.is_none() {
+                            *e = Some(f);
+                        }
+                        return;
+                    }
+                }
+            }
+        };
+        let threads = pending.min(shared.opts.connections_per_job).max(1);
+        std::thread::scope(|s| {
+            for _ in 1..threads {
+                s.spawn(worker);
+            }
+            worker();
+        });
+        if let Some(f) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Outcome::Failed(f);
+        }
+    }
+}
+
+/// What the worker needs to know about a file, read under the lock.
+struct FileJob {
+    url: String,
+    temp: PathBuf,
+    offset: u64,
+    validator: Option<String>,
+    total: Option<u64>,
+    background: bool,
+}
+
+fn snapshot(shared: &Shared, id: Uuid, idx: usize) -> Option<FileJob> {
+    let g = shared.lock();
+    let j = g.jobs.get(&id)?;
+    let f = j.files.get(idx)?;
+    Some(FileJob {
+        url: f.remote.clone(),
+        temp: j.temp_path(idx),
+        offset: f.done_bytes,
+        validator: f.validator.clone(),
+        total: f.total,
+        background: j.priority != Priority::Foreground,
+    })
+}
+
+fn scheme_of(url: &str) -> &'static str {
+    if url.len() >= 8 && url[..8].eq_ignore_ascii_case("https://") {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+/// Transfer one file to its temp file, resuming where its checkpoint says.
+fn transfer_file(
+    shared: &Shared,
+    id: Uuid,
+    idx: usize,
+    stop: &AtomicBool,
+    buf: &mut Vec<u8>,
+) -> FileResult {
+    let Some(mut fj) = snapshot(shared, id, idx) else {
+        return Ok(FileEnd::Stopped);
+    };
+    let proto = Some(scheme_of(&fj.url));
+    let local_err = |what: &str, e: std::io::Error| {
+        let err = Error::from_io(what, &e);
+        failure(
+            false,
+            ErrorContext::LocalFile,
+            err.code(),
+            err.message().to_string(),
+            idx,
+            None,
+        )
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&fj.temp)
+        .map_err(|e| local_err(&format!("open {}", fj.temp.display()), e))?;
+    if stop.load(Ordering::SeqCst) {
+        return Ok(FileEnd::Stopped);
+    }
+    let len = file
+        .metadata()
+        .map_err(|e| local_err("stat temp file", e))?
+        .len();
+    if len != fj.offset {
+        if len < fj.offset {
+            fj.offset = 0;
+            fj.validator = None;
+        }
+        file.set_len(fj.offset)
+            .map_err(|e| local_err("truncate temp file", e))?;
+    }
+    if fj.offset > 0 && fj.total == Some(fj.offset) {
+        // Every byte is here (stopped just before the file was marked done).
+        file.sync_data().map_err(|e| local_err("sync temp file", e))?;
+        mark_done(shared, id, idx, fj.offset, fj.validator.clone());
+        return Ok(FileEnd::Done);
+    }
+    let mut restarts = 0;
+    loop {
+        let ranged = fj.offset > 0;
+        let (resp, final_url) = fetch(shared, &fj, idx)?;
+        let proto = Some(scheme_of(&final_url)).or(proto);
+        let status = resp.status().as_u16();
+        let validator = validator_of(&resp);
+        let start;
+        let total;
+        match status {
+            200 => {
+                let len = content_length(&resp);
+                let changed = ranged
+                    && (fj.validator.is_some() && validator != fj.validator
+                        || fj.total.is_some() && len.is_some() && len != fj.total);
+                if ranged {
+                    // The server ignored the range or the file changed: restart at 0
+                    // with this body.
+                    restart_file(shared, id, idx, changed);
+                }
+                start = 0;
+                total = len;
+            }
+            206 => {
+                let cr = resp
+                    .headers()
+                    .get("content-range")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_content_range);
+                let Some((first, _last, size)) = cr else {
+                    return Err(failure(
+                        false,
+                        ErrorContext::RemoteFile,
+                        codes::INVALID_SERVER_RESPONSE,
+                        "206 response without a valid Content-Range".into(),
+                        idx,
+                        proto,
+                    ));
+                };
+                if !ranged {
+                    return Err(failure(
+                        false,
+                        ErrorContext::RemoteFile,
+                        codes::INSUFFICIENT_RANGE_SUPPORT,
+                        "the server sent a partial response to a request for the whole file"
+                            .into(),
+                        idx,
+                        proto,
+                    ));
+                }
+                let changed = fj.validator.is_some() && validator != fj.validator
+                    || fj.total.is_some() && size.is_some() && size != fj.total;
+                if first != fj.offset || changed {
+                    restarts += 1;
+                    if restarts > 3 {
+                        return Err(failure(
+                            false,
+                            ErrorContext::RemoteFile,
+                            codes::INSUFFICIENT_RANGE_SUPPORT,
+                            "the server keeps answering ranges wrongly".into(),
+                            idx,
+                            proto,
+                        ));
+                    }
+                    restart_file(shared, id, idx, changed);
+                    file.set_len(0)
+                        .map_err(|e| local_err("truncate temp file", e))?;
+                    fj.offset = 0;
+                    fj.validator = None;
+                    fj.total = None;
+                    continue;
+                }
+                start = fj.offset;
+                total = size.or(fj.total);
+            }
+            416 => {
+                if fj.total == Some(fj.offset) || range_total(&resp) == Some(fj.offset) {
+                    file.sync_data().map_err(|e| local_err("sync temp file", e))?;
+                    mark_done(shared, id, idx, fj.offset, fj.validator.clone());
+                    return Ok(FileEnd::Done);
+                }
+                restart_file(shared, id, idx, true);
+                file.set_len(0)
+                    .map_err(|e| local_err("truncate temp file", e))?;
+                fj.offset = 0;
+                fj.validator = None;
+                fj.total = None;
+                restarts += 1;
+                if restarts > 3 {
+                    return Err(failure(
+                        false,
+                        ErrorContext::RemoteFile,
+                        codes::INSUFFICIENT_RANGE_SUPPORT,
+                        "the server keeps refusing the range".into(),
+                        idx,
+                        proto,
+                    ));
+                }
+                continue;
+            }
+            s => return Err(status_failure(s, &resp, idx, proto)),
+        }
+        set_file_meta(shared, id, idx, total, validator.clone());
+        mark_transferring(shared, id);
+        return stream_body(
+            shared,
+            id,
+            idx,
+            stop,
+            resp,
+            &file,
+            start,
+            total,
+            validator,
+            fj.background,
+            buf,
+            proto,
+        );
+    }
+}
+
+fn status_failure(s: u16, resp: &Response<ureq::Body>, idx: usize, proto: Option<&str>) -> Failure {
+    let transient = s == 408 || s == 429 || (500..600).contains(&s) && s != 501 && s != 505;
+    let code = if (100..1000).contains(&s) {
+        codes::http(s)
+    } else {
+        codes::INVALID_SERVER_RESPONSE
+    };
+    let reason = resp
+        .status()
+        .canonical_reason()
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default();
+    let mut f = failure(
+        transient,
+        ErrorContext::RemoteFile,
+        code,
+        format!("the server answered HTTP {s}{reason}"),
+        idx,
+        proto,
+    );
+    f.retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    f
+}
+
+/// GET the file (with Range/If-Range when resuming), following redirects ourselves.
+fn fetch(
+    shared: &Shared,
+    fj: &FileJob,
+    idx: usize,
+) -> Result<(Response<ureq::Body>, String), Failure> {
+    let opts = &shared.opts;
+    let mut url = fj.url.clone();
+    let mut seen = HashSet::new();
+    for _ in 0..=opts.max_redirects {
+        let proto = Some(scheme_of(&url));
+        let redirect_fail = |msg: String| {
+            failure(
+                false,
+                ErrorContext::RemoteFile,
+                codes::REDIRECT_FAILED,
+                msg,
+                idx,
+                proto,
+            )
+        };
+        if !seen.insert(url.clone()) {
+            return Err(redirect_fail(format!("redirect loop at {url}")));
+        }
+        let mut req = shared.agent.get(&url);
+        if fj.offset > 0 {
+            req = req.header("Range", format!("bytes={}-", fj.offset));
+            if let Some(v) = &fj.validator {
+                req = req.header("If-Range", v);
+            }
+        }
+        let resp = req.call().map_err(|e| transport_failure(e, idx, proto))?;
+        let status = resp.status().as_u16();
+        if matches!(status, 301 | 302 | 303 | 307 | 308) {
+            let loc = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| redirect_fail(format!("HTTP {status} without a Location")))?;
+            let next = resolve(&url, loc)
+                .ok_or_else(|| redirect_fail(format!("bad redirect Location {loc:?}")))?;
+            let next_scheme = next.split("://").next().unwrap_or("").to_ascii_lowercase();
+            if next_scheme != "http" && next_scheme != "https" {
+                return Err(redirect_fail(format!(
+                    "redirect to unsupported scheme: {next}"
+                )));
+            }
+            if scheme_of(&url) == "https" && next_scheme == "http" && !opts.allow_https_to_http_redirect
+            {
+                return Err(redirect_fail(format!(
+                    "refused a redirect from https to http ({next})"
+                )));
+            }
+            url = next;
+            continue;
+        }
+        return Ok((resp, url));
+    }
+    Err(failure(
+        false,
+        ErrorContext::RemoteFile,
+        codes::REDIRECT_FAILED,
+        format!("more than {} redirects", opts.max_redirects),
+        idx,
+        Some(scheme_of(&url)),
+    ))
+}
+
+/// Resolve a Location header against the URL that sent it.
+fn resolve(base: &str, loc: &str) -> Option<String> {
+    if loc.chars().any(|c| c.is_control()) {
+        return None;
+    }
+    if loc.contains("://") {
+        return Some(loc.to_string());
+    }
+    let uri: ureq::http::Uri = base.parse().ok()?;
+    let scheme = uri.scheme_str()?;
+    let authority = uri.authority()?.as_str();
+    if let Some(rest) = loc.strip_prefix("//") {
+        return Some(format!("{scheme}://{rest}"));
+    }
+    if loc.starts_with('/') {
+        return Some(format!("{scheme}://{authority}{loc}"));
+    }
+    let path = uri.path();
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    let dir = if dir.is_empty() { "/" } else { dir };
+    Some(format!("{scheme}://{authority}{dir}{loc}"))
+}
+
+fn transport_failure(e: ureq::Error, idx: usize, proto: Option<&str>) -> Failure {
+    use ureq::Error as E;
+    let msg = e.to_string();
+    let (transient, code) = match &e {
+        E::Timeout(_) => (true, codes::TIMEOUT),
+        E::HostNotFound | E::ConnectionFailed => (true, codes::CONNECT_FAILURE),
+        E::Io(io) => (true, io_code(io)),
+        E::Tls(_) | E::Pem(_) | E::Rustls(_) => (false, codes::SECURE_FAILURE),
+        E::Protocol(_) | E::BodyStalled => (true, codes::INVALID_SERVER_RESPONSE),
+        E::BadUri(_) | E::Http(_) => (false, codes::E_INVALIDARG),
+        _ => (true, codes::CONNECT_FAILURE),
+    };
+    failure(
+        transient,
+        ErrorContext::GeneralTransport,
+        code,
+        msg,
+        idx,
+        proto,
+    )
+}
+
+fn io_code(e: &std::io::Error) -> u32 {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::TimedOut | K::WouldBlock => codes::TIMEOUT,
+        K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => {
+            codes::CONNECT_FAILURE
+        }
+        _ => codes::CONNECTION_CLOSED,
+    }
+}
+
+fn header<'a>(resp: &'a Response<ureq::Body>, name: &str) -> Option<&'a str> {
+    resp.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Strong ETag, else Last-Modified.
+fn validator_of(resp: &Response<ureq::Body>) -> Option<String> {
+    if let Some(etag) = header(resp, "etag").map(str::trim)
+        && !etag.starts_with("W/")
+        && !etag.is_empty()
+    {
+        return Some(etag.to_string());
+    }
+    header(resp, "last-modified")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+fn content_length(resp: &Response<ureq::Body>) -> Option<u64> {
+    if header(resp, "transfer-encoding").is_some() {
+        return None;
+    }
+    header(resp, "content-length").and_then(|v| v.trim().parse().ok())
+}
+
+/// `bytes a-b/total` (total may be `*`).
+fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
+    let rest = v.trim().strip_prefix("bytes")?.trim_start();
+    let (range, total) = rest.split_once('/')?;
+    let (a, b) = range.trim().split_once('-')?;
+    let (a, b): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    if b < a {
+        return None;
+    }
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    Some((a, b, total))
+}
+
+/// The size in a 416's `Content-Range: bytes */size`.
+fn range_total(resp: &Response<ureq::Body>) -> Option<u64> {
+    header(resp, "content-range")?
+        .trim()
+        .strip_prefix("bytes */")?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn with_job(shared: &Shared, id: Uuid, f: impl FnOnce(&mut crate::model::JobRec, &crate::store::Store)) {
+    {
+        let mut g = shared.lock();
+        let inner = &mut *g;
+        if let Some(job) = inner.jobs.get_mut(&id)
+            && !job.state.is_final()
+        {
+            f(job, &inner.store);
+        }
+    }
+    shared.kick();
+}
+
+/// The file must start over: its bytes are dropped and the restart is recorded.
+fn restart_file(shared: &Shared, id: Uuid, idx: usize, changed: bool) {
+    with_job(shared, id, |job, store| {
+        let f = &mut job.files[idx];
+        f.done_bytes = 0;
+        f.done = false;
+        f.validator = None;
+        f.total = None;
+        let _ = store.save_file(id, idx, f);
+        job.error_count += 1;
+        let _ = changed;
+        touch(job, now_ms());
+        let _ = store.save_job(job);
+    });
+}
+
+fn set_file_meta(shared: &Shared, id: Uuid, idx: usize, total: Option<u64>, validator: Option<String>) {
+    with_job(shared, id, |job, store| {
+        let f = &mut job.files[idx];
+        if f.total != total || f.validator != validator {
+            f.total = total;
+            f.validator = validator;
+            let _ = store.save_file(id, idx, f);
+            touch(job, now_ms());
+        }
+    });
+}
+
+fn mark_transferring(shared: &Shared, id: Uuid) {
+    with_job(shared, id, |job, _| {
+        if job.state == JobState::Connecting && job.run.is_some() {
+            set_state(job, JobState::Transferring, now_ms());
+        }
+    });
+}
+
+fn mark_done(shared: &Shared, id: Uuid, idx: usize, size: u64, validator: Option<String>) {
+    with_job(shared, id, |job, store| {
+        let f = &mut job.files[idx];
+        f.done_bytes = size;
+        f.total = Some(size);
+        f.validator = validator;
+        f.done = true;
+        let _ = store.save_file(id, idx, f);
+        job.notify.files.push(idx);
+        job.no_progress_since_ms = None;
+        job.backoff_ms = 0;
+        touch(job, now_ms());
+    });
+}
+
+/// Record `offset` as the file's durable position (the data is already synced).
+fn checkpoint(shared: &Shared, id: Uuid, idx: usize, offset: u64) {
+    with_job(shared, id, |job, store| {
+        let f = &mut job.files[idx];
+        f.done_bytes = offset;
+        let _ = store.save_file(id, idx, f);
+    });
+}
+
+/// Live progress (not yet durable).
+fn progress(shared: &Shared, id: Uuid, idx: usize, offset: u64) {
+    let mut g = shared.lock();
+    if let Some(job) = g.jobs.get_mut(&id)
+        && !job.state.is_final()
+    {
+        job.files[idx].done_bytes = offset;
+        job.no_progress_since_ms = None;
+        job.backoff_ms = 0;
+        touch(job, now_ms());
+    }
+    drop(g);
+    shared.notify_wake.notify_one();
+}
+
+#[allow(clippy::too_many_arguments)]
+fn stream_body(
+    shared: &Shared,
+    id: Uuid,
+    idx: usize,
+    stop: &AtomicBool,
+    resp: Response<ureq::Body>,
+    file: &File,
+    start: u64,
+    total: Option<u64>,
+    validator: Option<String>,
+    background: bool,
+    buf: &mut Vec<u8>,
+    proto: Option<&str>,
+) -> FileResult {
+    let local_err = |what: &str, e: std::io::Error| {
+        let err = Error::from_io(what, &e);
+        failure(
+            false,
+            ErrorContext::LocalFile,
+            err.code(),
+            err.message().to_string(),
+            idx,
+            None,
+        )
+    };
+    let mut handle = file;
+    handle
+        .seek(SeekFrom::Start(start))
+        .map_err(|e| local_err("seek temp file", e))?;
+    if start == 0 {
+        file.set_len(0).map_err(|e| local_err("truncate temp file", e))?;
+    }
+    let mut out = BufWriter::with_capacity(1 << 20, handle);
+    let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
+    if buf.len() != 256 * 1024 {
+        buf.resize(256 * 1024, 0);
+    }
+    let opts = &shared.opts;
+    let mut offset = start;
+    let mut synced = start;
+    let mut last_sync = Instant::now();
+    let sync = |out: &mut BufWriter<&File>, offset: u64| -> Result<(), Failure> {
+        out.flush().map_err(|e| local_err("write temp file", e))?;
+        out.get_ref()
+            .sync_data()
+            .map_err(|e| local_err("sync temp file", e))?;
+        checkpoint(shared, id, idx, offset);
+        Ok(())
+    };
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            sync(&mut out, offset)?;
+            return Ok(FileEnd::Stopped);
+        }
+        let n = match reader.read(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                sync(&mut out, offset)?;
+                let code = match e.kind() {
+                    std::io::ErrorKind::TimedOut => codes::TIMEOUT,
+                    _ => codes::CONNECTION_CLOSED,
+                };
+                return Err(failure(
+                    true,
+                    ErrorContext::GeneralTransport,
+                    code,
+                    format!("the transfer broke off at byte {offset}: {e}"),
+                    idx,
+                    proto,
+                ));
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        if total.is_some_and(|t| offset + n as u64 > t) {
+            return Err(failure(
+                false,
+                ErrorContext::RemoteFile,
+                codes::INVALID_SERVER_RESPONSE,
+                "the server sent more bytes than the file's size".into(),
+                idx,
+                proto,
+            ));
+        }
+        out.write_all(&buf[..n])
+            .map_err(|e| local_err("write temp file", e))?;
+        offset += n as u64;
+        progress(shared, id, idx, offset);
+        if background && let Some(l) = &shared.limiter {
+            l.take(n);
+        }
+        if offset - synced >= opts.checkpoint_bytes || last_sync.elapsed() >= opts.checkpoint_interval
+        {
+            sync(&mut out, offset)?;
+            synced = offset;
+            last_sync = Instant::now();
+        }
+    }
+    out.flush().map_err(|e| local_err("write temp file", e))?;
+    if let Some(t) = total
+        && offset < t
+    {
+        sync(&mut out, offset)?;
+        return Err(failure(
+            true,
+            ErrorContext::GeneralTransport,
+            codes::CONNECTION_CLOSED,
+            format!("the connection closed at byte {offset} of {t}"),
+            idx,
+            proto,
+        ));
+    }
+    out.get_ref()
+        .sync_data()
+        .map_err(|e| local_err("sync temp file", e))?;
+    mark_done(shared, id, idx, offset, validator);
+    Ok(FileEnd::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range() {
+        assert_eq!(parse_content_range("bytes 5-9/10"), Some((5, 9, Some(10))));
+        assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, 9, None)));
+        assert_eq!(parse_content_range("bytes 9-5/10"), None);
+        assert_eq!(parse_content_range("items 1-2/3"), None);
+    }
+
+    #[test]
+    fn locations() {
+        let b = "http://h:1/a/b?x=1";
+        assert_eq!(resolve(b, "/c").unwrap(), "http://h:1/c");
+        assert_eq!(resolve(b, "c?d").unwrap(), "http://h:1/a/c?d");
+        assert_eq!(resolve(b, "//o/p").unwrap(), "http://o/p");
+        assert_eq!(resolve(b, "https://z/").unwrap(), "https://z/");
+    }
+}
