@@ -47,6 +47,9 @@ pub struct ManagerOptions {
     pub tls_root_certs: Option<Vec<PathBuf>>,
     /// The User-Agent header.
     pub user_agent: String,
+    /// Run transfers in this process (default true). `false` opens the store for
+    /// inspection and changes only: queued jobs wait for a manager that transfers.
+    pub start_transfers: bool,
 }
 
 impl Default for ManagerOptions {
@@ -65,6 +68,7 @@ impl Default for ManagerOptions {
             allow_https_to_http_redirect: false,
             tls_root_certs: None,
             user_agent: format!("bgcopy/{}", env!("CARGO_PKG_VERSION")),
+            start_transfers: true,
         }
     }
 }
@@ -592,7 +596,7 @@ fn spawn_loop(
 /// workers. Returns when it wants to run again.
 fn scheduler_pass(shared: &Arc<Shared>) -> Option<i64> {
     let mut g = shared.lock();
-    if g.closed {
+    if g.closed || !shared.opts.start_transfers {
         return None;
     }
     let now = now_ms();

@@ -1,0 +1,123 @@
+//! Test support for bgcopy's Rust test suites: start the fault-injecting origin as a
+//! child process and compute the bytes it serves.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+/// Byte `i` of content version `v` served by the origin.
+pub fn content_byte(i: u64, version: u8) -> u8 {
+    (((i % 251) + 7 * version as u64) % 256) as u8
+}
+
+/// The first `size` bytes of content version `version`.
+pub fn content(size: u64, version: u8) -> Vec<u8> {
+    (0..size).map(|i| content_byte(i, version)).collect()
+}
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The target directory holding the test binaries (`target/debug`).
+pub fn target_dir() -> PathBuf {
+    if let Ok(exe) = std::env::current_exe() {
+        // target/debug/deps/test-xxxx -> target/debug
+        if let Some(dir) = exe.parent().and_then(Path::parent) {
+            if dir.join("bgcopy-test-origin").exists() || dir.ends_with("debug") {
+                return dir.to_path_buf();
+            }
+        }
+    }
+    workspace_root().join("target/debug")
+}
+
+/// Path of a workspace binary (`bgcopy`, `bgcopy-test-origin`), built on demand.
+pub fn binary(name: &str, package: &str) -> PathBuf {
+    let path = target_dir().join(name);
+    if !path.exists() {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "-q", "-p", package])
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build -p {package} failed");
+    }
+    path
+}
+
+/// A running test origin; stops when dropped (its stdin closes).
+pub struct Origin {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    /// Plain HTTP port.
+    pub http: u16,
+    /// HTTPS port.
+    pub https: u16,
+    /// PEM of the self-signed certificate the HTTPS port uses.
+    pub cert: PathBuf,
+}
+
+impl Origin {
+    /// Start the origin and read its port line.
+    pub fn start() -> Origin {
+        let bin = binary("bgcopy-test-origin", "bgcopy-test-origin");
+        let mut child = Command::new(bin)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start bgcopy-test-origin");
+        let stdin = child.stdin.take();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read origin port line");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("origin JSON line");
+        Origin {
+            child,
+            stdin,
+            http: v["http"].as_u64().expect("http port") as u16,
+            https: v["https"].as_u64().expect("https port") as u16,
+            cert: PathBuf::from(v["cert"].as_str().expect("cert path")),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn http_base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http)
+    }
+
+    /// `https://localhost:PORT`
+    pub fn https_base(&self) -> String {
+        format!("https://localhost:{}", self.https)
+    }
+
+    /// The URL of file `name` with query `params` (`"size=10&reset_at=5"`).
+    pub fn url(&self, name: &str, params: &str) -> String {
+        format!("{}/f/{name}?{params}", self.http_base())
+    }
+
+    /// The origin's `/stats/<name>` as JSON.
+    pub fn stats(&self, name: &str) -> serde_json::Value {
+        let mut s = TcpStream::connect(("127.0.0.1", self.http)).expect("connect origin");
+        write!(
+            s,
+            "GET /stats/{name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).expect("read");
+        let body = resp.split("\r\n\r\n").nth(1).unwrap_or("{}");
+        serde_json::from_str(body).expect("stats JSON")
+    }
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
