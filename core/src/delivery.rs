@@ -46,7 +46,11 @@ pub(crate) fn delivery_pass(shared: &Arc<Shared>) -> Option<i64> {
                 continue;
             }
             let flags = job.notify_flags;
-            let Some(cb) = job.callback.clone().filter(|_| flags & notify::DISABLE == 0) else {
+            let Some(cb) = job
+                .callback
+                .clone()
+                .filter(|_| flags & notify::DISABLE == 0)
+            else {
                 n.modification = false;
                 n.files.clear();
                 if job.state.is_final() {

@@ -222,13 +222,25 @@ impl Error {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (0x{:08X}): {}", self.symbol(), self.code, self.message)
+        write!(
+            f,
+            "{} (0x{:08X}): {}",
+            self.symbol(),
+            self.code,
+            self.message
+        )
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (0x{:08X}): {}", self.symbol(), self.code, self.message)
+        write!(
+            f,
+            "{} (0x{:08X}): {}",
+            self.symbol(),
+            self.code,
+            self.message
+        )
     }
 }
 

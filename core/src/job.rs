@@ -57,7 +57,9 @@ impl Completion {
 
 pub(crate) fn check_text(what: &str, s: &str) -> Result<()> {
     if s.contains('\0') {
-        return Err(Error::invalid_arg(format!("{what} contains a NUL character")));
+        return Err(Error::invalid_arg(format!(
+            "{what} contains a NUL character"
+        )));
     }
     Ok(())
 }
@@ -101,7 +103,9 @@ pub(crate) fn check_url(url: &str) -> Result<()> {
         }
     }
     if uri.host().is_none_or(|h| h.is_empty()) {
-        return Err(Error::invalid_arg(format!("remote URL {url:?} has no host")));
+        return Err(Error::invalid_arg(format!(
+            "remote URL {url:?} has no host"
+        )));
     }
     Ok(())
 }
@@ -495,10 +499,9 @@ impl CopyJob {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut g = self.shared.lock();
         loop {
-            let job = g
-                .jobs
-                .get(&self.id)
-                .ok_or_else(|| Error::new(codes::NOT_FOUND, format!("job {} not found", self.id)))?;
+            let job = g.jobs.get(&self.id).ok_or_else(|| {
+                Error::new(codes::NOT_FOUND, format!("job {} not found", self.id))
+            })?;
             if job.state.ends_wait() || g.closed {
                 return Ok(job.state);
             }

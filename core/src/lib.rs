@@ -22,12 +22,12 @@
 
 #![warn(missing_docs)]
 
+mod delivery;
 mod error;
 mod job;
 mod lock;
 mod manager;
 mod model;
-mod delivery;
 mod store;
 mod transfer;
 mod types;

@@ -330,7 +330,9 @@ impl CopyManager {
             jobs.insert(job.id, job);
         }
         remove_strays(&store, &jobs);
-        let limiter = opts.background_bandwidth_limit.map(transfer::RateLimiter::new);
+        let limiter = opts
+            .background_bandwidth_limit
+            .map(transfer::RateLimiter::new);
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 store,
@@ -433,7 +435,10 @@ impl CopyManager {
         }
         match g.jobs.get(&uuid) {
             Some(j) if !j.state.is_final() => Ok(CopyJob::new(self.shared.clone(), uuid)),
-            _ => Err(Error::new(codes::NOT_FOUND, format!("job {uuid} not found"))),
+            _ => Err(Error::new(
+                codes::NOT_FOUND,
+                format!("job {uuid} not found"),
+            )),
         }
     }
 
@@ -579,7 +584,9 @@ fn spawn_loop(
                 while !shared.shutdown.load(Ordering::SeqCst) {
                     let deadline = pass(&shared);
                     let sleep = match deadline {
-                        Some(at) => Duration::from_millis((at - now_ms()).clamp(0, 3_600_000) as u64),
+                        Some(at) => {
+                            Duration::from_millis((at - now_ms()).clamp(0, 3_600_000) as u64)
+                        }
                         None => Duration::from_secs(3600),
                     };
                     tokio::select! {

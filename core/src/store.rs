@@ -144,10 +144,7 @@ impl Store {
 
     fn migrate(&mut self, from: usize) -> Result<()> {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
-            let tx = self
-                .conn
-                .transaction()
-                .map_err(|e| db_err("migrate", e))?;
+            let tx = self.conn.transaction().map_err(|e| db_err("migrate", e))?;
             tx.execute_batch(sql).map_err(|e| db_err("migrate", e))?;
             tx.execute_batch(&format!(
                 "PRAGMA user_version = {}; PRAGMA application_id = {APPLICATION_ID};",
@@ -189,8 +186,10 @@ impl Store {
                     error_count: r.get(10)?,
                     error: match err_code {
                         Some(code) => Some(ErrorRec {
-                            context: ErrorContext::from_u32(r.get::<_, Option<u32>>(11)?.unwrap_or(1))
-                                .unwrap_or(ErrorContext::Unknown),
+                            context: ErrorContext::from_u32(
+                                r.get::<_, Option<u32>>(11)?.unwrap_or(1),
+                            )
+                            .unwrap_or(ErrorContext::Unknown),
                             code: code as u32,
                             description: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
                             file: r.get::<_, Option<i64>>(14)?.map(|f| f as usize),

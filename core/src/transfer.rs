@@ -321,7 +321,8 @@ fn transfer_file(
     }
     if fj.offset > 0 && fj.total == Some(fj.offset) {
         // Every byte is here (stopped just before the file was marked done).
-        file.sync_data().map_err(|e| local_err("sync temp file", e))?;
+        file.sync_data()
+            .map_err(|e| local_err("sync temp file", e))?;
         mark_done(shared, id, idx, fj.offset, fj.validator.clone());
         return Ok(FileEnd::Done);
     }
@@ -369,8 +370,7 @@ fn transfer_file(
                         false,
                         ErrorContext::RemoteFile,
                         codes::INSUFFICIENT_RANGE_SUPPORT,
-                        "the server sent a partial response to a request for the whole file"
-                            .into(),
+                        "the server sent a partial response to a request for the whole file".into(),
                         idx,
                         proto,
                     ));
@@ -402,7 +402,8 @@ fn transfer_file(
             }
             416 => {
                 if fj.total == Some(fj.offset) || range_total(&resp) == Some(fj.offset) {
-                    file.sync_data().map_err(|e| local_err("sync temp file", e))?;
+                    file.sync_data()
+                        .map_err(|e| local_err("sync temp file", e))?;
                     mark_done(shared, id, idx, fj.offset, fj.validator.clone());
                     return Ok(FileEnd::Done);
                 }
@@ -521,7 +522,9 @@ fn fetch(
                     "redirect to unsupported scheme: {next}"
                 )));
             }
-            if scheme_of(&url) == "https" && next_scheme == "http" && !opts.allow_https_to_http_redirect
+            if scheme_of(&url) == "https"
+                && next_scheme == "http"
+                && !opts.allow_https_to_http_redirect
             {
                 return Err(redirect_fail(format!(
                     "refused a redirect from https to http ({next})"
@@ -571,7 +574,7 @@ fn transport_failure(e: ureq::Error, idx: usize, proto: Option<&str>) -> Failure
     let (transient, code) = match &e {
         E::Timeout(_) => (true, codes::TIMEOUT),
         E::HostNotFound | E::ConnectionFailed => (true, codes::CONNECT_FAILURE),
-        E::Io(io) => (true, io_code(io)),
+        E::Io(io) => io_class(io),
         E::Tls(_) | E::Pem(_) | E::Rustls(_) => (false, codes::SECURE_FAILURE),
         E::Protocol(_) | E::BodyStalled => (true, codes::INVALID_SERVER_RESPONSE),
         E::BadUri(_) | E::Http(_) => (false, codes::E_INVALIDARG),
@@ -585,6 +588,31 @@ fn transport_failure(e: ureq::Error, idx: usize, proto: Option<&str>) -> Failure
         idx,
         proto,
     )
+}
+
+/// Transient or not, and the code, of an I/O error from the connection. TLS failures
+/// arrive wrapped in I/O errors: certificate and handshake refusals are fatal.
+fn io_class(e: &std::io::Error) -> (bool, u32) {
+    if let Some(inner) = e.get_ref() {
+        if let Some(u) = inner.downcast_ref::<ureq::Error>() {
+            return match u {
+                ureq::Error::Io(io) => io_class(io),
+                ureq::Error::Timeout(_) => (true, codes::TIMEOUT),
+                _ => (true, codes::CONNECTION_CLOSED),
+            };
+        }
+        if let Some(t) = inner.downcast_ref::<rustls::Error>() {
+            let fatal = matches!(
+                t,
+                rustls::Error::InvalidCertificate(_)
+                    | rustls::Error::NoCertificatesPresented
+                    | rustls::Error::PeerIncompatible(_)
+                    | rustls::Error::AlertReceived(_)
+            );
+            return (!fatal, codes::SECURE_FAILURE);
+        }
+    }
+    (true, io_code(e))
 }
 
 fn io_code(e: &std::io::Error) -> u32 {
@@ -649,7 +677,11 @@ fn range_total(resp: &Response<ureq::Body>) -> Option<u64> {
         .ok()
 }
 
-fn with_job(shared: &Shared, id: Uuid, f: impl FnOnce(&mut crate::model::JobRec, &crate::store::Store)) {
+fn with_job(
+    shared: &Shared,
+    id: Uuid,
+    f: impl FnOnce(&mut crate::model::JobRec, &crate::store::Store),
+) {
     {
         let mut g = shared.lock();
         let inner = &mut *g;
@@ -678,7 +710,13 @@ fn restart_file(shared: &Shared, id: Uuid, idx: usize, changed: bool) {
     });
 }
 
-fn set_file_meta(shared: &Shared, id: Uuid, idx: usize, total: Option<u64>, validator: Option<String>) {
+fn set_file_meta(
+    shared: &Shared,
+    id: Uuid,
+    idx: usize,
+    total: Option<u64>,
+    validator: Option<String>,
+) {
     with_job(shared, id, |job, store| {
         let f = &mut job.files[idx];
         if f.total != total || f.validator != validator {
@@ -768,7 +806,8 @@ fn stream_body(
         .seek(SeekFrom::Start(start))
         .map_err(|e| local_err("seek temp file", e))?;
     if start == 0 {
-        file.set_len(0).map_err(|e| local_err("truncate temp file", e))?;
+        file.set_len(0)
+            .map_err(|e| local_err("truncate temp file", e))?;
     }
     let mut out = BufWriter::with_capacity(1 << 20, handle);
     let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
@@ -796,12 +835,9 @@ fn stream_body(
             Ok(n) => n,
             Err(e) => {
                 sync(&mut out, offset)?;
-                let code = match e.kind() {
-                    std::io::ErrorKind::TimedOut => codes::TIMEOUT,
-                    _ => codes::CONNECTION_CLOSED,
-                };
+                let (transient, code) = io_class(&e);
                 return Err(failure(
-                    true,
+                    transient,
                     ErrorContext::GeneralTransport,
                     code,
                     format!("the transfer broke off at byte {offset}: {e}"),
@@ -830,7 +866,8 @@ fn stream_body(
         if background && let Some(l) = &shared.limiter {
             l.take(n);
         }
-        if offset - synced >= opts.checkpoint_bytes || last_sync.elapsed() >= opts.checkpoint_interval
+        if offset - synced >= opts.checkpoint_bytes
+            || last_sync.elapsed() >= opts.checkpoint_interval
         {
             sync(&mut out, offset)?;
             synced = offset;

@@ -221,6 +221,9 @@ mod tests {
         assert_eq!(JobState::TransientError.name(), "TRANSIENT_ERROR");
         assert_eq!(Priority::from_name("high"), Some(Priority::High));
         assert_eq!(ErrorContext::RemoteFile as u32, 5);
-        assert_eq!(from_ms(to_ms(SystemTime::UNIX_EPOCH)), SystemTime::UNIX_EPOCH);
+        assert_eq!(
+            from_ms(to_ms(SystemTime::UNIX_EPOCH)),
+            SystemTime::UNIX_EPOCH
+        );
     }
 }

@@ -12,11 +12,19 @@ fn downloads_and_resumes_after_reset() {
     let job = m.create_job("smoke", JobType::Download).unwrap();
     job.set_minimum_retry_delay(1).unwrap();
     let local = dir.join("a.bin");
-    job.add_file(&origin.url("smoke-a", "size=3000000&reset_at=1000000"), local.to_str().unwrap())
-        .unwrap();
+    job.add_file(
+        &origin.url("smoke-a", "size=3000000&reset_at=1000000"),
+        local.to_str().unwrap(),
+    )
+    .unwrap();
     job.resume().unwrap();
     let st = job.wait(Some(Duration::from_secs(30))).unwrap();
-    assert_eq!(st, JobState::Transferred, "{:?}", job.get_error().map(|e| e.get_error_description()));
+    assert_eq!(
+        st,
+        JobState::Transferred,
+        "{:?}",
+        job.get_error().map(|e| e.get_error_description())
+    );
     assert!(!local.exists());
     assert_eq!(job.complete().unwrap(), Completion::All);
     assert_eq!(std::fs::read(&local).unwrap(), content(3_000_000, 0));

@@ -1,0 +1,676 @@
+//! Runs every `tests/scenarios/*.json` (the step language of tests/scenarios/README.md)
+//! against the test origin. Set `BGCOPY_SCENARIO=name` to run one.
+
+use bgcopy::{
+    BYTES_UNKNOWN, CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob, CopyManager, Error,
+    JobType, ManagerOptions, Priority, codes,
+};
+use bgcopy_test_harness::{Origin, content_byte, workspace_root};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Counts deliveries; can fail the first K and can complete the job from inside.
+#[derive(Default)]
+struct Recorder {
+    counts: Mutex<HashMap<&'static str, u32>>,
+    fail_first: AtomicU32,
+    complete_in_callback: bool,
+    inner_results: Mutex<Vec<String>>,
+}
+
+impl Recorder {
+    fn hit(&self, kind: &'static str) -> CallbackResult {
+        *self.counts.lock().unwrap().entry(kind).or_default() += 1;
+        if self
+            .fail_first
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(format!("recorder fails this {kind} on purpose"));
+        }
+        Ok(())
+    }
+    fn count(&self, kind: &str) -> u32 {
+        self.counts.lock().unwrap().get(kind).copied().unwrap_or(0)
+    }
+}
+
+impl CopyCallback for Recorder {
+    fn job_transferred(&self, job: &CopyJob) -> CallbackResult {
+        let r = self.hit("transferred");
+        if r.is_ok() && self.complete_in_callback {
+            let out = match job.complete() {
+                Ok(c) => codes::symbol(c.code()),
+                Err(e) => e.symbol(),
+            };
+            self.inner_results.lock().unwrap().push(out);
+        }
+        r
+    }
+    fn job_error(&self, job: &CopyJob, error: &CopyError) -> CallbackResult {
+        // Re-entrant reads from inside a callback must work.
+        let _ = (job.get_state(), job.get_progress(), error.get_error());
+        self.hit("error")
+    }
+    fn job_modification(&self, job: &CopyJob) -> CallbackResult {
+        let _ = job.get_progress();
+        self.hit("modification")
+    }
+    fn file_transferred(&self, _job: &CopyJob, file: &CopyFile) -> CallbackResult {
+        let _ = file.get_progress();
+        self.hit("file_transferred")
+    }
+}
+
+struct Run {
+    origin: Arc<Origin>,
+    dir: PathBuf,
+    opts: ManagerOptions,
+    manager: Option<CopyManager>,
+    jobs: HashMap<String, CopyJob>,
+    recorders: HashMap<String, Arc<Recorder>>,
+}
+
+fn fail<T>(msg: impl Into<String>) -> Result<T, String> {
+    Err(msg.into())
+}
+
+impl Run {
+    fn subst(&self, v: &Value) -> Value {
+        match v {
+            Value::String(s) => {
+                let mut s = s
+                    .replace("{http}", &self.origin.http_base())
+                    .replace("{https}", &self.origin.https_base())
+                    .replace("{dir}", &self.dir.to_string_lossy());
+                while let Some(i) = s.find("{job:") {
+                    let end = s[i..].find('}').map(|e| i + e).unwrap_or(s.len() - 1);
+                    let alias = &s[i + 5..end];
+                    let id = self.jobs.get(alias).map(|j| j.get_id()).unwrap_or_default();
+                    s.replace_range(i..=end, &id);
+                }
+                Value::String(s)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(|x| self.subst(x)).collect()),
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, x)| (k.clone(), self.subst(x))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+
+    fn manager(&self) -> Result<&CopyManager, String> {
+        self.manager
+            .as_ref()
+            .ok_or_else(|| "manager is closed".to_string())
+    }
+
+    fn job(&self, step: &Value) -> Result<CopyJob, String> {
+        let alias = step["job"].as_str().ok_or("step needs \"job\"")?;
+        self.jobs
+            .get(alias)
+            .cloned()
+            .ok_or_else(|| format!("unknown job alias {alias}"))
+    }
+
+    fn open(&mut self) -> Result<(), String> {
+        let m = CopyManager::open_with(Some(&self.dir.join("state")), self.opts.clone())
+            .map_err(|e| format!("open: {e}"))?;
+        self.manager = Some(m);
+        Ok(())
+    }
+
+    fn step(&mut self, raw: &Value) -> Result<(), String> {
+        let step = self.subst(raw);
+        let op = step["op"].as_str().ok_or("step needs \"op\"")?;
+        let expect = step["expect"].as_str().unwrap_or("OK");
+        let args = step["args"].as_array().cloned().unwrap_or_default();
+        let timeout = Duration::from_millis(step["timeout_ms"].as_u64().unwrap_or(30_000));
+        match op {
+            "create" => {
+                let alias = step["job"].as_str().ok_or("create needs \"job\"")?;
+                let ty = step["type"].as_str().unwrap_or("DOWNLOAD");
+                let ty = JobType::from_name(ty).ok_or("bad type")?;
+                let r = self
+                    .manager()?
+                    .create_job(step["name"].as_str().unwrap_or(alias), ty);
+                match check(r, expect)? {
+                    Some(job) => {
+                        self.jobs.insert(alias.to_string(), job);
+                    }
+                    None => {}
+                }
+                Ok(())
+            }
+            "call" => {
+                let job = self.job(&step)?;
+                let method = step["method"].as_str().ok_or("call needs \"method\"")?;
+                let got = self.call(&job, method, &args, &step)?;
+                finish(got, expect, &step["result"], method)
+            }
+            "manager" => {
+                let method = step["method"].as_str().ok_or("manager needs \"method\"")?;
+                let got: Result<Value, Error> = match method {
+                    "get_job" => {
+                        let id = args.first().and_then(Value::as_str).unwrap_or("");
+                        self.manager()?.get_job(id).map(|j| json!(j.get_id()))
+                    }
+                    "enum_jobs" => self.manager()?.enum_jobs().map(|jobs| {
+                        json!(
+                            jobs.iter()
+                                .map(|j| {
+                                    self.jobs
+                                        .iter()
+                                        .find(|(_, v)| v.get_id() == j.get_id())
+                                        .map(|(k, _)| k.clone())
+                                        .unwrap_or_else(|| j.get_id())
+                                })
+                                .collect::<Vec<_>>()
+                        )
+                    }),
+                    "close" => {
+                        let r = self.manager()?.close().map(|_| Value::Null);
+                        self.manager = None;
+                        r
+                    }
+                    "reopen" => {
+                        if let Some(m) = self.manager.take() {
+                            m.close().map_err(|e| e.to_string())?;
+                        }
+                        self.open()?;
+                        // Fresh handles for every job the new manager still knows.
+                        let aliases: Vec<(String, String)> = self
+                            .jobs
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.get_id()))
+                            .collect();
+                        for (alias, id) in aliases {
+                            if let Ok(j) = self.manager()?.get_job(&id) {
+                                self.jobs.insert(alias, j);
+                            }
+                        }
+                        Ok(Value::Null)
+                    }
+                    other => return fail(format!("unknown manager method {other}")),
+                };
+                finish(got, expect, &step["result"], method)
+            }
+            "wait_state" => {
+                let job = self.job(&step)?;
+                let want = step["state"].as_str().ok_or("wait_state needs \"state\"")?;
+                let start = Instant::now();
+                loop {
+                    let s = job.get_state().map_err(|e| e.to_string())?;
+                    if s.name() == want {
+                        return Ok(());
+                    }
+                    if start.elapsed() > timeout {
+                        let err = job
+                            .get_error()
+                            .map(|e| e.get_error_description())
+                            .unwrap_or_default();
+                        return fail(format!(
+                            "state {s} after {timeout:?}, wanted {want} ({err})"
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+            "wait_bytes" => {
+                let job = self.job(&step)?;
+                let want = step["at_least"]
+                    .as_u64()
+                    .ok_or("wait_bytes needs \"at_least\"")?;
+                let start = Instant::now();
+                loop {
+                    let p = job.get_progress().map_err(|e| e.to_string())?;
+                    if p.bytes_transferred >= want {
+                        return Ok(());
+                    }
+                    if start.elapsed() > timeout {
+                        return fail(format!(
+                            "{} bytes after {timeout:?}, wanted {want} (state {:?})",
+                            p.bytes_transferred,
+                            job.get_state()
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            "expect_file" => {
+                let path = PathBuf::from(step["path"].as_str().ok_or("expect_file needs path")?);
+                let exists = step["exists"].as_bool().unwrap_or(true);
+                if path.exists() != exists {
+                    return fail(format!(
+                        "{} exists: {}, wanted {exists}",
+                        path.display(),
+                        !exists
+                    ));
+                }
+                if let Some(size) = step["size"].as_u64() {
+                    let data = std::fs::read(&path).map_err(|e| e.to_string())?;
+                    if data.len() as u64 != size {
+                        return fail(format!(
+                            "{} has {} bytes, wanted {size}",
+                            path.display(),
+                            data.len()
+                        ));
+                    }
+                    let v = step["version"].as_u64().unwrap_or(0) as u8;
+                    if let Some(i) = (0..size).find(|&i| data[i as usize] != content_byte(i, v)) {
+                        return fail(format!("{} differs at byte {i}", path.display()));
+                    }
+                }
+                Ok(())
+            }
+            "expect_temp_files" => {
+                let want = step["count"].as_u64().unwrap_or(0) as usize;
+                let n = temp_files(&self.dir).len();
+                if n != want {
+                    return fail(format!(
+                        "{n} temp files, wanted {want}: {:?}",
+                        temp_files(&self.dir)
+                    ));
+                }
+                Ok(())
+            }
+            "expect_notifications" => {
+                let alias = step["job"].as_str().ok_or("needs job")?;
+                let rec = self
+                    .recorders
+                    .get(alias)
+                    .ok_or("no recorder on that job")?
+                    .clone();
+                let start = Instant::now();
+                loop {
+                    let mut bad = None;
+                    for kind in ["transferred", "error", "modification", "file_transferred"] {
+                        if let Some(spec) = step[kind]
+                            .as_str()
+                            .map(str::to_string)
+                            .or_else(|| step[kind].as_u64().map(|n| n.to_string()))
+                        {
+                            let n = rec.count(kind);
+                            if !count_matches(&spec, n) {
+                                bad = Some(format!("{kind}: {n}, wanted {spec}"));
+                            }
+                        }
+                    }
+                    if let Some(want) = step["inner_results"].as_array() {
+                        let got = rec.inner_results.lock().unwrap().clone();
+                        let want: Vec<String> = want
+                            .iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect();
+                        if got != want {
+                            bad = Some(format!("inner results {got:?}, wanted {want:?}"));
+                        }
+                    }
+                    match bad {
+                        None => return Ok(()),
+                        Some(b) if start.elapsed() > timeout => return fail(b),
+                        Some(_) => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+            }
+            "expect_origin" => {
+                let name = step["name"].as_str().ok_or("needs name")?;
+                let stats = self.origin.stats(name);
+                if let Some(r) = step["requests"].as_u64()
+                    && stats["requests"].as_u64() != Some(r)
+                {
+                    return fail(format!("origin {name}: {stats}, wanted {r} requests"));
+                }
+                if let Some(max) = step["bytes_sent_max"].as_u64()
+                    && stats["bytes_sent"].as_u64().unwrap_or(0) > max
+                {
+                    return fail(format!(
+                        "origin {name}: {stats}, wanted at most {max} bytes sent"
+                    ));
+                }
+                if let Some(want) = step["range_requests"].as_u64() {
+                    let n = stats["ranges"].as_array().map_or(0, |a| {
+                        a.iter()
+                            .filter(|r| r.as_str().is_some_and(|s| !s.is_empty()))
+                            .count()
+                    }) as u64;
+                    if n != want {
+                        return fail(format!(
+                            "origin {name}: {stats}, wanted {want} range requests"
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            "sleep" => {
+                std::thread::sleep(Duration::from_millis(step["ms"].as_u64().unwrap_or(0)));
+                Ok(())
+            }
+            other => fail(format!("unknown op {other}")),
+        }
+    }
+
+    fn call(
+        &mut self,
+        job: &CopyJob,
+        method: &str,
+        args: &[Value],
+        step: &Value,
+    ) -> Result<Result<Value, Error>, String> {
+        let s = |i: usize| {
+            args.get(i)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let n = |i: usize| -> Result<u32, String> {
+            args.get(i)
+                .and_then(Value::as_u64)
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| format!("{method}: argument {i} must be a u32"))
+        };
+        let unit = |r: Result<(), Error>| r.map(|_| Value::Null);
+        Ok(match method {
+            "add_file" => unit(job.add_file(&s(0), &s(1))),
+            "add_file_set" => {
+                let pairs: Vec<(String, String)> = args
+                    .first()
+                    .and_then(Value::as_array)
+                    .ok_or("add_file_set takes [[url, local], ...]")?
+                    .iter()
+                    .map(|p| {
+                        (
+                            p[0].as_str().unwrap_or("").to_string(),
+                            p[1].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect();
+                unit(job.add_file_set(&pairs))
+            }
+            "enum_files" => job.enum_files().map(|files| {
+                json!(files
+                    .iter()
+                    .map(|f| {
+                        let p = f.get_progress().unwrap();
+                        json!({
+                            "remote_name": f.get_remote_name().unwrap(),
+                            "local_name": f.get_local_name().unwrap(),
+                            "bytes_total": bytes(p.bytes_total),
+                            "bytes_transferred": p.bytes_transferred,
+                            "completed": p.completed,
+                        })
+                    })
+                    .collect::<Vec<_>>())
+            }),
+            "suspend" => unit(job.suspend()),
+            "resume" => unit(job.resume()),
+            "cancel" => unit(job.cancel()),
+            "complete" => job.complete().map(|c| json!(codes::symbol(c.code()))),
+            "get_id" => Ok(json!(job.get_id())),
+            "get_type" => job.get_type().map(|t| json!(t.name())),
+            "get_state" => job.get_state().map(|t| json!(t.name())),
+            "get_progress" => job.get_progress().map(|p| {
+                json!({
+                    "bytes_total": bytes(p.bytes_total),
+                    "bytes_transferred": p.bytes_transferred,
+                    "files_total": p.files_total,
+                    "files_transferred": p.files_transferred,
+                })
+            }),
+            "get_times" => job.get_times().map(|t| {
+                json!({
+                    "creation_time": "set",
+                    "modification_time": if t.modification_time >= t.creation_time { "set" } else { "before creation" },
+                    "transfer_completion_time": t.transfer_completion_time.map(|_| "set"),
+                })
+            }),
+            "get_error" => job.get_error().map(|e| {
+                let (ctx, code) = e.get_error();
+                json!({
+                    "context": ctx.name(),
+                    "code": codes::symbol(code),
+                    "protocol": e.get_protocol().ok(),
+                    "file": e.get_file().ok().map(|f| f.index()),
+                    "description": e.get_error_description(),
+                    "context_description": e.get_error_context_description(),
+                })
+            }),
+            "get_display_name" => job.get_display_name().map(|v| json!(v)),
+            "set_display_name" => unit(job.set_display_name(&long(&args[0]))),
+            "get_description" => job.get_description().map(|v| json!(v)),
+            "set_description" => unit(job.set_description(&long(&args[0]))),
+            "get_priority" => job.get_priority().map(|p| json!(p.name())),
+            "set_priority" => {
+                let p = Priority::from_name(&s(0)).ok_or("bad priority name")?;
+                unit(job.set_priority(p))
+            }
+            "get_notify_flags" => job.get_notify_flags().map(|v| json!(v)),
+            "set_notify_flags" => unit(job.set_notify_flags(n(0)?)),
+            "get_notify_interface" => job
+                .get_notify_interface()
+                .map(|c| if c.is_some() { json!("set") } else { Value::Null }),
+            "set_notify_interface" => {
+                let alias = step["job"].as_str().unwrap_or("").to_string();
+                match args.first() {
+                    Some(Value::Object(o)) => {
+                        let rec = Arc::new(Recorder {
+                            fail_first: AtomicU32::new(
+                                o.get("fail_first").and_then(Value::as_u64).unwrap_or(0) as u32,
+                            ),
+                            complete_in_callback: o
+                                .get("complete_in_callback")
+                                .and_then(Value::as_bool)
+                                .unwrap_or(false),
+                            ..Default::default()
+                        });
+                        self.recorders.insert(alias, rec.clone());
+                        unit(job.set_notify_interface(Some(rec)))
+                    }
+                    _ => unit(job.set_notify_interface(None)),
+                }
+            }
+            "get_no_progress_timeout" => job.get_no_progress_timeout().map(|v| json!(v)),
+            "set_no_progress_timeout" => unit(job.set_no_progress_timeout(n(0)?)),
+            "get_minimum_retry_delay" => job.get_minimum_retry_delay().map(|v| json!(v)),
+            "set_minimum_retry_delay" => unit(job.set_minimum_retry_delay(n(0)?)),
+            "get_error_count" => job.get_error_count().map(|v| json!(v)),
+            "wait" => {
+                let ms = args.first().and_then(Value::as_u64).unwrap_or(30_000);
+                job.wait(Some(Duration::from_millis(ms))).map(|s| json!(s.name()))
+            }
+            other => return fail(format!("unknown job method {other}")),
+        })
+    }
+}
+
+/// `{"repeat": "x", "count": 257}` builds long strings.
+fn long(v: &Value) -> String {
+    match v {
+        Value::Object(o) => o["repeat"]
+            .as_str()
+            .unwrap_or("x")
+            .repeat(o["count"].as_u64().unwrap_or(0) as usize),
+        other => other.as_str().unwrap_or("").to_string(),
+    }
+}
+
+fn bytes(n: u64) -> Value {
+    if n == BYTES_UNKNOWN {
+        json!("UNKNOWN")
+    } else {
+        json!(n)
+    }
+}
+
+fn count_matches(spec: &str, n: u32) -> bool {
+    if let Some(x) = spec.strip_prefix(">=") {
+        n >= x.trim().parse().unwrap_or(0)
+    } else if let Some(x) = spec.strip_prefix("<=") {
+        n <= x.trim().parse().unwrap_or(0)
+    } else {
+        spec.trim().parse::<u32>().is_ok_and(|x| x == n)
+    }
+}
+
+fn check<T>(r: Result<T, Error>, expect: &str) -> Result<Option<T>, String> {
+    match r {
+        Ok(v) if expect == "OK" => Ok(Some(v)),
+        Ok(_) => fail(format!("succeeded, wanted {expect}")),
+        Err(e) if e.symbol() == expect => Ok(None),
+        Err(e) => fail(format!("failed with {e}, wanted {expect}")),
+    }
+}
+
+fn finish(got: Result<Value, Error>, expect: &str, want: &Value, what: &str) -> Result<(), String> {
+    let v = check(got, expect).map_err(|e| format!("{what}: {e}"))?;
+    if let Some(v) = v
+        && !want.is_null()
+        && !matches_value(want, &v)
+    {
+        return fail(format!("{what} returned {v}, wanted {want}"));
+    }
+    Ok(())
+}
+
+/// `want` matches `got` when every key of a wanted object matches (extra keys in `got`
+/// are ignored), arrays match element-wise with equal length, `{"contains": s}` matches
+/// strings containing s, and `"any"` matches anything.
+fn matches_value(want: &Value, got: &Value) -> bool {
+    match (want, got) {
+        (Value::String(w), _) if w == "any" => true,
+        (Value::Object(w), Value::String(g)) if w.contains_key("contains") => {
+            g.contains(w["contains"].as_str().unwrap_or(""))
+        }
+        (Value::Object(w), Value::Object(g)) => w
+            .iter()
+            .all(|(k, wv)| matches_value(wv, g.get(k).unwrap_or(&Value::Null))),
+        (Value::Array(w), Value::Array(g)) => {
+            w.len() == g.len() && w.iter().zip(g).all(|(a, b)| matches_value(a, b))
+        }
+        (w, g) => w == g,
+    }
+}
+
+fn temp_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".bgcopy-part") {
+                out.push(p.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out
+}
+
+fn options(spec: &Value, origin: &Origin) -> ManagerOptions {
+    let mut o = ManagerOptions::default();
+    let ms = |k: &str| spec[k].as_u64().map(Duration::from_millis);
+    if let Some(v) = spec["background_slots"].as_u64() {
+        o.background_slots = v as usize;
+    }
+    if let Some(v) = spec["connections_per_job"].as_u64() {
+        o.connections_per_job = v as usize;
+    }
+    if let Some(v) = ms("read_timeout_ms") {
+        o.read_timeout = v;
+    }
+    if let Some(v) = ms("notify_interval_ms") {
+        o.notify_interval = v;
+    }
+    if let Some(v) = ms("time_slice_ms") {
+        o.time_slice = v;
+    }
+    if let Some(v) = ms("checkpoint_interval_ms") {
+        o.checkpoint_interval = v;
+    }
+    if let Some(v) = spec["checkpoint_bytes"].as_u64() {
+        o.checkpoint_bytes = v;
+    }
+    if let Some(v) = spec["max_redirects"].as_u64() {
+        o.max_redirects = v as u32;
+    }
+    if let Some(v) = spec["background_bandwidth_limit"].as_u64() {
+        o.background_bandwidth_limit = Some(v);
+    }
+    if spec["trust_origin_cert"].as_bool() == Some(true) {
+        o.tls_root_certs = Some(vec![origin.cert.clone()]);
+    }
+    o
+}
+
+fn run_scenario(origin: Arc<Origin>, path: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let sc: Value = serde_json::from_str(&text).map_err(|e| format!("bad JSON: {e}"))?;
+    let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+    let dir = std::env::temp_dir().join(format!("bgcopy-scn-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let mut run = Run {
+        opts: options(&sc["manager"], &origin),
+        origin,
+        dir: dir.clone(),
+        manager: None,
+        jobs: HashMap::new(),
+        recorders: HashMap::new(),
+    };
+    run.open()?;
+    let steps = sc["steps"].as_array().ok_or("scenario needs \"steps\"")?;
+    for (i, step) in steps.iter().enumerate() {
+        run.step(step)
+            .map_err(|e| format!("step {} {}: {e}", i + 1, step))?;
+    }
+    drop(run);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[test]
+fn scenarios() {
+    let origin = Arc::new(Origin::start());
+    let only = std::env::var("BGCOPY_SCENARIO").ok();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(workspace_root().join("tests/scenarios"))
+        .expect("tests/scenarios")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| only.as_deref().is_none_or(|o| p.file_stem().unwrap() == o))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no scenarios found");
+    let handles: Vec<_> = paths
+        .into_iter()
+        .map(|p| {
+            let o = origin.clone();
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let r = run_scenario(o, &p);
+                (
+                    p.file_stem().unwrap().to_string_lossy().into_owned(),
+                    r,
+                    start.elapsed(),
+                )
+            })
+        })
+        .collect();
+    let mut failed = Vec::new();
+    for h in handles {
+        let (name, r, took) = h.join().expect("scenario thread panicked");
+        match r {
+            Ok(()) => eprintln!("scenario {name} ... ok ({took:.1?})"),
+            Err(e) => {
+                eprintln!("scenario {name} ... FAILED: {e}");
+                failed.push(name);
+            }
+        }
+    }
+    assert!(failed.is_empty(), "failed scenarios: {failed:?}");
+}
