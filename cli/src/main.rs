@@ -1,1 +1,23 @@
-fn main(){}
+//! `bgcopy`: the command-line tool of the bgcopy library: durable background HTTP(S)
+//! downloads with the job model of Windows BITS. The reference is `docs/cli.md`.
+
+mod args;
+mod commands;
+mod demo;
+mod fail;
+mod get;
+mod info;
+mod interrupt;
+mod names;
+mod progress;
+
+use clap::Parser;
+
+fn main() {
+    let cli = args::Cli::parse();
+    let code = match commands::dispatch(cli) {
+        Ok(code) => code,
+        Err(failure) => failure.report(),
+    };
+    std::process::exit(code);
+}

@@ -73,6 +73,9 @@ impl Default for ManagerOptions {
     }
 }
 
+/// How long `close()` waits for transfers to stop before returning.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
 /// Everything behind the mutex.
 pub(crate) struct Inner {
     pub store: Store,
@@ -95,6 +98,10 @@ pub(crate) struct Shared {
     pub agent: ureq::Agent,
     pub limiter: Option<transfer::RateLimiter>,
     pub state_dir: PathBuf,
+    /// The directory lock. Each worker holds a clone, so the directory stays locked
+    /// until `close()` has let go of it and the last worker (maybe blocked in a read
+    /// until the read timeout) has exited.
+    pub dir_lock: Mutex<Option<Arc<DirLock>>>,
 }
 
 impl Shared {
@@ -261,7 +268,6 @@ fn fail_no_progress(job: &mut JobRec, last: ErrorRec, now: i64) {
 pub struct CopyManager {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    _lock: DirLock,
 }
 
 impl std::fmt::Debug for CopyManager {
@@ -350,6 +356,7 @@ impl CopyManager {
             agent,
             limiter,
             state_dir: dir,
+            dir_lock: Mutex::new(Some(Arc::new(lock))),
         });
         let threads = vec![
             spawn_loop("bgcopy-scheduler", shared.clone(), scheduler_pass, |s| {
@@ -365,7 +372,6 @@ impl CopyManager {
         Ok(CopyManager {
             shared,
             threads: Mutex::new(threads),
-            _lock: lock,
         })
     }
 
@@ -483,15 +489,21 @@ impl CopyManager {
         for t in threads.drain(..) {
             let _ = t.join();
         }
-        // Wait for the workers: each checkpoints and exits at its next read.
-        let mut g = self.shared.lock();
-        while g.jobs.values().any(|j| j.worker_alive) {
-            g = self
-                .shared
-                .changed
-                .wait_timeout(g, Duration::from_millis(100))
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+        // Wait (briefly) for the workers: each checkpoints and exits at its next read.
+        // One blocked in a stalled read exits at the read timeout and keeps the
+        // directory locked until then.
+        let deadline = std::time::Instant::now() + CLOSE_WAIT;
+        let lock = self
+            .shared
+            .dir_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(lock) = lock {
+            // Every worker holds a clone until its thread ends.
+            while Arc::strong_count(&lock) > 1 && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
         Ok(())
     }
@@ -520,16 +532,13 @@ fn recover(job: &mut JobRec, store: &Store) -> Result<()> {
             None => want > 0 || f.done,
             Some(l) if l < want => true,
             Some(l) => {
-                if l > want {
-                    let file = std::fs::OpenOptions::new().write(true).open(&temp);
-                    if file.and_then(|h| h.set_len(want)).is_err() {
-                        true
-                    } else {
-                        false
-                    }
-                } else {
-                    false
-                }
+                // Longer than the checkpoint: cut back to it (or restart if we can't).
+                l > want
+                    && std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&temp)
+                        .and_then(|h| h.set_len(want))
+                        .is_err()
             }
         };
         if restart {
@@ -696,9 +705,17 @@ fn scheduler_pass(shared: &Arc<Shared>) -> Option<i64> {
             changed = true;
             let sh = shared.clone();
             let id = job.id;
+            let dir_lock = shared
+                .dir_lock
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
             let spawned = std::thread::Builder::new()
                 .name("bgcopy-job".into())
-                .spawn(move || transfer::run_job(sh, id, generation, stop));
+                .spawn(move || {
+                    transfer::run_job(sh, id, generation, stop);
+                    drop(dir_lock);
+                });
             if let Err(e) = spawned {
                 job.run = None;
                 job.worker_alive = false;

@@ -138,11 +138,8 @@ impl Run {
                 let r = self
                     .manager()?
                     .create_job(step["name"].as_str().unwrap_or(alias), ty);
-                match check(r, expect)? {
-                    Some(job) => {
-                        self.jobs.insert(alias.to_string(), job);
-                    }
-                    None => {}
+                if let Some(job) = check(r, expect)? {
+                    self.jobs.insert(alias.to_string(), job);
                 }
                 Ok(())
             }

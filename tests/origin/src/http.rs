@@ -299,18 +299,29 @@ impl<'a> Out<'a> {
     }
 
     /// Write everything queued to the connection.
+    ///
+    /// The stats are counted before the write, so a client that has read the bytes
+    /// always sees them in `/stats`; a failed write takes them back.
     pub fn flush(&mut self) -> io::Result<()> {
+        let pending = std::mem::take(&mut self.pending_body);
+        if let Some(s) = &self.stats {
+            lock(s).bytes_sent += pending;
+        }
+        let mut result = Ok(());
         if !self.buf.is_empty() {
-            self.conn.write_all(&self.buf)?;
+            result = self.conn.write_all(&self.buf);
             self.buf.clear();
         }
-        self.conn.flush()?;
-        self.body_sent += self.pending_body;
-        if let Some(s) = &self.stats {
-            lock(s).bytes_sent += self.pending_body;
+        let result = result.and_then(|_| self.conn.flush());
+        match &result {
+            Ok(()) => self.body_sent += pending,
+            Err(_) => {
+                if let Some(s) = &self.stats {
+                    lock(s).bytes_sent -= pending;
+                }
+            }
         }
-        self.pending_body = 0;
-        Ok(())
+        result
     }
 
     /// End the body (terminating chunk when chunked) and flush.

@@ -1,0 +1,284 @@
+//! The command line: clap definitions and the value parsers they use.
+
+use bgcopy::Priority;
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// `bgcopy`: durable background HTTP(S) downloads with the job model of Windows BITS.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bgcopy",
+    version,
+    about = "Durable background HTTP(S) downloads (the job model of Windows BITS)",
+    after_help = "Exit codes: 0 success, 1 failure (a bgcopy error or a job in ERROR), \
+                  2 bad arguments, 3 `wait --timeout` expired, 130 interrupted (Ctrl-C).\n\
+                  See docs/cli.md for the full reference."
+)]
+pub struct Cli {
+    /// The job store (default: $BGCOPY_STATE_DIR, else the platform data directory).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "BGCOPY_STATE_DIR",
+        display_order = 100
+    )]
+    pub state_dir: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// The explicitly chosen state directory (`--state-dir` or a non-empty
+    /// `$BGCOPY_STATE_DIR`), or `None` for the platform default.
+    pub fn explicit_state_dir(&self) -> Option<PathBuf> {
+        self.state_dir.clone().filter(|d| !d.as_os_str().is_empty())
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Download URLs now in one job (FOREGROUND unless --priority), then complete it.
+    Get(GetArgs),
+    /// Create a job (state SUSPENDED) and print its id.
+    Create {
+        /// The job's display name (at most 256 characters).
+        name: String,
+    },
+    /// Add a file to a job (LOCAL is made absolute against the current directory).
+    Add {
+        /// The job id.
+        job: String,
+        /// The http(s) URL to download.
+        url: String,
+        /// Where the file appears after `complete`; its directory must exist.
+        local: PathBuf,
+    },
+    /// Queue a job for transfer (SUSPENDED/ERROR/TRANSIENT_ERROR → QUEUED).
+    Resume {
+        /// The job id.
+        job: String,
+    },
+    /// Stop a job's transfers (→ SUSPENDED); progress is kept.
+    Suspend {
+        /// The job id.
+        job: String,
+    },
+    /// End a job (→ CANCELLED) and delete its temporary files.
+    Cancel {
+        /// The job id.
+        job: String,
+    },
+    /// End a job (→ ACKNOWLEDGED): transferred files appear at their local paths.
+    Complete {
+        /// The job id.
+        job: String,
+    },
+    /// Change a job's properties.
+    Set(SetArgs),
+    /// List the jobs that are not ACKNOWLEDGED or CANCELLED.
+    List {
+        /// Print a JSON array of job objects instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one job.
+    Info {
+        /// The job id.
+        job: String,
+        /// Print a JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the engine in this process until JOB is TRANSFERRED (exit 0) or ERROR (exit 1).
+    Wait {
+        /// The job id.
+        job: String,
+        /// Give up after this many seconds (exit 3); fractions allowed.
+        #[arg(long, value_name = "S", value_parser = parse_timeout)]
+        timeout: Option<f64>,
+        /// Show no progress bar and no summary line.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Run the engine for every job in the foreground until interrupted.
+    Run {
+        /// Exit once no job is QUEUED, CONNECTING, TRANSFERRING or TRANSIENT_ERROR.
+        #[arg(long)]
+        until_idle: bool,
+        /// Do not log job state changes.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Serve a generated file on a loopback port and download it like `get`.
+    Demo(DemoArgs),
+}
+
+/// `bgcopy get`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("dest").args(["output", "dir"]).multiple(false)))]
+pub struct GetArgs {
+    /// Save the (single) URL as FILE.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        conflicts_with = "list"
+    )]
+    pub output: Option<PathBuf>,
+    /// Save into DIR (created if missing; default: the current directory).
+    #[arg(short = 'd', long = "dir", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Read more URLs from LIST ("URL" or "URL<TAB>relative/path" a line; `-` = stdin).
+    #[arg(short = 'i', long = "input", value_name = "LIST")]
+    pub list: Option<PathBuf>,
+    #[command(flatten)]
+    pub job: JobOptions,
+    /// Show no progress bar and no summary line; print only errors.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// The URLs to download.
+    #[arg(value_name = "URL", required_unless_present = "list")]
+    pub urls: Vec<String>,
+}
+
+/// Job properties that `get` and `demo` accept.
+#[derive(Debug, Args, Clone, Default)]
+pub struct JobOptions {
+    /// Job priority: foreground, high, normal or low (default for `get`: foreground).
+    #[arg(long, value_name = "P", value_parser = parse_priority)]
+    pub priority: Option<Priority>,
+    /// Minimum retry delay after a transient error, in seconds (default 600).
+    #[arg(long, value_name = "S")]
+    pub retry_delay: Option<u32>,
+    /// Seconds without progress before transient errors become fatal (0: every error is fatal).
+    #[arg(long, value_name = "S")]
+    pub no_progress_timeout: Option<u32>,
+}
+
+/// `bgcopy set`.
+#[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("props")
+        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description"])
+        .required(true)
+        .multiple(true)
+))]
+pub struct SetArgs {
+    /// The job id.
+    pub job: String,
+    /// Job priority: foreground, high, normal or low.
+    #[arg(long, value_name = "P", value_parser = parse_priority)]
+    pub priority: Option<Priority>,
+    /// Minimum retry delay after a transient error, in seconds.
+    #[arg(long, value_name = "S")]
+    pub retry_delay: Option<u32>,
+    /// Seconds without progress before transient errors become fatal (0: every error is fatal).
+    #[arg(long, value_name = "S")]
+    pub no_progress_timeout: Option<u32>,
+    /// The display name (at most 256 characters).
+    #[arg(long, value_name = "S")]
+    pub display_name: Option<String>,
+    /// The description (at most 1024 characters).
+    #[arg(long, value_name = "S")]
+    pub description: Option<String>,
+}
+
+/// `bgcopy demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Size of the generated file (bytes, or with a suffix: KiB, MiB, GiB, KB, MB, GB).
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub size: u64,
+    /// Serve at most this many bytes per second (same suffixes), to watch the progress.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub rate: Option<u64>,
+    /// Save into DIR (default: a new temporary directory).
+    #[arg(short = 'd', long = "dir", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Show no progress bar and no summary line; print only errors and the result.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Parse a priority name (case-insensitive).
+pub fn parse_priority(s: &str) -> Result<Priority, String> {
+    Priority::from_name(s)
+        .ok_or_else(|| format!("{s:?} is not a priority (foreground, high, normal or low)"))
+}
+
+/// Parse a non-negative number of seconds (fractions allowed).
+pub fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1e9).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds")),
+    }
+}
+
+/// Parse a byte count with an optional unit suffix (`1MiB`, `512k`, `1000`).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '_')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 1048576, 1MiB, 64MiB)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => {
+            return Err(format!(
+                "{s:?}: unknown size unit {unit:?} (KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// Parse a positive byte rate (like [`parse_size`], but not 0).
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        0 => Err("the rate must be at least 1 byte per second".into()),
+        n => Ok(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("64mib"), Ok(64 << 20));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("2 KB"), Ok(2000));
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("1XB").is_err());
+        assert!(parse_rate("0").is_err());
+    }
+
+    #[test]
+    fn priorities() {
+        assert_eq!(parse_priority("HiGh"), Ok(Priority::High));
+        assert!(parse_priority("urgent").is_err());
+    }
+}

@@ -1,0 +1,268 @@
+//! The commands other than `get` and `demo`: job management, inspection, `wait`, `run`.
+
+use crate::args::{Cli, Command, SetArgs};
+use crate::fail::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TIMEOUT, Failure};
+use crate::get::{Ended, drive, files_and_bytes, prefix, report_job_error};
+use crate::info::{bytes_of, error_text, is_busy, job_json, job_text, jobs_table, rfc3339};
+use crate::interrupt;
+use crate::names::absolute;
+use crate::progress::Progress;
+use bgcopy::{Completion, CopyManager, JobState, JobType, ManagerOptions, codes};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Open the state directory (`None`: [`bgcopy::default_state_dir`]). Only `get`,
+/// `wait`, `run` and `demo` pass `transfers = true`; every other command opens the
+/// store for inspection and changes only, so it never starts a transfer.
+pub fn open(state_dir: Option<PathBuf>, transfers: bool) -> Result<CopyManager, Failure> {
+    let dir = match state_dir {
+        Some(d) => d,
+        None => bgcopy::default_state_dir()?,
+    };
+    let mut o = ManagerOptions::default();
+    o.start_transfers = transfers;
+    Ok(CopyManager::open_with(Some(&dir), o)?)
+}
+
+/// Run the parsed command line; returns the exit status.
+pub fn dispatch(cli: Cli) -> Result<i32, Failure> {
+    let dir = cli.explicit_state_dir();
+    match &cli.command {
+        Command::Get(a) => crate::get::run(dir, a),
+        Command::Demo(a) => crate::demo::run(dir, a),
+        Command::Wait {
+            job,
+            timeout,
+            no_progress,
+        } => wait(dir, job, *timeout, *no_progress),
+        Command::Run { until_idle, quiet } => run(dir, *until_idle, *quiet),
+        cmd => manage(dir, cmd),
+    }
+}
+
+/// The inspection and mutation commands (never transfer).
+fn manage(dir: Option<PathBuf>, cmd: &Command) -> Result<i32, Failure> {
+    let m = open(dir, false)?;
+    match cmd {
+        Command::Create { name } => {
+            let job = m.create_job(name, JobType::Download)?;
+            println!("{}", job.get_id());
+        }
+        Command::Add { job, url, local } => {
+            let job = m.get_job(job)?;
+            let local = absolute(local).map_err(|e| Failure::io("resolve LOCAL", &e))?;
+            let local = local.to_str().ok_or_else(|| {
+                bgcopy::Error::invalid_arg(format!("local path {local:?} is not valid UTF-8"))
+            })?;
+            job.add_file(url, local)?;
+        }
+        Command::Resume { job } => m.get_job(job)?.resume()?,
+        Command::Suspend { job } => m.get_job(job)?.suspend()?,
+        Command::Cancel { job } => m.get_job(job)?.cancel()?,
+        Command::Complete { job } => {
+            let job = m.get_job(job)?;
+            if job.complete()? == Completion::Partial {
+                let files = job.enum_files()?;
+                let dropped: Vec<String> = files
+                    .iter()
+                    .filter(|f| f.get_progress().is_ok_and(|p| !p.completed))
+                    .map(|f| f.get_local_name().unwrap_or_default())
+                    .collect();
+                eprintln!(
+                    "bgcopy: partial: PARTIAL_COMPLETE (0x{:08X}): {} of {} files were not \
+                     fully transferred and were deleted:",
+                    codes::PARTIAL_COMPLETE,
+                    dropped.len(),
+                    files.len()
+                );
+                for d in dropped {
+                    eprintln!("  {d}");
+                }
+            }
+        }
+        Command::Set(a) => set(&m, a)?,
+        Command::List { json } => {
+            let jobs = m.enum_jobs()?;
+            if *json {
+                let all = jobs
+                    .iter()
+                    .map(job_json)
+                    .collect::<bgcopy::Result<Vec<_>>>()?;
+                println!("{}", pretty(&serde_json::Value::Array(all)));
+            } else {
+                print!("{}", jobs_table(&jobs)?);
+            }
+        }
+        Command::Info { job, json } => {
+            let job = m.get_job(job)?;
+            if *json {
+                println!("{}", pretty(&job_json(&job)?));
+            } else {
+                print!("{}", job_text(&job)?);
+            }
+        }
+        Command::Get(_) | Command::Demo(_) | Command::Wait { .. } | Command::Run { .. } => {
+            unreachable!("dispatched elsewhere")
+        }
+    }
+    Ok(0)
+}
+
+fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+/// `bgcopy set`: every given property, in the order of the options.
+fn set(m: &CopyManager, a: &SetArgs) -> bgcopy::Result<()> {
+    let job = m.get_job(&a.job)?;
+    if let Some(p) = a.priority {
+        job.set_priority(p)?;
+    }
+    if let Some(s) = a.retry_delay {
+        job.set_minimum_retry_delay(s)?;
+    }
+    if let Some(s) = a.no_progress_timeout {
+        job.set_no_progress_timeout(s)?;
+    }
+    if let Some(s) = &a.display_name {
+        job.set_display_name(s)?;
+    }
+    if let Some(s) = &a.description {
+        job.set_description(s)?;
+    }
+    Ok(())
+}
+
+/// `bgcopy wait`.
+fn wait(dir: Option<PathBuf>, id: &str, timeout: Option<f64>, quiet: bool) -> Result<i32, Failure> {
+    let m = open(dir, true)?;
+    interrupt::install();
+    let job = m.get_job(id)?;
+    let id = job.get_id();
+    if job.get_state()? == JobState::Suspended {
+        return Err(bgcopy::Error::new(
+            codes::INVALID_STATE,
+            format!(
+                "job {id} is SUSPENDED and would never finish: `{} resume {id}` first",
+                prefix(&m)
+            ),
+        )
+        .into());
+    }
+    let deadline = timeout.map(|s| Instant::now() + Duration::from_secs_f64(s));
+    let mut progress = Progress::new(&job, quiet);
+    let code = match drive(&job, &mut progress, deadline)? {
+        Ended::Transferred => {
+            let p = job.get_progress()?;
+            progress.summary(&format!(
+                "transferred {}; `{} complete {id}` makes them visible",
+                files_and_bytes(p.files_total, p.bytes_transferred),
+                prefix(&m)
+            ));
+            0
+        }
+        Ended::Error => {
+            report_job_error(&m, &job, &mut progress);
+            EXIT_FAILURE
+        }
+        Ended::Interrupted => {
+            progress.finish();
+            eprintln!(
+                "\nbgcopy: interrupted; job {id} stays {} and continues with the next \
+                 `wait` or `run`",
+                job.get_state()?
+            );
+            EXIT_INTERRUPTED
+        }
+        Ended::TimedOut(state) => {
+            progress.finish();
+            let p = job.get_progress()?;
+            eprintln!(
+                "bgcopy: timed out after {} s; job {id} is {state} ({} transferred)",
+                timeout.unwrap_or_default(),
+                bytes_of(p.bytes_transferred, p.bytes_total)
+            );
+            EXIT_TIMEOUT
+        }
+        Ended::Stopped(state) => {
+            progress.finish();
+            eprintln!("bgcopy: job {id} stopped in {state}");
+            EXIT_FAILURE
+        }
+    };
+    drop(progress);
+    drop(m);
+    Ok(code)
+}
+
+/// `bgcopy run`: the engine in the foreground, logging state changes to stderr.
+fn run(dir: Option<PathBuf>, until_idle: bool, quiet: bool) -> Result<i32, Failure> {
+    let m = open(dir, true)?;
+    interrupt::install();
+    let log = |line: String| {
+        if !quiet {
+            eprintln!("{} {line}", rfc3339(SystemTime::now()));
+        }
+    };
+    log(format!(
+        "bgcopy: running transfers for {} (pid {}){}",
+        m.state_dir().display(),
+        std::process::id(),
+        if until_idle {
+            "; exiting when idle"
+        } else {
+            "; Ctrl-C stops"
+        }
+    ));
+    let mut known: HashMap<String, JobState> = HashMap::new();
+    let code = loop {
+        let jobs = m.enum_jobs()?;
+        let mut busy = false;
+        let mut now_known = HashMap::new();
+        for job in &jobs {
+            let Ok(state) = job.get_state() else { continue };
+            busy |= is_busy(state);
+            let id = job.get_id();
+            if known.get(&id) != Some(&state) {
+                let name = job.get_display_name().unwrap_or_default();
+                let mut line = format!(
+                    "{id} {:<15} {}",
+                    state.name(),
+                    if name.is_empty() { "-" } else { &name }
+                );
+                if matches!(state, JobState::Error | JobState::TransientError)
+                    && let Ok(e) = job.get_error()
+                {
+                    line.push_str(&format!("\n  {}", error_text(&e)));
+                }
+                if state == JobState::Transferred {
+                    line.push_str(&format!(
+                        " (`{} complete {id}` makes the files visible)",
+                        prefix(&m)
+                    ));
+                }
+                log(line);
+            }
+            now_known.insert(id, state);
+        }
+        known = now_known;
+        if interrupt::interrupted() {
+            log("bgcopy: interrupted; stopping (jobs continue on the next run)".into());
+            break EXIT_INTERRUPTED;
+        }
+        if until_idle && !busy {
+            let count = |s: JobState| known.values().filter(|&&k| k == s).count();
+            log(format!(
+                "bgcopy: idle: {} transferred, {} in error, {} suspended",
+                count(JobState::Transferred),
+                count(JobState::Error),
+                count(JobState::Suspended)
+            ));
+            break 0;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    drop(m);
+    Ok(code)
+}

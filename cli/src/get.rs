@@ -1,0 +1,263 @@
+//! `bgcopy get` (and the download that `demo` shares): one job for all the files,
+//! run in this process to the end, then completed.
+
+use crate::args::{GetArgs, JobOptions};
+use crate::fail::{EXIT_FAILURE, EXIT_INTERRUPTED, Failure};
+use crate::info::{bytes_of, error_text};
+use crate::interrupt;
+use crate::names::{absolute, file_name_from_url, parse_list, shell_quote};
+use crate::progress::Progress;
+use bgcopy::{CopyJob, CopyManager, JobState, JobType, Priority};
+use indicatif::HumanBytes;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How [`drive`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The job reached TRANSFERRED.
+    Transferred,
+    /// The job reached ERROR.
+    Error,
+    /// The user pressed Ctrl-C.
+    Interrupted,
+    /// The deadline passed; the job is in this state.
+    TimedOut(JobState),
+    /// The job stopped in a state it will not leave by itself (SUSPENDED, final).
+    Stopped(JobState),
+}
+
+/// Follow `job` (the engine runs in this process) until it ends, the user interrupts
+/// or `deadline` passes, updating `progress`.
+pub fn drive(
+    job: &CopyJob,
+    progress: &mut Progress,
+    deadline: Option<Instant>,
+) -> bgcopy::Result<Ended> {
+    const TICK: Duration = Duration::from_millis(150);
+    loop {
+        if interrupt::interrupted() {
+            return Ok(Ended::Interrupted);
+        }
+        let tick = match deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()).min(TICK),
+            None => TICK,
+        };
+        let state = job.wait(Some(tick))?;
+        progress.update(job);
+        match state {
+            JobState::Transferred => return Ok(Ended::Transferred),
+            JobState::Error => return Ok(Ended::Error),
+            JobState::Suspended | JobState::Acknowledged | JobState::Cancelled => {
+                return Ok(Ended::Stopped(state));
+            }
+            _ => {}
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(Ended::TimedOut(state));
+        }
+    }
+}
+
+/// `bgcopy --state-dir DIR` as a shell prefix for hints.
+pub fn prefix(manager: &CopyManager) -> String {
+    format!(
+        "bgcopy --state-dir {}",
+        shell_quote(&manager.state_dir().to_string_lossy())
+    )
+}
+
+/// Print a job's ERROR with what to do next.
+pub fn report_job_error(manager: &CopyManager, job: &CopyJob, progress: &mut Progress) {
+    progress.finish();
+    let id = job.get_id();
+    match job.get_error() {
+        Ok(e) => eprintln!("bgcopy: job {id} failed: {}", error_text(&e)),
+        Err(_) => eprintln!("bgcopy: job {id} failed"),
+    }
+    let b = prefix(manager);
+    eprintln!(
+        "bgcopy: the job stays in ERROR with its progress. Retry with\n  \
+         {b} resume {id} && {b} wait {id} && {b} complete {id}\n\
+         or discard it with\n  {b} cancel {id}"
+    );
+}
+
+/// Create one job for `files`, run it here to the end and complete it. Prints the
+/// progress (unless `quiet`), the summary line, errors and the Ctrl-C hint; returns
+/// the exit status.
+pub fn download(
+    manager: &CopyManager,
+    display_name: &str,
+    files: &[(String, PathBuf)],
+    opts: &JobOptions,
+    quiet: bool,
+) -> Result<i32, Failure> {
+    let job = manager.create_job(display_name, JobType::Download)?;
+    let setup = || -> bgcopy::Result<()> {
+        job.set_priority(opts.priority.unwrap_or(Priority::Foreground))?;
+        if let Some(s) = opts.retry_delay {
+            job.set_minimum_retry_delay(s)?;
+        }
+        if let Some(s) = opts.no_progress_timeout {
+            job.set_no_progress_timeout(s)?;
+        }
+        let set: Vec<(&str, String)> = files
+            .iter()
+            .map(|(u, l)| (u.as_str(), l.to_string_lossy().into_owned()))
+            .collect();
+        if let Some((_, l)) = files.iter().find(|(_, l)| l.to_str().is_none()) {
+            return Err(bgcopy::Error::invalid_arg(format!(
+                "local path {l:?} is not valid UTF-8"
+            )));
+        }
+        job.add_file_set(&set)?;
+        job.resume()
+    };
+    if let Err(e) = setup() {
+        let _ = job.cancel();
+        return Err(e.into());
+    }
+    let mut progress = Progress::new(&job, quiet);
+    match drive(&job, &mut progress, None)? {
+        Ended::Transferred => {
+            job.complete()?;
+            let p = job.get_progress()?;
+            progress.summary(&format!(
+                "downloaded {} file{}, {} bytes",
+                p.files_total,
+                if p.files_total == 1 { "" } else { "s" },
+                p.bytes_transferred
+            ));
+            Ok(0)
+        }
+        Ended::Error => {
+            report_job_error(manager, &job, &mut progress);
+            Ok(EXIT_FAILURE)
+        }
+        Ended::Interrupted => {
+            let _ = job.suspend();
+            progress.finish();
+            let id = job.get_id();
+            let p = job.get_progress()?;
+            let b = prefix(manager);
+            eprintln!(
+                "\nbgcopy: interrupted; job {id} is suspended with {} transferred. To continue:\n  \
+                 {b} resume {id} && {b} wait {id} && {b} complete {id}\n\
+                 or discard it with\n  {b} cancel {id}\n\
+                 bgcopy: stopping the transfers (Ctrl-C again exits at once; the job is kept)",
+                bytes_of(p.bytes_transferred, p.bytes_total)
+            );
+            Ok(EXIT_INTERRUPTED)
+        }
+        Ended::TimedOut(_) | Ended::Stopped(_) => {
+            let state = job.get_state()?;
+            progress.finish();
+            eprintln!(
+                "bgcopy: job {} stopped unexpectedly in {state}",
+                job.get_id()
+            );
+            Ok(EXIT_FAILURE)
+        }
+    }
+}
+
+/// The (URL, absolute local path) pairs a `get` command line asks for.
+pub fn plan(args: &GetArgs) -> Result<Vec<(String, PathBuf)>, Failure> {
+    let mut entries: Vec<(String, Option<PathBuf>)> =
+        args.urls.iter().map(|u| (u.clone(), None)).collect();
+    if let Some(list) = &args.list {
+        let text = if list.as_os_str() == "-" {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| Failure::io("read the URL list from stdin", &e))?;
+            s
+        } else {
+            std::fs::read_to_string(list)
+                .map_err(|e| Failure::io(&format!("read the URL list {}", list.display()), &e))?
+        };
+        let parsed =
+            parse_list(&text).map_err(|e| Failure::Usage(format!("{}: {e}", list.display())))?;
+        entries.extend(parsed.into_iter().map(|e| (e.url, e.path)));
+    }
+    if entries.is_empty() {
+        return Err(Failure::Usage("no URLs to download".into()));
+    }
+    if let Some(out) = &args.output {
+        if entries.len() != 1 {
+            return Err(Failure::Usage(format!(
+                "-o FILE takes exactly one URL, not {}; use -d DIR for several",
+                entries.len()
+            )));
+        }
+        let local = absolute(out).map_err(|e| Failure::io("resolve -o FILE", &e))?;
+        return Ok(vec![(entries.remove(0).0, local)]);
+    }
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let dir = absolute(&dir).map_err(|e| Failure::io("resolve -d DIR", &e))?;
+    let mut out = Vec::with_capacity(entries.len());
+    let mut seen: HashMap<PathBuf, String> = HashMap::new();
+    for (url, path) in entries {
+        let local = match path {
+            Some(p) => dir.join(p),
+            None => dir.join(file_name_from_url(&url)),
+        };
+        if let Some(other) = seen.insert(local.clone(), url.clone()) {
+            return Err(Failure::Usage(format!(
+                "{other} and {url} would both be saved as {}; \
+                 give explicit paths with -i LIST (\"URL<TAB>path\")",
+                local.display()
+            )));
+        }
+        out.push((url, local));
+    }
+    for (_, local) in &out {
+        if let Some(parent) = local.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Failure::io(&format!("create {}", parent.display()), &e))?;
+        }
+    }
+    Ok(out)
+}
+
+/// The display name of a `get` job: `bgcopy get NAME` (`… and N more`).
+pub fn display_name(files: &[(String, PathBuf)]) -> String {
+    let first = files
+        .first()
+        .and_then(|(_, l)| l.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut s = format!("bgcopy get {first}");
+    if files.len() > 1 {
+        s.push_str(&format!(" and {} more", files.len() - 1));
+    }
+    s.chars().take(256).collect()
+}
+
+/// `bgcopy get`.
+pub fn run(state_dir: Option<PathBuf>, args: &GetArgs) -> Result<i32, Failure> {
+    let files = plan(args)?;
+    let manager = crate::commands::open(state_dir, true)?;
+    interrupt::install();
+    let code = download(
+        &manager,
+        &display_name(&files),
+        &files,
+        &args.job,
+        args.no_progress,
+    )?;
+    drop(manager);
+    Ok(code)
+}
+
+/// `N files, B` for messages.
+pub fn files_and_bytes(files: u32, bytes: u64) -> String {
+    format!(
+        "{files} file{}, {}",
+        if files == 1 { "" } else { "s" },
+        HumanBytes(bytes)
+    )
+}

@@ -1,0 +1,264 @@
+//! Job descriptions: the JSON objects of `info --json` / `list --json`, the text of
+//! `info` and `list`, and a small RFC 3339 formatter.
+
+use bgcopy::{BYTES_UNKNOWN, CopyError, CopyJob, JobState, Result};
+use indicatif::HumanBytes;
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+/// `SystemTime` as RFC 3339 UTC with milliseconds: `2024-05-01T12:34:56.789Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let ms: i128 = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i128,
+        Err(e) => -(e.duration().as_millis() as i128),
+    };
+    let days = ms.div_euclid(86_400_000) as i64;
+    let in_day = ms.rem_euclid(86_400_000) as i64;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A byte count for JSON: `null` when unknown.
+fn bytes_json(n: u64) -> Value {
+    if n == BYTES_UNKNOWN {
+        Value::Null
+    } else {
+        json!(n)
+    }
+}
+
+/// The error of a job as JSON (see docs/cli.md).
+pub fn error_json(e: &CopyError) -> Value {
+    let (context, code) = e.get_error();
+    let file = e.get_file().ok().map(|f| f.index());
+    json!({
+        "context": context.name(),
+        "context_description": e.get_error_context_description(),
+        "code": format!("0x{code:08X}"),
+        "symbol": bgcopy::codes::symbol(code),
+        "description": e.get_error_description(),
+        "protocol": e.get_protocol().ok(),
+        "file": file,
+    })
+}
+
+/// Everything about a job as one JSON object (the `info --json` schema).
+pub fn job_json(job: &CopyJob) -> Result<Value> {
+    let state = job.get_state()?;
+    let progress = job.get_progress()?;
+    let times = job.get_times()?;
+    let error = match job.get_error() {
+        Ok(e) => error_json(&e),
+        Err(_) => Value::Null,
+    };
+    let mut files = Vec::new();
+    for (i, f) in job.enum_files()?.iter().enumerate() {
+        let p = f.get_progress()?;
+        files.push(json!({
+            "index": i,
+            "remote_name": f.get_remote_name()?,
+            "local_name": f.get_local_name()?,
+            "bytes_total": bytes_json(p.bytes_total),
+            "bytes_transferred": p.bytes_transferred,
+            "completed": p.completed,
+        }));
+    }
+    Ok(json!({
+        "id": job.get_id(),
+        "display_name": job.get_display_name()?,
+        "description": job.get_description()?,
+        "type": job.get_type()?.name(),
+        "state": state.name(),
+        "priority": job.get_priority()?.name(),
+        "progress": {
+            "bytes_total": bytes_json(progress.bytes_total),
+            "bytes_transferred": progress.bytes_transferred,
+            "files_total": progress.files_total,
+            "files_transferred": progress.files_transferred,
+        },
+        "error": error,
+        "error_count": job.get_error_count()?,
+        "times": {
+            "creation": rfc3339(times.creation_time),
+            "modification": rfc3339(times.modification_time),
+            "transfer_completion": times.transfer_completion_time.map(rfc3339),
+        },
+        "retry_delay": job.get_minimum_retry_delay()?,
+        "no_progress_timeout": job.get_no_progress_timeout()?,
+        "notify_flags": job.get_notify_flags()?,
+        "files": files,
+    }))
+}
+
+/// `B of T (P%)`, or `B of ?` while the total is unknown.
+pub fn bytes_of(done: u64, total: u64) -> String {
+    if total == BYTES_UNKNOWN {
+        format!("{} of ?", HumanBytes(done))
+    } else if total == 0 {
+        format!("{} of {}", HumanBytes(done), HumanBytes(total))
+    } else {
+        format!(
+            "{} of {} ({}%)",
+            HumanBytes(done),
+            HumanBytes(total),
+            (done as u128 * 100 / total as u128)
+        )
+    }
+}
+
+/// The error lines printed by `get`, `wait` and `info`: code in hex, symbol,
+/// context and description.
+pub fn error_text(e: &CopyError) -> String {
+    let (context, code) = e.get_error();
+    let mut s = format!(
+        "{} (0x{code:08X}) in context {} ({})\n  description: {}",
+        bgcopy::codes::symbol(code),
+        context.name(),
+        e.get_error_context_description(),
+        e.get_error_description()
+    );
+    if let Ok(f) = e.get_file() {
+        let remote = f.get_remote_name().unwrap_or_default();
+        let local = f.get_local_name().unwrap_or_default();
+        let _ = write!(s, "\n  file: {remote} -> {local}");
+    }
+    if let Ok(p) = e.get_protocol() {
+        let _ = write!(s, "\n  protocol: {p}");
+    }
+    s
+}
+
+/// The text of `info`.
+pub fn job_text(job: &CopyJob) -> Result<String> {
+    let p = job.get_progress()?;
+    let t = job.get_times()?;
+    let state = job.get_state()?;
+    let mut s = String::new();
+    let mut row = |k: &str, v: String| {
+        let _ = writeln!(s, "{k:<20} {v}");
+    };
+    row("id:", job.get_id());
+    row("display name:", job.get_display_name()?);
+    row("description:", job.get_description()?);
+    row("type:", job.get_type()?.name().into());
+    row("state:", state.name().into());
+    row("priority:", job.get_priority()?.name().into());
+    row(
+        "progress:",
+        format!(
+            "{}, {} of {} files",
+            bytes_of(p.bytes_transferred, p.bytes_total),
+            p.files_transferred,
+            p.files_total
+        ),
+    );
+    row("error count:", job.get_error_count()?.to_string());
+    row(
+        "retry delay:",
+        format!("{} s", job.get_minimum_retry_delay()?),
+    );
+    row(
+        "no-progress timeout:",
+        format!("{} s", job.get_no_progress_timeout()?),
+    );
+    row("created:", rfc3339(t.creation_time));
+    row("modified:", rfc3339(t.modification_time));
+    row(
+        "transferred:",
+        t.transfer_completion_time.map_or("-".into(), rfc3339),
+    );
+    let err = match job.get_error() {
+        Ok(e) => error_text(&e),
+        Err(_) => "-".into(),
+    };
+    row("error:", err);
+    let files = job.enum_files()?;
+    let _ = writeln!(s, "files:               {}", files.len());
+    for (i, f) in files.iter().enumerate() {
+        let fp = f.get_progress()?;
+        let _ = writeln!(
+            s,
+            "  [{i}] {}\n      -> {}\n      {}{}",
+            f.get_remote_name()?,
+            f.get_local_name()?,
+            bytes_of(fp.bytes_transferred, fp.bytes_total),
+            if fp.completed { ", completed" } else { "" }
+        );
+    }
+    Ok(s)
+}
+
+/// The table of `list`.
+pub fn jobs_table(jobs: &[CopyJob]) -> Result<String> {
+    let mut s = format!(
+        "{:<36}  {:<15}  {:<10}  {:>7}  {:<26}  {}\n",
+        "ID", "STATE", "PRIORITY", "FILES", "BYTES", "NAME"
+    );
+    for job in jobs {
+        let p = job.get_progress()?;
+        let state = job.get_state()?;
+        let _ = writeln!(
+            s,
+            "{:<36}  {:<15}  {:<10}  {:>7}  {:<26}  {}",
+            job.get_id(),
+            state.name(),
+            job.get_priority()?.name(),
+            format!("{}/{}", p.files_transferred, p.files_total),
+            bytes_of(p.bytes_transferred, p.bytes_total),
+            job.get_display_name()?
+        );
+    }
+    Ok(s)
+}
+
+/// True for the states a `run --until-idle` waits on.
+pub fn is_busy(state: JobState) -> bool {
+    state.is_active() || state == JobState::TransientError
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rfc3339_dates() {
+        let at = |ms: u64| rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+        assert_eq!(at(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(at(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(at(4_107_542_399_999), "2100-02-28T23:59:59.999Z");
+        assert_eq!(
+            rfc3339(SystemTime::UNIX_EPOCH - Duration::from_millis(1)),
+            "1969-12-31T23:59:59.999Z"
+        );
+    }
+
+    #[test]
+    fn byte_text() {
+        assert_eq!(bytes_of(0, BYTES_UNKNOWN), "0 B of ?");
+        assert!(bytes_of(512, 1024).ends_with("(50%)"));
+    }
+}

@@ -1,0 +1,190 @@
+//! Local names for `get`: file names from URLs, the `-i LIST` format, shell quoting.
+
+use std::path::{Component, Path, PathBuf};
+
+/// The file name `get -d` uses for `url`: its last path segment, percent-decoded and
+/// sanitized; `index.html` when that is empty.
+pub fn file_name_from_url(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let rest = &rest[..end];
+    // Without a '/', everything is the authority: no path at all.
+    let segment = rest.find('/').map_or("", |i| {
+        let path = &rest[i..];
+        &path[path.rfind('/').map_or(0, |j| j + 1)..]
+    });
+    sanitize(&percent_decode(segment))
+}
+
+/// Decode `%XX` escapes (invalid ones stay as they are); invalid UTF-8 becomes U+FFFD.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Make `name` a safe single file name: path separators and control characters become
+/// `_`, surrounding white space goes, at most 255 bytes; `""`, `.` and `..` become
+/// `index.html`. A name that looks like one of bgcopy's temporary files gets a `_`.
+pub fn sanitize(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    s = s.trim().to_string();
+    if s.len() > 255 {
+        let mut cut = 255;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    if s.is_empty() || s == "." || s == ".." {
+        return "index.html".to_string();
+    }
+    if s.ends_with(".bgcopy-part") {
+        s.push('_');
+    }
+    s
+}
+
+/// One entry of a `-i LIST` file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ListEntry {
+    /// The URL.
+    pub url: String,
+    /// The path relative to the destination directory, if the line gave one.
+    pub path: Option<PathBuf>,
+}
+
+/// Parse a LIST: one `URL` or `URL<TAB>relative/path` a line; blank lines and lines
+/// starting with `#` are skipped. Errors name the line.
+pub fn parse_list(text: &str) -> Result<Vec<ListEntry>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let (url, path) = match line.split_once('\t') {
+            Some((u, p)) => (u.trim(), Some(p.trim())),
+            None => (t, None),
+        };
+        if url.is_empty() || url.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "line {}: expected \"URL\" or \"URL<TAB>relative/path\", got {line:?}",
+                n + 1
+            ));
+        }
+        let path = match path.filter(|p| !p.is_empty()) {
+            None => None,
+            Some(p) => {
+                let pb = PathBuf::from(p);
+                let ok =
+                    pb.components().all(|c| matches!(c, Component::Normal(_))) && !p.ends_with('/');
+                if !ok {
+                    return Err(format!(
+                        "line {}: {p:?} must be a relative file path without `.` or `..`",
+                        n + 1
+                    ));
+                }
+                Some(pb)
+            }
+        };
+        out.push(ListEntry {
+            url: url.to_string(),
+            path,
+        });
+    }
+    Ok(out)
+}
+
+/// Quote `s` for a POSIX shell when it needs quoting.
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// `path` made absolute against the current directory (not resolving symlinks).
+pub fn absolute(path: &Path) -> std::io::Result<PathBuf> {
+    std::path::absolute(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_urls() {
+        assert_eq!(file_name_from_url("http://h/a/b.iso?x=1#f"), "b.iso");
+        assert_eq!(file_name_from_url("http://h/a/"), "index.html");
+        assert_eq!(file_name_from_url("http://h"), "index.html");
+        assert_eq!(file_name_from_url("http://h?q=/x"), "index.html");
+        assert_eq!(
+            file_name_from_url("http://h/my%20file%2Ftxt"),
+            "my file_txt"
+        );
+        assert_eq!(file_name_from_url("http://h/%2e%2e"), "index.html");
+        assert_eq!(file_name_from_url("http://h/caf%C3%A9"), "café");
+        assert_eq!(file_name_from_url("http://h/bad%zz%4"), "bad%zz%4");
+        assert_eq!(file_name_from_url("http://h/a%0Ab"), "a_b");
+        assert_eq!(
+            file_name_from_url("http://h/x.bgcopy-part"),
+            "x.bgcopy-part_"
+        );
+        assert_eq!(sanitize(&"é".repeat(200)).len(), 254);
+    }
+
+    #[test]
+    fn lists() {
+        let l = parse_list("# c\n\nhttp://a/x\r\nhttp://a/y\tsub/y.bin\n  http://a/z \n").unwrap();
+        assert_eq!(l.len(), 3);
+        assert_eq!(l[0].path, None);
+        assert_eq!(l[1].path.as_deref(), Some(Path::new("sub/y.bin")));
+        assert_eq!(l[2].url, "http://a/z");
+        assert!(
+            parse_list("http://a/x\t../y")
+                .unwrap_err()
+                .contains("line 1")
+        );
+        assert!(parse_list("http://a/x\t/etc/y").is_err());
+        assert!(parse_list("\nhttp://a/x y").unwrap_err().contains("line 2"));
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("/tmp/a-b"), "/tmp/a-b");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

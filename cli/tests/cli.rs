@@ -1,0 +1,667 @@
+//! End-to-end tests of the `bgcopy` binary against the fault-injecting test origin.
+
+use bgcopy_test_harness::{Origin, content};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// One origin for the whole test binary (it exits when this process does).
+fn origin() -> &'static Origin {
+    static ORIGIN: OnceLock<Origin> = OnceLock::new();
+    ORIGIN.get_or_init(Origin::start)
+}
+
+/// A fresh scratch directory.
+fn scratch(tag: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "bgcopy-cli-test-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn exe() -> &'static str {
+    env!("CARGO_BIN_EXE_bgcopy")
+}
+
+/// Run `bgcopy --state-dir STATE ARGS…` in `cwd`.
+fn run_in(cwd: &Path, state: &Path, args: &[&str]) -> Output {
+    Command::new(exe())
+        .current_dir(cwd)
+        .env_remove("BGCOPY_STATE_DIR")
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run bgcopy")
+}
+
+fn run(state: &Path, args: &[&str]) -> Output {
+    run_in(state.parent().unwrap(), state, args)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[track_caller]
+fn ok(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+#[track_caller]
+fn fails(o: &Output, code: i32) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stderr)
+}
+
+fn info(state: &Path, job: &str) -> Value {
+    serde_json::from_str(&ok(&run(state, &["info", job, "--json"]))).unwrap()
+}
+
+fn create(state: &Path, name: &str) -> String {
+    let id = ok(&run(state, &["create", name])).trim().to_string();
+    assert_eq!(id.len(), 36, "{id}");
+    id
+}
+
+#[test]
+fn get_two_files_into_a_directory() {
+    let o = origin();
+    let d = scratch("get2");
+    let out = d.join("out");
+    let r = run(
+        &d.join("state"),
+        &[
+            "get",
+            "-d",
+            out.to_str().unwrap(),
+            &o.url("get2-a.bin", "size=300000"),
+            &o.url("dir/get2%20b.txt", "size=1234"),
+        ],
+    );
+    let err = ok(&r);
+    assert!(err.is_empty(), "stdout stays empty: {err}");
+    assert!(
+        text(&r.stderr).contains("downloaded 2 files, 301234 bytes"),
+        "{}",
+        text(&r.stderr)
+    );
+    assert_eq!(
+        std::fs::read(out.join("get2-a.bin")).unwrap(),
+        content(300_000, 0)
+    );
+    assert_eq!(
+        std::fs::read(out.join("get2 b.txt")).unwrap(),
+        content(1234, 0)
+    );
+    // The job is gone (ACKNOWLEDGED) and nothing else is left in the directory.
+    assert_eq!(ok(&run(&d.join("state"), &["list", "--json"])).trim(), "[]");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2);
+}
+
+#[test]
+fn get_to_an_output_file_in_the_current_directory() {
+    let o = origin();
+    let d = scratch("geto");
+    let r = run_in(
+        &d,
+        &d.join("state"),
+        &[
+            "get",
+            "--no-progress",
+            "-o",
+            "x.bin",
+            &o.url("geto.bin", "size=5000&reset_at=2000"),
+        ],
+    );
+    ok(&r);
+    assert!(
+        r.stderr.is_empty(),
+        "--no-progress prints nothing: {}",
+        text(&r.stderr)
+    );
+    assert_eq!(std::fs::read(d.join("x.bin")).unwrap(), content(5000, 0));
+
+    // Without -d the current directory is used, with the URL's name.
+    let r = run_in(
+        &d,
+        &d.join("state"),
+        &["get", &o.url("geto-cwd.bin", "size=10")],
+    );
+    ok(&r);
+    assert_eq!(
+        std::fs::read(d.join("geto-cwd.bin")).unwrap(),
+        content(10, 0)
+    );
+}
+
+#[test]
+fn get_from_a_list() {
+    let o = origin();
+    let d = scratch("list");
+    let list = d.join("urls.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "# a comment\n\n{}\n{}\tsub/dir/renamed.bin\n  \n{}\r\n",
+            o.url("list-a.bin", "size=100"),
+            o.url("list-b.bin", "size=200"),
+            o.url("list-c/", "size=300"),
+        ),
+    )
+    .unwrap();
+    let out = d.join("out");
+    let r = run(
+        &d.join("state"),
+        &[
+            "get",
+            "-i",
+            list.to_str().unwrap(),
+            "-d",
+            out.to_str().unwrap(),
+            "--priority",
+            "HIGH",
+        ],
+    );
+    ok(&r);
+    assert!(text(&r.stderr).contains("downloaded 3 files, 600 bytes"));
+    assert_eq!(
+        std::fs::read(out.join("list-a.bin")).unwrap(),
+        content(100, 0)
+    );
+    assert_eq!(
+        std::fs::read(out.join("sub/dir/renamed.bin")).unwrap(),
+        content(200, 0)
+    );
+    // An empty last segment gets "index.html".
+    assert_eq!(
+        std::fs::read(out.join("index.html")).unwrap(),
+        content(300, 0)
+    );
+
+    // A path escaping the directory is a usage error.
+    std::fs::write(&list, format!("{}\t../evil\n", o.url("list-x", ""))).unwrap();
+    let e = fails(
+        &run(&d.join("state"), &["get", "-i", list.to_str().unwrap()]),
+        2,
+    );
+    assert!(e.contains("line 1"), "{e}");
+}
+
+#[test]
+fn get_of_a_404_reports_the_error() {
+    let o = origin();
+    let d = scratch("404");
+    let state = d.join("state");
+    let r = run(
+        &state,
+        &[
+            "get",
+            "-d",
+            d.to_str().unwrap(),
+            &o.url("nf.bin", "status=404"),
+        ],
+    );
+    let e = fails(&r, 1);
+    assert!(e.contains("0x80190194"), "{e}");
+    assert!(e.contains("HTTP_404"), "{e}");
+    assert!(e.contains("REMOTE_FILE"), "{e}");
+    assert!(e.contains("404"), "{e}");
+    assert!(e.contains("cancel"), "says how to discard the job: {e}");
+    assert!(!d.join("nf.bin").exists());
+    // The job is kept in ERROR, with the error in its JSON.
+    let jobs: Value = serde_json::from_str(&ok(&run(&state, &["list", "--json"]))).unwrap();
+    let job = &jobs[0];
+    assert_eq!(job["state"], "ERROR");
+    assert_eq!(job["priority"], "FOREGROUND");
+    assert_eq!(job["error"]["code"], "0x80190194");
+    assert_eq!(job["error"]["symbol"], "HTTP_404");
+    assert_eq!(job["error"]["context"], "REMOTE_FILE");
+    assert_eq!(job["error"]["protocol"], "http");
+    assert!(job["error_count"].as_u64().unwrap() >= 1);
+    ok(&run(&state, &["cancel", job["id"].as_str().unwrap()]));
+    assert_eq!(ok(&run(&state, &["list", "--json"])).trim(), "[]");
+}
+
+#[test]
+fn manage_a_job_step_by_step() {
+    let o = origin();
+    let d = scratch("steps");
+    let state = d.join("state");
+    let id = create(&state, "step job");
+    let j = info(&state, &id);
+    assert_eq!(j["id"], id.as_str());
+    assert_eq!(j["state"], "SUSPENDED");
+    assert_eq!(j["type"], "DOWNLOAD");
+    assert_eq!(j["priority"], "NORMAL");
+    assert_eq!(j["display_name"], "step job");
+    assert_eq!(j["description"], "");
+    assert_eq!(j["progress"]["bytes_total"], 0);
+    assert_eq!(j["progress"]["files_total"], 0);
+    assert_eq!(j["error"], Value::Null);
+    assert_eq!(j["error_count"], 0);
+    assert_eq!(j["retry_delay"], 600);
+    assert_eq!(j["no_progress_timeout"], 1_209_600);
+    assert_eq!(j["times"]["transfer_completion"], Value::Null);
+    let created = j["times"]["creation"].as_str().unwrap();
+    assert!(created.ends_with('Z') && created.len() == 24, "{created}");
+
+    // Resuming an empty job fails with EMPTY.
+    let e = fails(&run(&state, &["resume", &id]), 1);
+    assert!(e.contains("EMPTY") && e.contains("0x80200003"), "{e}");
+
+    // LOCAL is made absolute against the current directory.
+    let url = o.url("steps.bin", "size=70000");
+    ok(&run_in(&d, &state, &["add", &id, &url, "steps.bin"]));
+    ok(&run(
+        &state,
+        &[
+            "set",
+            &id,
+            "--priority",
+            "high",
+            "--retry-delay",
+            "5",
+            "--no-progress-timeout",
+            "120",
+            "--display-name",
+            "renamed",
+            "--description",
+            "a description",
+        ],
+    ));
+    let j = info(&state, &id);
+    assert_eq!(j["priority"], "HIGH");
+    assert_eq!(j["retry_delay"], 5);
+    assert_eq!(j["no_progress_timeout"], 120);
+    assert_eq!(j["display_name"], "renamed");
+    assert_eq!(j["description"], "a description");
+    assert_eq!(
+        j["progress"]["bytes_total"],
+        Value::Null,
+        "unknown size is null"
+    );
+    let f = &j["files"][0];
+    assert_eq!(f["remote_name"], url.as_str());
+    assert_eq!(
+        f["local_name"],
+        d.join("steps.bin").to_str().unwrap(),
+        "absolute local name"
+    );
+    assert_eq!(f["bytes_transferred"], 0);
+    assert_eq!(f["completed"], false);
+
+    let list: Value = serde_json::from_str(&ok(&run(&state, &["list", "--json"]))).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], id.as_str());
+    let table = ok(&run(&state, &["list"]));
+    assert!(
+        table.contains(&id) && table.contains("SUSPENDED"),
+        "{table}"
+    );
+    let human = ok(&run(&state, &["info", &id]));
+    assert!(
+        human.contains("renamed") && human.contains("steps.bin"),
+        "{human}"
+    );
+
+    ok(&run(&state, &["resume", &id]));
+    let w = run(&state, &["wait", &id, "--timeout", "60"]);
+    ok(&w);
+    assert!(text(&w.stderr).contains("complete"), "{}", text(&w.stderr));
+    let j = info(&state, &id);
+    assert_eq!(j["state"], "TRANSFERRED");
+    assert_eq!(j["progress"]["bytes_total"], 70000);
+    assert_eq!(j["progress"]["bytes_transferred"], 70000);
+    assert!(j["times"]["transfer_completion"].is_string());
+    assert!(
+        !d.join("steps.bin").exists(),
+        "nothing visible before complete"
+    );
+    // wait on a TRANSFERRED job returns at once.
+    ok(&run(&state, &["wait", &id]));
+    let c = run(&state, &["complete", &id]);
+    ok(&c);
+    assert!(!text(&c.stderr).contains("partial"));
+    assert_eq!(
+        std::fs::read(d.join("steps.bin")).unwrap(),
+        content(70000, 0)
+    );
+    let e = fails(&run(&state, &["info", &id]), 1);
+    assert!(e.contains("NOT_FOUND"), "{e}");
+}
+
+#[test]
+fn complete_reports_partial() {
+    let o = origin();
+    let d = scratch("partial");
+    let state = d.join("state");
+    let id = create(&state, "partial");
+    let a = d.join("a.bin");
+    ok(&run(
+        &state,
+        &[
+            "add",
+            &id,
+            &o.url("partial-a", "size=100"),
+            a.to_str().unwrap(),
+        ],
+    ));
+    ok(&run(&state, &["resume", &id]));
+    ok(&run(&state, &["run", "--until-idle"]));
+    // A file added after TRANSFERRED has no bytes: complete() drops it.
+    let b = d.join("b.bin");
+    ok(&run(
+        &state,
+        &[
+            "add",
+            &id,
+            &o.url("partial-b", "size=100"),
+            b.to_str().unwrap(),
+        ],
+    ));
+    let r = run(&state, &["complete", &id]);
+    ok(&r);
+    let e = text(&r.stderr);
+    assert!(e.contains("partial") && e.contains("0x00200017"), "{e}");
+    assert!(e.contains("b.bin"), "{e}");
+    assert_eq!(std::fs::read(&a).unwrap(), content(100, 0));
+    assert!(!b.exists());
+}
+
+#[test]
+fn suspend_and_cancel() {
+    let o = origin();
+    let d = scratch("cancel");
+    let state = d.join("state");
+    let id = create(&state, "c");
+    let local = d.join("c.bin");
+    ok(&run(
+        &state,
+        &[
+            "add",
+            &id,
+            &o.url("cancel.bin", "size=10"),
+            local.to_str().unwrap(),
+        ],
+    ));
+    ok(&run(&state, &["resume", &id]));
+    assert_eq!(info(&state, &id)["state"], "QUEUED");
+    ok(&run(&state, &["suspend", &id]));
+    assert_eq!(info(&state, &id)["state"], "SUSPENDED");
+    // wait on a SUSPENDED job would never end: INVALID_STATE.
+    let e = fails(&run(&state, &["wait", &id]), 1);
+    assert!(e.contains("INVALID_STATE") && e.contains("resume"), "{e}");
+    ok(&run(&state, &["cancel", &id]));
+    assert_eq!(ok(&run(&state, &["list", "--json"])).trim(), "[]");
+    let e = fails(&run(&state, &["cancel", &id]), 1);
+    assert!(e.contains("NOT_FOUND"), "{e}");
+    assert!(!local.exists());
+    assert_eq!(origin().stats("cancel.bin")["requests"], 0);
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let d = scratch("args");
+    let state = d.join("state");
+    let cases: &[&[&str]] = &[
+        &[],
+        &["frobnicate"],
+        &["get"],
+        &["get", "--priority", "urgent", "http://h/x"],
+        &["get", "-o", "a", "http://h/x", "http://h/y"],
+        &["get", "-o", "a", "-d", "b", "http://h/x"],
+        &["get", "-d", "b", "http://h/x/a", "http://h/y/a"],
+        &["set", "00000000-0000-0000-0000-000000000000"],
+        &["set", "x", "--retry-delay", "-1"],
+        &["info"],
+        &["add", "x", "http://h/x"],
+        &["wait", "x", "--timeout", "soon"],
+        &["demo", "--size", "lots"],
+    ];
+    for args in cases {
+        let e = fails(&run(&state, args), 2);
+        assert!(
+            e.starts_with("error:") || e.contains("Usage"),
+            "{args:?}: {e}"
+        );
+    }
+    assert!(!state.join("bgcopy.db").exists(), "no store was touched");
+    ok(&run(&state, &["--help"]));
+    ok(&run(&state, &["get", "--help"]));
+}
+
+#[test]
+fn unknown_jobs_are_not_found() {
+    let d = scratch("unknown");
+    let state = d.join("state");
+    let id = "6f1c9b1e-8d3a-4c55-9a47-0d7f4f0d2b11";
+    for cmd in ["info", "resume", "suspend", "cancel", "complete", "wait"] {
+        let e = fails(&run(&state, &[cmd, id]), 1);
+        assert!(
+            e.contains("NOT_FOUND") && e.contains("0x80200001"),
+            "{cmd}: {e}"
+        );
+        assert!(e.starts_with("bgcopy: NOT_FOUND (0x80200001): "), "{e}");
+    }
+    let e = fails(&run(&state, &["info", "not-a-uuid"]), 1);
+    assert!(e.contains("INVALID_ARG"), "{e}");
+}
+
+#[test]
+fn a_second_process_gets_locked() {
+    let d = scratch("locked");
+    let state = d.join("state");
+    let mut daemon = Command::new(exe())
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["run", "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = daemon.id().to_string();
+    let t0 = Instant::now();
+    while std::fs::read_to_string(state.join("lock")).unwrap_or_default() != pid {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "run never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let e = fails(&run(&state, &["list"]), 1);
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert!(e.contains("LOCKED") && e.contains("0x80070021"), "{e}");
+    assert!(e.contains(&pid), "names the holder: {e}");
+    // The kernel released the lock with the process.
+    ok(&run(&state, &["list"]));
+}
+
+#[test]
+fn inspection_commands_do_not_transfer() {
+    let o = origin();
+    let d = scratch("inspect");
+    let state = d.join("state");
+    let id = create(&state, "idle");
+    let local = d.join("i.bin");
+    ok(&run(
+        &state,
+        &[
+            "add",
+            &id,
+            &o.url("inspect.bin", "size=100000"),
+            local.to_str().unwrap(),
+        ],
+    ));
+    ok(&run(&state, &["resume", &id]));
+    for _ in 0..2 {
+        let j = info(&state, &id);
+        assert_eq!(j["state"], "QUEUED");
+        assert_eq!(j["progress"]["bytes_transferred"], 0);
+        ok(&run(&state, &["list"]));
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    assert_eq!(o.stats("inspect.bin")["requests"], 0);
+}
+
+#[test]
+fn run_until_idle_finishes_queued_jobs() {
+    let o = origin();
+    let d = scratch("idle");
+    let state = d.join("state");
+    let mut jobs = Vec::new();
+    for (i, size) in [1000u64, 250_000, 3].into_iter().enumerate() {
+        let id = create(&state, &format!("job {i}"));
+        let local = d.join(format!("{i}.bin"));
+        let url = o.url(
+            &format!("idle-{i}"),
+            &format!("size={size}&close_at={}", size / 2),
+        );
+        ok(&run(&state, &["add", &id, &url, local.to_str().unwrap()]));
+        ok(&run(&state, &["set", &id, "--retry-delay", "1"]));
+        ok(&run(&state, &["resume", &id]));
+        jobs.push((id, local, size));
+    }
+    // A suspended job does not keep `run --until-idle` busy.
+    let parked = create(&state, "parked");
+    ok(&run(
+        &state,
+        &[
+            "add",
+            &parked,
+            &o.url("idle-parked", ""),
+            d.join("p").to_str().unwrap(),
+        ],
+    ));
+    let r = run(&state, &["run", "--until-idle"]);
+    ok(&r);
+    assert!(
+        text(&r.stderr).contains("TRANSFERRED"),
+        "{}",
+        text(&r.stderr)
+    );
+    for (id, local, size) in jobs {
+        assert_eq!(info(&state, &id)["state"], "TRANSFERRED");
+        ok(&run(&state, &["complete", &id]));
+        assert_eq!(std::fs::read(&local).unwrap(), content(size, 0));
+    }
+    assert_eq!(info(&state, &parked)["state"], "SUSPENDED");
+}
+
+#[test]
+fn wait_times_out_with_3() {
+    let o = origin();
+    let d = scratch("timeout");
+    let state = d.join("state");
+    let id = create(&state, "slow");
+    let url = o.url("timeout.bin", "size=1000000&rate=100000");
+    ok(&run(
+        &state,
+        &["add", &id, &url, d.join("t.bin").to_str().unwrap()],
+    ));
+    ok(&run(&state, &["resume", &id]));
+    let t0 = Instant::now();
+    let e = fails(&run(&state, &["wait", &id, "--timeout", "0.5"]), 3);
+    assert!(e.contains("timed out"), "{e}");
+    assert!(t0.elapsed() < Duration::from_secs(30));
+    let j = info(&state, &id);
+    assert_eq!(
+        j["state"], "QUEUED",
+        "a closed engine leaves the job queued"
+    );
+    ok(&run(&state, &["cancel", &id]));
+}
+
+#[test]
+fn demo_downloads_its_own_file() {
+    let d = scratch("demo");
+    let out = d.join("out");
+    let r = run(
+        &d.join("state"),
+        &["demo", "--size", "1MiB", "-d", out.to_str().unwrap()],
+    );
+    let stdout = ok(&r);
+    assert!(
+        stdout.contains("size check: 1048576 bytes on disk, 1048576 served: OK"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("content check") && stdout.contains("OK"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(out.join("demo.bin").to_str().unwrap()),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::metadata(out.join("demo.bin")).unwrap().len(),
+        1 << 20
+    );
+}
+
+#[test]
+fn ctrl_c_suspends_and_the_hint_continues() {
+    let o = origin();
+    let d = scratch("ctrlc");
+    let state = d.join("state");
+    let url = o.url("ctrlc.bin", "size=600000&rate=200000");
+    let child = Command::new(exe())
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["get", "-d", d.to_str().unwrap(), &url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let k = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let r = child.wait_with_output().unwrap();
+    let e = fails(&r, 130);
+    assert!(e.contains("suspended"), "{e}");
+    let jobs: Value = serde_json::from_str(&ok(&run(&state, &["list", "--json"]))).unwrap();
+    let id = jobs[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(jobs[0]["state"], "SUSPENDED");
+    let done = jobs[0]["progress"]["bytes_transferred"].as_u64().unwrap();
+    assert!(done > 0 && done < 600_000, "{done}");
+    assert!(e.contains(&format!("resume {id} && ")), "{e}");
+    assert!(e.contains(&format!("wait {id} && ")), "{e}");
+    assert!(e.contains(&format!("complete {id}")), "{e}");
+    ok(&run(&state, &["resume", &id]));
+    ok(&run(&state, &["wait", &id, "--no-progress"]));
+    ok(&run(&state, &["complete", &id]));
+    assert_eq!(
+        std::fs::read(d.join("ctrlc.bin")).unwrap(),
+        content(600_000, 0)
+    );
+    let ranges = o.stats("ctrlc.bin")["ranges"].to_string();
+    assert!(ranges.contains("bytes="), "resumed with a range: {ranges}");
+}

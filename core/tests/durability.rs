@@ -1,0 +1,398 @@
+//! Durability: real child processes killed with SIGKILL in the middle of a transfer and
+//! in the middle of API calls, then the state directory reopened; locking; corrupt and
+//! foreign stores; temp-file reconciliation at open.
+//!
+//! The child is this test binary run again with `BGCOPY_CHILD` set (see `child_entry`).
+
+use bgcopy::{CopyManager, JobState, JobType, ManagerOptions, Priority, codes};
+use bgcopy_test_harness::{Origin, content};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("bgcopy-dur-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Start this test binary as a child running `mode` with `args`.
+fn spawn_child(mode: &str, args: &[&str]) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .env("BGCOPY_CHILD", mode)
+        .env("BGCOPY_CHILD_ARGS", args.join("\n"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
+/// The next line the child reported (`@@ ` lines; the test harness prints others).
+fn read_line(r: &mut BufReader<std::process::ChildStdout>) -> String {
+    loop {
+        let mut l = String::new();
+        assert!(r.read_line(&mut l).unwrap() > 0, "child ended early");
+        // libtest may have printed "test child_entry ... " on the same line.
+        if let Some(at) = l.find("@@ ") {
+            return l[at + 3..].trim().to_string();
+        }
+    }
+}
+
+/// Kills the child when a test fails half-way.
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        kill9(&mut self.0);
+    }
+}
+
+/// SIGKILL (what `Child::kill` sends on Unix), then reap.
+fn kill9(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn temp_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".bgcopy-part"))
+        .collect()
+}
+
+/// The child side. Does nothing unless `BGCOPY_CHILD` is set.
+#[test]
+fn child_entry() {
+    let Ok(mode) = std::env::var("BGCOPY_CHILD") else {
+        return;
+    };
+    let args: Vec<String> = std::env::var("BGCOPY_CHILD_ARGS")
+        .unwrap_or_default()
+        .split('\n')
+        .map(String::from)
+        .collect();
+    let state = Path::new(&args[0]);
+    match mode.as_str() {
+        // Transfer one file and never stop.
+        "transfer" => {
+            let m = CopyManager::open(Some(state)).unwrap();
+            let job = m.create_job("killed", JobType::Download).unwrap();
+            job.set_priority(Priority::Foreground).unwrap();
+            job.add_file(&args[1], &args[2]).unwrap();
+            job.resume().unwrap();
+            println!("@@ {}", job.get_id());
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        // Mutating calls as fast as possible, reporting each after it returned.
+        "api" => {
+            let mut o = ManagerOptions::default();
+            o.start_transfers = false;
+            let m = CopyManager::open_with(Some(state), o).unwrap();
+            println!("@@ ready");
+            for i in 0.. {
+                let job = m
+                    .create_job(&format!("job-{i}"), JobType::Download)
+                    .unwrap();
+                println!("@@ created {}", job.get_id());
+                job.set_description(&format!("d{i}")).unwrap();
+                println!("@@ described {}", job.get_id());
+                let local = format!("{}/f{i}.bin", args[1]);
+                job.add_file("http://127.0.0.1:9/x", &local).unwrap();
+                println!("@@ added {}", job.get_id());
+                job.set_priority(Priority::Low).unwrap();
+                println!("@@ prioritised {}", job.get_id());
+            }
+        }
+        // Hold the directory.
+        "hold" => {
+            let _m = CopyManager::open(Some(state)).unwrap();
+            println!("@@ holding");
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        other => panic!("unknown child mode {other}"),
+    }
+}
+
+#[test]
+fn sigkill_mid_transfer_resumes_from_checkpoint() {
+    let origin = Origin::start();
+    let dir = tempdir("transfer");
+    let state = dir.join("state");
+    let local = dir.join("big.bin");
+    let size: u64 = 40 << 20;
+    let url = origin.url("dur-big", &format!("size={size}&rate=12000000"));
+    let (child, mut out) = spawn_child(
+        "transfer",
+        &[state.to_str().unwrap(), &url, local.to_str().unwrap()],
+    );
+    let mut child = Reaper(child);
+    let id = read_line(&mut out);
+    // Wait until more than one checkpoint's worth (8 MiB) is on disk.
+    let start = Instant::now();
+    let written = loop {
+        let len = temp_files(&dir)
+            .first()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len());
+        if len > 14 << 20 {
+            break len;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "child made no progress"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    kill9(&mut child.0);
+    assert!(!local.exists(), "nothing may appear before complete()");
+
+    let m = CopyManager::open(Some(&state)).unwrap();
+    let job = m.get_job(&id).unwrap();
+    assert_eq!(job.get_display_name().unwrap(), "killed");
+    assert_eq!(job.get_priority().unwrap(), Priority::Foreground);
+    assert_eq!(
+        job.wait(Some(Duration::from_secs(60))).unwrap(),
+        JobState::Transferred
+    );
+    assert!(!local.exists());
+    job.complete().unwrap();
+    assert!(
+        std::fs::read(&local).unwrap() == content(size, 0),
+        "bytes differ"
+    );
+
+    let stats = origin.stats("dur-big");
+    let ranges = stats["ranges"].as_array().unwrap();
+    assert_eq!(ranges.len(), 2, "{stats}");
+    let resumed_at: u64 = ranges[1]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("bytes=")
+        .trim_end_matches('-')
+        .parse()
+        .unwrap();
+    // Re-fetched bytes are bounded by the checkpoint interval: 8 MiB or 1 s of data
+    // (12 MB/s here), plus the 1 MiB write buffer.
+    let refetched = written.saturating_sub(resumed_at);
+    assert!(resumed_at > 0, "resumed from zero: {stats}");
+    assert!(
+        refetched <= (8 << 20) + 12_000_000 + (1 << 20),
+        "re-fetched {refetched} bytes (written {written}, resumed at {resumed_at})"
+    );
+    drop(m);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigkill_mid_api_calls_keeps_every_returned_change() {
+    let dir = tempdir("api");
+    let state = dir.join("state");
+    let (child, mut out) = spawn_child("api", &[state.to_str().unwrap(), dir.to_str().unwrap()]);
+    let mut child = Reaper(child);
+    assert_eq!(read_line(&mut out), "ready");
+    let mut lines = Vec::new();
+    while lines.len() < 150 {
+        lines.push(read_line(&mut out));
+    }
+    kill9(&mut child.0);
+    // Whatever the child printed after the kill point was never read: only what we
+    // read is known to have returned.
+    let m = CopyManager::open(Some(&state)).unwrap();
+    let mut checked = 0;
+    for line in &lines {
+        let (what, id) = line.split_once(' ').unwrap();
+        let job = m.get_job(id).expect("a created job survives");
+        let name = job.get_display_name().unwrap();
+        let i: usize = name.trim_start_matches("job-").parse().unwrap();
+        match what {
+            "created" => {}
+            "described" => assert_eq!(job.get_description().unwrap(), format!("d{i}")),
+            "added" => assert_eq!(job.enum_files().unwrap().len(), 1),
+            "prioritised" => assert_eq!(job.get_priority().unwrap(), Priority::Low),
+            other => panic!("unexpected line {other}"),
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 150);
+    drop(m);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn one_process_per_state_dir() {
+    let dir = tempdir("lock");
+    let state = dir.join("state");
+    let (child, mut out) = spawn_child("hold", &[state.to_str().unwrap()]);
+    let mut child = Reaper(child);
+    assert_eq!(read_line(&mut out), "holding");
+    let err = CopyManager::open(Some(&state)).unwrap_err();
+    assert_eq!(err.code(), codes::LOCKED);
+    assert!(
+        err.message().contains(&child.0.id().to_string()),
+        "names the holder: {err}"
+    );
+    kill9(&mut child.0);
+    // The kernel released the lock with the process.
+    let m = CopyManager::open(Some(&state)).unwrap();
+    // A second manager in the same process is refused too.
+    let again = CopyManager::open(Some(&state)).unwrap_err();
+    assert_eq!(again.code(), codes::LOCKED);
+    m.close().unwrap();
+    drop(m);
+    CopyManager::open(Some(&state)).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn corrupt_and_foreign_stores_are_refused_cleanly() {
+    let dir = tempdir("corrupt");
+    let garbage = dir.join("garbage");
+    std::fs::create_dir_all(&garbage).unwrap();
+    std::fs::write(garbage.join("bgcopy.db"), vec![0x5a; 8192]).unwrap();
+    let e = CopyManager::open(Some(&garbage)).unwrap_err();
+    assert_eq!(e.code(), codes::STORE_CORRUPT, "{e}");
+
+    let foreign = dir.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    {
+        let c = rusqlite_free_sqlite(&foreign.join("bgcopy.db"));
+        assert!(c, "could not make a foreign database");
+    }
+    let e = CopyManager::open(Some(&foreign)).unwrap_err();
+    assert_eq!(e.code(), codes::STORE_CORRUPT, "{e}");
+    assert!(e.message().contains("not a bgcopy job store"), "{e}");
+
+    // A good store whose pages were damaged.
+    let damaged = dir.join("damaged");
+    {
+        let m = CopyManager::open(Some(&damaged)).unwrap();
+        for i in 0..50 {
+            m.create_job(&format!("j{i}"), JobType::Download).unwrap();
+        }
+    }
+    let db = damaged.join("bgcopy.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    let _ = std::fs::remove_file(damaged.join("bgcopy.db-wal"));
+    for b in bytes.iter_mut().skip(4096).take(8192) {
+        *b = 0xA5;
+    }
+    std::fs::write(&db, bytes).unwrap();
+    let e = CopyManager::open(Some(&damaged)).unwrap_err();
+    assert_eq!(e.code(), codes::STORE_CORRUPT, "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Make a SQLite database of someone else's with the sqlite3 file format, without
+/// depending on rusqlite here: open it through a bgcopy store is not possible, so
+/// write the smallest valid foreign database by hand via the `sqlite3` tool if present,
+/// else by a bgcopy store whose application id is then overwritten.
+fn rusqlite_free_sqlite(path: &Path) -> bool {
+    {
+        let m = CopyManager::open(Some(path.parent().unwrap())).unwrap();
+        m.close().unwrap();
+    }
+    // Overwrite the application_id (header offset 68) with another application's.
+    let mut bytes = std::fs::read(path).unwrap();
+    let _ = std::fs::remove_file(path.with_extension("db-wal"));
+    let _ = std::fs::remove_file(path.with_extension("db-shm"));
+    if bytes.len() < 100 {
+        return false;
+    }
+    bytes[68..72].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+    std::fs::write(path, bytes).is_ok()
+}
+
+#[test]
+fn open_reconciles_temp_files() {
+    let origin = Origin::start();
+    let dir = tempdir("reconcile");
+    let state = dir.join("state");
+    let mut o = ManagerOptions::default();
+    o.checkpoint_interval = Duration::from_millis(50);
+    let (id_long, id_short);
+    {
+        let m = CopyManager::open_with(Some(&state), o.clone()).unwrap();
+        let long = m.create_job("long", JobType::Download).unwrap();
+        long.add_file(
+            &origin.url("rec-long", "size=3000000&rate=2000000"),
+            dir.join("long.bin").to_str().unwrap(),
+        )
+        .unwrap();
+        let short = m.create_job("short", JobType::Download).unwrap();
+        short
+            .add_file(
+                &origin.url("rec-short", "size=3000000&rate=2000000"),
+                dir.join("short.bin").to_str().unwrap(),
+            )
+            .unwrap();
+        long.set_priority(Priority::Foreground).unwrap();
+        short.set_priority(Priority::Foreground).unwrap();
+        long.resume().unwrap();
+        short.resume().unwrap();
+        let t = Instant::now();
+        while long.get_progress().unwrap().bytes_transferred < 500_000
+            || short.get_progress().unwrap().bytes_transferred < 500_000
+        {
+            assert!(t.elapsed() < Duration::from_secs(30));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        long.suspend().unwrap();
+        short.suspend().unwrap();
+        id_long = long.get_id();
+        id_short = short.get_id();
+    }
+    let temps = temp_files(&dir);
+    assert_eq!(temps.len(), 2);
+    for t in &temps {
+        let name = t.file_name().unwrap().to_string_lossy();
+        let mut f = std::fs::OpenOptions::new().write(true).open(t).unwrap();
+        if name.starts_with(".long.bin") {
+            // Longer than its checkpoint: garbage past it must be cut off.
+            use std::io::{Seek, SeekFrom, Write};
+            f.seek(SeekFrom::End(0)).unwrap();
+            f.write_all(&[0xEE; 100_000]).unwrap();
+        } else {
+            // Shorter than its checkpoint: that file restarts.
+            f.set_len(10).unwrap();
+        }
+    }
+    // A temp file of a job nobody knows, in a known destination directory.
+    let stray = dir.join(format!(
+        ".x.bin.{}-0.bgcopy-part",
+        "0123456789abcdef0123456789abcdef"
+    ));
+    std::fs::write(&stray, b"stray").unwrap();
+
+    let m = CopyManager::open_with(Some(&state), o).unwrap();
+    assert!(!stray.exists(), "stray temp file removed at open");
+    let short = m.get_job(&id_short).unwrap();
+    assert_eq!(short.get_progress().unwrap().bytes_transferred, 0);
+    for id in [&id_long, &id_short] {
+        let job = m.get_job(id).unwrap();
+        job.resume().unwrap();
+        assert_eq!(
+            job.wait(Some(Duration::from_secs(60))).unwrap(),
+            JobState::Transferred
+        );
+        job.complete().unwrap();
+    }
+    for name in ["long.bin", "short.bin"] {
+        assert!(
+            std::fs::read(dir.join(name)).unwrap() == content(3_000_000, 0),
+            "{name} differs"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
