@@ -169,11 +169,12 @@ impl CopyJob {
     /// Append several files, all or none.
     pub fn add_file_set<R: AsRef<str>, L: AsRef<str>>(&self, files: &[(R, L)]) -> Result<()> {
         let mut new = Vec::with_capacity(files.len());
+        let mut seen = std::collections::HashSet::with_capacity(files.len());
         for (remote, local) in files {
             let (remote, local) = (remote.as_ref(), local.as_ref());
             check_url(remote)?;
             let path = check_local(local)?;
-            if new.iter().any(|f: &FileRec| f.local == path) {
+            if !seen.insert(path.clone()) {
                 return Err(Error::invalid_arg(format!(
                     "local path {local:?} appears twice"
                 )));
@@ -186,11 +187,14 @@ impl CopyJob {
                 validator: None,
                 done: false,
                 completed: false,
+                epoch: 0,
             });
         }
         self.shared.mutate(self.id, |job, store| {
+            let existing: std::collections::HashSet<&Path> =
+                job.files.iter().map(|f| f.local.as_path()).collect();
             for f in &new {
-                if job.files.iter().any(|old| old.local == f.local) {
+                if existing.contains(f.local.as_path()) {
                     return Err(Error::invalid_arg(format!(
                         "local path {:?} is already a file of this job",
                         f.local
@@ -282,10 +286,12 @@ impl CopyJob {
     }
 
     /// End the job (→ ACKNOWLEDGED, final): every fully transferred file is renamed
-    /// into place atomically (file and directory fsynced); the others are deleted
+    /// into place atomically (its data synced first, the directory after); the others are deleted
     /// ([`Completion::Partial`]). If a rename fails the job stays as it was and the
     /// error is returned; calling again finishes the rest.
     pub fn complete(&self) -> Result<Completion> {
+        // Every transferred byte is durable before anything is renamed.
+        self.shared.checkpoints.flush();
         self.shared.mutate(self.id, |job, store| {
             stop_run(job);
             let mut partial = false;
@@ -301,10 +307,8 @@ impl CopyJob {
                     partial = true;
                     continue;
                 }
-                let r = std::fs::File::open(&temp)
-                    .and_then(|h| h.sync_all())
-                    .and_then(|_| std::fs::rename(&temp, &f.local));
-                match r {
+                // The data was synced by its checkpoint; the directory is synced below.
+                match std::fs::rename(&temp, &f.local) {
                     Ok(()) => {
                         job.files[idx].completed = true;
                         if let Some(d) = job.files[idx].local.parent()

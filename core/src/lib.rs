@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod delivery;
+mod durable;
 mod error;
 mod job;
 mod lock;

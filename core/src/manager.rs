@@ -102,6 +102,8 @@ pub(crate) struct Shared {
     /// until `close()` has let go of it and the last worker (maybe blocked in a read
     /// until the read timeout) has exited.
     pub dir_lock: Mutex<Option<Arc<DirLock>>>,
+    /// Makes transferred bytes durable off the download threads.
+    pub checkpoints: crate::durable::Checkpointer,
 }
 
 impl Shared {
@@ -155,6 +157,10 @@ impl Shared {
 
     /// A worker ended: record its outcome if it is still the job's current run.
     pub fn finish(&self, id: Uuid, generation: u64, outcome: transfer::Outcome) {
+        if matches!(outcome, transfer::Outcome::Done) {
+            // TRANSFERRED is recorded only after every file's bytes are.
+            self.checkpoints.flush();
+        }
         {
             let mut g = self.lock();
             let Inner { store, jobs, .. } = &mut *g;
@@ -268,6 +274,7 @@ fn fail_no_progress(job: &mut JobRec, last: ErrorRec, now: i64) {
 pub struct CopyManager {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    checkpointer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for CopyManager {
@@ -357,7 +364,13 @@ impl CopyManager {
             limiter,
             state_dir: dir,
             dir_lock: Mutex::new(Some(Arc::new(lock))),
+            checkpoints: Default::default(),
         });
+        let ck = shared.clone();
+        let checkpointer = std::thread::Builder::new()
+            .name("bgcopy-checkpoint".into())
+            .spawn(move || crate::durable::Checkpointer::run(ck))
+            .map_err(|e| Error::new(codes::E_UNEXPECTED, format!("start checkpointer: {e}")))?;
         let threads = vec![
             spawn_loop("bgcopy-scheduler", shared.clone(), scheduler_pass, |s| {
                 &s.sched_wake
@@ -372,6 +385,7 @@ impl CopyManager {
         Ok(CopyManager {
             shared,
             threads: Mutex::new(threads),
+            checkpointer: Mutex::new(Some(checkpointer)),
         })
     }
 
@@ -504,6 +518,17 @@ impl CopyManager {
             while Arc::strong_count(&lock) > 1 && std::time::Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
             }
+        }
+        // Record what the stopped transfers checkpointed, then stop the checkpointer.
+        self.shared.checkpoints.flush();
+        self.shared.checkpoints.shutdown();
+        if let Some(t) = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = t.join();
         }
         Ok(())
     }

@@ -33,6 +33,8 @@ pub(crate) struct FileRec {
     pub done: bool,
     /// `complete()` renamed it into place.
     pub completed: bool,
+    /// Restart counter (not persisted): checkpoints from before a restart are void.
+    pub epoch: u32,
 }
 
 impl FileRec {

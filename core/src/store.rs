@@ -235,6 +235,7 @@ impl Store {
                         validator: r.get(4)?,
                         done: r.get(5)?,
                         completed: r.get(6)?,
+                        epoch: 0,
                     })
                 })
                 .map_err(e)?;
@@ -249,12 +250,15 @@ impl Store {
     pub fn save_job(&self, j: &JobRec) -> Result<()> {
         let err = j.error.as_ref();
         self.conn
-            .execute(
+            .prepare_cached(
                 "INSERT OR REPLACE INTO jobs (id, seq, job_type, display_name, description,
                  priority, notify_flags, no_progress_timeout, min_retry_delay, state, error_count,
                  err_context, err_code, err_description, err_file, err_protocol, creation_ms,
                  modification_ms, completion_ms, retry_at_ms, no_progress_since_ms)
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)",
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)")
+            .and_then(|mut st| {
+                st.execute(
+
                 params![
                     j.id.to_string(),
                     j.seq,
@@ -278,8 +282,8 @@ impl Store {
                     j.completion_ms,
                     j.retry_at_ms,
                     j.no_progress_since_ms,
-                ],
-            )
+                ])
+            })
             .map_err(|e| db_err("save job", e))?;
         Ok(())
     }
@@ -287,10 +291,12 @@ impl Store {
     /// Insert or replace file `idx` of job `id`.
     pub fn save_file(&self, id: Uuid, idx: usize, f: &FileRec) -> Result<()> {
         self.conn
-            .execute(
+            .prepare_cached(
                 "INSERT OR REPLACE INTO files (job_id, idx, remote, local, total, done_bytes,
                  validator, done, completed) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-                params![
+            )
+            .and_then(|mut st| {
+                st.execute(params![
                     id.to_string(),
                     idx as i64,
                     f.remote,
@@ -300,8 +306,8 @@ impl Store {
                     f.validator,
                     f.done,
                     f.completed,
-                ],
-            )
+                ])
+            })
             .map_err(|e| db_err("save file", e))?;
         Ok(())
     }

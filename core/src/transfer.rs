@@ -1,17 +1,18 @@
 //! The HTTP transfer engine: one `bgcopy-job` thread per running job, which runs up to
 //! `connections_per_job` files at once on scoped threads over the agent's keep-alive
-//! pool. Bytes go to the file's hidden temporary file through a 1 MiB buffer; a
-//! checkpoint (flush, fdatasync, then record offset and validator) happens at least
-//! every `checkpoint_bytes` or `checkpoint_interval`, at the end of each file, and
-//! whenever a transfer stops or fails.
+//! pool. Bytes go to the file's hidden temporary file in large writes; a checkpoint is
+//! submitted to the checkpointer (`durable.rs`: sync, then record offset and validator)
+//! at least every `checkpoint_bytes` or `checkpoint_interval`, at the end of each file,
+//! and whenever a transfer stops or fails.
 
+use crate::durable::Checkpoint;
 use crate::error::{Error, codes};
 use crate::manager::{ManagerOptions, Shared, set_state, touch};
 use crate::model::ErrorRec;
 use crate::types::*;
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -245,6 +246,7 @@ fn run_files(shared: &Arc<Shared>, id: Uuid, stop: &AtomicBool) -> Outcome {
 /// What the worker needs to know about a file, read under the lock.
 struct FileJob {
     url: String,
+    epoch: u32,
     temp: PathBuf,
     offset: u64,
     validator: Option<String>,
@@ -258,6 +260,7 @@ fn snapshot(shared: &Shared, id: Uuid, idx: usize) -> Option<FileJob> {
     let f = j.files.get(idx)?;
     Some(FileJob {
         url: f.remote.clone(),
+        epoch: f.epoch,
         temp: j.temp_path(idx),
         offset: f.done_bytes,
         validator: f.validator.clone(),
@@ -297,13 +300,15 @@ fn transfer_file(
             None,
         )
     };
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&fj.temp)
-        .map_err(|e| local_err(&format!("open {}", fj.temp.display()), e))?;
+    let file = Arc::new(
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&fj.temp)
+            .map_err(|e| local_err(&format!("open {}", fj.temp.display()), e))?,
+    );
     if stop.load(Ordering::SeqCst) {
         return Ok(FileEnd::Stopped);
     }
@@ -321,9 +326,15 @@ fn transfer_file(
     }
     if fj.offset > 0 && fj.total == Some(fj.offset) {
         // Every byte is here (stopped just before the file was marked done).
-        file.sync_data()
-            .map_err(|e| local_err("sync temp file", e))?;
-        mark_done(shared, id, idx, fj.offset, fj.validator.clone());
+        mark_done(
+            shared,
+            id,
+            idx,
+            fj.epoch,
+            &file,
+            fj.offset,
+            fj.validator.clone(),
+        );
         return Ok(FileEnd::Done);
     }
     let mut restarts = 0;
@@ -338,13 +349,10 @@ fn transfer_file(
         match status {
             200 => {
                 let len = content_length(&resp);
-                let changed = ranged
-                    && (fj.validator.is_some() && validator != fj.validator
-                        || fj.total.is_some() && len.is_some() && len != fj.total);
                 if ranged {
                     // The server ignored the range or the file changed: restart at 0
                     // with this body.
-                    restart_file(shared, id, idx, changed);
+                    fj.epoch = restart_file(shared, id, idx);
                 }
                 start = 0;
                 total = len;
@@ -389,7 +397,7 @@ fn transfer_file(
                             proto,
                         ));
                     }
-                    restart_file(shared, id, idx, changed);
+                    fj.epoch = restart_file(shared, id, idx);
                     file.set_len(0)
                         .map_err(|e| local_err("truncate temp file", e))?;
                     fj.offset = 0;
@@ -402,12 +410,18 @@ fn transfer_file(
             }
             416 => {
                 if fj.total == Some(fj.offset) || range_total(&resp) == Some(fj.offset) {
-                    file.sync_data()
-                        .map_err(|e| local_err("sync temp file", e))?;
-                    mark_done(shared, id, idx, fj.offset, fj.validator.clone());
+                    mark_done(
+                        shared,
+                        id,
+                        idx,
+                        fj.epoch,
+                        &file,
+                        fj.offset,
+                        fj.validator.clone(),
+                    );
                     return Ok(FileEnd::Done);
                 }
-                restart_file(shared, id, idx, true);
+                fj.epoch = restart_file(shared, id, idx);
                 file.set_len(0)
                     .map_err(|e| local_err("truncate temp file", e))?;
                 fj.offset = 0;
@@ -434,6 +448,7 @@ fn transfer_file(
             shared,
             id,
             idx,
+            fj.epoch,
             stop,
             resp,
             &file,
@@ -677,37 +692,44 @@ fn range_total(resp: &Response<ureq::Body>) -> Option<u64> {
         .ok()
 }
 
-fn with_job(
+/// Change a live job; wakes waiters and the notifier (not the scheduler: nothing here
+/// changes what should run).
+fn with_job<R: Default>(
     shared: &Shared,
     id: Uuid,
-    f: impl FnOnce(&mut crate::model::JobRec, &crate::store::Store),
-) {
-    {
+    f: impl FnOnce(&mut crate::model::JobRec, &crate::store::Store) -> R,
+) -> R {
+    let r = {
         let mut g = shared.lock();
         let inner = &mut *g;
-        if let Some(job) = inner.jobs.get_mut(&id)
-            && !job.state.is_final()
-        {
-            f(job, &inner.store);
+        match inner.jobs.get_mut(&id) {
+            Some(job) if !job.state.is_final() => f(job, &inner.store),
+            _ => R::default(),
         }
-    }
-    shared.kick();
+    };
+    shared.changed.notify_all();
+    shared.notify_wake.notify_one();
+    r
 }
 
-/// The file must start over: its bytes are dropped and the restart is recorded.
-fn restart_file(shared: &Shared, id: Uuid, idx: usize, changed: bool) {
+/// The file must start over: its bytes are dropped, the restart is recorded (error
+/// count, modification) at once, and older checkpoints of it become void. Returns the
+/// new epoch.
+fn restart_file(shared: &Shared, id: Uuid, idx: usize) -> u32 {
     with_job(shared, id, |job, store| {
         let f = &mut job.files[idx];
         f.done_bytes = 0;
         f.done = false;
         f.validator = None;
         f.total = None;
+        f.epoch += 1;
+        let epoch = f.epoch;
         let _ = store.save_file(id, idx, f);
         job.error_count += 1;
-        let _ = changed;
         touch(job, now_ms());
         let _ = store.save_job(job);
-    });
+        epoch
+    })
 }
 
 fn set_file_meta(
@@ -719,12 +741,13 @@ fn set_file_meta(
 ) {
     with_job(shared, id, |job, store| {
         let f = &mut job.files[idx];
+        // Made durable with the file's next checkpoint.
         if f.total != total || f.validator != validator {
             f.total = total;
             f.validator = validator;
-            let _ = store.save_file(id, idx, f);
             touch(job, now_ms());
         }
+        let _ = store;
     });
 }
 
@@ -736,28 +759,58 @@ fn mark_transferring(shared: &Shared, id: Uuid) {
     });
 }
 
-fn mark_done(shared: &Shared, id: Uuid, idx: usize, size: u64, validator: Option<String>) {
-    with_job(shared, id, |job, store| {
+fn mark_done(
+    shared: &Shared,
+    id: Uuid,
+    idx: usize,
+    epoch: u32,
+    file: &Arc<File>,
+    size: u64,
+    validator: Option<String>,
+) {
+    let live = with_job(shared, id, |job, _| {
         let f = &mut job.files[idx];
+        if f.epoch != epoch {
+            return false;
+        }
         f.done_bytes = size;
         f.total = Some(size);
         f.validator = validator;
         f.done = true;
-        let _ = store.save_file(id, idx, f);
         job.notify.files.push(idx);
         job.no_progress_since_ms = None;
         job.backoff_ms = 0;
         touch(job, now_ms());
+        true
     });
+    if live {
+        checkpoint(shared, id, idx, epoch, file, size, true, false);
+    }
 }
 
-/// Record `offset` as the file's durable position (the data is already synced).
-fn checkpoint(shared: &Shared, id: Uuid, idx: usize, offset: u64) {
-    with_job(shared, id, |job, store| {
-        let f = &mut job.files[idx];
-        f.done_bytes = offset;
-        let _ = store.save_file(id, idx, f);
-    });
+/// Ask the checkpointer to make `offset` durable.
+#[allow(clippy::too_many_arguments)]
+fn checkpoint(
+    shared: &Shared,
+    id: Uuid,
+    idx: usize,
+    epoch: u32,
+    file: &Arc<File>,
+    offset: u64,
+    done: bool,
+    urgent: bool,
+) {
+    shared.checkpoints.submit(
+        Checkpoint {
+            job: id,
+            idx,
+            epoch,
+            offset,
+            done,
+            file: file.clone(),
+        },
+        urgent,
+    );
 }
 
 /// Live progress (not yet durable).
@@ -780,9 +833,10 @@ fn stream_body(
     shared: &Shared,
     id: Uuid,
     idx: usize,
+    epoch: u32,
     stop: &AtomicBool,
     resp: Response<ureq::Body>,
-    file: &File,
+    file: &Arc<File>,
     start: u64,
     total: Option<u64>,
     validator: Option<String>,
@@ -801,40 +855,31 @@ fn stream_body(
             None,
         )
     };
-    let mut handle = file;
-    handle
-        .seek(SeekFrom::Start(start))
+    let mut out: &File = file;
+    out.seek(SeekFrom::Start(start))
         .map_err(|e| local_err("seek temp file", e))?;
     if start == 0 {
         file.set_len(0)
             .map_err(|e| local_err("truncate temp file", e))?;
     }
-    let mut out = BufWriter::with_capacity(1 << 20, handle);
     let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
-    if buf.len() != 256 * 1024 {
-        buf.resize(256 * 1024, 0);
+    if buf.len() != READ_BUF {
+        buf.resize(READ_BUF, 0);
     }
     let opts = &shared.opts;
     let mut offset = start;
-    let mut synced = start;
-    let mut last_sync = Instant::now();
-    let sync = |out: &mut BufWriter<&File>, offset: u64| -> Result<(), Failure> {
-        out.flush().map_err(|e| local_err("write temp file", e))?;
-        out.get_ref()
-            .sync_data()
-            .map_err(|e| local_err("sync temp file", e))?;
-        checkpoint(shared, id, idx, offset);
-        Ok(())
-    };
+    let mut submitted = start;
+    let mut last = Instant::now();
+    let save = |offset: u64| checkpoint(shared, id, idx, epoch, file, offset, false, true);
     loop {
         if stop.load(Ordering::SeqCst) {
-            sync(&mut out, offset)?;
+            save(offset);
             return Ok(FileEnd::Stopped);
         }
         let n = match reader.read(buf) {
             Ok(n) => n,
             Err(e) => {
-                sync(&mut out, offset)?;
+                save(offset);
                 let (transient, code) = io_class(&e);
                 return Err(failure(
                     transient,
@@ -866,19 +911,17 @@ fn stream_body(
         if background && let Some(l) = &shared.limiter {
             l.take(n);
         }
-        if offset - synced >= opts.checkpoint_bytes
-            || last_sync.elapsed() >= opts.checkpoint_interval
+        if offset - submitted >= opts.checkpoint_bytes || last.elapsed() >= opts.checkpoint_interval
         {
-            sync(&mut out, offset)?;
-            synced = offset;
-            last_sync = Instant::now();
+            save(offset);
+            submitted = offset;
+            last = Instant::now();
         }
     }
-    out.flush().map_err(|e| local_err("write temp file", e))?;
     if let Some(t) = total
         && offset < t
     {
-        sync(&mut out, offset)?;
+        save(offset);
         return Err(failure(
             true,
             ErrorContext::GeneralTransport,
@@ -888,12 +931,12 @@ fn stream_body(
             proto,
         ));
     }
-    out.get_ref()
-        .sync_data()
-        .map_err(|e| local_err("sync temp file", e))?;
-    mark_done(shared, id, idx, offset, validator);
+    mark_done(shared, id, idx, epoch, file, offset, validator);
     Ok(FileEnd::Done)
 }
+
+/// Size of a worker's read buffer (each read is one write to the temp file).
+const READ_BUF: usize = 256 * 1024;
 
 #[cfg(test)]
 mod tests {

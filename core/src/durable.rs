@@ -1,0 +1,193 @@
+//! The checkpointer: makes transferred bytes durable off the download threads.
+//!
+//! Workers submit checkpoints (file, offset, done) without blocking. The
+//! `bgcopy-checkpoint` thread takes every pending checkpoint at once, syncs the data
+//! (`fdatasync` per file, or one `syncfs` per filesystem when many files are pending),
+//! then records all their offsets in one store transaction. So a checkpoint is only
+//! ever recorded after its bytes are on disk, the network side never waits for the
+//! disk, and a job of a thousand small files costs one sync and one commit, not a
+//! thousand of each.
+//!
+//! A batch runs at once for an urgent checkpoint (every `checkpoint_bytes` of a file,
+//! or a stopped transfer), else once the oldest pending one is `checkpoint_interval`
+//! old. `flush()` waits until everything submitted before it is recorded.
+
+use crate::manager::Shared;
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// A request to record `offset` (and `done`) for a file once its bytes are synced.
+pub(crate) struct Checkpoint {
+    pub job: Uuid,
+    pub idx: usize,
+    /// The file's restart epoch when the bytes were written; a restart since then
+    /// makes this checkpoint void.
+    pub epoch: u32,
+    pub offset: u64,
+    pub done: bool,
+    pub file: Arc<File>,
+}
+
+#[derive(Default)]
+struct State {
+    pending: HashMap<(Uuid, usize), Checkpoint>,
+    oldest: Option<Instant>,
+    urgent: bool,
+    submitted: u64,
+    recorded: u64,
+    shutdown: bool,
+}
+
+/// Pending checkpoints and the batch bookkeeping.
+#[derive(Default)]
+pub(crate) struct Checkpointer {
+    state: Mutex<State>,
+    wake: Condvar,
+    batch_done: Condvar,
+}
+
+/// Pending checkpoints that make a batch run even before the interval.
+const BATCH_MAX: usize = 1024;
+
+impl Checkpointer {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queue a checkpoint; `urgent` runs a batch now.
+    pub fn submit(&self, c: Checkpoint, urgent: bool) {
+        let mut s = self.lock();
+        if s.shutdown {
+            return;
+        }
+        s.submitted += 1;
+        s.oldest.get_or_insert_with(Instant::now);
+        s.urgent |= urgent || s.pending.len() + 1 >= BATCH_MAX;
+        // The newest checkpoint of a file supersedes older ones.
+        s.pending.insert((c.job, c.idx), c);
+        if s.urgent {
+            self.wake.notify_all();
+        }
+    }
+
+    /// Block until every checkpoint submitted so far is recorded (or the manager shut
+    /// the checkpointer down).
+    pub fn flush(&self) {
+        let mut s = self.lock();
+        let target = s.submitted;
+        if s.recorded >= target {
+            return;
+        }
+        s.urgent = true;
+        self.wake.notify_all();
+        while s.recorded < target && !s.shutdown {
+            s = self.batch_done.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Stop the thread after a last batch.
+    pub fn shutdown(&self) {
+        let mut s = self.lock();
+        s.shutdown = true;
+        self.wake.notify_all();
+        self.batch_done.notify_all();
+    }
+
+    /// Body of the `bgcopy-checkpoint` thread.
+    pub fn run(shared: Arc<Shared>) {
+        let ck = &shared.checkpoints;
+        let interval = shared.opts.checkpoint_interval;
+        loop {
+            let (batch, upto) = {
+                let mut s = ck.lock();
+                loop {
+                    if !s.pending.is_empty() {
+                        let age = s.oldest.map_or(Duration::ZERO, |o| o.elapsed());
+                        if s.urgent || s.shutdown || age >= interval {
+                            break;
+                        }
+                        let left = interval - age;
+                        s = ck
+                            .wake
+                            .wait_timeout(s, left)
+                            .unwrap_or_else(|p| p.into_inner())
+                            .0;
+                    } else if s.shutdown {
+                        s.recorded = s.submitted;
+                        ck.batch_done.notify_all();
+                        return;
+                    } else {
+                        s = ck.wake.wait(s).unwrap_or_else(|p| p.into_inner());
+                    }
+                }
+                s.urgent = false;
+                s.oldest = None;
+                let batch: Vec<Checkpoint> = s.pending.drain().map(|(_, c)| c).collect();
+                (batch, s.submitted)
+            };
+            let synced = sync(batch);
+            record(&shared, &synced);
+            let mut s = ck.lock();
+            s.recorded = s.recorded.max(upto);
+            ck.batch_done.notify_all();
+        }
+    }
+}
+
+/// Make the batch's bytes durable; returns the checkpoints whose sync succeeded.
+fn sync(batch: Vec<Checkpoint>) -> Vec<Checkpoint> {
+    #[cfg(target_os = "linux")]
+    if batch.len() > 8 {
+        // One syncfs per filesystem instead of one fdatasync per file.
+        let mut by_dev: HashMap<u64, Vec<Checkpoint>> = HashMap::new();
+        for c in batch {
+            let dev = {
+                use std::os::unix::fs::MetadataExt;
+                c.file.metadata().map(|m| m.dev()).unwrap_or(0)
+            };
+            by_dev.entry(dev).or_default().push(c);
+        }
+        let mut ok = Vec::new();
+        for (_, group) in by_dev {
+            // SAFETY: syncfs on a valid open descriptor.
+            let rc = unsafe { libc::syncfs(group[0].file.as_raw_fd()) };
+            if rc == 0 {
+                ok.extend(group);
+            }
+        }
+        return ok;
+    }
+    batch
+        .into_iter()
+        .filter(|c| c.file.sync_data().is_ok())
+        .collect()
+}
+
+/// Record synced checkpoints in one transaction.
+fn record(shared: &Shared, batch: &[Checkpoint]) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut g = shared.lock();
+    let inner = &mut *g;
+    let jobs = &inner.jobs;
+    let _ = inner.store.atomic(|store| {
+        for c in batch {
+            let Some(job) = jobs.get(&c.job).filter(|j| !j.state.is_final()) else {
+                continue;
+            };
+            let Some(f) = job.files.get(c.idx).filter(|f| f.epoch == c.epoch) else {
+                continue;
+            };
+            let mut durable = f.clone();
+            durable.done_bytes = c.offset;
+            durable.done = c.done;
+            store.save_file(c.job, c.idx, &durable)?;
+        }
+        Ok(())
+    });
+}
