@@ -348,7 +348,7 @@ def tools_for(scenario: str, args, nginx: Nginx, data: dict) -> list[Tool]:
 
 
 def cli_cmd(args, cli: Path, out: Path, state: Path, urls: list[str], lst: Path | None) -> list[str]:
-    """The CLI's syntax is not settled: a template, overridable with --cli-args."""
+    """`bgcopy get` from a template, overridable with --cli-args."""
     tmpl = args.cli_args
     words = []
     for w in shlex.split(tmpl):
@@ -658,7 +658,7 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=0, help="nginx port (default: a free ephemeral one)")
     ap.add_argument("--no-readme", action="store_true", help="don't rewrite the results section of bench/README.md")
     ap.add_argument("--no-cli", dest="cli", action="store_false", help="skip the optional `bgcopy get` row")
-    ap.add_argument("--cli-args", default="get --state-dir {state} --output-dir {out} {urls}",
+    ap.add_argument("--cli-args", default="--state-dir {state} get --no-progress -d {out} {urls}",
                     help="arguments of the CLI row; {state} {out} {list} {urls} are replaced "
                          "(default: %(default)s)")
     args = ap.parse_args()
