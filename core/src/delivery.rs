@@ -35,6 +35,9 @@ pub(crate) fn delivery_pass(shared: &Arc<Shared>) -> Option<i64> {
     let mut next: Option<i64> = None;
     let mut soonest = |t: i64| next = Some(next.map_or(t, |n: i64| n.min(t)));
     let mut out = Vec::new();
+    // Callbacks let go of are dropped after the lock is released (their destructors
+    // may call the library).
+    let mut released = Vec::new();
     {
         let mut g = shared.lock();
         if g.closed {
@@ -55,7 +58,7 @@ pub(crate) fn delivery_pass(shared: &Arc<Shared>) -> Option<i64> {
                 n.files.clear();
                 if job.state.is_final() {
                     n.finished = true;
-                    job.callback = None;
+                    released.extend(job.callback.take());
                 }
                 continue;
             };
@@ -73,7 +76,7 @@ pub(crate) fn delivery_pass(shared: &Arc<Shared>) -> Option<i64> {
                 n.modification = false;
                 n.files.clear();
                 n.finished = true;
-                job.callback = None;
+                released.extend(job.callback.take());
                 continue;
             }
             if flags & notify::FILE_TRANSFERRED != 0 {
@@ -125,6 +128,7 @@ pub(crate) fn delivery_pass(shared: &Arc<Shared>) -> Option<i64> {
         }
     }
 
+    drop(released);
     let mut failed = Vec::new();
     for d in out {
         let job = CopyJob::new(shared.clone(), d.job);

@@ -124,11 +124,23 @@ pub(crate) fn check_local(local: &str) -> Result<PathBuf> {
         )));
     }
     let parent = path.parent().unwrap_or(Path::new("/"));
-    if !parent.is_dir() {
+    let name = path.file_name().unwrap_or_default();
+    if name == ".." || name == "." {
         return Err(Error::invalid_arg(format!(
-            "the directory of local path {local:?} does not exist"
+            "local path {local:?} does not name a file"
         )));
     }
+    // The directory as the kernel resolves it (symlinks, `..`), so that two spellings
+    // of one file are one file.
+    let parent = match parent.canonicalize() {
+        Ok(p) if p.is_dir() => p,
+        _ => {
+            return Err(Error::invalid_arg(format!(
+                "the directory of local path {local:?} does not exist"
+            )));
+        }
+    };
+    let path = parent.join(name);
     if path.is_dir() {
         return Err(Error::invalid_arg(format!(
             "local path {local:?} is a directory"
@@ -465,10 +477,12 @@ impl CopyJob {
 
     /// Set (or with `None` clear) the callback object. Not persisted.
     pub fn set_notify_interface(&self, callback: Option<Arc<dyn CopyCallback>>) -> Result<()> {
-        self.shared.mutate(self.id, |job, _| {
-            job.callback = callback;
-            Ok(())
-        })
+        let old = self.shared.mutate(self.id, |job, _| {
+            Ok(std::mem::replace(&mut job.callback, callback))
+        })?;
+        // The old callback is released here, outside the library's lock.
+        drop(old);
+        Ok(())
     }
 
     /// Seconds without progress before a transient error becomes ERROR (default 14 days).
@@ -500,7 +514,8 @@ impl CopyJob {
     /// Block until the job is TRANSFERRED, ERROR, ACKNOWLEDGED or CANCELLED, or the
     /// timeout passes (`None`: forever, or until the manager closes); returns the state.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<JobState> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too large to represent is forever.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut g = self.shared.lock();
         loop {
             let job = g.jobs.get(&self.id).ok_or_else(|| {

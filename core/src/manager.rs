@@ -318,6 +318,12 @@ impl CopyManager {
         let dir = match state_dir {
             Some(d) => {
                 crate::job::check_text("state_dir", &d.to_string_lossy())?;
+                if !d.is_absolute() {
+                    return Err(Error::invalid_arg(format!(
+                        "the state directory {} is not an absolute path",
+                        d.display()
+                    )));
+                }
                 d.to_path_buf()
             }
             None => default_state_dir()?,
@@ -447,8 +453,14 @@ impl CopyManager {
     /// The job with this id (canonical UUID text), or NOT_FOUND (also for final jobs).
     pub fn get_job(&self, id: &str) -> Result<CopyJob> {
         crate::job::check_text("job id", id)?;
-        let uuid = Uuid::try_parse(id.trim_matches(|c| c == '{' || c == '}'))
-            .map_err(|_| Error::invalid_arg(format!("{id:?} is not a job id (a UUID)")))?;
+        let bare = id
+            .strip_prefix('{')
+            .and_then(|x| x.strip_suffix('}'))
+            .unwrap_or(id);
+        let uuid = Uuid::try_parse(bare)
+            .ok()
+            .filter(|_| bare.len() == 36 || bare.len() == 32)
+            .ok_or_else(|| Error::invalid_arg(format!("{id:?} is not a job id (a UUID)")))?;
         let g = self.shared.lock();
         if g.closed {
             return Err(closed_error());
@@ -488,20 +500,30 @@ impl CopyManager {
         if threads.is_empty() {
             return Ok(());
         }
-        {
+        let callbacks: Vec<_> = {
             let mut g = self.shared.lock();
             g.closed = true;
-            for job in g.jobs.values_mut() {
-                job.callback = None;
-                if let Some(run) = &job.run {
-                    run.stop.store(true, Ordering::SeqCst);
-                }
-            }
-        }
+            g.jobs
+                .values_mut()
+                .filter_map(|job| {
+                    if let Some(run) = &job.run {
+                        run.stop.store(true, Ordering::SeqCst);
+                    }
+                    job.callback.take()
+                })
+                .collect()
+        };
+        // Released outside the lock: a callback's destructor may call the library.
+        drop(callbacks);
         self.shared.shutdown.store(true, Ordering::SeqCst);
         self.shared.kick();
+        let me = std::thread::current().id();
         for t in threads.drain(..) {
-            let _ = t.join();
+            // close() may run on the notification thread (from a callback, or when a
+            // callback held the last reference): that thread ends by itself.
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
         }
         // Wait (briefly) for the workers: each checkpoints and exits at its next read.
         // One blocked in a stalled read exits at the read timeout and keeps the
