@@ -7,59 +7,15 @@ use bgcopy::{
     CallbackResult, CopyCallback, CopyJob, CopyManager, Error, JobState, JobType, ManagerOptions,
     Priority, codes, notify,
 };
-use bgcopy_test_harness::Origin;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Once, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------
 // Support
 
-fn watchdog() {
-    static START: Once = Once::new();
-    START.call_once(|| {
-        std::thread::Builder::new()
-            .name("watchdog".into())
-            .spawn(|| {
-                std::thread::sleep(Duration::from_secs(120));
-                eprintln!(
-                    "bad_input.rs: WATCHDOG: still running after 120 s (deadlock?); aborting"
-                );
-                std::process::abort();
-            })
-            .unwrap();
-    });
-}
-
-fn origin() -> &'static Origin {
-    static ORIGIN: OnceLock<Origin> = OnceLock::new();
-    ORIGIN.get_or_init(Origin::start)
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        watchdog();
-        let d = std::env::temp_dir().join(format!("bgcopy-bad-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn state(&self) -> PathBuf {
-        self.0.join("state")
-    }
-    fn file(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use bgcopy_test_harness::{ScratchDir as Dir, shared_origin as origin};
 
 /// A manager that never transfers (most tests here need no network).
 fn open_idle(dir: &Dir) -> CopyManager {

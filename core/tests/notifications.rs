@@ -12,62 +12,15 @@ use bgcopy::{
     CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob, CopyManager, ErrorContext,
     FileProgress, JobProgress, JobState, JobType, ManagerOptions, Priority, codes, notify,
 };
-use bgcopy_test_harness::{Origin, content};
-use std::path::PathBuf;
+use bgcopy_test_harness::content;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Once, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------
 // Support
 
-/// Abort the whole test binary if it runs far too long: a deadlock then fails CI
-/// instead of hanging it.
-fn watchdog() {
-    static START: Once = Once::new();
-    START.call_once(|| {
-        std::thread::Builder::new()
-            .name("watchdog".into())
-            .spawn(|| {
-                std::thread::sleep(Duration::from_secs(120));
-                eprintln!(
-                    "notifications.rs: WATCHDOG: still running after 120 s \
-                     (deadlock or hang); aborting"
-                );
-                std::process::abort();
-            })
-            .unwrap();
-    });
-}
-
-/// One origin for the whole binary; it exits when the test process ends (its stdin
-/// pipe closes).
-fn origin() -> &'static Origin {
-    static ORIGIN: OnceLock<Origin> = OnceLock::new();
-    ORIGIN.get_or_init(Origin::start)
-}
-
-/// A scratch directory removed on drop.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        watchdog();
-        let d = std::env::temp_dir().join(format!("bgcopy-ntf-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn file(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use bgcopy_test_harness::{ScratchDir as Dir, shared_origin as origin};
 
 fn open(dir: &Dir, interval_ms: u64) -> CopyManager {
     let mut o = ManagerOptions::default();

@@ -121,3 +121,70 @@ impl Drop for Origin {
         let _ = self.child.wait();
     }
 }
+
+/// Abort the whole test binary if it runs longer than `secs`: a deadlock then fails
+/// CI with a message instead of hanging it. Started once per process.
+pub fn watchdog(secs: u64) {
+    static START: std::sync::Once = std::sync::Once::new();
+    START.call_once(|| {
+        let name = test_binary_name();
+        std::thread::Builder::new()
+            .name("watchdog".into())
+            .spawn(move || {
+                std::thread::sleep(std::time::Duration::from_secs(secs));
+                eprintln!("{name}: WATCHDOG: still running after {secs} s (deadlock?); aborting");
+                std::process::abort();
+            })
+            .expect("start the watchdog");
+    });
+}
+
+fn test_binary_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|s| s.split('-').next().unwrap_or("test").to_string())
+        .unwrap_or_else(|| "test".into())
+}
+
+/// One origin for the whole test binary; it exits when the process ends (its stdin
+/// pipe closes).
+pub fn shared_origin() -> &'static Origin {
+    static ORIGIN: std::sync::OnceLock<Origin> = std::sync::OnceLock::new();
+    ORIGIN.get_or_init(Origin::start)
+}
+
+/// A scratch directory named after the test binary and `name`, removed on drop.
+/// Creating one also starts the 120 s [`watchdog`].
+pub struct ScratchDir(pub PathBuf);
+
+impl ScratchDir {
+    /// A fresh, empty directory.
+    pub fn new(name: &str) -> ScratchDir {
+        watchdog(120);
+        let d = std::env::temp_dir().join(format!(
+            "bgcopy-{}-{}-{name}",
+            test_binary_name(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("create scratch dir");
+        ScratchDir(d)
+    }
+
+    /// `<dir>/state`, for a manager.
+    pub fn state(&self) -> PathBuf {
+        self.0.join("state")
+    }
+
+    /// `<dir>/<name>` as a string, for `add_file`.
+    pub fn file(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
