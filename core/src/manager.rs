@@ -275,6 +275,8 @@ pub struct CopyManager {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     checkpointer: Mutex<Option<JoinHandle<()>>>,
+    /// The process that opened it: a forked child has none of its threads.
+    pid: u32,
 }
 
 impl std::fmt::Debug for CopyManager {
@@ -392,6 +394,7 @@ impl CopyManager {
             shared,
             threads: Mutex::new(threads),
             checkpointer: Mutex::new(Some(checkpointer)),
+            pid: std::process::id(),
         })
     }
 
@@ -496,6 +499,11 @@ impl CopyManager {
     /// Stop every transfer (each checkpoints where it is), flush the store and release
     /// the state directory. Jobs continue on the next `open`. Idempotent.
     pub fn close(&self) -> Result<()> {
+        if self.pid != std::process::id() {
+            return Err(Error::invalid_state(
+                "this manager was opened by the parent process before fork(); open a new one",
+            ));
+        }
         let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
         if threads.is_empty() {
             return Ok(());
@@ -558,6 +566,21 @@ impl CopyManager {
 
 impl Drop for CopyManager {
     fn drop(&mut self) {
+        if self.pid != std::process::id() {
+            // A copy inherited through fork(): its threads exist only in the parent and
+            // its locks may be held forever. Leave everything untouched; the child
+            // opens managers of its own.
+            let threads = std::mem::take(self.threads.get_mut().unwrap_or_else(|p| p.into_inner()));
+            std::mem::forget(threads);
+            std::mem::forget(
+                self.checkpointer
+                    .get_mut()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take(),
+            );
+            std::mem::forget(self.shared.clone());
+            return;
+        }
         let _ = self.close();
     }
 }

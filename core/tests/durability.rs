@@ -396,3 +396,64 @@ fn open_reconciles_temp_files() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// fork(): the child drops the manager it inherited (its threads live only in the
+/// parent) without hanging, then opens its own manager and transfers.
+#[test]
+fn forked_child_opens_its_own_manager() {
+    let origin = Origin::start();
+    let dir = tempdir("fork");
+    let parent = CopyManager::open(Some(&dir.join("parent"))).unwrap();
+    let job = parent.create_job("parent's", JobType::Download).unwrap();
+    let url = origin.url("fork-child", "size=200000");
+    let local = dir.join("child.bin");
+    // SAFETY: the child only runs Rust code that takes no lock held by another parent
+    // thread at fork time (it drops the inherited manager without touching its state)
+    // and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(job);
+            assert_eq!(parent.close().unwrap_err().code(), codes::INVALID_STATE);
+            drop(parent);
+            let m = CopyManager::open(Some(&dir.join("child"))).unwrap();
+            let j = m.create_job("child's", JobType::Download).unwrap();
+            j.set_priority(Priority::Foreground).unwrap();
+            j.add_file(&url, local.to_str().unwrap()).unwrap();
+            j.resume().unwrap();
+            assert_eq!(
+                j.wait(Some(Duration::from_secs(30))).unwrap(),
+                JobState::Transferred
+            );
+            j.complete().unwrap();
+        }))
+        .is_ok();
+        // SAFETY: leave the child without running the parent's atexit handlers.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let start = Instant::now();
+    let status = loop {
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            // SAFETY: killing our own hung child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("the forked child hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child failed"
+    );
+    assert_eq!(std::fs::read(&local).unwrap(), content(200_000, 0));
+    // The parent's manager is untouched.
+    assert_eq!(parent.enum_jobs().unwrap().len(), 1);
+    drop(parent);
+    let _ = std::fs::remove_dir_all(&dir);
+}
