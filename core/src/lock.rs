@@ -49,3 +49,16 @@ impl DirLock {
         Ok(DirLock { _file: file })
     }
 }
+
+impl DirLock {
+    /// In a forked child: close this process's copy of the lock's descriptor (the
+    /// parent's copy keeps the lock), so the lock ends with the parent's manager and
+    /// not with the child. `self` must then be leaked, never dropped.
+    pub fn close_inherited(&self) {
+        // SAFETY: closes a descriptor this process owns; the caller leaks `self`, so
+        // the `File` never closes it a second time.
+        unsafe {
+            libc::close(self._file.as_raw_fd());
+        }
+    }
+}

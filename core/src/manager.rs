@@ -578,6 +578,12 @@ impl Drop for CopyManager {
                     .unwrap_or_else(|p| p.into_inner())
                     .take(),
             );
+            if let Ok(mut slot) = self.shared.dir_lock.try_lock()
+                && let Some(lock) = slot.take()
+            {
+                lock.close_inherited();
+                std::mem::forget(lock);
+            }
             std::mem::forget(self.shared.clone());
             return;
         }

@@ -113,6 +113,7 @@ fn child_entry() {
                 println!("@@ prioritised {}", job.get_id());
             }
         }
+        "fork" => fork_mode(state, &args[1], &args[2]),
         // Hold the directory.
         "hold" => {
             let _m = CopyManager::open(Some(state)).unwrap();
@@ -398,18 +399,38 @@ fn open_reconciles_temp_files() {
 }
 
 /// fork(): the child drops the manager it inherited (its threads live only in the
-/// parent) without hanging, then opens its own manager and transfers.
+/// parent) without hanging, then opens its own manager and transfers. Runs in a child
+/// process of its own, so that the fork copies no other test's threads or files.
 #[test]
 fn forked_child_opens_its_own_manager() {
     let origin = Origin::start();
     let dir = tempdir("fork");
-    let parent = CopyManager::open(Some(&dir.join("parent"))).unwrap();
-    let job = parent.create_job("parent's", JobType::Download).unwrap();
     let url = origin.url("fork-child", "size=200000");
     let local = dir.join("child.bin");
-    // SAFETY: the child only runs Rust code that takes no lock held by another parent
-    // thread at fork time (it drops the inherited manager without touching its state)
-    // and leaves with _exit.
+    let (child, mut out) = spawn_child(
+        "fork",
+        &[dir.to_str().unwrap(), &url, local.to_str().unwrap()],
+    );
+    let mut child = Reaper(child);
+    assert_eq!(read_line(&mut out), "forked child ok");
+    assert_eq!(read_line(&mut out), "parent ok");
+    let _ = child.0.wait();
+    assert_eq!(std::fs::read(&local).unwrap(), content(200_000, 0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The "fork" child mode: fork with a live manager, check both sides. The child
+/// stays alive while the parent closes and reopens its directory: the copy of the
+/// lock the child inherited must not keep the directory locked.
+fn fork_mode(dir: &Path, url: &str, local: &str) {
+    let parent = CopyManager::open(Some(&dir.join("parent"))).unwrap();
+    let job = parent.create_job("parent's", JobType::Download).unwrap();
+    let mut fds = [0i32; 2];
+    // SAFETY: a pipe for the child to report on.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: the child drops the inherited manager without touching its state (no
+    // lock a parent thread may hold), uses only its own new manager, and leaves with
+    // _exit.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
@@ -420,7 +441,7 @@ fn forked_child_opens_its_own_manager() {
             let m = CopyManager::open(Some(&dir.join("child"))).unwrap();
             let j = m.create_job("child's", JobType::Download).unwrap();
             j.set_priority(Priority::Foreground).unwrap();
-            j.add_file(&url, local.to_str().unwrap()).unwrap();
+            j.add_file(url, local).unwrap();
             j.resume().unwrap();
             assert_eq!(
                 j.wait(Some(Duration::from_secs(30))).unwrap(),
@@ -429,31 +450,29 @@ fn forked_child_opens_its_own_manager() {
             j.complete().unwrap();
         }))
         .is_ok();
-        // SAFETY: leave the child without running the parent's atexit handlers.
-        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        let byte = [if ok { b'y' } else { b'n' }];
+        // SAFETY: report through the pipe, linger, and leave without exit handlers.
+        unsafe {
+            libc::write(fds[1], byte.as_ptr().cast(), 1);
+            libc::sleep(3);
+            libc::_exit(0);
+        }
     }
-    let start = Instant::now();
-    let status = loop {
-        let mut status = 0;
-        // SAFETY: waiting for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            // SAFETY: killing our own hung child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("the forked child hung");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "child failed"
-    );
-    assert_eq!(std::fs::read(&local).unwrap(), content(200_000, 0));
-    // The parent's manager is untouched.
+    // SAFETY: closing our copy of the write end.
+    unsafe { libc::close(fds[1]) };
+    let mut byte = [0u8; 1];
+    // SAFETY: reading one byte from our pipe (blocks until the child reports or dies).
+    let n = unsafe { libc::read(fds[0], byte.as_mut_ptr().cast(), 1) };
+    assert!(n == 1 && byte[0] == b'y', "the forked child failed");
+    println!("@@ forked child ok");
+    // The parent's manager is untouched and closes normally; the child, still alive,
+    // holds no lock on the directory.
     assert_eq!(parent.enum_jobs().unwrap().len(), 1);
     drop(parent);
-    let _ = std::fs::remove_dir_all(&dir);
+    let again = CopyManager::open(Some(&dir.join("parent"))).unwrap();
+    assert_eq!(again.enum_jobs().unwrap().len(), 1);
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    println!("@@ parent ok");
 }
