@@ -1,0 +1,198 @@
+//! `bgcopy_file` (CopyFile) and `bgcopy_error` (CopyError).
+
+use crate::boundary::{
+    Handle, Out, Result, add_ref, arg, boundary, new_handle, new_string, take_handle,
+};
+use crate::types::*;
+use bgcopy_core::{CopyError, CopyFile};
+use std::ffi::c_char;
+
+/// One file of a job. Opaque, reference counted, thread-safe.
+pub struct bgcopy_file {
+    pub(crate) inner: CopyFile,
+}
+
+impl Handle for bgcopy_file {
+    const NAME: &'static str = "the file handle (bgcopy_file *)";
+}
+
+/// The error of a job in ERROR or TRANSIENT_ERROR, a snapshot taken by
+/// `bgcopy_job_get_error`. Opaque, reference counted, thread-safe.
+pub struct bgcopy_error {
+    pub(crate) inner: CopyError,
+}
+
+impl Handle for bgcopy_error {
+    const NAME: &'static str = "the error handle (bgcopy_error *)";
+}
+
+fn file_get<T>(f: *mut bgcopy_file, out: *mut T, get: impl FnOnce(&CopyFile) -> Result<T>) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions (every pointer NULL or valid for the call).
+        let (file, out) = unsafe { (arg(f)?, Out::new(out, "out")?) };
+        out.set(get(&file.inner)?);
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+fn error_get<T>(
+    e: *mut bgcopy_error,
+    out: *mut T,
+    get: impl FnOnce(&CopyError) -> Result<T>,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let (error, out) = unsafe { (arg(e)?, Out::new(out, "out")?) };
+        out.set(get(&error.inner)?);
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+/// The file's remote URL. Free `*out` with `bgcopy_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_get_remote_name(
+    f: *mut bgcopy_file,
+    out: *mut *mut c_char,
+) -> i32 {
+    file_get(f, out, |f| Ok(new_string(f.get_remote_name()?)))
+}
+
+/// The file's local path. Free `*out` with `bgcopy_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_get_local_name(
+    f: *mut bgcopy_file,
+    out: *mut *mut c_char,
+) -> i32 {
+    file_get(f, out, |f| Ok(new_string(f.get_local_name()?)))
+}
+
+/// The file's progress.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_get_progress(
+    f: *mut bgcopy_file,
+    out: *mut bgcopy_file_progress,
+) -> i32 {
+    file_get(f, out, |f| {
+        let p = f.get_progress()?;
+        Ok(bgcopy_file_progress {
+            bytes_total: p.bytes_total,
+            bytes_transferred: p.bytes_transferred,
+            completed: p.completed,
+        })
+    })
+}
+
+/// The file's position in its job (0 for the first file added).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_get_index(f: *mut bgcopy_file, out: *mut usize) -> i32 {
+    file_get(f, out, |f| Ok(f.index()))
+}
+
+/// Take one more reference to the file; returns `f`. NULL returns NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_add_ref(f: *mut bgcopy_file) -> *mut bgcopy_file {
+    let p: *const bgcopy_file = boundary(|| {
+        // SAFETY: the C conventions.
+        Ok(unsafe { add_ref(f) }.cast_const())
+    });
+    p.cast_mut()
+}
+
+/// Release a reference to the file. NULL does nothing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_release(f: *mut bgcopy_file) {
+    boundary(|| {
+        // SAFETY: the C conventions: the caller gives up one reference.
+        drop(unsafe { take_handle(f) });
+        Ok(())
+    })
+}
+
+/// Where the error came from (`BGCOPY_ERROR_CONTEXT_*`) and its code (an HRESULT such
+/// as `BGCOPY_E_CONNECT_FAILURE` or `BGCOPY_E_HTTP(404)`). Both out-pointers are
+/// required.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_error_get_error(
+    e: *mut bgcopy_error,
+    out_context: *mut bgcopy_error_context,
+    out_code: *mut i32,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let (error, out_context, out_code) = unsafe {
+            (
+                arg(e)?,
+                Out::new(out_context, "out_context")?,
+                Out::new(out_code, "out_code")?,
+            )
+        };
+        let (context, code) = error.inner.get_error();
+        out_context.set(context as u32);
+        out_code.set(code as i32);
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+/// The file the error is about: `*out` is a new file handle; else
+/// `BGCOPY_E_FILE_NOT_AVAILABLE`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_error_get_file(
+    e: *mut bgcopy_error,
+    out: *mut *mut bgcopy_file,
+) -> i32 {
+    error_get(e, out, |e| {
+        Ok(new_handle(bgcopy_file {
+            inner: e.get_file()?,
+        }))
+    })
+}
+
+/// What went wrong, for people. Free `*out` with `bgcopy_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_error_get_error_description(
+    e: *mut bgcopy_error,
+    out: *mut *mut c_char,
+) -> i32 {
+    error_get(e, out, |e| Ok(new_string(e.get_error_description())))
+}
+
+/// What the error's context means, for people. Free `*out` with `bgcopy_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_error_get_error_context_description(
+    e: *mut bgcopy_error,
+    out: *mut *mut c_char,
+) -> i32 {
+    error_get(e, out, |e| {
+        Ok(new_string(e.get_error_context_description()))
+    })
+}
+
+/// The protocol of the failed transfer, "http" or "https"; else
+/// `BGCOPY_E_PROTOCOL_NOT_AVAILABLE`. Free `*out` with `bgcopy_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_error_get_protocol(
+    e: *mut bgcopy_error,
+    out: *mut *mut c_char,
+) -> i32 {
+    error_get(e, out, |e| Ok(new_string(e.get_protocol()?)))
+}
+
+/// Take one more reference to the error; returns `e`. NULL returns NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_error_add_ref(e: *mut bgcopy_error) -> *mut bgcopy_error {
+    let p: *const bgcopy_error = boundary(|| {
+        // SAFETY: the C conventions.
+        Ok(unsafe { add_ref(e) }.cast_const())
+    });
+    p.cast_mut()
+}
+
+/// Release a reference to the error. NULL does nothing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_error_release(e: *mut bgcopy_error) {
+    boundary(|| {
+        // SAFETY: the C conventions: the caller gives up one reference.
+        drop(unsafe { take_handle(e) });
+        Ok(())
+    })
+}

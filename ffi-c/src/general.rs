@@ -1,0 +1,46 @@
+//! Strings, errors and codes: what every part of the C API shares.
+
+use crate::boundary::{Out, boundary, last_error_ptr, new_string};
+use crate::types::BGCOPY_S_OK;
+use bgcopy_core::codes;
+use std::ffi::{CString, c_char};
+
+/// Free a string the library returned. NULL does nothing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_string_free(s: *mut c_char) {
+    boundary(|| {
+        if !s.is_null() {
+            // SAFETY: a string from this library (`CString::into_raw`), freed once.
+            drop(unsafe { CString::from_raw(s) });
+        }
+        Ok(())
+    })
+}
+
+/// This thread's message for its last failure, e.g. "INVALID_STATE (0x80200002): the
+/// manager is closed" ("" before any failure). Owned by the library, valid until the
+/// next bgcopy call on this thread. Never NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn bgcopy_last_error_message() -> *const c_char {
+    boundary(|| Ok(last_error_ptr()))
+}
+
+/// The symbolic name of a code (SPEC §6): "OK", "PARTIAL_COMPLETE", "NOT_FOUND",
+/// "INVALID_STATE", ..., "INVALID_ARG" for `BGCOPY_E_INVALIDARG`, "NOT_IMPLEMENTED",
+/// "UNEXPECTED", "HTTP_404" for `BGCOPY_E_HTTP(404)`, else "0x" and 8 hex digits. Free
+/// `*out` with `bgcopy_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_code_symbol(code: i32, out: *mut *mut c_char) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let out = unsafe { Out::new(out, "out") }?;
+        out.set(new_string(codes::symbol(code as u32)));
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+/// The library's version, e.g. "0.1.0" (static, never NULL).
+#[unsafe(no_mangle)]
+pub extern "C" fn bgcopy_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}

@@ -1,0 +1,463 @@
+//! `bgcopy_job`: every method of SPEC §1's CopyJob.
+
+use crate::boundary::{
+    Handle, Out, Result, add_ref, arg, boundary, free_array, new_array, new_handle, new_string,
+    str_arg, take_handle,
+};
+use crate::callback::{CCallback, bgcopy_callback};
+use crate::file::{bgcopy_error, bgcopy_file};
+use crate::types::*;
+use bgcopy_core::{CopyCallback, CopyJob, Error, Priority};
+use std::ffi::c_char;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// A transfer job. Opaque, reference counted, thread-safe: any number of threads may
+/// use one handle at once.
+pub struct bgcopy_job {
+    pub(crate) inner: CopyJob,
+}
+
+impl Handle for bgcopy_job {
+    const NAME: &'static str = "the job handle (bgcopy_job *)";
+}
+
+fn ms(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_millis().min(i64::MAX as u128) as i64,
+        Err(e) => -(e.duration().as_millis().min(i64::MAX as u128) as i64),
+    }
+}
+
+/// Run a job call: check the handle, then `f`; the HRESULT is S_OK unless `f` fails.
+fn with_job(j: *mut bgcopy_job, f: impl FnOnce(&CopyJob) -> Result<()>) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions (every handle NULL or live).
+        let job = unsafe { arg(j) }?;
+        f(&job.inner)?;
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+/// Run a getter: check the handle and the out-pointer first, write `*out` on success.
+fn get<T>(j: *mut bgcopy_job, out: *mut T, f: impl FnOnce(&CopyJob) -> Result<T>) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions (every pointer NULL or valid for the call).
+        let (job, out) = unsafe { (arg(j)?, Out::new(out, "out")?) };
+        out.set(f(&job.inner)?);
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+/// Run a setter taking a string.
+fn set_str(
+    j: *mut bgcopy_job,
+    s: *const c_char,
+    what: &str,
+    f: impl FnOnce(&CopyJob, &str) -> Result<()>,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let (job, s) = unsafe { (arg(j)?, str_arg(s, what)?) };
+        f(&job.inner, s)?;
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+/// Append a file: `remote_url` an http(s) URL, `local_path` an absolute path in an
+/// existing directory, not already a file of the job. Nothing appears at `local_path`
+/// before `bgcopy_job_complete`. `BGCOPY_E_INVALIDARG` for bad input,
+/// `BGCOPY_E_INVALID_STATE` on a final job.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_add_file(
+    j: *mut bgcopy_job,
+    remote_url: *const c_char,
+    local_path: *const c_char,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let (job, url, local) = unsafe {
+            (
+                arg(j)?,
+                str_arg(remote_url, "remote_url")?,
+                str_arg(local_path, "local_path")?,
+            )
+        };
+        job.inner.add_file(url, local)?;
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+/// Append `count` files, all or none (any bad file fails the whole call and adds
+/// nothing). `files` may be NULL when `count` is 0 (a successful no-op).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_add_file_set(
+    j: *mut bgcopy_job,
+    files: *const bgcopy_file_info,
+    count: usize,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let job = unsafe { arg(j) }?;
+        if files.is_null() && count > 0 {
+            return Err(Error::invalid_arg("files is NULL but count is not 0"));
+        }
+        let infos: &[bgcopy_file_info] = if count == 0 {
+            &[]
+        } else {
+            // SAFETY: a non-NULL array of `count` entries (the caller's contract).
+            unsafe { std::slice::from_raw_parts(files, count) }
+        };
+        let mut pairs = Vec::with_capacity(infos.len());
+        for (i, f) in infos.iter().enumerate() {
+            // SAFETY: the C conventions.
+            let pair = unsafe {
+                (
+                    str_arg(f.remote_name, &format!("files[{i}].remote_name"))?,
+                    str_arg(f.local_name, &format!("files[{i}].local_name"))?,
+                )
+            };
+            pairs.push(pair);
+        }
+        job.inner.add_file_set(&pairs)?;
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+/// The job's files in order: `*out_files` is an array of `*out_count` new file handles
+/// (NULL when the job has none); free it with `bgcopy_file_array_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_enum_files(
+    j: *mut bgcopy_job,
+    out_files: *mut *mut *mut bgcopy_file,
+    out_count: *mut usize,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let (job, out_files, out_count) = unsafe {
+            (
+                arg(j)?,
+                Out::new(out_files, "out_files")?,
+                Out::new(out_count, "out_count")?,
+            )
+        };
+        let files = job.inner.enum_files()?;
+        let (array, n) = new_array(
+            files
+                .into_iter()
+                .map(|f| bgcopy_file { inner: f })
+                .collect(),
+        );
+        out_files.set(array);
+        out_count.set(n);
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+/// Release every handle of an array from `bgcopy_job_enum_files`, then the array.
+/// `count` must be the count returned with it. NULL does nothing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_array_free(files: *mut *mut bgcopy_file, count: usize) {
+    boundary(|| {
+        // SAFETY: the C conventions: an array from enum_files with its count.
+        unsafe { free_array(files, count) };
+        Ok(())
+    })
+}
+
+/// Stop transferring (-> SUSPENDED); progress is kept. Works in every non-final state.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_suspend(j: *mut bgcopy_job) -> i32 {
+    with_job(j, CopyJob::suspend)
+}
+
+/// Queue the job (-> QUEUED) from SUSPENDED, ERROR, TRANSIENT_ERROR, or TRANSFERRED with
+/// new files; clears the error. `BGCOPY_E_EMPTY` (state unchanged) without files.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_resume(j: *mut bgcopy_job) -> i32 {
+    with_job(j, CopyJob::resume)
+}
+
+/// End the job (-> CANCELLED, final) and delete every temporary file.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_cancel(j: *mut bgcopy_job) -> i32 {
+    with_job(j, CopyJob::cancel)
+}
+
+/// End the job (-> ACKNOWLEDGED, final): every fully transferred file appears at its
+/// local path atomically; the others are deleted. Returns `BGCOPY_S_OK`, or the success
+/// code `BGCOPY_S_PARTIAL_COMPLETE` when some files were not transferred. If a rename
+/// fails, the error is returned and the job keeps its state (call again to finish).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_complete(j: *mut bgcopy_job) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let job = unsafe { arg(j) }?;
+        Ok(job.inner.complete()?.code() as i32)
+    })
+}
+
+/// The job's id as canonical UUID text (36 characters). Free `*out` with
+/// `bgcopy_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_id(j: *mut bgcopy_job, out: *mut *mut c_char) -> i32 {
+    get(j, out, |job| Ok(new_string(job.get_id())))
+}
+
+/// The job's type (`BGCOPY_JOB_TYPE_*`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_type(j: *mut bgcopy_job, out: *mut bgcopy_job_type) -> i32 {
+    get(j, out, |job| Ok(job.get_type()? as u32))
+}
+
+/// The job's state (`BGCOPY_JOB_STATE_*`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_state(
+    j: *mut bgcopy_job,
+    out: *mut bgcopy_job_state,
+) -> i32 {
+    get(j, out, |job| Ok(job.get_state()? as u32))
+}
+
+/// The job's progress.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_progress(
+    j: *mut bgcopy_job,
+    out: *mut bgcopy_job_progress,
+) -> i32 {
+    get(j, out, |job| {
+        let p = job.get_progress()?;
+        Ok(bgcopy_job_progress {
+            bytes_total: p.bytes_total,
+            bytes_transferred: p.bytes_transferred,
+            files_total: p.files_total,
+            files_transferred: p.files_transferred,
+        })
+    })
+}
+
+/// The job's time stamps (milliseconds since the Unix epoch; 0 = unset).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_times(
+    j: *mut bgcopy_job,
+    out: *mut bgcopy_job_times,
+) -> i32 {
+    get(j, out, |job| {
+        let t = job.get_times()?;
+        Ok(bgcopy_job_times {
+            creation_time: ms(t.creation_time),
+            modification_time: ms(t.modification_time),
+            transfer_completion_time: t.transfer_completion_time.map_or(0, ms),
+        })
+    })
+}
+
+/// The job's error, in ERROR or TRANSIENT_ERROR: `*out` is a new error handle (a
+/// snapshot); else `BGCOPY_E_ERROR_INFORMATION_UNAVAILABLE`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_error(
+    j: *mut bgcopy_job,
+    out: *mut *mut bgcopy_error,
+) -> i32 {
+    get(j, out, |job| {
+        Ok(new_handle(bgcopy_error {
+            inner: job.get_error()?,
+        }))
+    })
+}
+
+/// The display name. Free `*out` with `bgcopy_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_display_name(
+    j: *mut bgcopy_job,
+    out: *mut *mut c_char,
+) -> i32 {
+    get(j, out, |job| Ok(new_string(job.get_display_name()?)))
+}
+
+/// Set the display name (at most 256 characters, else `BGCOPY_E_STRING_TOO_LONG`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_display_name(
+    j: *mut bgcopy_job,
+    name: *const c_char,
+) -> i32 {
+    set_str(j, name, "name", CopyJob::set_display_name)
+}
+
+/// The description. Free `*out` with `bgcopy_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_description(
+    j: *mut bgcopy_job,
+    out: *mut *mut c_char,
+) -> i32 {
+    get(j, out, |job| Ok(new_string(job.get_description()?)))
+}
+
+/// Set the description (at most 1024 characters, else `BGCOPY_E_STRING_TOO_LONG`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_description(
+    j: *mut bgcopy_job,
+    text: *const c_char,
+) -> i32 {
+    set_str(j, text, "text", CopyJob::set_description)
+}
+
+/// The priority (`BGCOPY_PRIORITY_*`; default NORMAL).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_priority(
+    j: *mut bgcopy_job,
+    out: *mut bgcopy_priority,
+) -> i32 {
+    get(j, out, |job| Ok(job.get_priority()? as u32))
+}
+
+/// Set the priority (a `BGCOPY_PRIORITY_*` value, else `BGCOPY_E_INVALIDARG`); the
+/// scheduler re-evaluates at once.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_priority(j: *mut bgcopy_job, p: bgcopy_priority) -> i32 {
+    with_job(j, |job| {
+        let p = Priority::from_u32(p).ok_or_else(|| {
+            Error::invalid_arg(format!(
+                "priority {p} is not a BGCOPY_PRIORITY_* value (0..=3)"
+            ))
+        })?;
+        job.set_priority(p)
+    })
+}
+
+/// The notification flags (`BGCOPY_NOTIFY_*`; default `BGCOPY_NOTIFY_DEFAULT`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_notify_flags(j: *mut bgcopy_job, out: *mut u32) -> i32 {
+    get(j, out, CopyJob::get_notify_flags)
+}
+
+/// Set the notification flags; unknown bits are `BGCOPY_E_INVALIDARG`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_notify_flags(j: *mut bgcopy_job, flags: u32) -> i32 {
+    with_job(j, |job| job.set_notify_flags(flags))
+}
+
+/// A copy of the installed callback; every member NULL when none is installed. The
+/// library keeps owning the context: do not call `release` on it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_notify_interface(
+    j: *mut bgcopy_job,
+    out: *mut bgcopy_callback,
+) -> i32 {
+    get(j, out, |job| {
+        Ok(job
+            .get_notify_interface()?
+            .map(|cb| CCallback::c_struct(&cb).unwrap_or(bgcopy_callback::NONE))
+            .unwrap_or(bgcopy_callback::NONE))
+    })
+}
+
+/// Install (a copy of) `cb` as the job's callback, or with NULL clear it; not
+/// persisted. On success the library owns `cb->context` and calls `cb->release` once
+/// when it drops the callback; the callback replaced (if any) is released. On failure
+/// (e.g. `BGCOPY_E_INVALID_STATE` on a final job) `release` is not called. See
+/// `bgcopy_callback` for the threading rules.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_notify_interface(
+    j: *mut bgcopy_job,
+    cb: *const bgcopy_callback,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let job = unsafe { arg(j) }?;
+        // SAFETY: `cb` is NULL or a valid struct for the call; it is copied.
+        let new = unsafe { cb.as_ref() }.map(|c| CCallback::new(*c));
+        let r = job
+            .inner
+            .set_notify_interface(new.clone().map(|c| c as Arc<dyn CopyCallback>));
+        if r.is_err()
+            && let Some(n) = &new
+        {
+            n.disarm();
+        }
+        drop(new);
+        r?;
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+/// Seconds without progress before a transient error becomes ERROR (default 1209600,
+/// 14 days).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_no_progress_timeout(
+    j: *mut bgcopy_job,
+    out: *mut u32,
+) -> i32 {
+    get(j, out, CopyJob::get_no_progress_timeout)
+}
+
+/// Set the no-progress timeout in seconds; 0 makes every error fatal.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_no_progress_timeout(
+    j: *mut bgcopy_job,
+    seconds: u32,
+) -> i32 {
+    with_job(j, |job| job.set_no_progress_timeout(seconds))
+}
+
+/// The minimum retry delay in seconds (default 600).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_minimum_retry_delay(
+    j: *mut bgcopy_job,
+    out: *mut u32,
+) -> i32 {
+    get(j, out, CopyJob::get_minimum_retry_delay)
+}
+
+/// Set the minimum retry delay in seconds: the cap of the transient-error backoff and
+/// the callback redelivery delay (0 acts as 1).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_minimum_retry_delay(
+    j: *mut bgcopy_job,
+    seconds: u32,
+) -> i32 {
+    with_job(j, |job| job.set_minimum_retry_delay(seconds))
+}
+
+/// Errors seen (transient and fatal); never reset.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_error_count(j: *mut bgcopy_job, out: *mut u32) -> i32 {
+    get(j, out, CopyJob::get_error_count)
+}
+
+/// Block until the job is TRANSFERRED, ERROR, ACKNOWLEDGED or CANCELLED, the manager
+/// closes, or `timeout_ms` passes (`BGCOPY_WAIT_INFINITE`: no timeout); `*out` is the
+/// state then (a timeout is not a failure).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_wait(
+    j: *mut bgcopy_job,
+    timeout_ms: u32,
+    out: *mut bgcopy_job_state,
+) -> i32 {
+    get(j, out, |job| {
+        let timeout =
+            (timeout_ms != BGCOPY_WAIT_INFINITE).then(|| Duration::from_millis(timeout_ms.into()));
+        Ok(job.wait(timeout)? as u32)
+    })
+}
+
+/// Take one more reference to the job (e.g. to keep a handle a callback borrowed);
+/// returns `j`. NULL returns NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_add_ref(j: *mut bgcopy_job) -> *mut bgcopy_job {
+    let p: *const bgcopy_job = boundary(|| {
+        // SAFETY: the C conventions.
+        Ok(unsafe { add_ref(j) }.cast_const())
+    });
+    p.cast_mut()
+}
+
+/// Release a reference to the job. NULL does nothing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_release(j: *mut bgcopy_job) {
+    boundary(|| {
+        // SAFETY: the C conventions: the caller gives up one reference.
+        drop(unsafe { take_handle(j) });
+        Ok(())
+    })
+}

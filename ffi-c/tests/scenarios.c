@@ -1,0 +1,1034 @@
+/* The C runner of the shared scenarios (tests/scenarios/NAME.json, step language in
+ * tests/scenarios/README.md), against the test origin, through the C API only.
+ *
+ * Usage: scenarios [SCENARIO_DIR [NAME...]]   (default dir tests/scenarios; names
+ * select scenarios, else $BGCOPY_SCENARIO, comma-separated, else all; names in
+ * $BGCOPY_SCENARIO_SKIP, comma-separated, are left out). Every scenario
+ * runs on its own thread, in parallel like the Rust runner, at most
+ * $BGCOPY_SCENARIO_JOBS at once when that is set. Prints one line per
+ * scenario and ends with "RESULT passed=N failed=N".
+ *
+ * A string with a NUL inside (JSON "\u0000") cannot be passed through a C string: the
+ * step that carries one must expect INVALID_ARG, and is reported as not expressible in
+ * C instead of being called (C callers cannot make that mistake). */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *STATE_NAMES[] = {"QUEUED",      "CONNECTING",      "TRANSFERRING",
+                                    "SUSPENDED",   "ERROR",           "TRANSIENT_ERROR",
+                                    "TRANSFERRED", "ACKNOWLEDGED",    "CANCELLED"};
+static const char *PRIORITY_NAMES[] = {"FOREGROUND", "HIGH", "NORMAL", "LOW"};
+static const char *TYPE_NAMES[] = {"DOWNLOAD", "UPLOAD", "UPLOAD_REPLY"};
+static const char *CONTEXT_NAMES[] = {"NONE",
+                                      "UNKNOWN",
+                                      "GENERAL_QUEUE_MANAGER",
+                                      "QUEUE_MANAGER_NOTIFICATION",
+                                      "LOCAL_FILE",
+                                      "REMOTE_FILE",
+                                      "GENERAL_TRANSPORT",
+                                      "REMOTE_APPLICATION"};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *name_of(const char **names, size_t n, uint32_t v) {
+  return v < n ? names[v] : "?";
+}
+
+static int value_of(const char **names, size_t n, const char *name, uint32_t *out) {
+  for (size_t i = 0; i < n; i++)
+    if (strcasecmp(names[i], name) == 0) {
+      *out = (uint32_t)i;
+      return 0;
+    }
+  return -1;
+}
+
+/* ---- the recording callback ---- */
+
+enum { K_TRANSFERRED, K_ERROR, K_MODIFICATION, K_FILE, K_COUNT };
+static const char *KIND_NAMES[] = {"transferred", "error", "modification", "file_transferred"};
+
+typedef struct recorder {
+  atomic_int refs; /* the runner's and the library's */
+  pthread_mutex_t mu;
+  unsigned counts[K_COUNT];
+  int fail_first;
+  int complete_in_callback;
+  json_t *inner_results;
+} recorder;
+
+static recorder *recorder_new(int fail_first, int complete_in_callback) {
+  recorder *r = calloc(1, sizeof *r);
+  atomic_init(&r->refs, 1);
+  pthread_mutex_init(&r->mu, NULL);
+  r->fail_first = fail_first;
+  r->complete_in_callback = complete_in_callback;
+  r->inner_results = json_array();
+  return r;
+}
+
+static void recorder_unref(recorder *r) {
+  if (r && atomic_fetch_sub(&r->refs, 1) == 1) {
+    json_decref(r->inner_results);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+  }
+}
+
+static unsigned recorder_count(recorder *r, int kind) {
+  pthread_mutex_lock(&r->mu);
+  unsigned n = r->counts[kind];
+  pthread_mutex_unlock(&r->mu);
+  return n;
+}
+
+/* Count a delivery; fail it (negative return) while fail_first lasts. */
+static int32_t hit(recorder *r, int kind) {
+  pthread_mutex_lock(&r->mu);
+  r->counts[kind]++;
+  int fail = r->fail_first > 0;
+  if (fail) r->fail_first--;
+  pthread_mutex_unlock(&r->mu);
+  return fail ? (int32_t)0x80004005 /* E_FAIL */ : BGCOPY_S_OK;
+}
+
+static int32_t on_transferred(void *ctx, bgcopy_job *job) {
+  recorder *r = ctx;
+  int32_t hr = hit(r, K_TRANSFERRED);
+  if (hr >= 0 && r->complete_in_callback) {
+    int32_t c = bgcopy_job_complete(job); /* re-entrant: complete() from the callback */
+    pthread_mutex_lock(&r->mu);
+    json_array_append_new(r->inner_results, json_string(symbol_of(c)));
+    pthread_mutex_unlock(&r->mu);
+  }
+  return hr;
+}
+
+static int32_t on_error(void *ctx, bgcopy_job *job, bgcopy_error *error) {
+  bgcopy_job_state s;
+  bgcopy_job_progress p;
+  bgcopy_error_context c;
+  int32_t code;
+  (void)bgcopy_job_get_state(job, &s);
+  (void)bgcopy_job_get_progress(job, &p);
+  (void)bgcopy_error_get_error(error, &c, &code);
+  return hit(ctx, K_ERROR);
+}
+
+static int32_t on_modification(void *ctx, bgcopy_job *job) {
+  bgcopy_job_progress p;
+  (void)bgcopy_job_get_progress(job, &p);
+  return hit(ctx, K_MODIFICATION);
+}
+
+static int32_t on_file(void *ctx, bgcopy_job *job, bgcopy_file *file) {
+  (void)job;
+  bgcopy_file_progress p;
+  (void)bgcopy_file_get_progress(file, &p);
+  return hit(ctx, K_FILE);
+}
+
+static void on_release(void *ctx) { recorder_unref(ctx); }
+
+/* ---- one scenario run ---- */
+
+#define MAX_JOBS 32
+
+typedef struct alias {
+  char name[64];
+  bgcopy_job *job;
+  recorder *rec;
+} alias;
+
+typedef struct run {
+  const origin *o;
+  const char *name;
+  char dir[PATH_MAX];
+  char state_dir[PATH_MAX + 8];
+  bgcopy_manager_options opts;
+  const char *certs[1];
+  bgcopy_manager *m;
+  alias jobs[MAX_JOBS];
+  int njobs;
+  int not_expressible;
+  char err[2048];
+} run;
+
+static int fail(run *r, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->err, sizeof r->err, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static alias *find_alias(run *r, const char *name) {
+  for (int i = 0; i < r->njobs; i++)
+    if (strcmp(r->jobs[i].name, name) == 0) return &r->jobs[i];
+  return NULL;
+}
+
+static char *job_id(bgcopy_job *j) {
+  char *id = NULL;
+  if (bgcopy_job_get_id(j, &id) != BGCOPY_S_OK) return NULL;
+  return id;
+}
+
+/* Append bytes to a growing buffer. */
+typedef struct buf {
+  char *p;
+  size_t n, cap;
+} buf;
+
+static void buf_add(buf *b, const char *s, size_t n) {
+  if (b->n + n + 1 > b->cap) {
+    b->cap = (b->n + n + 1) * 2;
+    b->p = realloc(b->p, b->cap);
+  }
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+  b->p[b->n] = 0;
+}
+
+/* {http} {https} {dir} {job:ALIAS} in a string that may hold NULs. */
+static json_t *subst_string(run *r, const char *s, size_t len) {
+  buf b = {0};
+  buf_add(&b, "", 0);
+  size_t i = 0;
+  while (i < len) {
+    const char *rest = s + i;
+    size_t left = len - i;
+#define TOKEN(t) (left >= strlen(t) && memcmp(rest, t, strlen(t)) == 0)
+    if (TOKEN("{https}")) {
+      buf_add(&b, r->o->https_base, strlen(r->o->https_base));
+      i += strlen("{https}");
+    } else if (TOKEN("{http}")) {
+      buf_add(&b, r->o->http_base, strlen(r->o->http_base));
+      i += strlen("{http}");
+    } else if (TOKEN("{dir}")) {
+      buf_add(&b, r->dir, strlen(r->dir));
+      i += strlen("{dir}");
+    } else if (TOKEN("{job:")) {
+      const char *end = memchr(rest, '}', left);
+      size_t alen = end ? (size_t)(end - rest) - 5 : left - 5;
+      char name[64] = {0};
+      if (alen < sizeof name) memcpy(name, rest + 5, alen);
+      alias *a = find_alias(r, name);
+      char *id = a ? job_id(a->job) : NULL;
+      if (id) buf_add(&b, id, strlen(id));
+      bgcopy_string_free(id);
+      i += end ? (size_t)(end - rest) + 1 : left;
+    } else {
+      buf_add(&b, rest, 1);
+      i++;
+    }
+#undef TOKEN
+  }
+  json_t *v = json_stringn(b.p, b.n);
+  free(b.p);
+  return v;
+}
+
+static json_t *subst(run *r, json_t *v) {
+  if (json_is_string(v)) return subst_string(r, json_string_value(v), json_string_length(v));
+  if (json_is_array(v)) {
+    json_t *a = json_array();
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x) json_array_append_new(a, subst(r, x));
+    return a;
+  }
+  if (json_is_object(v)) {
+    json_t *o = json_object();
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x) json_object_set_new(o, k, subst(r, x));
+    return o;
+  }
+  return json_incref(v);
+}
+
+/* Does any string in v carry a NUL? */
+static int has_nul(json_t *v) {
+  if (json_is_string(v)) return strlen(json_string_value(v)) != json_string_length(v);
+  size_t i;
+  const char *k;
+  json_t *x;
+  if (json_is_array(v)) json_array_foreach(v, i, x) if (has_nul(x)) return 1;
+  if (json_is_object(v)) json_object_foreach(v, k, x) if (has_nul(x)) return 1;
+  return 0;
+}
+
+static const char *str_at(json_t *args, size_t i) {
+  const char *s = json_string_value(json_array_get(args, i));
+  return s ? s : "";
+}
+
+static int u32_at(run *r, json_t *args, size_t i, const char *method, uint32_t *out) {
+  json_t *v = json_array_get(args, i);
+  if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT32_MAX)
+    return fail(r, "%s: argument %zu must be a u32", method, i);
+  *out = (uint32_t)json_integer_value(v);
+  return 0;
+}
+
+/* {"repeat": s, "count": n} builds long strings. */
+static char *long_string(json_t *v) {
+  if (json_is_object(v)) {
+    const char *s = json_string_value(json_object_get(v, "repeat"));
+    if (!s) s = "x";
+    size_t count = (size_t)json_integer_value(json_object_get(v, "count"));
+    size_t n = strlen(s);
+    char *out = malloc(n * count + 1);
+    for (size_t i = 0; i < count; i++) memcpy(out + i * n, s, n);
+    out[n * count] = 0;
+    return out;
+  }
+  return strdup(json_string_value(v) ? json_string_value(v) : "");
+}
+
+static json_t *bytes_value(uint64_t n) {
+  return n == BGCOPY_BYTES_UNKNOWN ? json_string("UNKNOWN") : json_integer((json_int_t)n);
+}
+
+static json_t *string_result(char *s) {
+  json_t *v = json_string(s ? s : "");
+  bgcopy_string_free(s);
+  return v;
+}
+
+/* want matches got: see "Matching" in tests/scenarios/README.md. */
+static int matches(json_t *want, json_t *got) {
+  if (json_is_string(want) && strcmp(json_string_value(want), "any") == 0) return 1;
+  if (json_is_object(want) && json_is_string(got) && json_object_get(want, "contains")) {
+    const char *needle = json_string_value(json_object_get(want, "contains"));
+    return strstr(json_string_value(got), needle ? needle : "") != NULL;
+  }
+  if (json_is_object(want) && json_is_object(got)) {
+    const char *k;
+    json_t *w;
+    json_object_foreach(want, k, w) {
+      json_t *g = json_object_get(got, k);
+      if (!matches(w, g ? g : json_null())) return 0;
+    }
+    return 1;
+  }
+  if (json_is_array(want) && json_is_array(got)) {
+    if (json_array_size(want) != json_array_size(got)) return 0;
+    for (size_t i = 0; i < json_array_size(want); i++)
+      if (!matches(json_array_get(want, i), json_array_get(got, i))) return 0;
+    return 1;
+  }
+  if (!got) return json_is_null(want);
+  return json_equal(want, got);
+}
+
+static char *dump(json_t *v) {
+  return v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : strdup("null");
+}
+
+/* Check a call's HRESULT against "expect" and its value against "result". Takes v. */
+static int finish(run *r, const char *what, int32_t hr, json_t *v, const char *expect,
+                  json_t *want) {
+  int rc = 0;
+  if (BGCOPY_SUCCEEDED(hr)) {
+    if (strcmp(expect, "OK") != 0) {
+      rc = fail(r, "%s: succeeded, wanted %s", what, expect);
+    } else if (want && !json_is_null(want) && !matches(want, v)) {
+      char *g = dump(v), *w = dump(want);
+      rc = fail(r, "%s returned %s, wanted %s", what, g, w);
+      free(g);
+      free(w);
+    }
+  } else if (strcmp(symbol_of(hr), expect) != 0) {
+    rc = fail(r, "%s: failed with %s (%s), wanted %s", what, symbol_of(hr),
+              bgcopy_last_error_message(), expect);
+  }
+  json_decref(v);
+  return rc;
+}
+
+static json_t *error_value(bgcopy_error *e) {
+  bgcopy_error_context ctx = 0;
+  int32_t code = 0;
+  bgcopy_error_get_error(e, &ctx, &code);
+  json_t *o = json_object();
+  json_object_set_new(o, "context", json_string(name_of(CONTEXT_NAMES, COUNT(CONTEXT_NAMES), ctx)));
+  json_object_set_new(o, "code", json_string(symbol_of(code)));
+  char *s = NULL;
+  json_object_set_new(o, "protocol",
+                      bgcopy_error_get_protocol(e, &s) == BGCOPY_S_OK ? string_result(s) : json_null());
+  bgcopy_file *f = NULL;
+  size_t idx = 0;
+  if (bgcopy_error_get_file(e, &f) == BGCOPY_S_OK && bgcopy_file_get_index(f, &idx) == BGCOPY_S_OK)
+    json_object_set_new(o, "file", json_integer((json_int_t)idx));
+  else
+    json_object_set_new(o, "file", json_null());
+  bgcopy_file_release(f);
+  s = NULL;
+  bgcopy_error_get_error_description(e, &s);
+  json_object_set_new(o, "description", string_result(s));
+  s = NULL;
+  bgcopy_error_get_error_context_description(e, &s);
+  json_object_set_new(o, "context_description", string_result(s));
+  return o;
+}
+
+/* A SPEC §1 job method: *hr and *v (NULL for no value). -1 for a runner error. */
+static int call(run *r, alias *a, const char *method, json_t *args, json_t *step, int32_t *hr,
+                json_t **v) {
+  bgcopy_job *j = a->job;
+  *v = NULL;
+  uint32_t n = 0;
+  char *s = NULL;
+  if (strcmp(method, "add_file") == 0) {
+    *hr = bgcopy_job_add_file(j, str_at(args, 0), str_at(args, 1));
+  } else if (strcmp(method, "add_file_set") == 0) {
+    json_t *set = json_array_get(args, 0);
+    if (!json_is_array(set)) return fail(r, "add_file_set takes [[url, local], ...]");
+    size_t count = json_array_size(set);
+    bgcopy_file_info *files = calloc(count ? count : 1, sizeof *files);
+    for (size_t i = 0; i < count; i++) {
+      files[i].remote_name = str_at(json_array_get(set, i), 0);
+      files[i].local_name = str_at(json_array_get(set, i), 1);
+    }
+    *hr = bgcopy_job_add_file_set(j, files, count);
+    free(files);
+  } else if (strcmp(method, "enum_files") == 0) {
+    bgcopy_file **files = NULL;
+    size_t count = 0;
+    *hr = bgcopy_job_enum_files(j, &files, &count);
+    if (*hr == BGCOPY_S_OK) {
+      *v = json_array();
+      for (size_t i = 0; i < count; i++) {
+        json_t *o = json_object();
+        bgcopy_file_progress p = {0};
+        bgcopy_file_get_progress(files[i], &p);
+        s = NULL;
+        bgcopy_file_get_remote_name(files[i], &s);
+        json_object_set_new(o, "remote_name", string_result(s));
+        s = NULL;
+        bgcopy_file_get_local_name(files[i], &s);
+        json_object_set_new(o, "local_name", string_result(s));
+        json_object_set_new(o, "bytes_total", bytes_value(p.bytes_total));
+        json_object_set_new(o, "bytes_transferred", json_integer((json_int_t)p.bytes_transferred));
+        json_object_set_new(o, "completed", json_boolean(p.completed));
+        json_array_append_new(*v, o);
+      }
+      bgcopy_file_array_free(files, count);
+    }
+  } else if (strcmp(method, "suspend") == 0) {
+    *hr = bgcopy_job_suspend(j);
+  } else if (strcmp(method, "resume") == 0) {
+    *hr = bgcopy_job_resume(j);
+  } else if (strcmp(method, "cancel") == 0) {
+    *hr = bgcopy_job_cancel(j);
+  } else if (strcmp(method, "complete") == 0) {
+    *hr = bgcopy_job_complete(j);
+    if (BGCOPY_SUCCEEDED(*hr)) *v = json_string(symbol_of(*hr));
+  } else if (strcmp(method, "get_id") == 0) {
+    *hr = bgcopy_job_get_id(j, &s);
+    if (*hr == BGCOPY_S_OK) *v = string_result(s);
+  } else if (strcmp(method, "get_type") == 0) {
+    bgcopy_job_type t;
+    *hr = bgcopy_job_get_type(j, &t);
+    if (*hr == BGCOPY_S_OK) *v = json_string(name_of(TYPE_NAMES, COUNT(TYPE_NAMES), t));
+  } else if (strcmp(method, "get_state") == 0) {
+    bgcopy_job_state st;
+    *hr = bgcopy_job_get_state(j, &st);
+    if (*hr == BGCOPY_S_OK) *v = json_string(name_of(STATE_NAMES, COUNT(STATE_NAMES), st));
+  } else if (strcmp(method, "get_priority") == 0) {
+    bgcopy_priority p;
+    *hr = bgcopy_job_get_priority(j, &p);
+    if (*hr == BGCOPY_S_OK) *v = json_string(name_of(PRIORITY_NAMES, COUNT(PRIORITY_NAMES), p));
+  } else if (strcmp(method, "get_progress") == 0) {
+    bgcopy_job_progress p;
+    *hr = bgcopy_job_get_progress(j, &p);
+    if (*hr == BGCOPY_S_OK) {
+      *v = json_object();
+      json_object_set_new(*v, "bytes_total", bytes_value(p.bytes_total));
+      json_object_set_new(*v, "bytes_transferred", json_integer((json_int_t)p.bytes_transferred));
+      json_object_set_new(*v, "files_total", json_integer(p.files_total));
+      json_object_set_new(*v, "files_transferred", json_integer(p.files_transferred));
+    }
+  } else if (strcmp(method, "get_times") == 0) {
+    bgcopy_job_times t;
+    *hr = bgcopy_job_get_times(j, &t);
+    if (*hr == BGCOPY_S_OK) {
+      *v = json_object();
+      json_object_set_new(*v, "creation_time", json_string(t.creation_time ? "set" : "unset"));
+      json_object_set_new(*v, "modification_time",
+                          json_string(t.modification_time >= t.creation_time ? "set" : "before creation"));
+      json_object_set_new(*v, "transfer_completion_time",
+                          t.transfer_completion_time ? json_string("set") : json_null());
+    }
+  } else if (strcmp(method, "get_error") == 0) {
+    bgcopy_error *e = NULL;
+    *hr = bgcopy_job_get_error(j, &e);
+    if (*hr == BGCOPY_S_OK) *v = error_value(e);
+    bgcopy_error_release(e);
+  } else if (strcmp(method, "get_display_name") == 0) {
+    *hr = bgcopy_job_get_display_name(j, &s);
+    if (*hr == BGCOPY_S_OK) *v = string_result(s);
+  } else if (strcmp(method, "get_description") == 0) {
+    *hr = bgcopy_job_get_description(j, &s);
+    if (*hr == BGCOPY_S_OK) *v = string_result(s);
+  } else if (strcmp(method, "set_display_name") == 0 || strcmp(method, "set_description") == 0) {
+    char *text = long_string(json_array_get(args, 0));
+    *hr = strcmp(method, "set_display_name") == 0 ? bgcopy_job_set_display_name(j, text)
+                                                   : bgcopy_job_set_description(j, text);
+    free(text);
+  } else if (strcmp(method, "set_priority") == 0) {
+    if (value_of(PRIORITY_NAMES, COUNT(PRIORITY_NAMES), str_at(args, 0), &n) != 0)
+      return fail(r, "bad priority name");
+    *hr = bgcopy_job_set_priority(j, n);
+  } else if (strcmp(method, "get_notify_flags") == 0) {
+    *hr = bgcopy_job_get_notify_flags(j, &n);
+    if (*hr == BGCOPY_S_OK) *v = json_integer(n);
+  } else if (strcmp(method, "set_notify_flags") == 0) {
+    if (u32_at(r, args, 0, method, &n)) return -1;
+    *hr = bgcopy_job_set_notify_flags(j, n);
+  } else if (strcmp(method, "get_notify_interface") == 0) {
+    bgcopy_callback cb;
+    *hr = bgcopy_job_get_notify_interface(j, &cb);
+    if (*hr == BGCOPY_S_OK) *v = cb.context || cb.job_transferred ? json_string("set") : json_null();
+  } else if (strcmp(method, "set_notify_interface") == 0) {
+    json_t *o = json_array_get(args, 0);
+    if (json_is_object(o)) {
+      recorder *rec = recorder_new((int)json_integer_value(json_object_get(o, "fail_first")),
+                                   json_is_true(json_object_get(o, "complete_in_callback")));
+      atomic_fetch_add(&rec->refs, 1); /* the library's reference, dropped by release */
+      bgcopy_callback cb = {.context = rec,
+                            .job_transferred = on_transferred,
+                            .job_error = on_error,
+                            .job_modification = on_modification,
+                            .file_transferred = on_file,
+                            .release = on_release};
+      *hr = bgcopy_job_set_notify_interface(j, &cb);
+      if (*hr != BGCOPY_S_OK) recorder_unref(rec); /* not taken: release is not called */
+      recorder_unref(a->rec);
+      a->rec = rec;
+    } else {
+      *hr = bgcopy_job_set_notify_interface(j, NULL);
+    }
+  } else if (strcmp(method, "get_no_progress_timeout") == 0) {
+    *hr = bgcopy_job_get_no_progress_timeout(j, &n);
+    if (*hr == BGCOPY_S_OK) *v = json_integer(n);
+  } else if (strcmp(method, "set_no_progress_timeout") == 0) {
+    if (u32_at(r, args, 0, method, &n)) return -1;
+    *hr = bgcopy_job_set_no_progress_timeout(j, n);
+  } else if (strcmp(method, "get_minimum_retry_delay") == 0) {
+    *hr = bgcopy_job_get_minimum_retry_delay(j, &n);
+    if (*hr == BGCOPY_S_OK) *v = json_integer(n);
+  } else if (strcmp(method, "set_minimum_retry_delay") == 0) {
+    if (u32_at(r, args, 0, method, &n)) return -1;
+    *hr = bgcopy_job_set_minimum_retry_delay(j, n);
+  } else if (strcmp(method, "get_error_count") == 0) {
+    *hr = bgcopy_job_get_error_count(j, &n);
+    if (*hr == BGCOPY_S_OK) *v = json_integer(n);
+  } else if (strcmp(method, "wait") == 0) {
+    json_t *t = json_array_get(args, 0);
+    uint32_t ms = json_is_integer(t) ? (uint32_t)json_integer_value(t) : 30000;
+    bgcopy_job_state st;
+    *hr = bgcopy_job_wait(j, ms, &st);
+    if (*hr == BGCOPY_S_OK) *v = json_string(name_of(STATE_NAMES, COUNT(STATE_NAMES), st));
+  } else {
+    return fail(r, "unknown job method %s", method);
+  }
+  (void)step;
+  return 0;
+}
+
+static int open_manager(run *r) {
+  int32_t hr = bgcopy_manager_open_with(r->state_dir, &r->opts, &r->m);
+  if (hr != BGCOPY_S_OK) return fail(r, "open: %s", bgcopy_last_error_message());
+  return 0;
+}
+
+static void close_manager(run *r) {
+  if (r->m) {
+    bgcopy_manager_close(r->m);
+    bgcopy_manager_release(r->m);
+    r->m = NULL;
+  }
+}
+
+static int count_matches(json_t *spec, unsigned n) {
+  if (json_is_integer(spec)) return (json_int_t)n == json_integer_value(spec);
+  const char *s = json_string_value(spec);
+  if (!s) return 0;
+  if (strncmp(s, ">=", 2) == 0) return n >= (unsigned)atoi(s + 2);
+  if (strncmp(s, "<=", 2) == 0) return n <= (unsigned)atoi(s + 2);
+  return n == (unsigned)atoi(s);
+}
+
+static int expect_file(run *r, json_t *step) {
+  const char *path = json_string_value(json_object_get(step, "path"));
+  if (!path) return fail(r, "expect_file needs path");
+  json_t *ex = json_object_get(step, "exists");
+  int want = ex ? json_is_true(ex) : 1;
+  struct stat st;
+  int exists = stat(path, &st) == 0;
+  if (exists != want) return fail(r, "%s exists: %d, wanted %d", path, exists, want);
+  json_t *size = json_object_get(step, "size");
+  if (!json_is_integer(size)) return 0;
+  uint64_t n = (uint64_t)json_integer_value(size);
+  unsigned version = (unsigned)json_integer_value(json_object_get(step, "version"));
+  if ((uint64_t)st.st_size != n)
+    return fail(r, "%s has %lld bytes, wanted %llu", path, (long long)st.st_size,
+                (unsigned long long)n);
+  FILE *f = fopen(path, "rb");
+  if (!f) return fail(r, "open %s", path);
+  unsigned char chunk[65536];
+  uint64_t off = 0;
+  size_t got;
+  int rc = 0;
+  while (rc == 0 && (got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    for (size_t i = 0; i < got; i++, off++)
+      if (chunk[i] != content_byte(off, version)) {
+        rc = fail(r, "%s differs at byte %llu", path, (unsigned long long)off);
+        break;
+      }
+  }
+  fclose(f);
+  return rc;
+}
+
+static int expect_origin(run *r, json_t *step) {
+  const char *name = json_string_value(json_object_get(step, "name"));
+  if (!name) return fail(r, "expect_origin needs name");
+  json_t *stats = origin_stats(r->o, name);
+  if (!stats) return fail(r, "origin stats for %s failed", name);
+  int rc = 0;
+  char *text = dump(stats);
+  json_t *req = json_object_get(step, "requests");
+  json_t *max = json_object_get(step, "bytes_sent_max");
+  json_t *ranges = json_object_get(step, "range_requests");
+  if (json_is_integer(req) &&
+      json_integer_value(json_object_get(stats, "requests")) != json_integer_value(req))
+    rc = fail(r, "origin %s: %s, wanted %lld requests", name, text, json_integer_value(req));
+  else if (json_is_integer(max) &&
+           json_integer_value(json_object_get(stats, "bytes_sent")) > json_integer_value(max))
+    rc = fail(r, "origin %s: %s, wanted at most %lld bytes sent", name, text,
+              json_integer_value(max));
+  else if (json_is_integer(ranges)) {
+    json_int_t k = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(stats, "ranges"), i, x) if (json_string_length(x) > 0) k++;
+    if (k != json_integer_value(ranges))
+      rc = fail(r, "origin %s: %s, wanted %lld range requests", name, text,
+                json_integer_value(ranges));
+  }
+  free(text);
+  json_decref(stats);
+  return rc;
+}
+
+static int expect_notifications(run *r, json_t *step, double timeout) {
+  const char *name = json_string_value(json_object_get(step, "job"));
+  alias *a = name ? find_alias(r, name) : NULL;
+  if (!a || !a->rec) return fail(r, "no recorder on job %s", name ? name : "?");
+  double start = now_s();
+  for (;;) {
+    char bad[512] = "";
+    for (int k = 0; k < K_COUNT; k++) {
+      json_t *spec = json_object_get(step, KIND_NAMES[k]);
+      if (!spec) continue;
+      unsigned n = recorder_count(a->rec, k);
+      if (!count_matches(spec, n)) {
+        char *want = dump(spec);
+        snprintf(bad, sizeof bad, "%s: %u, wanted %s", KIND_NAMES[k], n, want);
+        free(want);
+      }
+    }
+    json_t *inner = json_object_get(step, "inner_results");
+    if (inner) {
+      pthread_mutex_lock(&a->rec->mu);
+      if (!json_equal(inner, a->rec->inner_results)) {
+        char *g = dump(a->rec->inner_results), *w = dump(inner);
+        snprintf(bad, sizeof bad, "inner results %s, wanted %s", g, w);
+        free(g);
+        free(w);
+      }
+      pthread_mutex_unlock(&a->rec->mu);
+    }
+    if (!bad[0]) return 0;
+    if (now_s() - start > timeout) return fail(r, "%s", bad);
+    sleep_ms(20);
+  }
+}
+
+static int manager_step(run *r, json_t *step, json_t *args, const char *expect) {
+  const char *method = json_string_value(json_object_get(step, "method"));
+  if (!method) return fail(r, "manager needs \"method\"");
+  if (!r->m) return fail(r, "manager is closed");
+  json_t *want = json_object_get(step, "result");
+  int32_t hr;
+  json_t *v = NULL;
+  if (strcmp(method, "get_job") == 0) {
+    bgcopy_job *j = NULL;
+    hr = bgcopy_manager_get_job(r->m, str_at(args, 0), &j);
+    if (hr == BGCOPY_S_OK) {
+      char *id = job_id(j);
+      v = string_result(id);
+      bgcopy_job_release(j);
+    }
+  } else if (strcmp(method, "enum_jobs") == 0) {
+    bgcopy_job **jobs = NULL;
+    size_t count = 0;
+    hr = bgcopy_manager_enum_jobs(r->m, &jobs, &count);
+    if (hr == BGCOPY_S_OK) {
+      v = json_array();
+      for (size_t i = 0; i < count; i++) {
+        char *id = job_id(jobs[i]);
+        const char *label = id;
+        for (int k = 0; k < r->njobs; k++) {
+          char *other = job_id(r->jobs[k].job);
+          if (other && id && strcmp(other, id) == 0) label = r->jobs[k].name;
+          bgcopy_string_free(other);
+        }
+        json_array_append_new(v, json_string(label ? label : ""));
+        bgcopy_string_free(id);
+      }
+      bgcopy_job_array_free(jobs, count);
+    }
+  } else if (strcmp(method, "close") == 0) {
+    hr = bgcopy_manager_close(r->m);
+    bgcopy_manager_release(r->m);
+    r->m = NULL;
+  } else if (strcmp(method, "reopen") == 0) {
+    close_manager(r);
+    if (open_manager(r)) return -1;
+    /* Fresh handles for every job the new manager still knows. */
+    for (int k = 0; k < r->njobs; k++) {
+      char *id = job_id(r->jobs[k].job);
+      bgcopy_job *fresh = NULL;
+      if (id && bgcopy_manager_get_job(r->m, id, &fresh) == BGCOPY_S_OK) {
+        bgcopy_job_release(r->jobs[k].job);
+        r->jobs[k].job = fresh;
+      }
+      bgcopy_string_free(id);
+    }
+    hr = BGCOPY_S_OK;
+  } else {
+    return fail(r, "unknown manager method %s", method);
+  }
+  return finish(r, method, hr, v, expect, want);
+}
+
+static int step(run *r, json_t *raw) {
+  if (has_nul(raw)) {
+    /* Not expressible through NUL-terminated C strings (see the top of this file). */
+    const char *expect = json_string_value(json_object_get(raw, "expect"));
+    if (!expect || strcmp(expect, "INVALID_ARG") != 0)
+      return fail(r, "a string with a NUL inside cannot be passed in C, and the step does not expect INVALID_ARG");
+    r->not_expressible++;
+    return 0;
+  }
+  json_t *st = subst(r, raw);
+  int rc = 0;
+  const char *op = json_string_value(json_object_get(st, "op"));
+  const char *expect = json_string_value(json_object_get(st, "expect"));
+  if (!expect) expect = "OK";
+  json_t *args = json_object_get(st, "args");
+  json_t *t = json_object_get(st, "timeout_ms");
+  double timeout = json_is_integer(t) ? (double)json_integer_value(t) / 1000.0 : 30.0;
+  const char *job = json_string_value(json_object_get(st, "job"));
+  alias *a = job ? find_alias(r, job) : NULL;
+  if (!op) {
+    rc = fail(r, "step needs \"op\"");
+  } else if (strcmp(op, "create") == 0) {
+    const char *name = json_string_value(json_object_get(st, "name"));
+    const char *type = json_string_value(json_object_get(st, "type"));
+    uint32_t ty = 0;
+    bgcopy_job *j = NULL;
+    if (!job) {
+      rc = fail(r, "create needs \"job\"");
+    } else if (value_of(TYPE_NAMES, COUNT(TYPE_NAMES), type ? type : "DOWNLOAD", &ty) != 0) {
+      rc = fail(r, "bad type");
+    } else if (!r->m) {
+      rc = fail(r, "manager is closed");
+    } else {
+      int32_t hr = bgcopy_manager_create_job(r->m, name ? name : job, ty, &j);
+      rc = finish(r, "create", hr, NULL, expect, NULL);
+      if (hr == BGCOPY_S_OK) {
+        if (!a && r->njobs < MAX_JOBS) {
+          a = &r->jobs[r->njobs++];
+          snprintf(a->name, sizeof a->name, "%s", job);
+        }
+        if (a) {
+          bgcopy_job_release(a->job);
+          a->job = j;
+        } else {
+          bgcopy_job_release(j);
+          rc = fail(r, "too many jobs");
+        }
+      }
+    }
+  } else if (strcmp(op, "call") == 0) {
+    const char *method = json_string_value(json_object_get(st, "method"));
+    int32_t hr = 0;
+    json_t *v = NULL;
+    if (!a) rc = fail(r, "unknown job alias %s", job ? job : "(none)");
+    else if (!method) rc = fail(r, "call needs \"method\"");
+    else if ((rc = call(r, a, method, args, st, &hr, &v)) == 0)
+      rc = finish(r, method, hr, v, expect, json_object_get(st, "result"));
+  } else if (strcmp(op, "manager") == 0) {
+    rc = manager_step(r, st, args, expect);
+  } else if (strcmp(op, "wait_state") == 0) {
+    const char *want = json_string_value(json_object_get(st, "state"));
+    double start = now_s();
+    if (!a || !want) rc = fail(r, "wait_state needs job and state");
+    while (rc == 0) {
+      bgcopy_job_state s;
+      if (bgcopy_job_get_state(a->job, &s) != BGCOPY_S_OK) {
+        rc = fail(r, "get_state: %s", bgcopy_last_error_message());
+        break;
+      }
+      if (strcmp(name_of(STATE_NAMES, COUNT(STATE_NAMES), s), want) == 0) break;
+      if (now_s() - start > timeout) {
+        bgcopy_error *e = NULL;
+        char *d = NULL;
+        if (bgcopy_job_get_error(a->job, &e) == BGCOPY_S_OK) bgcopy_error_get_error_description(e, &d);
+        rc = fail(r, "state %s after %.1fs, wanted %s (%s)", name_of(STATE_NAMES, COUNT(STATE_NAMES), s),
+                  timeout, want, d ? d : "");
+        bgcopy_string_free(d);
+        bgcopy_error_release(e);
+        break;
+      }
+      sleep_ms(10);
+    }
+  } else if (strcmp(op, "wait_bytes") == 0) {
+    json_t *least = json_object_get(st, "at_least");
+    double start = now_s();
+    if (!a || !json_is_integer(least)) rc = fail(r, "wait_bytes needs job and at_least");
+    while (rc == 0) {
+      bgcopy_job_progress p;
+      if (bgcopy_job_get_progress(a->job, &p) != BGCOPY_S_OK) {
+        rc = fail(r, "get_progress: %s", bgcopy_last_error_message());
+        break;
+      }
+      if (p.bytes_transferred >= (uint64_t)json_integer_value(least)) break;
+      if (now_s() - start > timeout) {
+        rc = fail(r, "%llu bytes after %.1fs, wanted %lld", (unsigned long long)p.bytes_transferred,
+                  timeout, json_integer_value(least));
+        break;
+      }
+      sleep_ms(5);
+    }
+  } else if (strcmp(op, "expect_file") == 0) {
+    rc = expect_file(r, st);
+  } else if (strcmp(op, "expect_temp_files") == 0) {
+    int want = (int)json_integer_value(json_object_get(st, "count"));
+    int n = count_temp_files(r->dir);
+    if (n != want) rc = fail(r, "%d temp files, wanted %d", n, want);
+  } else if (strcmp(op, "expect_notifications") == 0) {
+    rc = expect_notifications(r, st, timeout);
+  } else if (strcmp(op, "expect_origin") == 0) {
+    rc = expect_origin(r, st);
+  } else if (strcmp(op, "sleep") == 0) {
+    sleep_ms((unsigned)json_integer_value(json_object_get(st, "ms")));
+  } else {
+    rc = fail(r, "unknown op %s", op);
+  }
+  json_decref(st);
+  return rc;
+}
+
+static void options_from(run *r, json_t *spec) {
+  bgcopy_manager_options_init(&r->opts);
+  json_t *v;
+#define U32(key, field) \
+  if (json_is_integer(v = json_object_get(spec, key))) r->opts.field = (uint32_t)json_integer_value(v)
+#define U64(key, field) \
+  if (json_is_integer(v = json_object_get(spec, key))) r->opts.field = (uint64_t)json_integer_value(v)
+  U32("background_slots", background_slots);
+  U32("connections_per_job", connections_per_job);
+  U32("read_timeout_ms", read_timeout_ms);
+  U32("notify_interval_ms", notify_interval_ms);
+  U32("time_slice_ms", time_slice_ms);
+  U32("checkpoint_interval_ms", checkpoint_interval_ms);
+  U64("checkpoint_bytes", checkpoint_bytes);
+  U32("max_redirects", max_redirects);
+  U64("background_bandwidth_limit", background_bandwidth_limit);
+#undef U32
+#undef U64
+  if (json_is_true(json_object_get(spec, "trust_origin_cert"))) {
+    r->certs[0] = r->o->cert;
+    r->opts.tls_root_certs = r->certs;
+    r->opts.tls_root_certs_count = 1;
+  }
+}
+
+typedef struct job_spec {
+  const origin *o;
+  char path[PATH_MAX];
+  char name[256];
+  int ok;
+  double took;
+  char err[2600];
+  int not_expressible;
+} job_spec;
+
+/* At most $BGCOPY_SCENARIO_JOBS scenarios at once (default: all). */
+static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slots_cv = PTHREAD_COND_INITIALIZER;
+static int slots_free = 1 << 30;
+
+static void *run_scenario(void *arg) {
+  job_spec *js = arg;
+  pthread_mutex_lock(&slots_mu);
+  while (slots_free == 0) pthread_cond_wait(&slots_cv, &slots_mu);
+  slots_free--;
+  pthread_mutex_unlock(&slots_mu);
+  double start = now_s();
+  json_error_t jerr;
+  json_t *sc = json_load_file(js->path, JSON_ALLOW_NUL, &jerr);
+  if (!sc) {
+    snprintf(js->err, sizeof js->err, "bad JSON: %s (line %d)", jerr.text, jerr.line);
+    return NULL;
+  }
+  run *r = calloc(1, sizeof *r);
+  r->o = js->o;
+  r->name = js->name;
+  if (make_temp_dir(r->dir, sizeof r->dir, js->name) != 0) {
+    snprintf(js->err, sizeof js->err, "cannot make a temporary directory");
+  } else {
+    snprintf(r->state_dir, sizeof r->state_dir, "%s/state", r->dir);
+    options_from(r, json_object_get(sc, "manager"));
+    json_t *steps = json_object_get(sc, "steps");
+    if (!json_is_array(steps)) {
+      snprintf(js->err, sizeof js->err, "scenario needs \"steps\"");
+    } else if (open_manager(r) != 0) {
+      snprintf(js->err, sizeof js->err, "%s", r->err);
+    } else {
+      js->ok = 1;
+      size_t i;
+      json_t *s;
+      json_array_foreach(steps, i, s) {
+        if (step(r, s) != 0) {
+          char *text = dump(s);
+          snprintf(js->err, sizeof js->err, "step %zu %.300s: %s", i + 1, text, r->err);
+          free(text);
+          js->ok = 0;
+          break;
+        }
+      }
+    }
+    close_manager(r);
+    for (int k = 0; k < r->njobs; k++) {
+      bgcopy_job_release(r->jobs[k].job);
+      recorder_unref(r->jobs[k].rec);
+    }
+    js->not_expressible = r->not_expressible;
+    remove_tree(r->dir);
+  }
+  free(r);
+  json_decref(sc);
+  js->took = now_s() - start;
+  pthread_mutex_lock(&slots_mu);
+  slots_free++;
+  pthread_cond_signal(&slots_cv);
+  pthread_mutex_unlock(&slots_mu);
+  return NULL;
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int in_list(const char *list, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = list; p && *p;) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len == n && strncmp(p, name, n) == 0) return 1;
+    p = end ? end + 1 : NULL;
+  }
+  return 0;
+}
+
+static int selected(const char *name, int argc, char **argv) {
+  const char *skip = getenv("BGCOPY_SCENARIO_SKIP");
+  if (skip && in_list(skip, name)) return 0;
+  if (argc > 2) {
+    for (int i = 2; i < argc; i++)
+      if (strcmp(argv[i], name) == 0) return 1;
+    return 0;
+  }
+  const char *env = getenv("BGCOPY_SCENARIO");
+  return !env || !*env || in_list(env, name);
+}
+
+int main(int argc, char **argv) {
+  const char *dir = argc > 1 ? argv[1] : "tests/scenarios";
+  DIR *d = opendir(dir);
+  if (!d) {
+    fprintf(stderr, "cannot open %s\n", dir);
+    return 2;
+  }
+  char *names[256];
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) && n < 256) {
+    size_t len = strlen(e->d_name);
+    if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0) {
+      char *name = strndup(e->d_name, len - 5);
+      if (selected(name, argc, argv)) names[n++] = name;
+      else free(name);
+    }
+  }
+  closedir(d);
+  qsort(names, (size_t)n, sizeof names[0], by_name);
+  if (n == 0) {
+    fprintf(stderr, "no scenarios selected in %s\n", dir);
+    printf("RESULT passed=0 failed=1\n");
+    return 1;
+  }
+  const char *jobs = getenv("BGCOPY_SCENARIO_JOBS");
+  if (jobs && atoi(jobs) > 0) slots_free = atoi(jobs);
+  origin o;
+  if (origin_start(&o) != 0) {
+    printf("RESULT passed=0 failed=%d\n", n);
+    return 1;
+  }
+  job_spec *specs = calloc((size_t)n, sizeof *specs);
+  pthread_t *threads = calloc((size_t)n, sizeof *threads);
+  for (int i = 0; i < n; i++) {
+    specs[i].o = &o;
+    snprintf(specs[i].path, sizeof specs[i].path, "%s/%s.json", dir, names[i]);
+    snprintf(specs[i].name, sizeof specs[i].name, "%s", names[i]);
+    pthread_create(&threads[i], NULL, run_scenario, &specs[i]);
+  }
+  int passed = 0, failed = 0;
+  for (int i = 0; i < n; i++) {
+    pthread_join(threads[i], NULL);
+    if (specs[i].ok) {
+      passed++;
+      printf("scenario %s ... ok (%.1fs)", names[i], specs[i].took);
+      if (specs[i].not_expressible)
+        printf(" [%d step(s) with a NUL inside a string: not expressible in C]",
+               specs[i].not_expressible);
+      printf("\n");
+    } else {
+      failed++;
+      printf("scenario %s ... FAILED (%.1fs): %s\n", names[i], specs[i].took, specs[i].err);
+    }
+    free(names[i]);
+  }
+  origin_stop(&o);
+  free(specs);
+  free(threads);
+  printf("RESULT passed=%d failed=%d\n", passed, failed);
+  return failed ? 1 : 0;
+}
