@@ -1,0 +1,101 @@
+"""bgcopy: durable background HTTP(S) downloads with the Windows BITS job model.
+
+Open a ``CopyManager`` on a state directory, create a ``CopyJob``, add files (a URL and
+a local path each), ``resume()`` it and the library transfers it in the background
+with priorities, progress, retries and notifications. Jobs survive crashes and
+restarts; nothing appears at a local path until ``complete()``.
+
+    import bgcopy
+
+    with bgcopy.CopyManager.open("/tmp/bgcopy-state") as manager:
+        job = manager.create_job("example")
+        job.add_file("https://example.com/a.iso", "/tmp/a.iso")
+        job.resume()
+        if job.wait() == bgcopy.JobState.TRANSFERRED:
+            job.complete()
+
+Every failure raises ``BgCopyError`` (``.code``, ``.symbol``) or one of its
+subclasses. The method names are the SPEC's (``get_state()``, ``set_priority()``);
+properties (``job.state``, ``job.priority``) are extras on top.
+"""
+
+import atexit as _atexit
+
+from ._types import (
+    BYTES_UNKNOWN,
+    BgCopyError,
+    Completion,
+    CopyCallback,
+    EmptyError,
+    ErrorContext,
+    ErrorInformationUnavailableError,
+    FileNotAvailableError,
+    InvalidArgError,
+    InvalidArgTypeError,
+    InvalidStateError,
+    JobState,
+    JobType,
+    LocalFileError,
+    LockedError,
+    NotFoundError,
+    NotifyFlags,
+    Priority,
+    ProtocolNotAvailableError,
+    StoreError,
+    StringTooLongError,
+    UnexpectedError,
+    UnsupportedError,
+    codes,
+)
+from ._bgcopy import (
+    CopyError,
+    CopyFile,
+    CopyJob,
+    CopyManager,
+    FileProgress,
+    JobProgress,
+    JobTimes,
+    __version__,
+    _close_all,
+    default_state_dir,
+)
+
+# Close every manager before the interpreter shuts down, so that no library thread
+# calls into Python while it finalizes (and every state directory is flushed).
+_atexit.register(_close_all)
+
+__all__ = [
+    "BYTES_UNKNOWN",
+    "BgCopyError",
+    "Completion",
+    "CopyCallback",
+    "CopyError",
+    "CopyFile",
+    "CopyJob",
+    "CopyManager",
+    "EmptyError",
+    "ErrorContext",
+    "ErrorInformationUnavailableError",
+    "FileNotAvailableError",
+    "FileProgress",
+    "InvalidArgError",
+    "InvalidArgTypeError",
+    "InvalidStateError",
+    "JobProgress",
+    "JobState",
+    "JobTimes",
+    "JobType",
+    "LocalFileError",
+    "LockedError",
+    "NotFoundError",
+    "NotifyFlags",
+    "Priority",
+    "ProtocolNotAvailableError",
+    "StoreError",
+    "StringTooLongError",
+    "UnexpectedError",
+    "UnsupportedError",
+    "__version__",
+    "codes",
+    "default_state_dir",
+]

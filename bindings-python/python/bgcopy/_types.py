@@ -1,0 +1,372 @@
+"""The pure-Python half of bgcopy: enums, exceptions and result codes (SPEC §2, §6).
+
+The extension module (``bgcopy._bgcopy``) imports this module to build the values it
+returns, so everything here is plain Python with no import of the extension at load
+time.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+from typing import Any, Dict, Optional, Tuple, Type
+
+__all__ = [
+    "BYTES_UNKNOWN",
+    "BgCopyError",
+    "Completion",
+    "CopyCallback",
+    "EmptyError",
+    "ErrorContext",
+    "ErrorInformationUnavailableError",
+    "FileNotAvailableError",
+    "InvalidArgError",
+    "InvalidArgTypeError",
+    "InvalidStateError",
+    "JobState",
+    "JobType",
+    "LocalFileError",
+    "LockedError",
+    "NotFoundError",
+    "NotifyFlags",
+    "Priority",
+    "ProtocolNotAvailableError",
+    "StoreError",
+    "StringTooLongError",
+    "UnexpectedError",
+    "UnsupportedError",
+    "codes",
+]
+
+#: ``JobProgress.bytes_total`` / ``FileProgress.bytes_total`` while a size is not yet
+#: known (``u64::MAX``, BG_SIZE_UNKNOWN).
+BYTES_UNKNOWN: int = 0xFFFF_FFFF_FFFF_FFFF
+
+
+class JobState(enum.IntEnum):
+    """The state of a job (BG_JOB_STATE)."""
+
+    QUEUED = 0
+    CONNECTING = 1
+    TRANSFERRING = 2
+    SUSPENDED = 3
+    ERROR = 4
+    TRANSIENT_ERROR = 5
+    TRANSFERRED = 6
+    ACKNOWLEDGED = 7
+    CANCELLED = 8
+
+    @property
+    def is_final(self) -> bool:
+        """ACKNOWLEDGED or CANCELLED: the job is gone from the queue."""
+        return self in (JobState.ACKNOWLEDGED, JobState.CANCELLED)
+
+    @property
+    def ends_wait(self) -> bool:
+        """A state that ``CopyJob.wait()`` returns on (TRANSFERRED, ERROR or final)."""
+        return self in (
+            JobState.TRANSFERRED,
+            JobState.ERROR,
+            JobState.ACKNOWLEDGED,
+            JobState.CANCELLED,
+        )
+
+
+class Priority(enum.IntEnum):
+    """The priority of a job (BG_JOB_PRIORITY); lower values run first."""
+
+    FOREGROUND = 0
+    HIGH = 1
+    NORMAL = 2
+    LOW = 3
+
+
+class JobType(enum.IntEnum):
+    """The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built."""
+
+    DOWNLOAD = 0
+    UPLOAD = 1
+    UPLOAD_REPLY = 2
+
+
+class ErrorContext(enum.IntEnum):
+    """Where an error came from (BG_ERROR_CONTEXT)."""
+
+    NONE = 0
+    UNKNOWN = 1
+    GENERAL_QUEUE_MANAGER = 2
+    QUEUE_MANAGER_NOTIFICATION = 3
+    LOCAL_FILE = 4
+    REMOTE_FILE = 5
+    GENERAL_TRANSPORT = 6
+    REMOTE_APPLICATION = 7
+
+
+class NotifyFlags(enum.IntFlag):
+    """Which notifications a job delivers (BG_NOTIFY_*), combined with ``|``."""
+
+    JOB_TRANSFERRED = 0x01
+    JOB_ERROR = 0x02
+    DISABLE = 0x04
+    JOB_MODIFICATION = 0x08
+    FILE_TRANSFERRED = 0x10
+    #: The default of a new job: JOB_TRANSFERRED | JOB_ERROR.
+    DEFAULT = 0x03
+
+
+class codes:
+    """The numeric result codes of SPEC §2 (BITS HRESULTs, unsigned) and their names.
+
+    ``BgCopyError.code`` and ``CopyError.code`` hold these values; ``symbol(code)``
+    gives the SPEC §6 name (``"INVALID_STATE"``, ``"HTTP_404"``, ...).
+    """
+
+    S_OK = 0x0000_0000
+    PARTIAL_COMPLETE = 0x0020_0017
+    NOT_FOUND = 0x8020_0001
+    INVALID_STATE = 0x8020_0002
+    EMPTY = 0x8020_0003
+    FILE_NOT_AVAILABLE = 0x8020_0004
+    PROTOCOL_NOT_AVAILABLE = 0x8020_0005
+    ERROR_INFORMATION_UNAVAILABLE = 0x8020_000F
+    MISSING_FILE_SIZE = 0x8020_0011
+    INSUFFICIENT_RANGE_SUPPORT = 0x8020_0013
+    INVALID_SERVER_RESPONSE = 0x8020_001B
+    STRING_TOO_LONG = 0x8020_0021
+    NO_PROGRESS = 0x8020_0024
+    CONNECT_FAILURE = 0x8020_002D
+    CONNECTION_CLOSED = 0x8020_002E
+    VALIDATION_FAILED = 0x8020_0053
+    REMOTE_FILE_CHANGED = 0x8020_0073
+    E_INVALIDARG = 0x8007_0057
+    E_NOTIMPL = 0x8000_4001
+    E_UNEXPECTED = 0x8000_FFFF
+    ACCESS_DENIED = 0x8007_0005
+    PATH_NOT_FOUND = 0x8007_0003
+    DISK_FULL = 0x8007_0070
+    IO_ERROR = 0x8007_001F
+    LOCKED = 0x8007_0021
+    STORE_CORRUPT = 0x8007_0570
+    STORE_TOO_NEW = 0x8007_051A
+    TIMEOUT = 0x8007_2EE2
+    SECURE_FAILURE = 0x8007_2F8F
+    REDIRECT_FAILED = 0x8007_2EFA
+    #: HTTP status ``n`` is ``HTTP_BASE + n``.
+    HTTP_BASE = 0x8019_0000
+
+    @staticmethod
+    def http(status: int) -> int:
+        """The code for HTTP status ``status`` (``0x80190000 + status``)."""
+        return codes.HTTP_BASE + status
+
+    @staticmethod
+    def symbol(code: int) -> str:
+        """The SPEC §6 symbolic name of ``code``: ``"HTTP_404"`` for HTTP statuses,
+        ``"INVALID_ARG"``, ``"NOT_IMPLEMENTED"``, ``"UNEXPECTED"`` for the E_ codes,
+        ``"OK"`` for S_OK, else ``"0x%08X"``."""
+        name = _SYMBOLS.get(code)
+        if name is not None:
+            return name
+        if codes.HTTP_BASE + 100 <= code < codes.HTTP_BASE + 1000:
+            return f"HTTP_{code - codes.HTTP_BASE}"
+        return f"0x{code & 0xFFFF_FFFF:08X}"
+
+    @staticmethod
+    def from_symbol(name: str) -> Optional[int]:
+        """The code for a symbolic name (the inverse of ``symbol``), or None."""
+        if name.startswith("HTTP_"):
+            try:
+                status = int(name[5:])
+            except ValueError:
+                return None
+            return codes.http(status) if 100 <= status < 1000 else None
+        if name.startswith("0x"):
+            try:
+                return int(name, 16)
+            except ValueError:
+                return None
+        for code, sym in _SYMBOLS.items():
+            if sym == name:
+                return code
+        return None
+
+
+_RENAMED = {"S_OK": "OK", "E_INVALIDARG": "INVALID_ARG", "E_NOTIMPL": "NOT_IMPLEMENTED",
+            "E_UNEXPECTED": "UNEXPECTED"}
+_SYMBOLS: Dict[int, str] = {
+    value: _RENAMED.get(name, name)
+    for name, value in vars(codes).items()
+    if name.isupper() and isinstance(value, int) and name != "HTTP_BASE"
+}
+
+
+class Completion(enum.IntEnum):
+    """How ``CopyJob.complete()`` ended: every file is in place (S_OK), or some were
+    not transferred and were deleted (PARTIAL_COMPLETE, a success code)."""
+
+    ALL = codes.S_OK
+    PARTIAL = codes.PARTIAL_COMPLETE
+
+    @property
+    def symbol(self) -> str:
+        """``"OK"`` or ``"PARTIAL_COMPLETE"``."""
+        return codes.symbol(int(self))
+
+
+class CopyCallback:
+    """A base class for notification objects (IBackgroundCopyCallback); subclass it and
+    override what you need, or pass any object with some of these methods to
+    ``CopyJob.set_notify_interface``. The methods run on a library thread; raising
+    counts as a failed delivery (TRANSFERRED and ERROR are delivered again after the
+    job's minimum retry delay)."""
+
+    def job_transferred(self, job: Any) -> None:
+        """The job reached TRANSFERRED (flag JOB_TRANSFERRED)."""
+
+    def job_error(self, job: Any, error: Any) -> None:
+        """The job reached ERROR (flag JOB_ERROR); ``error`` is its ``CopyError``."""
+
+    def job_modification(self, job: Any) -> None:
+        """The job changed (flag JOB_MODIFICATION); coalesced, the last is never lost."""
+
+    def file_transferred(self, job: Any, file: Any) -> None:
+        """One file's bytes are all transferred (flag FILE_TRANSFERRED)."""
+
+
+class BgCopyError(Exception):
+    """Every failure of a bgcopy call: ``code`` is the SPEC §2 code (an unsigned 32-bit
+    HRESULT, e.g. ``0x80200002``), ``symbol`` its name (``"INVALID_STATE"``), and
+    ``message`` says what went wrong. Subclasses name the common codes."""
+
+    code: int
+    symbol: str
+    message: str
+
+    def __init__(self, message: str, code: int = codes.E_UNEXPECTED,
+                 symbol: Optional[str] = None) -> None:
+        """An error with ``message``, ``code`` and its ``symbol`` (derived when None)."""
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.symbol = symbol if symbol is not None else codes.symbol(code)
+
+    def __str__(self) -> str:
+        """``SYMBOL (0xCODE): message``."""
+        return f"{self.symbol} (0x{self.code:08X}): {self.message}"
+
+    def __repr__(self) -> str:
+        """The class, message, code and symbol."""
+        return f"{type(self).__name__}({self.message!r}, code=0x{self.code:08X}, symbol={self.symbol!r})"
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        """Pickles with its code and symbol (for multiprocessing)."""
+        return (type(self), (self.message, self.code, self.symbol))
+
+
+class InvalidArgError(BgCopyError, ValueError):
+    """E_INVALIDARG (0x80070057): a bad argument (SPEC §5). Also a ``ValueError``."""
+
+
+class InvalidArgTypeError(InvalidArgError, TypeError):
+    """E_INVALIDARG for an argument of the wrong type (``None`` where a value is
+    required, a float where an int is). Also a ``TypeError``."""
+
+
+class StringTooLongError(BgCopyError, ValueError):
+    """STRING_TOO_LONG (0x80200021): a display name, description or URL is too long."""
+
+
+class InvalidStateError(BgCopyError):
+    """INVALID_STATE (0x80200002): not allowed in the job's state (a final job), or the
+    manager is closed."""
+
+
+class NotFoundError(BgCopyError, LookupError):
+    """NOT_FOUND (0x80200001): no such job (or it is final and gone from the queue)."""
+
+
+class EmptyError(BgCopyError):
+    """EMPTY (0x80200003): ``resume()`` on a job without files."""
+
+
+class ErrorInformationUnavailableError(BgCopyError):
+    """ERROR_INFORMATION_UNAVAILABLE (0x8020000F): ``get_error()`` on a job that is not
+    in ERROR or TRANSIENT_ERROR."""
+
+
+class FileNotAvailableError(BgCopyError):
+    """FILE_NOT_AVAILABLE (0x80200004): the error is not about a file."""
+
+
+class ProtocolNotAvailableError(BgCopyError):
+    """PROTOCOL_NOT_AVAILABLE (0x80200005): the error is not about a transfer."""
+
+
+class LockedError(BgCopyError):
+    """LOCKED (0x80070021): another process holds the state directory (the message
+    names it)."""
+
+
+class StoreError(BgCopyError):
+    """STORE_CORRUPT (0x80070570) or STORE_TOO_NEW (0x8007051A): the job store cannot
+    be used."""
+
+
+class LocalFileError(BgCopyError):
+    """ACCESS_DENIED, PATH_NOT_FOUND, DISK_FULL or IO_ERROR: a local file or directory
+    could not be used."""
+
+
+class UnsupportedError(BgCopyError, NotImplementedError):
+    """E_NOTIMPL (0x80004001): not built yet (UPLOAD jobs). Also a
+    ``NotImplementedError``."""
+
+
+class UnexpectedError(BgCopyError):
+    """E_UNEXPECTED (0x8000FFFF): an internal failure (a caught panic)."""
+
+
+_CLASSES: Dict[int, Type[BgCopyError]] = {
+    codes.E_INVALIDARG: InvalidArgError,
+    codes.STRING_TOO_LONG: StringTooLongError,
+    codes.INVALID_STATE: InvalidStateError,
+    codes.NOT_FOUND: NotFoundError,
+    codes.EMPTY: EmptyError,
+    codes.ERROR_INFORMATION_UNAVAILABLE: ErrorInformationUnavailableError,
+    codes.FILE_NOT_AVAILABLE: FileNotAvailableError,
+    codes.PROTOCOL_NOT_AVAILABLE: ProtocolNotAvailableError,
+    codes.LOCKED: LockedError,
+    codes.STORE_CORRUPT: StoreError,
+    codes.STORE_TOO_NEW: StoreError,
+    codes.ACCESS_DENIED: LocalFileError,
+    codes.PATH_NOT_FOUND: LocalFileError,
+    codes.DISK_FULL: LocalFileError,
+    codes.IO_ERROR: LocalFileError,
+    codes.E_NOTIMPL: UnsupportedError,
+    codes.E_UNEXPECTED: UnexpectedError,
+}
+
+
+def _make_error(code: int, symbol: str, message: str, type_error: bool = False) -> BgCopyError:
+    """The exception for a code (used by the extension module)."""
+    if type_error and code == codes.E_INVALIDARG:
+        return InvalidArgTypeError(message, code, symbol)
+    return _CLASSES.get(code, BgCopyError)(message, code, symbol)
+
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def _from_ms(ms: int) -> _dt.datetime:
+    """An aware UTC datetime from milliseconds since the Unix epoch (exact)."""
+    return _EPOCH + _dt.timedelta(milliseconds=ms)
+
+
+def _resolve_future(fut: Any, value: Any, error: Optional[BaseException]) -> None:
+    """Finish an asyncio future from the loop's thread unless it was cancelled."""
+    if fut.done():
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(value)

@@ -1,0 +1,65 @@
+//! The one error conversion: a core [`bgcopy::Error`] (or a bad argument found here)
+//! becomes the `bgcopy.BgCopyError` subclass for its code, built by
+//! `bgcopy._types._make_error`, carrying `.code` and `.symbol`.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyList;
+
+static MAKE_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The exception for `code` with `message`; `type_error` picks `InvalidArgTypeError`.
+pub fn make(py: Python<'_>, code: u32, message: &str, type_error: bool) -> PyErr {
+    let built = MAKE_ERROR
+        .import(py, "bgcopy._types", "_make_error")
+        .and_then(|f| f.call1((code, bgcopy::codes::symbol(code), message, type_error)));
+    match built {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(e) => e,
+    }
+}
+
+/// A core error as a Python exception.
+pub fn core(py: Python<'_>, e: &bgcopy::Error) -> PyErr {
+    make(py, e.code(), e.message(), false)
+}
+
+/// E_INVALIDARG: `InvalidArgError` (a `ValueError`).
+pub fn invalid_arg(py: Python<'_>, message: impl AsRef<str>) -> PyErr {
+    make(py, bgcopy::codes::E_INVALIDARG, message.as_ref(), false)
+}
+
+/// E_INVALIDARG for a wrong type: `InvalidArgTypeError` (also a `TypeError`).
+pub fn wrong_type(py: Python<'_>, message: impl AsRef<str>) -> PyErr {
+    make(py, bgcopy::codes::E_INVALIDARG, message.as_ref(), true)
+}
+
+/// INVALID_STATE with a message.
+pub fn invalid_state(py: Python<'_>, message: impl AsRef<str>) -> PyErr {
+    make(py, bgcopy::codes::INVALID_STATE, message.as_ref(), false)
+}
+
+/// `.or_raise(py)` on a core result.
+pub trait OrRaise<T> {
+    /// The value, or the error as a Python exception.
+    fn or_raise(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> OrRaise<T> for bgcopy::Result<T> {
+    #[inline]
+    fn or_raise(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| core(py, &e))
+    }
+}
+
+/// Every named code of the core with its symbol: `[(code, symbol)]` (for the tests
+/// that keep `bgcopy.codes` in step with the core).
+#[pyfunction]
+#[pyo3(name = "_code_table")]
+pub fn code_table(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    let rows: Vec<(u32, String)> = bgcopy::codes::ALL
+        .iter()
+        .map(|&c| (c, bgcopy::codes::symbol(c)))
+        .collect();
+    PyList::new(py, rows)
+}

@@ -1,0 +1,784 @@
+//! `CopyJob`, `CopyFile`, `CopyError`: handles over the core's, each keeping its manager.
+
+use crate::callback::{METHODS, PyCallback};
+use crate::convert;
+use crate::errors::{self, OrRaise};
+use crate::manager::{Owner, SHUTTING_DOWN};
+use crate::values::{PyFileProgress, PyJobProgress, PyJobTimes};
+use bgcopy::{CopyCallback, codes};
+use pyo3::prelude::*;
+use pyo3::types::{PyCFunction, PyDict, PyList, PyString, PyTuple};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long one blocking wait lasts before Python gets a chance to run signal handlers
+/// (Ctrl-C interrupts `wait()`), and how often an async wait checks for cancellation.
+const WAIT_SLICE: Duration = Duration::from_millis(100);
+
+/// A transfer job (IBackgroundCopyJob). Made by ``CopyManager.create_job``,
+/// ``get_job`` and ``enum_jobs``; every handle of the same job is equal. Methods with
+/// the SPEC's names (``get_state()``, ``set_priority(p)``) plus properties
+/// (``job.state``, ``job.priority = Priority.HIGH``). Getters always work (also after
+/// the job is final or the manager closed); mutators of a final job raise
+/// ``InvalidStateError``. Thread-safe.
+#[pyclass(frozen, weakref, module = "bgcopy", name = "CopyJob")]
+pub struct PyCopyJob {
+    job: bgcopy::CopyJob,
+    owner: Arc<Owner>,
+}
+
+impl PyCopyJob {
+    pub fn new(job: bgcopy::CopyJob, owner: Arc<Owner>) -> Self {
+        PyCopyJob { job, owner }
+    }
+
+    /// Run a mutator with the GIL released (it writes the store durably).
+    fn mutate<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&bgcopy::CopyJob) -> bgcopy::Result<T> + Send,
+    ) -> PyResult<T> {
+        self.owner.check(py)?;
+        py.detach(|| f(&self.job)).or_raise(py)
+    }
+}
+
+#[pymethods]
+impl PyCopyJob {
+    /// Append a file: ``remote_url`` (http or https, absolute) downloaded to
+    /// ``local_path`` (absolute, in an existing directory, not already a file of this
+    /// job). Nothing appears at ``local_path`` before ``complete()``.
+    #[pyo3(signature = (remote_url, local_path))]
+    fn add_file(
+        &self,
+        py: Python<'_>,
+        remote_url: &Bound<'_, PyAny>,
+        local_path: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let url = convert::string(remote_url, "remote_url")?;
+        let local = convert::path(local_path, "local_path")?;
+        self.mutate(py, |j| j.add_file(&url, &local))
+    }
+
+    /// Append several files at once, all or none: ``files`` is an iterable of
+    /// ``(remote_url, local_path)`` pairs.
+    #[pyo3(signature = (files))]
+    fn add_file_set(&self, py: Python<'_>, files: &Bound<'_, PyAny>) -> PyResult<()> {
+        let not_pairs = || {
+            errors::wrong_type(
+                py,
+                format!(
+                    "files must be an iterable of (remote_url, local_path) pairs, not {}",
+                    convert::type_name(files)
+                ),
+            )
+        };
+        if files.is_none() || files.is_instance_of::<PyString>() {
+            return Err(not_pairs());
+        }
+        let mut pairs = Vec::new();
+        for (i, item) in files.try_iter().map_err(|_| not_pairs())?.enumerate() {
+            let item = item?;
+            let pair: Vec<Bound<'_, PyAny>> = if item.is_instance_of::<PyString>() {
+                Vec::new()
+            } else {
+                match item.try_iter() {
+                    Ok(it) => it.collect::<PyResult<_>>()?,
+                    Err(_) => Vec::new(),
+                }
+            };
+            if pair.len() != 2 {
+                return Err(errors::wrong_type(
+                    py,
+                    format!(
+                        "files[{i}] must be a (remote_url, local_path) pair, not {}",
+                        convert::type_name(&item)
+                    ),
+                ));
+            }
+            pairs.push((
+                convert::string(&pair[0], &format!("files[{i}] remote_url"))?,
+                convert::path(&pair[1], &format!("files[{i}] local_path"))?,
+            ));
+        }
+        self.mutate(py, |j| j.add_file_set(&pairs))
+    }
+
+    /// The job's files, in the order they were added.
+    fn enum_files<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.owner.check(py)?;
+        let files = self.job.enum_files().or_raise(py)?;
+        PyList::new(
+            py,
+            files
+                .into_iter()
+                .map(|f| PyCopyFile::new(f, self.owner.clone())),
+        )
+    }
+
+    /// Stop transferring (→ SUSPENDED); progress is kept.
+    fn suspend(&self, py: Python<'_>) -> PyResult<()> {
+        self.mutate(py, |j| j.suspend())
+    }
+
+    /// Queue the job (→ QUEUED) from SUSPENDED, ERROR or TRANSIENT_ERROR (or TRANSFERRED
+    /// with new files); clears the error. ``EmptyError`` when the job has no files.
+    fn resume(&self, py: Python<'_>) -> PyResult<()> {
+        self.mutate(py, |j| j.resume())
+    }
+
+    /// End the job (→ CANCELLED, final) and delete every temporary file.
+    fn cancel(&self, py: Python<'_>) -> PyResult<()> {
+        self.mutate(py, |j| j.cancel())
+    }
+
+    /// End the job (→ ACKNOWLEDGED, final): every fully transferred file appears at its
+    /// local path atomically; the others are deleted. Returns ``Completion.ALL`` or
+    /// ``Completion.PARTIAL`` (PARTIAL_COMPLETE). If a rename fails the job stays as it
+    /// was and the error is raised.
+    fn complete(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let c = self.mutate(py, |j| j.complete())?;
+        convert::completion(py, c)
+    }
+
+    /// The job's id: canonical UUID text.
+    fn get_id(&self) -> String {
+        self.job.get_id()
+    }
+
+    /// The job's type (``JobType``).
+    fn get_type(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.owner.check(py)?;
+        convert::job_type(py, self.job.get_type().or_raise(py)?)
+    }
+
+    /// The job's state (``JobState``).
+    fn get_state(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.owner.check(py)?;
+        convert::state(py, self.job.get_state().or_raise(py)?)
+    }
+
+    /// The job's progress (``JobProgress``).
+    fn get_progress(&self, py: Python<'_>) -> PyResult<PyJobProgress> {
+        self.owner.check(py)?;
+        Ok(self.job.get_progress().or_raise(py)?.into())
+    }
+
+    /// The job's time stamps (``JobTimes``).
+    fn get_times(&self, py: Python<'_>) -> PyResult<PyJobTimes> {
+        self.owner.check(py)?;
+        Ok(self.job.get_times().or_raise(py)?.into())
+    }
+
+    /// The job's error (``CopyError``) in ERROR or TRANSIENT_ERROR; else
+    /// ``ErrorInformationUnavailableError``.
+    fn get_error(&self, py: Python<'_>) -> PyResult<PyCopyError> {
+        self.owner.check(py)?;
+        let e = self.job.get_error().or_raise(py)?;
+        Ok(PyCopyError::new(e, self.owner.clone()))
+    }
+
+    /// The display name.
+    fn get_display_name(&self, py: Python<'_>) -> PyResult<String> {
+        self.owner.check(py)?;
+        self.job.get_display_name().or_raise(py)
+    }
+
+    /// Set the display name (at most 256 characters).
+    #[pyo3(signature = (name))]
+    fn set_display_name(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        let name = convert::string(name, "display_name")?;
+        self.mutate(py, |j| j.set_display_name(&name))
+    }
+
+    /// The description.
+    fn get_description(&self, py: Python<'_>) -> PyResult<String> {
+        self.owner.check(py)?;
+        self.job.get_description().or_raise(py)
+    }
+
+    /// Set the description (at most 1024 characters).
+    #[pyo3(signature = (text))]
+    fn set_description(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<()> {
+        let text = convert::string(text, "description")?;
+        self.mutate(py, |j| j.set_description(&text))
+    }
+
+    /// The priority (``Priority``; default NORMAL).
+    fn get_priority(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.owner.check(py)?;
+        convert::priority(py, self.job.get_priority().or_raise(py)?)
+    }
+
+    /// Set the priority (a ``Priority``); the scheduler re-evaluates at once.
+    #[pyo3(signature = (priority))]
+    fn set_priority(&self, py: Python<'_>, priority: &Bound<'_, PyAny>) -> PyResult<()> {
+        let p = convert::priority_arg(priority)?;
+        self.mutate(py, |j| j.set_priority(p))
+    }
+
+    /// The notification flags (``NotifyFlags``; default JOB_TRANSFERRED | JOB_ERROR).
+    fn get_notify_flags(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.owner.check(py)?;
+        convert::flags(py, self.job.get_notify_flags().or_raise(py)?)
+    }
+
+    /// Set the notification flags (``NotifyFlags`` or int); unknown bits raise
+    /// ``InvalidArgError``.
+    #[pyo3(signature = (flags))]
+    fn set_notify_flags(&self, py: Python<'_>, flags: &Bound<'_, PyAny>) -> PyResult<()> {
+        let f = convert::u32_arg(flags, "notify flags")?;
+        self.mutate(py, |j| j.set_notify_flags(f))
+    }
+
+    /// The notification object set with ``set_notify_interface``, or None (also once
+    /// the library released it: the job is final or the manager closed).
+    fn get_notify_interface(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.owner.check(py)?;
+        let cb = self.job.get_notify_interface().or_raise(py)?;
+        Ok(cb.and_then(|cb: Arc<dyn CopyCallback>| {
+            let addr = Arc::as_ptr(&cb) as *const () as usize;
+            self.owner.callbacks.find(py, addr)
+        }))
+    }
+
+    /// Set (or with None clear) the notification object: any object with some of
+    /// ``job_transferred(job)``, ``job_error(job, error)``, ``job_modification(job)``,
+    /// ``file_transferred(job, file)``. They are called on a library thread (the GIL is
+    /// taken only for the call) and may call any method, including ``complete()``. An
+    /// exception is reported through ``sys.unraisablehook`` and counts as a failed
+    /// delivery: TRANSFERRED and ERROR are delivered again after the minimum retry
+    /// delay. Not persisted; released when the job is final or the manager closes.
+    #[pyo3(signature = (callback))]
+    fn set_notify_interface(&self, py: Python<'_>, callback: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.owner.check(py)?;
+        let cb: Option<Arc<dyn CopyCallback>> = if callback.is_none() {
+            None
+        } else {
+            let mut any = false;
+            for m in METHODS {
+                any |= callback.hasattr(m)?;
+            }
+            if !any {
+                return Err(errors::wrong_type(
+                    py,
+                    format!(
+                        "the notification object ({}) has none of the methods {}",
+                        convert::type_name(callback),
+                        METHODS.join(", ")
+                    ),
+                ));
+            }
+            Some(PyCallback::new(callback.clone().unbind(), &self.owner))
+        };
+        // Without the GIL: the callback this replaces is released under the core's lock,
+        // and releasing a Python object there must not run Python code.
+        self.mutate(py, move |j| j.set_notify_interface(cb))
+    }
+
+    /// Seconds without progress before a transient error becomes ERROR (default
+    /// 1,209,600 = 14 days).
+    fn get_no_progress_timeout(&self, py: Python<'_>) -> PyResult<u32> {
+        self.owner.check(py)?;
+        self.job.get_no_progress_timeout().or_raise(py)
+    }
+
+    /// Set the no-progress timeout in whole seconds (0: every error is fatal).
+    #[pyo3(signature = (seconds))]
+    fn set_no_progress_timeout(&self, py: Python<'_>, seconds: &Bound<'_, PyAny>) -> PyResult<()> {
+        let s = convert::u32_arg(seconds, "no_progress_timeout")?;
+        self.mutate(py, |j| j.set_no_progress_timeout(s))
+    }
+
+    /// The minimum retry delay in seconds (default 600).
+    fn get_minimum_retry_delay(&self, py: Python<'_>) -> PyResult<u32> {
+        self.owner.check(py)?;
+        self.job.get_minimum_retry_delay().or_raise(py)
+    }
+
+    /// Set the minimum retry delay in whole seconds: the cap of the transient-error
+    /// backoff and the notification redelivery delay.
+    #[pyo3(signature = (seconds))]
+    fn set_minimum_retry_delay(&self, py: Python<'_>, seconds: &Bound<'_, PyAny>) -> PyResult<()> {
+        let s = convert::u32_arg(seconds, "minimum_retry_delay")?;
+        self.mutate(py, |j| j.set_minimum_retry_delay(s))
+    }
+
+    /// Errors seen (transient and fatal); never reset.
+    fn get_error_count(&self, py: Python<'_>) -> PyResult<u32> {
+        self.owner.check(py)?;
+        self.job.get_error_count().or_raise(py)
+    }
+
+    /// Block until the job is TRANSFERRED, ERROR, ACKNOWLEDGED or CANCELLED, the manager
+    /// closes, or ``timeout`` seconds pass (None: no limit); returns the state then.
+    /// Releases the GIL while waiting; Ctrl-C interrupts it.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        self.owner.check(py)?;
+        let timeout = match timeout.filter(|t| !t.is_none()) {
+            Some(t) => convert::seconds(t, "timeout", true)?,
+            None => None,
+        };
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        loop {
+            let slice = deadline.map_or(WAIT_SLICE, |d| {
+                d.saturating_duration_since(Instant::now()).min(WAIT_SLICE)
+            });
+            let started = Instant::now();
+            let state = py.detach(|| self.job.wait(Some(slice))).or_raise(py)?;
+            let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+            // An early return without a final state: the manager closed.
+            let early = started.elapsed() < slice;
+            if state.ends_wait() || timed_out || early {
+                return convert::state(py, state);
+            }
+            py.check_signals()?;
+        }
+    }
+
+    /// ``await job.wait_async(timeout)``: ``wait()`` for asyncio. The waiting happens on
+    /// a helper thread, so the event loop keeps running; cancelling the await stops it.
+    /// Must be called with a running event loop.
+    #[pyo3(signature = (timeout=None))]
+    fn wait_async<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.owner.check(py)?;
+        let timeout = match timeout.filter(|t| !t.is_none()) {
+            Some(t) => convert::seconds(t, "timeout", true)?,
+            None => None,
+        };
+        let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+        let fut = event_loop.call_method0("create_future")?;
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let on_done = PyCFunction::new_closure(
+            py,
+            None,
+            None,
+            move |_: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| {
+                flag.store(true, Ordering::SeqCst);
+            },
+        )?;
+        fut.call_method1("add_done_callback", (on_done,))?;
+        let job = self.job.clone();
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let (fut_ref, loop_ref) = (fut.clone().unbind(), event_loop.unbind());
+        let waiter = move || {
+            let outcome = loop {
+                if done.load(Ordering::SeqCst) {
+                    break None;
+                }
+                let slice = deadline.map_or(WAIT_SLICE, |d| {
+                    d.saturating_duration_since(Instant::now()).min(WAIT_SLICE)
+                });
+                let started = Instant::now();
+                match job.wait(Some(slice)) {
+                    Ok(s) => {
+                        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+                        if s.ends_wait() || timed_out || started.elapsed() < slice {
+                            break Some(Ok(s));
+                        }
+                    }
+                    Err(e) => break Some(Err(e)),
+                }
+            };
+            if SHUTTING_DOWN.load(Ordering::SeqCst) {
+                std::mem::forget((fut_ref, loop_ref));
+                return;
+            }
+            let _ = Python::try_attach(|py| {
+                if let Some(outcome) = outcome {
+                    let (value, error) = match outcome {
+                        Ok(s) => (convert::state(py, s).ok(), None),
+                        Err(e) => (None, Some(errors::core(py, &e).into_value(py))),
+                    };
+                    let posted = convert::values(py).and_then(|v| {
+                        loop_ref.bind(py).call_method1(
+                            "call_soon_threadsafe",
+                            (v.resolve_future.clone_ref(py), &fut_ref, value, error),
+                        )
+                    });
+                    // A closed event loop has nobody left to tell.
+                    drop(posted);
+                }
+                drop((fut_ref, loop_ref));
+            });
+        };
+        std::thread::Builder::new()
+            .name("bgcopy-wait-async".into())
+            .spawn(waiter)
+            .map_err(|e| {
+                errors::make(
+                    py,
+                    codes::E_UNEXPECTED,
+                    &format!("cannot start a wait thread: {e}"),
+                    false,
+                )
+            })?;
+        Ok(fut)
+    }
+
+    /// The job's id (``get_id()``).
+    #[getter(id)]
+    fn prop_id(&self) -> String {
+        self.job.get_id()
+    }
+
+    /// The job's type (``get_type()``).
+    #[getter(job_type)]
+    fn prop_job_type(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.get_type(py)
+    }
+
+    /// The job's state (``get_state()``).
+    #[getter(state)]
+    fn prop_state(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.get_state(py)
+    }
+
+    /// The job's progress (``get_progress()``).
+    #[getter(progress)]
+    fn prop_progress(&self, py: Python<'_>) -> PyResult<PyJobProgress> {
+        self.get_progress(py)
+    }
+
+    /// The job's time stamps (``get_times()``).
+    #[getter(times)]
+    fn prop_times(&self, py: Python<'_>) -> PyResult<PyJobTimes> {
+        self.get_times(py)
+    }
+
+    /// The job's error, or None when it is not in ERROR or TRANSIENT_ERROR.
+    #[getter(error)]
+    fn prop_error(&self, py: Python<'_>) -> PyResult<Option<PyCopyError>> {
+        self.owner.check(py)?;
+        match self.job.get_error() {
+            Ok(e) => Ok(Some(PyCopyError::new(e, self.owner.clone()))),
+            Err(e) if e.code() == codes::ERROR_INFORMATION_UNAVAILABLE => Ok(None),
+            Err(e) => Err(errors::core(py, &e)),
+        }
+    }
+
+    /// The job's files (``enum_files()``).
+    #[getter(files)]
+    fn prop_files<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.enum_files(py)
+    }
+
+    /// Errors seen (``get_error_count()``).
+    #[getter(error_count)]
+    fn prop_error_count(&self, py: Python<'_>) -> PyResult<u32> {
+        self.get_error_count(py)
+    }
+
+    /// The display name (``get_display_name()`` / ``set_display_name()``).
+    #[getter(display_name)]
+    fn prop_display_name(&self, py: Python<'_>) -> PyResult<String> {
+        self.get_display_name(py)
+    }
+
+    #[setter(display_name)]
+    fn prop_set_display_name(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.set_display_name(py, value)
+    }
+
+    /// The description (``get_description()`` / ``set_description()``).
+    #[getter(description)]
+    fn prop_description(&self, py: Python<'_>) -> PyResult<String> {
+        self.get_description(py)
+    }
+
+    #[setter(description)]
+    fn prop_set_description(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.set_description(py, value)
+    }
+
+    /// The priority (``get_priority()`` / ``set_priority()``).
+    #[getter(priority)]
+    fn prop_priority(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.get_priority(py)
+    }
+
+    #[setter(priority)]
+    fn prop_set_priority(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.set_priority(py, value)
+    }
+
+    /// The notification flags (``get_notify_flags()`` / ``set_notify_flags()``).
+    #[getter(notify_flags)]
+    fn prop_notify_flags(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.get_notify_flags(py)
+    }
+
+    #[setter(notify_flags)]
+    fn prop_set_notify_flags(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.set_notify_flags(py, value)
+    }
+
+    /// The notification object (``get_notify_interface()`` / ``set_notify_interface()``).
+    #[getter(notify_interface)]
+    fn prop_notify_interface(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.get_notify_interface(py)
+    }
+
+    #[setter(notify_interface)]
+    fn prop_set_notify_interface(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.set_notify_interface(py, value)
+    }
+
+    /// The no-progress timeout in seconds (``get_/set_no_progress_timeout()``).
+    #[getter(no_progress_timeout)]
+    fn prop_no_progress_timeout(&self, py: Python<'_>) -> PyResult<u32> {
+        self.get_no_progress_timeout(py)
+    }
+
+    #[setter(no_progress_timeout)]
+    fn prop_set_no_progress_timeout(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        self.set_no_progress_timeout(py, value)
+    }
+
+    /// The minimum retry delay in seconds (``get_/set_minimum_retry_delay()``).
+    #[getter(minimum_retry_delay)]
+    fn prop_minimum_retry_delay(&self, py: Python<'_>) -> PyResult<u32> {
+        self.get_minimum_retry_delay(py)
+    }
+
+    #[setter(minimum_retry_delay)]
+    fn prop_set_minimum_retry_delay(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        self.set_minimum_retry_delay(py, value)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyCopyJob>()
+            .is_ok_and(|o| o.get().job == self.job)
+    }
+
+    fn __hash__(&self) -> u64 {
+        let id = self.job.id().as_u128();
+        (id as u64) ^ ((id >> 64) as u64)
+    }
+
+    fn __repr__(&self) -> String {
+        let name = self.job.get_display_name().unwrap_or_default();
+        let state = self.job.get_state().map(|s| s.name()).unwrap_or("?");
+        format!(
+            "CopyJob(id={}, display_name={}, state=JobState.{state})",
+            convert::str_repr(&self.job.get_id()),
+            convert::str_repr(&name)
+        )
+    }
+}
+
+/// Benchmark helper: `job.get_progress()` `n` times in Rust, without Python; returns
+/// the seconds it took.
+#[pyfunction]
+#[pyo3(name = "_bench_get_progress")]
+pub fn bench_get_progress(py: Python<'_>, job: &PyCopyJob, n: usize) -> PyResult<f64> {
+    let start = Instant::now();
+    let mut sum = 0u64;
+    for _ in 0..n {
+        sum = sum.wrapping_add(job.job.get_progress().or_raise(py)?.bytes_transferred);
+    }
+    std::hint::black_box(sum);
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// One file of a job (IBackgroundCopyFile): ``get_remote_name()``,
+/// ``get_local_name()``, ``get_progress()`` and the matching properties.
+#[pyclass(frozen, module = "bgcopy", name = "CopyFile")]
+pub struct PyCopyFile {
+    file: bgcopy::CopyFile,
+    owner: Arc<Owner>,
+}
+
+impl PyCopyFile {
+    pub fn new(file: bgcopy::CopyFile, owner: Arc<Owner>) -> Self {
+        PyCopyFile { file, owner }
+    }
+}
+
+#[pymethods]
+impl PyCopyFile {
+    /// The remote URL.
+    fn get_remote_name(&self, py: Python<'_>) -> PyResult<String> {
+        self.owner.check(py)?;
+        self.file.get_remote_name().or_raise(py)
+    }
+
+    /// The local path.
+    fn get_local_name(&self, py: Python<'_>) -> PyResult<String> {
+        self.owner.check(py)?;
+        self.file.get_local_name().or_raise(py)
+    }
+
+    /// The file's progress (``FileProgress``).
+    fn get_progress(&self, py: Python<'_>) -> PyResult<PyFileProgress> {
+        self.owner.check(py)?;
+        Ok(self.file.get_progress().or_raise(py)?.into())
+    }
+
+    /// The remote URL (``get_remote_name()``).
+    #[getter(remote_name)]
+    fn prop_remote_name(&self, py: Python<'_>) -> PyResult<String> {
+        self.get_remote_name(py)
+    }
+
+    /// The local path (``get_local_name()``).
+    #[getter(local_name)]
+    fn prop_local_name(&self, py: Python<'_>) -> PyResult<String> {
+        self.get_local_name(py)
+    }
+
+    /// The file's progress (``get_progress()``).
+    #[getter(progress)]
+    fn prop_progress(&self, py: Python<'_>) -> PyResult<PyFileProgress> {
+        self.get_progress(py)
+    }
+
+    /// The file's position in its job (0-based).
+    #[getter(index)]
+    fn prop_index(&self) -> usize {
+        self.file.index()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "CopyFile(index={}, remote_name={}, local_name={})",
+            self.file.index(),
+            convert::str_repr(&self.file.get_remote_name().unwrap_or_default()),
+            convert::str_repr(&self.file.get_local_name().unwrap_or_default())
+        )
+    }
+}
+
+/// The error of a job in ERROR or TRANSIENT_ERROR (IBackgroundCopyError), a snapshot
+/// taken by ``CopyJob.get_error()`` or passed to ``job_error``. Besides the SPEC
+/// methods: ``context``, ``code``, ``symbol``, ``description``, ``protocol`` and
+/// ``file`` properties, and ``to_exception()``.
+#[pyclass(frozen, module = "bgcopy", name = "CopyError")]
+pub struct PyCopyError {
+    err: bgcopy::CopyError,
+    owner: Arc<Owner>,
+}
+
+impl PyCopyError {
+    pub fn new(err: bgcopy::CopyError, owner: Arc<Owner>) -> Self {
+        PyCopyError { err, owner }
+    }
+}
+
+#[pymethods]
+impl PyCopyError {
+    /// ``(context, code)``: where it came from (``ErrorContext``) and its code (int,
+    /// e.g. ``0x80190194`` for HTTP 404).
+    fn get_error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let (ctx, code) = self.err.get_error();
+        PyTuple::new(
+            py,
+            [
+                convert::context(py, ctx)?,
+                code.into_pyobject(py)?.into_any().unbind(),
+            ],
+        )
+    }
+
+    /// The file the error is about, or ``FileNotAvailableError``.
+    fn get_file(&self, py: Python<'_>) -> PyResult<PyCopyFile> {
+        self.owner.check(py)?;
+        let f = self.err.get_file().or_raise(py)?;
+        Ok(PyCopyFile::new(f, self.owner.clone()))
+    }
+
+    /// What went wrong, for people.
+    fn get_error_description(&self) -> String {
+        self.err.get_error_description()
+    }
+
+    /// What the context means, for people.
+    fn get_error_context_description(&self) -> String {
+        self.err.get_error_context_description()
+    }
+
+    /// ``"http"`` or ``"https"``, or ``ProtocolNotAvailableError``.
+    fn get_protocol(&self, py: Python<'_>) -> PyResult<String> {
+        self.err.get_protocol().or_raise(py)
+    }
+
+    /// Where the error came from (``ErrorContext``).
+    #[getter(context)]
+    fn prop_context(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        convert::context(py, self.err.get_error().0)
+    }
+
+    /// The error's code (int).
+    #[getter(code)]
+    fn prop_code(&self) -> u32 {
+        self.err.get_error().1
+    }
+
+    /// The code's symbolic name (``"HTTP_404"``, ``"CONNECT_FAILURE"``, ...).
+    #[getter(symbol)]
+    fn prop_symbol(&self) -> String {
+        codes::symbol(self.err.get_error().1)
+    }
+
+    /// ``get_error_description()``.
+    #[getter(description)]
+    fn prop_description(&self) -> String {
+        self.err.get_error_description()
+    }
+
+    /// ``get_error_context_description()``.
+    #[getter(context_description)]
+    fn prop_context_description(&self) -> String {
+        self.err.get_error_context_description()
+    }
+
+    /// The protocol, or None.
+    #[getter(protocol)]
+    fn prop_protocol(&self) -> Option<String> {
+        self.err.get_protocol().ok()
+    }
+
+    /// The file the error is about, or None.
+    #[getter(file)]
+    fn prop_file(&self, py: Python<'_>) -> PyResult<Option<PyCopyFile>> {
+        self.owner.check(py)?;
+        Ok(self
+            .err
+            .get_file()
+            .ok()
+            .map(|f| PyCopyFile::new(f, self.owner.clone())))
+    }
+
+    /// The error as a ``BgCopyError`` (the subclass for its code) to raise.
+    fn to_exception(&self, py: Python<'_>) -> Py<PyAny> {
+        errors::core(py, &bgcopy::Error::from(&self.err))
+            .into_value(py)
+            .into_any()
+    }
+
+    fn __repr__(&self) -> String {
+        let (ctx, code) = self.err.get_error();
+        format!(
+            "CopyError(context=ErrorContext.{}, code=0x{code:08X}, symbol={}, description={})",
+            ctx.name(),
+            convert::str_repr(&codes::symbol(code)),
+            convert::str_repr(&self.err.get_error_description())
+        )
+    }
+}

@@ -1,0 +1,427 @@
+//! `CopyManager` and the [`Owner`] every handle shares.
+
+use crate::callback::CallbackMap;
+use crate::convert;
+use crate::errors::{self, OrRaise};
+use crate::fork;
+use crate::handles::PyCopyJob;
+use bgcopy::{CopyManager, JobType, ManagerOptions};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use std::mem::ManuallyDrop;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
+
+/// Set by `close_all` (the `atexit` hook): library threads stop calling into Python.
+pub static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// Every manager opened in this process, for `close_all`. Touched only while attached to
+/// the interpreter, so a `fork()` (which holds the GIL) never copies it locked.
+static OPEN: Mutex<Vec<Weak<Owner>>> = Mutex::new(Vec::new());
+
+/// One open core manager, shared by the Python `CopyManager` and every handle made from
+/// it: a handle keeps its manager open. Dropping the last reference closes the manager
+/// with the GIL released (its notification thread may be waiting for the GIL).
+pub struct Owner {
+    manager: ManuallyDrop<CopyManager>,
+    generation: u64,
+    pid: u32,
+    closed: AtomicBool,
+    /// Which Python object each installed callback wraps (`get_notify_interface`).
+    pub callbacks: Arc<CallbackMap>,
+}
+
+impl Owner {
+    /// INVALID_STATE when this handle was inherited through `fork()`.
+    #[inline]
+    pub fn check(&self, py: Python<'_>) -> PyResult<()> {
+        if fork::generation() == self.generation {
+            Ok(())
+        } else {
+            Err(self.forked_error(py))
+        }
+    }
+
+    #[cold]
+    fn forked_error(&self, py: Python<'_>) -> PyErr {
+        errors::invalid_state(
+            py,
+            format!(
+                "this CopyManager was opened by process {} and inherited through fork(); \
+                 open a new CopyManager in this process",
+                self.pid
+            ),
+        )
+    }
+
+    /// The core manager.
+    pub fn manager(&self) -> &CopyManager {
+        &self.manager
+    }
+
+    /// Whether `close()` was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    fn close(self: &Arc<Self>, py: Python<'_>) -> PyResult<()> {
+        self.check(py)?;
+        self.closed.store(true, Ordering::SeqCst);
+        if std::thread::current().name() == Some("bgcopy-notify") {
+            // Called from a callback: closing joins the notification thread, which is
+            // this one. Close from a helper thread once the callback has returned.
+            let owner = self.clone();
+            std::thread::Builder::new()
+                .name("bgcopy-close".into())
+                .spawn(move || owner.manager.close())
+                .map_err(|e| {
+                    errors::make(
+                        py,
+                        bgcopy::codes::E_UNEXPECTED,
+                        &format!("cannot start a thread to close the manager: {e}"),
+                        false,
+                    )
+                })?;
+            return Ok(());
+        }
+        py.detach(|| self.manager.close()).or_raise(py)
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        // SAFETY: taken exactly once, here; `self.manager` is not used afterwards.
+        let manager = unsafe { ManuallyDrop::take(&mut self.manager) };
+        if fork::generation() != self.generation {
+            // Inherited through fork(): its threads and locks belong to the parent.
+            std::mem::forget(manager);
+            return;
+        }
+        let thread = std::thread::current();
+        if thread.name() == Some("bgcopy-notify") {
+            // The last reference went away in a callback (or in a deferred decref run by
+            // the notification thread). Closing joins that very thread: close elsewhere.
+            let slot = Arc::new(Mutex::new(Some(manager)));
+            let theirs = slot.clone();
+            let spawned = std::thread::Builder::new()
+                .name("bgcopy-close".into())
+                .spawn(move || drop(theirs.lock().unwrap_or_else(|p| p.into_inner()).take()));
+            if spawned.is_err() {
+                std::mem::forget(slot.lock().unwrap_or_else(|p| p.into_inner()).take());
+            }
+            return;
+        }
+        if thread.name().is_some_and(|n| n.starts_with("bgcopy-")) {
+            // One of the library's own threads: never attached to the interpreter here.
+            drop(manager);
+            return;
+        }
+        // Close with the GIL released: the notification thread may be waiting for it.
+        let mut manager = Some(manager);
+        let _ = Python::try_attach(|py| py.detach(|| drop(manager.take())));
+        drop(manager);
+    }
+}
+
+fn opt<'py>(v: &'py Option<Bound<'py, PyAny>>) -> Option<&'py Bound<'py, PyAny>> {
+    v.as_ref().filter(|b| !b.is_none())
+}
+
+/// The durable job manager (IBackgroundCopyManager). Open it with
+/// ``CopyManager.open(state_dir)``; use it as a context manager (``with ... as m:``) or
+/// call ``close()``. It stays open while you hold it or any of its jobs, files or
+/// errors; the last reference closes it (so does interpreter exit). Jobs continue on the
+/// next ``open`` of the same directory.
+#[pyclass(frozen, weakref, module = "bgcopy", name = "CopyManager")]
+pub struct PyCopyManager {
+    owner: Arc<Owner>,
+}
+
+#[pymethods]
+impl PyCopyManager {
+    /// Open (or create) the durable job store in ``state_dir`` (None: the platform
+    /// default, see ``default_state_dir()``), recover every job in it and start
+    /// transferring the queued ones. A directory is held by one process at a time
+    /// (``LockedError`` names the holder).
+    ///
+    /// Keyword options (None keeps the default): ``background_slots`` (2) transfer
+    /// slots shared by non-FOREGROUND jobs; ``connections_per_job`` (8);
+    /// ``read_timeout`` (60 s) and ``connect_timeout`` (30 s) in seconds;
+    /// ``checkpoint_bytes`` (8 MiB) and ``checkpoint_interval`` (1 s);
+    /// ``notify_interval`` (0.5 s) JOB_MODIFICATION coalescing; ``time_slice`` (30 s)
+    /// round robin among equal priorities; ``max_redirects`` (10);
+    /// ``allow_https_to_http_redirect`` (False); ``background_bandwidth_limit``
+    /// (bytes/s, unlimited); ``tls_root_certs`` (PEM paths trusted instead of the
+    /// bundled Mozilla roots); ``user_agent``; ``start_transfers`` (True; False opens
+    /// the store for inspection and changes only).
+    #[staticmethod]
+    #[pyo3(signature = (
+        state_dir=None, *, background_slots=None, connections_per_job=None,
+        read_timeout=None, connect_timeout=None, checkpoint_bytes=None,
+        checkpoint_interval=None, notify_interval=None, background_bandwidth_limit=None,
+        time_slice=None, max_redirects=None, allow_https_to_http_redirect=None,
+        tls_root_certs=None, user_agent=None, start_transfers=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        py: Python<'_>,
+        state_dir: Option<Bound<'_, PyAny>>,
+        background_slots: Option<Bound<'_, PyAny>>,
+        connections_per_job: Option<Bound<'_, PyAny>>,
+        read_timeout: Option<Bound<'_, PyAny>>,
+        connect_timeout: Option<Bound<'_, PyAny>>,
+        checkpoint_bytes: Option<Bound<'_, PyAny>>,
+        checkpoint_interval: Option<Bound<'_, PyAny>>,
+        notify_interval: Option<Bound<'_, PyAny>>,
+        background_bandwidth_limit: Option<Bound<'_, PyAny>>,
+        time_slice: Option<Bound<'_, PyAny>>,
+        max_redirects: Option<Bound<'_, PyAny>>,
+        allow_https_to_http_redirect: Option<Bound<'_, PyAny>>,
+        tls_root_certs: Option<Bound<'_, PyAny>>,
+        user_agent: Option<Bound<'_, PyAny>>,
+        start_transfers: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let dir = opt(&state_dir)
+            .map(|d| convert::path(d, "state_dir"))
+            .transpose()?;
+        let mut o = ManagerOptions::default();
+        let secs =
+            |v: &Option<Bound<'_, PyAny>>, what: &str| -> PyResult<Option<std::time::Duration>> {
+                match opt(v) {
+                    Some(b) => convert::seconds(b, what, false),
+                    None => Ok(None),
+                }
+            };
+        if let Some(v) = opt(&background_slots) {
+            o.background_slots = convert::uint(v, "background_slots", u32::MAX as u64)? as usize;
+        }
+        if let Some(v) = opt(&connections_per_job) {
+            o.connections_per_job =
+                convert::uint(v, "connections_per_job", u32::MAX as u64)? as usize;
+        }
+        if let Some(d) = secs(&read_timeout, "read_timeout")? {
+            o.read_timeout = d;
+        }
+        if let Some(d) = secs(&connect_timeout, "connect_timeout")? {
+            o.connect_timeout = d;
+        }
+        if let Some(v) = opt(&checkpoint_bytes) {
+            o.checkpoint_bytes = convert::uint(v, "checkpoint_bytes", u64::MAX)?;
+        }
+        if let Some(d) = secs(&checkpoint_interval, "checkpoint_interval")? {
+            o.checkpoint_interval = d;
+        }
+        if let Some(d) = secs(&notify_interval, "notify_interval")? {
+            o.notify_interval = d;
+        }
+        if let Some(v) = opt(&background_bandwidth_limit) {
+            let limit = convert::uint(v, "background_bandwidth_limit", u64::MAX)?;
+            if limit == 0 {
+                return Err(errors::invalid_arg(
+                    py,
+                    "background_bandwidth_limit must be at least 1 byte/s (None: unlimited)",
+                ));
+            }
+            o.background_bandwidth_limit = Some(limit);
+        }
+        if let Some(d) = secs(&time_slice, "time_slice")? {
+            o.time_slice = d;
+        }
+        if let Some(v) = opt(&max_redirects) {
+            o.max_redirects = convert::u32_arg(v, "max_redirects")?;
+        }
+        if let Some(v) = opt(&allow_https_to_http_redirect) {
+            o.allow_https_to_http_redirect = convert::boolean(v, "allow_https_to_http_redirect")?;
+        }
+        if let Some(v) = opt(&tls_root_certs) {
+            if v.is_instance_of::<pyo3::types::PyString>() {
+                return Err(errors::wrong_type(
+                    py,
+                    "tls_root_certs must be a list of paths, not a str",
+                ));
+            }
+            let mut certs = Vec::new();
+            let iter = v.try_iter().map_err(|_| {
+                errors::wrong_type(
+                    py,
+                    format!(
+                        "tls_root_certs must be a list of paths, not {}",
+                        convert::type_name(v)
+                    ),
+                )
+            })?;
+            for item in iter {
+                certs.push(convert::path(&item?, "tls_root_certs item")?.into());
+            }
+            o.tls_root_certs = Some(certs);
+        }
+        if let Some(v) = opt(&user_agent) {
+            o.user_agent = convert::string(v, "user_agent")?;
+            if o.user_agent.chars().any(|c| c.is_control()) {
+                return Err(errors::invalid_arg(
+                    py,
+                    "user_agent must not contain control characters",
+                ));
+            }
+        }
+        if let Some(v) = opt(&start_transfers) {
+            o.start_transfers = convert::boolean(v, "start_transfers")?;
+        }
+        // Make sure the Python half is importable before any thread may need it.
+        convert::values(py)?;
+        let manager = py
+            .detach(|| CopyManager::open_with(dir.as_deref().map(Path::new), o))
+            .or_raise(py)?;
+        let owner = Arc::new(Owner {
+            manager: ManuallyDrop::new(manager),
+            generation: fork::generation(),
+            pid: std::process::id(),
+            closed: AtomicBool::new(false),
+            callbacks: Arc::default(),
+        });
+        {
+            let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+            open.retain(|w| w.strong_count() > 0);
+            open.push(Arc::downgrade(&owner));
+        }
+        Ok(PyCopyManager { owner })
+    }
+
+    /// Create a job (state SUSPENDED, priority NORMAL) with a fresh UUID id.
+    /// ``job_type`` defaults to ``JobType.DOWNLOAD`` (the only type built; others raise
+    /// ``UnsupportedError``). ``display_name`` is at most 256 characters.
+    #[pyo3(signature = (display_name, job_type=None))]
+    fn create_job(
+        &self,
+        py: Python<'_>,
+        display_name: &Bound<'_, PyAny>,
+        job_type: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyCopyJob> {
+        self.owner.check(py)?;
+        let name = convert::string(display_name, "display_name")?;
+        let ty = match job_type.filter(|t| !t.is_none()) {
+            Some(t) => convert::job_type_arg(t)?,
+            None => JobType::Download,
+        };
+        let m = self.owner.manager();
+        let job = py.detach(|| m.create_job(&name, ty)).or_raise(py)?;
+        Ok(PyCopyJob::new(job, self.owner.clone()))
+    }
+
+    /// The job with this id (its canonical UUID text), or ``NotFoundError`` (also for a
+    /// job that is ACKNOWLEDGED or CANCELLED).
+    #[pyo3(signature = (job_id))]
+    fn get_job(&self, py: Python<'_>, job_id: &Bound<'_, PyAny>) -> PyResult<PyCopyJob> {
+        self.owner.check(py)?;
+        let id = convert::string(job_id, "job_id")?;
+        let job = self.owner.manager().get_job(&id).or_raise(py)?;
+        Ok(PyCopyJob::new(job, self.owner.clone()))
+    }
+
+    /// Every job that is not ACKNOWLEDGED or CANCELLED, in creation order.
+    fn enum_jobs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.owner.check(py)?;
+        let jobs = self.owner.manager().enum_jobs().or_raise(py)?;
+        PyList::new(
+            py,
+            jobs.into_iter()
+                .map(|j| PyCopyJob::new(j, self.owner.clone())),
+        )
+    }
+
+    /// Stop every transfer (each keeps its checkpoint), flush the store and release the
+    /// state directory; jobs continue on the next ``open``. Idempotent. Afterwards the
+    /// manager's methods and the jobs' mutators raise ``InvalidStateError``; getters keep
+    /// answering. Releases the GIL while it waits for the library's threads.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.owner.close(py)
+    }
+
+    /// The state directory this manager holds (absolute).
+    #[getter]
+    fn state_dir(&self) -> String {
+        self.owner
+            .manager()
+            .state_dir()
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// True once ``close()`` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.owner.is_closed()
+    }
+
+    /// ``with CopyManager.open(...) as m:`` gives the manager.
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// The end of the ``with`` block closes the manager (exceptions propagate).
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+        self.owner.close(py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "CopyManager(state_dir={}{})",
+            convert::str_repr(&self.owner.manager().state_dir().to_string_lossy()),
+            if self.owner.is_closed() {
+                ", closed"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// Close every manager still open in this process (run by ``atexit``), so no library
+/// thread calls into Python while the interpreter shuts down.
+#[pyfunction]
+#[pyo3(name = "_close_all")]
+pub fn close_all(py: Python<'_>) {
+    // First, so that callbacks and async waiters woken by the closing below stay out.
+    SHUTTING_DOWN.store(true, Ordering::SeqCst);
+    let owners: Vec<Arc<Owner>> = OPEN
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .drain(..)
+        .filter_map(|w| w.upgrade())
+        .collect();
+    for o in &owners {
+        if fork::generation() == o.generation {
+            o.closed.store(true, Ordering::SeqCst);
+            py.detach(|| {
+                let _ = o.manager.close();
+            });
+        }
+    }
+    drop(owners);
+}
+
+/// Benchmark helper: create `n` jobs with one file each (`url`, `<out_dir>/f<i>`)
+/// through the core directly, with the GIL released; returns the seconds it took.
+#[pyfunction]
+#[pyo3(name = "_bench_create_jobs")]
+pub fn bench_create_jobs(
+    py: Python<'_>,
+    manager: &PyCopyManager,
+    n: usize,
+    url: String,
+    out_dir: String,
+) -> PyResult<f64> {
+    let m = manager.owner.manager();
+    py.detach(|| -> bgcopy::Result<f64> {
+        let start = Instant::now();
+        for i in 0..n {
+            let job = m.create_job(&format!("job {i}"), JobType::Download)?;
+            job.add_file(&url, &format!("{out_dir}/f{i}"))?;
+        }
+        Ok(start.elapsed().as_secs_f64())
+    })
+    .or_raise(py)
+}

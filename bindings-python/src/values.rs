@@ -1,0 +1,190 @@
+//! The read-only value objects: `JobProgress`, `FileProgress`, `JobTimes` (SPEC §2).
+
+use crate::convert;
+use pyo3::prelude::*;
+use std::time::SystemTime;
+
+fn total(n: u64) -> String {
+    if n == bgcopy::BYTES_UNKNOWN {
+        "BYTES_UNKNOWN".to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+/// Progress of a whole job (BG_JOB_PROGRESS). ``bytes_total`` is ``BYTES_UNKNOWN``
+/// until every file's size is known, 0 for a job without files.
+#[pyclass(frozen, eq, hash, module = "bgcopy", name = "JobProgress")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PyJobProgress {
+    /// Sum of the file sizes, or ``BYTES_UNKNOWN``.
+    #[pyo3(get)]
+    pub bytes_total: u64,
+    /// Bytes transferred so far.
+    #[pyo3(get)]
+    pub bytes_transferred: u64,
+    /// Number of files.
+    #[pyo3(get)]
+    pub files_total: u32,
+    /// Number of files whose bytes are all transferred.
+    #[pyo3(get)]
+    pub files_transferred: u32,
+}
+
+impl From<bgcopy::JobProgress> for PyJobProgress {
+    #[inline]
+    fn from(p: bgcopy::JobProgress) -> Self {
+        PyJobProgress {
+            bytes_total: p.bytes_total,
+            bytes_transferred: p.bytes_transferred,
+            files_total: p.files_total,
+            files_transferred: p.files_transferred,
+        }
+    }
+}
+
+#[pymethods]
+impl PyJobProgress {
+    /// A progress value (for tests and type stubs; the library makes these).
+    #[new]
+    #[pyo3(signature = (bytes_total, bytes_transferred, files_total, files_transferred))]
+    fn new(
+        bytes_total: u64,
+        bytes_transferred: u64,
+        files_total: u32,
+        files_transferred: u32,
+    ) -> Self {
+        PyJobProgress {
+            bytes_total,
+            bytes_transferred,
+            files_total,
+            files_transferred,
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "JobProgress(bytes_total={}, bytes_transferred={}, files_total={}, files_transferred={})",
+            total(self.bytes_total),
+            self.bytes_transferred,
+            self.files_total,
+            self.files_transferred
+        )
+    }
+}
+
+/// Progress of one file (BG_FILE_PROGRESS). ``completed`` is true only after
+/// ``CopyJob.complete()`` made the file visible at its local path.
+#[pyclass(frozen, eq, hash, module = "bgcopy", name = "FileProgress")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PyFileProgress {
+    /// The file's size, or ``BYTES_UNKNOWN``.
+    #[pyo3(get)]
+    pub bytes_total: u64,
+    /// Bytes transferred so far.
+    #[pyo3(get)]
+    pub bytes_transferred: u64,
+    /// True once the file is at its local path.
+    #[pyo3(get)]
+    pub completed: bool,
+}
+
+impl From<bgcopy::FileProgress> for PyFileProgress {
+    #[inline]
+    fn from(p: bgcopy::FileProgress) -> Self {
+        PyFileProgress {
+            bytes_total: p.bytes_total,
+            bytes_transferred: p.bytes_transferred,
+            completed: p.completed,
+        }
+    }
+}
+
+#[pymethods]
+impl PyFileProgress {
+    /// A progress value (for tests and type stubs; the library makes these).
+    #[new]
+    #[pyo3(signature = (bytes_total, bytes_transferred, completed))]
+    fn new(bytes_total: u64, bytes_transferred: u64, completed: bool) -> Self {
+        PyFileProgress {
+            bytes_total,
+            bytes_transferred,
+            completed,
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "FileProgress(bytes_total={}, bytes_transferred={}, completed={})",
+            total(self.bytes_total),
+            self.bytes_transferred,
+            if self.completed { "True" } else { "False" }
+        )
+    }
+}
+
+fn ms(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// Time stamps of a job (BG_JOB_TIMES), as aware UTC ``datetime`` objects
+/// (millisecond precision). ``transfer_completion_time`` is None until the job first
+/// reaches TRANSFERRED.
+#[pyclass(frozen, eq, hash, module = "bgcopy", name = "JobTimes")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PyJobTimes {
+    creation_ms: i64,
+    modification_ms: i64,
+    completion_ms: Option<i64>,
+}
+
+impl From<bgcopy::JobTimes> for PyJobTimes {
+    fn from(t: bgcopy::JobTimes) -> Self {
+        PyJobTimes {
+            creation_ms: ms(t.creation_time),
+            modification_ms: ms(t.modification_time),
+            completion_ms: t.transfer_completion_time.map(ms),
+        }
+    }
+}
+
+#[pymethods]
+impl PyJobTimes {
+    /// When the job was created.
+    #[getter]
+    fn creation_time(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        convert::datetime(py, self.creation_ms)
+    }
+
+    /// Bumped by every change, state change and transferred bytes.
+    #[getter]
+    fn modification_time(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        convert::datetime(py, self.modification_ms)
+    }
+
+    /// When the job last reached TRANSFERRED, or None.
+    #[getter]
+    fn transfer_completion_time(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.completion_ms
+            .map(|ms| convert::datetime(py, ms))
+            .transpose()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let show = |v: Option<Py<PyAny>>| -> PyResult<String> {
+            match v {
+                Some(d) => Ok(d.bind(py).call_method0("isoformat")?.to_string()),
+                None => Ok("None".to_string()),
+            }
+        };
+        Ok(format!(
+            "JobTimes(creation_time={}, modification_time={}, transfer_completion_time={})",
+            show(Some(self.creation_time(py)?))?,
+            show(Some(self.modification_time(py)?))?,
+            show(self.transfer_completion_time(py)?)?
+        ))
+    }
+}
