@@ -1,0 +1,17 @@
+// The ESM entry of bgcopy: the same module as `require('bgcopy')`, with named exports.
+import bgcopy from './index.js'
+
+export const {
+  CopyManager,
+  CopyJob,
+  CopyFile,
+  CopyError,
+  JobState,
+  Priority,
+  JobType,
+  ErrorContext,
+  NotifyFlags,
+  BYTES_UNKNOWN,
+} = bgcopy
+
+export default bgcopy

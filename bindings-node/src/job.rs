@@ -1,0 +1,442 @@
+//! `CopyJob` (IBackgroundCopyJob), `CopyFile` (IBackgroundCopyFile) and `CopyError`
+//! (IBackgroundCopyError): one-line forwards to the core plus conversions.
+
+use crate::args;
+use crate::callback::JsCallback;
+use crate::error::{OrThrow, invalid_arg, to_js};
+use crate::manager::Mgr;
+use crate::types::*;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use std::sync::Arc;
+
+/// A transfer job (IBackgroundCopyJob). Get one from `CopyManager.createJob`,
+/// `getJob` or `enumJobs`; several JS objects may stand for the same job (compare
+/// `getId()`). Every mutator of an acknowledged or cancelled job throws
+/// `INVALID_STATE`; getters always work.
+#[napi]
+pub struct CopyJob {
+    job: bgcopy::CopyJob,
+    mgr: Arc<Mgr>,
+}
+
+impl CopyJob {
+    pub(crate) fn new(job: bgcopy::CopyJob, mgr: Arc<Mgr>) -> Self {
+        CopyJob { job, mgr }
+    }
+}
+
+#[napi]
+impl CopyJob {
+    /// Append a file: `remoteUrl` http(s), `localPath` absolute in an existing
+    /// directory, not already a file of this job.
+    #[napi]
+    pub fn add_file(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "string")] remote_url: Unknown,
+        #[napi(ts_arg_type = "string")] local_path: Unknown,
+    ) -> Result<()> {
+        let remote = args::string(env, remote_url, "remoteUrl")?;
+        let local = args::string(env, local_path, "localPath")?;
+        self.job.add_file(&remote, &local).or_throw(env)
+    }
+
+    /// Append several files, all or none: `[[remoteUrl, localPath], …]`.
+    #[napi]
+    pub fn add_file_set(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "Array<[remoteUrl: string, localPath: string]>")] files: Unknown,
+    ) -> Result<()> {
+        let mut pairs = Vec::new();
+        for (i, pair) in args::array(env, files, "files")?.into_iter().enumerate() {
+            let pair = args::array(env, pair, &format!("files[{i}]"))?;
+            let [remote, local] = <[Unknown; 2]>::try_from(pair).map_err(|_| {
+                invalid_arg(
+                    env,
+                    format!("files[{i}] must be a pair [remoteUrl, localPath]"),
+                )
+            })?;
+            pairs.push((
+                args::string(env, remote, &format!("files[{i}][0]"))?,
+                args::string(env, local, &format!("files[{i}][1]"))?,
+            ));
+        }
+        self.job.add_file_set(&pairs).or_throw(env)
+    }
+
+    /// The job's files, in the order they were added.
+    #[napi]
+    pub fn enum_files(&self, env: &Env) -> Result<Vec<CopyFile>> {
+        let files = self.job.enum_files().or_throw(env)?;
+        Ok(files.into_iter().map(CopyFile::new).collect())
+    }
+
+    /// Stop transferring (→ `Suspended`); progress is kept.
+    #[napi]
+    pub fn suspend(&self, env: &Env) -> Result<()> {
+        self.job.suspend().or_throw(env)
+    }
+
+    /// Queue the job (→ `Queued`) from `Suspended`, `Error`, `TransientError`, or
+    /// `Transferred` with new files; clears the error. `EMPTY` when it has no files.
+    #[napi]
+    pub fn resume(&self, env: &Env) -> Result<()> {
+        self.job.resume().or_throw(env)
+    }
+
+    /// End the job (→ `Cancelled`, final) and delete every temporary file.
+    #[napi]
+    pub fn cancel(&self, env: &Env) -> Result<()> {
+        self.job.cancel().or_throw(env)
+    }
+
+    /// End the job (→ `Acknowledged`, final): every fully transferred file appears at
+    /// its local path atomically; partial ones are deleted. Returns `'OK'`, or
+    /// `'PARTIAL_COMPLETE'` when some files were not transferred (a success code,
+    /// 0x00200017). If moving a file into place fails, the job stays as it was and
+    /// the error is thrown; calling again finishes the rest.
+    #[napi(ts_return_type = "'OK' | 'PARTIAL_COMPLETE'")]
+    pub fn complete(&self, env: &Env) -> Result<String> {
+        let c = self.job.complete().or_throw(env)?;
+        Ok(bgcopy::codes::symbol(c.code()))
+    }
+
+    /// The job's id: canonical UUID text.
+    #[napi]
+    pub fn get_id(&self) -> String {
+        self.job.get_id()
+    }
+
+    /// The job's type.
+    #[napi]
+    pub fn get_type(&self, env: &Env) -> Result<JobType> {
+        self.job.get_type().or_throw(env).map(Into::into)
+    }
+
+    /// The job's state.
+    #[napi]
+    pub fn get_state(&self, env: &Env) -> Result<JobState> {
+        self.job.get_state().or_throw(env).map(Into::into)
+    }
+
+    /// The job's progress (byte counts as `bigint`).
+    #[napi]
+    pub fn get_progress(&self, env: &Env) -> Result<JobProgress> {
+        self.job.get_progress().or_throw(env).map(Into::into)
+    }
+
+    /// The job's time stamps.
+    #[napi]
+    pub fn get_times(&self, env: &Env) -> Result<JobTimes> {
+        self.job.get_times().or_throw(env).map(Into::into)
+    }
+
+    /// The error of a job in `Error` or `TransientError`; otherwise throws
+    /// `ERROR_INFORMATION_UNAVAILABLE`.
+    #[napi]
+    pub fn get_error(&self, env: &Env) -> Result<CopyError> {
+        self.job.get_error().or_throw(env).map(CopyError::new)
+    }
+
+    /// The display name.
+    #[napi]
+    pub fn get_display_name(&self, env: &Env) -> Result<String> {
+        self.job.get_display_name().or_throw(env)
+    }
+
+    /// Set the display name (≤ 256 characters, else `STRING_TOO_LONG`).
+    #[napi]
+    pub fn set_display_name(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "string")] name: Unknown,
+    ) -> Result<()> {
+        let name = args::string(env, name, "name")?;
+        self.job.set_display_name(&name).or_throw(env)
+    }
+
+    /// The description.
+    #[napi]
+    pub fn get_description(&self, env: &Env) -> Result<String> {
+        self.job.get_description().or_throw(env)
+    }
+
+    /// Set the description (≤ 1024 characters, else `STRING_TOO_LONG`).
+    #[napi]
+    pub fn set_description(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "string")] text: Unknown,
+    ) -> Result<()> {
+        let text = args::string(env, text, "text")?;
+        self.job.set_description(&text).or_throw(env)
+    }
+
+    /// The priority (default `Priority.Normal`).
+    #[napi]
+    pub fn get_priority(&self, env: &Env) -> Result<Priority> {
+        self.job.get_priority().or_throw(env).map(Into::into)
+    }
+
+    /// Set the priority; the scheduler re-evaluates at once (a higher priority
+    /// pre-empts a lower one).
+    #[napi]
+    pub fn set_priority(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "Priority")] priority: Unknown,
+    ) -> Result<()> {
+        let p = args::enum_value(env, priority, "priority", bgcopy::Priority::ALL)?;
+        self.job.set_priority(p).or_throw(env)
+    }
+
+    /// The notification flags (`NotifyFlags` bits; default
+    /// `JobTransferred | JobError`, 3).
+    #[napi]
+    pub fn get_notify_flags(&self, env: &Env) -> Result<u32> {
+        self.job.get_notify_flags().or_throw(env)
+    }
+
+    /// Set the notification flags: `NotifyFlags` values combined with `|`. Unknown bits
+    /// throw `INVALID_ARG`.
+    #[napi]
+    pub fn set_notify_flags(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "number")] flags: Unknown,
+    ) -> Result<()> {
+        let flags = args::uint32(env, flags, "flags")?;
+        self.job.set_notify_flags(flags).or_throw(env)
+    }
+
+    /// The handler object set with `setNotifyInterface` (the same object), or `null`.
+    /// The job lets go of it when it reaches a final state or the manager closes.
+    #[napi(ts_return_type = "CopyCallback | null")]
+    pub fn get_notify_interface<'e>(&self, env: &'e Env) -> Result<Option<Unknown<'e>>> {
+        let Some(current) = self.job.get_notify_interface().or_throw(env)? else {
+            return Ok(None);
+        };
+        let mine = self
+            .mgr
+            .callbacks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&self.job.get_id())
+            .and_then(|w| w.upgrade());
+        match mine {
+            Some(cb) if JsCallback::is(&cb, &current) => cb.object(env).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Set the notification handlers, or clear them with `null`/`undefined`: an object
+    /// with any of `jobTransferred(job)`, `jobError(job, error)`,
+    /// `jobModification(job)`, `fileTransferred(job, file)`, called as its methods on
+    /// the JS thread when the flags select them. A handler that throws (or returns a
+    /// promise that rejects) is reported with `process.emitWarning` and counts as a
+    /// failed delivery: `jobTransferred` and `jobError` are called again after the
+    /// minimum retry delay. The job keeps the process alive while handlers are set,
+    /// until it is final (acknowledged or cancelled), the handlers are cleared, or the
+    /// manager closes. Not persisted.
+    #[napi]
+    pub fn set_notify_interface(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "CopyCallback | null")] callback: Option<Unknown>,
+    ) -> Result<()> {
+        let cb = match callback.filter(|v| !args::is_nullish(v)) {
+            Some(v) => Some(JsCallback::new(env, v, &self.mgr)?),
+            None => None,
+        };
+        let id = self.job.get_id();
+        {
+            let mut map = self.mgr.callbacks.lock().unwrap_or_else(|p| p.into_inner());
+            map.retain(|_, w| w.strong_count() > 0);
+            match &cb {
+                Some(cb) => map.insert(id, Arc::downgrade(cb)),
+                None => map.remove(&id),
+            };
+        }
+        self.job
+            .set_notify_interface(cb.map(|c| c as Arc<dyn bgcopy::CopyCallback>))
+            .or_throw(env)
+    }
+
+    /// Seconds without progress before a transient error becomes an error (default
+    /// 1209600, 14 days).
+    #[napi]
+    pub fn get_no_progress_timeout(&self, env: &Env) -> Result<u32> {
+        self.job.get_no_progress_timeout().or_throw(env)
+    }
+
+    /// Set the no-progress timeout in seconds (0 to 4294967295); 0 makes every error
+    /// fatal.
+    #[napi]
+    pub fn set_no_progress_timeout(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "number")] seconds: Unknown,
+    ) -> Result<()> {
+        let s = args::uint32(env, seconds, "seconds")?;
+        self.job.set_no_progress_timeout(s).or_throw(env)
+    }
+
+    /// The minimum retry delay in seconds (default 600).
+    #[napi]
+    pub fn get_minimum_retry_delay(&self, env: &Env) -> Result<u32> {
+        self.job.get_minimum_retry_delay().or_throw(env)
+    }
+
+    /// Set the minimum retry delay in seconds (0 to 4294967295): the cap of the
+    /// transient-error backoff and the delay before a failed notification is
+    /// delivered again.
+    #[napi]
+    pub fn set_minimum_retry_delay(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "number")] seconds: Unknown,
+    ) -> Result<()> {
+        let s = args::uint32(env, seconds, "seconds")?;
+        self.job.set_minimum_retry_delay(s).or_throw(env)
+    }
+
+    /// Errors seen (transient and fatal, plus restarts of changed files); never reset.
+    #[napi]
+    pub fn get_error_count(&self, env: &Env) -> Result<u32> {
+        self.job.get_error_count().or_throw(env)
+    }
+
+    /// Resolve once the job is `Transferred`, `Error`, `Acknowledged` or `Cancelled`
+    /// (or the manager closes), or when `timeoutMs` passes (omitted, `null` or
+    /// `Infinity`: no timeout), with the job's state then. Never blocks the event
+    /// loop: the wait runs on a thread of its own. A pending wait keeps the process
+    /// alive, like a timer.
+    #[napi(ts_return_type = "Promise<JobState>")]
+    pub fn wait<'e>(
+        &self,
+        env: &'e Env,
+        #[napi(ts_arg_type = "number | null")] timeout_ms: Option<Unknown>,
+    ) -> Result<Object<'e>> {
+        let timeout = args::timeout_ms(env, timeout_ms, "timeoutMs")?;
+        let (deferred, promise) = env.create_deferred()?;
+        let job = self.job.clone();
+        // Holds the manager open while waiting, even if the script let go of it.
+        let mgr = self.mgr.clone();
+        std::thread::Builder::new()
+            .name("bgcopy-node-wait".into())
+            .spawn(move || {
+                let r = job.wait(timeout);
+                drop(mgr);
+                deferred.resolve(move |env| match r {
+                    Ok(s) => Ok(JobState::from(s)),
+                    Err(e) => Err(to_js(&env, &e)),
+                });
+            })
+            .map_err(|e| {
+                to_js(
+                    env,
+                    &bgcopy::Error::new(
+                        bgcopy::codes::E_UNEXPECTED,
+                        format!("start a wait thread: {e}"),
+                    ),
+                )
+            })?;
+        Ok(promise)
+    }
+}
+
+/// One file of a job (IBackgroundCopyFile).
+#[napi]
+pub struct CopyFile {
+    file: bgcopy::CopyFile,
+}
+
+impl CopyFile {
+    pub(crate) fn new(file: bgcopy::CopyFile) -> Self {
+        CopyFile { file }
+    }
+}
+
+#[napi]
+impl CopyFile {
+    /// The remote URL.
+    #[napi]
+    pub fn get_remote_name(&self, env: &Env) -> Result<String> {
+        self.file.get_remote_name().or_throw(env)
+    }
+
+    /// The local path (absolute, its directory resolved as the kernel resolves it).
+    #[napi]
+    pub fn get_local_name(&self, env: &Env) -> Result<String> {
+        self.file.get_local_name().or_throw(env)
+    }
+
+    /// The file's progress (byte counts as `bigint`); `completed` only once
+    /// `complete()` made the file visible.
+    #[napi]
+    pub fn get_progress(&self, env: &Env) -> Result<FileProgress> {
+        self.file.get_progress().or_throw(env).map(Into::into)
+    }
+
+    /// The file's position in its job (0-based).
+    #[napi(getter)]
+    pub fn index(&self) -> u32 {
+        self.file.index() as u32
+    }
+}
+
+/// The error of a job in `Error` / `TransientError` (IBackgroundCopyError): a snapshot
+/// taken by `getError()` or passed to `jobError`.
+#[napi]
+pub struct CopyError {
+    error: bgcopy::CopyError,
+}
+
+impl CopyError {
+    pub(crate) fn new(error: bgcopy::CopyError) -> Self {
+        CopyError { error }
+    }
+}
+
+#[napi]
+impl CopyError {
+    /// Where the error came from and its code (`code` the unsigned 32-bit HRESULT,
+    /// `symbol` its name, e.g. `'HTTP_404'`).
+    #[napi]
+    pub fn get_error(&self) -> ErrorInfo {
+        let (context, code) = self.error.get_error();
+        ErrorInfo {
+            context: context.into(),
+            code,
+            symbol: bgcopy::codes::symbol(code),
+        }
+    }
+
+    /// The file the error is about; throws `FILE_NOT_AVAILABLE` when it is about the
+    /// job as a whole.
+    #[napi]
+    pub fn get_file(&self, env: &Env) -> Result<CopyFile> {
+        self.error.get_file().or_throw(env).map(CopyFile::new)
+    }
+
+    /// What went wrong, for people.
+    #[napi]
+    pub fn get_error_description(&self) -> String {
+        self.error.get_error_description()
+    }
+
+    /// What the context means, for people.
+    #[napi]
+    pub fn get_error_context_description(&self) -> String {
+        self.error.get_error_context_description()
+    }
+
+    /// `'http'` or `'https'`; throws `PROTOCOL_NOT_AVAILABLE` when the error is not
+    /// about a transfer.
+    #[napi]
+    pub fn get_protocol(&self, env: &Env) -> Result<String> {
+        self.error.get_protocol().or_throw(env)
+    }
+}

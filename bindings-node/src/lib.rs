@@ -1,0 +1,33 @@
+//! The Node.js addon of bgcopy: `require('bgcopy')` / `import … from 'bgcopy'`.
+//!
+//! A forward plus conversions over the Rust core (`bgcopy`): every method of SPEC §1 in
+//! camelCase on the classes `CopyManager`, `CopyJob`, `CopyFile` and `CopyError`, the
+//! SPEC §2 values as TypeScript enums, 64-bit byte counts as `bigint`, times as `Date`.
+//! No transfer logic lives here.
+//!
+//! - Errors (`error.rs`): a thrown `Error` whose `code` is the SPEC §6 symbol
+//!   (`'INVALID_STATE'`) and `hresult` the unsigned 32-bit code.
+//! - Arguments (`args.rs`): every parameter arrives as an untyped JS value and is
+//!   checked here, so that `undefined`, a number for a string, a lone surrogate, a
+//!   fractional or negative number or an out-of-range enum value throw `INVALID_ARG`
+//!   instead of being coerced.
+//! - `wait` (`job.rs`) runs the core's blocking wait on a thread of its own and settles
+//!   a Promise: the event loop keeps running.
+//! - Callbacks (`callback.rs`): the core's notification thread hands each event to the
+//!   JS thread through a ThreadsafeFunction and waits for the handler's outcome, so a
+//!   throwing (or rejecting) handler is a failed delivery (SPEC §3).
+//!
+//! The design notes are in `bindings-node/README.md`.
+
+#![deny(clippy::all)]
+
+mod args;
+mod callback;
+mod error;
+mod job;
+mod manager;
+mod types;
+
+pub use job::{CopyError, CopyFile, CopyJob};
+pub use manager::CopyManager;
+pub use types::*;

@@ -1,0 +1,128 @@
+//! `CopyManager` (IBackgroundCopyManager).
+
+use crate::args;
+use crate::callback::JsCallback;
+use crate::error::OrThrow;
+use crate::job::CopyJob;
+use crate::types::manager_options;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+/// What every JS handle of one manager shares. The core manager closes when the last
+/// holder lets go: the JS `CopyManager` and every JS `CopyJob` hold it, so a job
+/// keeps transferring while the script still holds the job, even if it dropped the
+/// manager.
+pub(crate) struct Mgr {
+    pub core: bgcopy::CopyManager,
+    /// Set before the core closes: a notification waiting for the JS thread gives up
+    /// (the JS thread may be the one closing, waiting for the notification thread).
+    pub closing: Arc<AtomicBool>,
+    /// The callback object set on each job (by job id), so that
+    /// `getNotifyInterface()` returns the very object that was set.
+    pub callbacks: Mutex<HashMap<String, Weak<JsCallback>>>,
+}
+
+impl Drop for Mgr {
+    fn drop(&mut self) {
+        // The core's own Drop (next) closes it.
+        self.closing.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The durable job manager (IBackgroundCopyManager): open it on a state directory,
+/// create jobs, find them again after a restart.
+#[napi]
+pub struct CopyManager {
+    mgr: Arc<Mgr>,
+}
+
+#[napi]
+impl CopyManager {
+    /// Open (or create) the durable job store in `stateDir` and recover every job in
+    /// it; queued jobs start transferring. `stateDir` must be absolute; omitted or
+    /// `null`: the platform default (`$BGCOPY_STATE_DIR`, else
+    /// `$XDG_DATA_HOME/bgcopy`, else `~/.local/share/bgcopy`; macOS
+    /// `~/Library/Application Support/bgcopy`). A second process on the same directory
+    /// gets `LOCKED`, naming the holder.
+    #[napi]
+    pub fn open(
+        env: &Env,
+        #[napi(ts_arg_type = "string | null")] state_dir: Option<Unknown>,
+        #[napi(ts_arg_type = "ManagerOptions | null")] options: Option<Unknown>,
+    ) -> Result<CopyManager> {
+        let dir = args::opt_string(env, state_dir, "stateDir")?;
+        let opts = manager_options(env, options)?;
+        let core = bgcopy::CopyManager::open_with(dir.as_deref().map(std::path::Path::new), opts)
+            .or_throw(env)?;
+        Ok(CopyManager {
+            mgr: Arc::new(Mgr {
+                core,
+                closing: Arc::new(AtomicBool::new(false)),
+                callbacks: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The state directory this manager owns (absolute, symlinks resolved).
+    #[napi(getter)]
+    pub fn state_dir(&self) -> String {
+        self.mgr.core.state_dir().to_string_lossy().into_owned()
+    }
+
+    /// Create a job (state `Suspended`) with a fresh UUID. `displayName` ≤ 256
+    /// characters (else `STRING_TOO_LONG`); `jobType` defaults to `JobType.Download`
+    /// (the only type built: others throw `NOT_IMPLEMENTED`).
+    #[napi]
+    pub fn create_job(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "string")] display_name: Unknown,
+        #[napi(ts_arg_type = "JobType")] job_type: Option<Unknown>,
+    ) -> Result<CopyJob> {
+        let name = args::string(env, display_name, "displayName")?;
+        let ty = match job_type.filter(|v| !args::is_nullish(v)) {
+            Some(v) => args::enum_value(env, v, "jobType", bgcopy::JobType::ALL)?,
+            None => bgcopy::JobType::Download,
+        };
+        let job = self.mgr.core.create_job(&name, ty).or_throw(env)?;
+        Ok(CopyJob::new(job, self.mgr.clone()))
+    }
+
+    /// The job with this id (canonical UUID text; `{…}` braces and the 32-digit form
+    /// are accepted). `NOT_FOUND` if there is none or it is final (acknowledged or
+    /// cancelled); `INVALID_ARG` if `id` is not a UUID.
+    #[napi]
+    pub fn get_job(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "string")] id: Unknown,
+    ) -> Result<CopyJob> {
+        let id = args::string(env, id, "id")?;
+        let job = self.mgr.core.get_job(&id).or_throw(env)?;
+        Ok(CopyJob::new(job, self.mgr.clone()))
+    }
+
+    /// Every job that is not acknowledged or cancelled, in creation order.
+    #[napi]
+    pub fn enum_jobs(&self, env: &Env) -> Result<Vec<CopyJob>> {
+        let jobs = self.mgr.core.enum_jobs().or_throw(env)?;
+        Ok(jobs
+            .into_iter()
+            .map(|j| CopyJob::new(j, self.mgr.clone()))
+            .collect())
+    }
+
+    /// Stop every transfer (each checkpoints where it is), flush the store, release
+    /// every notification handler and the state directory. Jobs continue on the next
+    /// `open`. Idempotent; afterwards every method of the manager and its jobs throws
+    /// `INVALID_STATE`, except the getters of `CopyJob`. Takes at most about 2 s (a
+    /// transfer blocked in a read is left to exit by itself).
+    #[napi]
+    pub fn close(&self, env: &Env) -> Result<()> {
+        self.mgr.closing.store(true, Ordering::SeqCst);
+        self.mgr.core.close().or_throw(env)
+    }
+}

@@ -1,0 +1,414 @@
+//! The values of SPEC §2 as JS: enums (numbers, `JobState.Suspended`), progress with
+//! `bigint` byte counts (exact over the whole u64 range), times as `Date`, and the
+//! manager options.
+
+use crate::args;
+use crate::error::invalid_arg;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use std::time::{Duration, SystemTime};
+
+/// `bytesTotal` while a size is not yet known: 2^64 - 1 (u64::MAX), as a `bigint`.
+#[napi]
+pub const BYTES_UNKNOWN: u64 = bgcopy::BYTES_UNKNOWN;
+
+/// `From` both ways between a JS enum and the core's enum of the same name.
+macro_rules! mirror_enum {
+    ($name:ident { $($v:ident),* }) => {
+        impl From<bgcopy::$name> for $name {
+            fn from(v: bgcopy::$name) -> Self {
+                match v { $(bgcopy::$name::$v => $name::$v,)* }
+            }
+        }
+
+        impl From<$name> for bgcopy::$name {
+            fn from(v: $name) -> Self {
+                match v { $($name::$v => bgcopy::$name::$v,)* }
+            }
+        }
+    };
+}
+
+/// The state of a job (BG_JOB_STATE).
+#[napi]
+pub enum JobState {
+    /// Waiting for a transfer slot.
+    Queued = 0,
+    /// Connecting to the server.
+    Connecting = 1,
+    /// Data is moving.
+    Transferring = 2,
+    /// Stopped by `suspend()` (or new, before the first `resume()`).
+    Suspended = 3,
+    /// A fatal error; `resume()` retries.
+    Error = 4,
+    /// A transient error; retried automatically after the retry delay.
+    TransientError = 5,
+    /// Every file is transferred; call `complete()` to make them visible.
+    Transferred = 6,
+    /// `complete()` ran: final.
+    Acknowledged = 7,
+    /// `cancel()` ran: final.
+    Cancelled = 8,
+}
+
+mirror_enum!(JobState {
+    Queued,
+    Connecting,
+    Transferring,
+    Suspended,
+    Error,
+    TransientError,
+    Transferred,
+    Acknowledged,
+    Cancelled
+});
+
+/// The priority of a job (BG_JOB_PRIORITY). Lower numbers run first.
+#[napi]
+pub enum Priority {
+    /// Always runs, outside the background slots.
+    Foreground = 0,
+    /// First among background jobs.
+    High = 1,
+    /// The default.
+    Normal = 2,
+    /// Last.
+    Low = 3,
+}
+
+mirror_enum!(Priority {
+    Foreground,
+    High,
+    Normal,
+    Low
+});
+
+/// The kind of transfer (BG_JOB_TYPE). Only `Download` is built; the others throw
+/// `NOT_IMPLEMENTED`.
+#[napi]
+pub enum JobType {
+    /// Download files from servers.
+    Download = 0,
+    /// Reserved.
+    Upload = 1,
+    /// Reserved.
+    UploadReply = 2,
+}
+
+mirror_enum!(JobType {
+    Download,
+    Upload,
+    UploadReply
+});
+
+/// Where an error came from (BG_ERROR_CONTEXT).
+#[napi]
+pub enum ErrorContext {
+    /// No error.
+    None = 0,
+    /// Unknown origin.
+    Unknown = 1,
+    /// The job manager itself (the store).
+    GeneralQueueManager = 2,
+    /// Delivering a notification.
+    QueueManagerNotification = 3,
+    /// The local file (disk full, permissions, …).
+    LocalFile = 4,
+    /// The remote file (HTTP status, changed file, …).
+    RemoteFile = 5,
+    /// The network (connect, TLS, timeouts, resets).
+    GeneralTransport = 6,
+    /// The server application.
+    RemoteApplication = 7,
+}
+
+mirror_enum!(ErrorContext {
+    None,
+    Unknown,
+    GeneralQueueManager,
+    QueueManagerNotification,
+    LocalFile,
+    RemoteFile,
+    GeneralTransport,
+    RemoteApplication
+});
+
+/// Notification flags (BG_NOTIFY_*), combined with `|`:
+/// `job.setNotifyFlags(NotifyFlags.JobTransferred | NotifyFlags.JobModification)`.
+/// The default is `JobTransferred | JobError` (3).
+#[napi]
+pub enum NotifyFlags {
+    /// The job reached TRANSFERRED (`jobTransferred`).
+    JobTransferred = 0x01,
+    /// The job reached ERROR (`jobError`).
+    JobError = 0x02,
+    /// No notifications at all.
+    Disable = 0x04,
+    /// The job changed: state, progress, properties (`jobModification`); coalesced.
+    JobModification = 0x08,
+    /// A file of the job finished transferring (`fileTransferred`).
+    FileTransferred = 0x10,
+}
+
+/// Progress of a whole job (BG_JOB_PROGRESS). Byte counts are `bigint`: exact.
+#[napi(object, object_from_js = false)]
+pub struct JobProgress {
+    /// Sum of the file sizes; `BYTES_UNKNOWN` until every size is known; 0n without files.
+    pub bytes_total: u64,
+    /// Bytes transferred so far.
+    pub bytes_transferred: u64,
+    /// Number of files.
+    pub files_total: u32,
+    /// Number of files whose bytes are all transferred.
+    pub files_transferred: u32,
+}
+
+impl From<bgcopy::JobProgress> for JobProgress {
+    fn from(p: bgcopy::JobProgress) -> Self {
+        JobProgress {
+            bytes_total: p.bytes_total,
+            bytes_transferred: p.bytes_transferred,
+            files_total: p.files_total,
+            files_transferred: p.files_transferred,
+        }
+    }
+}
+
+/// Progress of one file (BG_FILE_PROGRESS). Byte counts are `bigint`: exact.
+#[napi(object, object_from_js = false)]
+pub struct FileProgress {
+    /// The file's size; `BYTES_UNKNOWN` until known.
+    pub bytes_total: u64,
+    /// Bytes transferred so far.
+    pub bytes_transferred: u64,
+    /// True only once `complete()` made the file visible at its local path.
+    pub completed: bool,
+}
+
+impl From<bgcopy::FileProgress> for FileProgress {
+    fn from(p: bgcopy::FileProgress) -> Self {
+        FileProgress {
+            bytes_total: p.bytes_total,
+            bytes_transferred: p.bytes_transferred,
+            completed: p.completed,
+        }
+    }
+}
+
+/// A point in time, given to JS as a `Date` (millisecond precision).
+pub struct Timestamp(f64);
+
+impl From<SystemTime> for Timestamp {
+    fn from(t: SystemTime) -> Self {
+        Timestamp(match t.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => d.as_millis() as f64,
+            Err(e) => -(e.duration().as_millis() as f64),
+        })
+    }
+}
+
+impl TypeName for Timestamp {
+    fn type_name() -> &'static str {
+        "Date"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ToNapiValue for Timestamp {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
+        let mut out = std::ptr::null_mut();
+        check_status!(
+            unsafe { napi::sys::napi_create_date(env, val.0, &mut out) },
+            "create a Date"
+        )?;
+        Ok(out)
+    }
+}
+
+/// A point in time or none, given to JS as a `Date` or `null`.
+pub struct MaybeTimestamp(Option<Timestamp>);
+
+impl ToNapiValue for MaybeTimestamp {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
+        unsafe { Option::<Timestamp>::to_napi_value(env, val.0) }
+    }
+}
+
+/// Time stamps of a job (BG_JOB_TIMES).
+#[napi(object, object_from_js = false)]
+pub struct JobTimes {
+    /// When the job was created.
+    #[napi(ts_type = "Date")]
+    pub creation_time: Timestamp,
+    /// Bumped by every change, state change and transferred bytes.
+    #[napi(ts_type = "Date")]
+    pub modification_time: Timestamp,
+    /// When the job last reached TRANSFERRED; `null` before.
+    #[napi(ts_type = "Date | null")]
+    pub transfer_completion_time: MaybeTimestamp,
+}
+
+impl From<bgcopy::JobTimes> for JobTimes {
+    fn from(t: bgcopy::JobTimes) -> Self {
+        JobTimes {
+            creation_time: t.creation_time.into(),
+            modification_time: t.modification_time.into(),
+            transfer_completion_time: MaybeTimestamp(t.transfer_completion_time.map(Into::into)),
+        }
+    }
+}
+
+/// What `CopyError.getError()` returns: the context and the code of the error.
+#[napi(object, object_from_js = false)]
+pub struct ErrorInfo {
+    /// Where the error came from.
+    pub context: ErrorContext,
+    /// The SPEC §2 code as an unsigned 32-bit number (`0x80190194` for HTTP 404).
+    pub code: u32,
+    /// The code's symbolic name (`'HTTP_404'`), as `err.code` of a thrown error.
+    pub symbol: String,
+}
+
+/// The notification handlers of `setNotifyInterface`: any subset of these methods,
+/// called with the object as `this` on the JS thread. A handler may return a promise;
+/// the delivery is done when it settles. Throwing (or rejecting) is a failed delivery.
+#[napi(object, object_from_js = false, object_to_js = false)]
+pub struct CopyCallback {
+    /// The job reached `Transferred` (flag `JobTransferred`); call `job.complete()`
+    /// to make its files visible. Delivered again after the minimum retry delay
+    /// while it throws.
+    #[napi(ts_type = "(job: CopyJob) => unknown")]
+    pub job_transferred: Option<()>,
+    /// The job reached `Error` (flag `JobError`). Delivered again like
+    /// `jobTransferred`.
+    #[napi(ts_type = "(job: CopyJob, error: CopyError) => unknown")]
+    pub job_error: Option<()>,
+    /// The job changed: state, progress, properties (flag `JobModification`);
+    /// coalesced (at most one per `notifyIntervalMs`), the last is never lost.
+    #[napi(ts_type = "(job: CopyJob) => unknown")]
+    pub job_modification: Option<()>,
+    /// One file's bytes are all transferred (flag `FileTransferred`).
+    #[napi(ts_type = "(job: CopyJob, file: CopyFile) => unknown")]
+    pub file_transferred: Option<()>,
+}
+
+/// Options of `CopyManager.open` (all optional; the defaults suit real use).
+#[napi(object, object_to_js = false)]
+pub struct ManagerOptions {
+    /// Transfer slots shared by HIGH/NORMAL/LOW jobs (FOREGROUND jobs always run). Default 2.
+    pub background_slots: Option<u32>,
+    /// Files of one job transferred at once. Default 8.
+    pub connections_per_job: Option<u32>,
+    /// A connection idle this long (ms) is a transient error. Default 60000.
+    pub read_timeout_ms: Option<u32>,
+    /// Connecting (TCP + TLS) may take this long (ms). Default 30000.
+    pub connect_timeout_ms: Option<u32>,
+    /// Checkpoint after this many bytes of a file. Default 8 MiB.
+    pub checkpoint_bytes: Option<f64>,
+    /// Checkpoint at least this often (ms) while data moves. Default 1000.
+    pub checkpoint_interval_ms: Option<u32>,
+    /// At most one JOB_MODIFICATION per job per this interval (ms). Default 500.
+    pub notify_interval_ms: Option<u32>,
+    /// Bytes per second shared by all HIGH/NORMAL/LOW transfers. Default unlimited.
+    pub background_bandwidth_limit: Option<f64>,
+    /// How long (ms) a background job keeps its slot before an equal-priority job
+    /// waiting for one takes its turn. Default 30000.
+    pub time_slice_ms: Option<u32>,
+    /// Redirects followed per request. Default 10.
+    pub max_redirects: Option<u32>,
+    /// Follow a redirect from https to http. Default false.
+    pub allow_https_to_http_redirect: Option<bool>,
+    /// PEM files of the only root certificates to trust (like curl's `--cacert`).
+    /// Default: the Mozilla roots bundled with the library.
+    pub tls_root_certs: Option<Vec<String>>,
+    /// The User-Agent header. Default `bgcopy/<version>`.
+    pub user_agent: Option<String>,
+    /// Run transfers in this process. Default true; false opens the store for
+    /// inspection and changes only.
+    pub start_transfers: Option<bool>,
+}
+
+/// Every key of [`ManagerOptions`], as JS spells it.
+const OPTION_KEYS: &[&str] = &[
+    "backgroundSlots",
+    "connectionsPerJob",
+    "readTimeoutMs",
+    "connectTimeoutMs",
+    "checkpointBytes",
+    "checkpointIntervalMs",
+    "notifyIntervalMs",
+    "backgroundBandwidthLimit",
+    "timeSliceMs",
+    "maxRedirects",
+    "allowHttpsToHttpRedirect",
+    "tlsRootCerts",
+    "userAgent",
+    "startTransfers",
+];
+
+/// The core options for a JS options object (`undefined`/`null`: the defaults). Each
+/// value is checked like any argument: an unknown key, a wrong type, a fraction or a
+/// number out of range throws INVALID_ARG.
+pub(crate) fn manager_options(env: &Env, v: Option<Unknown>) -> Result<bgcopy::ManagerOptions> {
+    let mut o = bgcopy::ManagerOptions::default();
+    let Some(v) = v.filter(|v| !args::is_nullish(v)) else {
+        return Ok(o);
+    };
+    let obj = args::object(env, v, "options")?;
+    let keys: Vec<String> = Object::keys(&obj)?;
+    if let Some(k) = keys.iter().find(|k| !OPTION_KEYS.contains(&k.as_str())) {
+        return Err(invalid_arg(
+            env,
+            format!(
+                "unknown manager option {k:?} (known: {})",
+                OPTION_KEYS.join(", ")
+            ),
+        ));
+    }
+    for key in keys {
+        let val: Unknown = obj.get_named_property(&key)?;
+        if args::is_nullish(&val) {
+            continue;
+        }
+        let what = format!("options.{key}");
+        let int = |max: f64| args::integer(env, &val, &what, 0.0, max);
+        let ms = |max: f64| int(max).map(|n| Duration::from_millis(n as u64));
+        // 2^53: every integer up to it is exact in a JS number.
+        const SAFE: f64 = 9_007_199_254_740_991.0;
+        match key.as_str() {
+            "backgroundSlots" => o.background_slots = int(1024.0)? as usize,
+            "connectionsPerJob" => o.connections_per_job = int(1024.0)? as usize,
+            "readTimeoutMs" => o.read_timeout = ms(SAFE)?,
+            "connectTimeoutMs" => o.connect_timeout = ms(SAFE)?,
+            "checkpointBytes" => o.checkpoint_bytes = int(SAFE)? as u64,
+            "checkpointIntervalMs" => o.checkpoint_interval = ms(SAFE)?,
+            "notifyIntervalMs" => o.notify_interval = ms(SAFE)?,
+            "backgroundBandwidthLimit" => o.background_bandwidth_limit = Some(int(SAFE)? as u64),
+            "timeSliceMs" => o.time_slice = ms(SAFE)?,
+            "maxRedirects" => o.max_redirects = int(u32::MAX as f64)? as u32,
+            "allowHttpsToHttpRedirect" => {
+                o.allow_https_to_http_redirect = args::boolean(env, &val, &what)?
+            }
+            "tlsRootCerts" => {
+                let paths = args::array(env, val, &what)?
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| args::string(env, p, &format!("{what}[{i}]")).map(Into::into))
+                    .collect::<Result<Vec<_>>>()?;
+                o.tls_root_certs = Some(paths);
+            }
+            "userAgent" => o.user_agent = args::string(env, val, &what)?,
+            "startTransfers" => o.start_transfers = args::boolean(env, &val, &what)?,
+            other => {
+                return Err(invalid_arg(
+                    env,
+                    format!("unknown manager option {other:?}"),
+                ));
+            }
+        }
+    }
+    Ok(o)
+}

@@ -1,0 +1,514 @@
+// Runs every tests/scenarios/*.json (the step language of tests/scenarios/README.md)
+// against the test origin, through the Node API. The JS twin of core/tests/scenarios.rs.
+// BGCOPY_SCENARIO=name runs one. Scenarios run concurrently on the one JS thread: every
+// wait is asynchronous (polling with timers, `await job.wait()`), so the notification
+// handlers keep running meanwhile.
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import {
+  BYTES_UNKNOWN,
+  CopyManager,
+  ErrorContext,
+  JobState,
+  JobType,
+  Priority,
+} from '../index.mjs'
+import { firstDifference, root, sleep, startOrigin, tempDir } from './helpers.mjs'
+
+const scenarioDir = join(root, 'tests', 'scenarios')
+const only = process.env.BGCOPY_SCENARIO
+const files = readdirSync(scenarioDir)
+  .filter((f) => f.endsWith('.json'))
+  .filter((f) => !only || f === `${only}.json`)
+  .sort()
+
+/** The SPEC name of an enum value: JobState.TransientError → 'TRANSIENT_ERROR'. */
+function specName(enumObj, value) {
+  const key = Object.keys(enumObj).find((k) => enumObj[k] === value)
+  if (key === undefined) return `?${value}`
+  return key.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()
+}
+
+/** The enum value for a SPEC name ('HIGH' → Priority.High). */
+function fromSpecName(enumObj, name) {
+  const key = Object.keys(enumObj).find((k) => specName(enumObj, enumObj[k]) === name)
+  if (key === undefined) throw new Error(`no ${name} in enum`)
+  return enumObj[key]
+}
+
+/** Manager options of a scenario (snake_case keys) → CopyManager.open options. */
+function options(spec = {}, origin) {
+  const map = {
+    background_slots: 'backgroundSlots',
+    connections_per_job: 'connectionsPerJob',
+    read_timeout_ms: 'readTimeoutMs',
+    notify_interval_ms: 'notifyIntervalMs',
+    time_slice_ms: 'timeSliceMs',
+    checkpoint_interval_ms: 'checkpointIntervalMs',
+    checkpoint_bytes: 'checkpointBytes',
+    max_redirects: 'maxRedirects',
+    background_bandwidth_limit: 'backgroundBandwidthLimit',
+  }
+  const o = {}
+  for (const [k, v] of Object.entries(spec)) {
+    if (k === 'trust_origin_cert') {
+      if (v) o.tlsRootCerts = [origin.cert]
+    } else if (map[k]) {
+      o[map[k]] = v
+    } else {
+      throw new Error(`unknown manager option ${k}`)
+    }
+  }
+  return o
+}
+
+/** Counts deliveries; can fail the first N and can complete the job from inside. */
+class Recorder {
+  constructor({ fail_first = 0, complete_in_callback = false } = {}) {
+    this.counts = { transferred: 0, error: 0, modification: 0, file_transferred: 0 }
+    this.failFirst = fail_first
+    this.completeInCallback = complete_in_callback
+    this.innerResults = []
+  }
+  hit(kind) {
+    this.counts[kind]++
+    if (this.failFirst > 0) {
+      this.failFirst--
+      throw new Error(`recorder fails this ${kind} on purpose`)
+    }
+  }
+  jobTransferred(job) {
+    this.hit('transferred')
+    if (this.completeInCallback) {
+      try {
+        this.innerResults.push(job.complete())
+      } catch (e) {
+        this.innerResults.push(e.code)
+      }
+    }
+  }
+  jobError(job, error) {
+    // Re-entrant reads from inside a handler must work.
+    job.getState()
+    job.getProgress()
+    error.getError()
+    this.hit('error')
+  }
+  jobModification(job) {
+    job.getProgress()
+    this.hit('modification')
+  }
+  fileTransferred(job, file) {
+    file.getProgress()
+    this.hit('file_transferred')
+  }
+}
+
+const bytes = (n) => (n === BYTES_UNKNOWN ? 'UNKNOWN' : Number(n))
+
+function countMatches(spec, n) {
+  const s = String(spec)
+  if (s.startsWith('>=')) return n >= Number(s.slice(2))
+  if (s.startsWith('<=')) return n <= Number(s.slice(2))
+  return n === Number(s)
+}
+
+/** `want` matches `got` as tests/scenarios/README.md "Matching" says. */
+function matches(want, got) {
+  if (want === 'any') return true
+  if (want !== null && typeof want === 'object' && !Array.isArray(want)) {
+    if ('contains' in want && typeof got === 'string') return got.includes(want.contains)
+    if (got === null || typeof got !== 'object') return false
+    return Object.keys(want).every((k) => matches(want[k], got[k] ?? null))
+  }
+  if (Array.isArray(want)) {
+    return Array.isArray(got) && want.length === got.length && want.every((w, i) => matches(w, got[i]))
+  }
+  return want === got
+}
+
+const long = (v) => (v && typeof v === 'object' ? v.repeat.repeat(v.count) : v)
+
+function tempFiles(dir) {
+  const out = []
+  const stack = [dir]
+  while (stack.length) {
+    const d = stack.pop()
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) stack.push(p)
+      else if (p.endsWith('.bgcopy-part')) out.push(p)
+    }
+  }
+  return out
+}
+
+class Run {
+  constructor(origin, dir, opts) {
+    this.origin = origin
+    this.dir = dir
+    this.opts = opts
+    this.manager = null
+    this.jobs = new Map()
+    this.recorders = new Map()
+  }
+
+  subst(v) {
+    if (typeof v === 'string') {
+      let s = v
+        .replaceAll('{http}', this.origin.http)
+        .replaceAll('{https}', this.origin.https)
+        .replaceAll('{dir}', this.dir)
+      s = s.replace(/\{job:([^}]*)\}/g, (_, alias) => this.jobs.get(alias)?.getId() ?? '')
+      return s
+    }
+    if (Array.isArray(v)) return v.map((x) => this.subst(x))
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.subst(x)]))
+    }
+    return v
+  }
+
+  open() {
+    this.manager = CopyManager.open(join(this.dir, 'state'), this.opts)
+  }
+
+  close() {
+    this.manager?.close()
+    this.manager = null
+  }
+
+  mgr() {
+    if (!this.manager) throw new Error('manager is closed')
+    return this.manager
+  }
+
+  job(step) {
+    const j = this.jobs.get(step.job)
+    if (!j) throw new Error(`unknown job alias ${step.job}`)
+    return j
+  }
+
+  /** Run `fn` (sync or async) and hold its outcome against `expect` and `result`. */
+  async check(what, expect, want, fn) {
+    let got
+    try {
+      got = await fn()
+    } catch (e) {
+      if (typeof e?.code !== 'string' || typeof e?.hresult !== 'number') {
+        throw new Error(`${what}: threw a non-bgcopy error: ${e?.stack ?? e}`)
+      }
+      if (e.code === expect) return undefined
+      throw new Error(`${what}: failed with ${e.message}, wanted ${expect}`)
+    }
+    if (expect !== 'OK') throw new Error(`${what}: succeeded, wanted ${expect}`)
+    if (want !== undefined && want !== null && !matches(want, got)) {
+      throw new Error(`${what} returned ${JSON.stringify(got)}, wanted ${JSON.stringify(want)}`)
+    }
+    return got ?? null
+  }
+
+  async step(raw) {
+    const step = this.subst(raw)
+    const expect = step.expect ?? 'OK'
+    const args = step.args ?? []
+    const timeout = step.timeout_ms ?? 30000
+    switch (step.op) {
+      case 'create': {
+        const type = fromSpecName(JobType, step.type ?? 'DOWNLOAD')
+        const job = await this.check('create', expect, null, () =>
+          this.mgr().createJob(step.name ?? step.job, type),
+        )
+        if (job) this.jobs.set(step.job, job)
+        return
+      }
+      case 'call': {
+        const job = this.job(step)
+        await this.check(step.method, expect, step.result, () => this.call(job, step.method, args, step))
+        return
+      }
+      case 'manager':
+        await this.check(step.method, expect, step.result, () => this.managerCall(step.method, args))
+        return
+      case 'wait_state': {
+        const job = this.job(step)
+        const end = Date.now() + timeout
+        for (;;) {
+          const s = specName(JobState, job.getState())
+          if (s === step.state) return
+          if (Date.now() > end) {
+            let err = ''
+            try {
+              err = job.getError().getErrorDescription()
+            } catch {}
+            throw new Error(`state ${s} after ${timeout} ms, wanted ${step.state} (${err})`)
+          }
+          await sleep(10)
+        }
+      }
+      case 'wait_bytes': {
+        const job = this.job(step)
+        const end = Date.now() + timeout
+        for (;;) {
+          const p = job.getProgress()
+          if (p.bytesTransferred >= BigInt(step.at_least)) return
+          if (Date.now() > end) {
+            throw new Error(
+              `${p.bytesTransferred} bytes after ${timeout} ms, wanted ${step.at_least} ` +
+                `(state ${specName(JobState, job.getState())})`,
+            )
+          }
+          await sleep(5)
+        }
+      }
+      case 'expect_file': {
+        const exists = step.exists ?? true
+        if (existsSync(step.path) !== exists) {
+          throw new Error(`${step.path} exists: ${!exists}, wanted ${exists}`)
+        }
+        if (step.size !== undefined) {
+          const data = readFileSync(step.path)
+          if (data.length !== step.size) {
+            throw new Error(`${step.path} has ${data.length} bytes, wanted ${step.size}`)
+          }
+          const i = firstDifference(data, step.version ?? 0)
+          if (i >= 0) throw new Error(`${step.path} differs at byte ${i}`)
+        }
+        return
+      }
+      case 'expect_temp_files': {
+        const found = tempFiles(this.dir)
+        if (found.length !== (step.count ?? 0)) {
+          throw new Error(`${found.length} temp files, wanted ${step.count}: ${found}`)
+        }
+        return
+      }
+      case 'expect_notifications': {
+        const rec = this.recorders.get(step.job)
+        if (!rec) throw new Error('no recorder on that job')
+        const end = Date.now() + timeout
+        for (;;) {
+          let bad = null
+          for (const kind of ['transferred', 'error', 'modification', 'file_transferred']) {
+            if (step[kind] !== undefined && !countMatches(step[kind], rec.counts[kind])) {
+              bad = `${kind}: ${rec.counts[kind]}, wanted ${step[kind]}`
+            }
+          }
+          if (step.inner_results && !matches(step.inner_results, rec.innerResults)) {
+            bad = `inner results ${JSON.stringify(rec.innerResults)}, wanted ${JSON.stringify(step.inner_results)}`
+          }
+          if (!bad) return
+          if (Date.now() > end) throw new Error(bad)
+          await sleep(20)
+        }
+      }
+      case 'expect_origin': {
+        const stats = await this.origin.stats(step.name)
+        if (step.requests !== undefined && stats.requests !== step.requests) {
+          throw new Error(`origin ${step.name}: ${JSON.stringify(stats)}, wanted ${step.requests} requests`)
+        }
+        if (step.bytes_sent_max !== undefined && stats.bytes_sent > step.bytes_sent_max) {
+          throw new Error(
+            `origin ${step.name}: ${JSON.stringify(stats)}, wanted at most ${step.bytes_sent_max} bytes sent`,
+          )
+        }
+        if (step.range_requests !== undefined) {
+          const n = stats.ranges.filter((r) => r !== '').length
+          if (n !== step.range_requests) {
+            throw new Error(
+              `origin ${step.name}: ${JSON.stringify(stats)}, wanted ${step.range_requests} range requests`,
+            )
+          }
+        }
+        return
+      }
+      case 'sleep':
+        await sleep(step.ms ?? 0)
+        return
+      default:
+        throw new Error(`unknown op ${step.op}`)
+    }
+  }
+
+  managerCall(method, args) {
+    switch (method) {
+      case 'get_job':
+        return this.mgr().getJob(args[0] ?? '').getId()
+      case 'enum_jobs':
+        return this.mgr()
+          .enumJobs()
+          .map((j) => {
+            for (const [alias, v] of this.jobs) if (v.getId() === j.getId()) return alias
+            return j.getId()
+          })
+      case 'close': {
+        const m = this.mgr()
+        this.manager = null
+        m.close()
+        return null
+      }
+      case 'reopen': {
+        this.close()
+        this.open()
+        for (const [alias, j] of this.jobs) {
+          try {
+            this.jobs.set(alias, this.mgr().getJob(j.getId()))
+          } catch {}
+        }
+        return null
+      }
+      default:
+        throw new Error(`unknown manager method ${method}`)
+    }
+  }
+
+  async call(job, method, args, step) {
+    const u32 = (i) => {
+      if (!Number.isInteger(args[i])) throw new Error(`${method}: argument ${i} must be a u32`)
+      return args[i]
+    }
+    switch (method) {
+      case 'add_file':
+        return job.addFile(args[0], args[1]) ?? null
+      case 'add_file_set':
+        return job.addFileSet(args[0]) ?? null
+      case 'enum_files':
+        return job.enumFiles().map((f) => {
+          const p = f.getProgress()
+          return {
+            remote_name: f.getRemoteName(),
+            local_name: f.getLocalName(),
+            bytes_total: bytes(p.bytesTotal),
+            bytes_transferred: bytes(p.bytesTransferred),
+            completed: p.completed,
+          }
+        })
+      case 'suspend':
+      case 'resume':
+      case 'cancel':
+        return job[method]() ?? null
+      case 'complete':
+        return job.complete()
+      case 'get_id':
+        return job.getId()
+      case 'get_type':
+        return specName(JobType, job.getType())
+      case 'get_state':
+        return specName(JobState, job.getState())
+      case 'get_priority':
+        return specName(Priority, job.getPriority())
+      case 'get_progress': {
+        const p = job.getProgress()
+        return {
+          bytes_total: bytes(p.bytesTotal),
+          bytes_transferred: bytes(p.bytesTransferred),
+          files_total: p.filesTotal,
+          files_transferred: p.filesTransferred,
+        }
+      }
+      case 'get_times': {
+        const t = job.getTimes()
+        assert.ok(t.creationTime instanceof Date)
+        return {
+          creation_time: 'set',
+          modification_time: t.modificationTime >= t.creationTime ? 'set' : 'before creation',
+          transfer_completion_time: t.transferCompletionTime ? 'set' : null,
+        }
+      }
+      case 'get_error': {
+        const e = job.getError()
+        const { context, symbol } = e.getError()
+        let protocol = null
+        let file = null
+        try {
+          protocol = e.getProtocol()
+        } catch {}
+        try {
+          file = e.getFile().index
+        } catch {}
+        return {
+          context: specName(ErrorContext, context),
+          code: symbol,
+          protocol,
+          file,
+          description: e.getErrorDescription(),
+          context_description: e.getErrorContextDescription(),
+        }
+      }
+      case 'get_display_name':
+        return job.getDisplayName()
+      case 'set_display_name':
+        return job.setDisplayName(long(args[0])) ?? null
+      case 'get_description':
+        return job.getDescription()
+      case 'set_description':
+        return job.setDescription(long(args[0])) ?? null
+      case 'set_priority':
+        return job.setPriority(fromSpecName(Priority, args[0])) ?? null
+      case 'get_notify_flags':
+        return job.getNotifyFlags()
+      case 'set_notify_flags':
+        return job.setNotifyFlags(u32(0)) ?? null
+      case 'get_notify_interface':
+        return job.getNotifyInterface() ? 'set' : null
+      case 'set_notify_interface': {
+        if (args[0] && typeof args[0] === 'object') {
+          const rec = new Recorder(args[0])
+          this.recorders.set(step.job, rec)
+          job.setNotifyInterface(rec)
+          assert.equal(job.getNotifyInterface(), rec)
+        } else {
+          job.setNotifyInterface(null)
+        }
+        return null
+      }
+      case 'get_no_progress_timeout':
+        return job.getNoProgressTimeout()
+      case 'set_no_progress_timeout':
+        return job.setNoProgressTimeout(u32(0)) ?? null
+      case 'get_minimum_retry_delay':
+        return job.getMinimumRetryDelay()
+      case 'set_minimum_retry_delay':
+        return job.setMinimumRetryDelay(u32(0)) ?? null
+      case 'get_error_count':
+        return job.getErrorCount()
+      case 'wait':
+        return specName(JobState, await job.wait(args[0] ?? 30000))
+      default:
+        throw new Error(`unknown job method ${method}`)
+    }
+  }
+}
+
+let origin
+before(async () => {
+  origin = await startOrigin()
+})
+after(() => origin?.stop())
+
+describe('scenarios', { concurrency: true }, () => {
+  it('found some', () => assert.ok(files.length > 0, 'no scenarios found'))
+  for (const file of files) {
+    const sc = JSON.parse(readFileSync(join(scenarioDir, file), 'utf8'))
+    it(file.replace(/\.json$/, ''), { timeout: 120000 }, async () => {
+      const { dir, cleanup } = tempDir(`bgcopy-node-scn-${sc.name}-`)
+      const run = new Run(origin, dir, options(sc.manager, origin))
+      try {
+        run.open()
+        for (const [i, step] of sc.steps.entries()) {
+          try {
+            await run.step(step)
+          } catch (e) {
+            e.message = `step ${i + 1} ${JSON.stringify(step)}: ${e.message}`
+            throw e
+          }
+        }
+      } finally {
+        run.close()
+        if (statSync(dir, { throwIfNoEntry: false })) cleanup()
+      }
+    })
+  }
+})

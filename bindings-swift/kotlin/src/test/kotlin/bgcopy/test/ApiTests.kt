@@ -1,0 +1,375 @@
+// Kotlin-specific tests of the generated bindings against the test origin: callbacks on
+// library threads, re-entrant calls, the suspend wait, thrown errors with codes,
+// close()/use {} releasing objects.
+package bgcopy.test
+
+import bgcopy.*
+import java.io.File
+import java.nio.file.Files
+import java.time.Instant
+import java.util.Collections
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.atomic.AtomicInteger
+import java.util.concurrent.atomic.AtomicReference
+import kotlin.concurrent.thread
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
+import kotlin.test.assertNotNull
+import kotlin.test.assertNull
+import kotlin.test.assertSame
+import kotlin.test.assertTrue
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeoutOrNull
+
+/** Asserts that `f` throws a BgCopyException with `symbol`, and returns it. */
+fun expectError(symbol: String, f: () -> Unit): BgCopyException {
+    val e = assertFailsWith<BgCopyException> { f() }
+    assertEquals(symbol, e.symbol(), "symbol of ${e.message}")
+    assertEquals(symbol, codeSymbol(e.code()))
+    assertTrue(e is BgCopyException.Failed && e.code == e.code() && e.symbol == e.symbol())
+    return e
+}
+
+class ApiTests(private val origin: Origin) {
+    private fun tempDir(name: String): File = Files.createTempDirectory("bgcopy-kt-$name-").toFile()
+
+    /** A manager on a fresh directory, closed (and the directory removed) afterwards. */
+    private fun <R> withManager(name: String, options: ManagerOptions? = null, f: (CopyManager, File) -> R): R {
+        val dir = tempDir(name)
+        try {
+            return CopyManager.open(File(dir, "state").path, options).use { f(it, dir) }
+        } finally {
+            dir.deleteRecursively()
+        }
+    }
+
+    val tests: List<Pair<String, () -> Unit>> = listOf(
+        "values and codes match the SPEC" to ::valuesMatchSpec,
+        "download with callbacks on library threads, complete() inside the callback" to ::callbacksOnLibraryThreads,
+        "suspend waitAsync does not block, is cancellable" to ::suspendWait,
+        "bad input throws BgCopyException with the SPEC code" to ::badInput,
+        "HTTP 404 gives ERROR and a CopyError object" to ::httpErrorObject,
+        "close() and use {} release the manager and objects" to ::closeAndUse,
+        "getNotifyInterface returns the object that was set" to ::notifyInterfaceRoundTrip,
+        "a throwing callback is delivered again" to ::throwingCallbackRedelivered,
+        "calls from many Kotlin threads at once" to ::manyThreads,
+        "files, progress, times and addFileSet" to ::filesAndTimes,
+    )
+
+    fun valuesMatchSpec() {
+        assertEquals((0u..8u).toList(), JobState.entries.map { it.value })
+        assertEquals(listOf("QUEUED", "CONNECTING", "TRANSFERRING", "SUSPENDED", "ERROR", "TRANSIENT_ERROR",
+            "TRANSFERRED", "ACKNOWLEDGED", "CANCELLED"), JobState.entries.map { it.name })
+        assertEquals(listOf("FOREGROUND", "HIGH", "NORMAL", "LOW"), Priority.entries.map { it.name })
+        assertEquals(listOf(0u, 1u, 2u, 3u), Priority.entries.map { it.value })
+        assertEquals(listOf(0u, 1u, 2u), JobType.entries.map { it.value })
+        assertEquals(7u, ErrorContext.REMOTE_APPLICATION.value)
+        assertEquals(listOf(0x01u, 0x02u, 0x04u, 0x08u, 0x10u), NotifyFlag.entries.map { it.value })
+        assertEquals(0u, Completion.ALL.value)
+        assertEquals(0x00200017u, Completion.PARTIAL.value)
+        assertEquals("INVALID_STATE", codeSymbol(0x80200002u))
+        assertEquals("HTTP_404", codeSymbol(0x80190194u))
+        assertEquals("INVALID_ARG", codeSymbol(0x80070057u))
+        assertEquals("PARTIAL_COMPLETE", codeSymbol(0x00200017u))
+        assertTrue(defaultStateDir().isNotEmpty())
+    }
+
+    fun callbacksOnLibraryThreads() = withManager("cb", ManagerOptions(notifyIntervalMs = 50u)) { m, dir ->
+        val testThread = Thread.currentThread().name
+        val threads = Collections.synchronizedSet(mutableSetOf<String>())
+        val kinds = Collections.synchronizedList(mutableListOf<String>())
+        val completed = AtomicReference<Any?>()
+        val done = CountDownLatch(1)
+        val job = m.createJob("callbacks", JobType.DOWNLOAD)
+        job.addFile(origin.url("kt-cb-a", "size=300000&rate=2000000"), "$dir/a.bin")
+        job.addFile(origin.url("kt-cb-b", "size=1000"), "$dir/b.bin")
+        job.setNotifyFlags(NotifyFlag.entries.filter { it != NotifyFlag.DISABLE }.fold(0u) { a, f -> a or f.value })
+        job.setNotifyInterface(object : CopyCallbackAdapter() {
+            override fun jobModification(job: CopyJob) = job.use {
+                threads.add(Thread.currentThread().name)
+                kinds.add("modification")
+                job.getProgress() // re-entrant
+                Unit
+            }
+
+            override fun fileTransferred(job: CopyJob, file: CopyFile) = job.use {
+                threads.add(Thread.currentThread().name)
+                kinds.add("file:" + File(file.getLocalName()).name)
+                assertTrue(file.getProgress().bytesTransferred > 0u)
+            }
+
+            override fun jobTransferred(job: CopyJob) = job.use {
+                threads.add(Thread.currentThread().name)
+                kinds.add("transferred")
+                // Re-entrant: read, create another job, and complete this one from inside.
+                assertEquals(JobState.TRANSFERRED, job.getState())
+                m.createJob("made in a callback", JobType.DOWNLOAD).use { it.cancel() }
+                completed.set(try { job.complete() } catch (e: BgCopyException) { e })
+                done.countDown()
+            }
+        })
+        job.resume()
+        assertTrue(done.await(30, TimeUnit.SECONDS), "jobTransferred within 30 s: $kinds")
+        assertEquals(Completion.ALL, completed.get())
+        assertEquals(JobState.ACKNOWLEDGED, job.getState())
+        assertEquals(300000L, File(dir, "a.bin").length())
+        assertEquals(1000L, File(dir, "b.bin").length())
+        assertTrue(threads.isNotEmpty() && testThread !in threads, "callbacks ran on $threads, test on $testThread")
+        assertTrue("file:a.bin" in kinds && "file:b.bin" in kinds, "$kinds")
+        assertTrue("modification" in kinds, "$kinds")
+        job.close()
+    }
+
+    fun suspendWait() = withManager("async") { m, dir ->
+        val job = m.createJob("async", JobType.DOWNLOAD)
+        job.addFile(origin.url("kt-async", "size=600000&rate=600000"), "$dir/a.bin")
+        // Warm up (class loading, JNA's callback stubs) so that it doesn't count below.
+        runBlocking { assertEquals(JobState.SUSPENDED, job.waitAsync(0u)) }
+        job.resume()
+        runBlocking {
+            // One thread runs both coroutines: the ticker proves waitAsync suspends.
+            val ticks = AtomicInteger()
+            val waiting = async { job.waitAsync(30_000u) }
+            val ticker = async {
+                while (!waiting.isCompleted) {
+                    ticks.incrementAndGet()
+                    delay(10)
+                }
+            }
+            assertEquals(JobState.TRANSFERRED, waiting.await())
+            ticker.await()
+            assertTrue(ticks.get() > 10, "the caller's thread kept running (${ticks.get()} ticks)")
+        }
+        assertEquals(Completion.ALL, job.complete())
+        // A timeout returns the current state; cancelling the coroutine ends the wait.
+        val slow = m.createJob("slow", JobType.DOWNLOAD)
+        slow.addFile(origin.url("kt-async-slow", "size=1000&stall_at=10&stall_ms=20000"), "$dir/s.bin")
+        slow.resume()
+        runBlocking(Dispatchers.Default) {
+            val t0 = System.nanoTime()
+            val state = slow.waitAsync(300u)
+            assertTrue(state == JobState.QUEUED || state == JobState.CONNECTING || state == JobState.TRANSFERRING, "$state")
+            assertNull(withTimeoutOrNull(300) { slow.waitAsync(null) })
+            assertTrue(System.nanoTime() - t0 < 5_000_000_000L)
+        }
+        slow.cancel()
+        // A job gone final before the wait returns at once.
+        runBlocking { assertEquals(JobState.CANCELLED, slow.waitAsync(null)) }
+    }
+
+    fun badInput() = withManager("bad") { m, dir ->
+        val job = m.createJob("bad", JobType.DOWNLOAD)
+        val url = origin.url("kt-bad", "size=1")
+        expectError("INVALID_ARG") { job.addFile(url, "relative/a.bin") }
+        expectError("INVALID_ARG") { job.addFile(url, "$dir/missing/a.bin") }
+        expectError("INVALID_ARG") { job.addFile(url, dir.path) }
+        expectError("INVALID_ARG") { job.addFile("ftp://127.0.0.1/x", "$dir/a.bin") }
+        expectError("INVALID_ARG") { job.addFile("not a url", "$dir/a.bin") }
+        expectError("INVALID_ARG") { job.addFile("$url\r\nInjected: yes", "$dir/a.bin") }
+        expectError("INVALID_ARG") { job.addFile(url, "$dir/a\u0000.bin") }
+        expectError("INVALID_ARG") { job.setDisplayName("nul\u0000inside") }
+        expectError("STRING_TOO_LONG") { job.setDisplayName("x".repeat(257)) }
+        expectError("STRING_TOO_LONG") { job.setDescription("x".repeat(1025)) }
+        expectError("INVALID_ARG") { job.setNotifyFlags(0x40u) }
+        expectError("EMPTY") { job.resume() }
+        expectError("ERROR_INFORMATION_UNAVAILABLE") { job.getError() }
+        expectError("NOT_IMPLEMENTED") { m.createJob("up", JobType.UPLOAD) }
+        expectError("INVALID_ARG") { m.getJob("not-a-uuid") }
+        expectError("NOT_FOUND") { m.getJob("00000000-0000-0000-0000-000000000000") }
+        job.addFile(url, "$dir/dup.bin")
+        expectError("INVALID_ARG") { job.addFile(origin.url("kt-bad2", "size=1"), "$dir/dup.bin") }
+        // A lone surrogate has no UTF-8 form: the generated code refuses it with Java's
+        // own error before the call reaches the library, and nothing changes.
+        job.setDescription("before")
+        assertFailsWith<java.nio.charset.CharacterCodingException> { job.setDescription("\uD800") }
+        assertEquals("before", job.getDescription())
+        expectError("INVALID_ARG") { CopyManager.open("relative/state", null) }
+        expectError("INVALID_ARG") { CopyManager.open("$dir/s2", ManagerOptions(backgroundSlots = 0u)) }
+        expectError("INVALID_ARG") { CopyManager.open("$dir/s3", ManagerOptions(userAgent = "a\r\nb: c")) }
+        val e = expectError("LOCKED") { CopyManager.open(File(dir, "state").path, null) }
+        assertEquals(0x80070021u, e.code())
+        assertTrue(e.message!!.contains("LOCKED"))
+        job.cancel()
+        expectError("INVALID_STATE") { job.resume() }
+        expectError("INVALID_STATE") { job.setPriority(Priority.HIGH) }
+        assertEquals(JobState.CANCELLED, job.getState())
+        job.close()
+    }
+
+    fun httpErrorObject() = withManager("err") { m, dir ->
+        val seen = AtomicReference<ErrorInfo>()
+        val latch = CountDownLatch(1)
+        val job = m.createJob("404", JobType.DOWNLOAD)
+        job.addFile(origin.url("kt-404", "status=404"), "$dir/a.bin")
+        job.setNotifyInterface(object : CopyCallbackAdapter() {
+            override fun jobError(job: CopyJob, error: CopyError) {
+                seen.set(error.getError())
+                error.close()
+                job.close()
+                latch.countDown()
+            }
+        })
+        job.resume()
+        assertEquals(JobState.ERROR, job.wait(30_000u))
+        assertTrue(latch.await(10, TimeUnit.SECONDS))
+        assertEquals(ErrorInfo(ErrorContext.REMOTE_FILE, 0x80190194u, "HTTP_404"), seen.get())
+        job.getError().use { e ->
+            assertEquals(ErrorInfo(ErrorContext.REMOTE_FILE, 0x80190194u, "HTTP_404"), e.getError())
+            assertEquals("http", e.getProtocol())
+            e.getFile().use { f ->
+                assertEquals(0u, f.getIndex())
+                assertEquals("$dir/a.bin", f.getLocalName())
+            }
+            assertTrue(e.getErrorDescription().isNotEmpty())
+            assertTrue(e.getErrorContextDescription().isNotEmpty())
+        }
+        assertEquals(1u, job.getErrorCount())
+        job.cancel()
+        assertEquals(JobState.CANCELLED, job.wait(null))
+    }
+
+    fun closeAndUse() {
+        val dir = tempDir("close")
+        val state = File(dir, "state").path
+        try {
+            // use {} closes the manager: the directory is free again at once.
+            val id = CopyManager.open(state, null).use { m ->
+                m.createJob("kept", JobType.DOWNLOAD).use { job ->
+                    job.addFile(origin.url("kt-close", "size=1000"), "$dir/a.bin")
+                    job.getId()
+                }
+            }
+            val m2 = CopyManager.open(state, null)
+            val job = m2.getJob(id)
+            assertEquals("kept", job.getDisplayName())
+            assertEquals(JobState.SUSPENDED, job.getState())
+            // close(): the manager stops; its jobs' objects answer getters, mutators fail.
+            m2.close()
+            assertTrue(m2.uniffiIsDestroyed)
+            assertFailsWith<IllegalStateException> { m2.enumJobs() }
+            expectError("INVALID_STATE") { job.resume() }
+            // A closed object can't be used any more, in any class.
+            job.close()
+            assertFailsWith<IllegalStateException> { job.getId() }
+            job.close() // idempotent
+            // The directory is free for the next manager, which still has the job.
+            CopyManager.open(state, null).use { m3 ->
+                assertEquals(listOf(id), m3.enumJobs().map { j -> j.use { it.getId() } })
+                m3.getJob(id).use { it.cancel() }
+            }
+        } finally {
+            dir.deleteRecursively()
+        }
+    }
+
+    fun notifyInterfaceRoundTrip() = withManager("iface") { m, _ ->
+        m.createJob("iface", JobType.DOWNLOAD).use { job ->
+            assertNull(job.getNotifyInterface())
+            val cb = CopyCallbackAdapter()
+            job.setNotifyInterface(cb)
+            assertSame(cb, job.getNotifyInterface())
+            assertSame(cb, m.getJob(job.getId()).use { it.getNotifyInterface() })
+            val other = CopyCallbackAdapter()
+            job.setNotifyInterface(other)
+            assertSame(other, job.getNotifyInterface())
+            job.setNotifyInterface(null)
+            assertNull(job.getNotifyInterface())
+            job.cancel()
+        }
+    }
+
+    fun throwingCallbackRedelivered() = withManager("retry") { m, dir ->
+        val calls = AtomicInteger()
+        val job = m.createJob("retry", JobType.DOWNLOAD)
+        job.setMinimumRetryDelay(1u)
+        job.addFile(origin.url("kt-retry", "size=100"), "$dir/a.bin")
+        job.setNotifyInterface(object : CopyCallbackAdapter() {
+            override fun jobTransferred(job: CopyJob) {
+                job.close()
+                when (calls.incrementAndGet()) {
+                    1 -> throw BgCopyException.Failed(0x80004005u, "E_FAIL", "refused on purpose")
+                    2 -> throw RuntimeException("refused again")
+                }
+            }
+        })
+        job.resume()
+        assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
+        val end = System.nanoTime() + 15_000_000_000L
+        while (calls.get() < 3 && System.nanoTime() < end) Thread.sleep(20)
+        Thread.sleep(300)
+        assertEquals(3, calls.get(), "delivered until accepted, then no more")
+        assertEquals(Completion.ALL, job.complete())
+    }
+
+    fun manyThreads() = withManager("threads") { m, dir ->
+        val job = m.createJob("threads", JobType.DOWNLOAD)
+        job.addFile(origin.url("kt-threads", "size=2000000&rate=4000000"), "$dir/a.bin")
+        job.resume()
+        val errors = Collections.synchronizedList(mutableListOf<Throwable>())
+        val workers = (0 until 8).map { n ->
+            thread(name = "kt-worker-$n") {
+                try {
+                    repeat(50) { i ->
+                        m.getJob(job.getId()).use { j ->
+                            j.getProgress()
+                            j.getState()
+                            j.setDescription("worker $n round $i")
+                            j.getDescription()
+                        }
+                        m.enumJobs().forEach { it.close() }
+                    }
+                } catch (e: Throwable) {
+                    errors.add(e)
+                }
+            }
+        }
+        workers.forEach { it.join() }
+        assertEquals(emptyList(), errors)
+        assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
+        assertTrue(job.getDescription().startsWith("worker "))
+        assertEquals(Completion.ALL, job.complete())
+        assertEquals(2000000L, File(dir, "a.bin").length())
+    }
+
+    fun filesAndTimes() = withManager("files") { m, dir ->
+        val job = m.createJob("files", JobType.DOWNLOAD)
+        val t0 = job.getTimes()
+        assertNull(t0.transferCompletionTime)
+        assertTrue(t0.creationTime <= t0.modificationTime)
+        assertTrue(t0.creationTime <= Instant.now())
+        expectError("INVALID_ARG") {
+            job.addFileSet(listOf(
+                FileSpec(origin.url("kt-set-1", "size=10"), "$dir/1.bin"),
+                FileSpec("gopher://x/", "$dir/2.bin"),
+            ))
+        }
+        assertEquals(0, job.enumFiles().size)
+        job.addFileSet(listOf(
+            FileSpec(origin.url("kt-set-1", "size=10"), "$dir/1.bin"),
+            FileSpec(origin.url("kt-set-2", "size=20&etag=0&lm=0&norange=1"), "$dir/2.bin"),
+        ))
+        val files = job.enumFiles()
+        assertEquals(listOf("$dir/1.bin", "$dir/2.bin"), files.map { it.getLocalName() })
+        assertEquals(origin.url("kt-set-2", "size=20&etag=0&lm=0&norange=1"), files[1].getRemoteName())
+        assertEquals(FileProgress(ULong.MAX_VALUE, 0u, false), files[0].getProgress())
+        assertEquals(JobProgress(ULong.MAX_VALUE, 0u, 2u, 0u), job.getProgress())
+        job.setPriority(Priority.FOREGROUND)
+        assertEquals(Priority.FOREGROUND, job.getPriority())
+        job.resume()
+        assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
+        assertEquals(JobProgress(30u, 30u, 2u, 2u), job.getProgress())
+        val t1 = job.getTimes()
+        assertNotNull(t1.transferCompletionTime)
+        assertTrue(t1.modificationTime >= t0.modificationTime)
+        assertEquals(listOf(job.getId()), m.enumJobs().map { j -> j.use { it.getId() } })
+        assertEquals(Completion.ALL, job.complete())
+        assertEquals(FileProgress(10u, 10u, true), files[0].getProgress())
+        assertEquals(emptyList(), m.enumJobs())
+        files.forEach { it.close() }
+        job.close()
+    }
+}

@@ -1,0 +1,51 @@
+// The fault-injecting test origin (tests/origin) as a child process: it prints one JSON
+// line with its ports and exits when its stdin closes.
+package bgcopy.test
+
+import java.io.File
+import java.net.HttpURLConnection
+import java.net.URI
+
+class Origin(binary: File) : AutoCloseable {
+    private val process: Process =
+        ProcessBuilder(binary.path).redirectError(ProcessBuilder.Redirect.INHERIT).start()
+    val http: Int
+    val https: Int
+    val cert: String
+
+    init {
+        val line = process.inputStream.bufferedReader().readLine()
+            ?: error("the test origin printed nothing")
+        @Suppress("UNCHECKED_CAST")
+        val info = Json.parse(line) as Map<String, Any?>
+        http = (info["http"] as Long).toInt()
+        https = (info["https"] as Long).toInt()
+        cert = info["cert"] as String
+    }
+
+    val httpBase get() = "http://127.0.0.1:$http"
+    val httpsBase get() = "https://localhost:$https"
+
+    fun url(name: String, params: String = "") = "$httpBase/f/$name?$params"
+
+    /** The origin's `/stats/<name>`: requests, bytes_sent, ranges. */
+    @Suppress("UNCHECKED_CAST")
+    fun stats(name: String): Map<String, Any?> {
+        val c = URI("$httpBase/stats/$name").toURL().openConnection() as HttpURLConnection
+        try {
+            return Json.parse(c.inputStream.bufferedReader().readText()) as Map<String, Any?>
+        } finally {
+            c.disconnect()
+        }
+    }
+
+    override fun close() {
+        process.outputStream.close()
+        process.waitFor()
+    }
+
+    companion object {
+        /** Byte `i` of content version `v`. */
+        fun contentByte(i: Long, v: Int): Byte = (((i % 251) + 7 * v) % 256).toByte()
+    }
+}

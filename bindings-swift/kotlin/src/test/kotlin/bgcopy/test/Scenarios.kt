@@ -1,0 +1,440 @@
+// The Kotlin runner of the shared scenarios (tests/scenarios/*.json; step language in
+// tests/scenarios/README.md), the twin of core/tests/scenarios.rs.
+package bgcopy.test
+
+import bgcopy.*
+import java.io.File
+import java.util.Collections
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.atomic.AtomicInteger
+
+/** Counts deliveries; can fail the first N and can complete the job from inside. */
+class Recorder(failFirst: Int, private val completeInCallback: Boolean) : CopyCallback {
+    private val counts = ConcurrentHashMap<String, AtomicInteger>()
+    private val failLeft = AtomicInteger(failFirst)
+    val innerResults: MutableList<String> = Collections.synchronizedList(mutableListOf())
+    val threads: MutableSet<String> = ConcurrentHashMap.newKeySet()
+
+    fun count(kind: String) = counts[kind]?.get() ?: 0
+
+    /** Counts, then fails on purpose while failures are left (a plain exception). */
+    private fun hit(kind: String) {
+        threads.add(Thread.currentThread().name)
+        counts.computeIfAbsent(kind) { AtomicInteger() }.incrementAndGet()
+        if (failLeft.getAndUpdate { if (it > 0) it - 1 else 0 } > 0) {
+            throw IllegalStateException("recorder fails this $kind on purpose")
+        }
+    }
+
+    override fun jobTransferred(job: CopyJob) = job.use {
+        job.getState() // re-entrant read
+        hit("transferred")
+        if (completeInCallback) {
+            val out = try {
+                codeSymbol(job.complete().value)
+            } catch (e: BgCopyException) {
+                e.symbol()
+            }
+            innerResults.add(out)
+        }
+    }
+
+    override fun jobError(job: CopyJob, error: CopyError) = job.use {
+        error.use {
+            job.getState()
+            job.getProgress()
+            error.getError()
+            hit("error")
+        }
+    }
+
+    override fun jobModification(job: CopyJob) = job.use {
+        job.getProgress()
+        hit("modification")
+    }
+
+    override fun fileTransferred(job: CopyJob, file: CopyFile) = job.use {
+        file.use {
+            file.getProgress()
+            hit("file_transferred")
+        }
+    }
+}
+
+class StepFailed(msg: String) : Exception(msg)
+
+fun fail(msg: String): Nothing = throw StepFailed(msg)
+
+@Suppress("UNCHECKED_CAST")
+class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<String, Any?>) : AutoCloseable {
+    private val options = options(spec["manager"] as Map<String, Any?>? ?: emptyMap())
+    private var manager: CopyManager? = null
+    private val jobs = HashMap<String, CopyJob>()
+    private val recorders = HashMap<String, Recorder>()
+
+    init {
+        open()
+    }
+
+    private fun options(m: Map<String, Any?>): ManagerOptions {
+        fun l(k: String) = (m[k] as Long?)
+        return ManagerOptions(
+            backgroundSlots = l("background_slots")?.toUInt(),
+            connectionsPerJob = l("connections_per_job")?.toUInt(),
+            readTimeoutMs = l("read_timeout_ms")?.toULong(),
+            notifyIntervalMs = l("notify_interval_ms")?.toULong(),
+            timeSliceMs = l("time_slice_ms")?.toULong(),
+            checkpointIntervalMs = l("checkpoint_interval_ms")?.toULong(),
+            checkpointBytes = l("checkpoint_bytes")?.toULong(),
+            maxRedirects = l("max_redirects")?.toUInt(),
+            backgroundBandwidthLimit = l("background_bandwidth_limit")?.toULong(),
+            tlsRootCerts = if (m["trust_origin_cert"] == true) listOf(origin.cert) else null,
+        )
+    }
+
+    private fun open() {
+        manager = try {
+            CopyManager.open(File(dir, "state").path, options)
+        } catch (e: BgCopyException) {
+            fail("open: ${e.message}")
+        }
+    }
+
+    private fun manager() = manager ?: fail("manager is closed")
+
+    override fun close() {
+        jobs.values.forEach { it.close() }
+        manager?.close()
+        manager = null
+    }
+
+    private fun subst(v: Any?): Any? = when (v) {
+        is String -> {
+            var s = v.replace("{http}", origin.httpBase)
+                .replace("{https}", origin.httpsBase)
+                .replace("{dir}", dir.path)
+            while (true) {
+                val i = s.indexOf("{job:")
+                if (i < 0) break
+                val end = s.indexOf('}', i).let { if (it < 0) s.length - 1 else it }
+                val alias = s.substring(i + 5, end)
+                s = s.replaceRange(i, end + 1, jobs[alias]?.getId() ?: "")
+            }
+            s
+        }
+        is List<*> -> v.map { subst(it) }
+        is Map<*, *> -> v.entries.associate { (k, x) -> k as String to subst(x) }
+        else -> v
+    }
+
+    private fun job(step: Map<String, Any?>): CopyJob {
+        val alias = step["job"] as String? ?: fail("step needs \"job\"")
+        return jobs[alias] ?: fail("unknown job alias $alias")
+    }
+
+    private fun poll(timeoutMs: Long, everyMs: Long, what: () -> String?): Unit {
+        val end = System.nanoTime() + timeoutMs * 1_000_000
+        while (true) {
+            val bad = what() ?: return
+            if (System.nanoTime() > end) fail(bad)
+            Thread.sleep(everyMs)
+        }
+    }
+
+    fun step(raw: Map<String, Any?>) {
+        val step = subst(raw) as Map<String, Any?>
+        val op = step["op"] as String? ?: fail("step needs \"op\"")
+        val expect = step["expect"] as String? ?: "OK"
+        val args = step["args"] as List<Any?>? ?: emptyList()
+        val timeout = step["timeout_ms"] as Long? ?: 30_000L
+        when (op) {
+            "create" -> {
+                val alias = step["job"] as String? ?: fail("create needs \"job\"")
+                val type = JobType.valueOf(step["type"] as String? ?: "DOWNLOAD")
+                val name = step["name"] as String? ?: alias
+                val r = outcome(expect, "create") { manager().createJob(name, type) }
+                if (r is CopyJob) jobs[alias] = r
+            }
+            "call" -> {
+                val job = job(step)
+                val method = step["method"] as String? ?: fail("call needs \"method\"")
+                val got = outcome(expect, method) { call(job, method, args, step) }
+                check(method, step, got)
+            }
+            "manager" -> {
+                val method = step["method"] as String? ?: fail("manager needs \"method\"")
+                val got = outcome(expect, method) { managerCall(method, args) }
+                check(method, step, got)
+            }
+            "wait_state" -> {
+                val job = job(step)
+                val want = step["state"] as String
+                poll(timeout, 10) {
+                    val s = job.getState()
+                    if (s.name == want) null
+                    else "state $s after $timeout ms, wanted $want (${errorText(job)})"
+                }
+            }
+            "wait_bytes" -> {
+                val job = job(step)
+                val want = step["at_least"] as Long
+                poll(timeout, 5) {
+                    val p = job.getProgress()
+                    if (p.bytesTransferred.toLong() >= want) null
+                    else "${p.bytesTransferred} bytes after $timeout ms, wanted $want (state ${job.getState()})"
+                }
+            }
+            "expect_file" -> {
+                val f = File(step["path"] as String)
+                val exists = step["exists"] as Boolean? ?: true
+                if (f.exists() != exists) fail("$f exists: ${!exists}, wanted $exists")
+                val size = step["size"] as Long?
+                if (size != null) {
+                    val data = f.readBytes()
+                    if (data.size.toLong() != size) fail("$f has ${data.size} bytes, wanted $size")
+                    val v = (step["version"] as Long? ?: 0L).toInt()
+                    for (i in data.indices) {
+                        if (data[i] != Origin.contentByte(i.toLong(), v)) fail("$f differs at byte $i")
+                    }
+                }
+            }
+            "expect_temp_files" -> {
+                val want = (step["count"] as Long? ?: 0L).toInt()
+                val temps = dir.walk().filter { it.isFile && it.name.endsWith(".bgcopy-part") }.toList()
+                if (temps.size != want) fail("${temps.size} temp files, wanted $want: $temps")
+            }
+            "expect_notifications" -> {
+                val alias = step["job"] as String
+                val rec = recorders[alias] ?: fail("no recorder on that job")
+                poll(timeout, 20) {
+                    var bad: String? = null
+                    for (kind in listOf("transferred", "error", "modification", "file_transferred")) {
+                        val spec = step[kind]?.toString() ?: continue
+                        val n = rec.count(kind)
+                        if (!countMatches(spec, n)) bad = "$kind: $n, wanted $spec"
+                    }
+                    val want = step["inner_results"] as List<Any?>?
+                    if (want != null) {
+                        val got = synchronized(rec.innerResults) { rec.innerResults.toList() }
+                        if (got != want) bad = "inner results $got, wanted $want"
+                    }
+                    bad
+                }
+            }
+            "expect_origin" -> {
+                val name = step["name"] as String
+                val stats = origin.stats(name)
+                val requests = step["requests"] as Long?
+                if (requests != null && stats["requests"] != requests) {
+                    fail("origin $name: ${Json.write(stats)}, wanted $requests requests")
+                }
+                val max = step["bytes_sent_max"] as Long?
+                if (max != null && (stats["bytes_sent"] as Long) > max) {
+                    fail("origin $name: ${Json.write(stats)}, wanted at most $max bytes sent")
+                }
+                val ranges = step["range_requests"] as Long?
+                if (ranges != null) {
+                    val n = (stats["ranges"] as List<Any?>).count { (it as String).isNotEmpty() }.toLong()
+                    if (n != ranges) fail("origin $name: ${Json.write(stats)}, wanted $ranges range requests")
+                }
+            }
+            "sleep" -> Thread.sleep(step["ms"] as Long? ?: 0L)
+            else -> fail("unknown op $op")
+        }
+    }
+
+    private fun errorText(job: CopyJob) = try {
+        job.getError().use { it.getErrorDescription() }
+    } catch (e: BgCopyException) {
+        ""
+    }
+
+    private fun managerCall(method: String, args: List<Any?>): Any? = when (method) {
+        "get_job" -> manager().getJob(args.firstOrNull() as String? ?: "").use { it.getId() }
+        "enum_jobs" -> manager().enumJobs().map { j ->
+            j.use { jobs.entries.find { it.value.getId() == j.getId() }?.key ?: j.getId() }
+        }
+        "close" -> {
+            // Kotlin's close() (AutoCloseable) is SPEC close(): it releases the object,
+            // and dropping the manager closes it.
+            manager().close()
+            manager = null
+            null
+        }
+        "reopen" -> {
+            manager?.close()
+            manager = null
+            open()
+            for ((alias, old) in jobs.entries.toList()) {
+                val id = old.getId()
+                try {
+                    jobs[alias] = manager().getJob(id)
+                    old.close()
+                } catch (e: BgCopyException) {
+                    // A final job is gone from the new manager: keep the old handle.
+                }
+            }
+            null
+        }
+        else -> fail("unknown manager method $method")
+    }
+
+    private fun bytes(n: ULong): Any = if (n == ULong.MAX_VALUE) "UNKNOWN" else n.toLong()
+
+    private fun long(v: Any?): String = when (v) {
+        is Map<*, *> -> (v["repeat"] as String? ?: "x").repeat((v["count"] as Long? ?: 0L).toInt())
+        else -> v as String? ?: ""
+    }
+
+    private fun call(job: CopyJob, method: String, args: List<Any?>, step: Map<String, Any?>): Any? {
+        fun s(i: Int) = args.getOrNull(i) as String? ?: ""
+        fun n(i: Int) = (args.getOrNull(i) as Long? ?: fail("$method: argument $i must be a u32")).also {
+            if (it < 0 || it > UInt.MAX_VALUE.toLong()) fail("$method: argument $i must be a u32")
+        }.toUInt()
+        return when (method) {
+            "add_file" -> job.addFile(s(0), s(1)).let { null }
+            "add_file_set" -> {
+                val pairs = (args.firstOrNull() as List<Any?>? ?: fail("add_file_set takes [[url, local], ...]"))
+                    .map { p -> (p as List<Any?>).let { FileSpec(it[0] as String, it[1] as String) } }
+                job.addFileSet(pairs).let { null }
+            }
+            "enum_files" -> job.enumFiles().map { f ->
+                f.use {
+                    val p = f.getProgress()
+                    mapOf(
+                        "remote_name" to f.getRemoteName(),
+                        "local_name" to f.getLocalName(),
+                        "bytes_total" to bytes(p.bytesTotal),
+                        "bytes_transferred" to p.bytesTransferred.toLong(),
+                        "completed" to p.completed,
+                    )
+                }
+            }
+            "suspend" -> job.suspend().let { null }
+            "resume" -> job.resume().let { null }
+            "cancel" -> job.cancel().let { null }
+            "complete" -> codeSymbol(job.complete().value)
+            "get_id" -> job.getId()
+            "get_type" -> job.getType().name
+            "get_state" -> job.getState().name
+            "get_priority" -> job.getPriority().name
+            "get_progress" -> job.getProgress().let { p ->
+                mapOf(
+                    "bytes_total" to bytes(p.bytesTotal),
+                    "bytes_transferred" to p.bytesTransferred.toLong(),
+                    "files_total" to p.filesTotal.toLong(),
+                    "files_transferred" to p.filesTransferred.toLong(),
+                )
+            }
+            "get_times" -> job.getTimes().let { t ->
+                mapOf(
+                    "creation_time" to "set",
+                    "modification_time" to if (t.modificationTime >= t.creationTime) "set" else "before creation",
+                    "transfer_completion_time" to t.transferCompletionTime?.let { "set" },
+                )
+            }
+            "get_error" -> job.getError().use { e ->
+                val info = e.getError()
+                mapOf(
+                    "context" to info.context.name,
+                    "code" to codeSymbol(info.code),
+                    "protocol" to try { e.getProtocol() } catch (x: BgCopyException) { null },
+                    "file" to try { e.getFile().use { it.getIndex().toLong() } } catch (x: BgCopyException) { null },
+                    "description" to e.getErrorDescription(),
+                    "context_description" to e.getErrorContextDescription(),
+                )
+            }
+            "get_display_name" -> job.getDisplayName()
+            "set_display_name" -> job.setDisplayName(long(args[0])).let { null }
+            "get_description" -> job.getDescription()
+            "set_description" -> job.setDescription(long(args[0])).let { null }
+            "set_priority" -> job.setPriority(Priority.valueOf(s(0))).let { null }
+            "get_notify_flags" -> job.getNotifyFlags().toLong()
+            "set_notify_flags" -> job.setNotifyFlags(n(0)).let { null }
+            "get_notify_interface" -> job.getNotifyInterface()?.let { "set" }
+            "set_notify_interface" -> {
+                val alias = step["job"] as String
+                val o = args.firstOrNull() as Map<String, Any?>?
+                if (o != null) {
+                    val rec = Recorder(
+                        (o["fail_first"] as Long? ?: 0L).toInt(),
+                        o["complete_in_callback"] as Boolean? ?: false,
+                    )
+                    recorders[alias] = rec
+                    job.setNotifyInterface(rec)
+                } else {
+                    job.setNotifyInterface(null)
+                }
+                null
+            }
+            "get_no_progress_timeout" -> job.getNoProgressTimeout().toLong()
+            "set_no_progress_timeout" -> job.setNoProgressTimeout(n(0)).let { null }
+            "get_minimum_retry_delay" -> job.getMinimumRetryDelay().toLong()
+            "set_minimum_retry_delay" -> job.setMinimumRetryDelay(n(0)).let { null }
+            "get_error_count" -> job.getErrorCount().toLong()
+            "wait" -> job.wait((args.firstOrNull() as Long? ?: 30_000L).toULong()).name
+            else -> fail("unknown job method $method")
+        }
+    }
+
+    companion object {
+        /** Runs `f`; the result when `expect` is OK, else checks the thrown symbol. */
+        fun outcome(expect: String, what: String, f: () -> Any?): Any? {
+            val r = try {
+                f()
+            } catch (e: BgCopyException) {
+                if (e.symbol() == expect) return NoResult
+                fail("$what: failed with ${e.symbol()} (${e.detail()}), wanted $expect")
+            }
+            if (expect != "OK") fail("$what: succeeded, wanted $expect")
+            return r
+        }
+
+        fun check(what: String, step: Map<String, Any?>, got: Any?) {
+            if (got === NoResult || !step.containsKey("result") || step["result"] == null) return
+            val want = step["result"]
+            if (!matches(want, got)) fail("$what returned ${Json.write(got)}, wanted ${Json.write(want)}")
+        }
+
+        fun matches(want: Any?, got: Any?): Boolean = when {
+            want == "any" -> true
+            want is Map<*, *> && got is String && want.containsKey("contains") ->
+                got.contains(want["contains"] as String)
+            want is Map<*, *> && got is Map<*, *> -> want.all { (k, w) -> matches(w, got[k]) }
+            want is List<*> && got is List<*> -> want.size == got.size && want.indices.all { matches(want[it], got[it]) }
+            want is Number && got is Number -> want.toLong() == got.toLong() && want.toDouble() == got.toDouble()
+            else -> want == got
+        }
+
+        fun countMatches(spec: String, n: Int): Boolean = when {
+            spec.startsWith(">=") -> n >= spec.substring(2).trim().toInt()
+            spec.startsWith("<=") -> n <= spec.substring(2).trim().toInt()
+            else -> spec.trim().toIntOrNull() == n
+        }
+    }
+}
+
+/** Marks an expected failure (nothing to match). */
+object NoResult
+
+/** Runs one scenario file; throws on the first step that does not hold. */
+@Suppress("UNCHECKED_CAST")
+fun runScenario(origin: Origin, file: File) {
+    val spec = Json.parse(file.readText()) as Map<String, Any?>
+    val dir = java.nio.file.Files.createTempDirectory("bgcopy-kt-${file.nameWithoutExtension}-").toFile()
+    try {
+        ScenarioRun(origin, dir, spec).use { run ->
+            (spec["steps"] as List<Any?>).forEachIndexed { i, step ->
+                try {
+                    run.step(step as Map<String, Any?>)
+                } catch (e: StepFailed) {
+                    throw StepFailed("step ${i + 1} ${Json.write(step)}: ${e.message}")
+                } catch (e: BgCopyException) {
+                    throw StepFailed("step ${i + 1} ${Json.write(step)}: unexpected ${e.symbol()}: ${e.detail()}")
+                }
+            }
+        }
+    } finally {
+        dir.deleteRecursively()
+    }
+}

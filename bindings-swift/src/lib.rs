@@ -1,0 +1,38 @@
+//! # bgcopy for Swift and Kotlin (UniFFI)
+//!
+//! The UniFFI crate behind the Kotlin package `bgcopy` (JVM and Android) and the Swift
+//! module `BgCopy`: SPEC §1's `CopyManager`, `CopyJob`, `CopyFile` and `CopyError` as
+//! UniFFI objects, `CopyCallback` as a foreign trait, SPEC §2's values as enums and
+//! records, and every failure as the error `BgCopyError` (Kotlin `BgCopyException`)
+//! carrying the SPEC code and symbol. Every method forwards to the Rust core (`bgcopy`).
+//!
+//! The foreign sources are generated from this library by `generate.sh` (UniFFI library
+//! mode, names in `uniffi.toml`); see the folder's README.
+
+mod callback;
+mod error;
+mod objects;
+mod types;
+
+pub use callback::CopyCallback;
+pub use error::BgCopyError;
+pub use objects::{CopyError, CopyFile, CopyJob, CopyManager};
+pub use types::{
+    Completion, ErrorContext, ErrorInfo, FileProgress, FileSpec, JobProgress, JobState, JobTimes,
+    JobType, ManagerOptions, NotifyFlag, Priority,
+};
+
+uniffi::setup_scaffolding!("bgcopy");
+
+/// The symbolic name of a SPEC §2 code (`0x80200002` → `"INVALID_STATE"`, `HTTP_404`, …;
+/// `0x…` for a code without a name).
+#[uniffi::export]
+pub fn code_symbol(code: u32) -> String {
+    bgcopy::codes::symbol(code)
+}
+
+/// The platform's default state directory (what `CopyManager.open(null)` uses).
+#[uniffi::export]
+pub fn default_state_dir() -> Result<String, BgCopyError> {
+    error::guard(bgcopy::default_state_dir).map(|p| p.to_string_lossy().into_owned())
+}

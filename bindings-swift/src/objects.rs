@@ -1,0 +1,353 @@
+//! The four objects of SPEC §1. Each method is a one-line forward to the core plus type
+//! and error conversion; the names are the SPEC's snake_case names, which UniFFI turns
+//! into camelCase for Kotlin and Swift.
+
+use crate::callback::{self, CopyCallback};
+use crate::error::{BgCopyError, guard};
+use crate::types::*;
+use bgcopy as bg;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type Result<T> = std::result::Result<T, BgCopyError>;
+
+/// The durable job manager (IBackgroundCopyManager). Open it with `CopyManager.open`.
+///
+/// Kotlin: `close()` (also through `use {}`) stops the transfers, flushes the store and
+/// releases the state directory; the object can't be used after it. Swift: `close()`
+/// does the same and later calls throw `INVALID_STATE`; the manager also closes when
+/// the last reference goes away.
+#[derive(Debug, uniffi::Object)]
+#[uniffi::export(Debug)]
+pub struct CopyManager(bg::CopyManager);
+
+#[uniffi::export]
+impl CopyManager {
+    /// Open (or create) the job store in `stateDir` (an absolute path; null/nil: the
+    /// platform default) and recover every job in it. A second live process on the same
+    /// directory gets `LOCKED`, naming the holder.
+    #[uniffi::constructor(default(state_dir = None, options = None))]
+    pub fn open(
+        state_dir: Option<String>,
+        options: Option<ManagerOptions>,
+    ) -> Result<Arc<CopyManager>> {
+        let opts = options.unwrap_or_default().to_core()?;
+        guard(|| bg::CopyManager::open_with(state_dir.as_deref().map(Path::new), opts))
+            .map(|m| Arc::new(CopyManager(m)))
+    }
+
+    /// A new job in state SUSPENDED with a fresh UUID.
+    pub fn create_job(&self, display_name: String, job_type: JobType) -> Result<Arc<CopyJob>> {
+        guard(|| self.0.create_job(&display_name, job_type.into())).map(CopyJob::wrap)
+    }
+
+    /// The job with this id (canonical UUID text), or NOT_FOUND.
+    pub fn get_job(&self, id: String) -> Result<Arc<CopyJob>> {
+        guard(|| self.0.get_job(&id)).map(CopyJob::wrap)
+    }
+
+    /// Every job that is not ACKNOWLEDGED or CANCELLED, in creation order.
+    pub fn enum_jobs(&self) -> Result<Vec<Arc<CopyJob>>> {
+        guard(|| self.0.enum_jobs()).map(|v| v.into_iter().map(CopyJob::wrap).collect())
+    }
+
+    /// Stop every transfer (each checkpoints), flush the store and release the state
+    /// directory. Jobs continue on the next `open`. Idempotent.
+    pub fn close(&self) -> Result<()> {
+        guard(|| self.0.close())
+    }
+
+    /// The state directory this manager owns (absolute, symlinks resolved).
+    pub fn get_state_dir(&self) -> String {
+        self.0.state_dir().to_string_lossy().into_owned()
+    }
+}
+
+/// A transfer job (IBackgroundCopyJob). Several objects may stand for the same job.
+#[derive(Debug, uniffi::Object)]
+#[uniffi::export(Debug)]
+pub struct CopyJob(pub(crate) bg::CopyJob);
+
+impl CopyJob {
+    pub(crate) fn wrap(job: bg::CopyJob) -> Arc<CopyJob> {
+        Arc::new(CopyJob(job))
+    }
+}
+
+#[uniffi::export]
+impl CopyJob {
+    /// Append a file: an http(s) URL and an absolute local path whose directory exists.
+    pub fn add_file(&self, remote_url: String, local_path: String) -> Result<()> {
+        guard(|| self.0.add_file(&remote_url, &local_path))
+    }
+
+    /// Append several files, all or nothing.
+    pub fn add_file_set(&self, files: Vec<FileSpec>) -> Result<()> {
+        let pairs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|f| (f.remote_url.as_str(), f.local_path.as_str()))
+            .collect();
+        guard(|| self.0.add_file_set(&pairs))
+    }
+
+    /// The job's files, in order.
+    pub fn enum_files(&self) -> Result<Vec<Arc<CopyFile>>> {
+        guard(|| self.0.enum_files()).map(|v| {
+            v.into_iter()
+                .map(|f| Arc::new(CopyFile(f)))
+                .collect::<Vec<_>>()
+        })
+    }
+
+    /// → SUSPENDED: transfers stop, progress is kept.
+    pub fn suspend(&self) -> Result<()> {
+        guard(|| self.0.suspend())
+    }
+
+    /// → QUEUED (from SUSPENDED, ERROR, TRANSIENT_ERROR, or TRANSFERRED with new files);
+    /// EMPTY when the job has no files.
+    pub fn resume(&self) -> Result<()> {
+        guard(|| self.0.resume())
+    }
+
+    /// → CANCELLED (final); every temporary file is deleted.
+    pub fn cancel(&self) -> Result<()> {
+        guard(|| self.0.cancel())
+    }
+
+    /// → ACKNOWLEDGED (final): the transferred files appear at their local paths
+    /// atomically; `Partial` when some were not transferred (they are deleted).
+    pub fn complete(&self) -> Result<Completion> {
+        guard(|| self.0.complete()).map(Completion::from)
+    }
+
+    /// The job's id, canonical UUID text.
+    pub fn get_id(&self) -> String {
+        self.0.get_id()
+    }
+
+    /// The job's type.
+    pub fn get_type(&self) -> Result<JobType> {
+        guard(|| self.0.get_type()).map(JobType::from)
+    }
+
+    /// The job's state.
+    pub fn get_state(&self) -> Result<JobState> {
+        guard(|| self.0.get_state()).map(JobState::from)
+    }
+
+    /// The job's progress.
+    pub fn get_progress(&self) -> Result<JobProgress> {
+        guard(|| self.0.get_progress()).map(JobProgress::from)
+    }
+
+    /// The job's time stamps.
+    pub fn get_times(&self) -> Result<JobTimes> {
+        guard(|| self.0.get_times()).map(JobTimes::from)
+    }
+
+    /// The error, in ERROR / TRANSIENT_ERROR; else ERROR_INFORMATION_UNAVAILABLE.
+    pub fn get_error(&self) -> Result<Arc<CopyError>> {
+        guard(|| self.0.get_error()).map(|e| Arc::new(CopyError(e)))
+    }
+
+    /// The display name.
+    pub fn get_display_name(&self) -> Result<String> {
+        guard(|| self.0.get_display_name())
+    }
+
+    /// Set the display name (at most 256 characters, else STRING_TOO_LONG).
+    pub fn set_display_name(&self, name: String) -> Result<()> {
+        guard(|| self.0.set_display_name(&name))
+    }
+
+    /// The description.
+    pub fn get_description(&self) -> Result<String> {
+        guard(|| self.0.get_description())
+    }
+
+    /// Set the description (at most 1024 characters, else STRING_TOO_LONG).
+    pub fn set_description(&self, text: String) -> Result<()> {
+        guard(|| self.0.set_description(&text))
+    }
+
+    /// The priority (default NORMAL).
+    pub fn get_priority(&self) -> Result<Priority> {
+        guard(|| self.0.get_priority()).map(Priority::from)
+    }
+
+    /// Set the priority.
+    pub fn set_priority(&self, priority: Priority) -> Result<()> {
+        guard(|| self.0.set_priority(priority.into()))
+    }
+
+    /// The notification flags (default JOB_TRANSFERRED | JOB_ERROR = 0x3).
+    pub fn get_notify_flags(&self) -> Result<u32> {
+        guard(|| self.0.get_notify_flags())
+    }
+
+    /// Set the notification flags (`NotifyFlag` values or-ed); unknown bits: INVALID_ARG.
+    pub fn set_notify_flags(&self, flags: u32) -> Result<()> {
+        guard(|| self.0.set_notify_flags(flags))
+    }
+
+    /// The callback object set with `setNotifyInterface`, or null/nil.
+    pub fn get_notify_interface(&self) -> Result<Option<Arc<dyn CopyCallback>>> {
+        guard(|| self.0.get_notify_interface()).map(|cb| cb.and_then(callback::foreign))
+    }
+
+    /// Set (or with null/nil clear) the callback object. Not persisted.
+    pub fn set_notify_interface(&self, callback: Option<Arc<dyn CopyCallback>>) -> Result<()> {
+        let cb = callback.map(callback::adapt);
+        guard(|| self.0.set_notify_interface(cb))
+    }
+
+    /// Seconds without progress before a transient error becomes ERROR (default 1 209 600).
+    pub fn get_no_progress_timeout(&self) -> Result<u32> {
+        guard(|| self.0.get_no_progress_timeout())
+    }
+
+    /// Set the no-progress timeout in seconds; 0 makes every error fatal.
+    pub fn set_no_progress_timeout(&self, seconds: u32) -> Result<()> {
+        guard(|| self.0.set_no_progress_timeout(seconds))
+    }
+
+    /// The minimum retry delay in seconds (default 600).
+    pub fn get_minimum_retry_delay(&self) -> Result<u32> {
+        guard(|| self.0.get_minimum_retry_delay())
+    }
+
+    /// Set the minimum retry delay in seconds.
+    pub fn set_minimum_retry_delay(&self, seconds: u32) -> Result<()> {
+        guard(|| self.0.set_minimum_retry_delay(seconds))
+    }
+
+    /// Errors seen (transient and fatal); never reset.
+    pub fn get_error_count(&self) -> Result<u32> {
+        guard(|| self.0.get_error_count())
+    }
+
+    /// Block until the job is TRANSFERRED, ERROR, ACKNOWLEDGED or CANCELLED, or
+    /// `timeoutMs` milliseconds pass (null/nil: no timeout; also returns when the
+    /// manager closes); returns the state. Use `waitAsync` from a coroutine / task.
+    #[uniffi::method(default(timeout_ms = None))]
+    pub fn wait(&self, timeout_ms: Option<u64>) -> Result<JobState> {
+        guard(|| self.0.wait(timeout_ms.map(Duration::from_millis))).map(JobState::from)
+    }
+
+    /// `wait` without blocking the caller: Kotlin `suspend fun`, Swift `async`. The wait
+    /// runs on a helper thread, which notices within 200 ms when the caller is cancelled.
+    #[uniffi::method(default(timeout_ms = None))]
+    pub async fn wait_async(&self, timeout_ms: Option<u64>) -> Result<JobState> {
+        let job = self.0.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("bgcopy-wait".into())
+            .spawn(move || {
+                let deadline =
+                    timeout_ms.and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
+                let slice = Duration::from_millis(200);
+                loop {
+                    let step = match deadline {
+                        Some(d) => d.saturating_duration_since(Instant::now()).min(slice),
+                        None => slice,
+                    };
+                    let start = Instant::now();
+                    let r = guard(|| job.wait(Some(step)));
+                    // Done on an error, a state that ends the wait, the deadline, or an
+                    // early return (the manager closed).
+                    let done = match &r {
+                        Err(_) => true,
+                        Ok(s) => {
+                            s.ends_wait()
+                                || deadline.is_some_and(|d| Instant::now() >= d)
+                                || start.elapsed() < step
+                        }
+                    };
+                    if done {
+                        let _ = tx.send(r.map(JobState::from));
+                        return;
+                    }
+                    if tx.is_closed() {
+                        return; // the caller is gone (coroutine / task cancelled)
+                    }
+                }
+            })
+            .map_err(|e| {
+                BgCopyError::new(bg::codes::E_UNEXPECTED, format!("start wait thread: {e}"))
+            })?;
+        rx.await.unwrap_or_else(|_| {
+            Err(BgCopyError::new(
+                bg::codes::E_UNEXPECTED,
+                "the wait thread ended without an answer",
+            ))
+        })
+    }
+}
+
+/// One file of a job (IBackgroundCopyFile).
+#[derive(Debug, uniffi::Object)]
+#[uniffi::export(Debug)]
+pub struct CopyFile(pub(crate) bg::CopyFile);
+
+#[uniffi::export]
+impl CopyFile {
+    /// The remote URL.
+    pub fn get_remote_name(&self) -> Result<String> {
+        guard(|| self.0.get_remote_name())
+    }
+
+    /// The local path.
+    pub fn get_local_name(&self) -> Result<String> {
+        guard(|| self.0.get_local_name())
+    }
+
+    /// The file's progress.
+    pub fn get_progress(&self) -> Result<FileProgress> {
+        guard(|| self.0.get_progress()).map(FileProgress::from)
+    }
+
+    /// The file's position in its job (0-based).
+    pub fn get_index(&self) -> u32 {
+        self.0.index() as u32
+    }
+}
+
+/// The error of a job in ERROR / TRANSIENT_ERROR (IBackgroundCopyError): a snapshot.
+#[derive(Debug, uniffi::Object)]
+#[uniffi::export(Debug)]
+pub struct CopyError(pub(crate) bg::CopyError);
+
+#[uniffi::export]
+impl CopyError {
+    /// Where the error came from, and its code.
+    pub fn get_error(&self) -> ErrorInfo {
+        let (context, code) = self.0.get_error();
+        ErrorInfo {
+            context: context.into(),
+            code,
+            symbol: bg::codes::symbol(code),
+        }
+    }
+
+    /// The file it is about, or FILE_NOT_AVAILABLE.
+    pub fn get_file(&self) -> Result<Arc<CopyFile>> {
+        guard(|| self.0.get_file()).map(|f| Arc::new(CopyFile(f)))
+    }
+
+    /// What went wrong, for people.
+    pub fn get_error_description(&self) -> String {
+        self.0.get_error_description()
+    }
+
+    /// What the context means, for people.
+    pub fn get_error_context_description(&self) -> String {
+        self.0.get_error_context_description()
+    }
+
+    /// "http" or "https", or PROTOCOL_NOT_AVAILABLE.
+    pub fn get_protocol(&self) -> Result<String> {
+        guard(|| self.0.get_protocol())
+    }
+}

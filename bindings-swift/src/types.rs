@@ -1,0 +1,346 @@
+//! The values of SPEC §2 as UniFFI enums and records, with conversions from the core.
+//! Enums keep the SPEC numbers as discriminants (Kotlin `JobState.QUEUED.value == 0u`).
+
+use crate::error::BgCopyError;
+use bgcopy as bg;
+use std::time::SystemTime;
+
+/// Mirrors a core `spec_enum!` type as a UniFFI enum with the same numbers.
+macro_rules! mirror_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $n:tt,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
+        #[repr(u32)]
+        pub enum $name { $($(#[$vm])* $v = $n,)* }
+
+        // The same numbers as the core's.
+        const _: () = { $(assert!(bg::$name::$v as u32 == $name::$v as u32);)* };
+
+        impl From<bg::$name> for $name {
+            fn from(v: bg::$name) -> Self {
+                match v { $(bg::$name::$v => $name::$v,)* }
+            }
+        }
+
+        impl From<$name> for bg::$name {
+            fn from(v: $name) -> Self {
+                match v { $($name::$v => bg::$name::$v,)* }
+            }
+        }
+    };
+}
+
+mirror_enum! {
+    /// The state of a job (BG_JOB_STATE).
+    JobState {
+        /// Waiting for a transfer slot.
+        Queued = 0,
+        /// Connecting to the server.
+        Connecting = 1,
+        /// Data is moving.
+        Transferring = 2,
+        /// Stopped by `suspend()` (or new, before the first `resume()`).
+        Suspended = 3,
+        /// A fatal error; `resume()` retries.
+        Error = 4,
+        /// A transient error; retried automatically after the retry delay.
+        TransientError = 5,
+        /// Every file is transferred; call `complete()` to make them visible.
+        Transferred = 6,
+        /// `complete()` ran: final.
+        Acknowledged = 7,
+        /// `cancel()` ran: final.
+        Cancelled = 8,
+    }
+}
+
+mirror_enum! {
+    /// The priority of a job (BG_JOB_PRIORITY). Lower numbers run first.
+    Priority {
+        /// Always runs, outside the background slots.
+        Foreground = 0,
+        /// First among background jobs.
+        High = 1,
+        /// The default.
+        Normal = 2,
+        /// Last.
+        Low = 3,
+    }
+}
+
+mirror_enum! {
+    /// The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built.
+    JobType {
+        /// Download files from servers.
+        Download = 0,
+        /// Reserved (NOT_IMPLEMENTED).
+        Upload = 1,
+        /// Reserved (NOT_IMPLEMENTED).
+        UploadReply = 2,
+    }
+}
+
+mirror_enum! {
+    /// Where an error came from (BG_ERROR_CONTEXT).
+    ErrorContext {
+        /// No error.
+        None = 0,
+        /// Unknown origin.
+        Unknown = 1,
+        /// The job manager itself (the store).
+        GeneralQueueManager = 2,
+        /// Delivering a notification.
+        QueueManagerNotification = 3,
+        /// The local file (disk full, permissions, …).
+        LocalFile = 4,
+        /// The remote file (HTTP status, changed file, …).
+        RemoteFile = 5,
+        /// The network (connect, TLS, timeouts, resets).
+        GeneralTransport = 6,
+        /// The server application.
+        RemoteApplication = 7,
+    }
+}
+
+/// The notification flags (BG_NOTIFY_*). `setNotifyFlags` takes their values or-ed
+/// together: Kotlin `NotifyFlag.JOB_TRANSFERRED.value or NotifyFlag.JOB_ERROR.value`,
+/// Swift `NotifyFlag.jobTransferred.rawValue | NotifyFlag.jobError.rawValue`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
+#[repr(u32)]
+pub enum NotifyFlag {
+    /// The job reached TRANSFERRED.
+    JobTransferred = 0x01,
+    /// The job reached ERROR.
+    JobError = 0x02,
+    /// No notifications at all.
+    Disable = 0x04,
+    /// The job changed (state, progress, properties); coalesced.
+    JobModification = 0x08,
+    /// A file of the job finished transferring.
+    FileTransferred = 0x10,
+}
+
+/// How `complete()` ended; `value` is the SPEC success code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
+#[repr(u32)]
+pub enum Completion {
+    /// Every file is at its local path (S_OK).
+    All = 0,
+    /// Some files were not transferred and were deleted (PARTIAL_COMPLETE).
+    Partial = 0x0020_0017,
+}
+
+// UniFFI wants literal discriminants: check them against the core's constants.
+const _: () = {
+    assert!(NotifyFlag::JobTransferred as u32 == bg::notify::JOB_TRANSFERRED);
+    assert!(NotifyFlag::JobError as u32 == bg::notify::JOB_ERROR);
+    assert!(NotifyFlag::Disable as u32 == bg::notify::DISABLE);
+    assert!(NotifyFlag::JobModification as u32 == bg::notify::JOB_MODIFICATION);
+    assert!(NotifyFlag::FileTransferred as u32 == bg::notify::FILE_TRANSFERRED);
+    assert!(Completion::All as u32 == bg::codes::S_OK);
+    assert!(Completion::Partial as u32 == bg::codes::PARTIAL_COMPLETE);
+};
+
+impl From<bg::Completion> for Completion {
+    fn from(c: bg::Completion) -> Self {
+        match c {
+            bg::Completion::All => Completion::All,
+            bg::Completion::Partial => Completion::Partial,
+        }
+    }
+}
+
+/// Progress of a whole job (BG_JOB_PROGRESS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct JobProgress {
+    /// Sum of the file sizes; the largest 64-bit value (Kotlin `ULong.MAX_VALUE`, Swift
+    /// `UInt64.max`) until every size is known; 0 without files.
+    pub bytes_total: u64,
+    /// Bytes transferred so far.
+    pub bytes_transferred: u64,
+    /// Number of files.
+    pub files_total: u32,
+    /// Number of files whose bytes are all transferred.
+    pub files_transferred: u32,
+}
+
+impl From<bg::JobProgress> for JobProgress {
+    fn from(p: bg::JobProgress) -> Self {
+        JobProgress {
+            bytes_total: p.bytes_total,
+            bytes_transferred: p.bytes_transferred,
+            files_total: p.files_total,
+            files_transferred: p.files_transferred,
+        }
+    }
+}
+
+/// Progress of one file (BG_FILE_PROGRESS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct FileProgress {
+    /// The file's size; the largest 64-bit value until known.
+    pub bytes_total: u64,
+    /// Bytes transferred so far.
+    pub bytes_transferred: u64,
+    /// True only once `complete()` made the file visible at its local path.
+    pub completed: bool,
+}
+
+impl From<bg::FileProgress> for FileProgress {
+    fn from(p: bg::FileProgress) -> Self {
+        FileProgress {
+            bytes_total: p.bytes_total,
+            bytes_transferred: p.bytes_transferred,
+            completed: p.completed,
+        }
+    }
+}
+
+/// Time stamps of a job (BG_JOB_TIMES): Kotlin `java.time.Instant`, Swift `Date`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct JobTimes {
+    /// When the job was created.
+    pub creation_time: SystemTime,
+    /// Bumped by every change, state change and transferred bytes.
+    pub modification_time: SystemTime,
+    /// When the job last reached TRANSFERRED; null/nil before.
+    pub transfer_completion_time: Option<SystemTime>,
+}
+
+impl From<bg::JobTimes> for JobTimes {
+    fn from(t: bg::JobTimes) -> Self {
+        JobTimes {
+            creation_time: t.creation_time,
+            modification_time: t.modification_time,
+            transfer_completion_time: t.transfer_completion_time,
+        }
+    }
+}
+
+/// What `CopyError.get_error()` returns (BITS returns the pair through out-parameters).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ErrorInfo {
+    /// Where the error came from.
+    pub context: ErrorContext,
+    /// The SPEC §2 code.
+    pub code: u32,
+    /// The code's symbolic name (`HTTP_404`, `CONNECT_FAILURE`, …).
+    pub symbol: String,
+}
+
+/// One file for `addFileSet`.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct FileSpec {
+    /// The http(s) URL.
+    pub remote_url: String,
+    /// The absolute local path; its directory must exist.
+    pub local_path: String,
+}
+
+/// Manager-wide settings for `CopyManager.open`; every field is optional (null/nil =
+/// the core's default).
+#[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+pub struct ManagerOptions {
+    /// Transfer slots shared by HIGH/NORMAL/LOW jobs (FOREGROUND jobs always run). Default 2.
+    #[uniffi(default)]
+    pub background_slots: Option<u32>,
+    /// Files of one job transferred at once. Default 8.
+    #[uniffi(default)]
+    pub connections_per_job: Option<u32>,
+    /// A connection idle this long (ms) is a transient error. Default 60 000.
+    #[uniffi(default)]
+    pub read_timeout_ms: Option<u64>,
+    /// Connecting (TCP + TLS) may take this long (ms). Default 30 000.
+    #[uniffi(default)]
+    pub connect_timeout_ms: Option<u64>,
+    /// Checkpoint after this many bytes of a file. Default 8 MiB.
+    #[uniffi(default)]
+    pub checkpoint_bytes: Option<u64>,
+    /// Checkpoint at least this often (ms) while data moves. Default 1000.
+    #[uniffi(default)]
+    pub checkpoint_interval_ms: Option<u64>,
+    /// At most one JOB_MODIFICATION per job per this interval (ms). Default 500.
+    #[uniffi(default)]
+    pub notify_interval_ms: Option<u64>,
+    /// Bytes per second shared by all HIGH/NORMAL/LOW transfers. Default unlimited.
+    #[uniffi(default)]
+    pub background_bandwidth_limit: Option<u64>,
+    /// How long (ms) a background job keeps its slot while an equal-priority job waits.
+    /// Default 30 000.
+    #[uniffi(default)]
+    pub time_slice_ms: Option<u64>,
+    /// Redirects followed per request. Default 10.
+    #[uniffi(default)]
+    pub max_redirects: Option<u32>,
+    /// Follow a redirect from https to http. Default false.
+    #[uniffi(default)]
+    pub allow_https_to_http_redirect: Option<bool>,
+    /// PEM files of the only root certificates to trust (like curl's `--cacert`).
+    /// Default: the Mozilla roots bundled with the library.
+    #[uniffi(default)]
+    pub tls_root_certs: Option<Vec<String>>,
+    /// The User-Agent header. Default `bgcopy/<version>`.
+    #[uniffi(default)]
+    pub user_agent: Option<String>,
+    /// Run transfers in this process. Default true.
+    #[uniffi(default)]
+    pub start_transfers: Option<bool>,
+}
+
+impl ManagerOptions {
+    /// The core options: the core's defaults with every given field applied.
+    pub(crate) fn to_core(&self) -> Result<bg::ManagerOptions, BgCopyError> {
+        use std::time::Duration;
+        let ms = Duration::from_millis;
+        let mut o = bg::ManagerOptions::default();
+        if let Some(v) = self.background_slots {
+            o.background_slots = v as usize;
+        }
+        if let Some(v) = self.connections_per_job {
+            o.connections_per_job = v as usize;
+        }
+        if let Some(v) = self.read_timeout_ms {
+            o.read_timeout = ms(v);
+        }
+        if let Some(v) = self.connect_timeout_ms {
+            o.connect_timeout = ms(v);
+        }
+        if let Some(v) = self.checkpoint_bytes {
+            o.checkpoint_bytes = v;
+        }
+        if let Some(v) = self.checkpoint_interval_ms {
+            o.checkpoint_interval = ms(v);
+        }
+        if let Some(v) = self.notify_interval_ms {
+            o.notify_interval = ms(v);
+        }
+        if let Some(v) = self.background_bandwidth_limit {
+            o.background_bandwidth_limit = Some(v);
+        }
+        if let Some(v) = self.time_slice_ms {
+            o.time_slice = ms(v);
+        }
+        if let Some(v) = self.max_redirects {
+            o.max_redirects = v;
+        }
+        if let Some(v) = self.allow_https_to_http_redirect {
+            o.allow_https_to_http_redirect = v;
+        }
+        if let Some(v) = &self.tls_root_certs {
+            o.tls_root_certs = Some(v.iter().map(Into::into).collect());
+        }
+        if let Some(v) = &self.user_agent {
+            if v.contains(['\r', '\n', '\0']) {
+                return Err(BgCopyError::new(
+                    bg::codes::E_INVALIDARG,
+                    "user_agent contains CR, LF or NUL",
+                ));
+            }
+            o.user_agent = v.clone();
+        }
+        if let Some(v) = self.start_transfers {
+            o.start_transfers = v;
+        }
+        Ok(o)
+    }
+}

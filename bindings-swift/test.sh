@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The tests of the UniFFI package (Kotlin and Swift), from a fresh checkout:
+#   1. regenerate the Kotlin and Swift sources (generate.sh) into a temporary directory;
+#   2. fail when they differ from the committed ones (run ./generate.sh and commit);
+#   3. check that both declare every SPEC §1 method (check_api.py);
+#   4. compile the Kotlin bindings with the Kotlin test suite (kotlinc from the npm
+#      package kotlin-compiler; JNA from Debian's libjna-java) and run it on the JVM
+#      against the test origin: every tests/scenarios/*.json plus the API tests.
+# Swift can't be compiled here (no toolchain): see README.md for running its tests.
+# Installs what it needs; ends with one line "kotlin: N passed, N failed".
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cd "$root"
+
+KOTLIN_VERSION=2.4.20
+tools="$here/.tools"
+khome="$tools/kotlin-compiler-$KOTLIN_VERSION"
+jna=/usr/share/java/jna.jar
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+
+passed=0
+failed=0
+finish() {
+  local rc=$?
+  # A step that died without being counted is a failure too.
+  if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+  rm -rf "${work:-}"
+  echo "kotlin: $passed passed, $failed failed"
+}
+trap finish EXIT
+work="$(mktemp -d)"
+
+step() { printf '\n--> %s\n' "$*"; }
+# check NAME COMMAND...: run a check, count it, keep going.
+check() {
+  local name="$1"
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "ok      $name"
+  else
+    failed=$((failed + 1))
+    echo "FAILED  $name"
+  fi
+}
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+step "tools: Kotlin $KOTLIN_VERSION (npm), JNA (Debian), Java"
+if [ ! -x "$khome/bin/kotlinc" ]; then
+  mkdir -p "$tools"
+  (
+    cd "$tools"
+    rm -rf package "kotlin-compiler-$KOTLIN_VERSION"
+    npm pack --silent "kotlin-compiler@$KOTLIN_VERSION" >/dev/null
+    tar xzf "kotlin-compiler-$KOTLIN_VERSION.tgz"
+    rm -f "kotlin-compiler-$KOTLIN_VERSION.tgz"
+    mv package "kotlin-compiler-$KOTLIN_VERSION"
+  )
+fi
+if [ ! -f "$jna" ]; then
+  as_root apt-get install -y -q libjna-java >/dev/null 2>&1 ||
+    { as_root apt-get update -q >/dev/null && as_root apt-get install -y -q libjna-java >/dev/null; }
+fi
+java -version 2>&1 | head -1
+echo "kotlinc: $khome/bin/kotlinc; JNA: $(readlink -f "$jna")"
+
+step "build the test origin"
+if [ ! -x "$target_dir/debug/bgcopy-test-origin" ]; then
+  cargo build --quiet -p bgcopy-test-origin
+fi
+
+step "generate the Kotlin and Swift sources (generate.sh)"
+gen="$work/generated"
+check "generate.sh (uniffi-bindgen, library mode)" "$here/generate.sh" "$gen"
+
+step "the committed sources match the generated ones"
+drift() {
+  local f bad=0
+  for f in kotlin/src/main/kotlin/bgcopy/bgcopy.kt swift/Sources/BgCopy/BgCopy.swift \
+    swift/Sources/BgCopyFFI/BgCopyFFI.h swift/Sources/BgCopyFFI/module.modulemap; do
+    if ! cmp -s "$gen/$f" "$here/$f"; then
+      echo "bindings-swift/$f differs from what generate.sh produces: run bindings-swift/generate.sh and commit"
+      bad=1
+    fi
+  done
+  return "$bad"
+}
+check "generated sources are committed and current" drift
+
+step "every SPEC method is declared"
+check "Kotlin and Swift declare every SPEC method" \
+  python3 "$here/check_api.py" "$gen/kotlin/src/main/kotlin/bgcopy/bgcopy.kt" \
+  "$gen/swift/Sources/BgCopy/BgCopy.swift"
+
+step "the README's quick starts are the compiled examples"
+quickstarts() {
+  python3 - "$root/README.md" "$here/kotlin/examples/QuickStart.kt" "$here/swift/Examples/QuickStart.swift" <<'PY'
+import re, sys
+readme = open(sys.argv[1], encoding="utf-8").read()
+ok = True
+for lang, path, first in (("kotlin", sys.argv[2], "import bgcopy."), ("swift", sys.argv[3], "import BgCopy")):
+    src = open(path, encoding="utf-8").read()
+    body = src[src.index(first):].strip()
+    blocks = [b.strip() for b in re.findall(r"```" + lang + r"\n(.*?)```", readme, re.S)]
+    if body not in blocks:
+        print(f"README.md has no {lang} block equal to {path} (from '{first}')")
+        ok = False
+sys.exit(0 if ok else 1)
+PY
+}
+check "README quick starts match kotlin/examples and swift/Examples" quickstarts
+
+step "compile the Kotlin bindings and tests (kotlinc)"
+klib="$khome/lib"
+cp="$jna:$klib/kotlinx-coroutines-core-jvm.jar:$klib/kotlin-test.jar"
+classes="$work/classes"
+sources=("$gen/kotlin/src/main/kotlin/bgcopy/bgcopy.kt")
+while IFS= read -r f; do sources+=("$f"); done < <(
+  find "$here/kotlin/src" "$here/kotlin/examples" -name '*.kt' ! -path '*/src/main/kotlin/bgcopy/bgcopy.kt' | sort
+)
+check "kotlinc (bindings + ${#sources[@]} files)" \
+  "$khome/bin/kotlinc" -nowarn -jvm-target 17 -cp "$cp" -d "$classes" "${sources[@]}"
+
+step "run the Kotlin tests on the JVM against the test origin"
+if [ -f "$classes/bgcopy/test/MainKt.class" ]; then
+  set +e
+  java -Djna.library.path="$target_dir/debug" \
+    -cp "$classes:$cp:$klib/kotlin-stdlib.jar" bgcopy.test.MainKt \
+    "$target_dir/debug/bgcopy-test-origin" "$root/tests/scenarios" | tee "$work/run.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  result="$(grep -E '^RESULT passed=[0-9]+ failed=[0-9]+$' "$work/run.log" | tail -1 || true)"
+  if [ -n "$result" ]; then
+    p="${result#RESULT passed=}"
+    passed=$((passed + ${p%% *}))
+    failed=$((failed + ${result##*failed=}))
+  fi
+  if [ -z "$result" ] || { [ "$rc" -ne 0 ] && [ "${result##*failed=}" -eq 0 ]; }; then
+    echo "FAILED  the Kotlin test run (exit status $rc)"
+    failed=$((failed + 1))
+  fi
+fi
+
+[ "$failed" -eq 0 ]
