@@ -819,3 +819,109 @@ fn scheduler_pass(shared: &Arc<Shared>) -> Option<i64> {
     }
     next
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::{Failure, Outcome};
+
+    fn job(min_retry_delay: u32, no_progress_timeout: u32) -> JobRec {
+        JobRec {
+            id: Uuid::new_v4(),
+            seq: 1,
+            job_type: JobType::Download,
+            display_name: String::new(),
+            description: String::new(),
+            priority: Priority::Normal,
+            notify_flags: notify::DEFAULT,
+            no_progress_timeout,
+            min_retry_delay,
+            state: JobState::Transferring,
+            error: None,
+            error_count: 0,
+            creation_ms: 0,
+            modification_ms: 0,
+            completion_ms: None,
+            retry_at_ms: None,
+            no_progress_since_ms: None,
+            files: Vec::new(),
+            callback: None,
+            notify: NotifyState::default(),
+            run: None,
+            worker_alive: false,
+            slot_stamp: 0,
+            slot_since_ms: 0,
+            backoff_ms: 0,
+        }
+    }
+
+    fn transient(code: u32, retry_after: Option<u64>) -> Outcome {
+        Outcome::Failed(Failure {
+            error: ErrorRec {
+                context: ErrorContext::RemoteFile,
+                code,
+                description: codes::symbol(code),
+                file: Some(0),
+                protocol: Some("http".into()),
+            },
+            transient: true,
+            retry_after,
+        })
+    }
+
+    /// The delay of the retry scheduled by a transient error at `now`.
+    fn fail_at(j: &mut JobRec, now: i64, retry_after: Option<u64>) -> i64 {
+        j.state = JobState::Transferring;
+        apply_outcome(j, transient(codes::http(503), retry_after), now);
+        assert_eq!(j.state, JobState::TransientError);
+        j.retry_at_ms.unwrap() - now
+    }
+
+    #[test]
+    fn backoff_starts_at_one_second_doubles_and_caps_at_the_retry_delay() {
+        let mut j = job(10, 1_000_000);
+        let delays: Vec<i64> = (0..6).map(|i| fail_at(&mut j, i * 100_000, None)).collect();
+        assert_eq!(delays, [1000, 2000, 4000, 8000, 10_000, 10_000]);
+        assert_eq!(j.error_count, 6);
+        // Progress resets the backoff (the engine clears it when bytes move).
+        j.backoff_ms = 0;
+        j.no_progress_since_ms = None;
+        assert_eq!(fail_at(&mut j, 700_000, None), 1000);
+    }
+
+    #[test]
+    fn retry_after_lengthens_the_delay() {
+        let mut j = job(600, 1_000_000);
+        assert_eq!(fail_at(&mut j, 0, Some(30)), 30_000);
+        assert_eq!(fail_at(&mut j, 100_000, Some(0)), 2000);
+    }
+
+    #[test]
+    fn a_zero_retry_delay_still_waits_a_second() {
+        let mut j = job(0, 1_000_000);
+        assert_eq!(fail_at(&mut j, 0, None), 1000);
+        assert_eq!(fail_at(&mut j, 10_000, None), 1000);
+    }
+
+    #[test]
+    fn no_progress_timeout_ends_in_error() {
+        let mut j = job(600, 5);
+        // The retry is never scheduled past the no-progress deadline.
+        assert_eq!(fail_at(&mut j, 0, Some(60)), 5000);
+        j.state = JobState::Transferring;
+        apply_outcome(&mut j, transient(codes::http(503), None), 5000);
+        assert_eq!(j.state, JobState::Error);
+        let e = j.error.as_ref().unwrap();
+        assert_eq!(e.code, codes::NO_PROGRESS);
+        assert!(e.description.contains("HTTP_503"), "{}", e.description);
+    }
+
+    #[test]
+    fn zero_no_progress_timeout_makes_the_first_error_fatal_with_its_code() {
+        let mut j = job(600, 0);
+        apply_outcome(&mut j, transient(codes::TIMEOUT, None), 0);
+        assert_eq!(j.state, JobState::Error);
+        assert_eq!(j.error.as_ref().unwrap().code, codes::TIMEOUT);
+        assert_eq!(j.error_count, 1);
+    }
+}
