@@ -289,17 +289,7 @@ fn transfer_file(
         return Ok(FileEnd::Stopped);
     };
     let proto = Some(scheme_of(&fj.url));
-    let local_err = |what: &str, e: std::io::Error| {
-        let err = Error::from_io(what, &e);
-        failure(
-            false,
-            ErrorContext::LocalFile,
-            err.code(),
-            err.message().to_string(),
-            idx,
-            None,
-        )
-    };
+    let local_err = |what: &str, e: std::io::Error| local_failure(idx, what, &e);
     let file = Arc::new(
         OpenOptions::new()
             .read(true)
@@ -387,22 +377,16 @@ fn transfer_file(
                     || fj.total.is_some() && size.is_some() && size != fj.total;
                 if first != fj.offset || changed {
                     restarts += 1;
-                    if restarts > 3 {
-                        return Err(failure(
-                            false,
-                            ErrorContext::RemoteFile,
-                            codes::INSUFFICIENT_RANGE_SUPPORT,
-                            "the server keeps answering ranges wrongly".into(),
-                            idx,
-                            proto,
-                        ));
-                    }
-                    fj.epoch = restart_file(shared, id, idx);
-                    file.set_len(0)
-                        .map_err(|e| local_err("truncate temp file", e))?;
-                    fj.offset = 0;
-                    fj.validator = None;
-                    fj.total = None;
+                    start_over(
+                        shared,
+                        id,
+                        idx,
+                        &mut fj,
+                        &file,
+                        restarts,
+                        proto,
+                        "answering ranges wrongly",
+                    )?;
                     continue;
                 }
                 start = fj.offset;
@@ -421,23 +405,17 @@ fn transfer_file(
                     );
                     return Ok(FileEnd::Done);
                 }
-                fj.epoch = restart_file(shared, id, idx);
-                file.set_len(0)
-                    .map_err(|e| local_err("truncate temp file", e))?;
-                fj.offset = 0;
-                fj.validator = None;
-                fj.total = None;
                 restarts += 1;
-                if restarts > 3 {
-                    return Err(failure(
-                        false,
-                        ErrorContext::RemoteFile,
-                        codes::INSUFFICIENT_RANGE_SUPPORT,
-                        "the server keeps refusing the range".into(),
-                        idx,
-                        proto,
-                    ));
-                }
+                start_over(
+                    shared,
+                    id,
+                    idx,
+                    &mut fj,
+                    &file,
+                    restarts,
+                    proto,
+                    "refusing the range",
+                )?;
                 continue;
             }
             s => return Err(status_failure(s, &resp, idx, proto)),
@@ -460,6 +438,52 @@ fn transfer_file(
             proto,
         );
     }
+}
+
+/// An error of the local file system.
+fn local_failure(idx: usize, what: &str, e: &std::io::Error) -> Failure {
+    let err = Error::from_io(what, e);
+    failure(
+        false,
+        ErrorContext::LocalFile,
+        err.code(),
+        err.message().to_string(),
+        idx,
+        None,
+    )
+}
+
+/// Start file `idx` over from 0 after a range answer that can't be used (recorded as a
+/// restart); after more than 3 in a row the server can't do ranges well enough:
+/// INSUFFICIENT_RANGE_SUPPORT.
+#[allow(clippy::too_many_arguments)]
+fn start_over(
+    shared: &Shared,
+    id: Uuid,
+    idx: usize,
+    fj: &mut FileJob,
+    file: &File,
+    restarts: u32,
+    proto: Option<&str>,
+    why: &str,
+) -> Result<(), Failure> {
+    if restarts > 3 {
+        return Err(failure(
+            false,
+            ErrorContext::RemoteFile,
+            codes::INSUFFICIENT_RANGE_SUPPORT,
+            format!("the server keeps {why}"),
+            idx,
+            proto,
+        ));
+    }
+    fj.epoch = restart_file(shared, id, idx);
+    file.set_len(0)
+        .map_err(|e| local_failure(idx, "truncate temp file", &e))?;
+    fj.offset = 0;
+    fj.validator = None;
+    fj.total = None;
+    Ok(())
 }
 
 fn status_failure(s: u16, resp: &Response<ureq::Body>, idx: usize, proto: Option<&str>) -> Failure {
@@ -851,17 +875,7 @@ fn stream_body(
     buf: &mut Vec<u8>,
     proto: Option<&str>,
 ) -> FileResult {
-    let local_err = |what: &str, e: std::io::Error| {
-        let err = Error::from_io(what, &e);
-        failure(
-            false,
-            ErrorContext::LocalFile,
-            err.code(),
-            err.message().to_string(),
-            idx,
-            None,
-        )
-    };
+    let local_err = |what: &str, e: std::io::Error| local_failure(idx, what, &e);
     let mut out: &File = file;
     out.seek(SeekFrom::Start(start))
         .map_err(|e| local_err("seek temp file", e))?;
