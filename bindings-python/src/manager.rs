@@ -69,23 +69,7 @@ impl Owner {
     fn close(self: &Arc<Self>, py: Python<'_>) -> PyResult<()> {
         self.check(py)?;
         self.closed.store(true, Ordering::SeqCst);
-        if std::thread::current().name() == Some("bgcopy-notify") {
-            // Called from a callback: closing joins the notification thread, which is
-            // this one. Close from a helper thread once the callback has returned.
-            let owner = self.clone();
-            std::thread::Builder::new()
-                .name("bgcopy-close".into())
-                .spawn(move || owner.manager.close())
-                .map_err(|e| {
-                    errors::make(
-                        py,
-                        bgcopy::codes::E_UNEXPECTED,
-                        &format!("cannot start a thread to close the manager: {e}"),
-                        false,
-                    )
-                })?;
-            return Ok(());
-        }
+        // From a callback too: the core's close() never joins the thread it runs on.
         py.detach(|| self.manager.close()).or_raise(py)
     }
 }
@@ -95,26 +79,15 @@ impl Drop for Owner {
         // SAFETY: taken exactly once, here; `self.manager` is not used afterwards.
         let manager = unsafe { ManuallyDrop::take(&mut self.manager) };
         if fork::generation() != self.generation {
-            // Inherited through fork(): its threads and locks belong to the parent.
-            std::mem::forget(manager);
+            // Inherited through fork(): the core leaves the parent's threads and state
+            // alone and only lets go of the child's copy of the directory lock.
+            drop(manager);
             return;
         }
         let thread = std::thread::current();
-        if thread.name() == Some("bgcopy-notify") {
-            // The last reference went away in a callback (or in a deferred decref run by
-            // the notification thread). Closing joins that very thread: close elsewhere.
-            let slot = Arc::new(Mutex::new(Some(manager)));
-            let theirs = slot.clone();
-            let spawned = std::thread::Builder::new()
-                .name("bgcopy-close".into())
-                .spawn(move || drop(theirs.lock().unwrap_or_else(|p| p.into_inner()).take()));
-            if spawned.is_err() {
-                std::mem::forget(slot.lock().unwrap_or_else(|p| p.into_inner()).take());
-            }
-            return;
-        }
         if thread.name().is_some_and(|n| n.starts_with("bgcopy-")) {
-            // One of the library's own threads: never attached to the interpreter here.
+            // One of the library's own threads (e.g. the last reference went away in a
+            // callback): never attached to the interpreter here.
             drop(manager);
             return;
         }
