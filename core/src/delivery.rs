@@ -114,12 +114,12 @@ pub(crate) fn delivery_pass(shared: &Arc<Shared>) -> Option<i64> {
             {
                 if due <= now {
                     n.error_due = None;
-                    push(What::Error(job.error.clone().unwrap_or(ErrorRec {
-                        context: crate::ErrorContext::Unknown,
-                        code: crate::codes::E_UNEXPECTED,
-                        description: String::new(),
-                        file: None,
-                        protocol: None,
+                    push(What::Error(job.error.clone().unwrap_or_else(|| {
+                        ErrorRec::general(
+                            crate::ErrorContext::Unknown,
+                            crate::codes::E_UNEXPECTED,
+                            "",
+                        )
                     })));
                 } else {
                     soonest(due);

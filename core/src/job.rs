@@ -215,12 +215,14 @@ impl CopyJob {
             }
             let first = job.files.len();
             let id = job.id;
+            let dirs: std::collections::HashSet<&Path> =
+                new.iter().filter_map(|f| f.local.parent()).collect();
             store.atomic(|s| {
                 for (i, f) in new.iter().enumerate() {
                     s.save_file(id, first + i, f)?;
-                    if let Some(dir) = f.local.parent() {
-                        s.add_dir(dir)?;
-                    }
+                }
+                for dir in &dirs {
+                    s.add_dir(dir)?;
                 }
                 Ok(())
             })?;
@@ -272,8 +274,7 @@ impl CopyJob {
                 return Ok(());
             }
             job.retry_at_ms = None;
-            job.no_progress_since_ms = None;
-            job.backoff_ms = 0;
+            job.made_progress();
             job.error = None;
             set_state(job, JobState::Queued, now_ms());
             store.save_job(job)
@@ -286,10 +287,7 @@ impl CopyJob {
             store.delete_job(job.id)?;
             stop_run(job);
             set_state(job, JobState::Cancelled, now_ms());
-            Ok((0..job.files.len())
-                .filter(|&i| !job.files[i].completed)
-                .map(|i| job.temp_path(i))
-                .collect::<Vec<_>>())
+            Ok(job.unfinished_temps())
         })?;
         for t in temps {
             let _ = std::fs::remove_file(t);
@@ -355,10 +353,8 @@ impl CopyJob {
                 touch(job, now_ms());
                 return Err(e);
             }
-            for idx in 0..job.files.len() {
-                if !job.files[idx].completed {
-                    let _ = std::fs::remove_file(job.temp_path(idx));
-                }
+            for t in job.unfinished_temps() {
+                let _ = std::fs::remove_file(t);
             }
             store.delete_job(id)?;
             set_state(job, JobState::Acknowledged, now_ms());

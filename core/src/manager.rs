@@ -221,8 +221,7 @@ fn apply_outcome(job: &mut JobRec, outcome: transfer::Outcome, now: i64) {
     use transfer::Outcome;
     match outcome {
         Outcome::Done => {
-            job.no_progress_since_ms = None;
-            job.backoff_ms = 0;
+            job.made_progress();
             set_state(job, JobState::Transferred, now);
         }
         Outcome::Stopped => {
@@ -716,12 +715,8 @@ fn scheduler_pass(shared: &Arc<Shared>) -> Option<i64> {
                         .is_some_and(|s| now - s >= job.no_progress_timeout as i64 * 1000);
                 job.retry_at_ms = None;
                 if expired {
-                    let last = job.error.clone().unwrap_or(ErrorRec {
-                        context: ErrorContext::GeneralTransport,
-                        code: codes::NO_PROGRESS,
-                        description: String::new(),
-                        file: None,
-                        protocol: None,
+                    let last = job.error.clone().unwrap_or_else(|| {
+                        ErrorRec::general(ErrorContext::GeneralTransport, codes::NO_PROGRESS, "")
                     });
                     fail_no_progress(job, last, now);
                 } else {
@@ -795,13 +790,11 @@ fn scheduler_pass(shared: &Arc<Shared>) -> Option<i64> {
             if let Err(e) = spawned {
                 job.run = None;
                 job.worker_alive = false;
-                job.error = Some(ErrorRec {
-                    context: ErrorContext::GeneralQueueManager,
-                    code: codes::E_UNEXPECTED,
-                    description: format!("cannot start a transfer thread: {e}"),
-                    file: None,
-                    protocol: None,
-                });
+                job.error = Some(ErrorRec::general(
+                    ErrorContext::GeneralQueueManager,
+                    codes::E_UNEXPECTED,
+                    format!("cannot start a transfer thread: {e}"),
+                ));
                 job.retry_at_ms = Some(now + 1000);
                 set_state(job, JobState::TransientError, now);
                 soonest(now + 1000);
@@ -884,8 +877,7 @@ mod tests {
         assert_eq!(delays, [1000, 2000, 4000, 8000, 10_000, 10_000]);
         assert_eq!(j.error_count, 6);
         // Progress resets the backoff (the engine clears it when bytes move).
-        j.backoff_ms = 0;
-        j.no_progress_since_ms = None;
+        j.made_progress();
         assert_eq!(fail_at(&mut j, 700_000, None), 1000);
     }
 

@@ -18,6 +18,19 @@ pub(crate) struct ErrorRec {
     pub protocol: Option<String>,
 }
 
+impl ErrorRec {
+    /// An error not about a file or a protocol.
+    pub fn general(context: ErrorContext, code: u32, description: impl Into<String>) -> Self {
+        ErrorRec {
+            context,
+            code,
+            description: description.into(),
+            file: None,
+            protocol: None,
+        }
+    }
+}
+
 /// One file of a job.
 #[derive(Clone, Debug)]
 pub(crate) struct FileRec {
@@ -143,6 +156,20 @@ impl JobRec {
     /// The hidden temporary file that holds file `idx`'s bytes until `complete()`.
     pub fn temp_path(&self, idx: usize) -> PathBuf {
         temp_path(self.id, idx, &self.files[idx].local)
+    }
+
+    /// The temporary files of the files `complete()` has not moved into place.
+    pub fn unfinished_temps(&self) -> Vec<PathBuf> {
+        (0..self.files.len())
+            .filter(|&i| !self.files[i].completed)
+            .map(|i| self.temp_path(i))
+            .collect()
+    }
+
+    /// Bytes moved: the no-progress clock and the retry backoff start over.
+    pub fn made_progress(&mut self) {
+        self.no_progress_since_ms = None;
+        self.backoff_ms = 0;
     }
 }
 

@@ -39,12 +39,9 @@ pub(crate) struct Failure {
     pub retry_after: Option<u64>,
 }
 
-enum FileEnd {
-    Done,
-    Stopped,
-}
-
-type FileResult = Result<FileEnd, Failure>;
+/// `Ok` when the file is done or its transfer was stopped (the caller checks the stop
+/// flag either way), `Err` on failure.
+type FileResult = Result<(), Failure>;
 
 fn failure(
     transient: bool,
@@ -149,13 +146,11 @@ pub(crate) fn run_job(shared: Arc<Shared>, id: Uuid, generation: u64, stop: Arc<
     }))
     .unwrap_or_else(|_| {
         Outcome::Failed(Failure {
-            error: ErrorRec {
-                context: ErrorContext::Unknown,
-                code: codes::E_UNEXPECTED,
-                description: "internal error in the transfer engine (a panic)".into(),
-                file: None,
-                protocol: None,
-            },
+            error: ErrorRec::general(
+                ErrorContext::Unknown,
+                codes::E_UNEXPECTED,
+                "internal error in the transfer engine (a panic)",
+            ),
             transient: false,
             retry_after: None,
         })
@@ -169,10 +164,7 @@ fn cleanup_if_final(shared: &Shared, id: Uuid) {
     let temps: Vec<PathBuf> = {
         let g = shared.lock();
         match g.jobs.get(&id) {
-            Some(j) if j.state.is_final() => (0..j.files.len())
-                .filter(|&i| !j.files[i].completed)
-                .map(|i| j.temp_path(i))
-                .collect(),
+            Some(j) if j.state.is_final() => j.unfinished_temps(),
             _ => Vec::new(),
         }
     };
@@ -218,7 +210,7 @@ fn run_files(shared: &Arc<Shared>, id: Uuid, stop: &AtomicBool) -> Outcome {
                 };
                 let Some(idx) = next else { return };
                 match transfer_file(shared, id, idx, stop, &mut buf) {
-                    Ok(_) => {}
+                    Ok(()) => {}
                     Err(f) => {
                         halt.store(true, Ordering::SeqCst);
                         let mut e = first_error.lock().unwrap_or_else(|p| p.into_inner());
@@ -286,7 +278,7 @@ fn transfer_file(
     buf: &mut Vec<u8>,
 ) -> FileResult {
     let Some(mut fj) = snapshot(shared, id, idx) else {
-        return Ok(FileEnd::Stopped);
+        return Ok(());
     };
     let proto = Some(scheme_of(&fj.url));
     let local_err = |what: &str, e: std::io::Error| local_failure(idx, what, &e);
@@ -300,7 +292,7 @@ fn transfer_file(
             .map_err(|e| local_err(&format!("open {}", fj.temp.display()), e))?,
     );
     if stop.load(Ordering::SeqCst) {
-        return Ok(FileEnd::Stopped);
+        return Ok(());
     }
     let len = file
         .metadata()
@@ -325,7 +317,7 @@ fn transfer_file(
             fj.offset,
             fj.validator.clone(),
         );
-        return Ok(FileEnd::Done);
+        return Ok(());
     }
     let mut restarts = 0;
     loop {
@@ -403,7 +395,7 @@ fn transfer_file(
                         fj.offset,
                         fj.validator.clone(),
                     );
-                    return Ok(FileEnd::Done);
+                    return Ok(());
                 }
                 restarts += 1;
                 start_over(
@@ -763,7 +755,7 @@ fn set_file_meta(
     total: Option<u64>,
     validator: Option<String>,
 ) {
-    with_job(shared, id, |job, store| {
+    with_job(shared, id, |job, _| {
         let f = &mut job.files[idx];
         // Made durable with the file's next checkpoint.
         if f.total != total || f.validator != validator {
@@ -771,7 +763,6 @@ fn set_file_meta(
             f.validator = validator;
             touch(job, now_ms());
         }
-        let _ = store;
     });
 }
 
@@ -802,8 +793,7 @@ fn mark_done(
         f.validator = validator;
         f.done = true;
         job.notify.files.push(idx);
-        job.no_progress_since_ms = None;
-        job.backoff_ms = 0;
+        job.made_progress();
         touch(job, now_ms());
         true
     });
@@ -845,8 +835,7 @@ fn progress(shared: &Shared, id: Uuid, idx: usize, offset: u64) {
         && !job.state.is_final()
     {
         job.files[idx].done_bytes = offset;
-        job.no_progress_since_ms = None;
-        job.backoff_ms = 0;
+        job.made_progress();
         touch(job, now_ms());
         listening = job.callback.is_some()
             && job.notify_flags & notify::JOB_MODIFICATION != 0
@@ -896,7 +885,7 @@ fn stream_body(
     loop {
         if stop.load(Ordering::SeqCst) {
             save(offset);
-            return Ok(FileEnd::Stopped);
+            return Ok(());
         }
         let n = match reader.read(buf) {
             Ok(n) => n,
@@ -958,7 +947,7 @@ fn stream_body(
         ));
     }
     mark_done(shared, id, idx, epoch, file, offset, validator);
-    Ok(FileEnd::Done)
+    Ok(())
 }
 
 /// Size of a worker's read buffer (each read is one write to the temp file).
