@@ -379,8 +379,8 @@ pub(crate) fn manager_options(env: &Env, v: Option<Unknown>) -> Result<bgcopy::M
         // 2^53: every integer up to it is exact in a JS number.
         const SAFE: f64 = 9_007_199_254_740_991.0;
         match key.as_str() {
-            "backgroundSlots" => o.background_slots = int(1024.0)? as usize,
-            "connectionsPerJob" => o.connections_per_job = int(1024.0)? as usize,
+            "backgroundSlots" => o.background_slots = int(u32::MAX as f64)? as usize,
+            "connectionsPerJob" => o.connections_per_job = int(u32::MAX as f64)? as usize,
             "readTimeoutMs" => o.read_timeout = ms(SAFE)?,
             "connectTimeoutMs" => o.connect_timeout = ms(SAFE)?,
             "checkpointBytes" => o.checkpoint_bytes = int(SAFE)? as u64,

@@ -52,6 +52,20 @@ impl<T> OrRaise<T> for bgcopy::Result<T> {
     }
 }
 
+/// The core's `codes::symbol`, for `bgcopy.codes.symbol`.
+#[pyfunction]
+#[pyo3(name = "_code_symbol")]
+pub fn code_symbol(code: u32) -> String {
+    bgcopy::codes::symbol(code)
+}
+
+/// The core's `codes::from_symbol`, for `bgcopy.codes.from_symbol`.
+#[pyfunction]
+#[pyo3(name = "_code_from_symbol")]
+pub fn code_from_symbol(name: &str) -> Option<u32> {
+    bgcopy::codes::from_symbol(name)
+}
+
 /// Every named code of the core with its symbol: `[(code, symbol)]` (for the tests
 /// that keep `bgcopy.codes` in step with the core).
 #[pyfunction]

@@ -41,6 +41,8 @@ fn bgcopy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(manager::bench_create_jobs, m)?)?;
     m.add_function(wrap_pyfunction!(handles::bench_get_progress, m)?)?;
     m.add_function(wrap_pyfunction!(errors::code_table, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::code_symbol, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::code_from_symbol, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -190,14 +190,9 @@ impl PyCopyManager {
             o.notify_interval = d;
         }
         if let Some(v) = opt(&background_bandwidth_limit) {
-            let limit = convert::uint(v, "background_bandwidth_limit", u64::MAX)?;
-            if limit == 0 {
-                return Err(errors::invalid_arg(
-                    py,
-                    "background_bandwidth_limit must be at least 1 byte/s (None: unlimited)",
-                ));
-            }
-            o.background_bandwidth_limit = Some(limit);
+            // 0 is refused by the core's option check.
+            o.background_bandwidth_limit =
+                Some(convert::uint(v, "background_bandwidth_limit", u64::MAX)?);
         }
         if let Some(d) = secs(&time_slice, "time_slice")? {
             o.time_slice = d;
@@ -232,12 +227,6 @@ impl PyCopyManager {
         }
         if let Some(v) = opt(&user_agent) {
             o.user_agent = convert::string(v, "user_agent")?;
-            if o.user_agent.chars().any(|c| c.is_control()) {
-                return Err(errors::invalid_arg(
-                    py,
-                    "user_agent must not contain control characters",
-                ));
-            }
         }
         if let Some(v) = opt(&start_transfers) {
             o.start_transfers = convert::boolean(v, "start_transfers")?;

@@ -50,11 +50,10 @@ impl BgCopyError {
 impl std::fmt::Display for BgCopyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            BgCopyError::Failed {
-                code,
-                symbol,
-                detail,
-            } => write!(f, "{symbol} (0x{code:08X}): {detail}"),
+            // The core's format, so every language prints errors alike.
+            BgCopyError::Failed { code, detail, .. } => {
+                write!(f, "{}", bg::Error::new(*code, detail.as_str()))
+            }
         }
     }
 }

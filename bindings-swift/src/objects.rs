@@ -32,7 +32,7 @@ impl CopyManager {
         state_dir: Option<String>,
         options: Option<ManagerOptions>,
     ) -> Result<Arc<CopyManager>> {
-        let opts = options.unwrap_or_default().to_core()?;
+        let opts = options.unwrap_or_default().to_core();
         guard(|| bg::CopyManager::open_with(state_dir.as_deref().map(Path::new), opts))
             .map(|m| Arc::new(CopyManager(m)))
     }

@@ -1,7 +1,6 @@
 //! The values of SPEC §2 as UniFFI enums and records, with conversions from the core.
 //! Enums keep the SPEC numbers as discriminants (Kotlin `JobState.QUEUED.value == 0u`).
 
-use crate::error::BgCopyError;
 use bgcopy as bg;
 use std::time::SystemTime;
 
@@ -289,7 +288,7 @@ pub struct ManagerOptions {
 
 impl ManagerOptions {
     /// The core options: the core's defaults with every given field applied.
-    pub(crate) fn to_core(&self) -> Result<bg::ManagerOptions, BgCopyError> {
+    pub(crate) fn to_core(&self) -> bg::ManagerOptions {
         use std::time::Duration;
         let ms = Duration::from_millis;
         let mut o = bg::ManagerOptions::default();
@@ -330,17 +329,11 @@ impl ManagerOptions {
             o.tls_root_certs = Some(v.iter().map(Into::into).collect());
         }
         if let Some(v) = &self.user_agent {
-            if v.contains(['\r', '\n', '\0']) {
-                return Err(BgCopyError::new(
-                    bg::codes::E_INVALIDARG,
-                    "user_agent contains CR, LF or NUL",
-                ));
-            }
             o.user_agent = v.clone();
         }
         if let Some(v) = self.start_transfers {
             o.start_transfers = v;
         }
-        Ok(o)
+        o
     }
 }

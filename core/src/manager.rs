@@ -52,6 +52,31 @@ pub struct ManagerOptions {
     pub start_transfers: bool,
 }
 
+impl ManagerOptions {
+    /// E_INVALIDARG for settings no manager can run with: slot and connection counts
+    /// outside 1..=1024, a zero read or connect timeout, a bandwidth limit of 0 (use
+    /// `None` for unlimited), a User-Agent with control characters (CR/LF injection).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: &str| Err(Error::invalid_arg(format!("options: {msg}")));
+        if !(1..=1024).contains(&self.background_slots) {
+            return bad("background_slots must be 1 to 1024");
+        }
+        if !(1..=1024).contains(&self.connections_per_job) {
+            return bad("connections_per_job must be 1 to 1024");
+        }
+        if self.read_timeout.is_zero() || self.connect_timeout.is_zero() {
+            return bad("read_timeout and connect_timeout must not be 0");
+        }
+        if self.background_bandwidth_limit == Some(0) {
+            return bad("background_bandwidth_limit must be at least 1 byte/s (None: unlimited)");
+        }
+        if self.user_agent.chars().any(char::is_control) {
+            return bad("user_agent contains CR, LF or another control character");
+        }
+        Ok(())
+    }
+}
+
 impl Default for ManagerOptions {
     fn default() -> Self {
         ManagerOptions {
@@ -329,11 +354,7 @@ impl CopyManager {
             }
             None => default_state_dir()?,
         };
-        if opts.background_slots == 0 || opts.connections_per_job == 0 {
-            return Err(Error::invalid_arg(
-                "background_slots and connections_per_job must be at least 1",
-            ));
-        }
+        opts.validate()?;
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::from_io(&format!("create {}", dir.display()), &e))?;
         let dir = dir

@@ -958,3 +958,31 @@ fn dot_dot_spelling_of_a_local_path_is_a_duplicate() {
     );
     assert_eq!(job.enum_files().unwrap().len(), 1);
 }
+
+/// Manager options no manager can run with are refused by the core itself, for every
+/// binding alike.
+#[test]
+fn unusable_manager_options_are_invalid_arg() {
+    let d = Dir::new("options");
+    let tweaks: Vec<fn(&mut ManagerOptions)> = vec![
+        |o| o.background_slots = 0,
+        |o| o.background_slots = 1025,
+        |o| o.connections_per_job = 0,
+        |o| o.connections_per_job = usize::MAX,
+        |o| o.read_timeout = Duration::ZERO,
+        |o| o.connect_timeout = Duration::ZERO,
+        |o| o.background_bandwidth_limit = Some(0),
+        |o| o.user_agent = "agent\r\nInjected: yes".into(),
+    ];
+    for (i, tweak) in tweaks.into_iter().enumerate() {
+        let mut o = ManagerOptions::default();
+        tweak(&mut o);
+        let e = CopyManager::open_with(Some(&d.state()), o).unwrap_err();
+        assert_eq!(e.code(), codes::E_INVALIDARG, "tweak {i}: {e}");
+    }
+    // The defaults and the edges of the ranges open.
+    let mut o = ManagerOptions::default();
+    o.background_slots = 1024;
+    o.connections_per_job = 1;
+    CopyManager::open_with(Some(&d.state()), o).unwrap();
+}

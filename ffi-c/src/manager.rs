@@ -96,22 +96,12 @@ fn options_to_c(o: &ManagerOptions) -> bgcopy_manager_options {
 /// # Safety
 /// `p` is a valid options struct whose `size` was checked.
 unsafe fn options_from_c(c: &bgcopy_manager_options) -> Result<ManagerOptions> {
+    // Ranges are checked by the core (`ManagerOptions::validate`).
     let mut o = ManagerOptions::default();
-    let at_least_1 = |v: u32, what: &str| {
-        if v == 0 {
-            Err(Error::invalid_arg(format!(
-                "options: {what} must be at least 1"
-            )))
-        } else {
-            Ok(v)
-        }
-    };
-    o.background_slots = at_least_1(c.background_slots, "background_slots")? as usize;
-    o.connections_per_job = at_least_1(c.connections_per_job, "connections_per_job")? as usize;
-    o.read_timeout =
-        Duration::from_millis(at_least_1(c.read_timeout_ms, "read_timeout_ms")?.into());
-    o.connect_timeout =
-        Duration::from_millis(at_least_1(c.connect_timeout_ms, "connect_timeout_ms")?.into());
+    o.background_slots = c.background_slots as usize;
+    o.connections_per_job = c.connections_per_job as usize;
+    o.read_timeout = Duration::from_millis(c.read_timeout_ms.into());
+    o.connect_timeout = Duration::from_millis(c.connect_timeout_ms.into());
     o.checkpoint_interval = Duration::from_millis(c.checkpoint_interval_ms.into());
     o.checkpoint_bytes = c.checkpoint_bytes;
     o.notify_interval = Duration::from_millis(c.notify_interval_ms.into());
@@ -123,7 +113,6 @@ unsafe fn options_from_c(c: &bgcopy_manager_options) -> Result<ManagerOptions> {
     o.start_transfers = c.start_transfers;
     // SAFETY: the strings are NULL or valid for the call (the caller's contract).
     if let Some(ua) = unsafe { opt_str(c.user_agent, "options: user_agent") }? {
-        check_user_agent(ua)?;
         o.user_agent = ua.to_string();
     }
     if c.tls_root_certs_count > 0 {
@@ -143,16 +132,6 @@ unsafe fn options_from_c(c: &bgcopy_manager_options) -> Result<ManagerOptions> {
         o.tls_root_certs = Some(certs);
     }
     Ok(o)
-}
-
-/// A header value must not carry CR, LF or other control characters (SPEC §5).
-fn check_user_agent(v: &str) -> Result<()> {
-    if v.chars().any(char::is_control) {
-        return Err(Error::invalid_arg(
-            "options: user_agent contains CR, LF or another control character",
-        ));
-    }
-    Ok(())
 }
 
 fn open(dir: Option<&str>, opts: ManagerOptions) -> Result<*mut bgcopy_manager> {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import importlib
 from typing import Any, Dict, Optional, Tuple, Type
 
 __all__ = [
@@ -163,41 +164,19 @@ class codes:
     def symbol(code: int) -> str:
         """The SPEC §6 symbolic name of ``code``: ``"HTTP_404"`` for HTTP statuses,
         ``"INVALID_ARG"``, ``"NOT_IMPLEMENTED"``, ``"UNEXPECTED"`` for the E_ codes,
-        ``"OK"`` for S_OK, else ``"0x%08X"``."""
-        name = _SYMBOLS.get(code)
-        if name is not None:
-            return name
-        if codes.HTTP_BASE + 100 <= code < codes.HTTP_BASE + 1000:
-            return f"HTTP_{code - codes.HTTP_BASE}"
-        return f"0x{code & 0xFFFF_FFFF:08X}"
+        ``"OK"`` for S_OK, else ``"0x%08X"`` (the core's ``codes::symbol``)."""
+        return str(_extension()._code_symbol(code & 0xFFFF_FFFF))
 
     @staticmethod
     def from_symbol(name: str) -> Optional[int]:
         """The code for a symbolic name (the inverse of ``symbol``), or None."""
-        if name.startswith("HTTP_"):
-            try:
-                status = int(name[5:])
-            except ValueError:
-                return None
-            return codes.http(status) if 100 <= status < 1000 else None
-        if name.startswith("0x"):
-            try:
-                return int(name, 16)
-            except ValueError:
-                return None
-        for code, sym in _SYMBOLS.items():
-            if sym == name:
-                return code
-        return None
+        found = _extension()._code_from_symbol(name)
+        return None if found is None else int(found)
 
 
-_RENAMED = {"S_OK": "OK", "E_INVALIDARG": "INVALID_ARG", "E_NOTIMPL": "NOT_IMPLEMENTED",
-            "E_UNEXPECTED": "UNEXPECTED"}
-_SYMBOLS: Dict[int, str] = {
-    value: _RENAMED.get(name, name)
-    for name, value in vars(codes).items()
-    if name.isupper() and isinstance(value, int) and name != "HTTP_BASE"
-}
+def _extension() -> Any:
+    """The compiled module, looked up at call time (this module loads before it)."""
+    return importlib.import_module("bgcopy._bgcopy")
 
 
 class Completion(enum.IntEnum):
