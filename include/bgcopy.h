@@ -354,6 +354,11 @@
 #define BGCOPY_E_REDIRECT_FAILED ((int32_t)0x80072EFAu)
 
 /**
+ * 0x80072EE7: The host name could not be resolved (DNS); transient.
+ */
+#define BGCOPY_E_NAME_NOT_RESOLVED ((int32_t)0x80072EE7u)
+
+/**
  * 0x80190000: HTTP status n is reported as `BGCOPY_E_HTTP_BASE + n` (see `BGCOPY_E_HTTP`).
  */
 #define BGCOPY_E_HTTP_BASE ((int32_t)0x80190000u)

@@ -3,7 +3,9 @@
 use crate::args::{Cli, Command, SetArgs};
 use crate::fail::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TIMEOUT, Failure};
 use crate::get::{Ended, drive, files_and_bytes, prefix, report_job_error};
-use crate::info::{bytes_of, error_text, is_busy, job_json, job_text, jobs_table, rfc3339};
+use crate::info::{
+    bytes_of, error_text, is_busy, job_json, job_text, jobs_table, printable, rfc3339,
+};
 use crate::interrupt;
 use crate::names::absolute;
 use crate::progress::Progress;
@@ -77,7 +79,7 @@ fn manage(dir: Option<PathBuf>, cmd: &Command) -> Result<i32, Failure> {
                     files.len()
                 );
                 for d in dropped {
-                    eprintln!("  {d}");
+                    eprintln!("  {}", printable(&d));
                 }
             }
         }
@@ -225,7 +227,7 @@ fn run(dir: Option<PathBuf>, until_idle: bool, quiet: bool) -> Result<i32, Failu
             busy |= is_busy(state);
             let id = job.get_id();
             if known.get(&id) != Some(&state) {
-                let name = job.get_display_name().unwrap_or_default();
+                let name = printable(&job.get_display_name().unwrap_or_default()).into_owned();
                 let mut line = format!(
                     "{id} {:<15} {}",
                     state.name(),

@@ -147,7 +147,7 @@ pub fn download(
                 "\nbgcopy: interrupted; job {id} is suspended with {} transferred. To continue:\n  \
                  {b} resume {id} && {b} wait {id} && {b} complete {id}\n\
                  or discard it with\n  {b} cancel {id}\n\
-                 bgcopy: stopping the transfers (Ctrl-C again exits at once; the job is kept)",
+                 bgcopy: stopping the transfers and recording their progress",
                 bytes_of(p.bytes_transferred, p.bytes_total)
             );
             Ok(EXIT_INTERRUPTED)

@@ -40,6 +40,28 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// `s` safe to print on a terminal: control characters (ESC sequences, CR, BEL, …) and
+/// the invisible bidirectional overrides are shown escaped (`\u{1b}`). JSON output
+/// stays exact; this is for human output only.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A byte count for JSON: `null` when unknown.
 fn bytes_json(n: u64) -> Value {
     if n == BYTES_UNKNOWN {
@@ -137,12 +159,12 @@ pub fn error_text(e: &CopyError) -> String {
         bgcopy::codes::symbol(code),
         context.name(),
         e.get_error_context_description(),
-        e.get_error_description()
+        printable(&e.get_error_description())
     );
     if let Ok(f) = e.get_file() {
         let remote = f.get_remote_name().unwrap_or_default();
         let local = f.get_local_name().unwrap_or_default();
-        let _ = write!(s, "\n  file: {remote} -> {local}");
+        let _ = write!(s, "\n  file: {remote} -> {}", printable(&local));
     }
     if let Ok(p) = e.get_protocol() {
         let _ = write!(s, "\n  protocol: {p}");
@@ -160,8 +182,14 @@ pub fn job_text(job: &CopyJob) -> Result<String> {
         let _ = writeln!(s, "{k:<20} {v}");
     };
     row("id:", job.get_id());
-    row("display name:", job.get_display_name()?);
-    row("description:", job.get_description()?);
+    row(
+        "display name:",
+        printable(&job.get_display_name()?).into_owned(),
+    );
+    row(
+        "description:",
+        printable(&job.get_description()?).into_owned(),
+    );
     row("type:", job.get_type()?.name().into());
     row("state:", state.name().into());
     row("priority:", job.get_priority()?.name().into());
@@ -202,7 +230,7 @@ pub fn job_text(job: &CopyJob) -> Result<String> {
             s,
             "  [{i}] {}\n      -> {}\n      {}{}",
             f.get_remote_name()?,
-            f.get_local_name()?,
+            printable(&f.get_local_name()?),
             bytes_of(fp.bytes_transferred, fp.bytes_total),
             if fp.completed { ", completed" } else { "" }
         );
@@ -227,7 +255,7 @@ pub fn jobs_table(jobs: &[CopyJob]) -> Result<String> {
             job.get_priority()?.name(),
             format!("{}/{}", p.files_transferred, p.files_total),
             bytes_of(p.bytes_transferred, p.bytes_total),
-            job.get_display_name()?
+            printable(&job.get_display_name()?)
         );
     }
     Ok(s)
@@ -241,6 +269,13 @@ pub fn is_busy(state: JobState) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("plain name"), "plain name");
+        assert_eq!(printable("a\x1b[2Jb\r"), "a\\u{1b}[2Jb\\u{d}");
+        assert_eq!(printable("x\u{202e}y"), "x\\u{202e}y");
+    }
     use std::time::Duration;
 
     #[test]

@@ -1,23 +1,25 @@
 //! Ctrl-C (and SIGTERM/SIGHUP): the first one asks the running command to stop
-//! cleanly; a second one exits at once with status 130.
+//! cleanly: `get` suspends its job and records its checkpoint, `wait` and `run` stop
+//! their engine. The stop path is idempotent: more signals while it runs only say
+//! that it is still stopping, so any number of them ends the same way (the job kept,
+//! its progress recorded). `kill -9` remains the way out of a hung disk.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static SIGNALS: AtomicU32 = AtomicU32::new(0);
 
 /// Install the handler (once per process; later calls do nothing).
 pub fn install() {
     let _ = ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        if SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
             eprintln!(
-                "\nbgcopy: interrupted again: exiting now (the jobs continue on the next run)"
+                "\nbgcopy: still stopping: the job is kept and its progress is being recorded"
             );
-            std::process::exit(crate::fail::EXIT_INTERRUPTED);
         }
     });
 }
 
 /// True once the user interrupted.
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    SIGNALS.load(Ordering::SeqCst) > 0
 }

@@ -485,7 +485,11 @@ fn a_second_process_gets_locked() {
         .unwrap();
     let pid = daemon.id().to_string();
     let t0 = Instant::now();
-    while std::fs::read_to_string(state.join("lock")).unwrap_or_default() != pid {
+    while std::fs::read_to_string(state.join("lock"))
+        .unwrap_or_default()
+        .trim()
+        != pid
+    {
         assert!(
             t0.elapsed() < Duration::from_secs(20),
             "run never took the lock"

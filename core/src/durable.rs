@@ -167,7 +167,10 @@ fn sync(batch: Vec<Checkpoint>) -> Vec<Checkpoint> {
         .collect()
 }
 
-/// Record synced checkpoints in one transaction.
+/// Record synced checkpoints in one transaction. If the store cannot record them
+/// (the state disk is full, …), each job concerned stops with TRANSIENT_ERROR carrying
+/// the store's code and is retried like a network error: its bytes stay in its
+/// temporary file, and a progress that was not recorded is never reported as durable.
 fn record(shared: &Shared, batch: &[Checkpoint]) {
     if batch.is_empty() {
         return;
@@ -175,7 +178,7 @@ fn record(shared: &Shared, batch: &[Checkpoint]) {
     let mut g = shared.lock();
     let inner = &mut *g;
     let jobs = &inner.jobs;
-    let _ = inner.store.atomic(|store| {
+    let result = inner.store.atomic(|store| {
         for c in batch {
             let Some(job) = jobs.get(&c.job).filter(|j| !j.state.is_final()) else {
                 continue;
@@ -190,4 +193,24 @@ fn record(shared: &Shared, batch: &[Checkpoint]) {
         }
         Ok(())
     });
+    let Err(e) = result else { return };
+    let now = crate::types::now_ms();
+    let mut failed = false;
+    for c in batch {
+        let Some(job) = inner.jobs.get_mut(&c.job) else {
+            continue;
+        };
+        if job.state.is_final() || job.run.is_none() {
+            continue;
+        }
+        crate::model::stop_run(job);
+        let failure = crate::transfer::store_failure(&e);
+        crate::manager::apply_outcome(job, crate::transfer::Outcome::Failed(failure), now);
+        let _ = inner.store.save_job(job);
+        failed = true;
+    }
+    drop(g);
+    if failed {
+        shared.kick();
+    }
 }

@@ -58,6 +58,9 @@ pub mod codes {
     pub const STORE_CORRUPT: u32 = 0x8007_0570;
     /// The store was written by a newer bgcopy (HRESULT_FROM_WIN32(ERROR_REVISION_MISMATCH)).
     pub const STORE_TOO_NEW: u32 = 0x8007_051A;
+    /// The host name could not be resolved (WinINet ERROR_INTERNET_NAME_NOT_RESOLVED);
+    /// transient.
+    pub const NAME_NOT_RESOLVED: u32 = 0x8007_2EE7;
     /// A network operation timed out (WinINet ERROR_INTERNET_TIMEOUT, as BITS reports it).
     pub const TIMEOUT: u32 = 0x8007_2EE2;
     /// TLS failed: certificate not trusted or handshake error (ERROR_INTERNET_SECURE_FAILURE).
@@ -104,6 +107,7 @@ pub mod codes {
             STORE_CORRUPT => "STORE_CORRUPT",
             STORE_TOO_NEW => "STORE_TOO_NEW",
             TIMEOUT => "TIMEOUT",
+            NAME_NOT_RESOLVED => "NAME_NOT_RESOLVED",
             SECURE_FAILURE => "SECURE_FAILURE",
             REDIRECT_FAILED => "REDIRECT_FAILED",
             c if (HTTP_BASE + 100..HTTP_BASE + 1000).contains(&c) => {
@@ -161,6 +165,7 @@ pub mod codes {
         TIMEOUT,
         SECURE_FAILURE,
         REDIRECT_FAILED,
+        NAME_NOT_RESOLVED,
     ];
 }
 
@@ -176,11 +181,14 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// An error with `code` (see [`codes`]) and a message for people.
+    /// A URL's userinfo secret in the message is shown as `***`.
     pub fn new(code: u32, message: impl Into<String>) -> Self {
-        Error {
-            code,
-            message: message.into(),
-        }
+        let message = message.into();
+        let message = match crate::urls::redact_text(&message) {
+            std::borrow::Cow::Borrowed(_) => message,
+            std::borrow::Cow::Owned(m) => m,
+        };
+        Error { code, message }
     }
 
     /// E_INVALIDARG with a message.

@@ -1,8 +1,9 @@
 //! The handles: `CopyJob`, `CopyFile`, `CopyError`, and the `CopyCallback` trait.
 
 use crate::error::{Error, Result, codes};
-use crate::manager::{Shared, closed_error, set_state, stop_run, touch};
+use crate::manager::{Shared, closed_error};
 use crate::model::{ErrorRec, FileRec, JobRec};
+use crate::model::{set_state, stop_run, touch};
 use crate::types::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -76,41 +77,10 @@ pub(crate) fn check_len(what: &str, s: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
-/// Longest remote URL accepted.
-const MAX_URL: usize = 8192;
-
-pub(crate) fn check_url(url: &str) -> Result<()> {
-    check_len("remote URL", url, MAX_URL)?;
-    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(Error::invalid_arg(format!(
-            "remote URL {url:?} contains white space or control characters (CR/LF are never allowed)"
-        )));
-    }
-    let uri: ureq::http::Uri = url
-        .parse()
-        .map_err(|e| Error::invalid_arg(format!("remote URL {url:?} is malformed: {e}")))?;
-    match uri.scheme_str().map(|s| s.to_ascii_lowercase()) {
-        Some(s) if s == "http" || s == "https" => {}
-        Some(s) => {
-            return Err(Error::invalid_arg(format!(
-                "remote URL {url:?}: scheme {s:?} is not supported (only http and https)"
-            )));
-        }
-        None => {
-            return Err(Error::invalid_arg(format!(
-                "remote URL {url:?} is not absolute (http:// or https://)"
-            )));
-        }
-    }
-    if uri.host().is_none_or(|h| h.is_empty()) {
-        return Err(Error::invalid_arg(format!(
-            "remote URL {url:?} has no host"
-        )));
-    }
-    Ok(())
-}
-
-pub(crate) fn check_local(local: &str) -> Result<PathBuf> {
+/// Check a local path given to `add_file`: absolute, naming a file (its name within
+/// the file system's `NAME_MAX` bytes) in an existing directory that is not inside
+/// the state directory `state_dir`. Returns it with the directory resolved.
+pub(crate) fn check_local(local: &str, state_dir: &Path) -> Result<PathBuf> {
     check_len("local path", local, 4096)?;
     let path = PathBuf::from(local);
     if !path.is_absolute() {
@@ -140,6 +110,25 @@ pub(crate) fn check_local(local: &str) -> Result<PathBuf> {
             )));
         }
     };
+    if parent.starts_with(state_dir) {
+        return Err(Error::invalid_arg(format!(
+            "local path {local:?} is inside the state directory {}: bgcopy never writes \
+             its downloads among its own files",
+            state_dir.display()
+        )));
+    }
+    let bytes = name.len();
+    let max = crate::sys::name_max(&parent);
+    if bytes > max {
+        return Err(Error::new(
+            codes::STRING_TOO_LONG,
+            format!(
+                "the file name of local path {local:?} is {bytes} bytes; the file system \
+                 of {} allows at most {max}",
+                parent.display()
+            ),
+        ));
+    }
     let path = parent.join(name);
     if path.is_dir() {
         return Err(Error::invalid_arg(format!(
@@ -184,23 +173,14 @@ impl CopyJob {
         let mut seen = std::collections::HashSet::with_capacity(files.len());
         for (remote, local) in files {
             let (remote, local) = (remote.as_ref(), local.as_ref());
-            check_url(remote)?;
-            let path = check_local(local)?;
+            let url = crate::urls::parse_remote(remote)?;
+            let path = check_local(local, &self.shared.state_dir)?;
             if !seen.insert(path.clone()) {
                 return Err(Error::invalid_arg(format!(
                     "local path {local:?} appears twice"
                 )));
             }
-            new.push(FileRec {
-                remote: remote.to_string(),
-                local: path,
-                total: None,
-                done_bytes: 0,
-                validator: None,
-                done: false,
-                completed: false,
-                epoch: 0,
-            });
+            new.push(FileRec::new(url.into(), path));
         }
         self.shared.mutate(self.id, |job, store| {
             let existing: std::collections::HashSet<&Path> =
@@ -215,14 +195,9 @@ impl CopyJob {
             }
             let first = job.files.len();
             let id = job.id;
-            let dirs: std::collections::HashSet<&Path> =
-                new.iter().filter_map(|f| f.local.parent()).collect();
             store.atomic(|s| {
                 for (i, f) in new.iter().enumerate() {
                     s.save_file(id, first + i, f)?;
-                }
-                for dir in &dirs {
-                    s.add_dir(dir)?;
                 }
                 Ok(())
             })?;
@@ -276,22 +251,37 @@ impl CopyJob {
             job.retry_at_ms = None;
             job.made_progress();
             job.error = None;
+            let id = job.id;
+            let mut reset = Vec::new();
+            if job.state == JobState::Error {
+                // A new round for files that kept changing.
+                for (i, f) in job.files.iter_mut().enumerate() {
+                    if f.changed_restarts != 0 {
+                        f.changed_restarts = 0;
+                        reset.push(i);
+                    }
+                }
+            }
             set_state(job, JobState::Queued, now_ms());
-            store.save_job(job)
+            let (files, rec) = (&job.files, &*job);
+            store.atomic(|s| {
+                for &i in &reset {
+                    s.save_file(id, i, &files[i])?;
+                }
+                s.save_job(rec)
+            })
         })
     }
 
     /// End the job (→ CANCELLED, final) and delete every temporary file.
     pub fn cancel(&self) -> Result<()> {
         let temps = self.shared.mutate(self.id, |job, store| {
-            store.delete_job(job.id)?;
+            store.atomic(|s| s.delete_job(job.id))?;
             stop_run(job);
             set_state(job, JobState::Cancelled, now_ms());
             Ok(job.unfinished_temps())
         })?;
-        for t in temps {
-            let _ = std::fs::remove_file(t);
-        }
+        self.shared.remove_temps(temps);
         Ok(())
     }
 
@@ -302,68 +292,7 @@ impl CopyJob {
     pub fn complete(&self) -> Result<Completion> {
         // Every transferred byte is durable before anything is renamed.
         self.shared.checkpoints.flush();
-        self.shared.mutate(self.id, |job, store| {
-            stop_run(job);
-            let mut partial = false;
-            let mut dirs: Vec<PathBuf> = Vec::new();
-            let mut failure = None;
-            for idx in 0..job.files.len() {
-                if job.files[idx].completed {
-                    continue;
-                }
-                let temp = job.temp_path(idx);
-                let f = &job.files[idx];
-                if !f.done {
-                    partial = true;
-                    continue;
-                }
-                // The data was synced by its checkpoint; the directory is synced below.
-                match std::fs::rename(&temp, &f.local) {
-                    Ok(()) => {
-                        job.files[idx].completed = true;
-                        if let Some(d) = job.files[idx].local.parent()
-                            && !dirs.iter().any(|x| x == d)
-                        {
-                            dirs.push(d.to_path_buf());
-                        }
-                    }
-                    Err(e) => {
-                        failure = Some(Error::from_io(
-                            &format!("move {} into place", f.local.display()),
-                            &e,
-                        ));
-                        break;
-                    }
-                }
-            }
-            for d in &dirs {
-                if let Ok(h) = std::fs::File::open(d) {
-                    let _ = h.sync_all();
-                }
-            }
-            let id = job.id;
-            if let Some(e) = failure {
-                let files = &job.files;
-                let _ = store.atomic(|s| {
-                    for (i, f) in files.iter().enumerate().filter(|(_, f)| f.completed) {
-                        s.save_file(id, i, f)?;
-                    }
-                    Ok(())
-                });
-                touch(job, now_ms());
-                return Err(e);
-            }
-            for t in job.unfinished_temps() {
-                let _ = std::fs::remove_file(t);
-            }
-            store.delete_job(id)?;
-            set_state(job, JobState::Acknowledged, now_ms());
-            Ok(if partial {
-                Completion::Partial
-            } else {
-                Completion::All
-            })
-        })
+        self.shared.mutate(self.id, crate::complete::complete)
     }
 
     /// The job's id.
@@ -581,9 +510,10 @@ impl CopyFile {
         self.idx
     }
 
-    /// The remote URL.
+    /// The remote URL, with the password of its userinfo (or a lone user name, where
+    /// services put tokens) shown as `***`: the secret is used, never shown.
     pub fn get_remote_name(&self) -> Result<String> {
-        self.with(|f| f.remote.clone())
+        self.with(|f| crate::urls::redact_url(&f.remote))
     }
 
     /// The local path.
@@ -641,7 +571,7 @@ impl CopyError {
 
     /// What went wrong, for people.
     pub fn get_error_description(&self) -> String {
-        self.rec.description.clone()
+        crate::urls::redact_text(&self.rec.description).into_owned()
     }
 
     /// What the context means, for people.

@@ -22,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+mod complete;
 mod delivery;
 mod durable;
 mod error;
@@ -29,9 +30,13 @@ mod job;
 mod lock;
 mod manager;
 mod model;
+mod policy;
+mod recovery;
 mod store;
+mod sys;
 mod transfer;
 mod types;
+mod urls;
 
 pub use error::{Error, Result, codes};
 pub use job::{CallbackResult, Completion, CopyCallback, CopyError, CopyFile, CopyJob};

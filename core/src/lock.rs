@@ -1,9 +1,10 @@
 //! One process per state directory: an exclusive `flock` on `<dir>/lock`, holding the pid.
 
 use crate::error::{Error, Result, codes};
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// Held while a manager has the directory open; released on drop (and by the kernel
@@ -16,18 +17,22 @@ pub(crate) struct DirLock {
 impl DirLock {
     pub fn acquire(dir: &Path) -> Result<DirLock> {
         let path = dir.join("lock");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::from_io(&format!("open {}", path.display()), &e))?;
+        let mut file = crate::sys::private_file(&path)?;
         // SAFETY: flock on a file descriptor we own; no memory is involved.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
+            // The holder writes its pid just after it takes the lock: a lock file
+            // created a moment ago may still be empty, so look again briefly.
             let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
+            for _ in 0..40 {
+                holder.clear();
+                let _ = file.seek(SeekFrom::Start(0));
+                let _ = file.read_to_string(&mut holder);
+                if !holder.trim().is_empty() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
             let holder = holder.trim();
             let who = if holder.is_empty() {
                 "another process".to_string()
@@ -42,10 +47,11 @@ impl DirLock {
                 ),
             ));
         }
-        let _ = file.set_len(0);
-        let _ = file.seek(SeekFrom::Start(0));
-        let _ = write!(file, "{}", std::process::id());
-        let _ = file.flush();
+        // One write of a fixed-width field at offset 0: a reader never sees the file
+        // empty or half-written once any holder wrote it.
+        let text = format!("{:<20}\n", std::process::id());
+        let _ = file.write_all_at(text.as_bytes(), 0);
+        let _ = file.set_len(text.len() as u64);
         Ok(DirLock { _file: file })
     }
 }

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result, codes};
 use crate::job::CopyJob;
 use crate::lock::DirLock;
-use crate::model::{ErrorRec, JobRec, NotifyState, RunCtl, temp_owner};
+use crate::model::{ErrorRec, JobRec, RunCtl, set_state, stop_run};
 use crate::store::Store;
 use crate::transfer;
 use crate::types::*;
@@ -171,6 +171,22 @@ impl Shared {
         r
     }
 
+    /// Delete temporary files of a final job (each only if it is still the file bgcopy
+    /// created) and forget them in the ledger.
+    pub fn remove_temps(&self, temps: Vec<(PathBuf, crate::sys::FileId)>) {
+        let gone: Vec<PathBuf> = temps
+            .into_iter()
+            .filter(|(path, id)| crate::sys::remove_ours(path, *id).unwrap_or(false))
+            .map(|(path, _)| path)
+            .collect();
+        if !gone.is_empty() {
+            let mut g = self.lock();
+            let _ = g
+                .store
+                .atomic(|s| s.forget_temps(gone.iter().map(PathBuf::as_path)));
+        }
+    }
+
     /// Read from a job (works in every state, and after close).
     pub fn read<R>(&self, id: Uuid, f: impl FnOnce(&JobRec) -> R) -> Result<R> {
         let g = self.lock();
@@ -207,42 +223,8 @@ pub(crate) fn closed_error() -> Error {
     Error::invalid_state("the manager is closed")
 }
 
-/// Change a job's state, stamping times and queueing notifications.
-pub(crate) fn set_state(job: &mut JobRec, state: JobState, now: i64) {
-    if job.state == state {
-        return;
-    }
-    job.state = state;
-    touch(job, now);
-    job.notify.transferred_due = None;
-    job.notify.error_due = None;
-    match state {
-        JobState::Transferred => {
-            job.completion_ms = Some(now);
-            job.notify.transferred_due = Some(now);
-        }
-        JobState::Error => job.notify.error_due = Some(now),
-        _ => {}
-    }
-    if !matches!(state, JobState::Error | JobState::TransientError) {
-        job.error = None;
-    }
-}
-
-/// Bump the modification time and queue a JOB_MODIFICATION.
-pub(crate) fn touch(job: &mut JobRec, now: i64) {
-    job.modification_ms = job.modification_ms.max(now);
-    job.notify.modification = true;
-}
-
-/// Stop a running transfer (the worker exits at its next check).
-pub(crate) fn stop_run(job: &mut JobRec) {
-    if let Some(run) = job.run.take() {
-        run.stop.store(true, Ordering::SeqCst);
-    }
-}
-
-fn apply_outcome(job: &mut JobRec, outcome: transfer::Outcome, now: i64) {
+pub(crate) fn apply_outcome(job: &mut JobRec, outcome: transfer::Outcome, now: i64) {
+    use crate::policy::{Retry, RetryInput, next_retry};
     use transfer::Outcome;
     match outcome {
         Outcome::Done => {
@@ -255,23 +237,26 @@ fn apply_outcome(job: &mut JobRec, outcome: transfer::Outcome, now: i64) {
             }
         }
         Outcome::Failed(f) => {
-            job.error_count += 1;
-            let timeout_ms = job.no_progress_timeout as i64 * 1000;
+            job.error_count = job.error_count.saturating_add(1);
             if f.transient && job.no_progress_timeout != 0 {
                 let since = *job.no_progress_since_ms.get_or_insert(now);
-                if now - since >= timeout_ms {
-                    fail_no_progress(job, f.error, now);
-                    return;
+                let retry = next_retry(RetryInput {
+                    now_ms: now,
+                    backoff_ms: job.backoff_ms,
+                    min_retry_delay_s: job.min_retry_delay,
+                    retry_after_s: f.retry_after,
+                    no_progress_since_ms: since,
+                    no_progress_timeout_s: job.no_progress_timeout,
+                });
+                match retry {
+                    Retry::GiveUp => fail_no_progress(job, f.error, now),
+                    Retry::At { at_ms, backoff_ms } => {
+                        job.backoff_ms = backoff_ms;
+                        job.retry_at_ms = Some(at_ms);
+                        job.error = Some(f.error);
+                        set_state(job, JobState::TransientError, now);
+                    }
                 }
-                job.backoff_ms = (job.backoff_ms * 2).clamp(1000, 3_600_000);
-                let cap = (job.min_retry_delay as i64 * 1000).max(1000);
-                let mut delay = job.backoff_ms.min(cap);
-                if let Some(ra) = f.retry_after {
-                    delay = delay.max(ra as i64 * 1000);
-                }
-                job.retry_at_ms = Some((now + delay).min(since + timeout_ms));
-                job.error = Some(f.error);
-                set_state(job, JobState::TransientError, now);
             } else {
                 job.error = Some(f.error);
                 job.retry_at_ms = None;
@@ -355,22 +340,22 @@ impl CopyManager {
             None => default_state_dir()?,
         };
         opts.validate()?;
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::from_io(&format!("create {}", dir.display()), &e))?;
+        crate::sys::secure_state_dir(&dir)?;
         let dir = dir
             .canonicalize()
             .map_err(|e| Error::from_io(&format!("open {}", dir.display()), &e))?;
         let lock = DirLock::acquire(&dir)?;
-        let store = Store::open(&dir.join("bgcopy.db"))?;
+        let mut store = Store::open(&dir.join("bgcopy.db"))?;
         let agent = transfer::make_agent(&opts)?;
-        let mut jobs = HashMap::new();
-        let mut next_seq = 1;
-        for mut job in store.load()? {
-            next_seq = next_seq.max(job.seq + 1);
-            recover(&mut job, &store)?;
-            jobs.insert(job.id, job);
-        }
-        remove_strays(&store, &jobs);
+        let mut loaded = store.load()?;
+        let next_seq = loaded
+            .iter()
+            .map(|j| j.seq.saturating_add(1))
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        crate::recovery::recover(&mut loaded, &mut store)?;
+        let jobs: HashMap<Uuid, JobRec> = loaded.into_iter().map(|j| (j.id, j)).collect();
         let limiter = opts
             .background_bandwidth_limit
             .map(transfer::RateLimiter::new);
@@ -439,33 +424,7 @@ impl CopyManager {
             return Err(closed_error());
         }
         let seq = g.next_seq;
-        let job = JobRec {
-            id,
-            seq,
-            job_type,
-            display_name: display_name.to_string(),
-            description: String::new(),
-            priority: Priority::Normal,
-            notify_flags: notify::DEFAULT,
-            no_progress_timeout: 1_209_600,
-            min_retry_delay: 600,
-            state: JobState::Suspended,
-            error: None,
-            error_count: 0,
-            creation_ms: now,
-            modification_ms: now,
-            completion_ms: None,
-            retry_at_ms: None,
-            no_progress_since_ms: None,
-            files: Vec::new(),
-            callback: None,
-            notify: NotifyState::default(),
-            run: None,
-            worker_alive: false,
-            slot_stamp: 0,
-            slot_since_ms: 0,
-            backoff_ms: 0,
-        };
+        let job = JobRec::new(id, seq, job_type, display_name.to_string(), now);
         g.store.save_job(&job)?;
         g.next_seq += 1;
         g.jobs.insert(id, job);
@@ -611,63 +570,6 @@ impl Drop for CopyManager {
     }
 }
 
-/// Bring a loaded job to a consistent state with its temporary files.
-fn recover(job: &mut JobRec, store: &Store) -> Result<()> {
-    if job.state.is_active() {
-        job.state = JobState::Queued;
-    }
-    for idx in 0..job.files.len() {
-        if job.files[idx].completed {
-            continue;
-        }
-        let temp = job.temp_path(idx);
-        let len = std::fs::metadata(&temp).map(|m| m.len()).ok();
-        let f = &mut job.files[idx];
-        let want = f.done_bytes;
-        let restart = match len {
-            None => want > 0 || f.done,
-            Some(l) if l < want => true,
-            Some(l) => {
-                // Longer than the checkpoint: cut back to it (or restart if we can't).
-                l > want
-                    && std::fs::OpenOptions::new()
-                        .write(true)
-                        .open(&temp)
-                        .and_then(|h| h.set_len(want))
-                        .is_err()
-            }
-        };
-        if restart {
-            f.done_bytes = 0;
-            f.done = false;
-            f.validator = None;
-            let _ = std::fs::remove_file(&temp);
-            store.save_file(job.id, idx, f)?;
-        }
-    }
-    Ok(())
-}
-
-/// Remove temporary files in known destination directories whose job is gone.
-fn remove_strays(store: &Store, jobs: &HashMap<Uuid, JobRec>) {
-    let Ok(dirs) = store.dirs() else { return };
-    for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name();
-            let Some(owner) = name.to_str().and_then(temp_owner) else {
-                continue;
-            };
-            let live = jobs.get(&owner).is_some_and(|j| !j.state.is_final());
-            if !live {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-}
-
 type Pass = fn(&Arc<Shared>) -> Option<i64>;
 
 /// A dedicated thread running a current-thread tokio runtime: call `pass`, then sleep
@@ -689,9 +591,9 @@ fn spawn_loop(
                 while !shared.shutdown.load(Ordering::SeqCst) {
                     let deadline = pass(&shared);
                     let sleep = match deadline {
-                        Some(at) => {
-                            Duration::from_millis((at - now_ms()).clamp(0, 3_600_000) as u64)
-                        }
+                        Some(at) => Duration::from_millis(
+                            at.saturating_sub(now_ms()).clamp(0, 3_600_000) as u64,
+                        ),
                         None => Duration::from_secs(3600),
                     };
                     tokio::select! {
@@ -731,9 +633,9 @@ fn scheduler_pass(shared: &Arc<Shared>) -> Option<i64> {
             Some(at) if at > now => soonest(at),
             _ => {
                 let expired = job.no_progress_timeout != 0
-                    && job
-                        .no_progress_since_ms
-                        .is_some_and(|s| now - s >= job.no_progress_timeout as i64 * 1000);
+                    && job.no_progress_since_ms.is_some_and(|s| {
+                        now.saturating_sub(s) >= i64::from(job.no_progress_timeout) * 1000
+                    });
                 job.retry_at_ms = None;
                 if expired {
                     let last = job.error.clone().unwrap_or_else(|| {
@@ -754,7 +656,7 @@ fn scheduler_pass(shared: &Arc<Shared>) -> Option<i64> {
         .values()
         .filter(|j| j.state.is_active() && j.priority != Priority::Foreground)
         .map(|j| {
-            let protected = j.run.is_some() && now < j.slot_since_ms + slice;
+            let protected = j.run.is_some() && now < j.slot_since_ms.saturating_add(slice);
             (j.priority, !protected, j.slot_stamp, j.seq, j.id)
         })
         .collect();
@@ -771,7 +673,7 @@ fn scheduler_pass(shared: &Arc<Shared>) -> Option<i64> {
     if let Some(waiting) = background.get(slots) {
         for b in background.iter().take(slots) {
             if b.0 == waiting.0 && !b.1 {
-                soonest(jobs[&b.4].slot_since_ms + slice);
+                soonest(jobs[&b.4].slot_since_ms.saturating_add(slice));
             }
         }
     }
@@ -816,9 +718,9 @@ fn scheduler_pass(shared: &Arc<Shared>) -> Option<i64> {
                     codes::E_UNEXPECTED,
                     format!("cannot start a transfer thread: {e}"),
                 ));
-                job.retry_at_ms = Some(now + 1000);
+                job.retry_at_ms = Some(now.saturating_add(1000));
                 set_state(job, JobState::TransientError, now);
-                soonest(now + 1000);
+                soonest(now.saturating_add(1000));
             }
         } else if !want && job.run.is_some() {
             stop_run(job);
@@ -840,33 +742,11 @@ mod tests {
     use crate::transfer::{Failure, Outcome};
 
     fn job(min_retry_delay: u32, no_progress_timeout: u32) -> JobRec {
-        JobRec {
-            id: Uuid::new_v4(),
-            seq: 1,
-            job_type: JobType::Download,
-            display_name: String::new(),
-            description: String::new(),
-            priority: Priority::Normal,
-            notify_flags: notify::DEFAULT,
-            no_progress_timeout,
-            min_retry_delay,
-            state: JobState::Transferring,
-            error: None,
-            error_count: 0,
-            creation_ms: 0,
-            modification_ms: 0,
-            completion_ms: None,
-            retry_at_ms: None,
-            no_progress_since_ms: None,
-            files: Vec::new(),
-            callback: None,
-            notify: NotifyState::default(),
-            run: None,
-            worker_alive: false,
-            slot_stamp: 0,
-            slot_since_ms: 0,
-            backoff_ms: 0,
-        }
+        let mut j = JobRec::new(Uuid::new_v4(), 1, JobType::Download, String::new(), 0);
+        j.min_retry_delay = min_retry_delay;
+        j.no_progress_timeout = no_progress_timeout;
+        j.state = JobState::Transferring;
+        j
     }
 
     fn transient(code: u32, retry_after: Option<u64>) -> Outcome {

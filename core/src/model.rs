@@ -1,9 +1,10 @@
 //! The in-memory records behind the public handles, as the store persists them.
 
+use crate::sys::FileId;
 use crate::types::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 
 /// The error a job holds in ERROR / TRANSIENT_ERROR.
@@ -24,7 +25,7 @@ impl ErrorRec {
         ErrorRec {
             context,
             code,
-            description: description.into(),
+            description: crate::urls::redact_text(&description.into()).into_owned(),
             file: None,
             protocol: None,
         }
@@ -48,9 +49,57 @@ pub(crate) struct FileRec {
     pub completed: bool,
     /// Restart counter (not persisted): checkpoints from before a restart are void.
     pub epoch: u32,
+    /// Name of the hidden temporary file in the local path's directory: random,
+    /// chosen when the file is added (and again if something else took the name).
+    pub temp_name: String,
+    /// Identity of the temporary file once bgcopy created it (recorded in the store's
+    /// temp ledger before any byte is written).
+    pub temp_id: Option<FileId>,
+    /// Restarts because the remote file changed (persisted; reset when the file is
+    /// done and by `resume()` from ERROR).
+    pub changed_restarts: u32,
 }
 
 impl FileRec {
+    /// A new file of a job, nothing transferred yet.
+    pub fn new(remote: String, local: PathBuf) -> FileRec {
+        let temp_name = new_temp_name(&local);
+        FileRec {
+            remote,
+            local,
+            total: None,
+            done_bytes: 0,
+            validator: None,
+            done: false,
+            completed: false,
+            epoch: 0,
+            temp_name,
+            temp_id: None,
+            changed_restarts: 0,
+        }
+    }
+
+    /// The hidden temporary file that holds the bytes until `complete()`.
+    pub fn temp_path(&self) -> PathBuf {
+        self.local.with_file_name(&self.temp_name)
+    }
+
+    /// Forget the bytes: the file starts over from 0 (same temporary file).
+    pub fn reset(&mut self) {
+        self.done_bytes = 0;
+        self.done = false;
+        self.validator = None;
+        self.total = None;
+    }
+
+    /// Start over under a new temporary name, the old path abandoned (something
+    /// bgcopy did not create is there, or its file vanished).
+    pub fn abandon_temp(&mut self) {
+        self.reset();
+        self.temp_id = None;
+        self.temp_name = new_temp_name(&self.local);
+    }
+
     pub fn progress(&self) -> FileProgress {
         FileProgress {
             bytes_total: self.total.unwrap_or(BYTES_UNKNOWN),
@@ -104,6 +153,9 @@ pub(crate) struct JobRec {
     pub retry_at_ms: Option<i64>,
     /// Start of the current stretch without progress (ms).
     pub no_progress_since_ms: Option<i64>,
+    /// `complete()` began moving files into place: the next open (or `complete()`)
+    /// finishes it.
+    pub completing: bool,
     pub files: Vec<FileRec>,
     // --- run time only ---
     pub callback: Option<Arc<dyn crate::CopyCallback>>,
@@ -120,7 +172,47 @@ pub(crate) struct JobRec {
     pub backoff_ms: i64,
 }
 
+/// Defaults of a new job (SPEC §1).
+pub(crate) mod defaults {
+    /// 14 days.
+    pub const NO_PROGRESS_TIMEOUT_S: u32 = 1_209_600;
+    /// 10 minutes.
+    pub const MIN_RETRY_DELAY_S: u32 = 600;
+}
+
 impl JobRec {
+    /// A new job: SUSPENDED, NORMAL priority, default flags and timeouts, no files.
+    pub fn new(id: Uuid, seq: i64, job_type: JobType, display_name: String, now: i64) -> JobRec {
+        JobRec {
+            id,
+            seq,
+            job_type,
+            display_name,
+            description: String::new(),
+            priority: Priority::Normal,
+            notify_flags: notify::DEFAULT,
+            no_progress_timeout: defaults::NO_PROGRESS_TIMEOUT_S,
+            min_retry_delay: defaults::MIN_RETRY_DELAY_S,
+            state: JobState::Suspended,
+            error: None,
+            error_count: 0,
+            creation_ms: now,
+            modification_ms: now,
+            completion_ms: None,
+            retry_at_ms: None,
+            no_progress_since_ms: None,
+            completing: false,
+            files: Vec::new(),
+            callback: None,
+            notify: NotifyState::default(),
+            run: None,
+            worker_alive: false,
+            slot_stamp: 0,
+            slot_since_ms: 0,
+            backoff_ms: 0,
+        }
+    }
+
     pub fn progress(&self) -> JobProgress {
         let mut p = JobProgress {
             bytes_total: 0,
@@ -153,16 +245,13 @@ impl JobRec {
         }
     }
 
-    /// The hidden temporary file that holds file `idx`'s bytes until `complete()`.
-    pub fn temp_path(&self, idx: usize) -> PathBuf {
-        temp_path(self.id, idx, &self.files[idx].local)
-    }
-
-    /// The temporary files of the files `complete()` has not moved into place.
-    pub fn unfinished_temps(&self) -> Vec<PathBuf> {
-        (0..self.files.len())
-            .filter(|&i| !self.files[i].completed)
-            .map(|i| self.temp_path(i))
+    /// The temporary files bgcopy created for files `complete()` has not moved into
+    /// place, with their identities.
+    pub fn unfinished_temps(&self) -> Vec<(PathBuf, FileId)> {
+        self.files
+            .iter()
+            .filter(|f| !f.completed)
+            .filter_map(|f| f.temp_id.map(|id| (f.temp_path(), id)))
             .collect()
     }
 
@@ -173,25 +262,63 @@ impl JobRec {
     }
 }
 
+/// Change a job's state, stamping times and queueing notifications.
+pub(crate) fn set_state(job: &mut JobRec, state: JobState, now: i64) {
+    if job.state == state {
+        return;
+    }
+    job.state = state;
+    touch(job, now);
+    job.notify.transferred_due = None;
+    job.notify.error_due = None;
+    match state {
+        JobState::Transferred => {
+            job.completion_ms = Some(now);
+            job.notify.transferred_due = Some(now);
+        }
+        JobState::Error => job.notify.error_due = Some(now),
+        _ => {}
+    }
+    if !matches!(state, JobState::Error | JobState::TransientError) {
+        job.error = None;
+    }
+}
+
+/// Bump the modification time and queue a JOB_MODIFICATION.
+pub(crate) fn touch(job: &mut JobRec, now: i64) {
+    job.modification_ms = job.modification_ms.max(now);
+    job.notify.modification = true;
+}
+
+/// Stop a running transfer (the worker exits at its next check).
+pub(crate) fn stop_run(job: &mut JobRec) {
+    if let Some(run) = job.run.take() {
+        run.stop.store(true, Ordering::SeqCst);
+    }
+}
+
 /// Suffix of every temporary file.
 pub(crate) const TEMP_SUFFIX: &str = ".bgcopy-part";
 
-/// `.<name>.<job id>-<idx>.bgcopy-part` beside `local`.
-pub(crate) fn temp_path(job: Uuid, idx: usize, local: &Path) -> PathBuf {
+/// Random characters in a temporary name (128 bits from the OS's generator, hex).
+const TEMP_RANDOM: usize = 32;
+
+/// A fresh temporary name for `local`: `.<name>.<random>.bgcopy-part`, where the name
+/// is cut (by bytes, on a character boundary) so the whole fits in the directory's
+/// `NAME_MAX`, and the random part cannot be predicted from anything visible.
+pub(crate) fn new_temp_name(local: &Path) -> String {
     let name = local
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let short: String = name.chars().take(100).collect();
-    local.with_file_name(format!(".{short}.{}-{idx}{TEMP_SUFFIX}", job.simple()))
-}
-
-/// The job id a temporary file name belongs to, if it is one of ours.
-pub(crate) fn temp_owner(file_name: &str) -> Option<Uuid> {
-    let stem = file_name.strip_suffix(TEMP_SUFFIX)?;
-    let (rest, _idx) = stem.rsplit_once('-')?;
-    let (_, id) = rest.rsplit_once('.')?;
-    Uuid::try_parse(id).ok()
+    let max = local.parent().map_or(255, crate::sys::name_max).min(255);
+    let budget = max.saturating_sub(2 + TEMP_RANDOM + TEMP_SUFFIX.len());
+    let mut cut = name.len().min(budget);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let random = Uuid::new_v4().simple().to_string();
+    format!(".{}.{random}{TEMP_SUFFIX}", &name[..cut])
 }
 
 #[cfg(test)]
@@ -199,12 +326,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn temp_names_round_trip() {
-        let id = Uuid::new_v4();
-        let p = temp_path(id, 7, Path::new("/tmp/x/a.b.iso"));
-        let name = p.file_name().unwrap().to_str().unwrap();
-        assert!(name.starts_with(".a.b.iso."));
-        assert_eq!(temp_owner(name), Some(id));
-        assert_eq!(temp_owner("a.iso"), None);
+    fn temp_names_are_random_and_fit_name_max() {
+        let a = new_temp_name(Path::new("/tmp/a.b.iso"));
+        let b = new_temp_name(Path::new("/tmp/a.b.iso"));
+        assert!(
+            a.starts_with(".a.b.iso.") && a.ends_with(TEMP_SUFFIX),
+            "{a}"
+        );
+        assert_ne!(a, b);
+        // 210 bytes of two-byte characters: cut on a character boundary.
+        let long = "é".repeat(105);
+        let t = new_temp_name(&Path::new("/tmp").join(&long));
+        assert!(t.len() <= 255, "{} bytes", t.len());
+        assert!(t.starts_with(&format!(".{}", "é".repeat(10))));
     }
 }

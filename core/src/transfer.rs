@@ -7,11 +7,12 @@
 
 use crate::durable::Checkpoint;
 use crate::error::{Error, codes};
-use crate::manager::{ManagerOptions, Shared, set_state, touch};
+use crate::manager::{ManagerOptions, Shared};
 use crate::model::ErrorRec;
+use crate::model::{set_state, touch};
 use crate::types::*;
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,7 +56,7 @@ fn failure(
         error: ErrorRec {
             context,
             code,
-            description,
+            description: crate::urls::redact_text(&description).into_owned(),
             file: Some(file),
             protocol: protocol.map(str::to_string),
         },
@@ -161,15 +162,142 @@ pub(crate) fn run_job(shared: Arc<Shared>, id: Uuid, generation: u64, stop: Arc<
 
 /// A worker may have recreated a temp file of a job that became final meanwhile.
 fn cleanup_if_final(shared: &Shared, id: Uuid) {
-    let temps: Vec<PathBuf> = {
+    let temps = {
         let g = shared.lock();
         match g.jobs.get(&id) {
             Some(j) if j.state.is_final() => j.unfinished_temps(),
             _ => Vec::new(),
         }
     };
-    for t in temps {
-        let _ = std::fs::remove_file(t);
+    shared.remove_temps(temps);
+}
+
+/// Create the temporary files of the job's pending files that have none yet
+/// (`O_CREAT|O_EXCL|O_NOFOLLOW`, 0600) and record their identities in the store's
+/// ledger in one transaction, before any byte is written to them.
+fn prepare_temps(shared: &Shared, id: Uuid) -> Result<(), Failure> {
+    let wanted: Vec<(usize, PathBuf, String)> = {
+        let g = shared.lock();
+        match g.jobs.get(&id) {
+            Some(j) if !j.state.is_final() => j
+                .files
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| !f.done && f.temp_id.is_none())
+                .map(|(i, f)| (i, f.temp_path(), f.temp_name.clone()))
+                .collect(),
+            _ => return Ok(()),
+        }
+    };
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut created = Vec::with_capacity(wanted.len());
+    let mut failed = None;
+    for (idx, path, name) in wanted {
+        match crate::sys::create_temp(&path) {
+            Ok((_, fid)) => created.push((idx, path, name, fid)),
+            Err(e) => {
+                failed = Some((idx, path, e));
+                break;
+            }
+        }
+    }
+    let mut g = shared.lock();
+    let inner = &mut *g;
+    let live = inner.jobs.get_mut(&id).filter(|j| !j.state.is_final());
+    let recorded = match live {
+        Some(job) => {
+            // Only files still waiting for this very name take it.
+            created.retain(|(idx, path, name, fid)| {
+                let keep = job.files[*idx].temp_name == *name && job.files[*idx].temp_id.is_none();
+                if !keep {
+                    let _ = crate::sys::remove_ours(path, *fid);
+                }
+                keep
+            });
+            let entries: Vec<_> = created
+                .iter()
+                .map(|(_, p, _, fid)| (p.clone(), *fid))
+                .collect();
+            match inner.store.atomic(|s| s.record_temps(&entries)) {
+                Ok(()) => {
+                    for (idx, _, _, fid) in &created {
+                        job.files[*idx].temp_id = Some(*fid);
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        None => Err(Error::invalid_state("the job ended")),
+    };
+    if let Err(e) = recorded {
+        drop(g);
+        for (_, path, _, fid) in &created {
+            let _ = crate::sys::remove_ours(path, *fid);
+        }
+        if e.code() == codes::INVALID_STATE {
+            return Ok(());
+        }
+        return Err(store_failure(&e));
+    }
+    drop(g);
+    match failed {
+        None => Ok(()),
+        Some((idx, path, crate::sys::TempError::Foreign(what))) => {
+            Err(foreign_temp(shared, id, idx, &path, &what))
+        }
+        Some((idx, _, crate::sys::TempError::Missing)) => Err(local_failure(
+            idx,
+            "create the temporary file",
+            &std::io::Error::from(std::io::ErrorKind::NotFound),
+        )),
+        Some((idx, path, crate::sys::TempError::Io(e))) => Err(local_failure(
+            idx,
+            &format!("create {}", path.display()),
+            &e,
+        )),
+    }
+}
+
+/// Something bgcopy did not create is at file `idx`'s temporary path: never followed
+/// or written; the file moves to a fresh name (so `resume()` works) and the job fails
+/// with ACCESS_DENIED on it.
+fn foreign_temp(
+    shared: &Shared,
+    id: Uuid,
+    idx: usize,
+    path: &std::path::Path,
+    what: &str,
+) -> Failure {
+    with_job(shared, id, |job, store| {
+        job.files[idx].abandon_temp();
+        let _ = store.save_file(id, idx, &job.files[idx]);
+        let _ = store.forget_temps([path]);
+        touch(job, now_ms());
+    });
+    Failure {
+        error: crate::recovery::foreign_error(idx, what),
+        transient: false,
+        retry_after: None,
+    }
+}
+
+/// The job store could not record something the transfer needs: TRANSIENT_ERROR with
+/// the store's code (DISK_FULL, IO_ERROR, …), retried like a network error.
+pub(crate) fn store_failure(e: &Error) -> Failure {
+    Failure {
+        error: ErrorRec::general(
+            ErrorContext::GeneralQueueManager,
+            e.code(),
+            format!(
+                "the job store could not record the transfer: {}",
+                e.message()
+            ),
+        ),
+        transient: true,
+        retry_after: None,
     }
 }
 
@@ -187,6 +315,9 @@ fn run_files(shared: &Arc<Shared>, id: Uuid, stop: &AtomicBool) -> Outcome {
         }
         if pending == 0 {
             return Outcome::Done;
+        }
+        if let Err(f) = prepare_temps(shared, id) {
+            return Outcome::Failed(f);
         }
         let taken = Mutex::new(HashSet::new());
         let first_error: Mutex<Option<Failure>> = Mutex::new(None);
@@ -240,6 +371,7 @@ struct FileJob {
     url: String,
     epoch: u32,
     temp: PathBuf,
+    temp_id: Option<crate::sys::FileId>,
     offset: u64,
     validator: Option<String>,
     total: Option<u64>,
@@ -253,7 +385,8 @@ fn snapshot(shared: &Shared, id: Uuid, idx: usize) -> Option<FileJob> {
     Some(FileJob {
         url: f.remote.clone(),
         epoch: f.epoch,
-        temp: j.temp_path(idx),
+        temp: f.temp_path(),
+        temp_id: f.temp_id,
         offset: f.done_bytes,
         validator: f.validator.clone(),
         total: f.total,
@@ -282,15 +415,30 @@ fn transfer_file(
     };
     let proto = Some(scheme_of(&fj.url));
     let local_err = |what: &str, e: std::io::Error| local_failure(idx, what, &e);
-    let file = Arc::new(
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&fj.temp)
-            .map_err(|e| local_err(&format!("open {}", fj.temp.display()), e))?,
-    );
+    let Some(temp_id) = fj.temp_id else {
+        // Not created yet (the next round of the job creates it).
+        return Ok(());
+    };
+    let file = match crate::sys::open_temp(&fj.temp, temp_id) {
+        Ok(f) => Arc::new(f),
+        Err(crate::sys::TempError::Foreign(what)) => {
+            return Err(foreign_temp(shared, id, idx, &fj.temp, &what));
+        }
+        Err(crate::sys::TempError::Missing) => {
+            // Deleted behind our back: the file starts over under a new name.
+            with_job(shared, id, |job, store| {
+                job.files[idx].abandon_temp();
+                job.files[idx].epoch += 1;
+                let _ = store.save_file(id, idx, &job.files[idx]);
+                let _ = store.forget_temps([fj.temp.as_path()]);
+                touch(job, now_ms());
+            });
+            return Ok(());
+        }
+        Err(crate::sys::TempError::Io(e)) => {
+            return Err(local_err(&format!("open {}", fj.temp.display()), e));
+        }
+    };
     if stop.load(Ordering::SeqCst) {
         return Ok(());
     }
@@ -334,7 +482,10 @@ fn transfer_file(
                 if ranged {
                     // The server ignored the range or the file changed: restart at 0
                     // with this body.
-                    fj.epoch = restart_file(shared, id, idx);
+                    let changed = fj.validator.is_some() && validator != fj.validator
+                        || fj.total.is_some() && len.is_some() && len != fj.total;
+                    fj.epoch = restart_file(shared, id, idx, changed)
+                        .ok_or_else(|| changed_too_often(idx, proto))?;
                 }
                 start = 0;
                 total = len;
@@ -368,7 +519,9 @@ fn transfer_file(
                 let changed = fj.validator.is_some() && validator != fj.validator
                     || fj.total.is_some() && size.is_some() && size != fj.total;
                 if first != fj.offset || changed {
-                    restarts += 1;
+                    if !changed {
+                        restarts += 1;
+                    }
                     start_over(
                         shared,
                         id,
@@ -376,6 +529,7 @@ fn transfer_file(
                         &mut fj,
                         &file,
                         restarts,
+                        changed,
                         proto,
                         "answering ranges wrongly",
                     )?;
@@ -405,6 +559,7 @@ fn transfer_file(
                     &mut fj,
                     &file,
                     restarts,
+                    false,
                     proto,
                     "refusing the range",
                 )?;
@@ -456,6 +611,7 @@ fn start_over(
     fj: &mut FileJob,
     file: &File,
     restarts: u32,
+    changed: bool,
     proto: Option<&str>,
     why: &str,
 ) -> Result<(), Failure> {
@@ -469,7 +625,8 @@ fn start_over(
             proto,
         ));
     }
-    fj.epoch = restart_file(shared, id, idx);
+    fj.epoch =
+        restart_file(shared, id, idx, changed).ok_or_else(|| changed_too_often(idx, proto))?;
     file.set_len(0)
         .map_err(|e| local_failure(idx, "truncate temp file", &e))?;
     fj.offset = 0;
@@ -498,11 +655,8 @@ fn status_failure(s: u16, resp: &Response<ureq::Body>, idx: usize, proto: Option
         idx,
         proto,
     );
-    f.retry_after = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    f.retry_after =
+        header(resp, "retry-after").and_then(|v| crate::policy::parse_retry_after(v, now_ms()));
     f
 }
 
@@ -545,14 +699,10 @@ fn fetch(
                 .get("location")
                 .and_then(|v| v.to_str().ok())
                 .ok_or_else(|| redirect_fail(format!("HTTP {status} without a Location")))?;
-            let next = resolve(&url, loc)
-                .ok_or_else(|| redirect_fail(format!("bad redirect Location {loc:?}")))?;
-            let next_scheme = next.split("://").next().unwrap_or("").to_ascii_lowercase();
-            if next_scheme != "http" && next_scheme != "https" {
-                return Err(redirect_fail(format!(
-                    "redirect to unsupported scheme: {next}"
-                )));
-            }
+            let next = crate::urls::resolve_location(&url, loc)
+                .map_err(|why| redirect_fail(format!("refused a redirect to {why}")))?;
+            let next_scheme = next.scheme().to_string();
+            let next = String::from(next);
             if scheme_of(&url) == "https"
                 && next_scheme == "http"
                 && !opts.allow_https_to_http_redirect
@@ -576,38 +726,20 @@ fn fetch(
     ))
 }
 
-/// Resolve a Location header against the URL that sent it.
-fn resolve(base: &str, loc: &str) -> Option<String> {
-    if loc.chars().any(|c| c.is_control()) {
-        return None;
-    }
-    if loc.contains("://") {
-        return Some(loc.to_string());
-    }
-    let uri: ureq::http::Uri = base.parse().ok()?;
-    let scheme = uri.scheme_str()?;
-    let authority = uri.authority()?.as_str();
-    if let Some(rest) = loc.strip_prefix("//") {
-        return Some(format!("{scheme}://{rest}"));
-    }
-    if loc.starts_with('/') {
-        return Some(format!("{scheme}://{authority}{loc}"));
-    }
-    let path = uri.path();
-    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-    let dir = if dir.is_empty() { "/" } else { dir };
-    Some(format!("{scheme}://{authority}{dir}{loc}"))
-}
-
 fn transport_failure(e: ureq::Error, idx: usize, proto: Option<&str>) -> Failure {
     use ureq::Error as E;
     let msg = e.to_string();
     let (transient, code) = match &e {
         E::Timeout(_) => (true, codes::TIMEOUT),
-        E::HostNotFound | E::ConnectionFailed => (true, codes::CONNECT_FAILURE),
+        E::HostNotFound => (true, codes::NAME_NOT_RESOLVED),
+        E::ConnectionFailed => (true, codes::CONNECT_FAILURE),
         E::Io(io) => io_class(io),
         E::Tls(_) | E::Pem(_) | E::Rustls(_) => (false, codes::SECURE_FAILURE),
-        E::Protocol(_) | E::BodyStalled => (true, codes::INVALID_SERVER_RESPONSE),
+        E::Protocol(_)
+        | E::BodyStalled
+        | E::LargeResponseHeader(..)
+        | E::BodyExceedsLimit(_)
+        | E::TooManyRedirects => (true, codes::INVALID_SERVER_RESPONSE),
         E::BadUri(_) | E::Http(_) => (false, codes::E_INVALIDARG),
         _ => (true, codes::CONNECT_FAILURE),
     };
@@ -648,6 +780,12 @@ fn io_class(e: &std::io::Error) -> (bool, u32) {
 
 fn io_code(e: &std::io::Error) -> u32 {
     use std::io::ErrorKind as K;
+    // The standard library's resolver failure (getaddrinfo) has no kind of its own.
+    if e.to_string()
+        .starts_with("failed to lookup address information")
+    {
+        return codes::NAME_NOT_RESOLVED;
+    }
     match e.kind() {
         K::TimedOut | K::WouldBlock => codes::TIMEOUT,
         K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => {
@@ -728,24 +866,47 @@ fn with_job<R: Default>(
     r
 }
 
+/// Restarts of one file because its remote content changed (new validator or size)
+/// before the job goes to ERROR with REMOTE_FILE_CHANGED: a server whose content
+/// changes on every attempt must not make an endless download-again cycle.
+pub(crate) const MAX_CHANGED_RESTARTS: u32 = 5;
+
 /// The file must start over: its bytes are dropped, the restart is recorded (error
 /// count, modification) at once, and older checkpoints of it become void. Returns the
-/// new epoch.
-fn restart_file(shared: &Shared, id: Uuid, idx: usize) -> u32 {
+/// new epoch, or `None` when the remote file `changed` once more than
+/// [`MAX_CHANGED_RESTARTS`] allows.
+fn restart_file(shared: &Shared, id: Uuid, idx: usize, changed: bool) -> Option<u32> {
     with_job(shared, id, |job, store| {
         let f = &mut job.files[idx];
-        f.done_bytes = 0;
-        f.done = false;
-        f.validator = None;
-        f.total = None;
+        if changed {
+            f.changed_restarts = f.changed_restarts.saturating_add(1);
+        }
+        let too_often = f.changed_restarts > MAX_CHANGED_RESTARTS;
+        f.reset();
         f.epoch += 1;
         let epoch = f.epoch;
         let _ = store.save_file(id, idx, f);
-        job.error_count += 1;
+        job.error_count = job.error_count.saturating_add(1);
         touch(job, now_ms());
         let _ = store.save_job(job);
-        epoch
+        (!too_often).then_some(epoch)
     })
+}
+
+/// The remote file changed more than [`MAX_CHANGED_RESTARTS`] times in a row.
+fn changed_too_often(idx: usize, proto: Option<&str>) -> Failure {
+    failure(
+        false,
+        ErrorContext::RemoteFile,
+        codes::REMOTE_FILE_CHANGED,
+        format!(
+            "the remote file changed (a new validator or size) on {} attempts in a row; \
+             resume() tries again",
+            MAX_CHANGED_RESTARTS + 1
+        ),
+        idx,
+        proto,
+    )
 }
 
 fn set_file_meta(
@@ -792,6 +953,7 @@ fn mark_done(
         f.total = Some(size);
         f.validator = validator;
         f.done = true;
+        f.changed_restarts = 0;
         job.notify.files.push(idx);
         job.made_progress();
         touch(job, now_ms());
@@ -986,14 +1148,5 @@ mod tests {
         assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, 9, None)));
         assert_eq!(parse_content_range("bytes 9-5/10"), None);
         assert_eq!(parse_content_range("items 1-2/3"), None);
-    }
-
-    #[test]
-    fn locations() {
-        let b = "http://h:1/a/b?x=1";
-        assert_eq!(resolve(b, "/c").unwrap(), "http://h:1/c");
-        assert_eq!(resolve(b, "c?d").unwrap(), "http://h:1/a/c?d");
-        assert_eq!(resolve(b, "//o/p").unwrap(), "http://o/p");
-        assert_eq!(resolve(b, "https://z/").unwrap(), "https://z/");
     }
 }

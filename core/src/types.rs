@@ -192,18 +192,20 @@ pub struct JobTimes {
 /// Milliseconds since the Unix epoch (the store's and C's time unit).
 pub(crate) fn to_ms(t: SystemTime) -> i64 {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
     }
 }
 
 /// The inverse of [`to_ms`].
 pub(crate) fn from_ms(ms: i64) -> SystemTime {
-    if ms >= 0 {
-        SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64)
+    let d = std::time::Duration::from_millis(ms.unsigned_abs());
+    let t = if ms >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(d)
     } else {
-        SystemTime::UNIX_EPOCH - std::time::Duration::from_millis(ms.unsigned_abs())
-    }
+        SystemTime::UNIX_EPOCH.checked_sub(d)
+    };
+    t.unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 pub(crate) fn now_ms() -> i64 {

@@ -196,6 +196,8 @@ pub const BGCOPY_E_TIMEOUT: i32 = 0x8007_2EE2_u32 as i32;
 pub const BGCOPY_E_SECURE_FAILURE: i32 = 0x8007_2F8F_u32 as i32;
 /// 0x80072EFA: Too many redirects, a redirect loop, or a refused redirect.
 pub const BGCOPY_E_REDIRECT_FAILED: i32 = 0x8007_2EFA_u32 as i32;
+/// 0x80072EE7: The host name could not be resolved (DNS); transient.
+pub const BGCOPY_E_NAME_NOT_RESOLVED: i32 = 0x8007_2EE7_u32 as i32;
 /// 0x80190000: HTTP status n is reported as `BGCOPY_E_HTTP_BASE + n` (see `BGCOPY_E_HTTP`).
 pub const BGCOPY_E_HTTP_BASE: i32 = 0x8019_0000_u32 as i32;
 
@@ -239,6 +241,7 @@ pub(crate) const C_CODES: &[(&str, i32)] = &[
     ("TIMEOUT", BGCOPY_E_TIMEOUT),
     ("SECURE_FAILURE", BGCOPY_E_SECURE_FAILURE),
     ("REDIRECT_FAILED", BGCOPY_E_REDIRECT_FAILED),
+    ("NAME_NOT_RESOLVED", BGCOPY_E_NAME_NOT_RESOLVED),
 ];
 
 const _: () = {

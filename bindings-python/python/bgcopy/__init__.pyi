@@ -148,6 +148,7 @@ class codes:
     TIMEOUT: int
     SECURE_FAILURE: int
     REDIRECT_FAILED: int
+    NAME_NOT_RESOLVED: int
     HTTP_BASE: int
     @staticmethod
     def http(status: int) -> int: ...

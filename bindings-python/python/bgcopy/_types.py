@@ -152,6 +152,7 @@ class codes:
     TIMEOUT = 0x8007_2EE2
     SECURE_FAILURE = 0x8007_2F8F
     REDIRECT_FAILED = 0x8007_2EFA
+    NAME_NOT_RESOLVED = 0x8007_2EE7
     #: HTTP status ``n`` is ``HTTP_BASE + n``.
     HTTP_BASE = 0x8019_0000
 

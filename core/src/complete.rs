@@ -1,0 +1,205 @@
+//! `complete()`, crash- and failure-atomic: the intent is recorded durably before the
+//! first rename, so a crash or a failed commit at any step is finished by the next
+//! open (or the next `complete()`), and a file once placed is never downloaded or
+//! placed again.
+//!
+//! 1. Prove every temporary file to be moved is the one bgcopy created.
+//! 2. Record `completing` (durable). Fails (e.g. DISK_FULL): nothing moved.
+//! 3. Rename each transferred file into place (its bytes were synced by its
+//!    checkpoint), then sync the directories. A failed rename: the files moved so far
+//!    are recorded as completed, the intent is cleared, the job stays as it was.
+//! 4. Delete the partial files' temporaries, then delete the job's rows (→ ACKNOWLEDGED).
+//!
+//! Recovery of an interrupted step 3 or 4 ([`roll_forward`]): a temporary file still
+//! ours is renamed; one already gone was placed before the crash (or lost) and is
+//! counted as completed, never fetched again.
+
+use crate::error::{Error, Result};
+use crate::job::Completion;
+use crate::model::{JobRec, set_state, stop_run, touch};
+use crate::recovery::foreign_error;
+use crate::store::Store;
+use crate::sys::{self, crash_point};
+use crate::types::*;
+use std::path::PathBuf;
+
+/// Complete `job` (any non-final state) against `store`.
+pub(crate) fn complete(job: &mut JobRec, store: &mut Store) -> Result<Completion> {
+    stop_run(job);
+    let now = now_ms();
+    // 1. Every file to be moved must still be ours.
+    for idx in 0..job.files.len() {
+        let f = &job.files[idx];
+        if f.completed || !f.done {
+            continue;
+        }
+        let path = f.temp_path();
+        let ours = f
+            .temp_id
+            .is_some_and(|id| sys::is_ours(&path, id).unwrap_or(false));
+        if !ours {
+            return Err(refuse_foreign(job, store, idx, path, now));
+        }
+    }
+    // 2. The intent, durable before anything moves.
+    if !job.completing {
+        job.completing = true;
+        if let Err(e) = store.save_job(job) {
+            job.completing = false;
+            return Err(e);
+        }
+    }
+    crash_point("complete:after-intent");
+    // 3. Move.
+    if let Err(e) = place(job) {
+        job.completing = false;
+        let id = job.id;
+        let (files, rec) = (&job.files, &*job);
+        let _ = store.atomic(|s| {
+            for (i, f) in files.iter().enumerate().filter(|(_, f)| f.completed) {
+                s.save_file(id, i, f)?;
+            }
+            s.forget_temps(
+                files
+                    .iter()
+                    .filter(|f| f.completed)
+                    .map(|f| f.temp_path())
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(PathBuf::as_path),
+            )?;
+            s.save_job(rec)
+        });
+        touch(job, now);
+        return Err(e);
+    }
+    crash_point("complete:after-renames");
+    // 4. Finish.
+    let partial = job.files.iter().any(|f| !f.completed);
+    finish(job, store)?;
+    set_state(job, JobState::Acknowledged, now_ms());
+    Ok(if partial {
+        Completion::Partial
+    } else {
+        Completion::All
+    })
+}
+
+/// A transferred file's temporary path holds something else: nothing is moved; that
+/// file starts over under a new name and the job goes to ERROR (ACCESS_DENIED,
+/// LOCAL_FILE), so `resume()` fetches it again.
+fn refuse_foreign(
+    job: &mut JobRec,
+    store: &mut Store,
+    idx: usize,
+    path: PathBuf,
+    now: i64,
+) -> Error {
+    let what = format!(
+        "the temporary file {} of {} is not the file bgcopy created",
+        path.display(),
+        job.files[idx].local.display()
+    );
+    let rec = foreign_error(idx, &what);
+    let err = Error::new(rec.code, rec.description.clone());
+    job.files[idx].abandon_temp();
+    job.error_count = job.error_count.saturating_add(1);
+    job.error = Some(rec);
+    job.retry_at_ms = None;
+    set_state(job, JobState::Error, now);
+    let id = job.id;
+    let (file, rec) = (&job.files[idx], &*job);
+    let _ = store.atomic(|s| {
+        s.save_file(id, idx, file)?;
+        s.forget_temps([path.as_path()])?;
+        s.save_job(rec)
+    });
+    err
+}
+
+/// Rename every transferred, not yet completed file into place, then sync the
+/// directories. Stops at the first failure.
+fn place(job: &mut JobRec) -> Result<()> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut failure = None;
+    let mut first = true;
+    for f in job.files.iter_mut().filter(|f| f.done && !f.completed) {
+        match std::fs::rename(f.temp_path(), &f.local) {
+            Ok(()) => {
+                f.completed = true;
+                if let Some(d) = f.local.parent()
+                    && !dirs.iter().any(|x| x == d)
+                {
+                    dirs.push(d.to_path_buf());
+                }
+                if first {
+                    first = false;
+                    crash_point("complete:after-first-rename");
+                }
+            }
+            Err(e) => {
+                failure = Some(Error::from_io(
+                    &format!("move {} into place", f.local.display()),
+                    &e,
+                ));
+                break;
+            }
+        }
+    }
+    for d in &dirs {
+        if let Ok(h) = std::fs::File::open(d) {
+            let _ = h.sync_all();
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// Delete what is left (the partial files' temporaries, only if ours), then the job's
+/// rows and their ledger entries, in one transaction.
+fn finish(job: &JobRec, store: &mut Store) -> Result<()> {
+    let mut forget = Vec::new();
+    for f in &job.files {
+        let path = f.temp_path();
+        if !f.completed
+            && let Some(id) = f.temp_id
+            && !sys::remove_ours(&path, id).unwrap_or(false)
+        {
+            continue;
+        }
+        forget.push(path);
+    }
+    let id = job.id;
+    store.atomic(|s| {
+        s.delete_job(id)?;
+        s.forget_temps(forget.iter().map(PathBuf::as_path))
+    })
+}
+
+/// Finish a `complete()` a crash (or a failed commit) interrupted. `true` when the job
+/// is done (ACKNOWLEDGED, gone from the store); `false` leaves it as it is, with its
+/// intent cleared, for the next `complete()` to report what fails.
+pub(crate) fn roll_forward(job: &mut JobRec, store: &mut Store) -> bool {
+    for f in job.files.iter_mut().filter(|f| f.done && !f.completed) {
+        let ours = f
+            .temp_id
+            .is_some_and(|id| sys::is_ours(&f.temp_path(), id).unwrap_or(false));
+        if !ours {
+            // Renamed before the crash (or lost): placed once, never again.
+            f.completed = true;
+        }
+    }
+    if place(job).is_ok() && finish(job, store).is_ok() {
+        set_state(job, JobState::Acknowledged, now_ms());
+        return true;
+    }
+    job.completing = false;
+    let id = job.id;
+    let (files, rec) = (&job.files, &*job);
+    let _ = store.atomic(|s| {
+        for (i, f) in files.iter().enumerate() {
+            s.save_file(id, i, f)?;
+        }
+        s.save_job(rec)
+    });
+    false
+}

@@ -1,0 +1,143 @@
+//! What `open` does with a store before anything runs: finish the `complete()` calls
+//! a crash interrupted, reconcile every temporary file with its checkpoint, and delete
+//! the temporary files of jobs that are gone. Only files the temp ledger proves bgcopy
+//! created (same path, device and inode) are ever truncated or deleted; anything else
+//! at a temporary path is left untouched and reported.
+
+use crate::complete;
+use crate::error::{Result, codes};
+use crate::model::{ErrorRec, JobRec, set_state};
+use crate::store::Store;
+use crate::sys::{self, TempError};
+use crate::types::*;
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+/// Bring the loaded jobs to a state consistent with their files. Jobs whose
+/// `complete()` was interrupted are finished (and leave the list).
+pub(crate) fn recover(jobs: &mut Vec<JobRec>, store: &mut Store) -> Result<()> {
+    let now = now_ms();
+    let mut finished = Vec::new();
+    for (i, job) in jobs.iter_mut().enumerate() {
+        if job.completing {
+            if complete::roll_forward(job, store) {
+                finished.push(i);
+            }
+            continue;
+        }
+        if job.state.is_active() {
+            job.state = JobState::Queued;
+        }
+        recover_files(job, store, now)?;
+    }
+    for i in finished.into_iter().rev() {
+        jobs.remove(i);
+    }
+    remove_strays(jobs, store);
+    Ok(())
+}
+
+/// Check each unfinished file's temporary file against its checkpoint.
+fn recover_files(job: &mut JobRec, store: &mut Store, now: i64) -> Result<()> {
+    let mut forget: Vec<PathBuf> = Vec::new();
+    let mut changed = Vec::new();
+    let mut foreign = None;
+    for idx in 0..job.files.len() {
+        let f = &mut job.files[idx];
+        if f.completed {
+            continue;
+        }
+        let path = f.temp_path();
+        let Some(id) = f.temp_id else {
+            // Never created (or created in the instant before a crash, before it was
+            // recorded): nothing of ours can be there. Whatever is there stays; the
+            // file uses a fresh name.
+            if f.done_bytes > 0 || f.done || std::fs::symlink_metadata(&path).is_ok() {
+                f.abandon_temp();
+                changed.push(idx);
+            }
+            continue;
+        };
+        match sys::open_temp(&path, id) {
+            Ok(file) => {
+                let want = f.done_bytes;
+                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                if len < want || (len > want && file.set_len(want).is_err()) {
+                    // Shorter than its checkpoint (or cannot be cut back): start over.
+                    let _ = file.set_len(0);
+                    f.reset();
+                    changed.push(idx);
+                }
+            }
+            Err(TempError::Missing) => {
+                forget.push(path);
+                f.abandon_temp();
+                changed.push(idx);
+            }
+            Err(TempError::Foreign(what)) => {
+                forget.push(path);
+                f.abandon_temp();
+                changed.push(idx);
+                foreign.get_or_insert((idx, what));
+            }
+            // Unreadable for now (permissions, I/O): the transfer reports it.
+            Err(TempError::Io(_)) => {}
+        }
+    }
+    if let Some((idx, what)) = foreign
+        && !job.state.is_final()
+    {
+        job.error_count = job.error_count.saturating_add(1);
+        job.error = Some(foreign_error(idx, &what));
+        job.retry_at_ms = None;
+        set_state(job, JobState::Error, now);
+        store.save_job(job)?;
+    }
+    let id = job.id;
+    let files = &job.files;
+    if !changed.is_empty() || !forget.is_empty() {
+        store.atomic(|s| {
+            for &idx in &changed {
+                s.save_file(id, idx, &files[idx])?;
+            }
+            s.forget_temps(forget.iter().map(PathBuf::as_path))
+        })?;
+    }
+    Ok(())
+}
+
+/// The error of a file whose temporary path holds something bgcopy did not create.
+pub(crate) fn foreign_error(idx: usize, what: &str) -> ErrorRec {
+    ErrorRec {
+        context: ErrorContext::LocalFile,
+        code: codes::ACCESS_DENIED,
+        description: format!(
+            "{what}: bgcopy never follows, writes or deletes a file it did not create, so \
+             it left it untouched; resume() downloads the file again under a new \
+             temporary name"
+        ),
+        file: Some(idx),
+        protocol: None,
+    }
+}
+
+/// Delete the temporary files the ledger records for files that no longer need them
+/// (their job is gone or final, or the file moved to a new name) — and only those.
+fn remove_strays(jobs: &[JobRec], store: &mut Store) {
+    let Ok(ledger) = store.temps() else { return };
+    let live: HashSet<PathBuf> = jobs
+        .iter()
+        .flat_map(|j| j.files.iter())
+        .filter(|f| !f.completed && f.temp_id.is_some())
+        .map(|f| f.temp_path())
+        .collect();
+    let gone: Vec<PathBuf> = ledger
+        .into_iter()
+        .filter(|(path, _)| !live.contains(path))
+        .filter(|(path, id)| sys::remove_ours(path, *id).unwrap_or(false))
+        .map(|(path, _)| path)
+        .collect();
+    if !gone.is_empty() {
+        let _ = store.atomic(|s| s.forget_temps(gone.iter().map(PathBuf::as_path)));
+    }
+}

@@ -1,0 +1,312 @@
+//! The operating-system edge: hidden temporary files opened without ever following a
+//! link, owner-only modes for the state directory and its files, `NAME_MAX`, and the
+//! crash points the durability tests use. One place to port to another platform.
+//!
+//! A temporary file is *ours* only if bgcopy created it (`O_CREAT|O_EXCL|O_NOFOLLOW`,
+//! mode 0600) and recorded its device and inode in the store. Every later open, write,
+//! truncation, rename or deletion first proves that identity: a link, a different
+//! inode or anything else planted at the path is never followed, written or removed.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// Device and inode of a file bgcopy created: the proof that a path still names it
+/// (together with its owner being this user, so another user's file that happens to
+/// get a freed inode number never passes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl FileId {
+    fn of(m: &std::fs::Metadata) -> FileId {
+        FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+        }
+    }
+
+    /// `m` is this file: a regular file with this device and inode, owned by us.
+    fn matches(self, m: &std::fs::Metadata) -> bool {
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        m.file_type().is_file() && FileId::of(m) == self && m.uid() == me
+    }
+}
+
+/// Why a path could not be used as one of our temporary files.
+#[derive(Debug)]
+pub(crate) enum TempError {
+    /// Nothing is at the path.
+    Missing,
+    /// Something bgcopy did not create is at the path (a link, another file, a
+    /// directory): left untouched.
+    Foreign(String),
+    /// Another I/O error.
+    Io(io::Error),
+}
+
+impl From<io::Error> for TempError {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::NotFound => TempError::Missing,
+            _ => TempError::Io(e),
+        }
+    }
+}
+
+/// Create a new temporary file: fails if anything at all is at `path` (no link is
+/// followed), mode 0600 whatever the umask, close-on-exec. Returns it with its identity.
+pub(crate) fn create_temp(path: &Path) -> Result<(File, FileId), TempError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => TempError::Foreign(format!(
+                "{} already exists and was not created by this job",
+                path.display()
+            )),
+            _ => TempError::Io(e),
+        })?;
+    // The umask may have taken bits away; never more than owner read/write.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    let id = FileId::of(&file.metadata()?);
+    Ok((file, id))
+}
+
+/// Open the temporary file `id` at `path` for reading and writing: never through a
+/// link (`O_NOFOLLOW`), never blocking on a planted FIFO or device (`O_NONBLOCK`), and
+/// only if what opened is a regular file with that device and inode.
+pub(crate) fn open_temp(path: &Path, id: FileId) -> Result<File, TempError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                TempError::Foreign(format!("{} is a symbolic link", path.display()))
+            } else {
+                TempError::from(e)
+            }
+        })?;
+    let m = file.metadata()?;
+    if !id.matches(&m) {
+        return Err(TempError::Foreign(format!(
+            "{} is not the file this job created",
+            path.display()
+        )));
+    }
+    set_blocking(&file)?;
+    Ok(file)
+}
+
+fn set_blocking(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own; no memory is involved.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` itself (not what a link points to) is the regular file `id`.
+pub(crate) fn is_ours(path: &Path, id: FileId) -> Result<bool, io::Error> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(id.matches(&m)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Delete `path` if it is still our file `id`; anything else there is left alone.
+/// `Ok(true)` when nothing of ours remains at the path (deleted, or gone already).
+pub(crate) fn remove_ours(path: &Path, id: FileId) -> io::Result<bool> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if id.matches(&m) => match std::fs::remove_file(path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+            Err(e) => Err(e),
+        },
+        // Someone else's now (or gone): not ours to delete, nothing of ours is left.
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// The longest file name (in bytes) the file system of `dir` accepts.
+pub(crate) fn name_max(dir: &Path) -> usize {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return 255;
+    };
+    // SAFETY: pathconf reads a NUL-terminated path we own.
+    let n = unsafe { libc::pathconf(c.as_ptr(), libc::_PC_NAME_MAX) };
+    if n > 0 { n as usize } else { 255 }
+}
+
+/// Make `dir` the state directory: created 0700 if missing; if it exists it must be
+/// a directory owned by this user, and group/other permissions are taken away.
+pub(crate) fn secure_state_dir(dir: &Path) -> crate::Result<()> {
+    use crate::error::{Error, codes};
+    use std::os::unix::fs::DirBuilderExt;
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::from_io(&format!("create {}", parent.display()), &e))?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::from_io(&format!("create {}", dir.display()), &e)),
+    }
+    let m = std::fs::metadata(dir)
+        .map_err(|e| Error::from_io(&format!("open {}", dir.display()), &e))?;
+    if !m.is_dir() {
+        return Err(Error::invalid_arg(format!(
+            "the state directory {} is not a directory",
+            dir.display()
+        )));
+    }
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if m.uid() != me {
+        return Err(Error::new(
+            codes::ACCESS_DENIED,
+            format!(
+                "the state directory {} belongs to user {}, not to you (user {me}): \
+                 a job store is private to the user who owns it",
+                dir.display(),
+                m.uid()
+            ),
+        ));
+    }
+    if m.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+            Error::from_io(
+                &format!("make the state directory {} private (0700)", dir.display()),
+                &e,
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Create (or open) a file of the state directory with mode 0600 whatever the umask,
+/// never through a link, and make an existing one 0600.
+pub(crate) fn private_file(path: &Path) -> crate::Result<File> {
+    use crate::error::Error;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Error::from_io(&format!("open {}", path.display()), &e))?;
+    let m = file
+        .metadata()
+        .map_err(|e| Error::from_io(&format!("open {}", path.display()), &e))?;
+    if !m.file_type().is_file() {
+        return Err(Error::invalid_arg(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    if m.mode() & 0o777 != 0o600 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::from_io(&format!("chmod {}", path.display()), &e))?;
+    }
+    Ok(file)
+}
+
+/// Make an existing file of the state directory 0600 (SQLite's `-wal` and `-shm`,
+/// which it creates with the database file's mode).
+pub(crate) fn tighten_if_present(path: &Path) {
+    if let Ok(m) = std::fs::symlink_metadata(path)
+        && m.file_type().is_file()
+        && m.mode() & 0o777 != 0o600
+    {
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+}
+
+/// Crash points for the durability tests (debug builds only): when the environment
+/// variable `BGCOPY_CRASH_AT` names `point`, the process kills itself with SIGKILL
+/// there, exactly as a crash or `kill -9` would.
+#[inline]
+pub(crate) fn crash_point(point: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("BGCOPY_CRASH_AT").is_some_and(|v| v == point) {
+        // SAFETY: raising SIGKILL on ourselves; nothing after it runs.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("bgcopy-sys-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn temp_files_never_follow_or_reuse_what_is_there() {
+        let d = scratch("temps");
+        let victim = d.join("victim");
+        std::fs::write(&victim, b"secret").unwrap();
+        let link = d.join("link");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(matches!(create_temp(&link), Err(TempError::Foreign(_))));
+        assert!(matches!(create_temp(&victim), Err(TempError::Foreign(_))));
+
+        let t = d.join("t");
+        let (_, id) = create_temp(&t).unwrap();
+        assert_eq!(
+            std::fs::metadata(&t).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(open_temp(&t, id).is_ok());
+        // The same name, another inode (ours moved away, so its inode is not reused):
+        // refused, left alone.
+        std::fs::rename(&t, d.join("moved")).unwrap();
+        std::fs::write(&t, b"planted").unwrap();
+        assert!(matches!(open_temp(&t, id), Err(TempError::Foreign(_))));
+        assert!(remove_ours(&t, id).unwrap());
+        assert_eq!(std::fs::read(&t).unwrap(), b"planted");
+        // A link at the name: refused, the target untouched.
+        std::fs::remove_file(&t).unwrap();
+        std::os::unix::fs::symlink(&victim, &t).unwrap();
+        assert!(matches!(open_temp(&t, id), Err(TempError::Foreign(_))));
+        assert!(!is_ours(&t, id).unwrap());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"secret");
+        std::fs::remove_file(&t).unwrap();
+        assert!(matches!(open_temp(&t, id), Err(TempError::Missing)));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn name_max_is_the_file_systems() {
+        assert!(name_max(Path::new("/tmp")) >= 14);
+    }
+}
