@@ -525,6 +525,13 @@ impl CopyFile {
     pub fn get_progress(&self) -> Result<FileProgress> {
         self.with(FileRec::progress)
     }
+
+    /// The hidden temporary file that holds the bytes until `complete()` (BITS File3
+    /// `GetTemporaryName`): in the local path's directory, named
+    /// `.<name>.<random>.bgcopy-part`. It exists once the transfer started.
+    pub fn get_temporary_name(&self) -> Result<String> {
+        self.with(|f| f.temp_path().to_string_lossy().into_owned())
+    }
 }
 
 /// The error of a job in ERROR / TRANSIENT_ERROR (IBackgroundCopyError), a snapshot

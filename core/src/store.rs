@@ -103,7 +103,7 @@ fn conn_err(conn: &Connection, what: &str, e: rusqlite::Error) -> Error {
         if errno == libc::ENOSPC || errno == libc::EDQUOT {
             return Error::new(
                 codes::DISK_FULL,
-                format!("{}: the disk is full", err.message()),
+                format!("{} (no space left on the device)", err.message()),
             );
         }
     }
