@@ -203,6 +203,35 @@ fn a_full_data_disk_is_a_local_file_error() {
     assert!(temps_in(&fs.0).is_empty());
 }
 
+/// A full data disk does not stop `complete()`: moving a file into place needs no
+/// space, and nothing is lost.
+#[test]
+fn complete_on_a_full_data_disk_places_every_file() {
+    let d = ScratchDir::new("fulldatacomplete");
+    let Some(fs) = Tmpfs::mount(&d.0.join("datafs"), 2 << 20) else {
+        skip("complete on a full data disk: needs root to mount a tmpfs");
+        return;
+    };
+    let m = CopyManager::open_with(Some(&d.state()), opts()).unwrap();
+    let job = m.create_job("data", JobType::Download).unwrap();
+    let url = shared_origin().url("fulldatacomplete", "size=300000");
+    job.add_file(&url, fs.0.join("x.bin").to_str().unwrap())
+        .unwrap();
+    job.add_file(&url, fs.0.join("y.bin").to_str().unwrap())
+        .unwrap();
+    job.resume().unwrap();
+    assert_eq!(
+        job.wait(Some(Duration::from_secs(30))).unwrap(),
+        JobState::Transferred
+    );
+    fs.fill();
+    assert_eq!(job.complete().unwrap(), Completion::All);
+    for n in ["x.bin", "y.bin"] {
+        assert_eq!(std::fs::read(fs.0.join(n)).unwrap(), content(300_000, 0));
+    }
+    assert!(temps_in(&fs.0).is_empty());
+}
+
 /// Two done files and one partial, downloaded by a manager that is then closed.
 /// Returns (job id, request counts of the three names).
 fn prepared(d: &ScratchDir, tag: &str) -> String {
