@@ -467,6 +467,15 @@ fn transfer_file(
         );
         return Ok(());
     }
+    // Without a validator (strong ETag or Last-Modified) a change of the remote file
+    // cannot be detected: never splice old and new bytes, fetch the whole file again
+    // (the restart is recorded when the new answer arrives; its size tells whether
+    // the file changed).
+    let mut from_zero = None;
+    if fj.offset > 0 && fj.validator.is_none() {
+        from_zero = Some(fj.total);
+        fj.offset = 0;
+    }
     let mut restarts = 0;
     loop {
         let ranged = fj.offset > 0;
@@ -479,11 +488,12 @@ fn transfer_file(
         match status {
             200 => {
                 let len = content_length(&resp);
-                if ranged {
-                    // The server ignored the range or the file changed: restart at 0
-                    // with this body.
+                if ranged || from_zero.is_some() {
+                    // The server ignored the range, the file changed, or it has no
+                    // validator: restart at 0 with this body.
+                    let before = from_zero.unwrap_or(fj.total);
                     let changed = fj.validator.is_some() && validator != fj.validator
-                        || fj.total.is_some() && len.is_some() && len != fj.total;
+                        || before.is_some() && len.is_some() && len != before;
                     fj.epoch = restart_file(shared, id, idx, changed)
                         .ok_or_else(|| changed_too_often(idx, proto))?;
                 }

@@ -1,5 +1,8 @@
 //! Runs every `tests/scenarios/*.json` (the step language of tests/scenarios/README.md)
-//! against the test origin. Set `BGCOPY_SCENARIO=name` to run one.
+//! against the test origin, one test per scenario (a custom libtest harness: the usual
+//! filters and `--test-threads` work; the default concurrency is
+//! `BGCOPY_SCENARIO_JOBS`, else 4). Keys not in `tests/scenario_schema.json` fail the
+//! scenario.
 
 use bgcopy::{
     BYTES_UNKNOWN, CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob, CopyManager, Error,
@@ -10,8 +13,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Counts deliveries; can fail the first K and can complete the job from inside.
 #[derive(Default)]
@@ -58,6 +61,14 @@ impl CopyCallback for Recorder {
     }
     fn job_modification(&self, job: &CopyJob) -> CallbackResult {
         let _ = job.get_progress();
+        if job.get_state().is_ok_and(|s| s.is_final()) {
+            *self
+                .counts
+                .lock()
+                .unwrap()
+                .entry("final_modification")
+                .or_default() += 1;
+        }
         self.hit("modification")
     }
     fn file_transferred(&self, _job: &CopyJob, file: &CopyFile) -> CallbackResult {
@@ -73,6 +84,46 @@ struct Run {
     manager: Option<CopyManager>,
     jobs: HashMap<String, CopyJob>,
     recorders: HashMap<String, Arc<Recorder>>,
+    /// Times saved by `expect_times` (`save`): (creation, modification, completion).
+    times: HashMap<String, (i64, i64, Option<i64>)>,
+    /// The `{late}` base URL.
+    late: Option<String>,
+}
+
+fn ms(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+fn now_ms() -> i64 {
+    ms(SystemTime::now())
+}
+
+/// The keys each part of a scenario may have (`tests/scenario_schema.json`).
+fn schema() -> &'static Value {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let text = std::fs::read_to_string(workspace_root().join("tests/scenario_schema.json"))
+            .expect("tests/scenario_schema.json");
+        serde_json::from_str(&text).expect("schema JSON")
+    })
+}
+
+fn check_keys(what: &str, v: &Value, allowed: &[&Value]) -> Result<(), String> {
+    let Some(obj) = v.as_object() else {
+        return Ok(());
+    };
+    for k in obj.keys() {
+        let known = allowed
+            .iter()
+            .any(|a| a.as_array().is_some_and(|a| a.iter().any(|x| x == k)));
+        if !known {
+            return fail(format!("{what}: unknown key {k:?}"));
+        }
+    }
+    Ok(())
 }
 
 fn fail<T>(msg: impl Into<String>) -> Result<T, String> {
@@ -84,6 +135,7 @@ impl Run {
         match v {
             Value::String(s) => {
                 let mut s = s
+                    .replace("{late}", self.late.as_deref().unwrap_or("{late}"))
                     .replace("{http}", &self.origin.http_base())
                     .replace("{https}", &self.origin.https_base())
                     .replace("{dir}", &self.dir.to_string_lossy());
@@ -127,6 +179,11 @@ impl Run {
     fn step(&mut self, raw: &Value) -> Result<(), String> {
         let step = self.subst(raw);
         let op = step["op"].as_str().ok_or("step needs \"op\"")?;
+        let sch = schema();
+        if sch["ops"].get(op).is_none() {
+            return fail(format!("unknown op {op}"));
+        }
+        check_keys(op, &step, &[&sch["step"], &sch["ops"][op]])?;
         let expect = step["expect"].as_str().unwrap_or("OK");
         let args = step["args"].as_array().cloned().unwrap_or_default();
         let timeout = Duration::from_millis(step["timeout_ms"].as_u64().unwrap_or(30_000));
@@ -147,7 +204,7 @@ impl Run {
                 let job = self.job(&step)?;
                 let method = step["method"].as_str().ok_or("call needs \"method\"")?;
                 let got = self.call(&job, method, &args, &step)?;
-                finish(got, expect, &step["result"], method)
+                finish(got, expect, step.get("result"), method)
             }
             "manager" => {
                 let method = step["method"].as_str().ok_or("manager needs \"method\"")?;
@@ -194,7 +251,7 @@ impl Run {
                     }
                     other => return fail(format!("unknown manager method {other}")),
                 };
-                finish(got, expect, &step["result"], method)
+                finish(got, expect, step.get("result"), method)
             }
             "wait_state" => {
                 let job = self.job(&step)?;
@@ -237,6 +294,90 @@ impl Run {
                     }
                     std::thread::sleep(Duration::from_millis(5));
                 }
+            }
+            "measure_bytes" => {
+                let job = self.job(&step)?;
+                let (min, max) = (
+                    step["min"].as_u64().ok_or("measure_bytes needs min")?,
+                    step["max"].as_u64().ok_or("measure_bytes needs max")?,
+                );
+                let period = Duration::from_millis(step["ms"].as_u64().ok_or("needs ms")?);
+                let first = job.get_progress().map_err(|e| e.to_string())?;
+                std::thread::sleep(period);
+                let second = job.get_progress().map_err(|e| e.to_string())?;
+                let moved = second.bytes_transferred - first.bytes_transferred;
+                if !(min..=max).contains(&moved) {
+                    return fail(format!("{moved} bytes in {period:?}, wanted {min}..={max}"));
+                }
+                Ok(())
+            }
+            "expect_times" => {
+                let job = self.job(&step)?;
+                let t = job.get_times().map_err(|e| e.to_string())?;
+                let (c, m, done) = (
+                    ms(t.creation_time),
+                    ms(t.modification_time),
+                    t.transfer_completion_time.map(ms),
+                );
+                let saved = |key: &str| -> Result<(i64, i64, Option<i64>), String> {
+                    let name = step[key].as_str().ok_or(format!("{key} names a save"))?;
+                    self.times
+                        .get(name)
+                        .copied()
+                        .ok_or(format!("no times saved as {name}"))
+                };
+                let got = format!("creation {c}, modification {m}, completion {done:?}");
+                if let Some(n) = step["creation_within_ms"].as_i64()
+                    && (now_ms() - c).abs() > n
+                {
+                    return fail(format!("{got}: creation not within {n} ms of now"));
+                }
+                if step.get("modification_after").is_some() {
+                    let (_, before, _) = saved("modification_after")?;
+                    if m <= before {
+                        return fail(format!("{got}: modification not after {before}"));
+                    }
+                }
+                match step.get("completion") {
+                    Some(Value::Null) if done.is_some() => {
+                        return fail(format!("{got}: completion set, wanted unset"));
+                    }
+                    Some(Value::String(s)) if s == "set" && done.is_none() => {
+                        return fail(format!("{got}: completion unset, wanted set"));
+                    }
+                    _ => {}
+                }
+                if step.get("completion_after").is_some() {
+                    let (_, before, _) = saved("completion_after")?;
+                    if done.is_none_or(|d| d <= before) {
+                        return fail(format!("{got}: completion not after {before}"));
+                    }
+                }
+                if step["completion_is_modification"].as_bool() == Some(true) && done != Some(m) {
+                    return fail(format!("{got}: completion is not the modification time"));
+                }
+                if let Some(name) = step["save"].as_str() {
+                    self.times.insert(name.to_string(), (c, m, done));
+                }
+                Ok(())
+            }
+            "late_origin" => {
+                let port = self.origin.late(step["ms"].as_u64().unwrap_or(2000));
+                self.late = Some(format!("http://127.0.0.1:{port}"));
+                Ok(())
+            }
+            "mkdir" => {
+                let p = step["path"].as_str().ok_or("mkdir needs path")?;
+                std::fs::create_dir_all(p).map_err(|e| format!("mkdir {p}: {e}"))
+            }
+            "remove" => {
+                let p = Path::new(step["path"].as_str().ok_or("remove needs path")?);
+                if p.is_dir() {
+                    std::fs::remove_dir_all(p)
+                } else {
+                    std::fs::remove_file(p)
+                }
+                .map_err(|e| format!("remove {}: {e}", p.display()))
             }
             "expect_file" => {
                 let path = PathBuf::from(step["path"].as_str().ok_or("expect_file needs path")?);
@@ -282,19 +423,28 @@ impl Run {
                     .get(alias)
                     .ok_or("no recorder on that job")?
                     .clone();
-                let start = Instant::now();
-                loop {
-                    let mut bad = None;
-                    for kind in ["transferred", "error", "modification", "file_transferred"] {
-                        if let Some(spec) = step[kind]
+                const KINDS: [&str; 5] = [
+                    "transferred",
+                    "error",
+                    "modification",
+                    "file_transferred",
+                    "final_modification",
+                ];
+                let specs: Vec<(&str, String)> = KINDS
+                    .iter()
+                    .filter_map(|&kind| {
+                        step[kind]
                             .as_str()
                             .map(str::to_string)
                             .or_else(|| step[kind].as_u64().map(|n| n.to_string()))
-                        {
-                            let n = rec.count(kind);
-                            if !count_matches(&spec, n) {
-                                bad = Some(format!("{kind}: {n}, wanted {spec}"));
-                            }
+                            .map(|s| (kind, s))
+                    })
+                    .collect();
+                let mismatch = || -> Option<String> {
+                    for (kind, spec) in &specs {
+                        let n = rec.count(kind);
+                        if !count_matches(spec, n) {
+                            return Some(format!("{kind}: {n}, wanted {spec}"));
                         }
                     }
                     if let Some(want) = step["inner_results"].as_array() {
@@ -304,15 +454,32 @@ impl Run {
                             .filter_map(|v| v.as_str().map(String::from))
                             .collect();
                         if got != want {
-                            bad = Some(format!("inner results {got:?}, wanted {want:?}"));
+                            return Some(format!("inner results {got:?}, wanted {want:?}"));
                         }
                     }
-                    match bad {
-                        None => return Ok(()),
+                    None
+                };
+                let start = Instant::now();
+                loop {
+                    match mismatch() {
+                        None => break,
                         Some(b) if start.elapsed() > timeout => return fail(b),
                         Some(_) => std::thread::sleep(Duration::from_millis(20)),
                     }
                 }
+                // Exact counts must also stay put: an extra delivery shows up within a
+                // coalescing interval.
+                if specs
+                    .iter()
+                    .any(|(_, s)| !s.starts_with(">=") && !s.starts_with("<="))
+                {
+                    let stable = step["stable_ms"].as_u64().unwrap_or(600);
+                    std::thread::sleep(Duration::from_millis(stable));
+                    if let Some(b) = mismatch() {
+                        return fail(format!("{b} ({stable} ms after the counts matched)"));
+                    }
+                }
+                Ok(())
             }
             "expect_origin" => {
                 let name = step["name"].as_str().ok_or("needs name")?;
@@ -328,6 +495,34 @@ impl Run {
                     return fail(format!(
                         "origin {name}: {stats}, wanted at most {max} bytes sent"
                     ));
+                }
+                if let Some(want) = step.get("if_ranges")
+                    && !matches_value(want, &stats["if_ranges"])
+                {
+                    return fail(format!("origin {name}: {stats}, wanted If-Range {want}"));
+                }
+                if let Some(min) = step["range_from_min"].as_u64() {
+                    let starts: Vec<u64> = stats["range_starts"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+                        .unwrap_or_default();
+                    if starts.is_empty() || starts.iter().any(|&a| a < min) {
+                        return fail(format!(
+                            "origin {name}: {stats}, wanted ranges starting at >= {min}"
+                        ));
+                    }
+                }
+                if let Some(min) = step["min_gap_ms"].as_u64() {
+                    let at: Vec<u64> = stats["at_ms"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+                        .unwrap_or_default();
+                    if let Some(w) = at.windows(2).find(|w| w[1] - w[0] < min) {
+                        return fail(format!(
+                            "origin {name}: requests {} ms apart, wanted >= {min}",
+                            w[1] - w[0]
+                        ));
+                    }
                 }
                 if let Some(want) = step["range_requests"].as_u64() {
                     let n = stats["ranges"].as_array().map_or(0, |a| {
@@ -389,19 +584,21 @@ impl Run {
                 unit(job.add_file_set(&pairs))
             }
             "enum_files" => job.enum_files().map(|files| {
-                json!(files
-                    .iter()
-                    .map(|f| {
-                        let p = f.get_progress().unwrap();
-                        json!({
-                            "remote_name": f.get_remote_name().unwrap(),
-                            "local_name": f.get_local_name().unwrap(),
-                            "bytes_total": bytes(p.bytes_total),
-                            "bytes_transferred": p.bytes_transferred,
-                            "completed": p.completed,
+                json!(
+                    files
+                        .iter()
+                        .map(|f| {
+                            let p = f.get_progress().unwrap();
+                            json!({
+                                "remote_name": f.get_remote_name().unwrap(),
+                                "local_name": f.get_local_name().unwrap(),
+                                "bytes_total": bytes(p.bytes_total),
+                                "bytes_transferred": p.bytes_transferred,
+                                "completed": p.completed,
+                            })
                         })
-                    })
-                    .collect::<Vec<_>>())
+                        .collect::<Vec<_>>()
+                )
             }),
             "suspend" => unit(job.suspend()),
             "resume" => unit(job.resume()),
@@ -420,9 +617,9 @@ impl Run {
             }),
             "get_times" => job.get_times().map(|t| {
                 json!({
-                    "creation_time": "set",
-                    "modification_time": if t.modification_time >= t.creation_time { "set" } else { "before creation" },
-                    "transfer_completion_time": t.transfer_completion_time.map(|_| "set"),
+                    "creation_time": ms(t.creation_time),
+                    "modification_time": ms(t.modification_time),
+                    "transfer_completion_time": t.transfer_completion_time.map(ms),
                 })
             }),
             "get_error" => job.get_error().map(|e| {
@@ -447,9 +644,13 @@ impl Run {
             }
             "get_notify_flags" => job.get_notify_flags().map(|v| json!(v)),
             "set_notify_flags" => unit(job.set_notify_flags(n(0)?)),
-            "get_notify_interface" => job
-                .get_notify_interface()
-                .map(|c| if c.is_some() { json!("set") } else { Value::Null }),
+            "get_notify_interface" => job.get_notify_interface().map(|c| {
+                if c.is_some() {
+                    json!("set")
+                } else {
+                    Value::Null
+                }
+            }),
             "set_notify_interface" => {
                 let alias = step["job"].as_str().unwrap_or("").to_string();
                 match args.first() {
@@ -477,7 +678,8 @@ impl Run {
             "get_error_count" => job.get_error_count().map(|v| json!(v)),
             "wait" => {
                 let ms = args.first().and_then(Value::as_u64).unwrap_or(30_000);
-                job.wait(Some(Duration::from_millis(ms))).map(|s| json!(s.name()))
+                job.wait(Some(Duration::from_millis(ms)))
+                    .map(|s| json!(s.name()))
             }
             other => return fail(format!("unknown job method {other}")),
         })
@@ -522,10 +724,16 @@ fn check<T>(r: Result<T, Error>, expect: &str) -> Result<Option<T>, String> {
     }
 }
 
-fn finish(got: Result<Value, Error>, expect: &str, want: &Value, what: &str) -> Result<(), String> {
+/// `want`: `None` when the step has no `"result"` (not checked); `Some(null)` checks
+/// that the call returned null.
+fn finish(
+    got: Result<Value, Error>,
+    expect: &str,
+    want: Option<&Value>,
+    what: &str,
+) -> Result<(), String> {
     let v = check(got, expect).map_err(|e| format!("{what}: {e}"))?;
-    if let Some(v) = v
-        && !want.is_null()
+    if let (Some(v), Some(want)) = (v, want)
         && !matches_value(want, &v)
     {
         return fail(format!("{what} returned {v}, wanted {want}"));
@@ -607,6 +815,8 @@ fn options(spec: &Value, origin: &Origin) -> ManagerOptions {
 fn run_scenario(origin: Arc<Origin>, path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let sc: Value = serde_json::from_str(&text).map_err(|e| format!("bad JSON: {e}"))?;
+    check_keys("scenario", &sc, &[&schema()["scenario"]])?;
+    check_keys("manager", &sc["manager"], &[&schema()["manager"]])?;
     let name = path.file_stem().unwrap().to_string_lossy().into_owned();
     let dir = std::env::temp_dir().join(format!("bgcopy-scn-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -618,6 +828,8 @@ fn run_scenario(origin: Arc<Origin>, path: &Path) -> Result<(), String> {
         manager: None,
         jobs: HashMap::new(),
         recorders: HashMap::new(),
+        times: HashMap::new(),
+        late: None,
     };
     run.open()?;
     let steps = sc["steps"].as_array().ok_or("scenario needs \"steps\"")?;
@@ -630,44 +842,38 @@ fn run_scenario(origin: Arc<Origin>, path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn scenarios() {
-    let origin = Arc::new(Origin::start());
-    let only = std::env::var("BGCOPY_SCENARIO").ok();
+/// One origin for every scenario of this process.
+fn origin() -> Arc<Origin> {
+    static ORIGIN: OnceLock<Arc<Origin>> = OnceLock::new();
+    ORIGIN.get_or_init(|| Arc::new(Origin::start())).clone()
+}
+
+fn main() {
+    let mut args = libtest_mimic::Arguments::from_args();
+    if args.test_threads.is_none() {
+        args.test_threads = Some(
+            std::env::var("BGCOPY_SCENARIO_JOBS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(4),
+        );
+    }
     let mut paths: Vec<PathBuf> = std::fs::read_dir(workspace_root().join("tests/scenarios"))
         .expect("tests/scenarios")
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .filter(|p| only.as_deref().is_none_or(|o| p.file_stem().unwrap() == o))
         .collect();
     paths.sort();
     assert!(!paths.is_empty(), "no scenarios found");
-    let handles: Vec<_> = paths
+    let trials = paths
         .into_iter()
         .map(|p| {
-            let o = origin.clone();
-            std::thread::spawn(move || {
-                let start = Instant::now();
-                let r = run_scenario(o, &p);
-                (
-                    p.file_stem().unwrap().to_string_lossy().into_owned(),
-                    r,
-                    start.elapsed(),
-                )
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            libtest_mimic::Trial::test(name, move || {
+                run_scenario(origin(), &p).map_err(libtest_mimic::Failed::from)
             })
         })
         .collect();
-    let mut failed = Vec::new();
-    for h in handles {
-        let (name, r, took) = h.join().expect("scenario thread panicked");
-        match r {
-            Ok(()) => eprintln!("scenario {name} ... ok ({took:.1?})"),
-            Err(e) => {
-                eprintln!("scenario {name} ... FAILED: {e}");
-                failed.push(name);
-            }
-        }
-    }
-    assert!(failed.is_empty(), "failed scenarios: {failed:?}");
+    libtest_mimic::run(&args, trials).exit();
 }

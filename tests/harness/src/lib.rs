@@ -102,16 +102,28 @@ impl Origin {
 
     /// The origin's `/stats/<name>` as JSON.
     pub fn stats(&self, name: &str) -> serde_json::Value {
+        self.get_json(&format!("/stats/{name}"))
+    }
+
+    /// A port that refuses connections for `ms`, then serves like the plain port
+    /// (`/late?ms=N`).
+    pub fn late(&self, ms: u64) -> u16 {
+        self.get_json(&format!("/late?ms={ms}"))["port"]
+            .as_u64()
+            .expect("late port") as u16
+    }
+
+    fn get_json(&self, target: &str) -> serde_json::Value {
         let mut s = TcpStream::connect(("127.0.0.1", self.http)).expect("connect origin");
         write!(
             s,
-            "GET /stats/{name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         )
         .expect("send");
         let mut resp = String::new();
         s.read_to_string(&mut resp).expect("read");
         let body = resp.split("\r\n\r\n").nth(1).unwrap_or("{}");
-        serde_json::from_str(body).expect("stats JSON")
+        serde_json::from_str(body).expect("origin JSON")
     }
 }
 

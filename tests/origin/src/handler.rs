@@ -1,6 +1,8 @@
 //! Request routing and the `/f/<name>` content/fault logic.
 
 use std::io;
+use std::net::TcpListener;
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -11,12 +13,67 @@ use crate::params::{Params, percent_decode};
 use crate::state::Registry;
 
 /// State shared by all connections.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Ctx {
     /// Per-name counters.
     pub registry: Registry,
     /// Log one line per request to stderr.
     pub verbose: bool,
+    /// Address the `/late` ports bind to.
+    pub late_bind: std::net::Ipv4Addr,
+    /// This context itself, for the accept loops `/late` starts.
+    pub me: std::sync::OnceLock<std::sync::Weak<Ctx>>,
+}
+
+impl Default for Ctx {
+    fn default() -> Self {
+        Ctx {
+            registry: Registry::default(),
+            verbose: false,
+            late_bind: std::net::Ipv4Addr::LOCALHOST,
+            me: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+/// Accept connections forever, one thread each.
+pub fn accept_loop(
+    listener: TcpListener,
+    ctx: Arc<Ctx>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> ! {
+    loop {
+        let stream = match listener.accept() {
+            Ok((s, _)) => s,
+            Err(_) => {
+                // E.g. out of file descriptors; don't spin.
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let ctx = ctx.clone();
+        let tls = tls.clone();
+        let spawned = thread::Builder::new()
+            .name("origin-conn".into())
+            .spawn(move || {
+                let _ = stream.set_nodelay(true);
+                // Idle keep-alive connections are dropped after a while.
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(300)));
+                match tls {
+                    None => serve_connection(Conn::Plain(stream), &ctx, "http"),
+                    Some(cfg) => {
+                        let Ok(sc) = rustls::ServerConnection::new(cfg) else {
+                            return;
+                        };
+                        let conn = Conn::Tls(Box::new(rustls::StreamOwned::new(sc, stream)));
+                        serve_connection(conn, &ctx, "https");
+                    }
+                }
+            });
+        if spawned.is_err() {
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 /// What happens to the connection after a response.
@@ -209,6 +266,24 @@ fn handle(conn: &mut Conn, req: &Request, ctx: &Ctx, keep: bool) -> Outcome {
         let json = ctx.registry.stats_json(&percent_decode(raw_name));
         let flow = simple_typed(conn, 200, "application/json", &json, &[], is_head, keep);
         return Outcome::new(flow, 200);
+    } else if path == "/late" {
+        let ms = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("ms="))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(2000);
+        let (status, body) = match crate::late::open(ctx, ms) {
+            Ok(port) => (200, format!("{{\"port\":{port}}}")),
+            Err(e) => (
+                500,
+                format!(
+                    "{{\"error\":{}}}",
+                    crate::state::json_string(&e.to_string())
+                ),
+            ),
+        };
+        let flow = simple_typed(conn, status, "application/json", &body, &[], is_head, keep);
+        return Outcome::new(flow, status);
     } else if let Some(raw_name) = path.strip_prefix("/reset/") {
         ctx.registry.reset(&percent_decode(raw_name));
         let flow = simple(conn, 200, "reset\n", &[], is_head, keep);
@@ -360,22 +435,35 @@ fn serve_file(
     }
 
     let range_hdr = req.header("range");
-    let (k, stats) = ctx.registry.count(name, range_hdr.unwrap_or(""));
+    let (k, stats) = ctx.registry.count(
+        name,
+        range_hdr.unwrap_or(""),
+        req.header("if-range").unwrap_or(""),
+    );
 
     // Injected status.
     if let Some(s) = p.status
         && p.fail.is_none_or(|f| k <= f)
     {
-        let extra: Vec<_> = p
+        let mut extra: Vec<_> = p
             .retry_after
             .iter()
             .map(|r| ("Retry-After", r.clone()))
             .collect();
+        if let Some(secs) = p.retry_after_date {
+            let at = std::time::SystemTime::now() + Duration::from_secs(secs);
+            extra.push(("Retry-After", httpdate::fmt_http_date(at)));
+        }
         let flow = simple(conn, s, &format!("injected {s}"), &extra, is_head, keep);
         return Outcome::new(flow, s);
     }
 
-    let version = u8::from(p.change_after.is_some_and(|c| k > c));
+    let version = if p.change_each {
+        // Every request serves other content than the one before it.
+        ((k - 1) % 2) as u8
+    } else {
+        u8::from(p.change_after.is_some_and(|c| k > c))
+    };
     let size = p.size;
     let etag = p.etag.then(|| content::etag(version, size, p.weak));
     let last_modified = p.last_modified.then(|| content::last_modified(version));

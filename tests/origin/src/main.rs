@@ -11,6 +11,7 @@ mod conn;
 mod content;
 mod handler;
 mod http;
+mod late;
 mod params;
 mod state;
 mod tls;
@@ -21,10 +22,8 @@ use std::path::PathBuf;
 use std::process;
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
-use conn::Conn;
-use handler::{Ctx, serve_connection};
+use handler::{Ctx, accept_loop};
 
 /// Command-line options.
 struct Args {
@@ -83,42 +82,6 @@ fn make_temp_dir() -> io::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Accept connections forever, one thread each.
-fn accept_loop(listener: TcpListener, ctx: Arc<Ctx>, tls: Option<Arc<rustls::ServerConfig>>) -> ! {
-    loop {
-        let stream = match listener.accept() {
-            Ok((s, _)) => s,
-            Err(_) => {
-                // E.g. out of file descriptors; don't spin.
-                thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        let ctx = ctx.clone();
-        let tls = tls.clone();
-        let spawned = thread::Builder::new()
-            .name("origin-conn".into())
-            .spawn(move || {
-                let _ = stream.set_nodelay(true);
-                // Idle keep-alive connections are dropped after a while.
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(300)));
-                match tls {
-                    None => serve_connection(Conn::Plain(stream), &ctx, "http"),
-                    Some(cfg) => {
-                        let Ok(sc) = rustls::ServerConnection::new(cfg) else {
-                            return;
-                        };
-                        let conn = Conn::Tls(Box::new(rustls::StreamOwned::new(sc, stream)));
-                        serve_connection(conn, &ctx, "https");
-                    }
-                }
-            });
-        if spawned.is_err() {
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
 fn main() {
     let args = parse_args().unwrap_or_else(|e| fail(&format!("{e}\n{USAGE}")));
     let dir = make_temp_dir().unwrap_or_else(|e| fail(&format!("temp dir: {e}")));
@@ -134,8 +97,13 @@ fn main() {
 
     let ctx = Arc::new(Ctx {
         verbose: args.verbose,
+        late_bind: match args.bind {
+            IpAddr::V4(a) => a,
+            IpAddr::V6(_) => Ipv4Addr::LOCALHOST,
+        },
         ..Ctx::default()
     });
+    let _ = ctx.me.set(Arc::downgrade(&ctx));
     {
         let ctx = ctx.clone();
         thread::spawn(move || accept_loop(http, ctx, None));

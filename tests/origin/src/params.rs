@@ -54,6 +54,10 @@ pub struct Params {
     pub retry_after: Option<String>,
     /// Requests numbered above this serve content version 1.
     pub change_after: Option<u64>,
+    /// Every request serves the other version than the request before it.
+    pub change_each: bool,
+    /// Send `Retry-After` as an HTTP-date this many seconds from now.
+    pub retry_after_date: Option<u64>,
     /// Number of requests the body faults apply to.
     pub faults: u64,
     /// Abort with RST at this absolute offset.
@@ -91,6 +95,8 @@ impl Default for Params {
             fail: None,
             retry_after: None,
             change_after: None,
+            change_each: false,
+            retry_after_date: None,
             faults: 1,
             reset_at: None,
             close_at: None,
@@ -155,6 +161,8 @@ impl Params {
                     p.retry_after = Some(v.to_string());
                 }
                 "change_after" => p.change_after = Some(num("change_after", v)?),
+                "change_each" => p.change_each = flag("change_each", v)?,
+                "retry_after_date" => p.retry_after_date = Some(num("retry_after_date", v)?),
                 "faults" => p.faults = num("faults", v)?,
                 "reset_at" => p.reset_at = Some(num("reset_at", v)?),
                 "close_at" => p.close_at = Some(num("close_at", v)?),

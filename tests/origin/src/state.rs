@@ -13,6 +13,13 @@ pub struct NameStats {
     pub bytes_sent: u64,
     /// The `Range` header of each counted request (`""` when absent).
     pub ranges: Vec<String>,
+    /// The first offset of each counted request's `Range: bytes=N-…` (`None`: no
+    /// range, or not of that form).
+    pub range_starts: Vec<Option<u64>>,
+    /// The `If-Range` header of each counted request (`""` when absent).
+    pub if_ranges: Vec<String>,
+    /// When each counted request arrived, in milliseconds since the origin started.
+    pub at_ms: Vec<u64>,
 }
 
 /// Shared handle to one name's statistics.
@@ -25,15 +32,38 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// All names' statistics, shared by every connection on both ports.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Registry {
     names: Mutex<HashMap<String, Stats>>,
+    started: std::time::Instant,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            names: Mutex::default(),
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+/// `N` of a `bytes=N-…` range header.
+fn range_start(range: &str) -> Option<u64> {
+    let r = range.trim();
+    r.get(..6).filter(|p| p.eq_ignore_ascii_case("bytes="))?;
+    let (a, _) = r[6..].split_once('-')?;
+    let a = a.trim();
+    if a.is_empty() || !a.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    a.parse().ok()
 }
 
 impl Registry {
-    /// Count one request for `name`, recording its `Range` header. Returns
-    /// the 1-based request number and the name's statistics handle.
-    pub fn count(&self, name: &str, range: &str) -> (u64, Stats) {
+    /// Count one request for `name`, recording its `Range` and `If-Range`
+    /// headers and its arrival time. Returns the 1-based request number and the
+    /// name's statistics handle.
+    pub fn count(&self, name: &str, range: &str, if_range: &str) -> (u64, Stats) {
         let stats = lock(&self.names)
             .entry(name.to_string())
             .or_default()
@@ -42,6 +72,9 @@ impl Registry {
             let mut s = lock(&stats);
             s.requests += 1;
             s.ranges.push(range.to_string());
+            s.range_starts.push(range_start(range));
+            s.if_ranges.push(if_range.to_string());
+            s.at_ms.push(self.started.elapsed().as_millis() as u64);
             s.requests
         };
         (k, stats)
@@ -53,21 +86,38 @@ impl Registry {
         lock(&self.names).remove(name);
     }
 
-    /// `{"requests":K,"bytes_sent":B,"ranges":[...]}` for `name` (all zero
-    /// for an unknown name).
+    /// `{"requests":K,"bytes_sent":B,"ranges":[...],"range_starts":[...],
+    /// "if_ranges":[...],"at_ms":[...]}` for `name` (all zero/empty for an unknown
+    /// name).
     pub fn stats_json(&self, name: &str) -> String {
         let stats = lock(&self.names).get(name).cloned();
-        let (requests, bytes_sent, ranges) = match stats {
-            Some(s) => {
-                let s = lock(&s);
-                (s.requests, s.bytes_sent, s.ranges.clone())
-            }
-            None => (0, 0, Vec::new()),
+        let empty = NameStats::default();
+        let guard = stats.as_ref().map(|s| lock(s));
+        let s = guard.as_deref().unwrap_or(&empty);
+        let strings = |v: &[String]| {
+            v.iter()
+                .map(|r| json_string(r))
+                .collect::<Vec<_>>()
+                .join(",")
         };
-        let ranges: Vec<String> = ranges.iter().map(|r| json_string(r)).collect();
+        let starts = s
+            .range_starts
+            .iter()
+            .map(|r| r.map_or("null".to_string(), |n| n.to_string()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let at = s
+            .at_ms
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         format!(
-            "{{\"requests\":{requests},\"bytes_sent\":{bytes_sent},\"ranges\":[{}]}}",
-            ranges.join(",")
+            "{{\"requests\":{},\"bytes_sent\":{},\"ranges\":[{}],\"range_starts\":[{starts}],\"if_ranges\":[{}],\"at_ms\":[{at}]}}",
+            s.requests,
+            s.bytes_sent,
+            strings(&s.ranges),
+            strings(&s.if_ranges),
         )
     }
 }
@@ -100,18 +150,23 @@ mod tests {
         let r = Registry::default();
         assert_eq!(
             r.stats_json("a"),
-            r#"{"requests":0,"bytes_sent":0,"ranges":[]}"#
+            r#"{"requests":0,"bytes_sent":0,"ranges":[],"range_starts":[],"if_ranges":[],"at_ms":[]}"#
         );
-        assert_eq!(r.count("a", "").0, 1);
-        let (k, s) = r.count("a", "bytes=5-");
+        assert_eq!(r.count("a", "", "").0, 1);
+        let (k, s) = r.count("a", "bytes=5-", "\"v0-9\"");
         assert_eq!(k, 2);
         lock(&s).bytes_sent += 7;
-        assert_eq!(
-            r.stats_json("a"),
-            r#"{"requests":2,"bytes_sent":7,"ranges":["","bytes=5-"]}"#
+        let j = r.stats_json("a");
+        assert!(
+            j.starts_with(
+                r#"{"requests":2,"bytes_sent":7,"ranges":["","bytes=5-"],"range_starts":[null,5],"if_ranges":["","\"v0-9\""],"at_ms":["#
+            ),
+            "{j}"
         );
         r.reset("a");
-        assert_eq!(r.count("a", "").0, 1);
+        assert_eq!(r.count("a", "", "").0, 1);
+        assert_eq!(range_start("bytes=12-"), Some(12));
+        assert_eq!(range_start("bytes=-5"), None);
         assert_eq!(json_string("a\"\\\u{1}"), r#""a\"\\\u0001""#);
     }
 }

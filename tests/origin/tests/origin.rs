@@ -572,21 +572,74 @@ fn redirects() {
 fn stats_and_reset() {
     let o = Origin::start();
     o.get("/f/s?size=100", &[]);
-    o.get("/f/s?size=100", &[("Range", "bytes=50-")]);
+    o.get(
+        "/f/s?size=100",
+        &[("Range", "bytes=50-"), ("If-Range", "\"v0-100\"")],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(50));
     o.get("/f/s?size=100&status=500", &[]);
     let s = o.stats("s");
     assert_eq!(s["requests"], 3);
     assert_eq!(s["bytes_sent"], 150);
     assert_eq!(s["ranges"], serde_json::json!(["", "bytes=50-", ""]));
+    assert_eq!(s["range_starts"], serde_json::json!([null, 50, null]));
+    assert_eq!(s["if_ranges"], serde_json::json!(["", "\"v0-100\"", ""]));
+    let at = s["at_ms"].as_array().unwrap();
+    assert!(
+        at[2].as_u64().unwrap() >= at[1].as_u64().unwrap() + 50,
+        "{s}"
+    );
     let r = o.get("/reset/s", &[]);
     assert_eq!(r.status, 200);
     assert_eq!(
         o.stats("s"),
-        serde_json::json!({"requests": 0, "bytes_sent": 0, "ranges": []})
+        serde_json::json!({"requests": 0, "bytes_sent": 0, "ranges": [], "range_starts": [], "if_ranges": [], "at_ms": []})
     );
     // Counting restarts at 1.
     let r = o.get("/f/s?status=503&fail=1", &[]);
     assert_eq!(r.status, 503);
+}
+
+#[test]
+fn content_that_changes_on_every_request_and_dated_retry_after() {
+    let o = Origin::start();
+    let a = o.get("/f/ce?size=300&change_each=1", &[]);
+    let b = o.get("/f/ce?size=300&change_each=1", &[]);
+    let c = o.get("/f/ce?size=300&change_each=1", &[]);
+    assert_eq!(a.body, expected(0, 300, 0));
+    assert_eq!(b.body, expected(0, 300, 1));
+    assert_eq!(c.body, expected(0, 300, 0));
+    assert_ne!(a.header("etag"), b.header("etag"));
+    let r = o.get("/f/rad?status=503&retry_after_date=30", &[]);
+    let date = r.header("retry-after").unwrap().to_string();
+    assert!(date.ends_with(" GMT"), "{date}");
+}
+
+#[test]
+fn a_late_port_refuses_then_serves() {
+    let o = Origin::start();
+    let r = o.get("/late?ms=700", &[]);
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let port = v["port"].as_u64().unwrap() as u16;
+    let e = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        s,
+        "GET /f/late?size=5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert_eq!(
+        o.stats("late")["requests"],
+        1,
+        "the late port shares the counters"
+    );
 }
 
 #[test]
