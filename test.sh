@@ -1,43 +1,99 @@
 #!/usr/bin/env bash
 # Every test of the project, from a fresh checkout: formatting, lints, the whole Rust
 # workspace (core unit tests, the shared scenarios against the test origin, durability
-# with SIGKILLed child processes, notifications, thread stress, bad input, the CLI, the
-# test origin itself), then each language binding's own test script. The last line sums
-# every runner: "all: N passed, N failed".
+# with SIGKILLed child processes, notifications, thread stress, bad input, the hostile-
+# input tests, the CLI, the test origin itself), the method-list check, then each
+# language binding's own test script.
+#
+# The last line sums every stage: "all: N passed, N failed, N skipped". Every stage
+# counts: a check (fmt, clippy, build, the method list) is one test; a test runner
+# counts its tests; a stage or test binary that fails without printing its count
+# counts as one failure, so the line never says 0 failed for a red run.
 set -uo pipefail
 cd "$(dirname "$0")"
 
 step() { printf '\n==> %s\n' "$*"; }
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+passed=0
+failed=0
+skipped=0
 status=0
-run() { "$@" 2>&1 | tee -a "$log"; local rc=${PIPESTATUS[0]}; [ "$rc" -eq 0 ] || status=$rc; return "$rc"; }
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+# Run a command as one check: 1 passed or 1 failed.
+check() {
+  "$@" 2>&1 | tee "$out"
+  local rc=${PIPESTATUS[0]}
+  if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+}
 
 step "cargo fmt --check"
-run cargo fmt --all -- --check
+check cargo fmt --all -- --check
 
 step "cargo clippy (all targets, warnings are errors)"
-run cargo clippy --workspace --all-targets -- -D warnings
+check cargo clippy --workspace --all-targets -- -D warnings
 
 step "build the workspace (the tests start bgcopy-test-origin and bgcopy as child processes)"
-run cargo build --workspace
+check cargo build --workspace
 
-step "cargo test"
-run cargo test --workspace
+step "every language exposes every canonical method (tests/spec_methods.json)"
+check python3 tests/check_api.py
+
+step "cargo test (every test binary, --no-fail-fast)"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
+read -r p f i binaries results < <(awk '
+  /^test result:/ {
+    results++
+    for (k = 1; k <= NF; k++) {
+      if ($(k+1) ~ /^passed/) p += $k
+      if ($(k+1) ~ /^failed/) f += $k
+      if ($(k+1) ~ /^ignored/) i += $k
+    }
+  }
+  /^ *(Running|Doc-tests) / { binaries++ }
+  END { print p + 0, f + 0, i + 0, binaries + 0, results + 0 }' "$out")
+# A test binary that died (abort, signal) printed no result line: one failure each.
+died=$((binaries - results))
+[ "$died" -gt 0 ] && echo "cargo test: $died test binar(ies) ended without a result line"
+passed=$((passed + p))
+failed=$((failed + f + (died > 0 ? died : 0)))
+skipped=$((skipped + i))
+if [ "$rc" -ne 0 ]; then
+  status=1
+  [ "$f" -eq 0 ] && [ "$died" -le 0 ] && failed=$((failed + 1))
+fi
 
 # Each binding has its own script; it installs what it needs and ends with a line
-# "<name>: N passed, N failed".
+# "<name>: N passed, N failed" (optionally ", N skipped").
 for t in ffi-c/test.sh bindings-python/test.sh bindings-node/test.sh bindings-swift/test.sh; do
-  if [ -x "$t" ]; then
-    step "$t"
-    run "./$t"
+  step "$t"
+  if [ ! -x "$t" ]; then
+    echo "$t is missing or not executable"
+    failed=$((failed + 1))
+    status=1
+    continue
+  fi
+  "./$t" 2>&1 | tee "$out"
+  rc=${PIPESTATUS[0]}
+  line=$(grep -E '^[A-Za-z-]+: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+  if [ -z "$line" ]; then
+    echo "$t printed no count (exit status $rc): one failure"
+    failed=$((failed + 1))
+    status=1
+    continue
+  fi
+  read -r p f s < <(echo "$line" | awk '{ s = 0; for (k = 1; k <= NF; k++) if ($(k+1) ~ /^skipped/) s = $k; print $2, $4, s }')
+  passed=$((passed + p))
+  failed=$((failed + f))
+  skipped=$((skipped + s))
+  if [ "$rc" -ne 0 ]; then
+    status=1
+    [ "$f" -eq 0 ] && failed=$((failed + 1))
   fi
 done
 
-summary=$(awk '
-  /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-  /^[A-Za-z-]+: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
-  END { printf "%d passed, %d failed", p, f }' "$log")
 echo
-echo "all: $summary"
+echo "all: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ] || status=1
 exit "$status"

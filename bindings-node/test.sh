@@ -6,7 +6,8 @@
 # committed one, run node's test runner over tests/*.test.mjs (the shared scenarios
 # against bgcopy-test-origin, the Node API, the process exiting on its own), then the
 # fresh-project install test (tests/install/, on its own: it rebuilds the .node file).
-# The last line is "node: N passed, N failed"; the exit status is non-zero on any failure.
+# The last line is "node: N passed, N failed, N skipped"; the exit status is non-zero on any
+# failure.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -42,19 +43,23 @@ fi
 
 if [ "$status" -eq 0 ]; then
   step "node --test tests/*.test.mjs"
-  node --test tests/*.test.mjs 2>&1 | tee -a "$log" || status=1
+  # The TAP reporter whatever the terminal, so the counts below never depend on
+  # node's default reporter.
+  node --test --test-reporter=tap tests/*.test.mjs 2>&1 | tee -a "$log" || status=1
   step "node --test tests/install/ (a fresh project installs the folder)"
-  node --test tests/install/ 2>&1 | tee -a "$log" || status=1
+  node --test --test-reporter=tap tests/install/ 2>&1 | tee -a "$log" || status=1
 fi
 
-read -r passed failed < <(awk '
+read -r passed failed skipped < <(awk '
   /^# pass [0-9]+$/ { p += $3 }
   /^# fail [0-9]+$/ { f += $3 }
   /^# cancelled [0-9]+$/ { f += $3 }
-  END { print p + 0, f + 0 }' "$log")
+  /^# skipped [0-9]+$/ { s += $3 }
+  /^# todo [0-9]+$/ { s += $3 }
+  END { print p + 0, f + 0, s + 0 }' "$log")
 failed=$((failed + extra_failed))
 # A runner that failed without counting a failure (it crashed) counts as one.
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo
-echo "node: $passed passed, $failed failed"
+echo "node: $passed passed, $failed failed, $skipped skipped"
 exit "$status"

@@ -3,7 +3,8 @@
 # ./bindings-python` (maturin, PEP 517), then pytest: the shared scenarios against the
 # test origin, the Python-specific tests, mypy.stubtest (the committed stubs against the
 # built module), mypy --strict on the quick start, api-parity.
-# The last line is "python: N passed, N failed"; the exit status is non-zero on any failure.
+# The last line is "python: N passed, N failed, N skipped"; the exit status is non-zero on
+# any failure.
 #
 #   BGCOPY_PY_RELEASE=1   build the extension in release mode (default: the dev profile,
 #                         which reuses the workspace's debug build of the core)
@@ -16,7 +17,7 @@ cd "$root"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/bgcopy-python-test.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-summary() { echo "python: $1 passed, $2 failed"; }
+summary() { echo "python: $1 passed, $2 failed, ${3:-0} skipped"; }
 
 step() { printf '\n--> %s\n' "$*"; }
 
@@ -59,7 +60,7 @@ if [ ! -s "$work/report.xml" ]; then
   summary 0 1
   exit 1
 fi
-read -r passed failed < <("$py" - "$work/report.xml" <<'PY'
+read -r passed failed skipped < <("$py" - "$work/report.xml" <<'PY'
 import sys
 import xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
@@ -68,12 +69,12 @@ t = f = e = s = 0
 for suite in suites:
     t += int(suite.get("tests", 0)); f += int(suite.get("failures", 0))
     e += int(suite.get("errors", 0)); s += int(suite.get("skipped", 0))
-print(t - f - e - s, f + e)
+print(t - f - e - s, f + e, s)
 PY
 )
 # pytest exits 5 when it collected nothing: that is a failure here.
 if [ "$rc" -eq 5 ] || { [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; }; then
   failed=$((failed + 1))
 fi
-summary "$passed" "$failed"
+summary "$passed" "$failed" "$skipped"
 [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]

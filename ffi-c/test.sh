@@ -125,9 +125,9 @@ run "unit tests under valgrind" "${valgrind[@]}" "$work/unit-shared"
 # not start before a reopen) that a program slowed down 20-50x by valgrind cannot
 # meet; they run in every other configuration. Valgrind runs one thread at a time, so
 # fewer scenarios at once keep each one closer to real time.
-skip=priority_preemption,round_robin,suspend_resume,reopen_continues,transient_survives_reopen
+skip=priority_preemption,round_robin,suspend_resume,reopen_continues,transient_survives_reopen,bandwidth_limit
 BGCOPY_SCENARIO_SKIP=$skip BGCOPY_SCENARIO_JOBS=6 \
-  run "scenarios under valgrind (all but 5 timing-sensitive ones)" "${valgrind[@]}" \
+  run "scenarios under valgrind (all but 6 timing-sensitive ones)" "${valgrind[@]}" \
   "$work/scenarios-shared" tests/scenarios
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0

@@ -50,6 +50,11 @@ export async function startOrigin() {
       const r = await fetch(`http://127.0.0.1:${info.http}/stats/${encodeURIComponent(name)}`)
       return r.json()
     },
+    /** A port that refuses connections for `ms`, then serves (`/late?ms=N`). */
+    async late(ms) {
+      const r = await fetch(`http://127.0.0.1:${info.http}/late?ms=${ms}`)
+      return (await r.json()).port
+    },
     stop() {
       child.stdin.end()
     },

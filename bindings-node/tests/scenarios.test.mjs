@@ -1,10 +1,11 @@
 // Runs every tests/scenarios/*.json (the step language of tests/scenarios/README.md)
 // against the test origin, through the Node API. The JS twin of core/tests/scenarios.rs.
-// BGCOPY_SCENARIO=name runs one. Scenarios run concurrently on the one JS thread: every
-// wait is asynchronous (polling with timers, `await job.wait()`), so the notification
-// handlers keep running meanwhile.
+// BGCOPY_SCENARIO=name runs one. Scenarios run concurrently on the one JS thread (at most
+// BGCOPY_SCENARIO_JOBS, default 4, at once): every wait is asynchronous (polling with
+// timers, `await job.wait()`), so the notification handlers keep running meanwhile.
+// Keys not listed in tests/scenario_schema.json fail the scenario.
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync, existsSync, statSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
@@ -18,6 +19,20 @@ import {
 import { firstDifference, root, sleep, startOrigin, tempDir } from './helpers.mjs'
 
 const scenarioDir = join(root, 'tests', 'scenarios')
+const schema = JSON.parse(readFileSync(join(root, 'tests', 'scenario_schema.json'), 'utf8'))
+const concurrency = Number(process.env.BGCOPY_SCENARIO_JOBS ?? 4)
+
+/** Reject keys tests/scenario_schema.json does not list (a misspelt expectation). */
+function checkKeys(what, obj, ...allowed) {
+  if (!obj || typeof obj !== 'object') return
+  const known = new Set(allowed.flat())
+  for (const k of Object.keys(obj)) {
+    if (!known.has(k)) throw new Error(`${what}: unknown key ${JSON.stringify(k)}`)
+  }
+}
+
+/** A Date (or null) as milliseconds since the epoch. */
+const msOf = (d) => (d === null || d === undefined ? null : d.getTime())
 const only = process.env.BGCOPY_SCENARIO
 const files = readdirSync(scenarioDir)
   .filter((f) => f.endsWith('.json'))
@@ -67,7 +82,13 @@ function options(spec = {}, origin) {
 /** Counts deliveries; can fail the first N and can complete the job from inside. */
 class Recorder {
   constructor({ fail_first = 0, complete_in_callback = false } = {}) {
-    this.counts = { transferred: 0, error: 0, modification: 0, file_transferred: 0 }
+    this.counts = {
+      transferred: 0,
+      error: 0,
+      modification: 0,
+      file_transferred: 0,
+      final_modification: 0,
+    }
     this.failFirst = fail_first
     this.completeInCallback = complete_in_callback
     this.innerResults = []
@@ -98,6 +119,8 @@ class Recorder {
   }
   jobModification(job) {
     job.getProgress()
+    const s = job.getState()
+    if (s === JobState.Acknowledged || s === JobState.Cancelled) this.counts.final_modification++
     this.hit('modification')
   }
   fileTransferred(job, file) {
@@ -153,11 +176,15 @@ class Run {
     this.manager = null
     this.jobs = new Map()
     this.recorders = new Map()
+    this.times = new Map()
+    this.late = null
   }
 
   subst(v) {
     if (typeof v === 'string') {
       let s = v
+      if (this.late !== null) s = s.replaceAll('{late}', this.late)
+      s = s
         .replaceAll('{http}', this.origin.http)
         .replaceAll('{https}', this.origin.https)
         .replaceAll('{dir}', this.dir)
@@ -204,7 +231,8 @@ class Run {
       throw new Error(`${what}: failed with ${e.message}, wanted ${expect}`)
     }
     if (expect !== 'OK') throw new Error(`${what}: succeeded, wanted ${expect}`)
-    if (want !== undefined && want !== null && !matches(want, got)) {
+    // No "result" key: not checked; "result": null checks for null.
+    if (want !== undefined && !matches(want, got ?? null)) {
       throw new Error(`${what} returned ${JSON.stringify(got)}, wanted ${JSON.stringify(want)}`)
     }
     return got ?? null
@@ -212,13 +240,15 @@ class Run {
 
   async step(raw) {
     const step = this.subst(raw)
+    if (!(step.op in schema.ops)) throw new Error(`unknown op ${step.op}`)
+    checkKeys(step.op, step, schema.step, schema.ops[step.op])
     const expect = step.expect ?? 'OK'
     const args = step.args ?? []
     const timeout = step.timeout_ms ?? 30000
     switch (step.op) {
       case 'create': {
         const type = fromSpecName(JobType, step.type ?? 'DOWNLOAD')
-        const job = await this.check('create', expect, null, () =>
+        const job = await this.check('create', expect, undefined, () =>
           this.mgr().createJob(step.name ?? step.job, type),
         )
         if (job) this.jobs.set(step.job, job)
@@ -285,41 +315,92 @@ class Run {
         }
         return
       }
+      case 'measure_bytes': {
+        const job = this.job(step)
+        const first = job.getProgress().bytesTransferred
+        await sleep(step.ms)
+        const moved = Number(job.getProgress().bytesTransferred - first)
+        if (moved < step.min || moved > step.max) {
+          throw new Error(`${moved} bytes in ${step.ms} ms, wanted ${step.min}..${step.max}`)
+        }
+        return
+      }
+      case 'expect_times':
+        this.expectTimes(step)
+        return
+      case 'late_origin':
+        this.late = `http://127.0.0.1:${await this.origin.late(step.ms ?? 2000)}`
+        return
+      case 'mkdir':
+        mkdirSync(step.path, { recursive: true })
+        return
+      case 'remove':
+        rmSync(step.path, { recursive: true })
+        return
       case 'expect_notifications': {
         const rec = this.recorders.get(step.job)
         if (!rec) throw new Error('no recorder on that job')
-        const end = Date.now() + timeout
-        for (;;) {
-          let bad = null
-          for (const kind of ['transferred', 'error', 'modification', 'file_transferred']) {
-            if (step[kind] !== undefined && !countMatches(step[kind], rec.counts[kind])) {
-              bad = `${kind}: ${rec.counts[kind]}, wanted ${step[kind]}`
+        const kinds = ['transferred', 'error', 'modification', 'file_transferred', 'final_modification'].filter(
+          (k) => step[k] !== undefined,
+        )
+        const mismatch = () => {
+          for (const kind of kinds) {
+            if (!countMatches(step[kind], rec.counts[kind])) {
+              return `${kind}: ${rec.counts[kind]}, wanted ${step[kind]}`
             }
           }
           if (step.inner_results && !matches(step.inner_results, rec.innerResults)) {
-            bad = `inner results ${JSON.stringify(rec.innerResults)}, wanted ${JSON.stringify(step.inner_results)}`
+            return `inner results ${JSON.stringify(rec.innerResults)}, wanted ${JSON.stringify(step.inner_results)}`
           }
-          if (!bad) return
+          return null
+        }
+        const end = Date.now() + timeout
+        for (;;) {
+          const bad = mismatch()
+          if (!bad) break
           if (Date.now() > end) throw new Error(bad)
           await sleep(20)
         }
+        // Exact counts must also stay put: an extra delivery shows up within a
+        // coalescing interval.
+        if (kinds.some((k) => !/^\s*(>=|<=)/.test(String(step[k])))) {
+          const stable = step.stable_ms ?? 600
+          await sleep(stable)
+          const bad = mismatch()
+          if (bad) throw new Error(`${bad} (${stable} ms after the counts matched)`)
+        }
+        return
       }
       case 'expect_origin': {
         const stats = await this.origin.stats(step.name)
+        const show = JSON.stringify(stats)
         if (step.requests !== undefined && stats.requests !== step.requests) {
-          throw new Error(`origin ${step.name}: ${JSON.stringify(stats)}, wanted ${step.requests} requests`)
+          throw new Error(`origin ${step.name}: ${show}, wanted ${step.requests} requests`)
         }
         if (step.bytes_sent_max !== undefined && stats.bytes_sent > step.bytes_sent_max) {
-          throw new Error(
-            `origin ${step.name}: ${JSON.stringify(stats)}, wanted at most ${step.bytes_sent_max} bytes sent`,
-          )
+          throw new Error(`origin ${step.name}: ${show}, wanted at most ${step.bytes_sent_max} bytes sent`)
+        }
+        if (step.if_ranges !== undefined && !matches(step.if_ranges, stats.if_ranges)) {
+          throw new Error(`origin ${step.name}: ${show}, wanted If-Range ${JSON.stringify(step.if_ranges)}`)
+        }
+        if (step.range_from_min !== undefined) {
+          const starts = stats.range_starts.filter((a) => a !== null)
+          if (starts.length === 0 || starts.some((a) => a < step.range_from_min)) {
+            throw new Error(`origin ${step.name}: ${show}, wanted ranges starting at >= ${step.range_from_min}`)
+          }
+        }
+        if (step.min_gap_ms !== undefined) {
+          for (let i = 1; i < stats.at_ms.length; i++) {
+            const gap = stats.at_ms[i] - stats.at_ms[i - 1]
+            if (gap < step.min_gap_ms) {
+              throw new Error(`origin ${step.name}: requests ${gap} ms apart, wanted >= ${step.min_gap_ms}`)
+            }
+          }
         }
         if (step.range_requests !== undefined) {
           const n = stats.ranges.filter((r) => r !== '').length
           if (n !== step.range_requests) {
-            throw new Error(
-              `origin ${step.name}: ${JSON.stringify(stats)}, wanted ${step.range_requests} range requests`,
-            )
+            throw new Error(`origin ${step.name}: ${show}, wanted ${step.range_requests} range requests`)
           }
         }
         return
@@ -330,6 +411,37 @@ class Run {
       default:
         throw new Error(`unknown op ${step.op}`)
     }
+  }
+
+  expectTimes(step) {
+    const t = this.job(step).getTimes()
+    const c = msOf(t.creationTime)
+    const m = msOf(t.modificationTime)
+    const done = msOf(t.transferCompletionTime)
+    const got = `creation ${c}, modification ${m}, completion ${done}`
+    const saved = (key) => {
+      const s = this.times.get(step[key])
+      if (!s) throw new Error(`no times saved as ${step[key]}`)
+      return s
+    }
+    if (step.creation_within_ms !== undefined && Math.abs(Date.now() - c) > step.creation_within_ms) {
+      throw new Error(`${got}: creation not within ${step.creation_within_ms} ms of now`)
+    }
+    if (step.modification_after !== undefined && m <= saved('modification_after').m) {
+      throw new Error(`${got}: modification not after ${saved('modification_after').m}`)
+    }
+    if ('completion' in step) {
+      if (step.completion === null && done !== null) throw new Error(`${got}: completion set, wanted unset`)
+      if (step.completion === 'set' && done === null) throw new Error(`${got}: completion unset, wanted set`)
+    }
+    if (step.completion_after !== undefined) {
+      const before = saved('completion_after').m
+      if (done === null || done <= before) throw new Error(`${got}: completion not after ${before}`)
+    }
+    if (step.completion_is_modification === true && done !== m) {
+      throw new Error(`${got}: completion is not the modification time`)
+    }
+    if (step.save !== undefined) this.times.set(step.save, { c, m, done })
   }
 
   managerCall(method, args) {
@@ -412,9 +524,9 @@ class Run {
         const t = job.getTimes()
         assert.ok(t.creationTime instanceof Date)
         return {
-          creation_time: 'set',
-          modification_time: t.modificationTime >= t.creationTime ? 'set' : 'before creation',
-          transfer_completion_time: t.transferCompletionTime ? 'set' : null,
+          creation_time: msOf(t.creationTime),
+          modification_time: msOf(t.modificationTime),
+          transfer_completion_time: msOf(t.transferCompletionTime),
         }
       }
       case 'get_error': {
@@ -488,11 +600,13 @@ before(async () => {
 })
 after(() => origin?.stop())
 
-describe('scenarios', { concurrency: true }, () => {
+describe('scenarios', { concurrency }, () => {
   it('found some', () => assert.ok(files.length > 0, 'no scenarios found'))
   for (const file of files) {
     const sc = JSON.parse(readFileSync(join(scenarioDir, file), 'utf8'))
     it(file.replace(/\.json$/, ''), { timeout: 120000 }, async () => {
+      checkKeys('scenario', sc, schema.scenario)
+      checkKeys('manager', sc.manager, schema.manager)
       const { dir, cleanup } = tempDir(`bgcopy-node-scn-${sc.name}-`)
       const run = new Run(origin, dir, options(sc.manager, origin))
       try {

@@ -58,6 +58,11 @@ class Origin:
         """The URL of file ``name`` with query ``params``."""
         return f"{self.http_base}/f/{name}?{params}"
 
+    def late(self, ms: int) -> int:
+        """A port that refuses connections for ``ms``, then serves (``/late?ms=N``)."""
+        with urllib.request.urlopen(f"{self.http_base}/late?ms={ms}", timeout=10) as r:
+            return int(json.loads(r.read())["port"])
+
     def stats(self, name: str) -> Dict[str, Any]:
         """The origin's ``/stats/<name>``."""
         with urllib.request.urlopen(f"{self.http_base}/stats/{name}", timeout=10) as r:

@@ -64,6 +64,9 @@ class Recorder:
 
     def job_modification(self, job: bgcopy.CopyJob) -> None:
         job.get_progress()
+        if job.get_state() in (bgcopy.JobState.ACKNOWLEDGED, bgcopy.JobState.CANCELLED):
+            with self.lock:
+                self.counts["final_modification"] = self.counts.get("final_modification", 0) + 1
         self._hit("modification")
 
     def file_transferred(self, job: bgcopy.CopyJob, file: bgcopy.CopyFile) -> None:
@@ -106,6 +109,29 @@ def matches(want: Any, got: Any) -> bool:
     return bool(want == got)
 
 
+_MISSING = object()
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA: Dict[str, Any] = json.loads((ROOT / "tests" / "scenario_schema.json").read_text())
+
+
+def check_keys(what: str, obj: Any, *allowed: List[str]) -> None:
+    """Reject keys tests/scenario_schema.json does not list (a misspelt expectation)."""
+    if not isinstance(obj, dict):
+        return
+    known = set().union(*allowed)
+    for k in obj:
+        if k not in known:
+            raise StepFailed(f"{what}: unknown key {k!r}")
+
+
+def ms_of(t: Any) -> Optional[int]:
+    """An aware datetime as milliseconds since the epoch (None stays None)."""
+    if t is None:
+        return None
+    assert t.tzinfo is not None, "times must be aware datetimes"
+    return round(t.timestamp() * 1000)
+
+
 def temp_files(d: Path) -> List[str]:
     return sorted(str(p) for p in d.rglob("*.bgcopy-part"))
 
@@ -118,6 +144,8 @@ class Run:
         self.manager: Optional[bgcopy.CopyManager] = None
         self.jobs: Dict[str, bgcopy.CopyJob] = {}
         self.recorders: Dict[str, Recorder] = {}
+        self.times: Dict[str, Any] = {}
+        self.late: Optional[str] = None
 
     def _options(self, m: Dict[str, Any]) -> Dict[str, Any]:
         o: Dict[str, Any] = {}
@@ -145,6 +173,8 @@ class Run:
 
     def subst(self, v: Any) -> Any:
         if isinstance(v, str):
+            if self.late is not None:
+                v = v.replace("{late}", self.late)
             s = (v.replace("{http}", self.origin.http_base)
                  .replace("{https}", self.origin.https_base)
                  .replace("{dir}", str(self.dir)))
@@ -176,6 +206,9 @@ class Run:
     def step(self, raw: Dict[str, Any]) -> None:
         step = self.subst(raw)
         op = step["op"]
+        if op not in SCHEMA["ops"]:
+            raise StepFailed(f"unknown op {op}")
+        check_keys(op, step, SCHEMA["step"], SCHEMA["ops"][op])
         expect = step.get("expect", "OK")
         args = step.get("args") or []
         timeout = step.get("timeout_ms", 30000) / 1000.0
@@ -188,10 +221,12 @@ class Run:
         elif op == "call":
             job = self.job(step)
             method = step["method"]
-            finish(lambda: self.call(job, method, args, step), expect, step.get("result"), method)
+            finish(lambda: self.call(job, method, args, step), expect,
+                   step.get("result", _MISSING), method)
         elif op == "manager":
             method = step["method"]
-            finish(lambda: self.manager_call(method, args), expect, step.get("result"), method)
+            finish(lambda: self.manager_call(method, args), expect,
+                   step.get("result", _MISSING), method)
         elif op == "wait_state":
             job = self.job(step)
             want = step["state"]
@@ -239,29 +274,62 @@ class Run:
             got = temp_files(self.dir)
             if len(got) != want:
                 raise StepFailed(f"{len(got)} temp files, wanted {want}: {got}")
+        elif op == "measure_bytes":
+            job = self.job(step)
+            lo, hi = step["min"], step["max"]
+            first = job.get_progress().bytes_transferred
+            time.sleep(step["ms"] / 1000.0)
+            moved = job.get_progress().bytes_transferred - first
+            if not lo <= moved <= hi:
+                raise StepFailed(f"{moved} bytes in {step['ms']} ms, wanted {lo}..{hi}")
+        elif op == "expect_times":
+            self.expect_times(step)
+        elif op == "late_origin":
+            self.late = f"http://127.0.0.1:{self.origin.late(step.get('ms', 2000))}"
+        elif op == "mkdir":
+            Path(step["path"]).mkdir(parents=True, exist_ok=True)
+        elif op == "remove":
+            p = Path(step["path"])
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
         elif op == "expect_notifications":
             alias = step["job"]
             rec = self.recorders.get(alias)
             if rec is None:
                 raise StepFailed("no recorder on that job")
-            start = time.monotonic()
-            while True:
-                bad = None
-                for kind in ("transferred", "error", "modification", "file_transferred"):
-                    if kind in step:
-                        n = rec.count(kind)
-                        if not count_matches(step[kind], n):
-                            bad = f"{kind}: {n}, wanted {step[kind]}"
+            kinds = [k for k in ("transferred", "error", "modification", "file_transferred",
+                                 "final_modification") if k in step]
+
+            def mismatch() -> Optional[str]:
+                for kind in kinds:
+                    n = rec.count(kind)
+                    if not count_matches(step[kind], n):
+                        return f"{kind}: {n}, wanted {step[kind]}"
                 if "inner_results" in step:
                     with rec.lock:
                         got_inner = list(rec.inner_results)
                     if got_inner != step["inner_results"]:
-                        bad = f"inner results {got_inner}, wanted {step['inner_results']}"
+                        return f"inner results {got_inner}, wanted {step['inner_results']}"
+                return None
+
+            start = time.monotonic()
+            while True:
+                bad = mismatch()
                 if bad is None:
-                    return
+                    break
                 if time.monotonic() - start > timeout:
                     raise StepFailed(bad)
                 time.sleep(0.02)
+            # Exact counts must also stay put: an extra delivery shows up within a
+            # coalescing interval.
+            if any(not str(step[k]).strip().startswith((">=", "<=")) for k in kinds):
+                stable = step.get("stable_ms", 600)
+                time.sleep(stable / 1000.0)
+                bad = mismatch()
+                if bad is not None:
+                    raise StepFailed(f"{bad} ({stable} ms after the counts matched)")
         elif op == "expect_origin":
             name = step["name"]
             stats = self.origin.stats(name)
@@ -270,6 +338,19 @@ class Run:
             if "bytes_sent_max" in step and stats["bytes_sent"] > step["bytes_sent_max"]:
                 raise StepFailed(f"origin {name}: {stats}, wanted at most "
                                  f"{step['bytes_sent_max']} bytes sent")
+            if "if_ranges" in step and not matches(step["if_ranges"], stats["if_ranges"]):
+                raise StepFailed(f"origin {name}: {stats}, wanted If-Range {step['if_ranges']}")
+            if "range_from_min" in step:
+                starts = [a for a in stats["range_starts"] if a is not None]
+                if not starts or any(a < step["range_from_min"] for a in starts):
+                    raise StepFailed(f"origin {name}: {stats}, wanted ranges starting at >= "
+                                     f"{step['range_from_min']}")
+            if "min_gap_ms" in step:
+                at = stats["at_ms"]
+                for a, b in zip(at, at[1:]):
+                    if b - a < step["min_gap_ms"]:
+                        raise StepFailed(f"origin {name}: requests {b - a} ms apart, wanted "
+                                         f">= {step['min_gap_ms']}")
             if "range_requests" in step:
                 n = sum(1 for r in stats["ranges"] if r)
                 if n != step["range_requests"]:
@@ -279,6 +360,36 @@ class Run:
             time.sleep(step.get("ms", 0) / 1000.0)
         else:
             raise StepFailed(f"unknown op {op}")
+
+    def expect_times(self, step: Dict[str, Any]) -> None:
+        t = self.job(step).get_times()
+        c, m, done = ms_of(t.creation_time), ms_of(t.modification_time), \
+            ms_of(t.transfer_completion_time)
+        got = f"creation {c}, modification {m}, completion {done}"
+
+        def saved(key: str) -> Any:
+            name = step[key]
+            if name not in self.times:
+                raise StepFailed(f"no times saved as {name}")
+            return self.times[name]
+
+        if "creation_within_ms" in step and abs(time.time() * 1000 - c) > step["creation_within_ms"]:
+            raise StepFailed(f"{got}: creation not within {step['creation_within_ms']} ms of now")
+        if "modification_after" in step and m <= saved("modification_after")[1]:
+            raise StepFailed(f"{got}: modification not after {saved('modification_after')[1]}")
+        if "completion" in step:
+            if step["completion"] is None and done is not None:
+                raise StepFailed(f"{got}: completion set, wanted unset")
+            if step["completion"] == "set" and done is None:
+                raise StepFailed(f"{got}: completion unset, wanted set")
+        if "completion_after" in step:
+            before = saved("completion_after")[1]
+            if done is None or done <= before:
+                raise StepFailed(f"{got}: completion not after {before}")
+        if step.get("completion_is_modification") is True and done != m:
+            raise StepFailed(f"{got}: completion is not the modification time")
+        if "save" in step:
+            self.times[step["save"]] = (c, m, done)
 
     def manager_call(self, method: str, args: List[Any]) -> Any:
         if method == "get_job":
@@ -340,13 +451,10 @@ class Run:
             }
         if method == "get_times":
             t = job.get_times()
-            for v in (t.creation_time, t.modification_time, t.transfer_completion_time):
-                assert v is None or v.tzinfo is not None, "times must be aware datetimes"
             return {
-                "creation_time": "set",
-                "modification_time": "set" if t.modification_time >= t.creation_time
-                else "before creation",
-                "transfer_completion_time": None if t.transfer_completion_time is None else "set",
+                "creation_time": ms_of(t.creation_time),
+                "modification_time": ms_of(t.modification_time),
+                "transfer_completion_time": ms_of(t.transfer_completion_time),
             }
         if method == "get_error":
             e = job.get_error()
@@ -416,7 +524,8 @@ def finish(f: Any, expect: str, want: Any, what: str) -> None:
         raise StepFailed(f"{what}: failed with {e}, wanted {expect}") from e
     if expect != "OK":
         raise StepFailed(f"{what}: succeeded, wanted {expect}")
-    if want is not None and not matches(want, v):
+    # No "result" key: not checked; "result": null checks for None.
+    if want is not _MISSING and not matches(want, v):
         raise StepFailed(f"{what} returned {v!r}, wanted {want!r}")
 
 
@@ -424,6 +533,8 @@ def run_scenario(origin: Origin, path: Path) -> float:
     """Run one scenario file; raise StepFailed naming the failing step. Returns seconds."""
     start = time.monotonic()
     spec = json.loads(path.read_text())
+    check_keys("scenario", spec, SCHEMA["scenario"])
+    check_keys("manager", spec.get("manager") or {}, SCHEMA["manager"])
     directory = Path(tempfile.mkdtemp(prefix=f"bgcopy-py-scn-{path.stem}-"))
     run = Run(origin, spec, directory)
     try:
@@ -442,6 +553,6 @@ def run_scenario(origin: Origin, path: Path) -> float:
 
 
 def scenario_paths() -> List[Path]:
-    root = Path(__file__).resolve().parents[2] / "tests" / "scenarios"
+    root = ROOT / "tests" / "scenarios"
     only = os.environ.get("BGCOPY_SCENARIO")
     return sorted(p for p in root.glob("*.json") if not only or p.stem == only)

@@ -1,9 +1,10 @@
-"""The shared scenarios (tests/scenarios/*.json) through the Python module, all at once
-in threads against one origin (like the Rust runner); one test per scenario.
-`BGCOPY_SCENARIO=name` runs one."""
+"""The shared scenarios (tests/scenarios/*.json) through the Python module, in threads
+against one origin (like the Rust runner); one test per scenario. At most
+``BGCOPY_SCENARIO_JOBS`` (default 4) run at once. ``BGCOPY_SCENARIO=name`` runs one."""
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Dict, Iterator
 
@@ -17,7 +18,8 @@ PATHS = scenario_paths()
 
 @pytest.fixture(scope="module")
 def running(origin: Origin) -> Iterator[Dict[str, "Future[float]"]]:
-    pool = ThreadPoolExecutor(max_workers=max(1, len(PATHS)), thread_name_prefix="scenario")
+    jobs = int(os.environ.get("BGCOPY_SCENARIO_JOBS", "4"))
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="scenario")
     futures = {p.stem: pool.submit(run_scenario, origin, p) for p in PATHS}
     try:
         yield futures

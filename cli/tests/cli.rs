@@ -472,6 +472,8 @@ fn unknown_jobs_are_not_found() {
 
 #[test]
 fn a_second_process_gets_locked() {
+    // The single-process rule (LOCKED); issue #12 (one queue, many processes) replaces
+    // this test.
     let d = scratch("locked");
     let state = d.join("state");
     let mut daemon = Command::new(exe())

@@ -77,7 +77,8 @@ void origin_stop(origin *o) {
   o->pid = 0;
 }
 
-json_t *origin_stats(const origin *o, const char *name) {
+/* GET target on the origin's plain port; the JSON body (NULL on failure). */
+static json_t *origin_get_json(const origin *o, const char *target) {
   int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) return NULL;
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->http)};
@@ -88,7 +89,7 @@ json_t *origin_stats(const origin *o, const char *name) {
   }
   char req[1024];
   int len = snprintf(req, sizeof req,
-                     "GET /stats/%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", name);
+                     "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", target);
   if (write(s, req, (size_t)len) != len) {
     close(s);
     return NULL;
@@ -109,8 +110,29 @@ json_t *origin_stats(const origin *o, const char *name) {
   return v;
 }
 
+json_t *origin_stats(const origin *o, const char *name) {
+  char target[512];
+  snprintf(target, sizeof target, "/stats/%s", name);
+  return origin_get_json(o, target);
+}
+
+int origin_late(const origin *o, unsigned ms) {
+  char target[64];
+  snprintf(target, sizeof target, "/late?ms=%u", ms);
+  json_t *v = origin_get_json(o, target);
+  int port = v ? (int)json_integer_value(json_object_get(v, "port")) : -1;
+  json_decref(v);
+  return port > 0 ? port : -1;
+}
+
 uint8_t content_byte(uint64_t i, unsigned version) {
   return (uint8_t)(((i % 251) + 7 * (uint64_t)version) % 256);
+}
+
+int64_t wall_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 double now_s(void) {

@@ -27,11 +27,15 @@ int origin_start(origin *o);
 void origin_stop(origin *o);
 /* The origin's /stats/<name> as JSON (NULL on failure); json_decref it. */
 json_t *origin_stats(const origin *o, const char *name);
+/* A port that refuses connections for ms, then serves (/late?ms=N); -1 on failure. */
+int origin_late(const origin *o, unsigned ms);
 /* Byte i of content version v, as the origin serves it. */
 uint8_t content_byte(uint64_t i, unsigned version);
 
 /* Monotonic seconds. */
 double now_s(void);
+/* Wall-clock milliseconds since the Unix epoch. */
+int64_t wall_ms(void);
 void sleep_ms(unsigned ms);
 /* A fresh directory under $TMPDIR (or /tmp) named bgcopy-c-<tag>-XXXXXX; 0 on success. */
 int make_temp_dir(char *out, size_t size, const char *tag);

@@ -5,8 +5,9 @@
  * select scenarios, else $BGCOPY_SCENARIO, comma-separated, else all; names in
  * $BGCOPY_SCENARIO_SKIP, comma-separated, are left out). Every scenario
  * runs on its own thread, in parallel like the Rust runner, at most
- * $BGCOPY_SCENARIO_JOBS at once when that is set. Prints one line per
- * scenario and ends with "RESULT passed=N failed=N".
+ * $BGCOPY_SCENARIO_JOBS (default 4) at once. Keys not listed in
+ * tests/scenario_schema.json (next to SCENARIO_DIR) fail the scenario. Prints one line
+ * per scenario and ends with "RESULT passed=N failed=N".
  *
  * A string with a NUL inside (JSON "\u0000") cannot be passed through a C string: the
  * step that carries one must expect INVALID_ARG, and is reported as not expressible in
@@ -54,8 +55,9 @@ static int value_of(const char **names, size_t n, const char *name, uint32_t *ou
 
 /* ---- the recording callback ---- */
 
-enum { K_TRANSFERRED, K_ERROR, K_MODIFICATION, K_FILE, K_COUNT };
-static const char *KIND_NAMES[] = {"transferred", "error", "modification", "file_transferred"};
+enum { K_TRANSFERRED, K_ERROR, K_MODIFICATION, K_FILE, K_FINAL_MODIFICATION, K_COUNT };
+static const char *KIND_NAMES[] = {"transferred", "error", "modification", "file_transferred",
+                                   "final_modification"};
 
 typedef struct recorder {
   atomic_int refs; /* the runner's and the library's */
@@ -127,6 +129,14 @@ static int32_t on_error(void *ctx, bgcopy_job *job, bgcopy_error *error) {
 static int32_t on_modification(void *ctx, bgcopy_job *job) {
   bgcopy_job_progress p;
   (void)bgcopy_job_get_progress(job, &p);
+  bgcopy_job_state s;
+  if (bgcopy_job_get_state(job, &s) == BGCOPY_S_OK &&
+      (s == BGCOPY_JOB_STATE_ACKNOWLEDGED || s == BGCOPY_JOB_STATE_CANCELLED)) {
+    recorder *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    r->counts[K_FINAL_MODIFICATION]++;
+    pthread_mutex_unlock(&r->mu);
+  }
   return hit(ctx, K_MODIFICATION);
 }
 
@@ -142,6 +152,13 @@ static void on_release(void *ctx) { recorder_unref(ctx); }
 /* ---- one scenario run ---- */
 
 #define MAX_JOBS 32
+#define MAX_SAVED 16
+
+/* Times kept by expect_times "save". */
+typedef struct saved_times {
+  char name[64];
+  int64_t creation, modification, completion;
+} saved_times;
 
 typedef struct alias {
   char name[64];
@@ -159,9 +176,37 @@ typedef struct run {
   bgcopy_manager *m;
   alias jobs[MAX_JOBS];
   int njobs;
+  saved_times saved[MAX_SAVED];
+  int nsaved;
+  char late[64]; /* {late}: http://127.0.0.1:PORT, or empty */
   int not_expressible;
   char err[2048];
 } run;
+
+static int fail(run *r, const char *fmt, ...);
+
+/* The keys each part of a scenario may have (tests/scenario_schema.json). */
+static json_t *SCHEMA;
+
+/* Reject keys the schema does not list for this part (a misspelt expectation). */
+static int check_keys(run *r, const char *what, json_t *obj, json_t *allowed1, json_t *allowed2) {
+  if (!json_is_object(obj)) return 0;
+  const char *k;
+  json_t *x;
+  json_object_foreach(obj, k, x) {
+    int known = 0;
+    json_t *lists[2] = {allowed1, allowed2};
+    for (int l = 0; l < 2 && !known; l++) {
+      size_t i;
+      json_t *name;
+      if (json_is_array(lists[l]))
+        json_array_foreach(lists[l], i, name) if (json_is_string(name) &&
+                                                   strcmp(json_string_value(name), k) == 0) known = 1;
+    }
+    if (!known) return fail(r, "%s: unknown key \"%s\"", what, k);
+  }
+  return 0;
+}
 
 static int fail(run *r, const char *fmt, ...) {
   va_list ap;
@@ -208,7 +253,10 @@ static json_t *subst_string(run *r, const char *s, size_t len) {
     const char *rest = s + i;
     size_t left = len - i;
 #define TOKEN(t) (left >= strlen(t) && memcmp(rest, t, strlen(t)) == 0)
-    if (TOKEN("{https}")) {
+    if (TOKEN("{late}") && r->late[0]) {
+      buf_add(&b, r->late, strlen(r->late));
+      i += strlen("{late}");
+    } else if (TOKEN("{https}")) {
       buf_add(&b, r->o->https_base, strlen(r->o->https_base));
       i += strlen("{https}");
     } else if (TOKEN("{http}")) {
@@ -343,7 +391,7 @@ static int finish(run *r, const char *what, int32_t hr, json_t *v, const char *e
   if (BGCOPY_SUCCEEDED(hr)) {
     if (strcmp(expect, "OK") != 0) {
       rc = fail(r, "%s: succeeded, wanted %s", what, expect);
-    } else if (want && !json_is_null(want) && !matches(want, v)) {
+    } else if (want && !matches(want, v)) { /* "result": null checks for null */
       char *g = dump(v), *w = dump(want);
       rc = fail(r, "%s returned %s, wanted %s", what, g, w);
       free(g);
@@ -465,11 +513,12 @@ static int call(run *r, alias *a, const char *method, json_t *args, json_t *step
     *hr = bgcopy_job_get_times(j, &t);
     if (*hr == BGCOPY_S_OK) {
       *v = json_object();
-      json_object_set_new(*v, "creation_time", json_string(t.creation_time ? "set" : "unset"));
-      json_object_set_new(*v, "modification_time",
-                          json_string(t.modification_time >= t.creation_time ? "set" : "before creation"));
+      json_object_set_new(*v, "creation_time", json_integer((json_int_t)t.creation_time));
+      json_object_set_new(*v, "modification_time", json_integer((json_int_t)t.modification_time));
       json_object_set_new(*v, "transfer_completion_time",
-                          t.transfer_completion_time ? json_string("set") : json_null());
+                          t.transfer_completion_time
+                              ? json_integer((json_int_t)t.transfer_completion_time)
+                              : json_null());
     }
   } else if (strcmp(method, "get_error") == 0) {
     bgcopy_error *e = NULL;
@@ -629,9 +678,65 @@ static int expect_origin(run *r, json_t *step) {
       rc = fail(r, "origin %s: %s, wanted %lld range requests", name, text,
                 json_integer_value(ranges));
   }
+  json_t *if_ranges = json_object_get(step, "if_ranges");
+  if (rc == 0 && if_ranges && !matches(if_ranges, json_object_get(stats, "if_ranges")))
+    rc = fail(r, "origin %s: %s, wanted these If-Range values", name, text);
+  json_t *from = json_object_get(step, "range_from_min");
+  if (rc == 0 && json_is_integer(from)) {
+    size_t i, k = 0;
+    json_t *x;
+    json_array_foreach(json_object_get(stats, "range_starts"), i, x) {
+      if (!json_is_integer(x)) continue;
+      k++;
+      if (json_integer_value(x) < json_integer_value(from)) k = (size_t)-1;
+      if (k == (size_t)-1) break;
+    }
+    if (k == 0 || k == (size_t)-1)
+      rc = fail(r, "origin %s: %s, wanted ranges starting at >= %lld", name, text,
+                json_integer_value(from));
+  }
+  json_t *gap = json_object_get(step, "min_gap_ms");
+  if (rc == 0 && json_is_integer(gap)) {
+    json_t *at = json_object_get(stats, "at_ms");
+    for (size_t i = 1; i < json_array_size(at) && rc == 0; i++) {
+      json_int_t d = json_integer_value(json_array_get(at, i)) -
+                     json_integer_value(json_array_get(at, i - 1));
+      if (d < json_integer_value(gap))
+        rc = fail(r, "origin %s: requests %lld ms apart, wanted >= %lld", name, d,
+                  json_integer_value(gap));
+    }
+  }
   free(text);
   json_decref(stats);
   return rc;
+}
+
+/* The first count (or inner result) that does not match, into bad; 0 when all do. */
+static int notification_mismatch(recorder *rec, json_t *step, char *bad, size_t size) {
+  bad[0] = 0;
+  for (int k = 0; k < K_COUNT; k++) {
+    json_t *spec = json_object_get(step, KIND_NAMES[k]);
+    if (!spec) continue;
+    unsigned n = recorder_count(rec, k);
+    if (!count_matches(spec, n)) {
+      char *want = dump(spec);
+      snprintf(bad, size, "%s: %u, wanted %s", KIND_NAMES[k], n, want);
+      free(want);
+      return 1;
+    }
+  }
+  json_t *inner = json_object_get(step, "inner_results");
+  if (inner) {
+    pthread_mutex_lock(&rec->mu);
+    if (!json_equal(inner, rec->inner_results)) {
+      char *g = dump(rec->inner_results), *w = dump(inner);
+      snprintf(bad, size, "inner results %s, wanted %s", g, w);
+      free(g);
+      free(w);
+    }
+    pthread_mutex_unlock(&rec->mu);
+  }
+  return bad[0] != 0;
 }
 
 static int expect_notifications(run *r, json_t *step, double timeout) {
@@ -639,33 +744,84 @@ static int expect_notifications(run *r, json_t *step, double timeout) {
   alias *a = name ? find_alias(r, name) : NULL;
   if (!a || !a->rec) return fail(r, "no recorder on job %s", name ? name : "?");
   double start = now_s();
-  for (;;) {
-    char bad[512] = "";
-    for (int k = 0; k < K_COUNT; k++) {
-      json_t *spec = json_object_get(step, KIND_NAMES[k]);
-      if (!spec) continue;
-      unsigned n = recorder_count(a->rec, k);
-      if (!count_matches(spec, n)) {
-        char *want = dump(spec);
-        snprintf(bad, sizeof bad, "%s: %u, wanted %s", KIND_NAMES[k], n, want);
-        free(want);
-      }
-    }
-    json_t *inner = json_object_get(step, "inner_results");
-    if (inner) {
-      pthread_mutex_lock(&a->rec->mu);
-      if (!json_equal(inner, a->rec->inner_results)) {
-        char *g = dump(a->rec->inner_results), *w = dump(inner);
-        snprintf(bad, sizeof bad, "inner results %s, wanted %s", g, w);
-        free(g);
-        free(w);
-      }
-      pthread_mutex_unlock(&a->rec->mu);
-    }
-    if (!bad[0]) return 0;
+  char bad[512];
+  while (notification_mismatch(a->rec, step, bad, sizeof bad)) {
     if (now_s() - start > timeout) return fail(r, "%s", bad);
     sleep_ms(20);
   }
+  /* Exact counts must also stay put: an extra delivery shows up within a coalescing
+   * interval. */
+  int exact = 0;
+  for (int k = 0; k < K_COUNT; k++) {
+    json_t *spec = json_object_get(step, KIND_NAMES[k]);
+    if (json_is_integer(spec) ||
+        (json_is_string(spec) && strncmp(json_string_value(spec), ">=", 2) != 0 &&
+         strncmp(json_string_value(spec), "<=", 2) != 0))
+      exact = 1;
+  }
+  if (exact) {
+    json_t *st = json_object_get(step, "stable_ms");
+    unsigned stable = json_is_integer(st) ? (unsigned)json_integer_value(st) : 600;
+    sleep_ms(stable);
+    if (notification_mismatch(a->rec, step, bad, sizeof bad))
+      return fail(r, "%s (%u ms after the counts matched)", bad, stable);
+  }
+  return 0;
+}
+
+static saved_times *find_saved(run *r, json_t *name) {
+  const char *n = json_string_value(name);
+  for (int i = 0; n && i < r->nsaved; i++)
+    if (strcmp(r->saved[i].name, n) == 0) return &r->saved[i];
+  return NULL;
+}
+
+static int expect_times(run *r, alias *a, json_t *step) {
+  if (!a) return fail(r, "expect_times needs a job");
+  bgcopy_job_times t;
+  if (bgcopy_job_get_times(a->job, &t) != BGCOPY_S_OK)
+    return fail(r, "get_times: %s", bgcopy_last_error_message());
+  char got[160];
+  snprintf(got, sizeof got, "creation %lld, modification %lld, completion %lld",
+           (long long)t.creation_time, (long long)t.modification_time,
+           (long long)t.transfer_completion_time);
+  json_t *v;
+  if (json_is_integer(v = json_object_get(step, "creation_within_ms")) &&
+      llabs((long long)(wall_ms() - t.creation_time)) > json_integer_value(v))
+    return fail(r, "%s: creation not within %lld ms of now", got, json_integer_value(v));
+  if ((v = json_object_get(step, "modification_after"))) {
+    saved_times *s = find_saved(r, v);
+    if (!s) return fail(r, "no times saved under that name");
+    if (t.modification_time <= s->modification)
+      return fail(r, "%s: modification not after %lld", got, (long long)s->modification);
+  }
+  if ((v = json_object_get(step, "completion"))) {
+    if (json_is_null(v) && t.transfer_completion_time != 0)
+      return fail(r, "%s: completion set, wanted unset", got);
+    if (json_is_string(v) && t.transfer_completion_time == 0)
+      return fail(r, "%s: completion unset, wanted set", got);
+  }
+  if ((v = json_object_get(step, "completion_after"))) {
+    saved_times *s = find_saved(r, v);
+    if (!s) return fail(r, "no times saved under that name");
+    if (t.transfer_completion_time == 0 || t.transfer_completion_time <= s->modification)
+      return fail(r, "%s: completion not after %lld", got, (long long)s->modification);
+  }
+  if (json_is_true(json_object_get(step, "completion_is_modification")) &&
+      t.transfer_completion_time != t.modification_time)
+    return fail(r, "%s: completion is not the modification time", got);
+  if ((v = json_object_get(step, "save"))) {
+    saved_times *s = find_saved(r, v);
+    if (!s) {
+      if (r->nsaved == MAX_SAVED) return fail(r, "too many saved times");
+      s = &r->saved[r->nsaved++];
+      snprintf(s->name, sizeof s->name, "%s", json_string_value(v));
+    }
+    s->creation = t.creation_time;
+    s->modification = t.modification_time;
+    s->completion = t.transfer_completion_time;
+  }
+  return 0;
 }
 
 static int manager_step(run *r, json_t *step, json_t *args, const char *expect) {
@@ -738,6 +894,15 @@ static int step(run *r, json_t *raw) {
   json_t *st = subst(r, raw);
   int rc = 0;
   const char *op = json_string_value(json_object_get(st, "op"));
+  json_t *op_keys = op ? json_object_get(json_object_get(SCHEMA, "ops"), op) : NULL;
+  if (op && !op_keys) {
+    json_decref(st);
+    return fail(r, "unknown op %s", op);
+  }
+  if (op && check_keys(r, op, st, json_object_get(SCHEMA, "step"), op_keys)) {
+    json_decref(st);
+    return -1;
+  }
   const char *expect = json_string_value(json_object_get(st, "expect"));
   if (!expect) expect = "OK";
   json_t *args = json_object_get(st, "args");
@@ -836,6 +1001,42 @@ static int step(run *r, json_t *raw) {
     rc = expect_notifications(r, st, timeout);
   } else if (strcmp(op, "expect_origin") == 0) {
     rc = expect_origin(r, st);
+  } else if (strcmp(op, "measure_bytes") == 0) {
+    bgcopy_job_progress p1, p2;
+    json_int_t lo = json_integer_value(json_object_get(st, "min"));
+    json_int_t hi = json_integer_value(json_object_get(st, "max"));
+    unsigned ms = (unsigned)json_integer_value(json_object_get(st, "ms"));
+    if (!a) {
+      rc = fail(r, "measure_bytes needs a job");
+    } else if (bgcopy_job_get_progress(a->job, &p1) != BGCOPY_S_OK) {
+      rc = fail(r, "get_progress: %s", bgcopy_last_error_message());
+    } else {
+      sleep_ms(ms);
+      if (bgcopy_job_get_progress(a->job, &p2) != BGCOPY_S_OK) {
+        rc = fail(r, "get_progress: %s", bgcopy_last_error_message());
+      } else {
+        json_int_t moved = (json_int_t)(p2.bytes_transferred - p1.bytes_transferred);
+        if (moved < lo || moved > hi)
+          rc = fail(r, "%lld bytes in %u ms, wanted %lld..%lld", moved, ms, lo, hi);
+      }
+    }
+  } else if (strcmp(op, "expect_times") == 0) {
+    rc = expect_times(r, a, st);
+  } else if (strcmp(op, "late_origin") == 0) {
+    json_t *ms = json_object_get(st, "ms");
+    int port = origin_late(r->o, json_is_integer(ms) ? (unsigned)json_integer_value(ms) : 2000);
+    if (port < 0) rc = fail(r, "the origin gave no late port");
+    else snprintf(r->late, sizeof r->late, "http://127.0.0.1:%d", port);
+  } else if (strcmp(op, "mkdir") == 0) {
+    const char *path = json_string_value(json_object_get(st, "path"));
+    char cmd[PATH_MAX + 32];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path ? path : "");
+    if (!path || strchr(path, '\'') || system(cmd) != 0) rc = fail(r, "mkdir %s failed", path);
+  } else if (strcmp(op, "remove") == 0) {
+    const char *path = json_string_value(json_object_get(st, "path"));
+    struct stat sb;
+    if (!path || lstat(path, &sb) != 0) rc = fail(r, "remove: %s does not exist", path);
+    else remove_tree(path);
   } else if (strcmp(op, "sleep") == 0) {
     sleep_ms((unsigned)json_integer_value(json_object_get(st, "ms")));
   } else {
@@ -880,10 +1081,10 @@ typedef struct job_spec {
   int not_expressible;
 } job_spec;
 
-/* At most $BGCOPY_SCENARIO_JOBS scenarios at once (default: all). */
+/* At most $BGCOPY_SCENARIO_JOBS scenarios at once (default 4). */
 static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t slots_cv = PTHREAD_COND_INITIALIZER;
-static int slots_free = 1 << 30;
+static int slots_free = 4;
 
 static void *run_scenario(void *arg) {
   job_spec *js = arg;
@@ -907,7 +1108,11 @@ static void *run_scenario(void *arg) {
     snprintf(r->state_dir, sizeof r->state_dir, "%s/state", r->dir);
     options_from(r, json_object_get(sc, "manager"));
     json_t *steps = json_object_get(sc, "steps");
-    if (!json_is_array(steps)) {
+    if (check_keys(r, "scenario", sc, json_object_get(SCHEMA, "scenario"), NULL) ||
+        check_keys(r, "manager", json_object_get(sc, "manager"), json_object_get(SCHEMA, "manager"),
+                   NULL)) {
+      snprintf(js->err, sizeof js->err, "%s", r->err);
+    } else if (!json_is_array(steps)) {
       snprintf(js->err, sizeof js->err, "scenario needs \"steps\"");
     } else if (open_manager(r) != 0) {
       snprintf(js->err, sizeof js->err, "%s", r->err);
@@ -997,6 +1202,15 @@ int main(int argc, char **argv) {
   }
   const char *jobs = getenv("BGCOPY_SCENARIO_JOBS");
   if (jobs && atoi(jobs) > 0) slots_free = atoi(jobs);
+  char schema_path[PATH_MAX];
+  snprintf(schema_path, sizeof schema_path, "%s/../scenario_schema.json", dir);
+  json_error_t serr;
+  SCHEMA = json_load_file(schema_path, 0, &serr);
+  if (!SCHEMA) {
+    fprintf(stderr, "cannot read %s: %s\n", schema_path, serr.text);
+    printf("RESULT passed=0 failed=%d\n", n);
+    return 1;
+  }
   origin o;
   if (origin_start(&o) != 0) {
     printf("RESULT passed=0 failed=%d\n", n);
@@ -1027,6 +1241,7 @@ int main(int argc, char **argv) {
     free(names[i]);
   }
   origin_stop(&o);
+  json_decref(SCHEMA);
   free(specs);
   free(threads);
   printf("RESULT passed=%d failed=%d\n", passed, failed);

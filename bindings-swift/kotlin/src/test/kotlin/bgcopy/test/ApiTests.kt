@@ -183,13 +183,15 @@ class ApiTests(private val origin: Origin) {
         job.addFile(url, "$dir/dup.bin")
         expectError("INVALID_ARG") { job.addFile(origin.url("kt-bad2", "size=1"), "$dir/dup.bin") }
         // A lone surrogate has no UTF-8 form: the generated code refuses it with Java's
-        // own error before the call reaches the library, and nothing changes.
+        // own error before the call reaches the library, and nothing changes (the
+        // decision: docs/decisions.md, "Two Kotlin cases that never reach the library").
         job.setDescription("before")
         assertFailsWith<java.nio.charset.CharacterCodingException> { job.setDescription("\uD800") }
         assertEquals("before", job.getDescription())
         expectError("INVALID_ARG") { CopyManager.open("relative/state", null) }
         expectError("INVALID_ARG") { CopyManager.open("$dir/s2", ManagerOptions(backgroundSlots = 0u)) }
         expectError("INVALID_ARG") { CopyManager.open("$dir/s3", ManagerOptions(userAgent = "a\r\nb: c")) }
+        // The single-process rule (LOCKED); issue #12 (one queue, many processes) replaces this check.
         val e = expectError("LOCKED") { CopyManager.open(File(dir, "state").path, null) }
         assertEquals(0x80070021u, e.code())
         assertTrue(e.message!!.contains("LOCKED"))
@@ -252,7 +254,8 @@ class ApiTests(private val origin: Origin) {
             assertTrue(m2.uniffiIsDestroyed)
             assertFailsWith<IllegalStateException> { m2.enumJobs() }
             expectError("INVALID_STATE") { job.resume() }
-            // A closed object can't be used any more, in any class.
+            // A closed object cannot be used any more, in any class (docs/decisions.md,
+            // "Two Kotlin cases that never reach the library").
             job.close()
             assertFailsWith<IllegalStateException> { job.getId() }
             job.close() // idempotent

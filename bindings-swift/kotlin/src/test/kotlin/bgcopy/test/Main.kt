@@ -1,5 +1,6 @@
-// The Kotlin test entry point: every shared scenario (in parallel, like the Rust runner)
-// and the API tests, against one test origin. Prints one line per test and ends with
+// The Kotlin test entry point: every shared scenario (in parallel like the Rust runner,
+// at most BGCOPY_SCENARIO_JOBS at once, default 4) and the API tests, against one test
+// origin. Prints one line per test and ends with
 // "RESULT passed=N failed=N"; the exit status is 1 when anything failed.
 //
 // Usage: Main <bgcopy-test-origin> <tests/scenarios dir>   (BGCOPY_SCENARIO=name: one)
@@ -25,6 +26,7 @@ fun main(args: Array<String>) {
         }
     }
 
+    Schema.load(File(scenarioDir.parentFile, "scenario_schema.json"))
     Origin(originBin).use { origin ->
         val files = scenarioDir.listFiles { f -> f.name.endsWith(".json") }!!
             .filter { only == null || it.nameWithoutExtension == only }
@@ -33,8 +35,10 @@ fun main(args: Array<String>) {
             report("scenarios found in $scenarioDir", AssertionError("no scenarios"), 0)
         }
         val results = arrayOfNulls<Pair<Throwable?, Long>>(files.size)
+        val slots = java.util.concurrent.Semaphore(System.getenv("BGCOPY_SCENARIO_JOBS")?.toIntOrNull() ?: 4)
         val threads = files.mapIndexed { i, f ->
             Thread {
+                slots.acquire()
                 val t0 = System.nanoTime()
                 val err = try {
                     runScenario(origin, f)
@@ -43,6 +47,7 @@ fun main(args: Array<String>) {
                     e
                 }
                 results[i] = err to (System.nanoTime() - t0) / 1_000_000
+                slots.release()
             }.apply { name = "scenario-${f.nameWithoutExtension}"; start() }
         }
         threads.forEach { it.join() }

@@ -28,12 +28,18 @@ class Origin(binary: File) : AutoCloseable {
 
     fun url(name: String, params: String = "") = "$httpBase/f/$name?$params"
 
-    /** The origin's `/stats/<name>`: requests, bytes_sent, ranges. */
+    /** The origin's `/stats/<name>`: requests, bytes_sent, ranges, range_starts, if_ranges, at_ms. */
     @Suppress("UNCHECKED_CAST")
-    fun stats(name: String): Map<String, Any?> {
-        val c = URI("$httpBase/stats/$name").toURL().openConnection() as HttpURLConnection
+    fun stats(name: String): Map<String, Any?> = getJson("/stats/$name") as Map<String, Any?>
+
+    /** A port that refuses connections for `ms`, then serves (`/late?ms=N`). */
+    @Suppress("UNCHECKED_CAST")
+    fun late(ms: Long): Int = ((getJson("/late?ms=$ms") as Map<String, Any?>)["port"] as Long).toInt()
+
+    private fun getJson(target: String): Any? {
+        val c = URI("$httpBase$target").toURL().openConnection() as HttpURLConnection
         try {
-            return Json.parse(c.inputStream.bufferedReader().readText()) as Map<String, Any?>
+            return Json.parse(c.inputStream.bufferedReader().readText())
         } finally {
             c.disconnect()
         }

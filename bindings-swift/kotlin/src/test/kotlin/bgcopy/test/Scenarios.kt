@@ -50,6 +50,10 @@ class Recorder(failFirst: Int, private val completeInCallback: Boolean) : CopyCa
 
     override fun jobModification(job: CopyJob) = job.use {
         job.getProgress()
+        val s = job.getState()
+        if (s == JobState.ACKNOWLEDGED || s == JobState.CANCELLED) {
+            counts.computeIfAbsent("final_modification") { AtomicInteger() }.incrementAndGet()
+        }
         hit("modification")
     }
 
@@ -65,12 +69,36 @@ class StepFailed(msg: String) : Exception(msg)
 
 fun fail(msg: String): Nothing = throw StepFailed(msg)
 
+/** The keys each part of a scenario may have (tests/scenario_schema.json). */
+@Suppress("UNCHECKED_CAST")
+object Schema {
+    private var schema: Map<String, Any?> = emptyMap()
+
+    fun load(file: File) {
+        schema = Json.parse(file.readText()) as Map<String, Any?>
+    }
+
+    fun list(key: String): List<String> = (schema[key] as List<Any?>? ?: emptyList()).map { it as String }
+
+    fun op(op: String): List<String>? = ((schema["ops"] as Map<String, Any?>?)?.get(op) as List<Any?>?)?.map { it as String }
+
+    /** Rejects keys the schema does not list (a misspelt expectation). */
+    fun check(what: String, obj: Map<String, Any?>?, allowed: List<String>) {
+        for (k in obj?.keys ?: emptySet()) if (k !in allowed) fail("$what: unknown key \"$k\"")
+    }
+}
+
+/** An Instant (or null) as milliseconds since the epoch. */
+fun msOf(t: java.time.Instant?): Long? = t?.toEpochMilli()
+
 @Suppress("UNCHECKED_CAST")
 class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<String, Any?>) : AutoCloseable {
     private val options = options(spec["manager"] as Map<String, Any?>? ?: emptyMap())
     private var manager: CopyManager? = null
     private val jobs = HashMap<String, CopyJob>()
     private val recorders = HashMap<String, Recorder>()
+    private val times = HashMap<String, Triple<Long, Long, Long?>>()
+    private var late: String? = null
 
     init {
         open()
@@ -110,7 +138,7 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
 
     private fun subst(v: Any?): Any? = when (v) {
         is String -> {
-            var s = v.replace("{http}", origin.httpBase)
+            var s = (late?.let { v.replace("{late}", it) } ?: v).replace("{http}", origin.httpBase)
                 .replace("{https}", origin.httpsBase)
                 .replace("{dir}", dir.path)
             while (true) {
@@ -144,6 +172,7 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
     fun step(raw: Map<String, Any?>) {
         val step = subst(raw) as Map<String, Any?>
         val op = step["op"] as String? ?: fail("step needs \"op\"")
+        Schema.check(op, step, Schema.list("step") + (Schema.op(op) ?: fail("unknown op $op")))
         val expect = step["expect"] as String? ?: "OK"
         val args = step["args"] as List<Any?>? ?: emptyList()
         val timeout = step["timeout_ms"] as Long? ?: 30_000L
@@ -203,44 +232,115 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
                 val temps = dir.walk().filter { it.isFile && it.name.endsWith(".bgcopy-part") }.toList()
                 if (temps.size != want) fail("${temps.size} temp files, wanted $want: $temps")
             }
+            "measure_bytes" -> {
+                val job = job(step)
+                val (lo, hi, ms) = Triple(step["min"] as Long, step["max"] as Long, step["ms"] as Long)
+                val first = job.getProgress().bytesTransferred.toLong()
+                Thread.sleep(ms)
+                val moved = job.getProgress().bytesTransferred.toLong() - first
+                if (moved < lo || moved > hi) fail("$moved bytes in $ms ms, wanted $lo..$hi")
+            }
+            "expect_times" -> expectTimes(step)
+            "late_origin" -> late = "http://127.0.0.1:${origin.late(step["ms"] as Long? ?: 2000L)}"
+            "mkdir" -> File(step["path"] as String).mkdirs()
+            "remove" -> {
+                val f = File(step["path"] as String)
+                if (!f.exists() || !f.deleteRecursively()) fail("remove $f failed")
+            }
             "expect_notifications" -> {
                 val alias = step["job"] as String
                 val rec = recorders[alias] ?: fail("no recorder on that job")
-                poll(timeout, 20) {
-                    var bad: String? = null
-                    for (kind in listOf("transferred", "error", "modification", "file_transferred")) {
-                        val spec = step[kind]?.toString() ?: continue
+                val kinds = listOf("transferred", "error", "modification", "file_transferred", "final_modification")
+                    .filter { step.containsKey(it) }
+                fun mismatch(): String? {
+                    for (kind in kinds) {
+                        val spec = step[kind].toString()
                         val n = rec.count(kind)
-                        if (!countMatches(spec, n)) bad = "$kind: $n, wanted $spec"
+                        if (!countMatches(spec, n)) return "$kind: $n, wanted $spec"
                     }
                     val want = step["inner_results"] as List<Any?>?
                     if (want != null) {
                         val got = synchronized(rec.innerResults) { rec.innerResults.toList() }
-                        if (got != want) bad = "inner results $got, wanted $want"
+                        if (got != want) return "inner results $got, wanted $want"
                     }
-                    bad
+                    return null
+                }
+                poll(timeout, 20) { mismatch() }
+                // Exact counts must also stay put: an extra delivery shows up within a
+                // coalescing interval.
+                if (kinds.any { !step[it].toString().trim().let { s -> s.startsWith(">=") || s.startsWith("<=") } }) {
+                    val stable = step["stable_ms"] as Long? ?: 600L
+                    Thread.sleep(stable)
+                    mismatch()?.let { fail("$it ($stable ms after the counts matched)") }
                 }
             }
             "expect_origin" -> {
                 val name = step["name"] as String
                 val stats = origin.stats(name)
+                val show = Json.write(stats)
                 val requests = step["requests"] as Long?
                 if (requests != null && stats["requests"] != requests) {
-                    fail("origin $name: ${Json.write(stats)}, wanted $requests requests")
+                    fail("origin $name: $show, wanted $requests requests")
                 }
                 val max = step["bytes_sent_max"] as Long?
                 if (max != null && (stats["bytes_sent"] as Long) > max) {
-                    fail("origin $name: ${Json.write(stats)}, wanted at most $max bytes sent")
+                    fail("origin $name: $show, wanted at most $max bytes sent")
+                }
+                if (step.containsKey("if_ranges") && !matches(step["if_ranges"], stats["if_ranges"])) {
+                    fail("origin $name: $show, wanted If-Range ${Json.write(step["if_ranges"])}")
+                }
+                val from = step["range_from_min"] as Long?
+                if (from != null) {
+                    val starts = (stats["range_starts"] as List<Any?>).filterIsInstance<Long>()
+                    if (starts.isEmpty() || starts.any { it < from }) {
+                        fail("origin $name: $show, wanted ranges starting at >= $from")
+                    }
+                }
+                val gap = step["min_gap_ms"] as Long?
+                if (gap != null) {
+                    val at = (stats["at_ms"] as List<Any?>).map { it as Long }
+                    at.zipWithNext().firstOrNull { (a, b) -> b - a < gap }?.let { (a, b) ->
+                        fail("origin $name: requests ${b - a} ms apart, wanted >= $gap")
+                    }
                 }
                 val ranges = step["range_requests"] as Long?
                 if (ranges != null) {
                     val n = (stats["ranges"] as List<Any?>).count { (it as String).isNotEmpty() }.toLong()
-                    if (n != ranges) fail("origin $name: ${Json.write(stats)}, wanted $ranges range requests")
+                    if (n != ranges) fail("origin $name: $show, wanted $ranges range requests")
                 }
             }
             "sleep" -> Thread.sleep(step["ms"] as Long? ?: 0L)
             else -> fail("unknown op $op")
         }
+    }
+
+    private fun expectTimes(step: Map<String, Any?>) {
+        val t = job(step).getTimes()
+        val c = msOf(t.creationTime)!!
+        val m = msOf(t.modificationTime)!!
+        val done = msOf(t.transferCompletionTime)
+        val got = "creation $c, modification $m, completion $done"
+        fun saved(key: String) = times[step[key] as String] ?: fail("no times saved as ${step[key]}")
+        (step["creation_within_ms"] as Long?)?.let {
+            if (Math.abs(System.currentTimeMillis() - c) > it) fail("$got: creation not within $it ms of now")
+        }
+        if (step.containsKey("modification_after")) {
+            val before = saved("modification_after").second
+            if (m <= before) fail("$got: modification not after $before")
+        }
+        if (step.containsKey("completion")) {
+            val want = step["completion"]
+            if (want == null && done != null) fail("$got: completion set, wanted unset")
+            if (want == "set" && done == null) fail("$got: completion unset, wanted set")
+        }
+        if (step.containsKey("completion_after")) {
+            val before = saved("completion_after").second
+            if (done == null || done <= before) fail("$got: completion not after $before")
+        }
+        if (step["completion_is_modification"] == true && done != m) {
+            fail("$got: completion is not the modification time")
+        }
+        (step["save"] as String?)?.let { times[it] = Triple(c, m, done) }
     }
 
     private fun errorText(job: CopyJob) = try {
@@ -328,9 +428,9 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
             }
             "get_times" -> job.getTimes().let { t ->
                 mapOf(
-                    "creation_time" to "set",
-                    "modification_time" to if (t.modificationTime >= t.creationTime) "set" else "before creation",
-                    "transfer_completion_time" to t.transferCompletionTime?.let { "set" },
+                    "creation_time" to msOf(t.creationTime),
+                    "modification_time" to msOf(t.modificationTime),
+                    "transfer_completion_time" to msOf(t.transferCompletionTime),
                 )
             }
             "get_error" -> job.getError().use { e ->
@@ -390,8 +490,9 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
             return r
         }
 
+        /** No "result" key: not checked; "result": null checks for null. */
         fun check(what: String, step: Map<String, Any?>, got: Any?) {
-            if (got === NoResult || !step.containsKey("result") || step["result"] == null) return
+            if (got === NoResult || !step.containsKey("result")) return
             val want = step["result"]
             if (!matches(want, got)) fail("$what returned ${Json.write(got)}, wanted ${Json.write(want)}")
         }
@@ -421,6 +522,8 @@ object NoResult
 @Suppress("UNCHECKED_CAST")
 fun runScenario(origin: Origin, file: File) {
     val spec = Json.parse(file.readText()) as Map<String, Any?>
+    Schema.check("scenario", spec, Schema.list("scenario"))
+    Schema.check("manager", spec["manager"] as Map<String, Any?>?, Schema.list("manager"))
     val dir = java.nio.file.Files.createTempDirectory("bgcopy-kt-${file.nameWithoutExtension}-").toFile()
     try {
         ScenarioRun(origin, dir, spec).use { run ->
