@@ -242,8 +242,11 @@ fn sigkill_mid_api_calls_keeps_every_returned_change() {
     kill9(&mut child.0);
     // Whatever the child printed after the kill point was never read: only what we
     // read is known to have returned (calls after it may have returned too, so a job
-    // may be further along than its last line says, never behind).
-    let m = CopyManager::open(Some(&state)).unwrap();
+    // may be further along than its last line says, never behind). The check opens
+    // the store without transfers, so no state moves while it reads.
+    let mut o = ManagerOptions::default();
+    o.start_transfers = false;
+    let m = CopyManager::open_with(Some(&state), o).unwrap();
     let mut checked = 0;
     let mut kinds = std::collections::HashSet::new();
     // Job i is the i-th one created.
