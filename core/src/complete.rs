@@ -15,17 +15,17 @@
 //! counted as completed, never fetched again.
 
 use crate::error::{Error, Result};
-use crate::job::Completion;
-use crate::model::{JobRec, set_state, stop_run, touch};
-use crate::recovery::foreign_error;
+use crate::record::{JobRec, foreign_error};
 use crate::store::Store;
-use crate::sys::{self, crash_point};
+use crate::sys::{self, FileId, crash_point};
+use crate::table::JobTable;
 use crate::types::*;
+use crate::wake::Wake;
 use std::path::PathBuf;
 
 /// Complete `job` (any non-final state) against `store`.
 pub(crate) fn complete(job: &mut JobRec, store: &mut Store) -> Result<Completion> {
-    stop_run(job);
+    job.stop_run();
     let now = now_ms();
     // 1. Every file to be moved must still be ours.
     for idx in 0..job.files.len() {
@@ -70,14 +70,14 @@ pub(crate) fn complete(job: &mut JobRec, store: &mut Store) -> Result<Completion
             )?;
             s.save_job(rec)
         });
-        touch(job, now);
+        job.touch(now);
         return Err(e);
     }
     crash_point("complete:after-renames");
     // 4. Finish.
     let partial = job.files.iter().any(|f| !f.completed);
     finish(job, store)?;
-    set_state(job, JobState::Acknowledged, now_ms());
+    job.set_state(JobState::Acknowledged, now_ms());
     Ok(if partial {
         Completion::Partial
     } else {
@@ -103,10 +103,7 @@ fn refuse_foreign(
     let rec = foreign_error(idx, &what);
     let err = Error::new(rec.code, rec.description.clone());
     job.files[idx].abandon_temp();
-    job.error_count = job.error_count.saturating_add(1);
-    job.error = Some(rec);
-    job.retry_at_ms = None;
-    set_state(job, JobState::Error, now);
+    job.fail(rec, now);
     let id = job.id;
     let (file, rec) = (&job.files[idx], &*job);
     let _ = store.atomic(|s| {
@@ -189,7 +186,7 @@ pub(crate) fn roll_forward(job: &mut JobRec, store: &mut Store) -> bool {
         }
     }
     if place(job).is_ok() && finish(job, store).is_ok() {
-        set_state(job, JobState::Acknowledged, now_ms());
+        job.set_state(JobState::Acknowledged, now_ms());
         return true;
     }
     job.completing = false;
@@ -202,4 +199,21 @@ pub(crate) fn roll_forward(job: &mut JobRec, store: &mut Store) -> bool {
         s.save_job(rec)
     });
     false
+}
+
+/// Delete temporary files of a final job (each only if it is still the file bgcopy
+/// created) and forget them in the ledger.
+pub(crate) fn remove_temps(table: &JobTable, temps: Vec<(PathBuf, FileId)>) {
+    let gone: Vec<PathBuf> = temps
+        .into_iter()
+        .filter(|(path, id)| sys::remove_ours(path, *id).unwrap_or(false))
+        .map(|(path, _)| path)
+        .collect();
+    if !gone.is_empty() {
+        table.with_all(Wake::NONE, |all| {
+            let _ = all
+                .store
+                .atomic(|s| s.forget_temps(gone.iter().map(PathBuf::as_path)));
+        });
+    }
 }

@@ -184,7 +184,7 @@ impl Error {
     /// A URL's userinfo secret in the message is shown as `***`.
     pub fn new(code: u32, message: impl Into<String>) -> Self {
         let message = message.into();
-        let message = match crate::urls::redact_text(&message) {
+        let message = match crate::redact::redact_text(&message) {
             std::borrow::Cow::Borrowed(_) => message,
             std::borrow::Cow::Owned(m) => m,
         };

@@ -22,26 +22,31 @@
 
 #![warn(missing_docs)]
 
+mod args;
 mod complete;
-mod delivery;
-mod durable;
+mod engine;
 mod error;
-mod job;
-mod lock;
-mod manager;
-mod model;
+mod handles;
+mod notifier;
+mod options;
 mod policy;
-mod recovery;
+mod record;
+mod redact;
 mod store;
 mod sys;
-mod transfer;
+mod table;
 mod types;
 mod urls;
+mod wake;
 
 pub use error::{Error, Result, codes};
-pub use job::{CallbackResult, Completion, CopyCallback, CopyError, CopyFile, CopyJob};
-pub use manager::{CopyManager, ManagerOptions, default_state_dir};
+pub use handles::{
+    CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob, CopyManager, WaitOutcome,
+    default_state_dir,
+};
+pub use options::{ManagerOptions, OptionKind, OptionSpec, OptionValue};
+pub use table::WaitEnd;
 pub use types::{
-    BYTES_UNKNOWN, ErrorContext, FileProgress, JobProgress, JobState, JobTimes, JobType, Priority,
-    notify,
+    BYTES_UNKNOWN, Completion, ErrorContext, FileProgress, JobProgress, JobState, JobTimes,
+    JobType, Priority, notify,
 };

@@ -1,7 +1,12 @@
-//! Retry policy: when a transient error is retried (backoff, `Retry-After`, the
-//! no-progress timeout). Pure functions over time values in milliseconds; every sum
-//! and product saturates, so no input (a hostile `Retry-After`, a corrupt stored time,
-//! a far clock) can overflow, panic or schedule a retry in the past.
+//! What happens after a transfer run ends: done, stopped, or failed, and for a
+//! transient failure when it is retried (backoff, `Retry-After`, the no-progress
+//! timeout). The time arithmetic is pure functions over milliseconds; every sum and
+//! product saturates, so no input (a hostile `Retry-After`, a corrupt stored time, a
+//! far clock) can overflow, panic or schedule a retry in the past.
+
+use crate::error::codes;
+use crate::record::{ErrorRec, JobRec};
+use crate::types::{ErrorContext, JobState};
 
 /// A retry is never sooner than this after the failure that caused it.
 pub(crate) const MIN_RETRY_MS: i64 = 1000;
@@ -81,6 +86,113 @@ pub(crate) fn parse_retry_after(value: &str, now_ms: i64) -> Option<u64> {
     let at_ms = crate::types::to_ms(at);
     let ms = at_ms.saturating_sub(now_ms).max(0) as u64;
     Some(ms.div_ceil(1000))
+}
+
+/// How a job's run ended.
+pub(crate) enum Outcome {
+    /// Every file is transferred.
+    Done,
+    /// Stopped from outside (suspend, pre-emption, close, cancel, complete).
+    Stopped,
+    /// An error; `transient` ones are retried.
+    Failed(Failure),
+}
+
+/// A transfer error with its retry policy.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub error: ErrorRec,
+    pub transient: bool,
+    /// Seconds from a Retry-After header.
+    pub retry_after: Option<u64>,
+}
+
+impl Failure {
+    /// The job store could not record something the transfer needs: TRANSIENT_ERROR
+    /// with the store's code (DISK_FULL, IO_ERROR, …), retried like a network error.
+    pub fn store(e: &crate::Error) -> Failure {
+        Failure {
+            error: ErrorRec::general(
+                ErrorContext::GeneralQueueManager,
+                e.code(),
+                format!(
+                    "the job store could not record the transfer: {}",
+                    e.message()
+                ),
+            ),
+            transient: true,
+            retry_after: None,
+        }
+    }
+
+    /// A panic inside the engine (fatal, E_UNEXPECTED).
+    pub fn panic() -> Failure {
+        Failure {
+            error: ErrorRec::general(
+                ErrorContext::Unknown,
+                codes::E_UNEXPECTED,
+                "internal error in the transfer engine (a panic)",
+            ),
+            transient: false,
+            retry_after: None,
+        }
+    }
+}
+
+/// Record how a job's run ended.
+pub(crate) fn apply_outcome(job: &mut JobRec, outcome: Outcome, now: i64) {
+    match outcome {
+        Outcome::Done => {
+            job.made_progress();
+            job.set_state(JobState::Transferred, now);
+        }
+        Outcome::Stopped => {
+            if job.state.is_active() {
+                job.set_state(JobState::Queued, now);
+            }
+        }
+        Outcome::Failed(f) => {
+            job.error_count = job.error_count.saturating_add(1);
+            if f.transient && job.no_progress_timeout != 0 {
+                let since = *job.no_progress_since_ms.get_or_insert(now);
+                let retry = next_retry(RetryInput {
+                    now_ms: now,
+                    backoff_ms: job.backoff_ms,
+                    min_retry_delay_s: job.min_retry_delay,
+                    retry_after_s: f.retry_after,
+                    no_progress_since_ms: since,
+                    no_progress_timeout_s: job.no_progress_timeout,
+                });
+                match retry {
+                    Retry::GiveUp => fail_no_progress(job, f.error, now),
+                    Retry::At { at_ms, backoff_ms } => {
+                        job.backoff_ms = backoff_ms;
+                        job.retry_at_ms = Some(at_ms);
+                        job.error = Some(f.error);
+                        job.set_state(JobState::TransientError, now);
+                    }
+                }
+            } else {
+                job.error = Some(f.error);
+                job.retry_at_ms = None;
+                job.set_state(JobState::Error, now);
+            }
+        }
+    }
+}
+
+/// ERROR with NO_PROGRESS, keeping the last error's description.
+pub(crate) fn fail_no_progress(job: &mut JobRec, last: ErrorRec, now: i64) {
+    job.error = Some(ErrorRec {
+        code: codes::NO_PROGRESS,
+        description: format!(
+            "no progress for {} s; last error: {}",
+            job.no_progress_timeout, last.description
+        ),
+        ..last
+    });
+    job.retry_at_ms = None;
+    job.set_state(JobState::Error, now);
 }
 
 #[cfg(test)]
@@ -228,5 +340,89 @@ mod tests {
                 assert!((MIN_RETRY_MS..=MAX_BACKOFF_MS).contains(&backoff_ms));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+    use crate::types::{ErrorContext, JobType};
+    use uuid::Uuid;
+
+    fn job(min_retry_delay: u32, no_progress_timeout: u32) -> JobRec {
+        let mut j = JobRec::new(Uuid::new_v4(), 1, JobType::Download, String::new(), 0);
+        j.min_retry_delay = min_retry_delay;
+        j.no_progress_timeout = no_progress_timeout;
+        j.state = JobState::Transferring;
+        j
+    }
+
+    fn transient(code: u32, retry_after: Option<u64>) -> Outcome {
+        Outcome::Failed(Failure {
+            error: ErrorRec {
+                context: ErrorContext::RemoteFile,
+                code,
+                description: codes::symbol(code),
+                file: Some(0),
+                protocol: Some("http".into()),
+            },
+            transient: true,
+            retry_after,
+        })
+    }
+
+    /// The delay of the retry scheduled by a transient error at `now`.
+    fn fail_at(j: &mut JobRec, now: i64, retry_after: Option<u64>) -> i64 {
+        j.state = JobState::Transferring;
+        apply_outcome(j, transient(codes::http(503), retry_after), now);
+        assert_eq!(j.state, JobState::TransientError);
+        j.retry_at_ms.unwrap() - now
+    }
+
+    #[test]
+    fn backoff_starts_at_one_second_doubles_and_caps_at_the_retry_delay() {
+        let mut j = job(10, 1_000_000);
+        let delays: Vec<i64> = (0..6).map(|i| fail_at(&mut j, i * 100_000, None)).collect();
+        assert_eq!(delays, [1000, 2000, 4000, 8000, 10_000, 10_000]);
+        assert_eq!(j.error_count, 6);
+        // Progress resets the backoff (the engine clears it when bytes move).
+        j.made_progress();
+        assert_eq!(fail_at(&mut j, 700_000, None), 1000);
+    }
+
+    #[test]
+    fn retry_after_lengthens_the_delay() {
+        let mut j = job(600, 1_000_000);
+        assert_eq!(fail_at(&mut j, 0, Some(30)), 30_000);
+        assert_eq!(fail_at(&mut j, 100_000, Some(0)), 2000);
+    }
+
+    #[test]
+    fn a_zero_retry_delay_still_waits_a_second() {
+        let mut j = job(0, 1_000_000);
+        assert_eq!(fail_at(&mut j, 0, None), 1000);
+        assert_eq!(fail_at(&mut j, 10_000, None), 1000);
+    }
+
+    #[test]
+    fn no_progress_timeout_ends_in_error() {
+        let mut j = job(600, 5);
+        // The retry is never scheduled past the no-progress deadline.
+        assert_eq!(fail_at(&mut j, 0, Some(60)), 5000);
+        j.state = JobState::Transferring;
+        apply_outcome(&mut j, transient(codes::http(503), None), 5000);
+        assert_eq!(j.state, JobState::Error);
+        let e = j.error.as_ref().unwrap();
+        assert_eq!(e.code, codes::NO_PROGRESS);
+        assert!(e.description.contains("HTTP_503"), "{}", e.description);
+    }
+
+    #[test]
+    fn zero_no_progress_timeout_makes_the_first_error_fatal_with_its_code() {
+        let mut j = job(600, 0);
+        apply_outcome(&mut j, transient(codes::TIMEOUT, None), 0);
+        assert_eq!(j.state, JobState::Error);
+        assert_eq!(j.error.as_ref().unwrap().code, codes::TIMEOUT);
+        assert_eq!(j.error_count, 1);
     }
 }

@@ -212,6 +212,25 @@ pub(crate) fn now_ms() -> i64 {
     to_ms(SystemTime::now())
 }
 
+/// How `complete()` ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// Every file is at its local path (S_OK).
+    All,
+    /// Some files were not transferred and were deleted (PARTIAL_COMPLETE).
+    Partial,
+}
+
+impl Completion {
+    /// S_OK or PARTIAL_COMPLETE.
+    pub fn code(self) -> u32 {
+        match self {
+            Completion::All => crate::error::codes::S_OK,
+            Completion::Partial => crate::error::codes::PARTIAL_COMPLETE,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

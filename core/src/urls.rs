@@ -1,23 +1,18 @@
 //! Remote URLs: parsed by WHATWG rules (the `url` crate) when a file is added and for
-//! every redirect `Location`, and the one redaction rule for showing them: a password
-//! in the userinfo (or a lone user name, where services put tokens) becomes `***`
-//! wherever bgcopy shows a URL or text that may hold one.
+//! every redirect `Location` (how they are shown: `redact.rs`).
 
 use crate::error::{Error, Result};
-use std::borrow::Cow;
+use crate::redact::{redact_text, redact_url};
 use url::Url;
 
 /// Longest remote URL accepted (characters).
 pub(crate) const MAX_URL: usize = 8192;
 
-/// What `***` replaces.
-const MASK: &str = "***";
-
 /// Parse and check a remote URL given to `add_file` (and the like): http or https,
 /// with a host and a valid port, no white space or control characters. Returns the
 /// URL in its normalized (WHATWG) form, which is what bgcopy stores and requests.
 pub(crate) fn parse_remote(url: &str) -> Result<Url> {
-    crate::job::check_len("remote URL", url, MAX_URL)?;
+    crate::args::check_len("remote URL", url, MAX_URL)?;
     let shown = redact_text(url);
     if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(Error::invalid_arg(format!(
@@ -70,51 +65,6 @@ pub(crate) fn resolve_location(base: &str, location: &str) -> std::result::Resul
     Ok(next)
 }
 
-/// `url` with the secret part of its userinfo replaced by `***`
-/// (`https://alice:***@host/…`, `https://***@host/…` for a lone user name).
-pub(crate) fn redact_url(url: &str) -> String {
-    redact_text(url).into_owned()
-}
-
-/// `text` with the userinfo secret of every URL in it replaced by `***`.
-pub(crate) fn redact_text(text: &str) -> Cow<'_, str> {
-    if !text.contains("://") || !text.contains('@') {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| {
-                matches!(c, '/' | '?' | '#' | '\\' | '"' | '\'' | '<' | '>' | '`')
-                    || c.is_whitespace()
-                    || c.is_control()
-            })
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(at) if at > 0 => {
-                let userinfo = &authority[..at];
-                match userinfo.split_once(':') {
-                    Some((user, _)) if !user.is_empty() => {
-                        out.push_str(user);
-                        out.push(':');
-                        out.push_str(MASK);
-                    }
-                    _ => out.push_str(MASK),
-                }
-                out.push_str(&authority[at..]);
-            }
-            _ => out.push_str(authority),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,21 +105,5 @@ mod tests {
         assert!(r("file:///etc/passwd").is_err());
         assert!(r("http://h:99999/").is_err());
         assert!(r("javascript:alert(1)").is_err());
-    }
-
-    #[test]
-    fn secrets_are_redacted() {
-        assert_eq!(
-            redact_url("https://alice:pw@host/x"),
-            "https://alice:***@host/x"
-        );
-        assert_eq!(redact_url("https://tok3n@host/x"), "https://***@host/x");
-        assert_eq!(redact_url("https://host/x@y"), "https://host/x@y");
-        assert_eq!(
-            redact_text("GET \"http://u:p%40ss@h:1/a\" then https://v:q@i/ done"),
-            "GET \"http://u:***@h:1/a\" then https://v:***@i/ done"
-        );
-        assert_eq!(redact_text("no url @ all"), "no url @ all");
-        assert_eq!(redact_text("x://@h"), "x://@h");
     }
 }

@@ -1,7 +1,9 @@
-//! The in-memory records behind the public handles, as the store persists them.
+//! The records behind the public handles, as the store persists them, and their state
+//! machine: a job's state changes, its modification stamp, a file's restart.
 
 use crate::sys::FileId;
 use crate::types::*;
+use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,7 +27,7 @@ impl ErrorRec {
         ErrorRec {
             context,
             code,
-            description: crate::urls::redact_text(&description.into()).into_owned(),
+            description: crate::redact::redact_text(&description.into()).into_owned(),
             file: None,
             protocol: None,
         }
@@ -158,7 +160,9 @@ pub(crate) struct JobRec {
     pub completing: bool,
     pub files: Vec<FileRec>,
     // --- run time only ---
-    pub callback: Option<Arc<dyn crate::CopyCallback>>,
+    /// The callback object (a `handles::CallbackSlot`, type-erased so that records do
+    /// not depend on the handles).
+    pub callback: Option<Arc<dyn Any + Send + Sync>>,
     pub notify: NotifyState,
     /// The transfer the scheduler wants running.
     pub run: Option<RunCtl>,
@@ -260,40 +264,70 @@ impl JobRec {
         self.no_progress_since_ms = None;
         self.backoff_ms = 0;
     }
-}
 
-/// Change a job's state, stamping times and queueing notifications.
-pub(crate) fn set_state(job: &mut JobRec, state: JobState, now: i64) {
-    if job.state == state {
-        return;
-    }
-    job.state = state;
-    touch(job, now);
-    job.notify.transferred_due = None;
-    job.notify.error_due = None;
-    match state {
-        JobState::Transferred => {
-            job.completion_ms = Some(now);
-            job.notify.transferred_due = Some(now);
+    /// Change the state, stamping times and queueing notifications.
+    pub fn set_state(&mut self, state: JobState, now: i64) {
+        if self.state == state {
+            return;
         }
-        JobState::Error => job.notify.error_due = Some(now),
-        _ => {}
+        self.state = state;
+        self.touch(now);
+        self.notify.transferred_due = None;
+        self.notify.error_due = None;
+        match state {
+            JobState::Transferred => {
+                self.completion_ms = Some(now);
+                self.notify.transferred_due = Some(now);
+            }
+            JobState::Error => self.notify.error_due = Some(now),
+            _ => {}
+        }
+        if !matches!(state, JobState::Error | JobState::TransientError) {
+            self.error = None;
+        }
     }
-    if !matches!(state, JobState::Error | JobState::TransientError) {
-        job.error = None;
+
+    /// Bump the modification time and queue a JOB_MODIFICATION.
+    pub fn touch(&mut self, now: i64) {
+        self.modification_ms = self.modification_ms.max(now);
+        self.notify.modification = true;
+    }
+
+    /// Stop a running transfer (its worker exits at its next check).
+    pub fn stop_run(&mut self) {
+        if let Some(run) = self.run.take() {
+            run.stop.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Fail with `error` (ERROR, counted), e.g. a file a local attacker replaced.
+    pub fn fail(&mut self, error: ErrorRec, now: i64) {
+        self.error_count = self.error_count.saturating_add(1);
+        self.error = Some(error);
+        self.retry_at_ms = None;
+        self.set_state(JobState::Error, now);
+    }
+
+    /// Whether someone listens for JOB_MODIFICATION.
+    pub fn listens_for_modifications(&self) -> bool {
+        self.callback.is_some()
+            && self.notify_flags & notify::JOB_MODIFICATION != 0
+            && self.notify_flags & notify::DISABLE == 0
     }
 }
 
-/// Bump the modification time and queue a JOB_MODIFICATION.
-pub(crate) fn touch(job: &mut JobRec, now: i64) {
-    job.modification_ms = job.modification_ms.max(now);
-    job.notify.modification = true;
-}
-
-/// Stop a running transfer (the worker exits at its next check).
-pub(crate) fn stop_run(job: &mut JobRec) {
-    if let Some(run) = job.run.take() {
-        run.stop.store(true, Ordering::SeqCst);
+/// The error of a file whose temporary path holds something bgcopy did not create.
+pub(crate) fn foreign_error(idx: usize, what: &str) -> ErrorRec {
+    ErrorRec {
+        context: ErrorContext::LocalFile,
+        code: crate::error::codes::ACCESS_DENIED,
+        description: format!(
+            "{what}: bgcopy never follows, writes or deletes a file it did not create, so \
+             it left it untouched; resume() downloads the file again under a new \
+             temporary name"
+        ),
+        file: Some(idx),
+        protocol: None,
     }
 }
 

@@ -5,8 +5,8 @@
 //! at a temporary path is left untouched and reported.
 
 use crate::complete;
-use crate::error::{Result, codes};
-use crate::model::{ErrorRec, JobRec, set_state};
+use crate::error::Result;
+use crate::record::{JobRec, foreign_error};
 use crate::store::Store;
 use crate::sys::{self, TempError};
 use crate::types::*;
@@ -87,10 +87,7 @@ fn recover_files(job: &mut JobRec, store: &mut Store, now: i64) -> Result<()> {
     if let Some((idx, what)) = foreign
         && !job.state.is_final()
     {
-        job.error_count = job.error_count.saturating_add(1);
-        job.error = Some(foreign_error(idx, &what));
-        job.retry_at_ms = None;
-        set_state(job, JobState::Error, now);
+        job.fail(foreign_error(idx, &what), now);
         store.save_job(job)?;
     }
     let id = job.id;
@@ -104,21 +101,6 @@ fn recover_files(job: &mut JobRec, store: &mut Store, now: i64) -> Result<()> {
         })?;
     }
     Ok(())
-}
-
-/// The error of a file whose temporary path holds something bgcopy did not create.
-pub(crate) fn foreign_error(idx: usize, what: &str) -> ErrorRec {
-    ErrorRec {
-        context: ErrorContext::LocalFile,
-        code: codes::ACCESS_DENIED,
-        description: format!(
-            "{what}: bgcopy never follows, writes or deletes a file it did not create, so \
-             it left it untouched; resume() downloads the file again under a new \
-             temporary name"
-        ),
-        file: Some(idx),
-        protocol: None,
-    }
 }
 
 /// Delete the temporary files the ledger records for files that no longer need them

@@ -12,7 +12,9 @@
 //! or a stopped transfer), else once the oldest pending one is `checkpoint_interval`
 //! old. `flush()` waits until everything submitted before it is recorded.
 
-use crate::manager::Shared;
+use crate::policy::{Outcome, apply_outcome};
+use crate::table::JobTable;
+use crate::wake::Wake;
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -97,10 +99,10 @@ impl Checkpointer {
         self.batch_done.notify_all();
     }
 
-    /// Body of the `bgcopy-checkpoint` thread.
-    pub fn run(shared: Arc<Shared>) {
-        let ck = &shared.checkpoints;
-        let interval = shared.opts.checkpoint_interval;
+    /// Body of the `bgcopy-checkpoint` thread: batches every `interval` (at once for
+    /// urgent ones) until shut down.
+    pub fn run(&self, table: &JobTable, interval: Duration) {
+        let ck = self;
         loop {
             let (batch, upto) = {
                 let mut s = ck.lock();
@@ -130,7 +132,7 @@ impl Checkpointer {
                 (batch, s.submitted)
             };
             let synced = sync(batch);
-            record(&shared, &synced);
+            record(table, &synced);
             let mut s = ck.lock();
             s.recorded = s.recorded.max(upto);
             ck.batch_done.notify_all();
@@ -171,46 +173,46 @@ fn sync(batch: Vec<Checkpoint>) -> Vec<Checkpoint> {
 /// (the state disk is full, …), each job concerned stops with TRANSIENT_ERROR carrying
 /// the store's code and is retried like a network error: its bytes stay in its
 /// temporary file, and a progress that was not recorded is never reported as durable.
-fn record(shared: &Shared, batch: &[Checkpoint]) {
+fn record(table: &JobTable, batch: &[Checkpoint]) {
     if batch.is_empty() {
         return;
     }
-    let mut g = shared.lock();
-    let inner = &mut *g;
-    let jobs = &inner.jobs;
-    let result = inner.store.atomic(|store| {
+    let failed = table.with_all(Wake::NONE, |all| {
+        let jobs = &*all.jobs;
+        let result = all.store.atomic(|store| {
+            for c in batch {
+                let Some(job) = jobs.get(&c.job).filter(|j| !j.state.is_final()) else {
+                    continue;
+                };
+                let Some(f) = job.files.get(c.idx).filter(|f| f.epoch == c.epoch) else {
+                    continue;
+                };
+                let mut durable = f.clone();
+                durable.done_bytes = c.offset;
+                durable.done = c.done;
+                store.save_file(c.job, c.idx, &durable)?;
+            }
+            Ok(())
+        });
+        let Err(e) = result else { return false };
+        let now = crate::types::now_ms();
+        let mut failed = false;
         for c in batch {
-            let Some(job) = jobs.get(&c.job).filter(|j| !j.state.is_final()) else {
+            let Some(job) = all.jobs.get_mut(&c.job) else {
                 continue;
             };
-            let Some(f) = job.files.get(c.idx).filter(|f| f.epoch == c.epoch) else {
+            if job.state.is_final() || job.run.is_none() {
                 continue;
-            };
-            let mut durable = f.clone();
-            durable.done_bytes = c.offset;
-            durable.done = c.done;
-            store.save_file(c.job, c.idx, &durable)?;
+            }
+            job.stop_run();
+            let failure = crate::policy::Failure::store(&e);
+            apply_outcome(job, Outcome::Failed(failure), now);
+            let _ = all.store.save_job(job);
+            failed = true;
         }
-        Ok(())
+        failed
     });
-    let Err(e) = result else { return };
-    let now = crate::types::now_ms();
-    let mut failed = false;
-    for c in batch {
-        let Some(job) = inner.jobs.get_mut(&c.job) else {
-            continue;
-        };
-        if job.state.is_final() || job.run.is_none() {
-            continue;
-        }
-        crate::model::stop_run(job);
-        let failure = crate::transfer::store_failure(&e);
-        crate::manager::apply_outcome(job, crate::transfer::Outcome::Failed(failure), now);
-        let _ = inner.store.save_job(job);
-        failed = true;
-    }
-    drop(g);
     if failed {
-        shared.kick();
+        table.wake(Wake::ALL);
     }
 }

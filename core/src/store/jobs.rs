@@ -1,114 +1,15 @@
-//! The durable store: one SQLite database (WAL, synchronous=FULL) in the state directory.
-//!
-//! Schema versions are `PRAGMA user_version`; `MIGRATIONS[i]` upgrades version `i` to `i+1`.
-//! The file is marked with `PRAGMA application_id` so a foreign database is refused.
+//! Job and file rows: saved as the records hold them, loaded with every value checked
+//! (a value out of range is STORE_CORRUPT naming the row and column).
 
+use super::Store;
 use crate::error::{Error, Result, codes};
-use crate::model::{ErrorRec, FileRec, JobRec};
+use crate::record::{ErrorRec, FileRec, JobRec};
 use crate::sys::FileId;
 use crate::types::*;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use uuid::Uuid;
-
-/// "bgcp" — marks a bgcopy database.
-const APPLICATION_ID: i64 = 0x6267_6370;
-
-const MIGRATIONS: &[&str] = &[
-    // 0 -> 1
-    "CREATE TABLE jobs (
-        id TEXT PRIMARY KEY,
-        seq INTEGER NOT NULL,
-        job_type INTEGER NOT NULL,
-        display_name TEXT NOT NULL,
-        description TEXT NOT NULL,
-        priority INTEGER NOT NULL,
-        notify_flags INTEGER NOT NULL,
-        no_progress_timeout INTEGER NOT NULL,
-        min_retry_delay INTEGER NOT NULL,
-        state INTEGER NOT NULL,
-        error_count INTEGER NOT NULL,
-        err_context INTEGER,
-        err_code INTEGER,
-        err_description TEXT,
-        err_file INTEGER,
-        err_protocol TEXT,
-        creation_ms INTEGER NOT NULL,
-        modification_ms INTEGER NOT NULL,
-        completion_ms INTEGER,
-        retry_at_ms INTEGER,
-        no_progress_since_ms INTEGER
-    );
-    CREATE TABLE files (
-        job_id TEXT NOT NULL,
-        idx INTEGER NOT NULL,
-        remote TEXT NOT NULL,
-        local TEXT NOT NULL,
-        total INTEGER,
-        done_bytes INTEGER NOT NULL,
-        validator TEXT,
-        done INTEGER NOT NULL,
-        completed INTEGER NOT NULL,
-        PRIMARY KEY (job_id, idx)
-    );
-    CREATE TABLE dirs (path TEXT PRIMARY KEY);",
-    // 1 -> 2: random temporary names, the ledger of temporary files bgcopy created
-    // (path + device/inode: the only files it ever deletes), restarts of changed
-    // remote files, and complete()'s durable intent.
-    "ALTER TABLE files ADD COLUMN temp_name TEXT;
-    ALTER TABLE files ADD COLUMN changed_restarts INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE jobs ADD COLUMN completing INTEGER NOT NULL DEFAULT 0;
-    CREATE TABLE temps (path TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL);
-    DROP TABLE dirs;",
-];
-
-/// The database connection.
-pub(crate) struct Store {
-    conn: Connection,
-}
-
-/// A store error as a bgcopy error: SQLite's "database or disk is full" (and an I/O
-/// error whose cause is ENOSPC/EDQUOT) is DISK_FULL, permissions ACCESS_DENIED,
-/// damage STORE_CORRUPT, the rest IO_ERROR.
-fn db_err(what: &str, e: rusqlite::Error) -> Error {
-    if let rusqlite::Error::SqliteFailure(f, _) = &e {
-        use rusqlite::ErrorCode as C;
-        match f.code {
-            C::NotADatabase | C::DatabaseCorrupt => {
-                return Error::new(
-                    codes::STORE_CORRUPT,
-                    format!("{what}: the job store is corrupt or not a database: {e}"),
-                );
-            }
-            C::DiskFull => {
-                return Error::new(codes::DISK_FULL, format!("{what}: the disk is full ({e})"));
-            }
-            C::CannotOpen | C::PermissionDenied | C::ReadOnly => {
-                return Error::new(codes::ACCESS_DENIED, format!("{what}: {e}"));
-            }
-            _ => {}
-        }
-    }
-    Error::new(codes::IO_ERROR, format!("{what}: {e}"))
-}
-
-/// [`db_err`], and an I/O error whose system cause (`sqlite3_system_errno`) is a full
-/// disk or quota is DISK_FULL too (SQLite reports a failed WAL/shm grow that way).
-fn conn_err(conn: &Connection, what: &str, e: rusqlite::Error) -> Error {
-    let err = db_err(what, e);
-    if err.code() == codes::IO_ERROR {
-        // SAFETY: reads the last OS error code of a connection we own.
-        let errno = unsafe { rusqlite::ffi::sqlite3_system_errno(conn.handle()) };
-        if errno == libc::ENOSPC || errno == libc::EDQUOT {
-            return Error::new(
-                codes::DISK_FULL,
-                format!("{} (no space left on the device)", err.message()),
-            );
-        }
-    }
-    err
-}
 
 /// A stored row that cannot be loaded: STORE_CORRUPT naming the row and column.
 fn bad_row(table: &str, key: &str, column: &str, value: impl std::fmt::Display) -> Error {
@@ -230,95 +131,6 @@ fn decode_job(row: JobRow) -> Result<JobRec> {
 }
 
 impl Store {
-    /// Open (creating or migrating) the store at `path`. The database and its `-wal`
-    /// and `-shm` files are private to the user (0600) whatever the umask.
-    pub fn open(path: &Path) -> Result<Store> {
-        // SQLite creates -wal and -shm with the database file's mode.
-        drop(crate::sys::private_file(path)?);
-        for suffix in ["-wal", "-shm"] {
-            let mut p = path.as_os_str().to_owned();
-            p.push(suffix);
-            crate::sys::tighten_if_present(Path::new(&p));
-        }
-        let conn = Connection::open(path).map_err(|e| db_err("open the job store", e))?;
-        let what = format!("read {}", path.display());
-        let check = |e| conn_err(&conn, &what, e);
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(check)?;
-        let app: i64 = conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(check)?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(check)?;
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(check)?;
-        if app != APPLICATION_ID && (tables > 0 || version != 0) {
-            return Err(Error::new(
-                codes::STORE_CORRUPT,
-                format!(
-                    "{} is not a bgcopy job store (application_id {app:#x}); move it away",
-                    path.display()
-                ),
-            ));
-        }
-        if version < 0 || version as usize > MIGRATIONS.len() {
-            return Err(Error::new(
-                codes::STORE_TOO_NEW,
-                format!(
-                    "{} has schema version {version}, this bgcopy knows up to {}",
-                    path.display(),
-                    MIGRATIONS.len()
-                ),
-            ));
-        }
-        let ok: String = conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(check)?;
-        if ok != "ok" {
-            return Err(Error::new(
-                codes::STORE_CORRUPT,
-                format!("{} failed its integrity check: {ok}", path.display()),
-            ));
-        }
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(check)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(Error::new(
-                codes::IO_ERROR,
-                format!("cannot use WAL journal on {}", path.display()),
-            ));
-        }
-        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;")
-            .map_err(check)?;
-        let mut store = Store { conn };
-        store.migrate(version as usize)?;
-        Ok(store)
-    }
-
-    fn err(&self, what: &str, e: rusqlite::Error) -> Error {
-        conn_err(&self.conn, what, e)
-    }
-
-    fn migrate(&mut self, from: usize) -> Result<()> {
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
-            self.atomic(|s| {
-                s.conn
-                    .execute_batch(sql)
-                    .and_then(|()| {
-                        s.conn.execute_batch(&format!(
-                            "PRAGMA user_version = {}; PRAGMA application_id = {APPLICATION_ID};",
-                            i + 1
-                        ))
-                    })
-                    .map_err(|e| s.err("migrate the job store", e))
-            })?;
-        }
-        Ok(())
-    }
-
     /// Every job with its files, in creation order; temporary files are matched with
     /// the identities the ledger recorded. A value out of range is STORE_CORRUPT
     /// naming its row.
@@ -504,27 +316,6 @@ impl Store {
         Ok(())
     }
 
-    /// Run `f` in one transaction: every write in it lands or none does.
-    pub fn atomic<T>(&mut self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| self.err("begin", e))?;
-        match f(self) {
-            Ok(v) => {
-                if let Err(e) = self.conn.execute_batch("COMMIT") {
-                    let err = self.err("commit", e);
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                    return Err(err);
-                }
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
-    }
-
     /// Remove a job's rows and its files' rows (the temp ledger keeps its entries
     /// until the files are deleted).
     pub fn delete_job(&self, id: Uuid) -> Result<()> {
@@ -536,54 +327,5 @@ impl Store {
             .execute("DELETE FROM jobs WHERE id = ?1", [&id])
             .map_err(|e| self.err("delete job", e))?;
         Ok(())
-    }
-
-    /// Record temporary files bgcopy created (before anything is written to them).
-    pub fn record_temps(&self, temps: &[(PathBuf, FileId)]) -> Result<()> {
-        for (path, id) in temps {
-            self.conn
-                .prepare_cached("INSERT OR REPLACE INTO temps (path, dev, ino) VALUES (?1,?2,?3)")
-                .and_then(|mut st| {
-                    st.execute(params![
-                        path.to_string_lossy(),
-                        id.dev as i64,
-                        id.ino as i64
-                    ])
-                })
-                .map_err(|e| self.err("record a temporary file", e))?;
-        }
-        Ok(())
-    }
-
-    /// Forget temporary files that were deleted (or moved into place).
-    pub fn forget_temps<'a>(&self, paths: impl IntoIterator<Item = &'a Path>) -> Result<()> {
-        for path in paths {
-            self.conn
-                .prepare_cached("DELETE FROM temps WHERE path = ?1")
-                .and_then(|mut st| st.execute([path.to_string_lossy()]))
-                .map_err(|e| self.err("forget a temporary file", e))?;
-        }
-        Ok(())
-    }
-
-    /// Every temporary file bgcopy created and has not deleted yet.
-    pub fn temps(&self) -> Result<Vec<(PathBuf, FileId)>> {
-        let e = |e| self.err("load temporary files", e);
-        let mut stmt = self
-            .conn
-            .prepare("SELECT path, dev, ino FROM temps")
-            .map_err(e)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    PathBuf::from(r.get::<_, String>(0)?),
-                    FileId {
-                        dev: r.get::<_, i64>(1)? as u64,
-                        ino: r.get::<_, i64>(2)? as u64,
-                    },
-                ))
-            })
-            .map_err(e)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)
     }
 }

@@ -1,4 +1,5 @@
-//! Notification delivery (SPEC §3), run by the dedicated `bgcopy-notify` thread.
+//! Notification delivery (the contract's notification rules), run by the dedicated
+//! `bgcopy-notify` thread of each manager.
 //!
 //! Each pass takes, under the lock, what is due for every job, then calls the
 //! callbacks with no lock held. TRANSFERRED and ERROR stay pending until a callback
@@ -7,13 +8,71 @@
 //! `notify_interval`, and the pending one is never dropped. After a final state only
 //! the modification reporting it is delivered, then the callback is released.
 
-use crate::job::{CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob};
-use crate::manager::Shared;
-use crate::model::ErrorRec;
-use crate::types::{JobState, notify, now_ms};
+use crate::error::{Result, codes};
+use crate::handles::{CallbackResult, CallbackSlot, CopyCallback, CopyError, CopyFile, CopyJob};
+use crate::record::ErrorRec;
+use crate::table::JobTable;
+use crate::types::{ErrorContext, JobState, notify, now_ms};
+use crate::wake::Wake;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
 use uuid::Uuid;
+
+/// The running notifier of a manager.
+pub(crate) struct Notifier {
+    stop: Arc<AtomicBool>,
+    table: Arc<JobTable>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Notifier {
+    /// Start the `bgcopy-notify` thread.
+    pub fn start(table: Arc<JobTable>, interval: Duration) -> Result<Notifier> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (t, s) = (table.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("bgcopy-notify".into())
+            .spawn(move || {
+                while !s.load(Ordering::SeqCst) {
+                    let sleep = match delivery_pass(&t, interval) {
+                        Some(at) => Duration::from_millis(
+                            at.saturating_sub(now_ms()).clamp(0, 3_600_000) as u64,
+                        ),
+                        None => Duration::from_secs(3600),
+                    };
+                    t.notifier.wait(sleep);
+                }
+            })
+            .map_err(|e| {
+                crate::Error::new(codes::E_UNEXPECTED, format!("start the notifier: {e}"))
+            })?;
+        Ok(Notifier {
+            stop,
+            table,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stop the thread and wait for it, unless this runs on it (`close()` from a
+    /// callback, or a callback held the last reference): it then ends by itself.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.table.notifier.raise();
+        if let Some(t) = self.thread.take()
+            && t.thread().id() != std::thread::current().id()
+        {
+            let _ = t.join();
+        }
+    }
+
+    /// In a child process after `fork()`: the thread exists only in the parent.
+    pub fn abandon(self) {
+        std::mem::forget(self);
+    }
+}
 
 enum What {
     Transferred,
@@ -29,30 +88,26 @@ struct Delivery {
 }
 
 /// One delivery pass; returns when the next one is due.
-pub(crate) fn delivery_pass(shared: &Arc<Shared>) -> Option<i64> {
+fn delivery_pass(table: &Arc<JobTable>, interval: Duration) -> Option<i64> {
     let now = now_ms();
-    let interval = shared.opts.notify_interval.as_millis() as i64;
+    let interval = interval.as_millis() as i64;
     let mut next: Option<i64> = None;
     let mut soonest = |t: i64| next = Some(next.map_or(t, |n: i64| n.min(t)));
     let mut out = Vec::new();
     // Callbacks let go of are dropped after the lock is released (their destructors
     // may call the library).
     let mut released = Vec::new();
-    {
-        let mut g = shared.lock();
-        if g.closed {
-            return None;
+    let open = table.with_all(Wake::NONE, |all| {
+        if all.closed {
+            return false;
         }
-        for job in g.jobs.values_mut() {
+        for job in all.jobs.values_mut() {
             let n = &mut job.notify;
             if n.finished {
                 continue;
             }
             let flags = job.notify_flags;
-            let Some(cb) = job
-                .callback
-                .clone()
-                .filter(|_| flags & notify::DISABLE == 0)
+            let Some(cb) = CallbackSlot::of(&job.callback).filter(|_| flags & notify::DISABLE == 0)
             else {
                 n.modification = false;
                 n.files.clear();
@@ -115,33 +170,33 @@ pub(crate) fn delivery_pass(shared: &Arc<Shared>) -> Option<i64> {
                 if due <= now {
                     n.error_due = None;
                     push(What::Error(job.error.clone().unwrap_or_else(|| {
-                        ErrorRec::general(
-                            crate::ErrorContext::Unknown,
-                            crate::codes::E_UNEXPECTED,
-                            "",
-                        )
+                        ErrorRec::general(ErrorContext::Unknown, codes::E_UNEXPECTED, "")
                     })));
                 } else {
                     soonest(due);
                 }
             }
         }
+        true
+    });
+    if !open {
+        return None;
     }
 
     drop(released);
     let mut failed = Vec::new();
     for d in out {
-        let job = CopyJob::new(shared.clone(), d.job);
+        let job = CopyJob::new(table.clone(), d.job);
         let cb = &d.callback;
         let result = catch_unwind(AssertUnwindSafe(|| -> CallbackResult {
             match &d.what {
                 What::Transferred => cb.job_transferred(&job),
                 What::Error(rec) => {
-                    cb.job_error(&job, &CopyError::new(shared.clone(), d.job, rec.clone()))
+                    cb.job_error(&job, &CopyError::new(table.clone(), d.job, rec.clone()))
                 }
                 What::Modification => cb.job_modification(&job),
                 What::File(idx) => {
-                    cb.file_transferred(&job, &CopyFile::new(shared.clone(), d.job, *idx))
+                    cb.file_transferred(&job, &CopyFile::new(table.clone(), d.job, *idx))
                 }
             }
         }));
@@ -156,17 +211,18 @@ pub(crate) fn delivery_pass(shared: &Arc<Shared>) -> Option<i64> {
     }
     if !failed.is_empty() {
         let now = now_ms();
-        let mut g = shared.lock();
-        for (id, state) in failed {
-            if let Some(job) = g.jobs.get_mut(&id).filter(|j| j.state == state) {
-                let due = now + (job.min_retry_delay as i64 * 1000).max(1000);
-                match state {
-                    JobState::Transferred => job.notify.transferred_due = Some(due),
-                    _ => job.notify.error_due = Some(due),
+        table.with_all(Wake::NONE, |all| {
+            for (id, state) in failed {
+                if let Some(job) = all.jobs.get_mut(&id).filter(|j| j.state == state) {
+                    let due = now + (job.min_retry_delay as i64 * 1000).max(1000);
+                    match state {
+                        JobState::Transferred => job.notify.transferred_due = Some(due),
+                        _ => job.notify.error_due = Some(due),
+                    }
+                    soonest(due);
                 }
-                soonest(due);
             }
-        }
+        });
     }
     next
 }

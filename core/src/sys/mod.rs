@@ -7,6 +7,10 @@
 //! truncation, rename or deletion first proves that identity: a link, a different
 //! inode or anything else planted at the path is never followed, written or removed.
 
+mod lock;
+
+pub(crate) use lock::DirLock;
+
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -241,6 +245,12 @@ pub(crate) fn tighten_if_present(path: &Path) {
     {
         let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
     }
+}
+
+/// The current process id: a handle whose recorded pid differs was inherited through
+/// `fork()`.
+pub(crate) fn pid() -> u32 {
+    std::process::id()
 }
 
 /// Crash points for the durability tests (debug builds only): when the environment

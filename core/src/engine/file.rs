@@ -1,0 +1,396 @@
+//! `FileTransfer`: one file from its request to its checkpoints. It opens the file's
+//! temporary file (only if it is the one bgcopy created), asks for the bytes it lacks
+//! (Range + If-Range with the validator), decides what an answer means (a resume, a
+//! restart of a changed file, a refused range), and streams the body (`stream.rs`).
+
+use super::EngineCtx;
+use super::checkpoint::Checkpoint;
+use super::classify::Blame;
+use super::http::{content_length, parse_content_range, range_total, scheme_of, validator_of};
+use crate::error::codes;
+use crate::policy::Failure;
+use crate::record::foreign_error;
+use crate::sys::{FileId, TempError};
+use crate::types::*;
+use crate::wake::Wake;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use uuid::Uuid;
+
+/// Restarts of one file because its remote content changed (new validator or size)
+/// before the job goes to ERROR with REMOTE_FILE_CHANGED: a server whose content
+/// changes on every attempt must not make an endless download-again cycle.
+pub(crate) const MAX_CHANGED_RESTARTS: u32 = 5;
+
+/// Range answers that cannot be used, in a row, before INSUFFICIENT_RANGE_SUPPORT.
+const MAX_BAD_RANGES: u32 = 3;
+
+/// One file's transfer, with what it knows of the file (read once, under the lock).
+pub(super) struct FileTransfer<'a> {
+    pub(super) ctx: &'a EngineCtx,
+    pub(super) id: Uuid,
+    pub(super) idx: usize,
+    pub(super) stop: &'a AtomicBool,
+    pub(super) buf: &'a mut Vec<u8>,
+    pub(super) url: String,
+    /// Restart counter: checkpoints from before a restart are void.
+    pub(super) epoch: u32,
+    temp: PathBuf,
+    temp_id: Option<FileId>,
+    /// Bytes already in the temporary file.
+    pub(super) offset: u64,
+    pub(super) validator: Option<String>,
+    pub(super) total: Option<u64>,
+    /// Not FOREGROUND: the background bandwidth limit applies.
+    pub(super) background: bool,
+    /// `http`/`https` of the URL in use (after redirects).
+    pub(super) proto: &'static str,
+}
+
+impl<'a> FileTransfer<'a> {
+    /// The transfer of file `idx` of job `id`, or `None` when it is gone.
+    pub fn start(
+        ctx: &'a EngineCtx,
+        id: Uuid,
+        idx: usize,
+        stop: &'a AtomicBool,
+        buf: &'a mut Vec<u8>,
+    ) -> Option<FileTransfer<'a>> {
+        let snap = ctx.table.read(id, |j| {
+            j.files.get(idx).map(|f| {
+                (
+                    f.remote.clone(),
+                    f.epoch,
+                    f.temp_path(),
+                    f.temp_id,
+                    f.done_bytes,
+                    f.validator.clone(),
+                    f.total,
+                    j.priority != Priority::Foreground,
+                )
+            })
+        });
+        let (url, epoch, temp, temp_id, offset, validator, total, background) = snap.ok()??;
+        let proto = scheme_of(&url);
+        Some(FileTransfer {
+            ctx,
+            id,
+            idx,
+            stop,
+            buf,
+            url,
+            epoch,
+            temp,
+            temp_id,
+            offset,
+            validator,
+            total,
+            background,
+            proto,
+        })
+    }
+
+    /// Which file an error is about.
+    pub(super) fn blame(&self) -> Blame {
+        Blame {
+            file: self.idx,
+            protocol: Some(self.proto),
+        }
+    }
+
+    /// Transfer the file to its temporary file, resuming where its checkpoint says.
+    /// `Ok` when it is done or was stopped (the caller checks the stop flag).
+    pub fn run(mut self) -> Result<(), Failure> {
+        let Some(file) = self.open()? else {
+            return Ok(());
+        };
+        if self.stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let len = file
+            .metadata()
+            .map_err(|e| self.blame().local("stat temp file", &e))?
+            .len();
+        if len != self.offset {
+            if len < self.offset {
+                self.offset = 0;
+                self.validator = None;
+            }
+            file.set_len(self.offset)
+                .map_err(|e| self.blame().local("truncate temp file", &e))?;
+        }
+        if self.offset > 0 && self.total == Some(self.offset) {
+            // Every byte is here (stopped just before the file was marked done).
+            let validator = self.validator.clone();
+            self.mark_done(&file, self.offset, validator);
+            return Ok(());
+        }
+        // Without a validator (strong ETag or Last-Modified) a change of the remote
+        // file cannot be detected: never splice old and new bytes, fetch the whole file
+        // again (the restart is recorded when the new answer arrives; its size tells
+        // whether the file changed).
+        let mut from_zero = None;
+        if self.offset > 0 && self.validator.is_none() {
+            from_zero = Some(self.total);
+            self.offset = 0;
+        }
+        let mut bad_ranges = 0;
+        loop {
+            let ranged = self.offset > 0;
+            let ask = super::fetch::Ask {
+                url: &self.url,
+                offset: self.offset,
+                validator: self.validator.as_deref(),
+                file: self.idx,
+            };
+            let (resp, final_url) = super::fetch::fetch(self.ctx, ask)?;
+            self.proto = scheme_of(&final_url);
+            let status = resp.status().as_u16();
+            let validator = validator_of(&resp);
+            let (start, total) = match status {
+                200 => {
+                    let len = content_length(&resp);
+                    if ranged || from_zero.is_some() {
+                        // The server ignored the range, the file changed, or it has no
+                        // validator: restart at 0 with this body.
+                        let before = from_zero.unwrap_or(self.total);
+                        let changed = self.validator.is_some() && validator != self.validator
+                            || before.is_some() && len.is_some() && len != before;
+                        self.restart(changed)?;
+                    }
+                    (0, len)
+                }
+                206 => {
+                    let Some((first, _, size)) =
+                        super::http::header(&resp, "content-range").and_then(parse_content_range)
+                    else {
+                        return Err(self.blame().remote(
+                            codes::INVALID_SERVER_RESPONSE,
+                            "206 response without a valid Content-Range",
+                        ));
+                    };
+                    if !ranged {
+                        return Err(self.blame().remote(
+                            codes::INSUFFICIENT_RANGE_SUPPORT,
+                            "the server sent a partial response to a request for the whole file",
+                        ));
+                    }
+                    let changed = self.validator.is_some() && validator != self.validator
+                        || self.total.is_some() && size.is_some() && size != self.total;
+                    if first != self.offset || changed {
+                        if !changed {
+                            bad_ranges += 1;
+                        }
+                        self.start_over(&file, bad_ranges, changed, "answering ranges wrongly")?;
+                        continue;
+                    }
+                    (self.offset, size.or(self.total))
+                }
+                416 => {
+                    if self.total == Some(self.offset) || range_total(&resp) == Some(self.offset) {
+                        let validator = self.validator.clone();
+                        self.mark_done(&file, self.offset, validator);
+                        return Ok(());
+                    }
+                    bad_ranges += 1;
+                    self.start_over(&file, bad_ranges, false, "refusing the range")?;
+                    continue;
+                }
+                s => return Err(self.blame().status(s, &resp)),
+            };
+            self.set_meta(total, validator.clone());
+            self.mark_transferring();
+            return self.stream(resp, &file, start, total, validator);
+        }
+    }
+
+    /// Open the temporary file bgcopy created for this file. `None` when it vanished
+    /// (the file starts over under a new name in the next round) or was never made.
+    fn open(&mut self) -> Result<Option<Arc<File>>, Failure> {
+        let Some(temp_id) = self.temp_id else {
+            // Not created yet (the next round of the job creates it).
+            return Ok(None);
+        };
+        match crate::sys::open_temp(&self.temp, temp_id) {
+            Ok(f) => Ok(Some(Arc::new(f))),
+            Err(TempError::Foreign(what)) => {
+                Err(foreign_temp(self.ctx, self.id, self.idx, &self.temp, &what))
+            }
+            Err(TempError::Missing) => {
+                // Deleted behind our back: the file starts over under a new name.
+                let (id, idx, temp) = (self.id, self.idx, &self.temp);
+                self.ctx.table.update(id, Wake::ENGINE, |job, store| {
+                    job.files[idx].abandon_temp();
+                    job.files[idx].epoch += 1;
+                    let _ = store.save_file(id, idx, &job.files[idx]);
+                    let _ = store.forget_temps([temp.as_path()]);
+                    job.touch(now_ms());
+                });
+                Ok(None)
+            }
+            Err(TempError::Io(e)) => Err(self
+                .blame()
+                .local(&format!("open {}", self.temp.display()), &e)),
+        }
+    }
+
+    /// The file must start over: its bytes are dropped, the restart is recorded (error
+    /// count, modification) at once, and older checkpoints of it become void. When
+    /// the remote file `changed` once more than [`MAX_CHANGED_RESTARTS`] allows, the
+    /// job fails with REMOTE_FILE_CHANGED.
+    fn restart(&mut self, changed: bool) -> Result<(), Failure> {
+        let (id, idx) = (self.id, self.idx);
+        let restarted = self.ctx.table.update(id, Wake::ENGINE, |job, store| {
+            let f = &mut job.files[idx];
+            if changed {
+                f.changed_restarts = f.changed_restarts.saturating_add(1);
+            }
+            let too_often = f.changed_restarts > MAX_CHANGED_RESTARTS;
+            f.reset();
+            f.epoch += 1;
+            let epoch = f.epoch;
+            let _ = store.save_file(id, idx, f);
+            job.error_count = job.error_count.saturating_add(1);
+            job.touch(now_ms());
+            let _ = store.save_job(job);
+            (!too_often).then_some(epoch)
+        });
+        match restarted.flatten() {
+            Some(epoch) => {
+                self.epoch = epoch;
+                Ok(())
+            }
+            None => Err(self.blame().remote(
+                codes::REMOTE_FILE_CHANGED,
+                &format!(
+                    "the remote file changed (a new validator or size) on {} attempts in a \
+                     row; resume() tries again",
+                    MAX_CHANGED_RESTARTS + 1
+                ),
+            )),
+        }
+    }
+
+    /// Start over from 0 after a range answer that can't be used (recorded as a
+    /// restart); after [`MAX_BAD_RANGES`] in a row the server can't do ranges well
+    /// enough: INSUFFICIENT_RANGE_SUPPORT.
+    fn start_over(
+        &mut self,
+        file: &File,
+        bad_ranges: u32,
+        changed: bool,
+        why: &str,
+    ) -> Result<(), Failure> {
+        if bad_ranges > MAX_BAD_RANGES {
+            return Err(self.blame().remote(
+                codes::INSUFFICIENT_RANGE_SUPPORT,
+                &format!("the server keeps {why}"),
+            ));
+        }
+        self.restart(changed)?;
+        file.set_len(0)
+            .map_err(|e| self.blame().local("truncate temp file", &e))?;
+        self.offset = 0;
+        self.validator = None;
+        self.total = None;
+        Ok(())
+    }
+
+    /// The size and validator the server gave (made durable with the next checkpoint).
+    fn set_meta(&self, total: Option<u64>, validator: Option<String>) {
+        let idx = self.idx;
+        self.ctx.table.update(self.id, Wake::ENGINE, |job, _| {
+            let f = &mut job.files[idx];
+            if f.total != total || f.validator != validator {
+                f.total = total;
+                f.validator = validator;
+                job.touch(now_ms());
+            }
+        });
+    }
+
+    fn mark_transferring(&self) {
+        self.ctx.table.update(self.id, Wake::ENGINE, |job, _| {
+            if job.state == JobState::Connecting && job.run.is_some() {
+                job.set_state(JobState::Transferring, now_ms());
+            }
+        });
+    }
+
+    /// Every byte is in the temporary file: the file is done (recorded once synced).
+    pub(super) fn mark_done(&self, file: &Arc<File>, size: u64, validator: Option<String>) {
+        let (idx, epoch) = (self.idx, self.epoch);
+        let live = self.ctx.table.update(self.id, Wake::ENGINE, |job, _| {
+            let f = &mut job.files[idx];
+            if f.epoch != epoch {
+                return false;
+            }
+            f.done_bytes = size;
+            f.total = Some(size);
+            f.validator = validator;
+            f.done = true;
+            f.changed_restarts = 0;
+            job.notify.files.push(idx);
+            job.made_progress();
+            job.touch(now_ms());
+            true
+        });
+        if live == Some(true) {
+            self.checkpoint(file, size, true, false);
+        }
+    }
+
+    /// Ask the checkpointer to make `offset` durable.
+    pub(super) fn checkpoint(&self, file: &Arc<File>, offset: u64, done: bool, urgent: bool) {
+        self.ctx.checkpoints.submit(
+            Checkpoint {
+                job: self.id,
+                idx: self.idx,
+                epoch: self.epoch,
+                offset,
+                done,
+                file: file.clone(),
+            },
+            urgent,
+        );
+    }
+
+    /// Live progress (not yet durable); wakes the notifier only when someone listens.
+    pub(super) fn progress(&self, offset: u64) {
+        let idx = self.idx;
+        let listening = self.ctx.table.update(self.id, Wake::NONE, |job, _| {
+            job.files[idx].done_bytes = offset;
+            job.made_progress();
+            job.touch(now_ms());
+            job.listens_for_modifications()
+        });
+        if listening == Some(true) {
+            self.ctx.table.wake(Wake::NOTIFIER);
+        }
+    }
+}
+
+/// Something bgcopy did not create is at file `idx`'s temporary path: never followed
+/// or written; the file moves to a fresh name (so `resume()` works) and the job fails
+/// with ACCESS_DENIED on it.
+pub(super) fn foreign_temp(
+    ctx: &EngineCtx,
+    id: Uuid,
+    idx: usize,
+    path: &Path,
+    what: &str,
+) -> Failure {
+    ctx.table.update(id, Wake::ENGINE, |job, store| {
+        job.files[idx].abandon_temp();
+        let _ = store.save_file(id, idx, &job.files[idx]);
+        let _ = store.forget_temps([path]);
+        job.touch(now_ms());
+    });
+    Failure {
+        error: foreign_error(idx, what),
+        transient: false,
+        retry_after: None,
+    }
+}

@@ -1,0 +1,137 @@
+//! The transfer engine of a process that runs transfers (`start_transfers`): the
+//! scheduler thread (`scheduler.rs`) gives jobs slots and starts one worker thread per
+//! running job (`worker.rs`), which runs its files (`file.rs`) over one HTTP agent
+//! (`http.rs`); errors are classified in `classify.rs`, bandwidth shared in
+//! `ratelimit.rs`, transferred bytes made durable by the checkpointer thread
+//! (`checkpoint.rs`). `recovery.rs` reconciles a store with its files at open.
+//!
+//! The engine reaches job state only through the `JobTable`.
+
+mod checkpoint;
+mod classify;
+mod fetch;
+mod file;
+mod http;
+mod ratelimit;
+pub(crate) mod recovery;
+mod scheduler;
+mod stream;
+mod worker;
+
+use crate::error::{Error, Result, codes};
+use crate::options::ManagerOptions;
+use crate::sys::DirLock;
+use crate::table::JobTable;
+use checkpoint::Checkpointer;
+use ratelimit::RateLimiter;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long `stop()` waits for running transfers to checkpoint and exit.
+const STOP_WAIT: Duration = Duration::from_secs(2);
+
+/// What the engine's threads share.
+pub(crate) struct EngineCtx {
+    table: Arc<JobTable>,
+    opts: ManagerOptions,
+    agent: ureq::Agent,
+    limiter: Option<RateLimiter>,
+    checkpoints: Arc<Checkpointer>,
+    shutdown: AtomicBool,
+    /// Worker threads that have not exited yet.
+    workers: AtomicUsize,
+    /// The directory lock. Each worker holds a clone until its thread ends, so the
+    /// directory stays locked until the last worker (maybe blocked in a read until the
+    /// read timeout) has exited.
+    lock: Mutex<Option<Arc<DirLock>>>,
+}
+
+impl EngineCtx {
+    fn lock_clone(&self) -> Option<Arc<DirLock>> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// A running engine; [`Engine::stop`] ends it.
+pub(crate) struct Engine {
+    ctx: Arc<EngineCtx>,
+    scheduler: Option<JoinHandle<()>>,
+    checkpointer: Option<JoinHandle<()>>,
+}
+
+fn thread_error(what: &str, e: std::io::Error) -> Error {
+    Error::new(codes::E_UNEXPECTED, format!("start {what}: {e}"))
+}
+
+impl Engine {
+    /// Start the checkpointer and the scheduler for `table`; installs the table's
+    /// durability barrier (used by `complete()`).
+    pub fn start(table: Arc<JobTable>, opts: ManagerOptions, lock: Arc<DirLock>) -> Result<Engine> {
+        let agent = http::make_agent(&opts)?;
+        let limiter = opts.background_bandwidth_limit.map(RateLimiter::new);
+        let checkpoints = Arc::new(Checkpointer::default());
+        let ctx = Arc::new(EngineCtx {
+            table: table.clone(),
+            opts,
+            agent,
+            limiter,
+            checkpoints: checkpoints.clone(),
+            shutdown: AtomicBool::new(false),
+            workers: AtomicUsize::new(0),
+            lock: Mutex::new(Some(lock)),
+        });
+        let barrier = checkpoints.clone();
+        table.set_barrier(Box::new(move || barrier.flush()));
+        let c = ctx.clone();
+        let checkpointer = std::thread::Builder::new()
+            .name("bgcopy-checkpoint".into())
+            .spawn(move || c.checkpoints.run(&c.table, c.opts.checkpoint_interval))
+            .map_err(|e| thread_error("the checkpointer", e))?;
+        let c = ctx.clone();
+        let scheduler = std::thread::Builder::new()
+            .name("bgcopy-scheduler".into())
+            .spawn(move || scheduler::run(&c))
+            .map_err(|e| thread_error("the scheduler", e))?;
+        Ok(Engine {
+            ctx,
+            scheduler: Some(scheduler),
+            checkpointer: Some(checkpointer),
+        })
+    }
+
+    /// Stop: the scheduler ends, every running transfer checkpoints and exits (waited
+    /// for at most [`STOP_WAIT`]; one blocked in a stalled read exits at the read
+    /// timeout), what they checkpointed is recorded, the checkpointer ends. The table
+    /// must be closed first (that tells the transfers to stop). Idempotent.
+    pub fn stop(&mut self) {
+        self.ctx.shutdown.store(true, Ordering::SeqCst);
+        self.ctx.table.scheduler.raise();
+        if let Some(t) = self.scheduler.take() {
+            let _ = t.join();
+        }
+        let deadline = Instant::now() + STOP_WAIT;
+        drop(
+            self.ctx
+                .lock
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
+        while self.ctx.workers.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Some(t) = self.checkpointer.take() {
+            self.ctx.checkpoints.flush();
+            self.ctx.checkpoints.shutdown();
+            let _ = t.join();
+        }
+    }
+
+    /// In a child process after `fork()`: the engine's threads exist only in the
+    /// parent; let go of everything without joining or locking.
+    pub fn abandon(self) {
+        std::mem::forget(self);
+    }
+}

@@ -1,0 +1,130 @@
+//! Streaming a response body into the temporary file: large writes, writeback started
+//! early, live progress, checkpoints every `checkpoint_bytes` or `checkpoint_interval`,
+//! the background bandwidth limit, and a stop checked between reads.
+
+use super::classify::io_class;
+use super::file::FileTransfer;
+use crate::error::codes;
+use crate::policy::Failure;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use ureq::http::Response;
+
+impl FileTransfer<'_> {
+    /// Write the body from offset `start` (a total of `total` bytes when known); the
+    /// file is done at its end.
+    pub(super) fn stream(
+        &mut self,
+        resp: Response<ureq::Body>,
+        file: &Arc<File>,
+        start: u64,
+        total: Option<u64>,
+        validator: Option<String>,
+    ) -> Result<(), Failure> {
+        let blame = self.blame();
+        let mut out: &File = file;
+        out.seek(SeekFrom::Start(start))
+            .map_err(|e| blame.local("seek temp file", &e))?;
+        if start == 0 {
+            file.set_len(0)
+                .map_err(|e| blame.local("truncate temp file", &e))?;
+        }
+        let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
+        if self.buf.len() != READ_BUF {
+            self.buf.resize(READ_BUF, 0);
+        }
+        let opts = &self.ctx.opts;
+        let mut offset = start;
+        let mut submitted = start;
+        let mut written_back = start;
+        let mut last = Instant::now();
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                self.checkpoint(file, offset, false, true);
+                return Ok(());
+            }
+            let n = match reader.read(self.buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.checkpoint(file, offset, false, true);
+                    let (transient, code) = io_class(&e);
+                    return Err(blame.transport(
+                        transient,
+                        code,
+                        &format!("the transfer broke off at byte {offset}: {e}"),
+                    ));
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            if total.is_some_and(|t| offset + n as u64 > t) {
+                return Err(blame.remote(
+                    codes::INVALID_SERVER_RESPONSE,
+                    "the server sent more bytes than the file's size",
+                ));
+            }
+            out.write_all(&self.buf[..n])
+                .map_err(|e| blame.local("write temp file", &e))?;
+            offset += n as u64;
+            if offset - written_back >= WRITEBACK_STEP {
+                start_writeback(file, written_back, offset);
+                written_back = offset;
+            }
+            self.progress(offset);
+            if self.background
+                && let Some(l) = &self.ctx.limiter
+            {
+                l.take(n);
+            }
+            if offset - submitted >= opts.checkpoint_bytes
+                || last.elapsed() >= opts.checkpoint_interval
+            {
+                self.checkpoint(file, offset, false, true);
+                submitted = offset;
+                last = Instant::now();
+            }
+        }
+        if let Some(t) = total
+            && offset < t
+        {
+            self.checkpoint(file, offset, false, true);
+            return Err(blame.transport(
+                true,
+                codes::CONNECTION_CLOSED,
+                &format!("the connection closed at byte {offset} of {t}"),
+            ));
+        }
+        self.mark_done(file, offset, validator);
+        Ok(())
+    }
+}
+
+/// Size of a worker's read buffer (each read is one write to the temp file).
+const READ_BUF: usize = 256 * 1024;
+
+/// Start writing back every this many new bytes, so the checkpoint syncs (and the one
+/// before `complete()`) find little left to write.
+const WRITEBACK_STEP: u64 = 2 << 20;
+
+/// Ask the kernel to start writing `[from, to)` to disk now, without waiting for it.
+fn start_writeback(file: &File, from: u64, to: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: sync_file_range on a valid descriptor; it only starts I/O.
+        unsafe {
+            libc::sync_file_range(
+                file.as_raw_fd(),
+                from as libc::off64_t,
+                (to - from) as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, from, to);
+}

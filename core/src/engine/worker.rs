@@ -1,0 +1,224 @@
+//! One running job: a `bgcopy-job` thread creates the job's temporary files, then runs
+//! up to `connections_per_job` of its files at once on scoped threads, and records how
+//! the run ended.
+
+use super::EngineCtx;
+use super::classify::Blame;
+use super::file::{FileTransfer, foreign_temp};
+use crate::error::{Error, codes};
+use crate::policy::{Failure, Outcome, apply_outcome};
+use crate::sys::{self, TempError};
+use crate::types::*;
+use crate::wake::Wake;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+/// Start the worker thread of run `generation` of job `id`.
+pub(super) fn spawn(
+    ctx: Arc<EngineCtx>,
+    id: Uuid,
+    generation: u64,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<()> {
+    // Each worker holds the directory lock until its thread ends.
+    let lock = ctx.lock_clone();
+    ctx.workers.fetch_add(1, Ordering::SeqCst);
+    let c = ctx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("bgcopy-job".into())
+        .spawn(move || {
+            run_job(&c, id, generation, &stop);
+            c.workers.fetch_sub(1, Ordering::SeqCst);
+            drop(lock);
+        });
+    if spawned.is_err() {
+        ctx.workers.fetch_sub(1, Ordering::SeqCst);
+    }
+    spawned.map(|_| ())
+}
+
+/// Body of a `bgcopy-job` thread.
+fn run_job(ctx: &EngineCtx, id: Uuid, generation: u64, stop: &AtomicBool) {
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_files(ctx, id, stop)))
+            .unwrap_or_else(|_| Outcome::Failed(Failure::panic()));
+    finish(ctx, id, generation, outcome);
+    cleanup_if_final(ctx, id);
+}
+
+/// Record the run's outcome if it is still the job's current run.
+fn finish(ctx: &EngineCtx, id: Uuid, generation: u64, outcome: Outcome) {
+    if matches!(outcome, Outcome::Done) {
+        // TRANSFERRED is recorded only after every file's bytes are.
+        ctx.checkpoints.flush();
+    }
+    ctx.table.with_all(Wake::ALL, |all| {
+        if let Some(job) = all.jobs.get_mut(&id) {
+            job.worker_alive = false;
+            let current = job.run.as_ref().is_some_and(|r| r.generation == generation);
+            if current && !job.state.is_final() {
+                job.run = None;
+                apply_outcome(job, outcome, now_ms());
+                let _ = all.store.save_job(job);
+            }
+        }
+    });
+}
+
+/// A worker may have recreated a temp file of a job that became final meanwhile.
+fn cleanup_if_final(ctx: &EngineCtx, id: Uuid) {
+    let temps = ctx
+        .table
+        .read(id, |j| {
+            if j.state.is_final() {
+                j.unfinished_temps()
+            } else {
+                Vec::new()
+            }
+        })
+        .unwrap_or_default();
+    crate::complete::remove_temps(&ctx.table, temps);
+}
+
+fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
+    loop {
+        let Ok(pending) = ctx
+            .table
+            .read(id, |j| j.files.iter().filter(|f| !f.done).count())
+        else {
+            return Outcome::Stopped;
+        };
+        if stop.load(Ordering::SeqCst) {
+            return Outcome::Stopped;
+        }
+        if pending == 0 {
+            return Outcome::Done;
+        }
+        if let Err(f) = prepare_temps(ctx, id) {
+            return Outcome::Failed(f);
+        }
+        let taken = Mutex::new(HashSet::new());
+        let first_error: Mutex<Option<Failure>> = Mutex::new(None);
+        let halt = AtomicBool::new(false);
+        let worker = || {
+            let mut buf = Vec::new();
+            loop {
+                if stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
+                    return;
+                }
+                let next = ctx
+                    .table
+                    .read(id, |j| {
+                        let mut t = taken.lock().unwrap_or_else(|p| p.into_inner());
+                        let idx = (0..j.files.len()).find(|i| !j.files[*i].done && !t.contains(i));
+                        if let Some(i) = idx {
+                            t.insert(i);
+                        }
+                        idx
+                    })
+                    .ok()
+                    .flatten();
+                let Some(idx) = next else { return };
+                let done = FileTransfer::start(ctx, id, idx, stop, &mut buf)
+                    .map_or(Ok(()), FileTransfer::run);
+                if let Err(f) = done {
+                    halt.store(true, Ordering::SeqCst);
+                    let mut e = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                    if e.is_none() {
+                        *e = Some(f);
+                    }
+                    return;
+                }
+            }
+        };
+        let threads = pending.min(ctx.opts.connections_per_job).max(1);
+        std::thread::scope(|s| {
+            for _ in 1..threads {
+                s.spawn(worker);
+            }
+            worker();
+        });
+        if let Some(f) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Outcome::Failed(f);
+        }
+    }
+}
+
+/// Create the temporary files of the job's pending files that have none yet
+/// (`O_CREAT|O_EXCL|O_NOFOLLOW`, 0600) and record their identities in the store's
+/// ledger in one transaction, before any byte is written to them.
+fn prepare_temps(ctx: &EngineCtx, id: Uuid) -> Result<(), Failure> {
+    let wanted: Vec<(usize, PathBuf, String)> = ctx
+        .table
+        .read(id, |j| {
+            if j.state.is_final() {
+                return Vec::new();
+            }
+            j.files
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| !f.done && f.temp_id.is_none())
+                .map(|(i, f)| (i, f.temp_path(), f.temp_name.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut created = Vec::with_capacity(wanted.len());
+    let mut failed = None;
+    for (idx, path, name) in wanted {
+        match sys::create_temp(&path) {
+            Ok((_, fid)) => created.push((idx, path, name, fid)),
+            Err(e) => {
+                failed = Some((idx, path, e));
+                break;
+            }
+        }
+    }
+    let recorded = ctx.table.update(id, Wake::NONE, |job, store| {
+        // Only files still waiting for this very name take it.
+        created.retain(|(idx, path, name, fid)| {
+            let f = &job.files[*idx];
+            let keep = f.temp_name == *name && f.temp_id.is_none();
+            if !keep {
+                let _ = sys::remove_ours(path, *fid);
+            }
+            keep
+        });
+        let entries: Vec<_> = created.iter().map(|(_, p, _, f)| (p.clone(), *f)).collect();
+        store.atomic(|s| s.record_temps(&entries)).map(|()| {
+            for (idx, _, _, fid) in &created {
+                job.files[*idx].temp_id = Some(*fid);
+            }
+        })
+    });
+    let recorded = recorded.unwrap_or_else(|| Err(Error::invalid_state("the job ended")));
+    if let Err(e) = recorded {
+        for (_, path, _, fid) in &created {
+            let _ = sys::remove_ours(path, *fid);
+        }
+        if e.code() == codes::INVALID_STATE {
+            return Ok(());
+        }
+        return Err(Failure::store(&e));
+    }
+    let Some((idx, path, e)) = failed else {
+        return Ok(());
+    };
+    let blame = Blame {
+        file: idx,
+        protocol: None,
+    };
+    Err(match e {
+        TempError::Foreign(what) => foreign_temp(ctx, id, idx, &path, &what),
+        TempError::Missing => blame.local(
+            "create the temporary file",
+            &std::io::Error::from(std::io::ErrorKind::NotFound),
+        ),
+        TempError::Io(e) => blame.local(&format!("create {}", path.display()), &e),
+    })
+}

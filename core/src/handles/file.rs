@@ -1,0 +1,62 @@
+//! `CopyFile` (IBackgroundCopyFile): one file of a job.
+
+use crate::error::{Error, Result, codes};
+use crate::record::FileRec;
+use crate::table::JobTable;
+use crate::types::FileProgress;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// One file of a job (IBackgroundCopyFile).
+#[derive(Clone)]
+pub struct CopyFile {
+    table: Arc<JobTable>,
+    job: Uuid,
+    idx: usize,
+}
+
+impl std::fmt::Debug for CopyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CopyFile({}#{})", self.job, self.idx)
+    }
+}
+
+impl CopyFile {
+    pub(crate) fn new(table: Arc<JobTable>, job: Uuid, idx: usize) -> Self {
+        CopyFile { table, job, idx }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&FileRec) -> R) -> Result<R> {
+        self.table
+            .read(self.job, |j| j.files.get(self.idx).map(f))?
+            .ok_or_else(|| Error::new(codes::NOT_FOUND, "file not found"))
+    }
+
+    /// The file's position in its job.
+    pub fn index(&self) -> usize {
+        self.idx
+    }
+
+    /// The remote URL, with the password of its userinfo (or a lone user name, where
+    /// services put tokens) shown as `***`: the secret is used, never shown.
+    pub fn get_remote_name(&self) -> Result<String> {
+        self.with(|f| crate::redact::redact_url(&f.remote))
+    }
+
+    /// The local path.
+    pub fn get_local_name(&self) -> Result<String> {
+        self.with(|f| f.local.to_string_lossy().into_owned())
+    }
+
+    /// The file's progress.
+    pub fn get_progress(&self) -> Result<FileProgress> {
+        self.with(FileRec::progress)
+    }
+
+    /// The hidden temporary file that holds the bytes until `complete()` (BITS File3
+    /// `GetTemporaryName`): in the local path's directory, named
+    /// `.<name>.<random>.bgcopy-part`. It exists once the transfer started.
+    pub fn get_temporary_name(&self) -> Result<String> {
+        self.with(|f| f.temp_path().to_string_lossy().into_owned())
+    }
+}

@@ -1,0 +1,14 @@
+//! The public objects: `CopyManager`, `CopyJob`, `CopyFile`, `CopyError` and the
+//! `CopyCallback` trait. They are thin: each method checks its arguments and goes
+//! through the `JobTable`.
+
+mod error;
+mod file;
+mod job;
+mod manager;
+
+pub use error::CopyError;
+pub use file::CopyFile;
+pub(crate) use job::CallbackSlot;
+pub use job::{CallbackResult, CopyCallback, CopyJob, WaitOutcome};
+pub use manager::{CopyManager, default_state_dir};

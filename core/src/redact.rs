@@ -1,0 +1,74 @@
+//! The one redaction rule for showing URLs: a password in the userinfo (or a lone user
+//! name, where services put tokens) becomes `***` wherever bgcopy shows a URL or text
+//! that may hold one (getters, error messages, descriptions, logs).
+
+use std::borrow::Cow;
+
+/// What `***` replaces.
+const MASK: &str = "***";
+
+/// `url` with the secret part of its userinfo replaced by `***`
+/// (`https://alice:***@host/…`, `https://***@host/…` for a lone user name).
+pub fn redact_url(url: &str) -> String {
+    redact_text(url).into_owned()
+}
+
+/// `text` with the userinfo secret of every URL in it replaced by `***`.
+pub fn redact_text(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") || !text.contains('@') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '\\' | '"' | '\'' | '<' | '>' | '`')
+                    || c.is_whitespace()
+                    || c.is_control()
+            })
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) if at > 0 => {
+                let userinfo = &authority[..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) if !user.is_empty() => {
+                        out.push_str(user);
+                        out.push(':');
+                        out.push_str(MASK);
+                    }
+                    _ => out.push_str(MASK),
+                }
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(
+            redact_url("https://alice:pw@host/x"),
+            "https://alice:***@host/x"
+        );
+        assert_eq!(redact_url("https://tok3n@host/x"), "https://***@host/x");
+        assert_eq!(redact_url("https://host/x@y"), "https://host/x@y");
+        assert_eq!(
+            redact_text("GET \"http://u:p%40ss@h:1/a\" then https://v:q@i/ done"),
+            "GET \"http://u:***@h:1/a\" then https://v:***@i/ done"
+        );
+        assert_eq!(redact_text("no url @ all"), "no url @ all");
+        assert_eq!(redact_text("x://@h"), "x://@h");
+    }
+}

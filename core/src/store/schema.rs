@@ -1,0 +1,76 @@
+//! The store's schema: `PRAGMA user_version` is its version; `MIGRATIONS[i]` upgrades
+//! version `i` to `i + 1`. The file is marked with `PRAGMA application_id` so a foreign
+//! database is refused.
+
+use super::Store;
+use crate::error::Result;
+
+/// "bgcp" — marks a bgcopy database.
+pub(super) const APPLICATION_ID: i64 = 0x6267_6370;
+
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 0 -> 1
+    "CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        job_type INTEGER NOT NULL,
+        display_name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        notify_flags INTEGER NOT NULL,
+        no_progress_timeout INTEGER NOT NULL,
+        min_retry_delay INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        error_count INTEGER NOT NULL,
+        err_context INTEGER,
+        err_code INTEGER,
+        err_description TEXT,
+        err_file INTEGER,
+        err_protocol TEXT,
+        creation_ms INTEGER NOT NULL,
+        modification_ms INTEGER NOT NULL,
+        completion_ms INTEGER,
+        retry_at_ms INTEGER,
+        no_progress_since_ms INTEGER
+    );
+    CREATE TABLE files (
+        job_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        remote TEXT NOT NULL,
+        local TEXT NOT NULL,
+        total INTEGER,
+        done_bytes INTEGER NOT NULL,
+        validator TEXT,
+        done INTEGER NOT NULL,
+        completed INTEGER NOT NULL,
+        PRIMARY KEY (job_id, idx)
+    );
+    CREATE TABLE dirs (path TEXT PRIMARY KEY);",
+    // 1 -> 2: random temporary names, the ledger of temporary files bgcopy created
+    // (path + device/inode: the only files it ever deletes), restarts of changed
+    // remote files, and complete()'s durable intent.
+    "ALTER TABLE files ADD COLUMN temp_name TEXT;
+    ALTER TABLE files ADD COLUMN changed_restarts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN completing INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE temps (path TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL);
+    DROP TABLE dirs;",
+];
+
+impl Store {
+    pub(super) fn migrate(&mut self, from: usize) -> Result<()> {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
+            self.atomic(|s| {
+                s.conn
+                    .execute_batch(sql)
+                    .and_then(|()| {
+                        s.conn.execute_batch(&format!(
+                            "PRAGMA user_version = {}; PRAGMA application_id = {APPLICATION_ID};",
+                            i + 1
+                        ))
+                    })
+                    .map_err(|e| s.err("migrate the job store", e))
+            })?;
+        }
+        Ok(())
+    }
+}
