@@ -39,6 +39,9 @@ check cargo build --workspace
 step "every language exposes every canonical method (tests/spec_methods.json)"
 check python3 tests/check_api.py
 
+step "the core's modules import each other without a cycle; nothing imports the manager"
+check python3 tests/check_imports.py
+
 step "cargo test (every test binary, --no-fail-fast)"
 cargo test --workspace --no-fail-fast 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
