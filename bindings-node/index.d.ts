@@ -315,10 +315,7 @@ export interface JobTimes {
   transferCompletionTime: Date | null
 }
 
-/**
- * The kind of transfer (BG_JOB_TYPE). Only `Download` is built; the others throw
- * `NOT_IMPLEMENTED`.
- */
+/** The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built. */
 export declare enum JobType {
   /** Download files from servers. */
   Download = 0,

@@ -134,10 +134,6 @@ impl JsCallback {
     }
 
     /// Whether the core's callback is this one.
-    pub(crate) fn is(this: &Arc<JsCallback>, core: &Arc<dyn bgcopy::CopyCallback>) -> bool {
-        std::ptr::addr_eq(Arc::as_ptr(this), Arc::as_ptr(core))
-    }
-
     /// The JS object (on the JS thread).
     pub(crate) fn object<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
         let obj = self.object.borrow_back(env)?.call(())?;

@@ -215,19 +215,13 @@ impl CopyJob {
     /// The job lets go of it when it reaches a final state or the manager closes.
     #[napi(ts_return_type = "CopyCallback | null")]
     pub fn get_notify_interface<'e>(&self, env: &'e Env) -> Result<Option<Unknown<'e>>> {
-        let Some(current) = self.job.get_notify_interface().or_throw(env)? else {
-            return Ok(None);
-        };
-        let mine = self
-            .mgr
-            .callbacks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&self.job.get_id())
-            .and_then(|w| w.upgrade());
-        match mine {
-            Some(cb) if JsCallback::is(&cb, &current) => cb.object(env).map(Some),
-            _ => Ok(None),
+        match self
+            .job
+            .get_notify_interface_as::<JsCallback>()
+            .or_throw(env)?
+        {
+            Some(cb) => cb.object(env).map(Some),
+            None => Ok(None),
         }
     }
 
@@ -250,15 +244,6 @@ impl CopyJob {
             Some(v) => Some(JsCallback::new(env, v, &self.mgr)?),
             None => None,
         };
-        let id = self.job.get_id();
-        {
-            let mut map = self.mgr.callbacks.lock().unwrap_or_else(|p| p.into_inner());
-            map.retain(|_, w| w.strong_count() > 0);
-            match &cb {
-                Some(cb) => map.insert(id, Arc::downgrade(cb)),
-                None => map.remove(&id),
-            };
-        }
         self.job
             .set_notify_interface(cb.map(|c| c as Arc<dyn bgcopy::CopyCallback>))
             .or_throw(env)

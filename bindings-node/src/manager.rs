@@ -1,15 +1,13 @@
 //! `CopyManager` (IBackgroundCopyManager).
 
 use crate::args;
-use crate::callback::JsCallback;
 use crate::error::OrThrow;
 use crate::job::CopyJob;
 use crate::types::manager_options;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
 
 /// What every JS handle of one manager shares. The core manager closes when the last
 /// holder lets go: the JS `CopyManager` and every JS `CopyJob` hold it, so a job
@@ -20,9 +18,6 @@ pub(crate) struct Mgr {
     /// Set before the core closes: a notification waiting for the JS thread gives up
     /// (the JS thread may be the one closing, waiting for the notification thread).
     pub closing: Arc<AtomicBool>,
-    /// The callback object set on each job (by job id), so that
-    /// `getNotifyInterface()` returns the very object that was set.
-    pub callbacks: Mutex<HashMap<String, Weak<JsCallback>>>,
 }
 
 impl Drop for Mgr {
@@ -61,7 +56,6 @@ impl CopyManager {
             mgr: Arc::new(Mgr {
                 core,
                 closing: Arc::new(AtomicBool::new(false)),
-                callbacks: Mutex::new(HashMap::new()),
             }),
         })
     }

@@ -3,136 +3,28 @@
 //! manager options.
 
 use crate::args;
-use crate::error::invalid_arg;
+use crate::error::{OrThrow, invalid_arg};
+use bgcopy::{OptionKind, OptionValue};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// `bytesTotal` while a size is not yet known: 2^64 - 1 (u64::MAX), as a `bigint`.
 #[napi]
 pub const BYTES_UNKNOWN: u64 = bgcopy::BYTES_UNKNOWN;
 
-/// `From` both ways between a JS enum and the core's enum of the same name.
-macro_rules! mirror_enum {
-    ($name:ident { $($v:ident),* }) => {
-        impl From<bgcopy::$name> for $name {
-            fn from(v: bgcopy::$name) -> Self {
-                match v { $(bgcopy::$name::$v => $name::$v,)* }
-            }
-        }
-
-        impl From<$name> for bgcopy::$name {
-            fn from(v: $name) -> Self {
-                match v { $($name::$v => bgcopy::$name::$v,)* }
-            }
-        }
+/// A contract enum as a JS enum (numbers: `JobState.Suspended === 3`), declared from
+/// the core's one list, with conversions and number checks from the core.
+macro_rules! js_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $n:literal => $s:literal,)* }) => {
+        $(#[$m])*
+        #[napi]
+        pub enum $name { $($(#[$vm])* $v = $n,)* }
+        bgcopy::spec_enum_conversions!($name { $($v = $n,)* });
     };
 }
 
-/// The state of a job (BG_JOB_STATE).
-#[napi]
-pub enum JobState {
-    /// Waiting for a transfer slot.
-    Queued = 0,
-    /// Connecting to the server.
-    Connecting = 1,
-    /// Data is moving.
-    Transferring = 2,
-    /// Stopped by `suspend()` (or new, before the first `resume()`).
-    Suspended = 3,
-    /// A fatal error; `resume()` retries.
-    Error = 4,
-    /// A transient error; retried automatically after the retry delay.
-    TransientError = 5,
-    /// Every file is transferred; call `complete()` to make them visible.
-    Transferred = 6,
-    /// `complete()` ran: final.
-    Acknowledged = 7,
-    /// `cancel()` ran: final.
-    Cancelled = 8,
-}
-
-mirror_enum!(JobState {
-    Queued,
-    Connecting,
-    Transferring,
-    Suspended,
-    Error,
-    TransientError,
-    Transferred,
-    Acknowledged,
-    Cancelled
-});
-
-/// The priority of a job (BG_JOB_PRIORITY). Lower numbers run first.
-#[napi]
-pub enum Priority {
-    /// Always runs, outside the background slots.
-    Foreground = 0,
-    /// First among background jobs.
-    High = 1,
-    /// The default.
-    Normal = 2,
-    /// Last.
-    Low = 3,
-}
-
-mirror_enum!(Priority {
-    Foreground,
-    High,
-    Normal,
-    Low
-});
-
-/// The kind of transfer (BG_JOB_TYPE). Only `Download` is built; the others throw
-/// `NOT_IMPLEMENTED`.
-#[napi]
-pub enum JobType {
-    /// Download files from servers.
-    Download = 0,
-    /// Reserved.
-    Upload = 1,
-    /// Reserved.
-    UploadReply = 2,
-}
-
-mirror_enum!(JobType {
-    Download,
-    Upload,
-    UploadReply
-});
-
-/// Where an error came from (BG_ERROR_CONTEXT).
-#[napi]
-pub enum ErrorContext {
-    /// No error.
-    None = 0,
-    /// Unknown origin.
-    Unknown = 1,
-    /// The job manager itself (the store).
-    GeneralQueueManager = 2,
-    /// Delivering a notification.
-    QueueManagerNotification = 3,
-    /// The local file (disk full, permissions, …).
-    LocalFile = 4,
-    /// The remote file (HTTP status, changed file, …).
-    RemoteFile = 5,
-    /// The network (connect, TLS, timeouts, resets).
-    GeneralTransport = 6,
-    /// The server application.
-    RemoteApplication = 7,
-}
-
-mirror_enum!(ErrorContext {
-    None,
-    Unknown,
-    GeneralQueueManager,
-    QueueManagerNotification,
-    LocalFile,
-    RemoteFile,
-    GeneralTransport,
-    RemoteApplication
-});
+bgcopy::for_each_spec_enum!(js_enum);
 
 /// Notification flags (BG_NOTIFY_*), combined with `|`:
 /// `job.setNotifyFlags(NotifyFlags.JobTransferred | NotifyFlags.JobModification)`.
@@ -199,12 +91,9 @@ impl From<bgcopy::FileProgress> for FileProgress {
 /// A point in time, given to JS as a `Date` (millisecond precision).
 pub struct Timestamp(f64);
 
-impl From<SystemTime> for Timestamp {
-    fn from(t: SystemTime) -> Self {
-        Timestamp(match t.duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(d) => d.as_millis() as f64,
-            Err(e) => -(e.duration().as_millis() as f64),
-        })
+impl From<i64> for Timestamp {
+    fn from(ms: i64) -> Self {
+        Timestamp(ms as f64)
     }
 }
 
@@ -254,9 +143,9 @@ pub struct JobTimes {
 impl From<bgcopy::JobTimes> for JobTimes {
     fn from(t: bgcopy::JobTimes) -> Self {
         JobTimes {
-            creation_time: t.creation_time.into(),
-            modification_time: t.modification_time.into(),
-            transfer_completion_time: MaybeTimestamp(t.transfer_completion_time.map(Into::into)),
+            creation_time: t.creation_ms().into(),
+            modification_time: t.modification_ms().into(),
+            transfer_completion_time: MaybeTimestamp(t.transfer_completion_ms().map(Into::into)),
         }
     }
 }
@@ -331,84 +220,69 @@ pub struct ManagerOptions {
     pub start_transfers: Option<bool>,
 }
 
-/// Every key of [`ManagerOptions`], as JS spells it.
-const OPTION_KEYS: &[&str] = &[
-    "backgroundSlots",
-    "connectionsPerJob",
-    "readTimeoutMs",
-    "connectTimeoutMs",
-    "checkpointBytes",
-    "checkpointIntervalMs",
-    "notifyIntervalMs",
-    "backgroundBandwidthLimit",
-    "timeSliceMs",
-    "maxRedirects",
-    "allowHttpsToHttpRedirect",
-    "tlsRootCerts",
-    "userAgent",
-    "startTransfers",
-];
+/// The core's option name of a JS key: camelCase to snake_case, durations in
+/// milliseconds (`readTimeoutMs` → `read_timeout`).
+fn option_name(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    match out.strip_suffix("_ms") {
+        Some(base)
+            if bgcopy::ManagerOptions::spec(base)
+                .is_ok_and(|s| matches!(s.kind, OptionKind::Duration { .. })) =>
+        {
+            base.to_string()
+        }
+        _ => out,
+    }
+}
 
-/// The core options for a JS options object (`undefined`/`null`: the defaults). Each
-/// value is checked like any argument: an unknown key, a wrong type, a fraction or a
-/// number out of range throws INVALID_ARG.
+/// The core options for a JS options object (`undefined`/`null`: the defaults): each
+/// key through the core's option table, so an unknown key, a wrong type, a fraction or
+/// a number out of range throws INVALID_ARG.
 pub(crate) fn manager_options(env: &Env, v: Option<Unknown>) -> Result<bgcopy::ManagerOptions> {
     let mut o = bgcopy::ManagerOptions::default();
     let Some(v) = v.filter(|v| !args::is_nullish(v)) else {
         return Ok(o);
     };
     let obj = args::object(env, v, "options")?;
-    let keys: Vec<String> = Object::keys(&obj)?;
-    if let Some(k) = keys.iter().find(|k| !OPTION_KEYS.contains(&k.as_str())) {
-        return Err(invalid_arg(
-            env,
-            format!(
-                "unknown manager option {k:?} (known: {})",
-                OPTION_KEYS.join(", ")
-            ),
-        ));
-    }
-    for key in keys {
+    for key in Object::keys(&obj)? {
         let val: Unknown = obj.get_named_property(&key)?;
+        let name = option_name(&key);
+        let spec = bgcopy::ManagerOptions::spec(&name)
+            .map_err(|_| invalid_arg(env, format!("unknown manager option {key:?}")))?;
         if args::is_nullish(&val) {
             continue;
         }
         let what = format!("options.{key}");
-        let int = |max: f64| args::integer(env, &val, &what, 0.0, max);
-        let ms = |max: f64| int(max).map(|n| Duration::from_millis(n as u64));
         // 2^53: every integer up to it is exact in a JS number.
         const SAFE: f64 = 9_007_199_254_740_991.0;
-        match key.as_str() {
-            "backgroundSlots" => o.background_slots = int(u32::MAX as f64)? as usize,
-            "connectionsPerJob" => o.connections_per_job = int(u32::MAX as f64)? as usize,
-            "readTimeoutMs" => o.read_timeout = ms(SAFE)?,
-            "connectTimeoutMs" => o.connect_timeout = ms(SAFE)?,
-            "checkpointBytes" => o.checkpoint_bytes = int(SAFE)? as u64,
-            "checkpointIntervalMs" => o.checkpoint_interval = ms(SAFE)?,
-            "notifyIntervalMs" => o.notify_interval = ms(SAFE)?,
-            "backgroundBandwidthLimit" => o.background_bandwidth_limit = Some(int(SAFE)? as u64),
-            "timeSliceMs" => o.time_slice = ms(SAFE)?,
-            "maxRedirects" => o.max_redirects = int(u32::MAX as f64)? as u32,
-            "allowHttpsToHttpRedirect" => {
-                o.allow_https_to_http_redirect = args::boolean(env, &val, &what)?
+        let int = |max: u64| args::integer(env, &val, &what, 0.0, (max as f64).min(SAFE));
+        let value = match spec.kind {
+            OptionKind::Count { max, .. } | OptionKind::OptionalCount { max, .. } => {
+                OptionValue::Count(int(max)? as u64)
             }
-            "tlsRootCerts" => {
-                let paths = args::array(env, val, &what)?
+            OptionKind::Duration { .. } => {
+                OptionValue::Duration(Duration::from_millis(int(u64::MAX)? as u64))
+            }
+            OptionKind::Bool => OptionValue::Bool(args::boolean(env, &val, &what)?),
+            OptionKind::Text => OptionValue::Text(args::string(env, val, &what)?),
+            OptionKind::Paths => OptionValue::Paths(
+                args::array(env, val, &what)?
                     .into_iter()
                     .enumerate()
                     .map(|(i, p)| args::string(env, p, &format!("{what}[{i}]")).map(Into::into))
-                    .collect::<Result<Vec<_>>>()?;
-                o.tls_root_certs = Some(paths);
-            }
-            "userAgent" => o.user_agent = args::string(env, val, &what)?,
-            "startTransfers" => o.start_transfers = args::boolean(env, &val, &what)?,
-            other => {
-                return Err(invalid_arg(
-                    env,
-                    format!("unknown manager option {other:?}"),
-                ));
-            }
-        }
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            _ => return Err(invalid_arg(env, format!("{what} is not supported"))),
+        };
+        o.set(&name, value).or_throw(env)?;
     }
     Ok(o)
 }

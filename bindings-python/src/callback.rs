@@ -1,4 +1,4 @@
-//! Python notification objects as core [`CopyCallback`]s (SPEC §3).
+//! Python notification objects as core [`CopyCallback`]s.
 //!
 //! The core calls a callback on its `bgcopy-notify` thread with no lock held; the GIL is
 //! taken only for the Python call. A raised exception is reported through
@@ -10,9 +10,8 @@ use crate::manager::{Owner, SHUTTING_DOWN};
 use bgcopy::{CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 /// The method names a notification object may have.
 pub const METHODS: [&str; 4] = [
@@ -22,50 +21,25 @@ pub const METHODS: [&str; 4] = [
     "file_transferred",
 ];
 
-/// Maps the address of each live [`PyCallback`] to itself, so that
-/// `get_notify_interface` can return the Python object behind the core's
-/// `Arc<dyn CopyCallback>`.
-#[derive(Default)]
-pub struct CallbackMap(Mutex<HashMap<usize, Weak<PyCallback>>>);
-
-impl CallbackMap {
-    /// The Python object of the callback at `addr`, if it is one of ours and alive.
-    pub fn find(&self, py: Python<'_>, addr: usize) -> Option<Py<PyAny>> {
-        let found = {
-            let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            map.get(&addr).and_then(Weak::upgrade)
-        };
-        // `found` is dropped after the map's lock (its drop may take the lock).
-        found
-            .filter(|cb| Arc::as_ptr(cb) as usize == addr)
-            .map(|cb| cb.obj.clone_ref(py))
-    }
-}
-
 /// A Python object with some of `job_transferred(job)`, `job_error(job, error)`,
 /// `job_modification(job)`, `file_transferred(job, file)`.
 pub struct PyCallback {
     obj: Py<PyAny>,
     owner: Weak<Owner>,
-    map: Arc<CallbackMap>,
 }
 
 impl PyCallback {
-    /// Wrap `obj` for the manager `owner` and register it for lookups.
+    /// Wrap `obj` for the manager `owner`.
     pub fn new(obj: Py<PyAny>, owner: &Arc<Owner>) -> Arc<PyCallback> {
-        let cb = Arc::new(PyCallback {
+        Arc::new(PyCallback {
             obj,
             owner: Arc::downgrade(owner),
-            map: owner.callbacks.clone(),
-        });
-        let addr = Arc::as_ptr(&cb) as usize;
-        owner
-            .callbacks
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(addr, Arc::downgrade(&cb));
-        cb
+        })
+    }
+
+    /// The Python object (what `get_notify_interface` returns).
+    pub fn object(&self, py: Python<'_>) -> Py<PyAny> {
+        self.obj.clone_ref(py)
     }
 
     fn deliver(
@@ -106,18 +80,6 @@ impl PyCallback {
         .unwrap_or_else(|| Err("the Python interpreter is not available".into()));
         drop(owner);
         result
-    }
-}
-
-impl Drop for PyCallback {
-    fn drop(&mut self) {
-        let addr = self as *const PyCallback as usize;
-        let mut map = self.map.0.lock().unwrap_or_else(|p| p.into_inner());
-        if map.get(&addr).is_some_and(|w| w.strong_count() == 0) {
-            map.remove(&addr);
-        }
-        // `self.obj` is released by pyo3: at once when this thread is attached to the
-        // interpreter, else at the next attach (never under the core's lock).
     }
 }
 

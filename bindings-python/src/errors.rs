@@ -34,11 +34,6 @@ pub fn wrong_type(py: Python<'_>, message: impl AsRef<str>) -> PyErr {
     make(py, bgcopy::codes::E_INVALIDARG, message.as_ref(), true)
 }
 
-/// INVALID_STATE with a message.
-pub fn invalid_state(py: Python<'_>, message: impl AsRef<str>) -> PyErr {
-    make(py, bgcopy::codes::INVALID_STATE, message.as_ref(), false)
-}
-
 /// `.or_raise(py)` on a core result.
 pub trait OrRaise<T> {
     /// The value, or the error as a Python exception.

@@ -5,7 +5,7 @@ use crate::convert;
 use crate::errors::{self, OrRaise};
 use crate::manager::{Owner, SHUTTING_DOWN};
 use crate::values::{PyFileProgress, PyJobProgress, PyJobTimes};
-use bgcopy::{CopyCallback, codes};
+use bgcopy::codes;
 use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyList, PyString, PyTuple};
 use std::sync::Arc;
@@ -39,7 +39,6 @@ impl PyCopyJob {
         py: Python<'_>,
         f: impl FnOnce(&bgcopy::CopyJob) -> bgcopy::Result<T> + Send,
     ) -> PyResult<T> {
-        self.owner.check(py)?;
         py.detach(|| f(&self.job)).or_raise(py)
     }
 }
@@ -107,7 +106,6 @@ impl PyCopyJob {
 
     /// The job's files, in the order they were added.
     fn enum_files<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        self.owner.check(py)?;
         let files = self.job.enum_files().or_raise(py)?;
         PyList::new(
             py,
@@ -149,39 +147,33 @@ impl PyCopyJob {
 
     /// The job's type (``JobType``).
     fn get_type(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.owner.check(py)?;
         convert::job_type(py, self.job.get_type().or_raise(py)?)
     }
 
     /// The job's state (``JobState``).
     fn get_state(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.owner.check(py)?;
         convert::state(py, self.job.get_state().or_raise(py)?)
     }
 
     /// The job's progress (``JobProgress``).
     fn get_progress(&self, py: Python<'_>) -> PyResult<PyJobProgress> {
-        self.owner.check(py)?;
         Ok(self.job.get_progress().or_raise(py)?.into())
     }
 
     /// The job's time stamps (``JobTimes``).
     fn get_times(&self, py: Python<'_>) -> PyResult<PyJobTimes> {
-        self.owner.check(py)?;
         Ok(self.job.get_times().or_raise(py)?.into())
     }
 
     /// The job's error (``CopyError``) in ERROR or TRANSIENT_ERROR; else
     /// ``ErrorInformationUnavailableError``.
     fn get_error(&self, py: Python<'_>) -> PyResult<PyCopyError> {
-        self.owner.check(py)?;
         let e = self.job.get_error().or_raise(py)?;
         Ok(PyCopyError::new(e, self.owner.clone()))
     }
 
     /// The display name.
     fn get_display_name(&self, py: Python<'_>) -> PyResult<String> {
-        self.owner.check(py)?;
         self.job.get_display_name().or_raise(py)
     }
 
@@ -194,7 +186,6 @@ impl PyCopyJob {
 
     /// The description.
     fn get_description(&self, py: Python<'_>) -> PyResult<String> {
-        self.owner.check(py)?;
         self.job.get_description().or_raise(py)
     }
 
@@ -207,7 +198,6 @@ impl PyCopyJob {
 
     /// The priority (``Priority``; default NORMAL).
     fn get_priority(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.owner.check(py)?;
         convert::priority(py, self.job.get_priority().or_raise(py)?)
     }
 
@@ -220,7 +210,6 @@ impl PyCopyJob {
 
     /// The notification flags (``NotifyFlags``; default JOB_TRANSFERRED | JOB_ERROR).
     fn get_notify_flags(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.owner.check(py)?;
         convert::flags(py, self.job.get_notify_flags().or_raise(py)?)
     }
 
@@ -235,12 +224,11 @@ impl PyCopyJob {
     /// The notification object set with ``set_notify_interface``, or None (also once
     /// the library released it: the job is final or the manager closed).
     fn get_notify_interface(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.owner.check(py)?;
-        let cb = self.job.get_notify_interface().or_raise(py)?;
-        Ok(cb.and_then(|cb: Arc<dyn CopyCallback>| {
-            let addr = Arc::as_ptr(&cb) as *const () as usize;
-            self.owner.callbacks.find(py, addr)
-        }))
+        let cb = self
+            .job
+            .get_notify_interface_as::<PyCallback>()
+            .or_raise(py)?;
+        Ok(cb.map(|cb| cb.object(py)))
     }
 
     /// Set (or with None clear) the notification object: any object with some of
@@ -252,8 +240,7 @@ impl PyCopyJob {
     /// delay. Not persisted; released when the job is final or the manager closes.
     #[pyo3(signature = (callback))]
     fn set_notify_interface(&self, py: Python<'_>, callback: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.owner.check(py)?;
-        let cb: Option<Arc<dyn CopyCallback>> = if callback.is_none() {
+        let cb: Option<Arc<dyn bgcopy::CopyCallback>> = if callback.is_none() {
             None
         } else {
             let mut any = false;
@@ -280,7 +267,6 @@ impl PyCopyJob {
     /// Seconds without progress before a transient error becomes ERROR (default
     /// 1,209,600 = 14 days).
     fn get_no_progress_timeout(&self, py: Python<'_>) -> PyResult<u32> {
-        self.owner.check(py)?;
         self.job.get_no_progress_timeout().or_raise(py)
     }
 
@@ -293,7 +279,6 @@ impl PyCopyJob {
 
     /// The minimum retry delay in seconds (default 600).
     fn get_minimum_retry_delay(&self, py: Python<'_>) -> PyResult<u32> {
-        self.owner.check(py)?;
         self.job.get_minimum_retry_delay().or_raise(py)
     }
 
@@ -307,7 +292,6 @@ impl PyCopyJob {
 
     /// Errors seen (transient and fatal); never reset.
     fn get_error_count(&self, py: Python<'_>) -> PyResult<u32> {
-        self.owner.check(py)?;
         self.job.get_error_count().or_raise(py)
     }
 
@@ -316,26 +300,24 @@ impl PyCopyJob {
     /// Releases the GIL while waiting; Ctrl-C interrupts it.
     #[pyo3(signature = (timeout=None))]
     fn wait(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        self.owner.check(py)?;
         let timeout = match timeout.filter(|t| !t.is_none()) {
             Some(t) => convert::seconds(t, "timeout", true)?,
             None => None,
         };
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        loop {
-            let slice = deadline.map_or(WAIT_SLICE, |d| {
-                d.saturating_duration_since(Instant::now()).min(WAIT_SLICE)
-            });
-            let started = Instant::now();
-            let state = py.detach(|| self.job.wait(Some(slice))).or_raise(py)?;
-            let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
-            // An early return without a final state: the manager closed.
-            let early = started.elapsed() < slice;
-            if state.ends_wait() || timed_out || early {
-                return convert::state(py, state);
-            }
-            py.check_signals()?;
+        // Between slices, Python runs its signal handlers (Ctrl-C raises here).
+        let mut interrupted = None;
+        let out = py.detach(|| {
+            self.job.wait_sliced(timeout, WAIT_SLICE, || {
+                Python::attach(|py| py.check_signals()).map_err(|e| {
+                    interrupted = Some(e);
+                    bgcopy::Error::new(codes::E_UNEXPECTED, "interrupted")
+                })
+            })
+        });
+        if let Some(e) = interrupted {
+            return Err(e);
         }
+        convert::state(py, out.or_raise(py)?.state)
     }
 
     /// ``await job.wait_async(timeout)``: ``wait()`` for asyncio. The waiting happens on
@@ -347,7 +329,6 @@ impl PyCopyJob {
         py: Python<'py>,
         timeout: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.owner.check(py)?;
         let timeout = match timeout.filter(|t| !t.is_none()) {
             Some(t) => convert::seconds(t, "timeout", true)?,
             None => None,
@@ -366,25 +347,22 @@ impl PyCopyJob {
         )?;
         fut.call_method1("add_done_callback", (on_done,))?;
         let job = self.job.clone();
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let (fut_ref, loop_ref) = (fut.clone().unbind(), event_loop.unbind());
         let waiter = move || {
-            let outcome = loop {
+            // A cancelled await ends the wait between slices (nobody to tell).
+            let cancelled = || -> bgcopy::Result<()> {
                 if done.load(Ordering::SeqCst) {
-                    break None;
+                    Err(bgcopy::Error::new(codes::E_UNEXPECTED, "cancelled"))
+                } else {
+                    Ok(())
                 }
-                let slice = deadline.map_or(WAIT_SLICE, |d| {
-                    d.saturating_duration_since(Instant::now()).min(WAIT_SLICE)
-                });
-                let started = Instant::now();
-                match job.wait(Some(slice)) {
-                    Ok(s) => {
-                        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
-                        if s.ends_wait() || timed_out || started.elapsed() < slice {
-                            break Some(Ok(s));
-                        }
-                    }
-                    Err(e) => break Some(Err(e)),
+            };
+            let outcome = if done.load(Ordering::SeqCst) {
+                None
+            } else {
+                match job.wait_sliced(timeout, WAIT_SLICE, cancelled) {
+                    Err(_) if done.load(Ordering::SeqCst) => None,
+                    other => Some(other.map(|o| o.state)),
                 }
             };
             if SHUTTING_DOWN.load(Ordering::SeqCst) {
@@ -456,7 +434,6 @@ impl PyCopyJob {
     /// The job's error, or None when it is not in ERROR or TRANSIENT_ERROR.
     #[getter(error)]
     fn prop_error(&self, py: Python<'_>) -> PyResult<Option<PyCopyError>> {
-        self.owner.check(py)?;
         match self.job.get_error() {
             Ok(e) => Ok(Some(PyCopyError::new(e, self.owner.clone()))),
             Err(e) if e.code() == codes::ERROR_INFORMATION_UNAVAILABLE => Ok(None),
@@ -602,12 +579,16 @@ pub fn bench_get_progress(py: Python<'_>, job: &PyCopyJob, n: usize) -> PyResult
 #[pyclass(frozen, module = "bgcopy", name = "CopyFile")]
 pub struct PyCopyFile {
     file: bgcopy::CopyFile,
-    owner: Arc<Owner>,
+    /// Keeps the manager open while the file handle lives.
+    _owner: Arc<Owner>,
 }
 
 impl PyCopyFile {
     pub fn new(file: bgcopy::CopyFile, owner: Arc<Owner>) -> Self {
-        PyCopyFile { file, owner }
+        PyCopyFile {
+            file,
+            _owner: owner,
+        }
     }
 }
 
@@ -615,19 +596,16 @@ impl PyCopyFile {
 impl PyCopyFile {
     /// The remote URL.
     fn get_remote_name(&self, py: Python<'_>) -> PyResult<String> {
-        self.owner.check(py)?;
         self.file.get_remote_name().or_raise(py)
     }
 
     /// The local path.
     fn get_local_name(&self, py: Python<'_>) -> PyResult<String> {
-        self.owner.check(py)?;
         self.file.get_local_name().or_raise(py)
     }
 
     /// The file's progress (``FileProgress``).
     fn get_progress(&self, py: Python<'_>) -> PyResult<PyFileProgress> {
-        self.owner.check(py)?;
         Ok(self.file.get_progress().or_raise(py)?.into())
     }
 
@@ -698,7 +676,6 @@ impl PyCopyError {
 
     /// The file the error is about, or ``FileNotAvailableError``.
     fn get_file(&self, py: Python<'_>) -> PyResult<PyCopyFile> {
-        self.owner.check(py)?;
         let f = self.err.get_file().or_raise(py)?;
         Ok(PyCopyFile::new(f, self.owner.clone()))
     }
@@ -756,8 +733,7 @@ impl PyCopyError {
 
     /// The file the error is about, or None.
     #[getter(file)]
-    fn prop_file(&self, py: Python<'_>) -> PyResult<Option<PyCopyFile>> {
-        self.owner.check(py)?;
+    fn prop_file(&self) -> PyResult<Option<PyCopyFile>> {
         Ok(self
             .err
             .get_file()

@@ -11,7 +11,6 @@ use pyo3::prelude::*;
 mod callback;
 mod convert;
 mod errors;
-mod fork;
 mod handles;
 mod manager;
 mod values;
@@ -28,7 +27,6 @@ fn default_state_dir(py: Python<'_>) -> PyResult<String> {
 #[pymodule]
 #[pyo3(name = "_bgcopy")]
 fn bgcopy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    fork::install();
     m.add_class::<manager::PyCopyManager>()?;
     m.add_class::<handles::PyCopyJob>()?;
     m.add_class::<handles::PyCopyFile>()?;

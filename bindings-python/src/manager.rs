@@ -1,11 +1,9 @@
 //! `CopyManager` and the [`Owner`] every handle shares.
 
-use crate::callback::CallbackMap;
 use crate::convert;
 use crate::errors::{self, OrRaise};
-use crate::fork;
 use crate::handles::PyCopyJob;
-use bgcopy::{CopyManager, JobType, ManagerOptions};
+use bgcopy::{CopyManager, JobType, ManagerOptions, OptionKind, OptionValue};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use std::mem::ManuallyDrop;
@@ -26,36 +24,10 @@ static OPEN: Mutex<Vec<Weak<Owner>>> = Mutex::new(Vec::new());
 /// with the GIL released (its notification thread may be waiting for the GIL).
 pub struct Owner {
     manager: ManuallyDrop<CopyManager>,
-    generation: u64,
-    pid: u32,
     closed: AtomicBool,
-    /// Which Python object each installed callback wraps (`get_notify_interface`).
-    pub callbacks: Arc<CallbackMap>,
 }
 
 impl Owner {
-    /// INVALID_STATE when this handle was inherited through `fork()`.
-    #[inline]
-    pub fn check(&self, py: Python<'_>) -> PyResult<()> {
-        if fork::generation() == self.generation {
-            Ok(())
-        } else {
-            Err(self.forked_error(py))
-        }
-    }
-
-    #[cold]
-    fn forked_error(&self, py: Python<'_>) -> PyErr {
-        errors::invalid_state(
-            py,
-            format!(
-                "this CopyManager was opened by process {} and inherited through fork(); \
-                 open a new CopyManager in this process",
-                self.pid
-            ),
-        )
-    }
-
     /// The core manager.
     pub fn manager(&self) -> &CopyManager {
         &self.manager
@@ -67,8 +39,8 @@ impl Owner {
     }
 
     fn close(self: &Arc<Self>, py: Python<'_>) -> PyResult<()> {
-        self.check(py)?;
-        self.closed.store(true, Ordering::SeqCst);
+        self.closed
+            .store(self.manager.opened_here(), Ordering::SeqCst);
         // From a callback too: the core's close() never joins the thread it runs on.
         py.detach(|| self.manager.close()).or_raise(py)
     }
@@ -78,7 +50,7 @@ impl Drop for Owner {
     fn drop(&mut self) {
         // SAFETY: taken exactly once, here; `self.manager` is not used afterwards.
         let manager = unsafe { ManuallyDrop::take(&mut self.manager) };
-        if fork::generation() != self.generation {
+        if !manager.opened_here() {
             // Inherited through fork(): the core leaves the parent's threads and state
             // alone and only lets go of the child's copy of the directory lock.
             drop(manager);
@@ -100,6 +72,51 @@ impl Drop for Owner {
 
 fn opt<'py>(v: &'py Option<Bound<'py, PyAny>>) -> Option<&'py Bound<'py, PyAny>> {
     v.as_ref().filter(|b| !b.is_none())
+}
+
+/// A Python value for a manager option of `kind` (the core's option table): whole
+/// numbers, seconds (int, float or ``timedelta``), booleans, text, a list of paths.
+fn option_value(
+    py: Python<'_>,
+    kind: OptionKind,
+    v: &Bound<'_, PyAny>,
+    name: &str,
+) -> PyResult<OptionValue> {
+    Ok(match kind {
+        OptionKind::Count { max, .. } | OptionKind::OptionalCount { max, .. } => {
+            OptionValue::Count(convert::uint(v, name, max)?)
+        }
+        OptionKind::Duration { .. } => {
+            OptionValue::Duration(convert::seconds(v, name, false)?.unwrap_or_default())
+        }
+        OptionKind::Bool => OptionValue::Bool(convert::boolean(v, name)?),
+        OptionKind::Text => OptionValue::Text(convert::string(v, name)?),
+        OptionKind::Paths => {
+            let not_list = || {
+                errors::wrong_type(
+                    py,
+                    format!(
+                        "{name} must be a list of paths, not {}",
+                        convert::type_name(v)
+                    ),
+                )
+            };
+            if v.is_instance_of::<pyo3::types::PyString>() {
+                return Err(not_list());
+            }
+            let mut paths = Vec::new();
+            for item in v.try_iter().map_err(|_| not_list())? {
+                paths.push(convert::path(&item?, &format!("{name} item"))?.into());
+            }
+            OptionValue::Paths(paths)
+        }
+        _ => {
+            return Err(errors::wrong_type(
+                py,
+                format!("option {name} is not supported"),
+            ));
+        }
+    })
 }
 
 /// The durable job manager (IBackgroundCopyManager). Open it with
@@ -130,106 +147,24 @@ impl PyCopyManager {
     /// bundled Mozilla roots); ``user_agent``; ``start_transfers`` (True; False opens
     /// the store for inspection and changes only).
     #[staticmethod]
-    #[pyo3(signature = (
-        state_dir=None, *, background_slots=None, connections_per_job=None,
-        read_timeout=None, connect_timeout=None, checkpoint_bytes=None,
-        checkpoint_interval=None, notify_interval=None, background_bandwidth_limit=None,
-        time_slice=None, max_redirects=None, allow_https_to_http_redirect=None,
-        tls_root_certs=None, user_agent=None, start_transfers=None
-    ))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (state_dir=None, **options))]
     fn open(
         py: Python<'_>,
         state_dir: Option<Bound<'_, PyAny>>,
-        background_slots: Option<Bound<'_, PyAny>>,
-        connections_per_job: Option<Bound<'_, PyAny>>,
-        read_timeout: Option<Bound<'_, PyAny>>,
-        connect_timeout: Option<Bound<'_, PyAny>>,
-        checkpoint_bytes: Option<Bound<'_, PyAny>>,
-        checkpoint_interval: Option<Bound<'_, PyAny>>,
-        notify_interval: Option<Bound<'_, PyAny>>,
-        background_bandwidth_limit: Option<Bound<'_, PyAny>>,
-        time_slice: Option<Bound<'_, PyAny>>,
-        max_redirects: Option<Bound<'_, PyAny>>,
-        allow_https_to_http_redirect: Option<Bound<'_, PyAny>>,
-        tls_root_certs: Option<Bound<'_, PyAny>>,
-        user_agent: Option<Bound<'_, PyAny>>,
-        start_transfers: Option<Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<Self> {
         let dir = opt(&state_dir)
             .map(|d| convert::path(d, "state_dir"))
             .transpose()?;
         let mut o = ManagerOptions::default();
-        let secs =
-            |v: &Option<Bound<'_, PyAny>>, what: &str| -> PyResult<Option<std::time::Duration>> {
-                match opt(v) {
-                    Some(b) => convert::seconds(b, what, false),
-                    None => Ok(None),
-                }
-            };
-        if let Some(v) = opt(&background_slots) {
-            o.background_slots = convert::uint(v, "background_slots", u32::MAX as u64)? as usize;
-        }
-        if let Some(v) = opt(&connections_per_job) {
-            o.connections_per_job =
-                convert::uint(v, "connections_per_job", u32::MAX as u64)? as usize;
-        }
-        if let Some(d) = secs(&read_timeout, "read_timeout")? {
-            o.read_timeout = d;
-        }
-        if let Some(d) = secs(&connect_timeout, "connect_timeout")? {
-            o.connect_timeout = d;
-        }
-        if let Some(v) = opt(&checkpoint_bytes) {
-            o.checkpoint_bytes = convert::uint(v, "checkpoint_bytes", u64::MAX)?;
-        }
-        if let Some(d) = secs(&checkpoint_interval, "checkpoint_interval")? {
-            o.checkpoint_interval = d;
-        }
-        if let Some(d) = secs(&notify_interval, "notify_interval")? {
-            o.notify_interval = d;
-        }
-        if let Some(v) = opt(&background_bandwidth_limit) {
-            // 0 is refused by the core's option check.
-            o.background_bandwidth_limit =
-                Some(convert::uint(v, "background_bandwidth_limit", u64::MAX)?);
-        }
-        if let Some(d) = secs(&time_slice, "time_slice")? {
-            o.time_slice = d;
-        }
-        if let Some(v) = opt(&max_redirects) {
-            o.max_redirects = convert::u32_arg(v, "max_redirects")?;
-        }
-        if let Some(v) = opt(&allow_https_to_http_redirect) {
-            o.allow_https_to_http_redirect = convert::boolean(v, "allow_https_to_http_redirect")?;
-        }
-        if let Some(v) = opt(&tls_root_certs) {
-            if v.is_instance_of::<pyo3::types::PyString>() {
-                return Err(errors::wrong_type(
-                    py,
-                    "tls_root_certs must be a list of paths, not a str",
-                ));
+        for (key, value) in options.into_iter().flatten() {
+            let name = key.extract::<String>()?;
+            let spec = ManagerOptions::spec(&name).or_raise(py)?;
+            if value.is_none() {
+                continue;
             }
-            let mut certs = Vec::new();
-            let iter = v.try_iter().map_err(|_| {
-                errors::wrong_type(
-                    py,
-                    format!(
-                        "tls_root_certs must be a list of paths, not {}",
-                        convert::type_name(v)
-                    ),
-                )
-            })?;
-            for item in iter {
-                certs.push(convert::path(&item?, "tls_root_certs item")?.into());
-            }
-            o.tls_root_certs = Some(certs);
-        }
-        if let Some(v) = opt(&user_agent) {
-            o.user_agent = convert::string(v, "user_agent")?;
-        }
-        if let Some(v) = opt(&start_transfers) {
-            o.start_transfers = convert::boolean(v, "start_transfers")?;
+            o.set(&name, option_value(py, spec.kind, &value, &name)?)
+                .or_raise(py)?;
         }
         // Make sure the Python half is importable before any thread may need it.
         convert::values(py)?;
@@ -238,10 +173,7 @@ impl PyCopyManager {
             .or_raise(py)?;
         let owner = Arc::new(Owner {
             manager: ManuallyDrop::new(manager),
-            generation: fork::generation(),
-            pid: std::process::id(),
             closed: AtomicBool::new(false),
-            callbacks: Arc::default(),
         });
         {
             let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
@@ -261,7 +193,6 @@ impl PyCopyManager {
         display_name: &Bound<'_, PyAny>,
         job_type: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyCopyJob> {
-        self.owner.check(py)?;
         let name = convert::string(display_name, "display_name")?;
         let ty = match job_type.filter(|t| !t.is_none()) {
             Some(t) => convert::job_type_arg(t)?,
@@ -276,7 +207,6 @@ impl PyCopyManager {
     /// job that is ACKNOWLEDGED or CANCELLED).
     #[pyo3(signature = (job_id))]
     fn get_job(&self, py: Python<'_>, job_id: &Bound<'_, PyAny>) -> PyResult<PyCopyJob> {
-        self.owner.check(py)?;
         let id = convert::string(job_id, "job_id")?;
         let job = self.owner.manager().get_job(&id).or_raise(py)?;
         Ok(PyCopyJob::new(job, self.owner.clone()))
@@ -284,7 +214,6 @@ impl PyCopyManager {
 
     /// Every job that is not ACKNOWLEDGED or CANCELLED, in creation order.
     fn enum_jobs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        self.owner.check(py)?;
         let jobs = self.owner.manager().enum_jobs().or_raise(py)?;
         PyList::new(
             py,
@@ -355,7 +284,7 @@ pub fn close_all(py: Python<'_>) {
         .filter_map(|w| w.upgrade())
         .collect();
     for o in &owners {
-        if fork::generation() == o.generation {
+        if o.manager.opened_here() {
             o.closed.store(true, Ordering::SeqCst);
             py.detach(|| {
                 let _ = o.manager.close();

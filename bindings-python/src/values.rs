@@ -2,7 +2,6 @@
 
 use crate::convert;
 use pyo3::prelude::*;
-use std::time::SystemTime;
 
 fn total(n: u64) -> String {
     if n == bgcopy::BYTES_UNKNOWN {
@@ -123,13 +122,6 @@ impl PyFileProgress {
     }
 }
 
-fn ms(t: SystemTime) -> i64 {
-    match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
-    }
-}
-
 /// Time stamps of a job (BG_JOB_TIMES), as aware UTC ``datetime`` objects
 /// (millisecond precision). ``transfer_completion_time`` is None until the job first
 /// reaches TRANSFERRED.
@@ -144,9 +136,9 @@ pub struct PyJobTimes {
 impl From<bgcopy::JobTimes> for PyJobTimes {
     fn from(t: bgcopy::JobTimes) -> Self {
         PyJobTimes {
-            creation_ms: ms(t.creation_time),
-            modification_ms: ms(t.modification_time),
-            completion_ms: t.transfer_completion_time.map(ms),
+            creation_ms: t.creation_ms(),
+            modification_ms: t.modification_ms(),
+            completion_ms: t.transfer_completion_ms(),
         }
     }
 }

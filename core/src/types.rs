@@ -38,29 +38,111 @@ macro_rules! spec_enum {
     };
 }
 
-spec_enum! {
-    /// The state of a job (BG_JOB_STATE).
-    JobState {
-        /// Waiting for a transfer slot.
-        Queued = 0 => "QUEUED",
-        /// Connecting to the server.
-        Connecting = 1 => "CONNECTING",
-        /// Data is moving.
-        Transferring = 2 => "TRANSFERRING",
-        /// Stopped by `suspend()` (or new, before the first `resume()`).
-        Suspended = 3 => "SUSPENDED",
-        /// A fatal error; `resume()` retries.
-        Error = 4 => "ERROR",
-        /// A transient error; retried automatically after the retry delay.
-        TransientError = 5 => "TRANSIENT_ERROR",
-        /// Every file is transferred; call `complete()` to make them visible.
-        Transferred = 6 => "TRANSFERRED",
-        /// `complete()` ran: final.
-        Acknowledged = 7 => "ACKNOWLEDGED",
-        /// `cancel()` ran: final.
-        Cancelled = 8 => "CANCELLED",
-    }
+/// The contract's enums (states, priorities, job types, error contexts), listed once:
+/// `for_each_spec_enum!(m)` calls macro `m!` with each as
+/// `#[doc = …] Name { #[doc = …] Variant = number => "NAME", … }` (the docs are
+/// attributes, not `///` comments: some binding generators read those verbatim). The
+/// core defines
+/// its enums this way; a binding declares its own types from the same list (with its
+/// attributes, e.g. `#[napi]` or `#[derive(uniffi::Enum)]`) and gets the conversions and
+/// number checks from [`spec_enum_conversions!`], so no binding retypes an enum.
+#[macro_export]
+macro_rules! for_each_spec_enum {
+    ($m:ident) => {
+        $m! {
+        #[doc = "The state of a job (BG_JOB_STATE)."]
+        JobState {
+            #[doc = "Waiting for a transfer slot."]
+            Queued = 0 => "QUEUED",
+            #[doc = "Connecting to the server."]
+            Connecting = 1 => "CONNECTING",
+            #[doc = "Data is moving."]
+            Transferring = 2 => "TRANSFERRING",
+            #[doc = "Stopped by `suspend()` (or new, before the first `resume()`)."]
+            Suspended = 3 => "SUSPENDED",
+            #[doc = "A fatal error; `resume()` retries."]
+            Error = 4 => "ERROR",
+            #[doc = "A transient error; retried automatically after the retry delay."]
+            TransientError = 5 => "TRANSIENT_ERROR",
+            #[doc = "Every file is transferred; call `complete()` to make them visible."]
+            Transferred = 6 => "TRANSFERRED",
+            #[doc = "`complete()` ran: final."]
+            Acknowledged = 7 => "ACKNOWLEDGED",
+            #[doc = "`cancel()` ran: final."]
+            Cancelled = 8 => "CANCELLED",
+        }
+        }
+        $m! {
+        #[doc = "The priority of a job (BG_JOB_PRIORITY). Lower numbers run first."]
+        Priority {
+            #[doc = "Always runs, outside the background slots."]
+            Foreground = 0 => "FOREGROUND",
+            #[doc = "First among background jobs."]
+            High = 1 => "HIGH",
+            #[doc = "The default."]
+            Normal = 2 => "NORMAL",
+            #[doc = "Last."]
+            Low = 3 => "LOW",
+        }
+        }
+        $m! {
+        #[doc = "The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built."]
+        JobType {
+            #[doc = "Download files from servers."]
+            Download = 0 => "DOWNLOAD",
+            #[doc = "Reserved."]
+            Upload = 1 => "UPLOAD",
+            #[doc = "Reserved."]
+            UploadReply = 2 => "UPLOAD_REPLY",
+        }
+        }
+        $m! {
+        #[doc = "Where an error came from (BG_ERROR_CONTEXT)."]
+        ErrorContext {
+            #[doc = "No error."]
+            None = 0 => "NONE",
+            #[doc = "Unknown origin."]
+            Unknown = 1 => "UNKNOWN",
+            #[doc = "The job manager itself (the store)."]
+            GeneralQueueManager = 2 => "GENERAL_QUEUE_MANAGER",
+            #[doc = "Delivering a notification."]
+            QueueManagerNotification = 3 => "QUEUE_MANAGER_NOTIFICATION",
+            #[doc = "The local file (disk full, permissions, …)."]
+            LocalFile = 4 => "LOCAL_FILE",
+            #[doc = "The remote file (HTTP status, changed file, …)."]
+            RemoteFile = 5 => "REMOTE_FILE",
+            #[doc = "The network (connect, TLS, timeouts, resets)."]
+            GeneralTransport = 6 => "GENERAL_TRANSPORT",
+            #[doc = "The server application."]
+            RemoteApplication = 7 => "REMOTE_APPLICATION",
+        }
+        }
+    };
 }
+
+/// For a binding's copy of a contract enum (see [`for_each_spec_enum!`]): `From` both
+/// ways with the core's enum of the same name, and a compile-time check that every
+/// number is the core's.
+#[macro_export]
+macro_rules! spec_enum_conversions {
+    ($name:ident { $($v:ident = $n:literal),* $(,)? }) => {
+        const _: () = { $(assert!($crate::$name::$v as u32 == $n);)* };
+
+        impl From<$crate::$name> for $name {
+            fn from(v: $crate::$name) -> Self {
+                match v { $($crate::$name::$v => $name::$v,)* }
+            }
+        }
+
+        impl From<$name> for $crate::$name {
+            fn from(v: $name) -> Self {
+                match v { $($name::$v => $crate::$name::$v,)* }
+            }
+        }
+    };
+}
+
+for_each_spec_enum!(spec_enum);
 
 impl JobState {
     /// ACKNOWLEDGED or CANCELLED: the job is gone from the queue.
@@ -82,54 +164,6 @@ impl JobState {
             self,
             JobState::Queued | JobState::Connecting | JobState::Transferring
         )
-    }
-}
-
-spec_enum! {
-    /// The priority of a job (BG_JOB_PRIORITY). Lower numbers run first.
-    Priority {
-        /// Always runs, outside the background slots.
-        Foreground = 0 => "FOREGROUND",
-        /// First among background jobs.
-        High = 1 => "HIGH",
-        /// The default.
-        Normal = 2 => "NORMAL",
-        /// Last.
-        Low = 3 => "LOW",
-    }
-}
-
-spec_enum! {
-    /// The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built.
-    JobType {
-        /// Download files from servers.
-        Download = 0 => "DOWNLOAD",
-        /// Reserved.
-        Upload = 1 => "UPLOAD",
-        /// Reserved.
-        UploadReply = 2 => "UPLOAD_REPLY",
-    }
-}
-
-spec_enum! {
-    /// Where an error came from (BG_ERROR_CONTEXT).
-    ErrorContext {
-        /// No error.
-        None = 0 => "NONE",
-        /// Unknown origin.
-        Unknown = 1 => "UNKNOWN",
-        /// The job manager itself (the store).
-        GeneralQueueManager = 2 => "GENERAL_QUEUE_MANAGER",
-        /// Delivering a notification.
-        QueueManagerNotification = 3 => "QUEUE_MANAGER_NOTIFICATION",
-        /// The local file (disk full, permissions, …).
-        LocalFile = 4 => "LOCAL_FILE",
-        /// The remote file (HTTP status, changed file, …).
-        RemoteFile = 5 => "REMOTE_FILE",
-        /// The network (connect, TLS, timeouts, resets).
-        GeneralTransport = 6 => "GENERAL_TRANSPORT",
-        /// The server application.
-        RemoteApplication = 7 => "REMOTE_APPLICATION",
     }
 }
 
@@ -189,16 +223,35 @@ pub struct JobTimes {
     pub transfer_completion_time: Option<SystemTime>,
 }
 
-/// Milliseconds since the Unix epoch (the store's and C's time unit).
-pub(crate) fn to_ms(t: SystemTime) -> i64 {
+impl JobTimes {
+    /// [`JobTimes::creation_time`] in milliseconds since the Unix epoch.
+    pub fn creation_ms(&self) -> i64 {
+        to_ms(self.creation_time)
+    }
+
+    /// [`JobTimes::modification_time`] in milliseconds since the Unix epoch.
+    pub fn modification_ms(&self) -> i64 {
+        to_ms(self.modification_time)
+    }
+
+    /// [`JobTimes::transfer_completion_time`] in milliseconds since the Unix epoch.
+    pub fn transfer_completion_ms(&self) -> Option<i64> {
+        self.transfer_completion_time.map(to_ms)
+    }
+}
+
+/// Milliseconds since the Unix epoch, the one time unit that crosses into every
+/// language (C's `int64_t`, JavaScript's `Date`, Python's `datetime`). Saturates at
+/// the ends of `i64` (about 292 million years either way), never panics.
+pub fn to_ms(t: SystemTime) -> i64 {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
         Err(e) => i64::try_from(e.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
     }
 }
 
-/// The inverse of [`to_ms`].
-pub(crate) fn from_ms(ms: i64) -> SystemTime {
+/// The inverse of [`to_ms`] (a time the platform cannot represent is the epoch).
+pub fn from_ms(ms: i64) -> SystemTime {
     let d = std::time::Duration::from_millis(ms.unsigned_abs());
     let t = if ms >= 0 {
         SystemTime::UNIX_EPOCH.checked_add(d)

@@ -115,6 +115,13 @@ impl CopyManager {
         !self.table.owned_here() || self.table.is_closed()
     }
 
+    /// Whether this process opened the manager: `false` for a copy inherited through
+    /// `fork()`, whose every call fails with INVALID_STATE and whose drop leaves the
+    /// parent's threads and state alone.
+    pub fn opened_here(&self) -> bool {
+        self.table.owned_here()
+    }
+
     /// Create a job (state SUSPENDED) with a fresh UUID.
     pub fn create_job(&self, display_name: &str, job_type: JobType) -> Result<CopyJob> {
         self.table.check_fork()?;
