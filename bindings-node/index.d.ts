@@ -315,13 +315,13 @@ export interface JobTimes {
   transferCompletionTime: Date | null
 }
 
-/** The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built. */
+/** The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built; the others fail with NOT_IMPLEMENTED. */
 export declare enum JobType {
   /** Download files from servers. */
   Download = 0,
-  /** Reserved. */
+  /** Reserved (NOT_IMPLEMENTED). */
   Upload = 1,
-  /** Reserved. */
+  /** Reserved (NOT_IMPLEMENTED). */
   UploadReply = 2,
 }
 

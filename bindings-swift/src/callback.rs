@@ -1,16 +1,14 @@
 //! `CopyCallback` as a UniFFI foreign trait: Kotlin and Swift objects implement it and
-//! receive notifications on the library's notification thread (SPEC §3).
+//! receive notifications on the library's notification thread.
 //!
 //! The core stores an `Arc<dyn bgcopy::CopyCallback>`; [`adapt`] wraps the foreign
-//! object in an [`Adapter`] that implements the core trait. So that
-//! `get_notify_interface()` can hand back the very object that was set, every live
-//! adapter is registered by address and [`foreign`] finds it again.
+//! object in an [`Adapter`] that implements the core trait, and [`foreign`] finds the
+//! foreign object again through the core's typed accessor.
 
 use crate::error::BgCopyError;
 use crate::objects::{CopyError, CopyFile, CopyJob};
 use bgcopy as bg;
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::Arc;
 
 /// Receives a job's notifications (IBackgroundCopyCallback); set it with
 /// `CopyJob.setNotifyInterface`. Runs on a library thread, never while the library
@@ -36,34 +34,16 @@ pub(crate) struct Adapter {
     inner: Arc<dyn CopyCallback>,
 }
 
-/// Live adapters by address (see the module docs). An entry lives exactly as long as its
-/// adapter: `Drop` removes it, and the `Weak` keeps the address from being reused before.
-static ADAPTERS: Mutex<BTreeMap<usize, Weak<Adapter>>> = Mutex::new(BTreeMap::new());
-
-fn registry() -> MutexGuard<'static, BTreeMap<usize, Weak<Adapter>>> {
-    ADAPTERS.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Wrap a foreign callback for the core.
 pub(crate) fn adapt(inner: Arc<dyn CopyCallback>) -> Arc<dyn bg::CopyCallback> {
-    let adapter = Arc::new(Adapter { inner });
-    let key = Arc::as_ptr(&adapter) as usize;
-    registry().insert(key, Arc::downgrade(&adapter));
-    adapter
+    Arc::new(Adapter { inner })
 }
 
-/// The foreign callback behind a core callback, if it is one of ours.
-pub(crate) fn foreign(cb: Arc<dyn bg::CopyCallback>) -> Option<Arc<dyn CopyCallback>> {
-    let key = Arc::as_ptr(&cb) as *const () as usize;
-    let adapter = registry().get(&key)?.upgrade()?;
-    Some(adapter.inner.clone())
-}
-
-impl Drop for Adapter {
-    fn drop(&mut self) {
-        let key = self as *const Adapter as usize;
-        registry().remove(&key);
-    }
+/// The foreign callback set on `job`, if any.
+pub(crate) fn foreign(job: &bg::CopyJob) -> bg::Result<Option<Arc<dyn CopyCallback>>> {
+    Ok(job
+        .get_notify_interface_as::<Adapter>()?
+        .map(|a| a.inner.clone()))
 }
 
 fn delivered(r: Result<(), BgCopyError>) -> bg::CallbackResult {
@@ -132,7 +112,7 @@ mod tests {
         let back = job.get_notify_interface().unwrap().expect("set");
         assert!(Arc::ptr_eq(&back, &cb));
         drop(back);
-        // Replacing it releases the adapter (and its registry entry) and the object.
+        // Replacing it releases the adapter and the object.
         job.set_notify_interface(None).unwrap();
         assert!(job.get_notify_interface().unwrap().is_none());
         assert_eq!(Arc::strong_count(&cb), 1);

@@ -12,6 +12,7 @@
 mod callback;
 mod error;
 mod objects;
+mod oneshot;
 mod types;
 
 pub use callback::CopyCallback;

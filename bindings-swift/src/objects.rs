@@ -8,7 +8,7 @@ use crate::types::*;
 use bgcopy as bg;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 type Result<T> = std::result::Result<T, BgCopyError>;
 
@@ -32,8 +32,8 @@ impl CopyManager {
         state_dir: Option<String>,
         options: Option<ManagerOptions>,
     ) -> Result<Arc<CopyManager>> {
-        let opts = options.unwrap_or_default().to_core();
-        guard(|| bg::CopyManager::open_with(state_dir.as_deref().map(Path::new), opts))
+        let opts = options.unwrap_or_default();
+        guard(|| bg::CopyManager::open_with(state_dir.as_deref().map(Path::new), opts.to_core()?))
             .map(|m| Arc::new(CopyManager(m)))
     }
 
@@ -194,7 +194,7 @@ impl CopyJob {
 
     /// The callback object set with `setNotifyInterface`, or null/nil.
     pub fn get_notify_interface(&self) -> Result<Option<Arc<dyn CopyCallback>>> {
-        guard(|| self.0.get_notify_interface()).map(|cb| cb.and_then(callback::foreign))
+        guard(|| callback::foreign(&self.0))
     }
 
     /// Set (or with null/nil clear) the callback object. Not persisted.
@@ -241,43 +241,28 @@ impl CopyJob {
     #[uniffi::method(default(timeout_ms = None))]
     pub async fn wait_async(&self, timeout_ms: Option<u64>) -> Result<JobState> {
         let job = self.0.clone();
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (tx, rx) = crate::oneshot::channel();
         std::thread::Builder::new()
             .name("bgcopy-wait".into())
             .spawn(move || {
-                let deadline =
-                    timeout_ms.and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
-                let slice = Duration::from_millis(200);
-                loop {
-                    let step = match deadline {
-                        Some(d) => d.saturating_duration_since(Instant::now()).min(slice),
-                        None => slice,
-                    };
-                    let start = Instant::now();
-                    let r = guard(|| job.wait(Some(step)));
-                    // Done on an error, a state that ends the wait, the deadline, or an
-                    // early return (the manager closed).
-                    let done = match &r {
-                        Err(_) => true,
-                        Ok(s) => {
-                            s.ends_wait()
-                                || deadline.is_some_and(|d| Instant::now() >= d)
-                                || start.elapsed() < step
+                let timeout = timeout_ms.map(Duration::from_millis);
+                // Between slices: a cancelled coroutine / task (the receiver is gone)
+                // ends the wait.
+                let r = guard(|| {
+                    job.wait_sliced(timeout, Duration::from_millis(200), || {
+                        if tx.is_closed() {
+                            Err(bg::Error::new(bg::codes::E_UNEXPECTED, "cancelled"))
+                        } else {
+                            Ok(())
                         }
-                    };
-                    if done {
-                        let _ = tx.send(r.map(JobState::from));
-                        return;
-                    }
-                    if tx.is_closed() {
-                        return; // the caller is gone (coroutine / task cancelled)
-                    }
-                }
+                    })
+                });
+                tx.send(r.map(|o| JobState::from(o.state)));
             })
             .map_err(|e| {
                 BgCopyError::new(bg::codes::E_UNEXPECTED, format!("start wait thread: {e}"))
             })?;
-        rx.await.unwrap_or_else(|_| {
+        rx.await.unwrap_or_else(|| {
             Err(BgCopyError::new(
                 bg::codes::E_UNEXPECTED,
                 "the wait thread ended without an answer",

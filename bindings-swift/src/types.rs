@@ -4,102 +4,20 @@
 use bgcopy as bg;
 use std::time::SystemTime;
 
-/// Mirrors a core `spec_enum!` type as a UniFFI enum with the same numbers.
-macro_rules! mirror_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $n:tt,)* }) => {
+/// A contract enum as a UniFFI enum with the same numbers (Kotlin
+/// `JobState.QUEUED.value == 0u`), declared from the core's one list, with the
+/// conversions and number checks from the core.
+macro_rules! ffi_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $n:tt => $s:literal,)* }) => {
         $(#[$m])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
         #[repr(u32)]
         pub enum $name { $($(#[$vm])* $v = $n,)* }
-
-        // The same numbers as the core's.
-        const _: () = { $(assert!(bg::$name::$v as u32 == $name::$v as u32);)* };
-
-        impl From<bg::$name> for $name {
-            fn from(v: bg::$name) -> Self {
-                match v { $(bg::$name::$v => $name::$v,)* }
-            }
-        }
-
-        impl From<$name> for bg::$name {
-            fn from(v: $name) -> Self {
-                match v { $($name::$v => bg::$name::$v,)* }
-            }
-        }
+        bg::spec_enum_conversions!($name { $($v = $n,)* });
     };
 }
 
-mirror_enum! {
-    /// The state of a job (BG_JOB_STATE).
-    JobState {
-        /// Waiting for a transfer slot.
-        Queued = 0,
-        /// Connecting to the server.
-        Connecting = 1,
-        /// Data is moving.
-        Transferring = 2,
-        /// Stopped by `suspend()` (or new, before the first `resume()`).
-        Suspended = 3,
-        /// A fatal error; `resume()` retries.
-        Error = 4,
-        /// A transient error; retried automatically after the retry delay.
-        TransientError = 5,
-        /// Every file is transferred; call `complete()` to make them visible.
-        Transferred = 6,
-        /// `complete()` ran: final.
-        Acknowledged = 7,
-        /// `cancel()` ran: final.
-        Cancelled = 8,
-    }
-}
-
-mirror_enum! {
-    /// The priority of a job (BG_JOB_PRIORITY). Lower numbers run first.
-    Priority {
-        /// Always runs, outside the background slots.
-        Foreground = 0,
-        /// First among background jobs.
-        High = 1,
-        /// The default.
-        Normal = 2,
-        /// Last.
-        Low = 3,
-    }
-}
-
-mirror_enum! {
-    /// The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built.
-    JobType {
-        /// Download files from servers.
-        Download = 0,
-        /// Reserved (NOT_IMPLEMENTED).
-        Upload = 1,
-        /// Reserved (NOT_IMPLEMENTED).
-        UploadReply = 2,
-    }
-}
-
-mirror_enum! {
-    /// Where an error came from (BG_ERROR_CONTEXT).
-    ErrorContext {
-        /// No error.
-        None = 0,
-        /// Unknown origin.
-        Unknown = 1,
-        /// The job manager itself (the store).
-        GeneralQueueManager = 2,
-        /// Delivering a notification.
-        QueueManagerNotification = 3,
-        /// The local file (disk full, permissions, …).
-        LocalFile = 4,
-        /// The remote file (HTTP status, changed file, …).
-        RemoteFile = 5,
-        /// The network (connect, TLS, timeouts, resets).
-        GeneralTransport = 6,
-        /// The server application.
-        RemoteApplication = 7,
-    }
-}
+bg::for_each_spec_enum!(ffi_enum);
 
 /// The notification flags (BG_NOTIFY_*). `setNotifyFlags` takes their values or-ed
 /// together: Kotlin `NotifyFlag.JOB_TRANSFERRED.value or NotifyFlag.JOB_ERROR.value`,
@@ -287,53 +205,48 @@ pub struct ManagerOptions {
 }
 
 impl ManagerOptions {
-    /// The core options: the core's defaults with every given field applied.
-    pub(crate) fn to_core(&self) -> bg::ManagerOptions {
-        use std::time::Duration;
-        let ms = Duration::from_millis;
+    /// The core options: the core's defaults with every given field applied (checked
+    /// by the core's option table).
+    pub(crate) fn to_core(&self) -> bg::Result<bg::ManagerOptions> {
+        use bg::OptionValue as V;
+        let ms = |v: Option<u64>| v.map(|v| V::Duration(std::time::Duration::from_millis(v)));
+        let n = |v: Option<u64>| v.map(V::Count);
+        let given = [
+            ("background_slots", n(self.background_slots.map(u64::from))),
+            (
+                "connections_per_job",
+                n(self.connections_per_job.map(u64::from)),
+            ),
+            ("read_timeout", ms(self.read_timeout_ms)),
+            ("connect_timeout", ms(self.connect_timeout_ms)),
+            ("checkpoint_bytes", n(self.checkpoint_bytes)),
+            ("checkpoint_interval", ms(self.checkpoint_interval_ms)),
+            ("notify_interval", ms(self.notify_interval_ms)),
+            (
+                "background_bandwidth_limit",
+                n(self.background_bandwidth_limit),
+            ),
+            ("time_slice", ms(self.time_slice_ms)),
+            ("max_redirects", n(self.max_redirects.map(u64::from))),
+            (
+                "allow_https_to_http_redirect",
+                self.allow_https_to_http_redirect.map(V::Bool),
+            ),
+            (
+                "tls_root_certs",
+                self.tls_root_certs
+                    .as_ref()
+                    .map(|p| V::Paths(p.iter().map(Into::into).collect())),
+            ),
+            ("user_agent", self.user_agent.clone().map(V::Text)),
+            ("start_transfers", self.start_transfers.map(V::Bool)),
+        ];
         let mut o = bg::ManagerOptions::default();
-        if let Some(v) = self.background_slots {
-            o.background_slots = v as usize;
+        for (name, value) in given {
+            if let Some(v) = value {
+                o.set(name, v)?;
+            }
         }
-        if let Some(v) = self.connections_per_job {
-            o.connections_per_job = v as usize;
-        }
-        if let Some(v) = self.read_timeout_ms {
-            o.read_timeout = ms(v);
-        }
-        if let Some(v) = self.connect_timeout_ms {
-            o.connect_timeout = ms(v);
-        }
-        if let Some(v) = self.checkpoint_bytes {
-            o.checkpoint_bytes = v;
-        }
-        if let Some(v) = self.checkpoint_interval_ms {
-            o.checkpoint_interval = ms(v);
-        }
-        if let Some(v) = self.notify_interval_ms {
-            o.notify_interval = ms(v);
-        }
-        if let Some(v) = self.background_bandwidth_limit {
-            o.background_bandwidth_limit = Some(v);
-        }
-        if let Some(v) = self.time_slice_ms {
-            o.time_slice = ms(v);
-        }
-        if let Some(v) = self.max_redirects {
-            o.max_redirects = v;
-        }
-        if let Some(v) = self.allow_https_to_http_redirect {
-            o.allow_https_to_http_redirect = v;
-        }
-        if let Some(v) = &self.tls_root_certs {
-            o.tls_root_certs = Some(v.iter().map(Into::into).collect());
-        }
-        if let Some(v) = &self.user_agent {
-            o.user_agent = v.clone();
-        }
-        if let Some(v) = self.start_transfers {
-            o.start_transfers = v;
-        }
-        o
+        Ok(o)
     }
 }

@@ -86,13 +86,13 @@ macro_rules! for_each_spec_enum {
         }
         }
         $m! {
-        #[doc = "The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built."]
+        #[doc = "The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built; the others fail with NOT_IMPLEMENTED."]
         JobType {
             #[doc = "Download files from servers."]
             Download = 0 => "DOWNLOAD",
-            #[doc = "Reserved."]
+            #[doc = "Reserved (NOT_IMPLEMENTED)."]
             Upload = 1 => "UPLOAD",
-            #[doc = "Reserved."]
+            #[doc = "Reserved (NOT_IMPLEMENTED)."]
             UploadReply = 2 => "UPLOAD_REPLY",
         }
         }

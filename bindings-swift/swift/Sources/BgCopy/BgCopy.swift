@@ -3335,7 +3335,7 @@ public func FfiConverterTypeJobState_lower(_ value: JobState) -> RustBuffer {
 
 
 /**
- * The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built.
+ * The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built; the others fail with NOT_IMPLEMENTED.
  */
 
 public enum JobType: UInt32, Equatable, Hashable {

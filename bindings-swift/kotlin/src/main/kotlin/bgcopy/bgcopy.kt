@@ -4865,7 +4865,7 @@ public object FfiConverterTypeJobState: FfiConverterRustBuffer<JobState> {
 
 
 /**
- * The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built.
+ * The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built; the others fail with NOT_IMPLEMENTED.
  */
 
 enum class JobType(val value: kotlin.UInt) {
