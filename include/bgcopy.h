@@ -500,8 +500,8 @@ typedef uint32_t bgcopy_priority;
  * holds a lock: the caller of `bgcopy_job_set_notify_interface`, of
  * `bgcopy_manager_close` or of the last `bgcopy_manager_release`, or the
  * notification thread (after the job reached a final state). It may call any bgcopy
- * function except `bgcopy_manager_close` (`BGCOPY_E_INVALID_STATE`: it may be running
- * inside one).
+ * function, `bgcopy_manager_close` included (when the release runs inside a close,
+ * both calls return `BGCOPY_S_OK`).
  */
 typedef struct bgcopy_callback {
   /**
@@ -1009,8 +1009,8 @@ void bgcopy_job_array_free(bgcopy_job **jobs,
  * manager's threads and release the state directory. Jobs continue on the next open.
  * Idempotent. Afterwards the manager's calls and its jobs' mutators return
  * `BGCOPY_E_INVALID_STATE`; getters keep answering. The handle must still be released.
- * Allowed inside a notification callback; not inside a callback's `release`
- * (`BGCOPY_E_INVALID_STATE`), which may run inside a close.
+ * Allowed inside a notification callback and inside a callback's `release` (which may
+ * run inside a close: both calls then return `BGCOPY_S_OK`).
  */
 int32_t bgcopy_manager_close(bgcopy_manager *m);
 

@@ -1140,6 +1140,117 @@ fn a_callback_may_close_the_manager() {
     again.complete().unwrap();
 }
 
+/// Closes the manager from its destructor (in C a callback's `release`, in Python
+/// `__del__`), optionally after `gate` opens; records what close() returned.
+struct CloseOnDrop {
+    manager: Arc<CopyManager>,
+    gate: Option<Arc<(Mutex<bool>, Condvar)>>,
+    dropping: Arc<AtomicBool>,
+    outcome: Arc<Mutex<Option<String>>>,
+}
+
+impl CopyCallback for CloseOnDrop {}
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.dropping.store(true, Ordering::SeqCst);
+        if let Some(gate) = &self.gate {
+            let (open, cv) = &**gate;
+            let mut o = open.lock().unwrap();
+            while !*o {
+                o = cv.wait(o).unwrap();
+            }
+            drop(o);
+            // Let the other thread's close() get as far as waiting for this thread.
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let r = self.manager.close();
+        *self.outcome.lock().unwrap() = Some(match r {
+            Ok(()) => "OK".into(),
+            Err(e) => e.symbol(),
+        });
+    }
+}
+
+/// Run `f` on another thread; fail if it has not returned after 30 s (a hang guard:
+/// a deadlock would otherwise hang the test binary).
+fn finishes(what: &str, f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(30)).is_ok(),
+        "{what} deadlocked"
+    );
+}
+
+#[test]
+fn a_callback_destructor_may_close_inside_close() {
+    let dir = Dir::new("close-in-drop");
+    let m = Arc::new(open(&dir, 50));
+    let job = m.create_job("close-in-drop", JobType::Download).unwrap();
+    let outcome = Arc::new(Mutex::new(None));
+    let cb = CloseOnDrop {
+        manager: m.clone(),
+        gate: None,
+        dropping: Arc::new(AtomicBool::new(false)),
+        outcome: outcome.clone(),
+    };
+    job.set_notify_interface(Some(Arc::new(cb) as Arc<dyn CopyCallback>))
+        .unwrap();
+    // close() drops the callback on this thread; its destructor closes again.
+    let m2 = m.clone();
+    finishes("close() inside a destructor run by close()", move || {
+        m2.close().unwrap()
+    });
+    assert_eq!(outcome.lock().unwrap().as_deref(), Some("OK"));
+    assert!(m.is_closed());
+    drop(reopen_eventually(
+        &dir.0.join("state"),
+        "close() in a destructor",
+    ));
+}
+
+#[test]
+fn a_destructor_on_the_notifier_thread_may_close_while_another_close_waits_for_it() {
+    let dir = Dir::new("close-race");
+    let m = Arc::new(open(&dir, 50));
+    let job = m.create_job("close-race", JobType::Download).unwrap();
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let dropping = Arc::new(AtomicBool::new(false));
+    let outcome = Arc::new(Mutex::new(None));
+    let cb = CloseOnDrop {
+        manager: m.clone(),
+        gate: Some(gate.clone()),
+        dropping: dropping.clone(),
+        outcome: outcome.clone(),
+    };
+    job.set_notify_interface(Some(Arc::new(cb) as Arc<dyn CopyCallback>))
+        .unwrap();
+    // A final state: the notification thread lets go of the callback; its destructor
+    // waits for this thread to be inside close(), which joins the notification thread.
+    job.cancel().unwrap();
+    eventually("the destructor", Duration::from_secs(20), || {
+        dropping.load(Ordering::SeqCst)
+    });
+    let m2 = m.clone();
+    finishes("close() racing a destructor's close()", move || {
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        m2.close().unwrap();
+    });
+    eventually("the destructor's close()", Duration::from_secs(30), || {
+        outcome.lock().unwrap().is_some()
+    });
+    assert_eq!(outcome.lock().unwrap().as_deref(), Some("OK"));
+    drop(reopen_eventually(
+        &dir.0.join("state"),
+        "close() racing a destructor",
+    ));
+}
+
 fn expect_invalid_state(r: bgcopy::Result<()>) {
     match r {
         Err(e) => assert_eq!(e.code(), codes::INVALID_STATE, "{e}"),

@@ -5,12 +5,14 @@
 //!   error message; a panic becomes `E_UNEXPECTED` and never unwinds into C.
 //! - [`arg`], [`str_arg`], [`opt_str`] and [`Out::new`] check every pointer from C
 //!   (NULL is `E_INVALIDARG`; strings must be UTF-8) and turn it into a Rust reference.
-//! - [`new_handle`], [`take_handle`], [`add_ref`] and the array helpers are the only
+//! - [`Handle`] (declared with [`handle!`]) is what every handle type shares; [`call`],
+//!   [`get`], [`handle_add_ref`] and [`handle_release`] are the bodies of its entry
+//!   points, and with [`new_handle`], [`take_handle`] and the array helpers the only
 //!   code that converts between `Arc`s and the opaque handle pointers C holds.
 
 use bgcopy_core::{Error, codes};
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
@@ -21,8 +23,6 @@ pub(crate) type Result<T> = std::result::Result<T, Error>;
 thread_local! {
     /// The message of this thread's last failure (`bgcopy_last_error_message`).
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
-    /// How deep this thread is inside a callback's `release` function.
-    static IN_RELEASE: Cell<u32> = const { Cell::new(0) };
 }
 
 /// What an entry point returns when its body failed or panicked.
@@ -81,24 +81,6 @@ pub(crate) fn set_last_error(e: &Error) {
 /// This thread's last failure message; valid until the thread's next failure.
 pub(crate) fn last_error_ptr() -> *const c_char {
     LAST_ERROR.with(|l| l.borrow().as_ptr())
-}
-
-/// Run `f` (a callback's `release`) marked as such on this thread.
-pub(crate) fn release_scope<R>(f: impl FnOnce() -> R) -> R {
-    struct Scope;
-    impl Drop for Scope {
-        fn drop(&mut self) {
-            IN_RELEASE.with(|c| c.set(c.get() - 1));
-        }
-    }
-    IN_RELEASE.with(|c| c.set(c.get() + 1));
-    let _scope = Scope;
-    f()
-}
-
-/// Is this thread running a callback's `release` (maybe inside a manager's close)?
-pub(crate) fn in_release() -> bool {
-    IN_RELEASE.with(|c| c.get() > 0)
 }
 
 /// A Rust string as a C string; a NUL (impossible in what C passed in) becomes U+FFFD.
@@ -165,10 +147,80 @@ impl<T> Out<T> {
     }
 }
 
-/// An opaque, reference-counted object handed to C as `*mut Self` (an `Arc<Self>`).
+/// An opaque, reference-counted object handed to C as `*mut Self` (an `Arc<Self>`)
+/// around a core object. Implemented with [`handle!`].
 pub(crate) trait Handle: Sized + Send + Sync + 'static {
+    /// The core object behind the handle.
+    type Inner;
     /// How messages name a NULL handle of this type.
     const NAME: &'static str;
+    /// Wrap a core object.
+    fn wrap(inner: Self::Inner) -> Self;
+    /// The core object.
+    fn inner(&self) -> &Self::Inner;
+}
+
+/// `handle!(bgcopy_x, CoreType, "how errors name it")`: the [`Handle`] impl of a
+/// handle struct `bgcopy_x { inner: CoreType }` (the struct itself is written out, so
+/// that cbindgen declares it).
+macro_rules! handle {
+    ($c:ident, $inner:ty, $name:literal) => {
+        impl $crate::boundary::Handle for $c {
+            type Inner = $inner;
+            const NAME: &'static str = $name;
+            fn wrap(inner: $inner) -> Self {
+                $c { inner }
+            }
+            fn inner(&self) -> &$inner {
+                &self.inner
+            }
+        }
+    };
+}
+pub(crate) use handle;
+
+/// The body of a call on a handle: check it, run `f` on its core object; the HRESULT
+/// is S_OK unless `f` fails.
+pub(crate) fn call<H: Handle>(h: *mut H, f: impl FnOnce(&H::Inner) -> Result<()>) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions (every handle NULL or live).
+        let h = unsafe { arg(h) }?;
+        f(h.inner())?;
+        Ok(0)
+    })
+}
+
+/// The body of a getter: check the handle and the out-pointer first, write `*out` on
+/// success.
+pub(crate) fn get<H: Handle, T>(
+    h: *mut H,
+    out: *mut T,
+    f: impl FnOnce(&H::Inner) -> Result<T>,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions (every pointer NULL or valid for the call).
+        let (h, out) = unsafe { (arg(h)?, Out::new(out, "out")?) };
+        out.set(f(h.inner())?);
+        Ok(0)
+    })
+}
+
+/// The body of `bgcopy_x_add_ref`: one more reference; returns `p` (NULL stays NULL).
+pub(crate) fn handle_add_ref<H: Handle>(p: *mut H) -> *mut H {
+    let r: *const H = boundary(|| {
+        // SAFETY: the C conventions (a handle is NULL or live).
+        Ok(unsafe { add_ref(p) }.cast_const())
+    });
+    r.cast_mut()
+}
+
+/// The body of `bgcopy_x_release`: give up one reference (NULL does nothing).
+pub(crate) fn handle_release<H: Handle>(p: *mut H) {
+    boundary(|| {
+        // SAFETY: the C conventions: the caller gives up one reference.
+        drop(unsafe { take_handle(p) });
+        Ok(())
+    })
 }
 
 /// A new handle owned by C (one reference).

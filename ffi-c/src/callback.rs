@@ -1,13 +1,12 @@
 //! `bgcopy_callback`: C function pointers behind the core's `CopyCallback` trait.
 
-use crate::boundary::{borrowed, release_scope};
+use crate::boundary::{Handle, borrowed};
 use crate::file::{bgcopy_error, bgcopy_file};
 use crate::job::bgcopy_job;
 use bgcopy_core::{CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob};
-use std::collections::BTreeSet;
 use std::ffi::c_void;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A job's notification callbacks (IBackgroundCopyCallback); any member may be NULL.
 ///
@@ -29,8 +28,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// holds a lock: the caller of `bgcopy_job_set_notify_interface`, of
 /// `bgcopy_manager_close` or of the last `bgcopy_manager_release`, or the
 /// notification thread (after the job reached a final state). It may call any bgcopy
-/// function except `bgcopy_manager_close` (`BGCOPY_E_INVALID_STATE`: it may be running
-/// inside one).
+/// function, `bgcopy_manager_close` included (when the release runs inside a close,
+/// both calls return `BGCOPY_S_OK`).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct bgcopy_callback {
@@ -86,22 +85,13 @@ unsafe impl Send for CCallback {}
 // SAFETY: as above; the struct itself is never mutated after creation.
 unsafe impl Sync for CCallback {}
 
-/// Addresses of the live `CCallback`s, so that a job's `Arc<dyn CopyCallback>` can be
-/// recognised as one of ours and read back (`bgcopy_job_get_notify_interface`).
-fn live() -> MutexGuard<'static, BTreeSet<usize>> {
-    static LIVE: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
-    LIVE.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl CCallback {
     /// Wrap a copy of `c`; the result calls `release` when dropped unless disarmed.
     pub(crate) fn new(c: bgcopy_callback) -> Arc<CCallback> {
-        let cb = Arc::new(CCallback {
+        Arc::new(CCallback {
             c,
             armed: AtomicBool::new(true),
-        });
-        live().insert(Arc::as_ptr(&cb) as usize);
-        cb
+        })
     }
 
     /// Give `context` back to the caller: `release` will not be called.
@@ -109,18 +99,27 @@ impl CCallback {
         self.armed.store(false, Ordering::SeqCst);
     }
 
-    /// The C struct behind a job's callback object, if it is a `CCallback`.
-    pub(crate) fn c_struct(cb: &Arc<dyn CopyCallback>) -> Option<bgcopy_callback> {
-        let addr = Arc::as_ptr(cb) as *const () as usize;
-        if !live().contains(&addr) {
-            return None;
-        }
-        // SAFETY: a `CCallback` lives at `addr` (registered in `new`, removed in `drop`),
-        // and `cb` keeps the object at `addr` alive: it is that `CCallback`.
-        Some(unsafe { &*(addr as *const CCallback) }.c)
+    /// The C struct it wraps.
+    pub(crate) fn c_struct(&self) -> bgcopy_callback {
+        self.c
     }
 
-    fn result(what: &str, hr: i32) -> CallbackResult {
+    /// The one trampoline: call the C function `f` (if set) with the context and a
+    /// borrowed handle to `job`, through `call` (which adds the other arguments); a
+    /// negative HRESULT is a failed delivery.
+    fn deliver<F>(
+        &self,
+        what: &str,
+        f: Option<F>,
+        job: &CopyJob,
+        call: impl FnOnce(F, *mut c_void, *mut bgcopy_job) -> i32,
+    ) -> CallbackResult {
+        let Some(f) = f else {
+            return Ok(());
+        };
+        let hr = borrowed(bgcopy_job::wrap(job.clone()), |j| {
+            call(f, self.c.context, j)
+        });
         if hr < 0 {
             Err(format!(
                 "the C callback {what} returned 0x{:08X}",
@@ -130,76 +129,54 @@ impl CCallback {
             Ok(())
         }
     }
-
-    fn job_handle(job: &CopyJob) -> bgcopy_job {
-        bgcopy_job { inner: job.clone() }
-    }
 }
 
+// SAFETY (every `unsafe` call below): a C function of the installed callback, called
+// with its own context and handles valid for the call (the `bgcopy_callback` contract).
 impl CopyCallback for CCallback {
     fn job_transferred(&self, job: &CopyJob) -> CallbackResult {
-        let Some(f) = self.c.job_transferred else {
-            return Ok(());
-        };
-        let hr = borrowed(Self::job_handle(job), |j| {
-            // SAFETY: a C function of the installed callback with its own context.
-            unsafe { f(self.c.context, j) }
-        });
-        Self::result("job_transferred", hr)
+        self.deliver(
+            "job_transferred",
+            self.c.job_transferred,
+            job,
+            |f, c, j| unsafe { f(c, j) },
+        )
     }
 
     fn job_error(&self, job: &CopyJob, error: &CopyError) -> CallbackResult {
-        let Some(f) = self.c.job_error else {
-            return Ok(());
-        };
-        let e = bgcopy_error {
-            inner: error.clone(),
-        };
-        let hr = borrowed(Self::job_handle(job), |j| {
-            borrowed(e, |e| {
-                // SAFETY: as above.
-                unsafe { f(self.c.context, j, e) }
-            })
-        });
-        Self::result("job_error", hr)
+        let e = bgcopy_error::wrap(error.clone());
+        self.deliver("job_error", self.c.job_error, job, |f, c, j| {
+            borrowed(e, |e| unsafe { f(c, j, e) })
+        })
     }
 
     fn job_modification(&self, job: &CopyJob) -> CallbackResult {
-        let Some(f) = self.c.job_modification else {
-            return Ok(());
-        };
-        let hr = borrowed(Self::job_handle(job), |j| {
-            // SAFETY: as above.
-            unsafe { f(self.c.context, j) }
-        });
-        Self::result("job_modification", hr)
+        self.deliver(
+            "job_modification",
+            self.c.job_modification,
+            job,
+            |f, c, j| unsafe { f(c, j) },
+        )
     }
 
     fn file_transferred(&self, job: &CopyJob, file: &CopyFile) -> CallbackResult {
-        let Some(f) = self.c.file_transferred else {
-            return Ok(());
-        };
-        let file = bgcopy_file {
-            inner: file.clone(),
-        };
-        let hr = borrowed(Self::job_handle(job), |j| {
-            borrowed(file, |fl| {
-                // SAFETY: as above.
-                unsafe { f(self.c.context, j, fl) }
-            })
-        });
-        Self::result("file_transferred", hr)
+        let fl = bgcopy_file::wrap(file.clone());
+        self.deliver(
+            "file_transferred",
+            self.c.file_transferred,
+            job,
+            |f, c, j| borrowed(fl, |fl| unsafe { f(c, j, fl) }),
+        )
     }
 }
 
 impl Drop for CCallback {
     fn drop(&mut self) {
-        live().remove(&(self as *const CCallback as usize));
         if self.armed.load(Ordering::SeqCst)
             && let Some(release) = self.c.release
         {
             // SAFETY: the installed `release` with its own context, called exactly once.
-            release_scope(|| unsafe { release(self.c.context) });
+            unsafe { release(self.c.context) };
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `bgcopy_file` (CopyFile) and `bgcopy_error` (CopyError).
 
 use crate::boundary::{
-    Handle, Out, Result, add_ref, arg, boundary, new_handle, new_string, take_handle,
+    Handle, Out, arg, boundary, get, handle, handle_add_ref, handle_release, new_handle, new_string,
 };
 use crate::types::*;
 use bgcopy_core::{CopyError, CopyFile};
@@ -12,9 +12,7 @@ pub struct bgcopy_file {
     pub(crate) inner: CopyFile,
 }
 
-impl Handle for bgcopy_file {
-    const NAME: &'static str = "the file handle (bgcopy_file *)";
-}
+handle!(bgcopy_file, CopyFile, "the file handle (bgcopy_file *)");
 
 /// The error of a job in ERROR or TRANSIENT_ERROR, a snapshot taken by
 /// `bgcopy_job_get_error`. Opaque, reference counted, thread-safe.
@@ -22,31 +20,7 @@ pub struct bgcopy_error {
     pub(crate) inner: CopyError,
 }
 
-impl Handle for bgcopy_error {
-    const NAME: &'static str = "the error handle (bgcopy_error *)";
-}
-
-fn file_get<T>(f: *mut bgcopy_file, out: *mut T, get: impl FnOnce(&CopyFile) -> Result<T>) -> i32 {
-    boundary(|| {
-        // SAFETY: the C conventions (every pointer NULL or valid for the call).
-        let (file, out) = unsafe { (arg(f)?, Out::new(out, "out")?) };
-        out.set(get(&file.inner)?);
-        Ok(BGCOPY_S_OK)
-    })
-}
-
-fn error_get<T>(
-    e: *mut bgcopy_error,
-    out: *mut T,
-    get: impl FnOnce(&CopyError) -> Result<T>,
-) -> i32 {
-    boundary(|| {
-        // SAFETY: the C conventions.
-        let (error, out) = unsafe { (arg(e)?, Out::new(out, "out")?) };
-        out.set(get(&error.inner)?);
-        Ok(BGCOPY_S_OK)
-    })
-}
+handle!(bgcopy_error, CopyError, "the error handle (bgcopy_error *)");
 
 /// The file's remote URL. Free `*out` with `bgcopy_string_free`.
 #[unsafe(no_mangle)]
@@ -54,7 +28,7 @@ pub unsafe extern "C" fn bgcopy_file_get_remote_name(
     f: *mut bgcopy_file,
     out: *mut *mut c_char,
 ) -> i32 {
-    file_get(f, out, |f| Ok(new_string(f.get_remote_name()?)))
+    get(f, out, |f| Ok(new_string(f.get_remote_name()?)))
 }
 
 /// The file's local path. Free `*out` with `bgcopy_string_free`.
@@ -63,7 +37,7 @@ pub unsafe extern "C" fn bgcopy_file_get_local_name(
     f: *mut bgcopy_file,
     out: *mut *mut c_char,
 ) -> i32 {
-    file_get(f, out, |f| Ok(new_string(f.get_local_name()?)))
+    get(f, out, |f| Ok(new_string(f.get_local_name()?)))
 }
 
 /// The file's progress.
@@ -72,7 +46,7 @@ pub unsafe extern "C" fn bgcopy_file_get_progress(
     f: *mut bgcopy_file,
     out: *mut bgcopy_file_progress,
 ) -> i32 {
-    file_get(f, out, |f| {
+    get(f, out, |f| {
         let p = f.get_progress()?;
         Ok(bgcopy_file_progress {
             bytes_total: p.bytes_total,
@@ -85,27 +59,19 @@ pub unsafe extern "C" fn bgcopy_file_get_progress(
 /// The file's position in its job (0 for the first file added).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_file_get_index(f: *mut bgcopy_file, out: *mut usize) -> i32 {
-    file_get(f, out, |f| Ok(f.index()))
+    get(f, out, |f| Ok(f.index()))
 }
 
 /// Take one more reference to the file; returns `f`. NULL returns NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_file_add_ref(f: *mut bgcopy_file) -> *mut bgcopy_file {
-    let p: *const bgcopy_file = boundary(|| {
-        // SAFETY: the C conventions.
-        Ok(unsafe { add_ref(f) }.cast_const())
-    });
-    p.cast_mut()
+    handle_add_ref(f)
 }
 
 /// Release a reference to the file. NULL does nothing.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_file_release(f: *mut bgcopy_file) {
-    boundary(|| {
-        // SAFETY: the C conventions: the caller gives up one reference.
-        drop(unsafe { take_handle(f) });
-        Ok(())
-    })
+    handle_release(f)
 }
 
 /// Where the error came from (`BGCOPY_ERROR_CONTEXT_*`) and its code (an HRESULT such
@@ -126,7 +92,7 @@ pub unsafe extern "C" fn bgcopy_error_get_error(
                 Out::new(out_code, "out_code")?,
             )
         };
-        let (context, code) = error.inner.get_error();
+        let (context, code) = error.inner().get_error();
         out_context.set(context as u32);
         out_code.set(code as i32);
         Ok(BGCOPY_S_OK)
@@ -140,11 +106,7 @@ pub unsafe extern "C" fn bgcopy_error_get_file(
     e: *mut bgcopy_error,
     out: *mut *mut bgcopy_file,
 ) -> i32 {
-    error_get(e, out, |e| {
-        Ok(new_handle(bgcopy_file {
-            inner: e.get_file()?,
-        }))
-    })
+    get(e, out, |e| Ok(new_handle(bgcopy_file::wrap(e.get_file()?))))
 }
 
 /// What went wrong, for people. Free `*out` with `bgcopy_string_free`.
@@ -153,7 +115,7 @@ pub unsafe extern "C" fn bgcopy_error_get_error_description(
     e: *mut bgcopy_error,
     out: *mut *mut c_char,
 ) -> i32 {
-    error_get(e, out, |e| Ok(new_string(e.get_error_description())))
+    get(e, out, |e| Ok(new_string(e.get_error_description())))
 }
 
 /// What the error's context means, for people. Free `*out` with `bgcopy_string_free`.
@@ -162,7 +124,7 @@ pub unsafe extern "C" fn bgcopy_error_get_error_context_description(
     e: *mut bgcopy_error,
     out: *mut *mut c_char,
 ) -> i32 {
-    error_get(e, out, |e| {
+    get(e, out, |e| {
         Ok(new_string(e.get_error_context_description()))
     })
 }
@@ -174,25 +136,17 @@ pub unsafe extern "C" fn bgcopy_error_get_protocol(
     e: *mut bgcopy_error,
     out: *mut *mut c_char,
 ) -> i32 {
-    error_get(e, out, |e| Ok(new_string(e.get_protocol()?)))
+    get(e, out, |e| Ok(new_string(e.get_protocol()?)))
 }
 
 /// Take one more reference to the error; returns `e`. NULL returns NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_error_add_ref(e: *mut bgcopy_error) -> *mut bgcopy_error {
-    let p: *const bgcopy_error = boundary(|| {
-        // SAFETY: the C conventions.
-        Ok(unsafe { add_ref(e) }.cast_const())
-    });
-    p.cast_mut()
+    handle_add_ref(e)
 }
 
 /// Release a reference to the error. NULL does nothing.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_error_release(e: *mut bgcopy_error) {
-    boundary(|| {
-        // SAFETY: the C conventions: the caller gives up one reference.
-        drop(unsafe { take_handle(e) });
-        Ok(())
-    })
+    handle_release(e)
 }

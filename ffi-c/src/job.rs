@@ -1,8 +1,8 @@
 //! `bgcopy_job`: every method of SPEC §1's CopyJob.
 
 use crate::boundary::{
-    Handle, Out, Result, add_ref, arg, boundary, free_array, new_array, new_handle, new_string,
-    str_arg, take_handle,
+    Handle, Out, Result, arg, boundary, call, free_array, get, handle, handle_add_ref,
+    handle_release, new_array, new_handle, new_string, str_arg,
 };
 use crate::callback::{CCallback, bgcopy_callback};
 use crate::file::{bgcopy_error, bgcopy_file};
@@ -10,7 +10,7 @@ use crate::types::*;
 use bgcopy_core::{CopyCallback, CopyJob, Error, Priority};
 use std::ffi::c_char;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// A transfer job. Opaque, reference counted, thread-safe: any number of threads may
 /// use one handle at once.
@@ -18,36 +18,7 @@ pub struct bgcopy_job {
     pub(crate) inner: CopyJob,
 }
 
-impl Handle for bgcopy_job {
-    const NAME: &'static str = "the job handle (bgcopy_job *)";
-}
-
-fn ms(t: SystemTime) -> i64 {
-    match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => d.as_millis().min(i64::MAX as u128) as i64,
-        Err(e) => -(e.duration().as_millis().min(i64::MAX as u128) as i64),
-    }
-}
-
-/// Run a job call: check the handle, then `f`; the HRESULT is S_OK unless `f` fails.
-fn with_job(j: *mut bgcopy_job, f: impl FnOnce(&CopyJob) -> Result<()>) -> i32 {
-    boundary(|| {
-        // SAFETY: the C conventions (every handle NULL or live).
-        let job = unsafe { arg(j) }?;
-        f(&job.inner)?;
-        Ok(BGCOPY_S_OK)
-    })
-}
-
-/// Run a getter: check the handle and the out-pointer first, write `*out` on success.
-fn get<T>(j: *mut bgcopy_job, out: *mut T, f: impl FnOnce(&CopyJob) -> Result<T>) -> i32 {
-    boundary(|| {
-        // SAFETY: the C conventions (every pointer NULL or valid for the call).
-        let (job, out) = unsafe { (arg(j)?, Out::new(out, "out")?) };
-        out.set(f(&job.inner)?);
-        Ok(BGCOPY_S_OK)
-    })
-}
+handle!(bgcopy_job, CopyJob, "the job handle (bgcopy_job *)");
 
 /// Run a setter taking a string.
 fn set_str(
@@ -56,11 +27,9 @@ fn set_str(
     what: &str,
     f: impl FnOnce(&CopyJob, &str) -> Result<()>,
 ) -> i32 {
-    boundary(|| {
+    call(j, |job| {
         // SAFETY: the C conventions.
-        let (job, s) = unsafe { (arg(j)?, str_arg(s, what)?) };
-        f(&job.inner, s)?;
-        Ok(BGCOPY_S_OK)
+        f(job, unsafe { str_arg(s, what) }?)
     })
 }
 
@@ -74,17 +43,15 @@ pub unsafe extern "C" fn bgcopy_job_add_file(
     remote_url: *const c_char,
     local_path: *const c_char,
 ) -> i32 {
-    boundary(|| {
+    call(j, |job| {
         // SAFETY: the C conventions.
-        let (job, url, local) = unsafe {
+        let (url, local) = unsafe {
             (
-                arg(j)?,
                 str_arg(remote_url, "remote_url")?,
                 str_arg(local_path, "local_path")?,
             )
         };
-        job.inner.add_file(url, local)?;
-        Ok(BGCOPY_S_OK)
+        job.add_file(url, local)
     })
 }
 
@@ -96,9 +63,7 @@ pub unsafe extern "C" fn bgcopy_job_add_file_set(
     files: *const bgcopy_file_info,
     count: usize,
 ) -> i32 {
-    boundary(|| {
-        // SAFETY: the C conventions.
-        let job = unsafe { arg(j) }?;
+    call(j, |job| {
         if files.is_null() && count > 0 {
             return Err(Error::invalid_arg("files is NULL but count is not 0"));
         }
@@ -119,8 +84,7 @@ pub unsafe extern "C" fn bgcopy_job_add_file_set(
             };
             pairs.push(pair);
         }
-        job.inner.add_file_set(&pairs)?;
-        Ok(BGCOPY_S_OK)
+        job.add_file_set(&pairs)
     })
 }
 
@@ -141,13 +105,8 @@ pub unsafe extern "C" fn bgcopy_job_enum_files(
                 Out::new(out_count, "out_count")?,
             )
         };
-        let files = job.inner.enum_files()?;
-        let (array, n) = new_array(
-            files
-                .into_iter()
-                .map(|f| bgcopy_file { inner: f })
-                .collect(),
-        );
+        let files = job.inner().enum_files()?;
+        let (array, n) = new_array(files.into_iter().map(bgcopy_file::wrap).collect());
         out_files.set(array);
         out_count.set(n);
         Ok(BGCOPY_S_OK)
@@ -168,20 +127,20 @@ pub unsafe extern "C" fn bgcopy_file_array_free(files: *mut *mut bgcopy_file, co
 /// Stop transferring (-> SUSPENDED); progress is kept. Works in every non-final state.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_job_suspend(j: *mut bgcopy_job) -> i32 {
-    with_job(j, CopyJob::suspend)
+    call(j, CopyJob::suspend)
 }
 
 /// Queue the job (-> QUEUED) from SUSPENDED, ERROR, TRANSIENT_ERROR, or TRANSFERRED with
 /// new files; clears the error. `BGCOPY_E_EMPTY` (state unchanged) without files.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_job_resume(j: *mut bgcopy_job) -> i32 {
-    with_job(j, CopyJob::resume)
+    call(j, CopyJob::resume)
 }
 
 /// End the job (-> CANCELLED, final) and delete every temporary file.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_job_cancel(j: *mut bgcopy_job) -> i32 {
-    with_job(j, CopyJob::cancel)
+    call(j, CopyJob::cancel)
 }
 
 /// End the job (-> ACKNOWLEDGED, final): every fully transferred file appears at its
@@ -193,7 +152,7 @@ pub unsafe extern "C" fn bgcopy_job_complete(j: *mut bgcopy_job) -> i32 {
     boundary(|| {
         // SAFETY: the C conventions.
         let job = unsafe { arg(j) }?;
-        Ok(job.inner.complete()?.code() as i32)
+        Ok(job.inner().complete()?.code() as i32)
     })
 }
 
@@ -245,9 +204,9 @@ pub unsafe extern "C" fn bgcopy_job_get_times(
     get(j, out, |job| {
         let t = job.get_times()?;
         Ok(bgcopy_job_times {
-            creation_time: ms(t.creation_time),
-            modification_time: ms(t.modification_time),
-            transfer_completion_time: t.transfer_completion_time.map_or(0, ms),
+            creation_time: t.creation_ms(),
+            modification_time: t.modification_ms(),
+            transfer_completion_time: t.transfer_completion_ms().unwrap_or(0),
         })
     })
 }
@@ -260,9 +219,7 @@ pub unsafe extern "C" fn bgcopy_job_get_error(
     out: *mut *mut bgcopy_error,
 ) -> i32 {
     get(j, out, |job| {
-        Ok(new_handle(bgcopy_error {
-            inner: job.get_error()?,
-        }))
+        Ok(new_handle(bgcopy_error::wrap(job.get_error()?)))
     })
 }
 
@@ -315,7 +272,7 @@ pub unsafe extern "C" fn bgcopy_job_get_priority(
 /// scheduler re-evaluates at once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_job_set_priority(j: *mut bgcopy_job, p: bgcopy_priority) -> i32 {
-    with_job(j, |job| {
+    call(j, |job| {
         let p = Priority::from_u32(p).ok_or_else(|| {
             Error::invalid_arg(format!(
                 "priority {p} is not a BGCOPY_PRIORITY_* value (0..=3)"
@@ -334,7 +291,7 @@ pub unsafe extern "C" fn bgcopy_job_get_notify_flags(j: *mut bgcopy_job, out: *m
 /// Set the notification flags; unknown bits are `BGCOPY_E_INVALIDARG`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_job_set_notify_flags(j: *mut bgcopy_job, flags: u32) -> i32 {
-    with_job(j, |job| job.set_notify_flags(flags))
+    call(j, |job| job.set_notify_flags(flags))
 }
 
 /// A copy of the installed callback; every member NULL when none is installed. The
@@ -346,9 +303,8 @@ pub unsafe extern "C" fn bgcopy_job_get_notify_interface(
 ) -> i32 {
     get(j, out, |job| {
         Ok(job
-            .get_notify_interface()?
-            .map(|cb| CCallback::c_struct(&cb).unwrap_or(bgcopy_callback::NONE))
-            .unwrap_or(bgcopy_callback::NONE))
+            .get_notify_interface_as::<CCallback>()?
+            .map_or(bgcopy_callback::NONE, |cb| cb.c_struct()))
     })
 }
 
@@ -362,22 +318,17 @@ pub unsafe extern "C" fn bgcopy_job_set_notify_interface(
     j: *mut bgcopy_job,
     cb: *const bgcopy_callback,
 ) -> i32 {
-    boundary(|| {
-        // SAFETY: the C conventions.
-        let job = unsafe { arg(j) }?;
+    call(j, |job| {
         // SAFETY: `cb` is NULL or a valid struct for the call; it is copied.
         let new = unsafe { cb.as_ref() }.map(|c| CCallback::new(*c));
-        let r = job
-            .inner
-            .set_notify_interface(new.clone().map(|c| c as Arc<dyn CopyCallback>));
+        let r = job.set_notify_interface(new.clone().map(|c| c as Arc<dyn CopyCallback>));
         if r.is_err()
             && let Some(n) = &new
         {
             n.disarm();
         }
         drop(new);
-        r?;
-        Ok(BGCOPY_S_OK)
+        r
     })
 }
 
@@ -397,7 +348,7 @@ pub unsafe extern "C" fn bgcopy_job_set_no_progress_timeout(
     j: *mut bgcopy_job,
     seconds: u32,
 ) -> i32 {
-    with_job(j, |job| job.set_no_progress_timeout(seconds))
+    call(j, |job| job.set_no_progress_timeout(seconds))
 }
 
 /// The minimum retry delay in seconds (default 600).
@@ -416,7 +367,7 @@ pub unsafe extern "C" fn bgcopy_job_set_minimum_retry_delay(
     j: *mut bgcopy_job,
     seconds: u32,
 ) -> i32 {
-    with_job(j, |job| job.set_minimum_retry_delay(seconds))
+    call(j, |job| job.set_minimum_retry_delay(seconds))
 }
 
 /// Errors seen (transient and fatal); never reset.
@@ -445,19 +396,11 @@ pub unsafe extern "C" fn bgcopy_job_wait(
 /// returns `j`. NULL returns NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_job_add_ref(j: *mut bgcopy_job) -> *mut bgcopy_job {
-    let p: *const bgcopy_job = boundary(|| {
-        // SAFETY: the C conventions.
-        Ok(unsafe { add_ref(j) }.cast_const())
-    });
-    p.cast_mut()
+    handle_add_ref(j)
 }
 
 /// Release a reference to the job. NULL does nothing.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_job_release(j: *mut bgcopy_job) {
-    boundary(|| {
-        // SAFETY: the C conventions: the caller gives up one reference.
-        drop(unsafe { take_handle(j) });
-        Ok(())
-    })
+    handle_release(j)
 }

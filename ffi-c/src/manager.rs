@@ -1,8 +1,8 @@
 //! `bgcopy_manager`: open, options, jobs, close.
 
 use crate::boundary::{
-    Handle, Out, Result, add_ref, arg, boundary, free_array, in_release, new_array, new_handle,
-    new_string, opt_str, str_arg, take_handle,
+    Handle, Out, Result, arg, boundary, call, free_array, get, handle, handle_add_ref,
+    handle_release, new_array, new_handle, new_string, opt_str, str_arg,
 };
 use crate::job::bgcopy_job;
 use crate::types::{BGCOPY_S_OK, bgcopy_job_type};
@@ -17,9 +17,11 @@ pub struct bgcopy_manager {
     inner: CopyManager,
 }
 
-impl Handle for bgcopy_manager {
-    const NAME: &'static str = "the manager handle (bgcopy_manager *)";
-}
+handle!(
+    bgcopy_manager,
+    CopyManager,
+    "the manager handle (bgcopy_manager *)"
+);
 
 /// Settings of a manager for `bgcopy_manager_open_with`. Fill it with
 /// `bgcopy_manager_options_init` (which sets `size` and every default), then change
@@ -136,7 +138,7 @@ unsafe fn options_from_c(c: &bgcopy_manager_options) -> Result<ManagerOptions> {
 
 fn open(dir: Option<&str>, opts: ManagerOptions) -> Result<*mut bgcopy_manager> {
     let m = CopyManager::open_with(dir.map(Path::new), opts)?;
-    Ok(new_handle(bgcopy_manager { inner: m }))
+    Ok(new_handle(bgcopy_manager::wrap(m)))
 }
 
 /// Fill `*out` with the default options and its `size`.
@@ -213,12 +215,7 @@ pub unsafe extern "C" fn bgcopy_manager_get_state_dir(
     m: *mut bgcopy_manager,
     out: *mut *mut c_char,
 ) -> i32 {
-    boundary(|| {
-        // SAFETY: the C conventions.
-        let (m, out) = unsafe { (arg(m)?, Out::new(out, "out")?) };
-        out.set(new_string(m.inner.state_dir().to_string_lossy()));
-        Ok(BGCOPY_S_OK)
-    })
+    get(m, out, |m| Ok(new_string(m.state_dir().to_string_lossy())))
 }
 
 /// Create a job (state SUSPENDED, a fresh UUID id). `display_name` at most 256
@@ -231,17 +228,13 @@ pub unsafe extern "C" fn bgcopy_manager_create_job(
     r#type: bgcopy_job_type,
     out: *mut *mut bgcopy_job,
 ) -> i32 {
-    boundary(|| {
-        // SAFETY: the C conventions.
-        let (m, out) = unsafe { (arg(m)?, Out::new(out, "out")?) };
+    get(m, out, |m| {
         // SAFETY: the C conventions.
         let name = unsafe { str_arg(display_name, "display_name") }?;
         let t = JobType::from_u32(r#type).ok_or_else(|| {
             Error::invalid_arg(format!("job type {type} is not a BGCOPY_JOB_TYPE_* value"))
         })?;
-        let job = m.inner.create_job(name, t)?;
-        out.set(new_handle(bgcopy_job { inner: job }));
-        Ok(BGCOPY_S_OK)
+        Ok(new_handle(bgcopy_job::wrap(m.create_job(name, t)?)))
     })
 }
 
@@ -253,14 +246,10 @@ pub unsafe extern "C" fn bgcopy_manager_get_job(
     job_id: *const c_char,
     out: *mut *mut bgcopy_job,
 ) -> i32 {
-    boundary(|| {
-        // SAFETY: the C conventions.
-        let (m, out) = unsafe { (arg(m)?, Out::new(out, "out")?) };
+    get(m, out, |m| {
         // SAFETY: the C conventions.
         let id = unsafe { str_arg(job_id, "job_id") }?;
-        let job = m.inner.get_job(id)?;
-        out.set(new_handle(bgcopy_job { inner: job }));
-        Ok(BGCOPY_S_OK)
+        Ok(new_handle(bgcopy_job::wrap(m.get_job(id)?)))
     })
 }
 
@@ -282,8 +271,8 @@ pub unsafe extern "C" fn bgcopy_manager_enum_jobs(
                 Out::new(out_count, "out_count")?,
             )
         };
-        let jobs = m.inner.enum_jobs()?;
-        let (array, n) = new_array(jobs.into_iter().map(|j| bgcopy_job { inner: j }).collect());
+        let jobs = m.inner().enum_jobs()?;
+        let (array, n) = new_array(jobs.into_iter().map(bgcopy_job::wrap).collect());
         out_jobs.set(array);
         out_count.set(n);
         Ok(BGCOPY_S_OK)
@@ -305,31 +294,17 @@ pub unsafe extern "C" fn bgcopy_job_array_free(jobs: *mut *mut bgcopy_job, count
 /// manager's threads and release the state directory. Jobs continue on the next open.
 /// Idempotent. Afterwards the manager's calls and its jobs' mutators return
 /// `BGCOPY_E_INVALID_STATE`; getters keep answering. The handle must still be released.
-/// Allowed inside a notification callback; not inside a callback's `release`
-/// (`BGCOPY_E_INVALID_STATE`), which may run inside a close.
+/// Allowed inside a notification callback and inside a callback's `release` (which may
+/// run inside a close: both calls then return `BGCOPY_S_OK`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_manager_close(m: *mut bgcopy_manager) -> i32 {
-    boundary(|| {
-        // SAFETY: the C conventions.
-        let m = unsafe { arg(m) }?;
-        if in_release() {
-            return Err(Error::invalid_state(
-                "bgcopy_manager_close cannot be called from a callback's release function (it may run inside a close)",
-            ));
-        }
-        m.inner.close()?;
-        Ok(BGCOPY_S_OK)
-    })
+    call(m, CopyManager::close)
 }
 
 /// Take one more reference to the manager; returns `m`. NULL returns NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_manager_add_ref(m: *mut bgcopy_manager) -> *mut bgcopy_manager {
-    let p: *const bgcopy_manager = boundary(|| {
-        // SAFETY: the C conventions.
-        Ok(unsafe { add_ref(m) }.cast_const())
-    });
-    p.cast_mut()
+    handle_add_ref(m)
 }
 
 /// Release a reference to the manager. Releasing the last one closes the manager (as
@@ -338,9 +313,5 @@ pub unsafe extern "C" fn bgcopy_manager_add_ref(m: *mut bgcopy_manager) -> *mut 
 /// does nothing.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_manager_release(m: *mut bgcopy_manager) {
-    boundary(|| {
-        // SAFETY: the C conventions: the caller gives up one reference.
-        drop(unsafe { take_handle(m) });
-        Ok(())
-    })
+    handle_release(m)
 }

@@ -1014,7 +1014,10 @@ static void test_close_and_last_release_inside_a_callback(void) {
   CHECK(atomic_load(&c.released) == 1);
 }
 
-static void test_close_inside_release_is_refused(void) {
+/* A release function may close the manager: inside a close (the caller's thread) and
+ * on the notification thread (a job reached a final state). Both closes succeed and
+ * the state directory is free afterwards. */
+static void test_close_inside_release(void) {
   fx f;
   CHECK(fx_open(&f, "relclose") == 0);
   static ctx c;
@@ -1024,10 +1027,29 @@ static void test_close_inside_release_is_refused(void) {
   OK(bgcopy_manager_create_job(f.m, "relclose", BGCOPY_JOB_TYPE_DOWNLOAD, &j));
   bgcopy_callback cb = callback_for(&c);
   OK(bgcopy_job_set_notify_interface(j, &cb));
-  OK(bgcopy_manager_close(f.m)); /* runs `release`, which tries to close again */
+  OK(bgcopy_manager_close(f.m)); /* runs `release`, which closes again */
   CHECK(atomic_load(&c.released) == 1);
-  CHECK(atomic_load(&c.close_hr) == BGCOPY_E_INVALID_STATE);
+  CHECK(atomic_load(&c.close_hr) == BGCOPY_S_OK);
   bgcopy_job_release(j);
+  bgcopy_manager_release(f.m);
+  f.m = NULL;
+
+  /* On the notification thread: cancel, and `release` closes from there. */
+  OK(bgcopy_manager_open(f.state, &f.m)); /* the directory was freed */
+  static ctx c2;
+  ctx_init(&c2);
+  c2.close_in_release = f.m;
+  OK(bgcopy_manager_create_job(f.m, "relclose2", BGCOPY_JOB_TYPE_DOWNLOAD, &j));
+  bgcopy_callback cb2 = callback_for(&c2);
+  OK(bgcopy_job_set_notify_interface(j, &cb2));
+  OK(bgcopy_job_cancel(j));
+  CHECK(wait_for_count(&c2.released, 1, 20));
+  CHECK(atomic_load(&c2.close_hr) == BGCOPY_S_OK);
+  WRONG_STATE(bgcopy_job_suspend(j)); /* closed by the release function */
+  bgcopy_job_release(j);
+  bgcopy_manager *again = NULL;
+  OK(bgcopy_manager_open(f.state, &again)); /* and the directory is free */
+  bgcopy_manager_release(again);
   fx_done(&f);
 }
 
@@ -1267,7 +1289,7 @@ static const test TESTS[] = {
     T(test_error_callback_and_error_object),
     T(test_callback_replace_clear_and_close),
     T(test_close_and_last_release_inside_a_callback),
-    T(test_close_inside_release_is_refused),
+    T(test_close_inside_release),
     T(test_release_of_last_manager_reference_closes),
     T(test_enum_properties_and_reopen),
     T(test_last_error_is_per_thread),

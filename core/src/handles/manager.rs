@@ -167,18 +167,25 @@ impl CopyManager {
 
     /// Stop every transfer (each checkpoints where it is), flush the store and release
     /// the state directory. Jobs continue on the next `open`. Idempotent; allowed from
-    /// a callback (the notification thread is then not waited for).
+    /// a callback and from a callback's destructor, even one that runs inside another
+    /// `close()` (the notification thread is then not waited for; a nested call leaves
+    /// what the outer call already took to the outer call).
     pub fn close(&self) -> Result<()> {
         self.table.check_fork()?;
         // Released outside the lock: a callback's destructor may call the library.
         drop(self.table.close());
-        if let Some(mut n) = self.notifier.lock().unwrap_or_else(poisoned).take() {
+        // Each part is taken out of its mutex first and stopped with no guard held:
+        // stopping joins threads that may run a callback destructor calling close().
+        let notifier = self.notifier.lock().unwrap_or_else(poisoned).take();
+        if let Some(mut n) = notifier {
             n.stop();
         }
-        if let Some(mut e) = self.engine.lock().unwrap_or_else(poisoned).take() {
+        let engine = self.engine.lock().unwrap_or_else(poisoned).take();
+        if let Some(mut e) = engine {
             e.stop();
         }
-        drop(self.lock.lock().unwrap_or_else(poisoned).take());
+        let lock = self.lock.lock().unwrap_or_else(poisoned).take();
+        drop(lock);
         Ok(())
     }
 }
