@@ -14,8 +14,7 @@ cd "$(dirname "$0")"
 export BGCOPY_NODE_PROFILE=debug
 target=${CARGO_TARGET_DIR:-../target}
 log=$(mktemp)
-saved=$(mktemp)
-trap 'rm -f "$log" "$saved"' EXIT
+trap 'rm -f "$log"' EXIT
 status=0
 extra_failed=0
 
@@ -30,16 +29,8 @@ fi
 step "npm ci (devDependencies from package-lock.json; the build is the next step)"
 npm ci --ignore-scripts --no-audit --no-fund || fail "npm ci"
 
-step "build the addon (node build.js: napi build --platform, debug) and check index.d.ts for drift"
-cp index.d.ts "$saved"
-if node build.js; then
-  if ! cmp -s "$saved" index.d.ts; then
-    diff -u "$saved" index.d.ts || true
-    fail "index.d.ts is not what napi build generates: commit the regenerated file"
-  fi
-else
-  fail "napi build"
-fi
+step "build the addon and check index.d.ts for drift (cargo xtask codegen --check node: node build.js, napi build --platform, debug)"
+cargo xtask codegen --check node || fail "index.d.ts is not what napi build generates (cargo xtask codegen node, then commit), or the build failed"
 
 if [ "$status" -eq 0 ]; then
   step "node --test tests/*.test.mjs"

@@ -25,10 +25,10 @@ pub fn workspace_root() -> PathBuf {
 pub fn target_dir() -> PathBuf {
     if let Ok(exe) = std::env::current_exe() {
         // target/debug/deps/test-xxxx -> target/debug
-        if let Some(dir) = exe.parent().and_then(Path::parent) {
-            if dir.join("bgcopy-test-origin").exists() || dir.ends_with("debug") {
-                return dir.to_path_buf();
-            }
+        if let Some(dir) = exe.parent().and_then(Path::parent)
+            && (dir.join("bgcopy-test-origin").exists() || dir.ends_with("debug"))
+        {
+            return dir.to_path_buf();
         }
     }
     workspace_root().join("target/debug")
