@@ -53,27 +53,15 @@ function fromSpecName(enumObj, name) {
   return enumObj[key]
 }
 
-/** Manager options of a scenario (snake_case keys) → CopyManager.open options. */
+/** Manager options of a scenario (snake_case keys) → CopyManager.open options
+ *  (camelCase; names and values checked by the core's option table). */
 function options(spec = {}, origin) {
-  const map = {
-    background_slots: 'backgroundSlots',
-    connections_per_job: 'connectionsPerJob',
-    read_timeout_ms: 'readTimeoutMs',
-    notify_interval_ms: 'notifyIntervalMs',
-    time_slice_ms: 'timeSliceMs',
-    checkpoint_interval_ms: 'checkpointIntervalMs',
-    checkpoint_bytes: 'checkpointBytes',
-    max_redirects: 'maxRedirects',
-    background_bandwidth_limit: 'backgroundBandwidthLimit',
-  }
   const o = {}
   for (const [k, v] of Object.entries(spec)) {
     if (k === 'trust_origin_cert') {
       if (v) o.tlsRootCerts = [origin.cert]
-    } else if (map[k]) {
-      o[map[k]] = v
     } else {
-      throw new Error(`unknown manager option ${k}`)
+      o[k.replace(/_([a-z])/g, (_, c) => c.toUpperCase())] = v
     }
   }
   return o

@@ -148,19 +148,17 @@ class Run:
         self.late: Optional[str] = None
 
     def _options(self, m: Dict[str, Any]) -> Dict[str, Any]:
+        """The keyword options of CopyManager.open (names checked by the core's
+        option table): ``name_ms`` keys are durations in seconds for ``name``."""
         o: Dict[str, Any] = {}
-        for key in ("background_slots", "connections_per_job", "checkpoint_bytes",
-                    "max_redirects", "background_bandwidth_limit"):
-            if key in m:
-                o[key] = m[key]
-        for key, name in (("read_timeout_ms", "read_timeout"),
-                          ("notify_interval_ms", "notify_interval"),
-                          ("time_slice_ms", "time_slice"),
-                          ("checkpoint_interval_ms", "checkpoint_interval")):
-            if key in m:
-                o[name] = m[key] / 1000.0
-        if m.get("trust_origin_cert") is True:
-            o["tls_root_certs"] = [self.origin.cert]
+        for key, value in m.items():
+            if key == "trust_origin_cert":
+                if value is True:
+                    o["tls_root_certs"] = [self.origin.cert]
+            elif key.endswith("_ms"):
+                o[key[: -len("_ms")]] = value / 1000.0
+            else:
+                o[key] = value
         return o
 
     def open(self) -> None:

@@ -6,7 +6,7 @@
 
 use bgcopy::{
     BYTES_UNKNOWN, CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob, CopyManager, Error,
-    JobType, ManagerOptions, Priority, codes,
+    JobType, ManagerOptions, OptionValue, Priority, codes,
 };
 use bgcopy_test_harness::{Origin, content_byte, workspace_root};
 use serde_json::{Value, json};
@@ -776,40 +776,29 @@ fn temp_files(dir: &Path) -> Vec<String> {
     out
 }
 
-fn options(spec: &Value, origin: &Origin) -> ManagerOptions {
+/// A scenario's manager options, through the core's option table: `name_ms` keys are
+/// durations of option `name`, the others counts; `trust_origin_cert` trusts the test
+/// origin's certificate.
+fn options(spec: &Value, origin: &Origin) -> Result<ManagerOptions, String> {
     let mut o = ManagerOptions::default();
-    let ms = |k: &str| spec[k].as_u64().map(Duration::from_millis);
-    if let Some(v) = spec["background_slots"].as_u64() {
-        o.background_slots = v as usize;
+    for (key, v) in spec.as_object().into_iter().flatten() {
+        if key == "trust_origin_cert" {
+            if v.as_bool() == Some(true) {
+                o.tls_root_certs = Some(vec![origin.cert.clone()]);
+            }
+            continue;
+        }
+        let n = v
+            .as_u64()
+            .ok_or_else(|| format!("manager.{key}: {v} is not a whole number"))?;
+        let (name, value) = match key.strip_suffix("_ms") {
+            Some(name) => (name, OptionValue::Duration(Duration::from_millis(n))),
+            None => (key.as_str(), OptionValue::Count(n)),
+        };
+        o.set(name, value)
+            .map_err(|e| format!("manager.{key}: {e}"))?;
     }
-    if let Some(v) = spec["connections_per_job"].as_u64() {
-        o.connections_per_job = v as usize;
-    }
-    if let Some(v) = ms("read_timeout_ms") {
-        o.read_timeout = v;
-    }
-    if let Some(v) = ms("notify_interval_ms") {
-        o.notify_interval = v;
-    }
-    if let Some(v) = ms("time_slice_ms") {
-        o.time_slice = v;
-    }
-    if let Some(v) = ms("checkpoint_interval_ms") {
-        o.checkpoint_interval = v;
-    }
-    if let Some(v) = spec["checkpoint_bytes"].as_u64() {
-        o.checkpoint_bytes = v;
-    }
-    if let Some(v) = spec["max_redirects"].as_u64() {
-        o.max_redirects = v as u32;
-    }
-    if let Some(v) = spec["background_bandwidth_limit"].as_u64() {
-        o.background_bandwidth_limit = Some(v);
-    }
-    if spec["trust_origin_cert"].as_bool() == Some(true) {
-        o.tls_root_certs = Some(vec![origin.cert.clone()]);
-    }
-    o
+    Ok(o)
 }
 
 fn run_scenario(origin: Arc<Origin>, path: &Path) -> Result<(), String> {
@@ -822,7 +811,7 @@ fn run_scenario(origin: Arc<Origin>, path: &Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let mut run = Run {
-        opts: options(&sc["manager"], &origin),
+        opts: options(&sc["manager"], &origin)?,
         origin,
         dir: dir.clone(),
         manager: None,
