@@ -18,7 +18,7 @@
 //! # Ok::<(), bgcopy::Error>(())
 //! ```
 //!
-//! Threading: see `docs/threading.md` in the repository.
+//! Modules, threads and locks: see `docs/architecture.md` in the repository.
 
 #![warn(missing_docs)]
 
