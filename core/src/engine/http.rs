@@ -3,7 +3,7 @@
 
 use crate::error::Error;
 use crate::options::ManagerOptions;
-use ureq::http::Response;
+use ureq::http::{HeaderMap, Response};
 
 /// The HTTP agent every transfer of a manager shares (its connection pool).
 pub(crate) fn make_agent(opts: &ManagerOptions) -> crate::Result<ureq::Agent> {
@@ -58,12 +58,31 @@ pub(crate) fn scheme_of(url: &str) -> &'static str {
     }
 }
 
-pub(crate) fn header<'a>(resp: &'a Response<ureq::Body>, name: &str) -> Option<&'a str> {
-    resp.headers().get(name).and_then(|v| v.to_str().ok())
+/// What carries response headers: a response, or (in tests) a bare header map.
+pub(crate) trait Headers {
+    /// The header map.
+    fn map(&self) -> &HeaderMap;
+}
+
+impl<B> Headers for Response<B> {
+    fn map(&self) -> &HeaderMap {
+        self.headers()
+    }
+}
+
+impl Headers for HeaderMap {
+    fn map(&self) -> &HeaderMap {
+        self
+    }
+}
+
+/// A header's value, if present and visible ASCII.
+pub(crate) fn header<'a>(resp: &'a impl Headers, name: &str) -> Option<&'a str> {
+    resp.map().get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Strong ETag, else Last-Modified.
-pub(crate) fn validator_of(resp: &Response<ureq::Body>) -> Option<String> {
+pub(crate) fn validator_of(resp: &impl Headers) -> Option<String> {
     if let Some(etag) = header(resp, "etag").map(str::trim)
         && !etag.starts_with("W/")
         && !etag.is_empty()
@@ -76,7 +95,8 @@ pub(crate) fn validator_of(resp: &Response<ureq::Body>) -> Option<String> {
         .map(str::to_string)
 }
 
-pub(crate) fn content_length(resp: &Response<ureq::Body>) -> Option<u64> {
+/// The body's length, unless it is sent in chunks (or another transfer coding).
+pub(crate) fn content_length(resp: &impl Headers) -> Option<u64> {
     if header(resp, "transfer-encoding").is_some() {
         return None;
     }
@@ -100,7 +120,7 @@ pub(crate) fn parse_content_range(v: &str) -> Option<(u64, u64, Option<u64>)> {
 }
 
 /// The size in a 416's `Content-Range: bytes */size`.
-pub(crate) fn range_total(resp: &Response<ureq::Body>) -> Option<u64> {
+pub(crate) fn range_total(resp: &impl Headers) -> Option<u64> {
     header(resp, "content-range")?
         .trim()
         .strip_prefix("bytes */")?
@@ -119,5 +139,58 @@ mod tests {
         assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, 9, None)));
         assert_eq!(parse_content_range("bytes 9-5/10"), None);
         assert_eq!(parse_content_range("items 1-2/3"), None);
+        assert_eq!(parse_content_range("bytes 1-2/x"), None);
+        assert_eq!(parse_content_range("bytes 1-/3"), None);
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for &(k, v) in pairs {
+            h.append(k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn validator_is_a_strong_etag_else_last_modified() {
+        let lm = "Tue, 01 Dec 2026 00:00:00 GMT";
+        for (h, want) in [
+            (
+                headers(&[("etag", "\"abc\""), ("last-modified", lm)]),
+                Some("\"abc\""),
+            ),
+            (
+                headers(&[("etag", "W/\"abc\""), ("last-modified", lm)]),
+                Some(lm),
+            ),
+            (headers(&[("etag", "W/\"abc\"")]), None),
+            (headers(&[("etag", " "), ("last-modified", lm)]), Some(lm)),
+            (headers(&[("last-modified", " ")]), None),
+            (headers(&[]), None),
+        ] {
+            assert_eq!(validator_of(&h).as_deref(), want, "{h:?}");
+        }
+    }
+
+    #[test]
+    fn length_only_without_a_transfer_coding() {
+        assert_eq!(
+            content_length(&headers(&[("content-length", " 42 ")])),
+            Some(42)
+        );
+        assert_eq!(content_length(&headers(&[("content-length", "-1")])), None);
+        assert_eq!(content_length(&headers(&[("content-length", "x")])), None);
+        let chunked = headers(&[("content-length", "42"), ("transfer-encoding", "chunked")]);
+        assert_eq!(content_length(&chunked), None);
+        assert_eq!(
+            range_total(&headers(&[("content-range", "bytes */100")])),
+            Some(100)
+        );
+        assert_eq!(
+            range_total(&headers(&[("content-range", "bytes 0-1/100")])),
+            None
+        );
+        assert_eq!(scheme_of("HTTPS://a/"), "https");
+        assert_eq!(scheme_of("http://a/"), "http");
     }
 }
