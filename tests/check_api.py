@@ -47,7 +47,7 @@ def found_c(obj):
 
 
 def found_python(obj):
-    text = (ROOT / "bindings-python" / "python" / "bgcopy" / "__init__.pyi").read_text()
+    text = (ROOT / "bindings-python" / "python" / "bgcopy" / "_bgcopy.pyi").read_text()
     seg = segment(text, f"class {obj}", r"\nclass ")
     return set(re.findall(r"\bdef\s+([a-z_][a-z0-9_]*)\s*\(", seg)), str
 

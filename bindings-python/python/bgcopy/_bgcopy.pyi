@@ -1,9 +1,9 @@
-# Type stubs for bgcopy (the extension `bgcopy._bgcopy` plus `bgcopy._types`).
-# Checked against the built module by `python -m mypy.stubtest bgcopy` in
-# bindings-python/test.sh, so they cannot drift.
+# Type stubs for the extension module `bgcopy._bgcopy` (the Rust half). The pure-Python
+# half (`bgcopy._types`: enums, codes, exceptions, CopyCallback) and the package's
+# `__init__.py` are typed Python and need no stub. Checked against the built module by
+# `python -m mypy.stubtest bgcopy` (tests/test_typing.py), so they cannot drift.
 
 import datetime
-import enum
 import os
 from typing import Any, Awaitable, Iterable, List, Optional, Tuple, Type, Union
 
@@ -11,174 +11,47 @@ from types import TracebackType
 
 from typing import final
 
+from ._types import (
+    BgCopyError,
+    Completion,
+    CopyCallback,
+    ErrorContext,
+    JobState,
+    JobType,
+    NotifyFlags,
+    Priority,
+)
+
 _Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 _Seconds = Union[int, float]
 
 __all__ = [
-    "BYTES_UNKNOWN",
-    "BgCopyError",
-    "Completion",
-    "CopyCallback",
-    "CopyError",
-    "CopyFile",
-    "CopyJob",
     "CopyManager",
-    "EmptyError",
-    "ErrorContext",
-    "ErrorInformationUnavailableError",
-    "FileNotAvailableError",
-    "FileProgress",
-    "InvalidArgError",
-    "InvalidArgTypeError",
-    "InvalidStateError",
+    "CopyJob",
+    "CopyFile",
+    "CopyError",
     "JobProgress",
-    "JobState",
+    "FileProgress",
     "JobTimes",
-    "JobType",
-    "LocalFileError",
-    "LockedError",
-    "NotFoundError",
-    "NotifyFlags",
-    "Priority",
-    "ProtocolNotAvailableError",
-    "StoreError",
-    "StringTooLongError",
-    "UnexpectedError",
-    "UnsupportedError",
-    "__version__",
-    "codes",
     "default_state_dir",
+    "_close_all",
+    "_bench_create_jobs",
+    "_bench_get_progress",
+    "_code_table",
+    "_code_symbol",
+    "_code_from_symbol",
+    "__version__",
 ]
 
 __version__: str
-BYTES_UNKNOWN: int
 
-class JobState(enum.IntEnum):
-    """The state of a job (BG_JOB_STATE)."""
-
-    QUEUED = 0
-    CONNECTING = 1
-    TRANSFERRING = 2
-    SUSPENDED = 3
-    ERROR = 4
-    TRANSIENT_ERROR = 5
-    TRANSFERRED = 6
-    ACKNOWLEDGED = 7
-    CANCELLED = 8
-    @property
-    def is_final(self) -> bool: ...
-    @property
-    def ends_wait(self) -> bool: ...
-
-class Priority(enum.IntEnum):
-    """The priority of a job (BG_JOB_PRIORITY); lower values run first."""
-
-    FOREGROUND = 0
-    HIGH = 1
-    NORMAL = 2
-    LOW = 3
-
-class JobType(enum.IntEnum):
-    """The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built."""
-
-    DOWNLOAD = 0
-    UPLOAD = 1
-    UPLOAD_REPLY = 2
-
-class ErrorContext(enum.IntEnum):
-    """Where an error came from (BG_ERROR_CONTEXT)."""
-
-    NONE = 0
-    UNKNOWN = 1
-    GENERAL_QUEUE_MANAGER = 2
-    QUEUE_MANAGER_NOTIFICATION = 3
-    LOCAL_FILE = 4
-    REMOTE_FILE = 5
-    GENERAL_TRANSPORT = 6
-    REMOTE_APPLICATION = 7
-
-class NotifyFlags(enum.IntFlag):
-    """Which notifications a job delivers (BG_NOTIFY_*), combined with ``|``."""
-
-    JOB_TRANSFERRED = 0x01
-    JOB_ERROR = 0x02
-    DISABLE = 0x04
-    JOB_MODIFICATION = 0x08
-    FILE_TRANSFERRED = 0x10
-    DEFAULT = 0x03
-
-class Completion(enum.IntEnum):
-    """How ``CopyJob.complete()`` ended."""
-
-    ALL = 0
-    PARTIAL = 0x00200017
-    @property
-    def symbol(self) -> str: ...
-
-class codes:
-    """The numeric result codes of SPEC §2 and their symbolic names."""
-
-    S_OK: int
-    PARTIAL_COMPLETE: int
-    NOT_FOUND: int
-    INVALID_STATE: int
-    EMPTY: int
-    FILE_NOT_AVAILABLE: int
-    PROTOCOL_NOT_AVAILABLE: int
-    ERROR_INFORMATION_UNAVAILABLE: int
-    MISSING_FILE_SIZE: int
-    INSUFFICIENT_RANGE_SUPPORT: int
-    INVALID_SERVER_RESPONSE: int
-    STRING_TOO_LONG: int
-    NO_PROGRESS: int
-    CONNECT_FAILURE: int
-    CONNECTION_CLOSED: int
-    VALIDATION_FAILED: int
-    REMOTE_FILE_CHANGED: int
-    E_INVALIDARG: int
-    E_NOTIMPL: int
-    E_UNEXPECTED: int
-    ACCESS_DENIED: int
-    PATH_NOT_FOUND: int
-    DISK_FULL: int
-    IO_ERROR: int
-    LOCKED: int
-    STORE_CORRUPT: int
-    STORE_TOO_NEW: int
-    TIMEOUT: int
-    SECURE_FAILURE: int
-    REDIRECT_FAILED: int
-    NAME_NOT_RESOLVED: int
-    HTTP_BASE: int
-    @staticmethod
-    def http(status: int) -> int: ...
-    @staticmethod
-    def symbol(code: int) -> str: ...
-    @staticmethod
-    def from_symbol(name: str) -> Optional[int]: ...
-
-class BgCopyError(Exception):
-    """Every failure of a bgcopy call, with the SPEC code and its symbolic name."""
-
-    code: int
-    symbol: str
-    message: str
-    def __init__(self, message: str, code: int = ..., symbol: Optional[str] = ...) -> None: ...
-
-class InvalidArgError(BgCopyError, ValueError): ...
-class InvalidArgTypeError(InvalidArgError, TypeError): ...
-class StringTooLongError(BgCopyError, ValueError): ...
-class InvalidStateError(BgCopyError): ...
-class NotFoundError(BgCopyError, LookupError): ...
-class EmptyError(BgCopyError): ...
-class ErrorInformationUnavailableError(BgCopyError): ...
-class FileNotAvailableError(BgCopyError): ...
-class ProtocolNotAvailableError(BgCopyError): ...
-class LockedError(BgCopyError): ...
-class StoreError(BgCopyError): ...
-class LocalFileError(BgCopyError): ...
-class UnsupportedError(BgCopyError, NotImplementedError): ...
-class UnexpectedError(BgCopyError): ...
+# Private helpers of the package (`codes`, the atexit hook) and of bench/python_bench.py.
+def _close_all() -> None: ...
+def _code_symbol(code: int) -> str: ...
+def _code_from_symbol(name: str) -> Optional[int]: ...
+def _code_table() -> List[Tuple[int, str]]: ...
+def _bench_create_jobs(manager: CopyManager, n: int, url: str, out_dir: str) -> float: ...
+def _bench_get_progress(job: CopyJob, n: int) -> float: ...
 
 @final
 class JobProgress:
@@ -224,15 +97,6 @@ class JobTimes:
     def transfer_completion_time(self) -> Optional[datetime.datetime]: ...
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
-
-class CopyCallback:
-    """A base class for notification objects (IBackgroundCopyCallback). Any object
-    with some of these methods is accepted by ``CopyJob.set_notify_interface``."""
-
-    def job_transferred(self, job: CopyJob) -> None: ...
-    def job_error(self, job: CopyJob, error: CopyError) -> None: ...
-    def job_modification(self, job: CopyJob) -> None: ...
-    def file_transferred(self, job: CopyJob, file: CopyFile) -> None: ...
 
 @final
 class CopyManager:
