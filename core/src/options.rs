@@ -44,27 +44,46 @@ pub struct ManagerOptions {
 }
 
 impl ManagerOptions {
-    /// E_INVALIDARG for settings no manager can run with: slot and connection counts
-    /// outside 1..=1024, a zero read or connect timeout, a bandwidth limit of 0 (use
-    /// `None` for unlimited), a User-Agent with control characters (CR/LF injection).
+    /// E_INVALIDARG naming the option for any value outside its range in
+    /// [`OPTIONS`](Self::OPTIONS): e.g. slot and connection counts outside 1..=1024, a
+    /// zero timeout, a bandwidth limit of 0 (use `None` for unlimited), a User-Agent
+    /// with control characters (CR/LF injection).
     pub fn validate(&self) -> Result<()> {
-        let bad = |msg: &str| Err(Error::invalid_arg(format!("options: {msg}")));
-        if !(1..=1024).contains(&self.background_slots) {
-            return bad("background_slots must be 1 to 1024");
-        }
-        if !(1..=1024).contains(&self.connections_per_job) {
-            return bad("connections_per_job must be 1 to 1024");
-        }
-        if self.read_timeout.is_zero() || self.connect_timeout.is_zero() {
-            return bad("read_timeout and connect_timeout must not be 0");
-        }
-        if self.background_bandwidth_limit == Some(0) {
-            return bad("background_bandwidth_limit must be at least 1 byte/s (None: unlimited)");
-        }
-        if self.user_agent.chars().any(char::is_control) {
-            return bad("user_agent contains CR, LF or another control character");
+        // One rule for every way options are made (a struct literal in Rust, a C
+        // struct, keyword arguments): each value goes through the table's setter.
+        let mut checked = ManagerOptions::default();
+        for spec in Self::OPTIONS {
+            checked.set(spec.name, self.get(spec.name)?)?;
         }
         Ok(())
+    }
+
+    /// The value of option `name` (E_INVALIDARG for an unknown name).
+    pub fn get(&self, name: &str) -> Result<OptionValue> {
+        Self::spec(name)?;
+        let count = |n: usize| OptionValue::Count(n as u64);
+        Ok(match name {
+            "background_slots" => count(self.background_slots),
+            "connections_per_job" => count(self.connections_per_job),
+            "read_timeout" => OptionValue::Duration(self.read_timeout),
+            "connect_timeout" => OptionValue::Duration(self.connect_timeout),
+            "checkpoint_bytes" => OptionValue::Count(self.checkpoint_bytes),
+            "checkpoint_interval" => OptionValue::Duration(self.checkpoint_interval),
+            "notify_interval" => OptionValue::Duration(self.notify_interval),
+            "background_bandwidth_limit" => self
+                .background_bandwidth_limit
+                .map_or(OptionValue::Unset, OptionValue::Count),
+            "time_slice" => OptionValue::Duration(self.time_slice),
+            "max_redirects" => OptionValue::Count(self.max_redirects.into()),
+            "allow_https_to_http_redirect" => OptionValue::Bool(self.allow_https_to_http_redirect),
+            "tls_root_certs" => self
+                .tls_root_certs
+                .clone()
+                .map_or(OptionValue::Unset, OptionValue::Paths),
+            "user_agent" => OptionValue::Text(self.user_agent.clone()),
+            "start_transfers" => OptionValue::Bool(self.start_transfers),
+            _ => unreachable!("every option of the table is read"),
+        })
     }
 }
 
@@ -332,6 +351,37 @@ mod tests {
     use super::*;
 
     const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn validate_checks_every_field_against_the_table() {
+        ManagerOptions::default().validate().unwrap();
+        type Change = fn(&mut ManagerOptions);
+        let cases: [(&str, Change); 7] = [
+            ("max_redirects", |o| o.max_redirects = 500),
+            ("checkpoint_bytes", |o| o.checkpoint_bytes = 0),
+            ("checkpoint_interval", |o| {
+                o.checkpoint_interval = Duration::ZERO
+            }),
+            ("time_slice", |o| o.time_slice = DAY + SECOND),
+            ("background_slots", |o| o.background_slots = 0),
+            ("background_bandwidth_limit", |o| {
+                o.background_bandwidth_limit = Some(0)
+            }),
+            ("user_agent", |o| o.user_agent = "a\nb".into()),
+        ];
+        for (name, change) in cases {
+            let mut o = ManagerOptions::default();
+            change(&mut o);
+            let e = o.validate().unwrap_err();
+            assert_eq!(e.code(), crate::codes::E_INVALIDARG, "{name}");
+            assert!(e.to_string().contains(name), "{name}: {e}");
+        }
+        for spec in ManagerOptions::OPTIONS {
+            let d = ManagerOptions::default();
+            let mut o = ManagerOptions::default();
+            o.set(spec.name, d.get(spec.name).unwrap()).unwrap();
+        }
+    }
 
     #[test]
     fn the_table_names_every_option_and_checks_kind_and_range() {

@@ -297,6 +297,17 @@ static void test_options(void) {
   bad = o;
   bad.read_timeout_ms = 0;
   BAD(bgcopy_manager_open_with(dir, &bad, &m));
+  /* Every member is checked against the core's option table (ranges named). */
+  bad = o;
+  bad.max_redirects = 500;
+  BAD(bgcopy_manager_open_with(dir, &bad, &m));
+  CHECK(strstr(bgcopy_last_error_message(), "max_redirects"));
+  bad = o;
+  bad.checkpoint_bytes = 0;
+  BAD(bgcopy_manager_open_with(dir, &bad, &m));
+  bad = o;
+  bad.time_slice_ms = 0;
+  BAD(bgcopy_manager_open_with(dir, &bad, &m));
   bad = o;
   bad.tls_root_certs_count = 1;
   BAD(bgcopy_manager_open_with(dir, &bad, &m));
