@@ -4,7 +4,7 @@
 //! status error or a silent coercion (napi's own `u32` conversion wraps `-1` to
 //! 4294967295 and truncates `1.5`; its string conversion replaces lone surrogates).
 
-use crate::error::invalid_arg;
+use crate::error::{OrThrow, invalid_arg};
 use napi::bindgen_prelude::*;
 use std::time::Duration;
 
@@ -95,30 +95,27 @@ pub(crate) fn uint32(env: &Env, v: Unknown, what: &str) -> Result<u32> {
     integer(env, &v, what, 0.0, u32::MAX as f64).map(|n| n as u32)
 }
 
-/// A SPEC enum value given as its number (`Priority.High`, or `1`); `all` lists the
-/// values in numeric order from 0.
-pub(crate) fn enum_value<T: Copy>(env: &Env, v: Unknown, what: &str, all: &[T]) -> Result<T> {
-    let n = integer(env, &v, what, 0.0, (all.len() - 1) as f64)?;
-    Ok(all[n as usize])
+/// A SPEC enum value given as its number (`Priority.High`, or `1`); `from` is the
+/// core's `try_from_number` of the enum (which checks the range).
+pub(crate) fn enum_value<T>(
+    env: &Env,
+    v: Unknown,
+    what: &str,
+    from: impl FnOnce(&str, i64) -> bgcopy::Result<T>,
+) -> Result<T> {
+    const SAFE: f64 = 9_007_199_254_740_991.0; // Number.MAX_SAFE_INTEGER
+    let n = integer(env, &v, what, -SAFE, SAFE)?;
+    from(what, n as i64).or_throw(env)
 }
 
-/// A timeout in milliseconds: `undefined`/`null`/`Infinity` = none (forever), else a
-/// number ≥ 0 (fractions round up to the next millisecond).
+/// A timeout in milliseconds: `undefined`/`null` = none (forever), else the core's
+/// rule (`bgcopy::timeout_from_f64`: `Infinity` is forever, fractions round up).
 pub(crate) fn timeout_ms(env: &Env, v: Option<Unknown>, what: &str) -> Result<Option<Duration>> {
     let Some(v) = v.filter(|v| !is_nullish(v)) else {
         return Ok(None);
     };
     let n = number(env, &v, what)?;
-    if n < 0.0 {
-        return Err(invalid_arg(
-            env,
-            format!("{what} must be at least 0 milliseconds, not {n}"),
-        ));
-    }
-    if n.is_infinite() {
-        return Ok(None);
-    }
-    Ok(Some(Duration::from_millis(n.ceil() as u64)))
+    bgcopy::timeout_from_f64(what, n, Duration::from_millis(1)).or_throw(env)
 }
 
 /// An object (not `null`, not a function), for option bags and callback objects.

@@ -188,7 +188,9 @@ impl CopyJob {
         env: &Env,
         #[napi(ts_arg_type = "Priority")] priority: Unknown,
     ) -> Result<()> {
-        let p = args::enum_value(env, priority, "priority", bgcopy::Priority::ALL)?;
+        let p = args::enum_value(env, priority, "priority", |w, n| {
+            bgcopy::Priority::try_from_number(w, n)
+        })?;
         self.job.set_priority(p).or_throw(env)
     }
 
@@ -306,28 +308,19 @@ impl CopyJob {
     ) -> Result<Object<'e>> {
         let timeout = args::timeout_ms(env, timeout_ms, "timeoutMs")?;
         let (deferred, promise) = env.create_deferred()?;
-        let job = self.job.clone();
         // Holds the manager open while waiting, even if the script let go of it.
         let mgr = self.mgr.clone();
-        std::thread::Builder::new()
-            .name("bgcopy-node-wait".into())
-            .spawn(move || {
-                let r = job.wait(timeout);
+        let never = || false; // a promise cannot be cancelled
+        self.job
+            .wait_in_background(timeout, std::time::Duration::MAX, never, move |r| {
                 drop(mgr);
+                let r = r.expect("never cancelled");
                 deferred.resolve(move |env| match r {
-                    Ok(s) => Ok(JobState::from(s)),
+                    Ok(o) => Ok(JobState::from(o.state)),
                     Err(e) => Err(to_js(&env, &e)),
                 });
             })
-            .map_err(|e| {
-                to_js(
-                    env,
-                    &bgcopy::Error::new(
-                        bgcopy::codes::E_UNEXPECTED,
-                        format!("start a wait thread: {e}"),
-                    ),
-                )
-            })?;
+            .or_throw(env)?;
         Ok(promise)
     }
 }

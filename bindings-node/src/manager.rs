@@ -78,7 +78,9 @@ impl CopyManager {
     ) -> Result<CopyJob> {
         let name = args::string(env, display_name, "displayName")?;
         let ty = match job_type.filter(|v| !args::is_nullish(v)) {
-            Some(v) => args::enum_value(env, v, "jobType", bgcopy::JobType::ALL)?,
+            Some(v) => args::enum_value(env, v, "jobType", |w, n| {
+                bgcopy::JobType::try_from_number(w, n)
+            })?,
             None => bgcopy::JobType::Download,
         };
         let job = self.mgr.core.create_job(&name, ty).or_throw(env)?;

@@ -43,6 +43,15 @@ pub enum NotifyFlags {
     FileTransferred = 0x10,
 }
 
+// napi wants literal discriminants: check them against the core's flags.
+const _: () = {
+    assert!(NotifyFlags::JobTransferred as u32 == bgcopy::notify::JOB_TRANSFERRED);
+    assert!(NotifyFlags::JobError as u32 == bgcopy::notify::JOB_ERROR);
+    assert!(NotifyFlags::Disable as u32 == bgcopy::notify::DISABLE);
+    assert!(NotifyFlags::JobModification as u32 == bgcopy::notify::JOB_MODIFICATION);
+    assert!(NotifyFlags::FileTransferred as u32 == bgcopy::notify::FILE_TRANSFERRED);
+};
+
 /// Progress of a whole job (BG_JOB_PROGRESS). Byte counts are `bigint`: exact.
 #[napi(object, object_from_js = false)]
 pub struct JobProgress {

@@ -2,7 +2,7 @@
 //! `bgcopy._types`, and argument checks that turn bad input into `InvalidArgError`
 //! (never a crash, never pyo3's generic `TypeError`).
 
-use crate::errors::{invalid_arg, wrong_type};
+use crate::errors::{OrRaise, invalid_arg, wrong_type};
 use bgcopy::{ErrorContext, JobState, JobType, Priority};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -230,41 +230,22 @@ pub fn seconds(
         )
     };
     let v: f64 = obj.extract().map_err(|_| bad())?;
-    if v.is_nan() || v < 0.0 {
-        return Err(bad());
+    // The core's rule (NaN and negatives refused, infinity = no timeout).
+    match bgcopy::timeout_from_f64(what, v, Duration::from_secs(1)) {
+        Ok(None) if !allow_forever => Err(bad()),
+        Ok(t) => Ok(t),
+        Err(_) => Err(bad()),
     }
-    if v.is_infinite() || v > u32::MAX as f64 {
-        return if allow_forever { Ok(None) } else { Err(bad()) };
-    }
-    Ok(Some(Duration::from_secs_f64(v)))
 }
 
 /// A `Priority` (or its int value).
 pub fn priority_arg(obj: &Bound<'_, PyAny>) -> PyResult<Priority> {
-    let n = uint(obj, "priority", u64::MAX)?;
-    u32::try_from(n)
-        .ok()
-        .and_then(Priority::from_u32)
-        .ok_or_else(|| {
-            invalid_arg(
-                obj.py(),
-                format!("priority must be a Priority (0..=3), not {}", describe(obj)),
-            )
-        })
+    Priority::try_from_number("priority", uint(obj, "priority", u64::MAX)?).or_raise(obj.py())
 }
 
 /// A `JobType` (or its int value).
 pub fn job_type_arg(obj: &Bound<'_, PyAny>) -> PyResult<JobType> {
-    let n = uint(obj, "job_type", u64::MAX)?;
-    u32::try_from(n)
-        .ok()
-        .and_then(JobType::from_u32)
-        .ok_or_else(|| {
-            invalid_arg(
-                obj.py(),
-                format!("job_type must be a JobType (0..=2), not {}", describe(obj)),
-            )
-        })
+    JobType::try_from_number("job_type", uint(obj, "job_type", u64::MAX)?).or_raise(obj.py())
 }
 
 /// `repr()` of a Python `str` (for `__repr__` methods).

@@ -346,25 +346,11 @@ impl PyCopyJob {
             },
         )?;
         fut.call_method1("add_done_callback", (on_done,))?;
-        let job = self.job.clone();
         let (fut_ref, loop_ref) = (fut.clone().unbind(), event_loop.unbind());
-        let waiter = move || {
-            // A cancelled await ends the wait between slices (nobody to tell).
-            let cancelled = || -> bgcopy::Result<()> {
-                if done.load(Ordering::SeqCst) {
-                    Err(bgcopy::Error::new(codes::E_UNEXPECTED, "cancelled"))
-                } else {
-                    Ok(())
-                }
-            };
-            let outcome = if done.load(Ordering::SeqCst) {
-                None
-            } else {
-                match job.wait_sliced(timeout, WAIT_SLICE, cancelled) {
-                    Err(_) if done.load(Ordering::SeqCst) => None,
-                    other => Some(other.map(|o| o.state)),
-                }
-            };
+        // A cancelled (or already answered) await ends the wait between slices.
+        let cancelled = move || done.load(Ordering::SeqCst);
+        let answer = move |outcome: Option<bgcopy::Result<bgcopy::WaitOutcome>>| {
+            let outcome = outcome.map(|r| r.map(|o| o.state));
             if SHUTTING_DOWN.load(Ordering::SeqCst) {
                 std::mem::forget((fut_ref, loop_ref));
                 return;
@@ -387,17 +373,9 @@ impl PyCopyJob {
                 drop((fut_ref, loop_ref));
             });
         };
-        std::thread::Builder::new()
-            .name("bgcopy-wait-async".into())
-            .spawn(waiter)
-            .map_err(|e| {
-                errors::make(
-                    py,
-                    codes::E_UNEXPECTED,
-                    &format!("cannot start a wait thread: {e}"),
-                    false,
-                )
-            })?;
+        self.job
+            .wait_in_background(timeout, WAIT_SLICE, cancelled, answer)
+            .or_raise(py)?;
         Ok(fut)
     }
 

@@ -24,7 +24,6 @@ static OPEN: Mutex<Vec<Weak<Owner>>> = Mutex::new(Vec::new());
 /// with the GIL released (its notification thread may be waiting for the GIL).
 pub struct Owner {
     manager: ManuallyDrop<CopyManager>,
-    closed: AtomicBool,
 }
 
 impl Owner {
@@ -33,14 +32,12 @@ impl Owner {
         &self.manager
     }
 
-    /// Whether `close()` was called.
+    /// Whether `close()` was called (or the manager was inherited through `fork()`).
     pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst)
+        self.manager.is_closed()
     }
 
     fn close(self: &Arc<Self>, py: Python<'_>) -> PyResult<()> {
-        self.closed
-            .store(self.manager.opened_here(), Ordering::SeqCst);
         // From a callback too: the core's close() never joins the thread it runs on.
         py.detach(|| self.manager.close()).or_raise(py)
     }
@@ -173,7 +170,6 @@ impl PyCopyManager {
             .or_raise(py)?;
         let owner = Arc::new(Owner {
             manager: ManuallyDrop::new(manager),
-            closed: AtomicBool::new(false),
         });
         {
             let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
@@ -240,7 +236,8 @@ impl PyCopyManager {
             .into_owned()
     }
 
-    /// True once ``close()`` was called.
+    /// True once ``close()`` was called (and in a child process that inherited the
+    /// manager through ``fork()``: it is unusable there).
     #[getter]
     fn closed(&self) -> bool {
         self.owner.is_closed()
@@ -285,7 +282,6 @@ pub fn close_all(py: Python<'_>) {
         .collect();
     for o in &owners {
         if o.manager.opened_here() {
-            o.closed.store(true, Ordering::SeqCst);
             py.detach(|| {
                 let _ = o.manager.close();
             });

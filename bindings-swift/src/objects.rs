@@ -240,28 +240,18 @@ impl CopyJob {
     /// runs on a helper thread, which notices within 200 ms when the caller is cancelled.
     #[uniffi::method(default(timeout_ms = None))]
     pub async fn wait_async(&self, timeout_ms: Option<u64>) -> Result<JobState> {
-        let job = self.0.clone();
         let (tx, rx) = crate::oneshot::channel();
-        std::thread::Builder::new()
-            .name("bgcopy-wait".into())
-            .spawn(move || {
-                let timeout = timeout_ms.map(Duration::from_millis);
-                // Between slices: a cancelled coroutine / task (the receiver is gone)
-                // ends the wait.
-                let r = guard(|| {
-                    job.wait_sliced(timeout, Duration::from_millis(200), || {
-                        if tx.is_closed() {
-                            Err(bg::Error::new(bg::codes::E_UNEXPECTED, "cancelled"))
-                        } else {
-                            Ok(())
-                        }
-                    })
-                });
-                tx.send(r.map(|o| JobState::from(o.state)));
-            })
-            .map_err(|e| {
-                BgCopyError::new(bg::codes::E_UNEXPECTED, format!("start wait thread: {e}"))
-            })?;
+        let timeout = timeout_ms.map(Duration::from_millis);
+        // A cancelled coroutine / task (the receiver is gone) ends the wait.
+        let cancelled = tx.closed_check();
+        guard(|| {
+            self.0
+                .wait_in_background(timeout, Duration::from_millis(200), cancelled, move |r| {
+                    if let Some(r) = r {
+                        tx.send(r.map(|o| JobState::from(o.state)).map_err(Into::into));
+                    }
+                })
+        })?;
         rx.await.unwrap_or_else(|| {
             Err(BgCopyError::new(
                 bg::codes::E_UNEXPECTED,

@@ -48,9 +48,14 @@ impl<T> Sender<T> {
         }
     }
 
-    /// Whether the receiver was dropped (the caller was cancelled).
-    pub fn is_closed(&self) -> bool {
-        lock(&self.0).receiver_gone
+    /// A check, usable from anywhere, of whether the receiver was dropped (the caller
+    /// was cancelled).
+    pub fn closed_check(&self) -> impl Fn() -> bool + Send + 'static
+    where
+        T: Send + 'static,
+    {
+        let slot = self.0.clone();
+        move || lock(&slot).receiver_gone
     }
 }
 

@@ -48,5 +48,5 @@ pub use options::{ManagerOptions, OptionKind, OptionSpec, OptionValue};
 pub use table::WaitEnd;
 pub use types::{
     BYTES_UNKNOWN, Completion, ErrorContext, FileProgress, JobProgress, JobState, JobTimes,
-    JobType, Priority, from_ms, notify, to_ms,
+    JobType, Priority, from_ms, notify, timeout_from_f64, to_ms,
 };

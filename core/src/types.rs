@@ -18,6 +18,20 @@ macro_rules! spec_enum {
                 match n { $($n => Some($name::$v),)* _ => None }
             }
 
+            /// The value for a number a caller passed as argument `what`: out of range
+            /// is E_INVALIDARG naming the argument, the type and its range (one message
+            /// in every language).
+            pub fn try_from_number(what: &str, n: impl Into<i128>) -> crate::Result<Self> {
+                let n: i128 = n.into();
+                u32::try_from(n).ok().and_then(Self::from_u32).ok_or_else(|| {
+                    let last = Self::ALL[Self::ALL.len() - 1] as u32;
+                    crate::Error::invalid_arg(format!(
+                        "{what} must be a {} (0..={last}), not {n}",
+                        stringify!($name)
+                    ))
+                })
+            }
+
             /// The SPEC name in upper case (`"SUSPENDED"`).
             pub fn name(self) -> &'static str {
                 match self { $($name::$v => $s,)* }
@@ -250,6 +264,30 @@ pub fn to_ms(t: SystemTime) -> i64 {
     }
 }
 
+/// A timeout a caller gave as a number of `unit`s (a binding's seconds or
+/// milliseconds), argument `what`: NaN or negative is E_INVALIDARG; infinity, or more
+/// than `u32::MAX` seconds (136 years), is `None` (no timeout); a fraction of a
+/// millisecond rounds up. One rule for every language.
+pub fn timeout_from_f64(
+    what: &str,
+    value: f64,
+    unit: std::time::Duration,
+) -> crate::Result<Option<std::time::Duration>> {
+    if value.is_nan() || value < 0.0 {
+        return Err(crate::Error::invalid_arg(format!(
+            "{what} must be a number >= 0 (or none, for no timeout), not {value}"
+        )));
+    }
+    let ms = value * unit.as_secs_f64() * 1000.0;
+    if ms / 1000.0 > u32::MAX as f64 {
+        return Ok(None);
+    }
+    // Up to the next millisecond, ignoring float noise (1.1 s is 1100.0000000000002 ms).
+    Ok(Some(std::time::Duration::from_millis(
+        (ms - 1e-6).ceil().max(0.0) as u64,
+    )))
+}
+
 /// The inverse of [`to_ms`] (a time the platform cannot represent is the epoch).
 pub fn from_ms(ms: i64) -> SystemTime {
     let d = std::time::Duration::from_millis(ms.unsigned_abs());
@@ -287,6 +325,40 @@ impl Completion {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timeouts_follow_one_rule() {
+        let s = Duration::from_secs(1);
+        let ms = Duration::from_millis(1);
+        let t = |v, u| timeout_from_f64("timeout", v, u).unwrap();
+        assert_eq!(t(1.1, s), Some(Duration::from_millis(1100)));
+        assert_eq!(t(0.0, s), Some(Duration::ZERO));
+        assert_eq!(t(0.0001, s), Some(ms));
+        assert_eq!(t(2.5, ms), Some(Duration::from_millis(3)));
+        assert_eq!(t(f64::INFINITY, ms), None);
+        assert_eq!(t(1e300, s), None);
+        for bad in [-1.0, f64::NAN, f64::NEG_INFINITY] {
+            let e = timeout_from_f64("timeout", bad, s).unwrap_err();
+            assert_eq!(e.code(), crate::codes::E_INVALIDARG);
+            assert!(e.to_string().contains("timeout"), "{e}");
+        }
+    }
+
+    #[test]
+    fn numbers_become_enum_values_or_a_named_error() {
+        assert_eq!(
+            Priority::try_from_number("priority", 1u32).unwrap(),
+            Priority::High
+        );
+        let e = Priority::try_from_number("priority", 4u32).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "INVALID_ARG (0x80070057): priority must be a Priority (0..=3), not 4"
+        );
+        assert!(JobType::try_from_number("type", -1i64).is_err());
+        assert!(JobState::try_from_number("state", u64::MAX).is_err());
+    }
 
     #[test]
     fn names_and_numbers() {

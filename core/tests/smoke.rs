@@ -32,3 +32,65 @@ fn downloads_and_resumes_after_reset() {
     let stats = origin.stats("smoke-a");
     assert_eq!(stats["requests"], 2, "{stats}");
 }
+
+#[test]
+fn waits_in_the_background_answer_or_stop_when_cancelled() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc::channel;
+    let dir = std::env::temp_dir().join(format!("bgc-waitbg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = CopyManager::open(Some(&dir.join("state"))).unwrap();
+    let job = m.create_job("wait", JobType::Download).unwrap();
+    let slice = Duration::from_millis(20);
+
+    // Answered: the timeout passes on the helper thread.
+    let (tx, rx) = channel();
+    job.wait_in_background(
+        Some(Duration::from_millis(50)),
+        slice,
+        || false,
+        move |r| tx.send(r.map(|r| r.unwrap())).unwrap(),
+    )
+    .unwrap();
+    let got = rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    assert_eq!(
+        (got.state, got.end),
+        (JobState::Suspended, WaitEnd::TimedOut)
+    );
+
+    // Cancelled: no answer, and the thread ends within a slice or so.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = channel();
+    let c = cancel.clone();
+    job.wait_in_background(
+        None,
+        slice,
+        move || c.load(Ordering::SeqCst),
+        move |r| tx.send(r.is_none()).unwrap(),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    cancel.store(true, Ordering::SeqCst);
+    assert!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "cancelled: no answer"
+    );
+
+    // Closing the manager ends a wait with no timeout.
+    let (tx, rx) = channel();
+    job.wait_in_background(
+        None,
+        slice,
+        || false,
+        move |r| tx.send(r.map(|r| r.unwrap().end)).unwrap(),
+    )
+    .unwrap();
+    m.close().unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        Some(WaitEnd::Closed)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

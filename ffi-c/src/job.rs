@@ -273,12 +273,7 @@ pub unsafe extern "C" fn bgcopy_job_get_priority(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_job_set_priority(j: *mut bgcopy_job, p: bgcopy_priority) -> i32 {
     call(j, |job| {
-        let p = Priority::from_u32(p).ok_or_else(|| {
-            Error::invalid_arg(format!(
-                "priority {p} is not a BGCOPY_PRIORITY_* value (0..=3)"
-            ))
-        })?;
-        job.set_priority(p)
+        job.set_priority(Priority::try_from_number("priority", p)?)
     })
 }
 

@@ -231,9 +231,7 @@ pub unsafe extern "C" fn bgcopy_manager_create_job(
     get(m, out, |m| {
         // SAFETY: the C conventions.
         let name = unsafe { str_arg(display_name, "display_name") }?;
-        let t = JobType::from_u32(r#type).ok_or_else(|| {
-            Error::invalid_arg(format!("job type {type} is not a BGCOPY_JOB_TYPE_* value"))
-        })?;
+        let t = JobType::try_from_number("type", r#type)?;
         Ok(new_handle(bgcopy_job::wrap(m.create_job(name, t)?)))
     })
 }

@@ -6,12 +6,11 @@ use super::file::CopyFile;
 use crate::args::{check_len, check_local};
 use crate::error::{Error, Result, codes};
 use crate::record::{FileRec, JobRec};
-use crate::table::{JobTable, WaitEnd};
+use crate::table::JobTable;
 use crate::types::*;
 use std::any::Any;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 use uuid::Uuid;
 
 /// What a callback returns: `Err` (or a panic) counts as a failed delivery (SPEC §3).
@@ -55,20 +54,11 @@ impl CallbackSlot {
     }
 }
 
-/// Why [`CopyJob::wait_for`] returned, with the state then.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WaitOutcome {
-    /// The job's state when the wait ended.
-    pub state: JobState,
-    /// Why it ended.
-    pub end: WaitEnd,
-}
-
 /// A transfer job (IBackgroundCopyJob). Cheap to clone; every clone is the same job.
 #[derive(Clone)]
 pub struct CopyJob {
-    table: Arc<JobTable>,
-    id: Uuid,
+    pub(super) table: Arc<JobTable>,
+    pub(super) id: Uuid,
 }
 
 impl std::fmt::Debug for CopyJob {
@@ -362,40 +352,6 @@ impl CopyJob {
     /// Errors seen (transient and fatal, plus restarts of changed files); never reset.
     pub fn get_error_count(&self) -> Result<u32> {
         self.table.read(self.id, |j| j.error_count)
-    }
-
-    /// Block until the job is TRANSFERRED, ERROR, ACKNOWLEDGED or CANCELLED, or the
-    /// timeout passes (`None`: forever, or until the manager closes); returns the state.
-    pub fn wait(&self, timeout: Option<Duration>) -> Result<JobState> {
-        Ok(self.wait_for(timeout)?.state)
-    }
-
-    /// [`CopyJob::wait`], saying why it ended (reached, timed out, manager closed).
-    pub fn wait_for(&self, timeout: Option<Duration>) -> Result<WaitOutcome> {
-        let (state, end) = self.table.wait(self.id, timeout)?;
-        Ok(WaitOutcome { state, end })
-    }
-
-    /// [`CopyJob::wait_for`] in slices of at most `slice`, calling `between` after each
-    /// slice that ended without an answer: a binding checks for signals or cancellation
-    /// there, and an `Err` from it ends the wait with that error.
-    pub fn wait_sliced(
-        &self,
-        timeout: Option<Duration>,
-        slice: Duration,
-        mut between: impl FnMut() -> Result<()>,
-    ) -> Result<WaitOutcome> {
-        let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
-        loop {
-            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-            let step = left.map_or(slice, |l| l.min(slice));
-            let out = self.wait_for(Some(step))?;
-            let over = left.is_some_and(|l| l <= step);
-            if out.end != WaitEnd::TimedOut || over {
-                return Ok(out);
-            }
-            between()?;
-        }
     }
 
     fn set<T>(&self, field: impl Fn(&mut JobRec) -> &mut T, value: T) -> Result<()> {

@@ -6,9 +6,11 @@ mod error;
 mod file;
 mod job;
 mod manager;
+mod wait;
 
 pub use error::CopyError;
 pub use file::CopyFile;
 pub(crate) use job::CallbackSlot;
-pub use job::{CallbackResult, CopyCallback, CopyJob, WaitOutcome};
+pub use job::{CallbackResult, CopyCallback, CopyJob};
 pub use manager::{CopyManager, default_state_dir};
+pub use wait::WaitOutcome;
