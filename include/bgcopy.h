@@ -943,13 +943,14 @@ void bgcopy_job_release(bgcopy_job *j);
 int32_t bgcopy_manager_options_init(bgcopy_manager_options *out);
 
 /**
- * Open (or create) the job store in `state_dir` with default options, recover every
- * job in it and start transferring the queued ones.
+ * Open (or create) the job store in `state_dir` with default options. Any number of
+ * managers, in any processes, share one directory and see one queue; one process at a
+ * time transfers its jobs (the engine: the first with `start_transfers`, and another
+ * takes over within 2 s when it exits or dies).
  *
  * `state_dir` NULL = the platform default (`$BGCOPY_STATE_DIR`, else
- * `$XDG_DATA_HOME/bgcopy`, else `~/.local/share/bgcopy`). A directory held by another
- * live process gives `BGCOPY_E_LOCKED` (the message names the holder). On success
- * `*out` is a new manager handle: release it with `bgcopy_manager_release`.
+ * `$XDG_DATA_HOME/bgcopy`, else `~/.local/share/bgcopy`). On success `*out` is a new
+ * manager handle: release it with `bgcopy_manager_release`.
  */
 int32_t bgcopy_manager_open(const char *state_dir,
                             bgcopy_manager **out);

@@ -40,8 +40,9 @@ impl CopyManager {
     /// it; queued jobs start transferring. `stateDir` must be absolute; omitted or
     /// `null`: the platform default (`$BGCOPY_STATE_DIR`, else
     /// `$XDG_DATA_HOME/bgcopy`, else `~/.local/share/bgcopy`; macOS
-    /// `~/Library/Application Support/bgcopy`). A second process on the same directory
-    /// gets `LOCKED`, naming the holder.
+    /// `~/Library/Application Support/bgcopy`). Any number of managers, in any
+    /// processes, share one directory and see one queue; one of them at a time runs the
+    /// transfers.
     #[napi]
     pub fn open(
         env: &Env,

@@ -498,8 +498,18 @@ describe('bad input (SPEC §5) throws INVALID_ARG, never crashes', () => {
     CopyManager.open(dir).close()
   })
 
-  // The single-process rule (LOCKED); issue #12 (one queue, many processes) replaces this test.
-  it('a second manager on a held directory throws LOCKED', () => {
-    assert.throws(() => CopyManager.open(manager.stateDir), (e) => e.code === 'LOCKED' && e.hresult === 0x80070021)
+  // One queue (SPEC §9): a second manager on the directory opens and sees the jobs.
+  it('a second manager on the same directory shares its jobs', () => {
+    const job = manager.createJob('shared')
+    const other = CopyManager.open(manager.stateDir, { startTransfers: false })
+    try {
+      const seen = other.getJob(job.getId())
+      assert.equal(seen.getDisplayName(), 'shared')
+      seen.setDescription('set by the other manager')
+      assert.equal(job.getDescription(), 'set by the other manager')
+    } finally {
+      other.close()
+      job.cancel()
+    }
   })
 })

@@ -50,6 +50,6 @@ def main() -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except bgcopy.BgCopyError as e:  # bad input, a closed manager, a locked directory...
+    except bgcopy.BgCopyError as e:  # bad input, a closed manager, a full disk...
         print(f"bgcopy: {e.symbol} (0x{e.code:08X}): {e.message}", file=sys.stderr)
         sys.exit(1)

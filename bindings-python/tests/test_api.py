@@ -238,14 +238,15 @@ def test_http_error(tmp_path: Path, origin: Origin) -> None:
             job.resume()
 
 
-def test_second_manager_on_same_dir_is_locked(tmp_path: Path) -> None:
-    # The single-process rule (LOCKED); issue #12 (one queue, many processes) replaces
-    # this test.
-    with bgcopy.CopyManager.open(tmp_path / "state"):
-        with pytest.raises(bgcopy.LockedError) as ei:
-            bgcopy.CopyManager.open(tmp_path / "state")
-        assert ei.value.symbol == "LOCKED" and "in use" in ei.value.message
-    bgcopy.CopyManager.open(tmp_path / "state").close()
+def test_managers_share_one_state_dir(tmp_path: Path) -> None:
+    # One queue (SPEC 9): a second manager on the directory opens and sees the jobs.
+    with bgcopy.CopyManager.open(tmp_path / "state") as m:
+        job = m.create_job("shared")
+        with bgcopy.CopyManager.open(tmp_path / "state", start_transfers=False) as other:
+            seen = other.get_job(job.get_id())
+            assert seen.get_display_name() == "shared"
+            seen.set_description("set by the other manager")
+        assert job.get_description() == "set by the other manager"
 
 
 def test_jobs_survive_reopen(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ while callbacks run or from inside one, and interpreter exit with transfers runn
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import os
 import subprocess
@@ -20,11 +21,19 @@ from origin import Origin
 
 
 def _locked(d: Path) -> bool:
+    """Whether a manager of this process runs the directory's engine (holds its lock)."""
     try:
-        bgcopy.CopyManager.open(d, start_transfers=False).close()
+        fd = os.open(d / "engine.lock", os.O_RDWR)
+    except FileNotFoundError:
         return False
-    except bgcopy.LockedError:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
         return True
+    finally:
+        os.close(fd)
 
 
 def test_handles_after_close(tmp_path: Path, origin: Origin) -> None:
@@ -55,7 +64,7 @@ def test_handles_after_close(tmp_path: Path, origin: Origin) -> None:
 
 
 def test_jobs_keep_their_manager_open(tmp_path: Path) -> None:
-    job = bgcopy.CopyManager.open(tmp_path / "state", start_transfers=False).create_job("kept")
+    job = bgcopy.CopyManager.open(tmp_path / "state").create_job("kept")
     gc.collect()
     job.set_description("the manager is still open")  # no InvalidStateError
     assert _locked(tmp_path / "state")

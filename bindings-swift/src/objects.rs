@@ -25,8 +25,8 @@ pub struct CopyManager(bg::CopyManager);
 #[uniffi::export]
 impl CopyManager {
     /// Open (or create) the job store in `stateDir` (an absolute path; null/nil: the
-    /// platform default) and recover every job in it. A second live process on the same
-    /// directory gets `LOCKED`, naming the holder.
+    /// platform default). Any number of managers, in any processes, share one directory
+    /// and see one queue; one of them at a time runs the transfers.
     #[uniffi::constructor(default(state_dir = None, options = None))]
     pub fn open(
         state_dir: Option<String>,

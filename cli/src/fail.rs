@@ -43,12 +43,6 @@ impl Failure {
         match self {
             Failure::Core(e) => {
                 eprintln!("bgcopy: {e}");
-                if e.code() == codes::LOCKED {
-                    eprintln!(
-                        "bgcopy: only one bgcopy process can use a state directory at a time: \
-                         stop the other one (e.g. a `bgcopy run`) or use another --state-dir"
-                    );
-                }
                 EXIT_FAILURE
             }
             Failure::Usage(msg) => {

@@ -26,6 +26,14 @@ use std::path::PathBuf;
 /// Complete `job` (any non-final state) against `store`.
 pub(crate) fn complete(job: &mut JobRec, store: &mut Store) -> Result<Completion> {
     job.stop_run();
+    // A complete() that died half-way (in any process): finish it as recovery would.
+    if job.completing && roll_forward(job, store) {
+        return Ok(if job.files.iter().any(|f| !f.completed) {
+            Completion::Partial
+        } else {
+            Completion::All
+        });
+    }
     let now = now_ms();
     // 1. Every file to be moved must still be ours.
     for idx in 0..job.files.len() {
@@ -44,7 +52,7 @@ pub(crate) fn complete(job: &mut JobRec, store: &mut Store) -> Result<Completion
     // 2. The intent, durable before anything moves.
     if !job.completing {
         job.completing = true;
-        if let Err(e) = store.save_job(job) {
+        if let Err(e) = store.save_job(job).and_then(|()| store.commit_now()) {
             job.completing = false;
             return Err(e);
         }
@@ -76,8 +84,9 @@ pub(crate) fn complete(job: &mut JobRec, store: &mut Store) -> Result<Completion
     crash_point("complete:after-renames");
     // 4. Finish.
     let partial = job.files.iter().any(|f| !f.completed);
-    finish(job, store)?;
-    job.set_state(JobState::Acknowledged, now_ms());
+    let now = now_ms();
+    finish(job, store, now)?;
+    job.set_state(JobState::Acknowledged, now);
     Ok(if partial {
         Completion::Partial
     } else {
@@ -153,7 +162,7 @@ fn place(job: &mut JobRec) -> Result<()> {
 
 /// Delete what is left (the partial files' temporaries, only if ours), then the job's
 /// rows and their ledger entries, in one transaction.
-fn finish(job: &JobRec, store: &mut Store) -> Result<()> {
+fn finish(job: &JobRec, store: &mut Store, now: i64) -> Result<()> {
     let mut forget = Vec::new();
     for f in &job.files {
         let path = f.temp_path();
@@ -167,7 +176,7 @@ fn finish(job: &JobRec, store: &mut Store) -> Result<()> {
     }
     let id = job.id;
     store.atomic(|s| {
-        s.delete_job(id)?;
+        s.finish_job(id, JobState::Acknowledged, now)?;
         s.forget_temps(forget.iter().map(PathBuf::as_path))
     })
 }
@@ -185,8 +194,9 @@ pub(crate) fn roll_forward(job: &mut JobRec, store: &mut Store) -> bool {
             f.completed = true;
         }
     }
-    if place(job).is_ok() && finish(job, store).is_ok() {
-        job.set_state(JobState::Acknowledged, now_ms());
+    let now = now_ms();
+    if place(job).is_ok() && finish(job, store, now).is_ok() {
+        job.set_state(JobState::Acknowledged, now);
         return true;
     }
     job.completing = false;

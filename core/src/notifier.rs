@@ -21,6 +21,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use uuid::Uuid;
 
+/// How often a notifier with callbacks looks for other processes' changes.
+const FOREIGN_POLL: Duration = Duration::from_millis(250);
+
 /// The running notifier of a manager.
 pub(crate) struct Notifier {
     stop: Arc<AtomicBool>,
@@ -37,12 +40,17 @@ impl Notifier {
             .name("bgcopy-notify".into())
             .spawn(move || {
                 while !s.load(Ordering::SeqCst) {
-                    let sleep = match delivery_pass(&t, interval) {
+                    let mut sleep = match delivery_pass(&t, interval) {
                         Some(at) => Duration::from_millis(
                             at.saturating_sub(now_ms()).clamp(0, 3_600_000) as u64,
                         ),
                         None => Duration::from_secs(3600),
                     };
+                    // Changes by other processes arrive through the store: with a
+                    // callback to feed, look for them often.
+                    if t.has_callbacks() {
+                        sleep = sleep.min(FOREIGN_POLL);
+                    }
                     t.notifier.wait(sleep);
                 }
             })
@@ -97,7 +105,7 @@ fn delivery_pass(table: &Arc<JobTable>, interval: Duration) -> Option<i64> {
     // Callbacks let go of are dropped after the lock is released (their destructors
     // may call the library).
     let mut released = Vec::new();
-    let open = table.with_all(Wake::NONE, |all| {
+    let open = table.with_cached(Wake::NONE, |all| {
         if all.closed {
             return false;
         }
@@ -211,7 +219,7 @@ fn delivery_pass(table: &Arc<JobTable>, interval: Duration) -> Option<i64> {
     }
     if !failed.is_empty() {
         let now = now_ms();
-        table.with_all(Wake::NONE, |all| {
+        table.with_cached(Wake::NONE, |all| {
             for (id, state) in failed {
                 if let Some(job) = all.jobs.get_mut(&id).filter(|j| j.state == state) {
                     let due = now + (job.min_retry_delay as i64 * 1000).max(1000);

@@ -308,6 +308,91 @@ impl JobRec {
         self.set_state(JobState::Error, now);
     }
 
+    /// Take what another process stored for this job (`fresh`, read again because its
+    /// revision grew), keeping what only this process knows: the callback, the
+    /// notification bookkeeping, the run, and, for a job this process is transferring,
+    /// the live state of its files (the engine owns those). Queues the notifications
+    /// the change calls for and stops a run the change ended.
+    pub fn merge_stored(&mut self, fresh: JobRec, now: i64) {
+        let was = self.state;
+        let running_here = self.run.is_some() || self.worker_alive;
+        let done_before: Vec<bool> = self.files.iter().map(|f| f.done).collect();
+        let JobRec {
+            seq,
+            job_type,
+            display_name,
+            description,
+            priority,
+            notify_flags,
+            no_progress_timeout,
+            min_retry_delay,
+            state,
+            error,
+            error_count,
+            creation_ms,
+            modification_ms,
+            completion_ms,
+            retry_at_ms,
+            no_progress_since_ms,
+            completing,
+            files,
+            ..
+        } = fresh;
+        self.seq = seq;
+        self.job_type = job_type;
+        self.display_name = display_name;
+        self.description = description;
+        self.priority = priority;
+        self.notify_flags = notify_flags;
+        self.no_progress_timeout = no_progress_timeout;
+        self.min_retry_delay = min_retry_delay;
+        self.error = error;
+        self.error_count = error_count;
+        self.creation_ms = creation_ms;
+        self.modification_ms = self.modification_ms.max(modification_ms);
+        self.completion_ms = completion_ms;
+        self.retry_at_ms = retry_at_ms;
+        self.no_progress_since_ms = no_progress_since_ms;
+        self.completing = completing;
+        for (idx, f) in files.into_iter().enumerate() {
+            match self.files.get_mut(idx) {
+                Some(mine) if running_here && !state.is_final() => {
+                    // The engine here owns the transfer state; others only complete
+                    // files or reset their restart count.
+                    mine.completed = f.completed;
+                    mine.changed_restarts = f.changed_restarts;
+                }
+                Some(mine) => {
+                    let epoch = mine.epoch;
+                    *mine = f;
+                    mine.epoch = epoch;
+                }
+                None => self.files.push(f),
+            }
+        }
+        if state != was {
+            self.state = state;
+            self.notify.transferred_due = None;
+            self.notify.error_due = None;
+            match state {
+                JobState::Transferred => self.notify.transferred_due = Some(now),
+                JobState::Error => self.notify.error_due = Some(now),
+                _ => {}
+            }
+            if !state.is_active() {
+                self.stop_run();
+            }
+        }
+        if !running_here {
+            for (idx, f) in self.files.iter().enumerate() {
+                if f.done && !done_before.get(idx).copied().unwrap_or(false) {
+                    self.notify.files.push(idx);
+                }
+            }
+        }
+        self.notify.modification = true;
+    }
+
     /// Whether someone listens for JOB_MODIFICATION.
     pub fn listens_for_modifications(&self) -> bool {
         self.callback.is_some()

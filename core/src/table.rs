@@ -1,15 +1,21 @@
 //! `JobTable`: the one way in and out of job state, for the handles, the engine and the
-//! notifier alike. It is the store plus a cache: every job's record is held in memory
-//! and written through to the store by the entry points below, which also decide who
-//! is woken:
+//! notifier alike. The store is the truth, shared by every process that opened the
+//! state directory; the table keeps a cache of the jobs this process touched, and
+//! validates it before every use: when another process committed (SQLite's
+//! `data_version` moved), the jobs whose revision grew are read again
+//! ([`JobRec::merge_stored`]). Jobs are loaded when first used, never all at once.
 //!
 //! - [`read`](JobTable::read): a getter (every state, also after close);
-//! - [`mutate`](JobTable::mutate): a user call (refused after close and on final jobs;
-//!   wakes waiters, scheduler and notifier);
-//! - [`update`](JobTable::update): the engine's change of a live job (wakes whom it says);
-//! - [`wait`](JobTable::wait): block until a job's state ends a wait, saying why it ended;
-//! - [`with_all`](JobTable::with_all): one pass over every job (scheduler, notifier,
-//!   checkpointer).
+//! - [`mutate`](JobTable::mutate): a user call, one write transaction (refused after
+//!   close and on final jobs; wakes waiters, scheduler and notifier here, and the
+//!   engine wherever it runs);
+//! - [`update`](JobTable::update): the engine's change of a live job, one write
+//!   transaction; [`update_live`](JobTable::update_live): its in-memory progress;
+//! - [`wait`](JobTable::wait): block until a job's state ends a wait, saying why it
+//!   ended (changes by other processes are seen within [`POLL`]);
+//! - [`with_all`](JobTable::with_all): one pass over the cached jobs in a write
+//!   transaction (scheduler, checkpointer); [`with_cached`](JobTable::with_cached)
+//!   without one (notifier).
 //!
 //! Every public entry point first checks that the table was not inherited through
 //! `fork()` (its threads exist only in the parent, so a lock may be held forever).
@@ -17,6 +23,7 @@
 use crate::error::{Error, Result, codes};
 use crate::record::JobRec;
 use crate::store::Store;
+use crate::sys::{StoreGuard, WakeSender};
 use crate::types::*;
 use crate::wake::{Signal, Wake};
 use std::any::Any;
@@ -25,6 +32,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
+
+/// How often a waiter looks for changes made by other processes.
+pub(crate) const POLL: Duration = Duration::from_millis(100);
 
 /// Why [`JobTable::wait`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,9 +47,9 @@ pub enum WaitEnd {
     Closed,
 }
 
-/// The jobs and the store, as one pass over all of them sees them.
+/// The cached jobs and the store, as one pass sees them.
 pub(crate) struct AllJobs<'a> {
-    /// Every job of the store, by id.
+    /// The jobs this process holds, by id.
     pub jobs: &'a mut HashMap<Uuid, JobRec>,
     /// The store.
     pub store: &'a mut Store,
@@ -47,11 +57,125 @@ pub(crate) struct AllJobs<'a> {
     pub closed: bool,
 }
 
+impl AllJobs<'_> {
+    /// Bring every job whose stored state is one of `states` into the cache (the
+    /// scheduler's candidates).
+    pub fn load_states(&mut self, states: &[JobState]) -> Result<()> {
+        for id in self.store.job_ids(Some(states))? {
+            if !self.jobs.contains_key(&id)
+                && let Some(job) = self.store.load_job(id)?
+            {
+                self.jobs.insert(id, job);
+            }
+        }
+        Ok(())
+    }
+}
+
 struct Inner {
     store: Store,
+    /// The jobs this process touched.
     jobs: HashMap<Uuid, JobRec>,
     closed: bool,
-    next_seq: i64,
+    /// The store's `data_version` when the cache was last validated.
+    version: i64,
+    /// The newest job revision the cache has seen.
+    rev: i64,
+}
+
+impl Inner {
+    /// Validate the cache: if another connection committed since the last look, read
+    /// again the cached jobs it changed.
+    fn refresh(&mut self) -> Result<()> {
+        let version = self.store.data_version()?;
+        if version == self.version {
+            return Ok(());
+        }
+        let (changed, newest) = self.store.changed_since(self.rev)?;
+        let now = now_ms();
+        for id in changed {
+            if let Some(job) = self.jobs.get_mut(&id)
+                && let Some(fresh) = self.store.load_job(id)?
+            {
+                job.merge_stored(fresh, now);
+            }
+        }
+        self.version = version;
+        self.rev = newest;
+        Ok(())
+    }
+
+    /// The job, loaded into the cache if needed.
+    fn job(&mut self, id: Uuid) -> Result<&mut JobRec> {
+        if !self.jobs.contains_key(&id) {
+            let job = self.store.load_job(id)?.ok_or_else(|| not_found(id))?;
+            self.jobs.insert(id, job);
+        }
+        Ok(self.jobs.get_mut(&id).expect("just loaded"))
+    }
+
+    /// Run `f` in a write transaction on a validated cache; what `f` wrote is
+    /// committed whether it succeeds or not (it keeps its own writes consistent).
+    fn transaction<R>(&mut self, f: impl FnOnce(&mut Inner) -> Result<R>) -> Result<R> {
+        self.run_transaction(true, f)
+    }
+
+    /// [`Inner::transaction`], but a failure of `f` rolls everything back.
+    fn all_or_nothing<R>(&mut self, f: impl FnOnce(&mut Inner) -> Result<R>) -> Result<R> {
+        self.run_transaction(false, f)
+    }
+
+    fn run_transaction<R>(
+        &mut self,
+        commit_on_error: bool,
+        f: impl FnOnce(&mut Inner) -> Result<R>,
+    ) -> Result<R> {
+        self.store.begin()?;
+        let r = self.refresh().and_then(|()| f(self));
+        if r.is_err() && !commit_on_error {
+            self.store.rollback();
+            self.resync();
+            return r;
+        }
+        // Our own commit does not move `data_version`; its revisions are seen.
+        if let Ok(rev) = self.store.max_rev() {
+            self.rev = rev;
+        }
+        match self.store.commit() {
+            Ok(()) => r,
+            Err(e) => {
+                self.resync();
+                r.and(Err(e))
+            }
+        }
+    }
+
+    /// After a rollback: what the cache took from the rolled-back writes is replaced by
+    /// the store's values again (every cached job is read again).
+    fn resync(&mut self) {
+        self.version = i64::MIN;
+        self.rev = 0;
+        let _ = self.refresh();
+    }
+}
+
+/// The table's lock held, with the store guard (dropped after it).
+struct Locked<'a> {
+    inner: MutexGuard<'a, Inner>,
+    _fork: StoreGuard,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.inner
+    }
 }
 
 /// The jobs of one open state directory (see the module documentation).
@@ -65,6 +189,8 @@ pub(crate) struct JobTable {
     pub notifier: Signal,
     /// The state directory (absolute, resolved).
     pub state_dir: PathBuf,
+    /// Tells the engine (in whichever process it runs) that a job changed.
+    engine: Option<WakeSender>,
     /// The process that opened it.
     pid: u32,
     /// Makes every transferred byte durable before `complete()` moves files (installed
@@ -81,29 +207,31 @@ fn not_found(id: Uuid) -> Error {
     Error::new(codes::NOT_FOUND, format!("job {id} not found"))
 }
 
+fn final_error(id: Uuid, state: JobState) -> Error {
+    Error::invalid_state(format!("job {id} is {state}: it can no longer change"))
+}
+
 impl JobTable {
-    /// A table over `store` holding `jobs` (recovered), for `state_dir`.
-    pub fn new(store: Store, jobs: Vec<JobRec>, state_dir: PathBuf) -> JobTable {
-        let next_seq = jobs
-            .iter()
-            .map(|j| j.seq.saturating_add(1))
-            .max()
-            .unwrap_or(1)
-            .max(1);
-        JobTable {
+    /// A table over `store`, for `state_dir`.
+    pub fn new(store: Store, state_dir: PathBuf) -> Result<JobTable> {
+        let version = store.data_version()?;
+        let rev = store.max_rev()?;
+        Ok(JobTable {
             inner: Mutex::new(Inner {
                 store,
-                jobs: jobs.into_iter().map(|j| (j.id, j)).collect(),
+                jobs: HashMap::new(),
                 closed: false,
-                next_seq,
+                version,
+                rev,
             }),
             changed: Condvar::new(),
             scheduler: Signal::default(),
             notifier: Signal::default(),
+            engine: WakeSender::new(&state_dir),
             state_dir,
             pid: crate::sys::pid(),
             barrier: OnceLock::new(),
-        }
+        })
     }
 
     /// INVALID_STATE when this table was inherited through `fork()`.
@@ -125,12 +253,16 @@ impl JobTable {
         self.pid == crate::sys::pid()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    /// The table's lock; while it is held the store may be used, so a `fork()` waits
+    /// for it to be released (see `sys::StoreGuard`).
+    fn lock(&self) -> Locked<'_> {
+        let fork = StoreGuard::enter();
         // A poisoned lock is recovered: no invariant spans a panic point.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        Locked { inner, _fork: fork }
     }
 
-    /// Wake the threads a change concerns.
+    /// Wake the threads `who` names (in this process).
     pub fn wake(&self, who: Wake) {
         if who.waiters {
             self.changed.notify_all();
@@ -143,18 +275,21 @@ impl JobTable {
         }
     }
 
-    /// Read a job (every state, and after close).
+    /// Read a job (every state, and after close). Changes by other processes are seen.
     pub fn read<R>(&self, id: Uuid, f: impl FnOnce(&JobRec) -> R) -> Result<R> {
         self.check_fork()?;
-        self.lock()
-            .jobs
-            .get(&id)
-            .map(f)
-            .ok_or_else(|| not_found(id))
+        let mut g = self.lock();
+        // A store that cannot be read right now: answer from the cache.
+        let fresh = g.refresh();
+        match g.job(id) {
+            Ok(job) => Ok(f(job)),
+            Err(e) => Err(fresh.err().unwrap_or(e)),
+        }
     }
 
-    /// A user call's change of a live job: refused after close (INVALID_STATE), for an
-    /// unknown job (NOT_FOUND) and for a final one (INVALID_STATE). Wakes everyone.
+    /// A user call's change of a live job, in one write transaction: refused after
+    /// close (INVALID_STATE), for an unknown job (NOT_FOUND) and for a final one
+    /// (INVALID_STATE). Wakes everyone, and the engine wherever it runs.
     pub fn mutate<R>(
         &self,
         id: Uuid,
@@ -166,22 +301,22 @@ impl JobTable {
             if g.closed {
                 return Err(closed_error());
             }
-            let Inner { store, jobs, .. } = &mut *g;
-            let job = jobs.get_mut(&id).ok_or_else(|| not_found(id))?;
-            if job.state.is_final() {
-                return Err(Error::invalid_state(format!(
-                    "job {id} is {}: it can no longer change",
-                    job.state
-                )));
-            }
-            f(job, store)
+            g.transaction(|g| {
+                let state = g.job(id)?.state;
+                if state.is_final() {
+                    return Err(final_error(id, state));
+                }
+                let Inner { store, jobs, .. } = g;
+                f(jobs.get_mut(&id).expect("loaded"), store)
+            })
         };
         self.wake(Wake::ALL);
+        self.wake_engine();
         r
     }
 
-    /// The engine's change of a live (non-final) job; `None` when the job is gone or
-    /// final. Wakes `who`.
+    /// The engine's change of a live (non-final) job, in one write transaction; `None`
+    /// when the job is gone or final. Wakes `who`.
     pub fn update<R>(
         &self,
         id: Uuid,
@@ -190,9 +325,32 @@ impl JobTable {
     ) -> Option<R> {
         let r = {
             let mut g = self.lock();
-            let Inner { store, jobs, .. } = &mut *g;
-            match jobs.get_mut(&id) {
-                Some(job) if !job.state.is_final() => Some(f(job, store)),
+            g.transaction(|g| {
+                let Inner { store, jobs, .. } = g;
+                Ok(match jobs.get_mut(&id) {
+                    Some(job) if !job.state.is_final() => Some(f(job, store)),
+                    _ => None,
+                })
+            })
+            .ok()
+            .flatten()
+        };
+        self.wake(who);
+        r
+    }
+
+    /// The engine's in-memory change of a job it runs (live progress): no store
+    /// access. `None` when the job is gone or final. Wakes `who`.
+    pub fn update_live<R>(
+        &self,
+        id: Uuid,
+        who: Wake,
+        f: impl FnOnce(&mut JobRec) -> R,
+    ) -> Option<R> {
+        let r = {
+            let mut g = self.lock();
+            match g.jobs.get_mut(&id) {
+                Some(job) if !job.state.is_final() => Some(f(job)),
                 _ => None,
             }
         };
@@ -200,10 +358,73 @@ impl JobTable {
         r
     }
 
-    /// One pass over every job; wakes `who` afterwards.
+    /// One pass over the cached jobs in a write transaction; wakes `who` afterwards.
     pub fn with_all<R>(&self, who: Wake, f: impl FnOnce(AllJobs<'_>) -> R) -> R {
         let r = {
             let mut g = self.lock();
+            let mut out = None;
+            let mut f = Some(f);
+            let done = g.transaction(|g| {
+                let Inner {
+                    store,
+                    jobs,
+                    closed,
+                    ..
+                } = g;
+                out = Some((f.take().expect("once"))(AllJobs {
+                    jobs,
+                    store,
+                    closed: *closed,
+                }));
+                Ok(())
+            });
+            match (out, done) {
+                (Some(r), _) => r,
+                // The store could not be validated: the pass sees the cache as it is.
+                (None, _) => {
+                    let Inner {
+                        store,
+                        jobs,
+                        closed,
+                        ..
+                    } = &mut *g;
+                    (f.take().expect("once"))(AllJobs {
+                        jobs,
+                        store,
+                        closed: *closed,
+                    })
+                }
+            }
+        };
+        self.wake(who);
+        r
+    }
+
+    /// One pass over the cached jobs in a write transaction that `f` fails as a whole:
+    /// an error of `f` rolls back what it wrote, and a failed commit is returned.
+    pub fn try_with_all<R>(&self, f: impl FnOnce(AllJobs<'_>) -> Result<R>) -> Result<R> {
+        let mut g = self.lock();
+        g.all_or_nothing(|g| {
+            let Inner {
+                store,
+                jobs,
+                closed,
+                ..
+            } = g;
+            f(AllJobs {
+                jobs,
+                store,
+                closed: *closed,
+            })
+        })
+    }
+
+    /// One pass over the cached jobs, validated but without a write transaction (the
+    /// notifier: it changes only what this process keeps in memory).
+    pub fn with_cached<R>(&self, who: Wake, f: impl FnOnce(AllJobs<'_>) -> R) -> R {
+        let r = {
+            let mut g = self.lock();
+            let _ = g.refresh();
             let Inner {
                 store,
                 jobs,
@@ -220,18 +441,48 @@ impl JobTable {
         r
     }
 
+    /// Apply `f` to job `id` as stored, in a write transaction, without keeping it in
+    /// the cache unless it already was there (recovery: every job once, none kept).
+    pub fn with_stored(
+        &self,
+        id: Uuid,
+        f: impl FnOnce(&mut JobRec, &mut Store) -> Result<()>,
+    ) -> Result<()> {
+        let mut g = self.lock();
+        g.transaction(|g| {
+            let Inner { store, jobs, .. } = g;
+            match jobs.get_mut(&id) {
+                Some(job) => f(job, store),
+                None => match store.load_job(id)? {
+                    Some(mut job) => f(&mut job, store),
+                    None => Ok(()),
+                },
+            }
+        })
+    }
+
+    /// Ids of the stored jobs in `states` (`&[]`: every live job), in creation order.
+    pub fn stored_ids(&self, states: &[JobState]) -> Result<Vec<Uuid>> {
+        self.lock().store.job_ids(Some(states))
+    }
+
     /// Create a job with `f` building its record from (id, seq), save it.
     pub fn create(&self, f: impl FnOnce(Uuid, i64) -> JobRec) -> Result<Uuid> {
         self.check_fork()?;
-        let mut g = self.lock();
-        if g.closed {
-            return Err(closed_error());
-        }
-        let id = Uuid::new_v4();
-        let job = f(id, g.next_seq);
-        g.store.save_job(&job)?;
-        g.next_seq += 1;
-        g.jobs.insert(id, job);
+        let id = {
+            let mut g = self.lock();
+            if g.closed {
+                return Err(closed_error());
+            }
+            g.transaction(|g| {
+                let id = Uuid::new_v4();
+                let job = f(id, g.store.next_seq()?);
+                g.store.save_job(&job)?;
+                g.jobs.insert(id, job);
+                Ok(id)
+            })?
+        };
+        self.wake_engine();
         Ok(id)
     }
 
@@ -239,13 +490,15 @@ impl JobTable {
     /// INVALID_STATE after close).
     pub fn find_live(&self, id: Uuid) -> Result<()> {
         self.check_fork()?;
-        let g = self.lock();
+        let mut g = self.lock();
         if g.closed {
             return Err(closed_error());
         }
-        match g.jobs.get(&id) {
-            Some(j) if !j.state.is_final() => Ok(()),
-            _ => Err(not_found(id)),
+        g.refresh()?;
+        match g.job(id) {
+            Ok(j) if !j.state.is_final() => Ok(()),
+            Ok(_) => Err(not_found(id)),
+            Err(e) => Err(e),
         }
     }
 
@@ -256,14 +509,7 @@ impl JobTable {
         if g.closed {
             return Err(closed_error());
         }
-        let mut live: Vec<(i64, Uuid)> = g
-            .jobs
-            .values()
-            .filter(|j| !j.state.is_final())
-            .map(|j| (j.seq, j.id))
-            .collect();
-        live.sort();
-        Ok(live.into_iter().map(|(_, id)| id).collect())
+        g.store.job_ids(Some(&[]))
     }
 
     /// Block until the job is TRANSFERRED, ERROR, ACKNOWLEDGED or CANCELLED, the
@@ -274,7 +520,8 @@ impl JobTable {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut g = self.lock();
         loop {
-            let state = g.jobs.get(&id).ok_or_else(|| not_found(id))?.state;
+            let _ = g.refresh();
+            let state = g.job(id)?.state;
             if state.ends_wait() {
                 return Ok((state, WaitEnd::Reached));
             }
@@ -286,19 +533,51 @@ impl JobTable {
                     Some(l) if !l.is_zero() => l,
                     _ => return Ok((state, WaitEnd::TimedOut)),
                 },
-                None => Duration::from_secs(3600),
+                None => POLL,
             };
-            g = self
+            // Wait with neither the store guard (a fork may proceed) nor, after the
+            // wake-up, the lock taken out of order.
+            let Locked { inner, _fork } = g;
+            drop(_fork);
+            let inner = self
                 .changed
-                .wait_timeout(g, left)
+                .wait_timeout(inner, left.min(POLL))
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+            drop(inner);
+            g = self.lock();
+        }
+    }
+
+    /// Look for changes other processes made; wakes `who` when there were any.
+    pub fn poll_foreign(&self, who: Wake) {
+        let changed = {
+            let mut g = self.lock();
+            let before = (g.version, g.rev);
+            let _ = g.refresh();
+            before != (g.version, g.rev)
+        };
+        if changed {
+            self.wake(who);
+        }
+    }
+
+    /// Tell the engine, wherever it runs, that something changed.
+    pub fn wake_engine(&self) {
+        if let Some(s) = &self.engine {
+            s.send();
         }
     }
 
     /// Whether `close()` ran.
     pub fn is_closed(&self) -> bool {
         self.lock().closed
+    }
+
+    /// Whether any job this process holds has a callback (the notifier then looks for
+    /// other processes' changes often).
+    pub fn has_callbacks(&self) -> bool {
+        self.lock().jobs.values().any(|j| j.callback.is_some())
     }
 
     /// Close: later user calls fail, every running transfer is told to stop, and the

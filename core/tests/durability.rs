@@ -1,5 +1,6 @@
 //! Durability: real child processes killed with SIGKILL in the middle of a transfer and
-//! in the middle of API calls, then the state directory reopened; locking; corrupt and
+//! in the middle of API calls, then the state directory reopened; processes sharing a
+//! directory and an engine taking over from a killed one; corrupt and
 //! foreign stores; temp-file reconciliation at open.
 //!
 //! The child is this test binary run again with `BGCOPY_CHILD` set (see `child_entry`).
@@ -323,29 +324,73 @@ fn sigkill_mid_api_calls_keeps_every_returned_change() {
 }
 
 #[test]
-fn one_process_per_state_dir() {
-    // The single-process rule (LOCKED); issue #12 (one queue, many processes) replaces
-    // this test.
-    let dir = tempdir("lock");
+fn processes_share_one_state_dir_and_an_engine_takes_over() {
+    let origin = Origin::start();
+    let dir = tempdir("shared");
     let state = dir.join("state");
+    // Another process opens the directory first: it runs the transfers.
     let (child, mut out) = spawn_child("hold", &[state.to_str().unwrap()]);
     let mut child = Reaper(child);
     assert_eq!(read_line(&mut out), "holding");
-    let err = CopyManager::open(Some(&state)).unwrap_err();
-    assert_eq!(err.code(), codes::LOCKED);
-    assert!(
-        err.message().contains(&child.0.id().to_string()),
-        "names the holder: {err}"
-    );
-    kill9(&mut child.0);
-    // The kernel released the lock with the process.
+    // This process opens it too (no LOCKED) and two managers here as well.
     let m = CopyManager::open(Some(&state)).unwrap();
-    // A second manager in the same process is refused too.
-    let again = CopyManager::open(Some(&state)).unwrap_err();
-    assert_eq!(again.code(), codes::LOCKED);
+    let inspect = {
+        let mut o = ManagerOptions::default();
+        o.start_transfers = false;
+        CopyManager::open_with(Some(&state), o).unwrap()
+    };
+    assert!(!m.is_engine(), "the other process holds the engine");
+    // A job queued here is transferred by the other process; this one sees it end.
+    let a = dir.join("a.bin");
+    let job = m.create_job("shared", JobType::Download).unwrap();
+    job.add_file(&origin.url("shared-a", "size=300000"), a.to_str().unwrap())
+        .unwrap();
+    let started = Instant::now();
+    job.resume().unwrap();
+    assert_eq!(
+        job.wait(Some(Duration::from_secs(30))).unwrap(),
+        JobState::Transferred
+    );
+    // The third manager sees the same job and state.
+    let seen = inspect.get_job(&job.get_id()).unwrap();
+    assert_eq!(seen.get_state().unwrap(), JobState::Transferred);
+    assert_eq!(seen.get_progress().unwrap().bytes_transferred, 300_000);
+    job.complete().unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), content(300_000, 0));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "hang guard: {:?}",
+        started.elapsed()
+    );
+    // Every manager sees the job end.
+    assert_eq!(seen.get_state().unwrap(), JobState::Acknowledged);
+    assert!(inspect.enum_jobs().unwrap().is_empty());
+
+    // The engine's process dies: a manager here that stands for election takes over
+    // within 2 s (hang guard 10 s) and transfers what is queued.
+    kill9(&mut child.0);
+    let died = Instant::now();
+    while !m.is_engine() {
+        assert!(died.elapsed() < Duration::from_secs(10), "no takeover");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !inspect.is_engine(),
+        "start_transfers=false never transfers"
+    );
+    let b = dir.join("b.bin");
+    let job = inspect.create_job("after", JobType::Download).unwrap();
+    job.add_file(&origin.url("shared-b", "size=1000"), b.to_str().unwrap())
+        .unwrap();
+    job.resume().unwrap();
+    assert_eq!(
+        job.wait(Some(Duration::from_secs(30))).unwrap(),
+        JobState::Transferred
+    );
+    job.complete().unwrap();
+    assert_eq!(std::fs::read(&b).unwrap(), content(1000, 0));
+    drop(inspect);
     m.close().unwrap();
-    drop(m);
-    CopyManager::open(Some(&state)).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -177,24 +177,25 @@ fn record(table: &JobTable, batch: &[Checkpoint]) {
     if batch.is_empty() {
         return;
     }
-    let failed = table.with_all(Wake::NONE, |all| {
-        let jobs = &*all.jobs;
-        let result = all.store.atomic(|store| {
-            for c in batch {
-                let Some(job) = jobs.get(&c.job).filter(|j| !j.state.is_final()) else {
-                    continue;
-                };
-                let Some(f) = job.files.get(c.idx).filter(|f| f.epoch == c.epoch) else {
-                    continue;
-                };
-                let mut durable = f.clone();
-                durable.done_bytes = c.offset;
-                durable.done = c.done;
-                store.save_file(c.job, c.idx, &durable)?;
-            }
-            Ok(())
-        });
-        let Err(e) = result else { return false };
+    let result = table.try_with_all(|all| {
+        for c in batch {
+            let Some(job) = all.jobs.get(&c.job).filter(|j| !j.state.is_final()) else {
+                continue;
+            };
+            let Some(f) = job.files.get(c.idx).filter(|f| f.epoch == c.epoch) else {
+                continue;
+            };
+            let mut durable = f.clone();
+            durable.done_bytes = c.offset;
+            durable.done = c.done;
+            all.store.save_file(c.job, c.idx, &durable)?;
+        }
+        Ok(())
+    });
+    let Err(e) = result else { return };
+    // Not recorded: the jobs stop with the store's error, in memory at least (the
+    // store may not take even that).
+    let failed = table.with_cached(Wake::NONE, |all| {
         let now = crate::types::now_ms();
         let mut failed = false;
         for c in batch {

@@ -301,7 +301,7 @@ impl<'a> FileTransfer<'a> {
     /// The size and validator the server gave (made durable with the next checkpoint).
     fn set_meta(&self, total: Option<u64>, validator: Option<String>) {
         let idx = self.idx;
-        self.ctx.table.update(self.id, Wake::ENGINE, |job, _| {
+        self.ctx.table.update_live(self.id, Wake::ENGINE, |job| {
             let f = &mut job.files[idx];
             if f.total != total || f.validator != validator {
                 f.total = total;
@@ -312,9 +312,11 @@ impl<'a> FileTransfer<'a> {
     }
 
     fn mark_transferring(&self) {
-        self.ctx.table.update(self.id, Wake::ENGINE, |job, _| {
+        self.ctx.table.update(self.id, Wake::ENGINE, |job, store| {
             if job.state == JobState::Connecting && job.run.is_some() {
                 job.set_state(JobState::Transferring, now_ms());
+                // Every process sees it.
+                let _ = store.save_job(job);
             }
         });
     }
@@ -322,7 +324,7 @@ impl<'a> FileTransfer<'a> {
     /// Every byte is in the temporary file: the file is done (recorded once synced).
     pub(super) fn mark_done(&self, file: &Arc<File>, size: u64, validator: Option<String>) {
         let (idx, epoch) = (self.idx, self.epoch);
-        let live = self.ctx.table.update(self.id, Wake::ENGINE, |job, _| {
+        let live = self.ctx.table.update_live(self.id, Wake::ENGINE, |job| {
             let f = &mut job.files[idx];
             if f.epoch != epoch {
                 return false;
@@ -360,7 +362,7 @@ impl<'a> FileTransfer<'a> {
     /// Live progress (not yet durable); wakes the notifier only when someone listens.
     pub(super) fn progress(&self, offset: u64) {
         let idx = self.idx;
-        let listening = self.ctx.table.update(self.id, Wake::NONE, |job, _| {
+        let listening = self.ctx.table.update_live(self.id, Wake::NONE, |job| {
             job.files[idx].done_bytes = offset;
             job.made_progress();
             job.touch(now_ms());

@@ -1,4 +1,6 @@
-//! The transfer engine of a process that runs transfers (`start_transfers`): the
+//! The transfer engine of the one process that runs a directory's transfers (it holds
+//! the engine lock; see `handles/manager.rs` for the election): the wake thread hears
+//! other processes' changes (`sys::WakeReceiver`, plus a periodic look), the
 //! scheduler thread (`scheduler.rs`) gives jobs slots and starts one worker thread per
 //! running job (`worker.rs`), which runs its files (`file.rs`) over one HTTP agent
 //! (`http.rs`); errors are classified in `classify.rs`, bandwidth shared in
@@ -20,8 +22,9 @@ mod worker;
 
 use crate::error::{Error, Result, codes};
 use crate::options::ManagerOptions;
-use crate::sys::DirLock;
+use crate::sys::{EngineLock, WakeReceiver};
 use crate::table::JobTable;
+use crate::wake::Wake;
 use checkpoint::Checkpointer;
 use ratelimit::RateLimiter;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -42,14 +45,20 @@ pub(crate) struct EngineCtx {
     shutdown: AtomicBool,
     /// Worker threads that have not exited yet.
     workers: AtomicUsize,
-    /// The directory lock. Each worker holds a clone until its thread ends, so the
-    /// directory stays locked until the last worker (maybe blocked in a read until the
-    /// read timeout) has exited.
-    lock: Mutex<Option<Arc<DirLock>>>,
+    /// The engine lock. Each worker holds a clone until its thread ends, so no other
+    /// process becomes the engine while a worker (maybe blocked in a read until the
+    /// read timeout) could still write.
+    lock: Mutex<Option<Arc<EngineLock>>>,
+    /// Other processes' wake-ups (`None`: the wake thread polls the store instead).
+    wakeups: Option<WakeReceiver>,
 }
 
+/// How often the wake thread looks at the store when no wake-up came (with a
+/// wake-up socket; without one it looks every `table::POLL`).
+const LOOK: Duration = Duration::from_secs(1);
+
 impl EngineCtx {
-    fn lock_clone(&self) -> Option<Arc<DirLock>> {
+    fn lock_clone(&self) -> Option<Arc<EngineLock>> {
         self.lock.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
@@ -59,6 +68,7 @@ pub(crate) struct Engine {
     ctx: Arc<EngineCtx>,
     scheduler: Option<JoinHandle<()>>,
     checkpointer: Option<JoinHandle<()>>,
+    waker: Option<JoinHandle<()>>,
 }
 
 fn thread_error(what: &str, e: std::io::Error) -> Error {
@@ -68,7 +78,11 @@ fn thread_error(what: &str, e: std::io::Error) -> Error {
 impl Engine {
     /// Start the checkpointer and the scheduler for `table`; installs the table's
     /// durability barrier (used by `complete()`).
-    pub fn start(table: Arc<JobTable>, opts: ManagerOptions, lock: Arc<DirLock>) -> Result<Engine> {
+    pub fn start(
+        table: Arc<JobTable>,
+        opts: ManagerOptions,
+        lock: Arc<EngineLock>,
+    ) -> Result<Engine> {
         let agent = http::make_agent(&opts)?;
         let limiter = opts.background_bandwidth_limit.map(RateLimiter::new);
         let checkpoints = Arc::new(Checkpointer::default());
@@ -80,6 +94,7 @@ impl Engine {
             checkpoints: checkpoints.clone(),
             shutdown: AtomicBool::new(false),
             workers: AtomicUsize::new(0),
+            wakeups: WakeReceiver::bind(&table.state_dir),
             lock: Mutex::new(Some(lock)),
         });
         let barrier = checkpoints.clone();
@@ -94,10 +109,16 @@ impl Engine {
             .name("bgcopy-scheduler".into())
             .spawn(move || scheduler::run(&c))
             .map_err(|e| thread_error("the scheduler", e))?;
+        let c = ctx.clone();
+        let waker = std::thread::Builder::new()
+            .name("bgcopy-wake".into())
+            .spawn(move || listen(&c))
+            .map_err(|e| thread_error("the wake-up listener", e))?;
         Ok(Engine {
             ctx,
             scheduler: Some(scheduler),
             checkpointer: Some(checkpointer),
+            waker: Some(waker),
         })
     }
 
@@ -108,6 +129,12 @@ impl Engine {
     pub fn stop(&mut self) {
         self.ctx.shutdown.store(true, Ordering::SeqCst);
         self.ctx.table.scheduler.raise();
+        if let Some(w) = &self.ctx.wakeups {
+            w.interrupt();
+        }
+        if let Some(t) = self.waker.take() {
+            let _ = t.join();
+        }
         if let Some(t) = self.scheduler.take() {
             let _ = t.join();
         }
@@ -132,6 +159,30 @@ impl Engine {
     /// In a child process after `fork()`: the engine's threads exist only in the
     /// parent; let go of everything without joining or locking.
     pub fn abandon(self) {
+        // Close this process's copy of the engine lock's descriptor, so the lock ends
+        // with the parent's engine and not with the child.
+        if let Ok(l) = self.ctx.lock.try_lock()
+            && let Some(lock) = l.as_ref()
+        {
+            lock.close_inherited();
+        }
         std::mem::forget(self);
+    }
+}
+
+/// Body of the `bgcopy-wake` thread: on another process's wake-up (or every [`LOOK`])
+/// read what changed in the store and wake whom it concerns.
+fn listen(ctx: &EngineCtx) {
+    while !ctx.shutdown.load(Ordering::SeqCst) {
+        match &ctx.wakeups {
+            Some(w) => {
+                w.wait(LOOK);
+            }
+            None => std::thread::sleep(crate::table::POLL),
+        }
+        if ctx.shutdown.load(Ordering::SeqCst) {
+            break;
+        }
+        ctx.table.poll_foreign(Wake::ALL);
     }
 }

@@ -1,39 +1,50 @@
-//! What `open` does with a store before anything runs: finish the `complete()` calls
-//! a crash interrupted, reconcile every temporary file with its checkpoint, and delete
+//! What a process does with a store when it takes the engine lock, before anything
+//! runs: queue the jobs a dead engine was running, finish the `complete()` calls a
+//! crash interrupted, reconcile every temporary file with its checkpoint, and delete
 //! the temporary files of jobs that are gone. Only files the temp ledger proves bgcopy
 //! created (same path, device and inode) are ever truncated or deleted; anything else
-//! at a temporary path is left untouched and reported.
+//! at a temporary path is left untouched and reported. Each job is one transaction,
+//! so other processes' calls interleave safely.
 
 use crate::complete;
 use crate::error::Result;
 use crate::record::{JobRec, foreign_error};
 use crate::store::Store;
 use crate::sys::{self, TempError};
+use crate::table::JobTable;
 use crate::types::*;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-/// Bring the loaded jobs to a state consistent with their files. Jobs whose
-/// `complete()` was interrupted are finished (and leave the list).
-pub(crate) fn recover(jobs: &mut Vec<JobRec>, store: &mut Store) -> Result<()> {
+/// Bring every live job of the store to a state consistent with its files.
+pub(crate) fn recover(table: &JobTable) -> Result<()> {
     let now = now_ms();
-    let mut finished = Vec::new();
-    for (i, job) in jobs.iter_mut().enumerate() {
-        if job.completing {
-            if complete::roll_forward(job, store) {
-                finished.push(i);
+    let mut live = HashSet::new();
+    for id in table.stored_ids(&[])? {
+        table.with_stored(id, |job, store| {
+            if job.completing {
+                complete::roll_forward(job, store);
+                return Ok(());
             }
-            continue;
-        }
-        if job.state.is_active() {
-            job.state = JobState::Queued;
-        }
-        recover_files(job, store, now)?;
+            // Nothing runs before this engine starts: a running state is a dead
+            // engine's.
+            if job.state.is_active() && job.run.is_none() {
+                job.state = JobState::Queued;
+                store.save_job(job)?;
+            }
+            recover_files(job, store, now)?;
+            live.extend(
+                job.files
+                    .iter()
+                    .filter(|f| !f.completed && f.temp_id.is_some())
+                    .map(|f| f.temp_path()),
+            );
+            Ok(())
+        })?;
     }
-    for i in finished.into_iter().rev() {
-        jobs.remove(i);
-    }
-    remove_strays(jobs, store);
+    table.with_all(crate::wake::Wake::NONE, |all| {
+        remove_strays(&live, all.store)
+    });
     Ok(())
 }
 
@@ -105,14 +116,8 @@ fn recover_files(job: &mut JobRec, store: &mut Store, now: i64) -> Result<()> {
 
 /// Delete the temporary files the ledger records for files that no longer need them
 /// (their job is gone or final, or the file moved to a new name) — and only those.
-fn remove_strays(jobs: &[JobRec], store: &mut Store) {
+fn remove_strays(live: &HashSet<PathBuf>, store: &mut Store) {
     let Ok(ledger) = store.temps() else { return };
-    let live: HashSet<PathBuf> = jobs
-        .iter()
-        .flat_map(|j| j.files.iter())
-        .filter(|f| !f.completed && f.temp_id.is_some())
-        .map(|f| f.temp_path())
-        .collect();
     let gone: Vec<PathBuf> = ledger
         .into_iter()
         .filter(|(path, _)| !live.contains(path))

@@ -42,10 +42,17 @@ pub(super) fn run(ctx: &Arc<EngineCtx>) {
 /// One scheduling pass: queue due retries, give slots by priority, pre-empt, start
 /// workers. Returns when it wants to run again.
 fn pass(ctx: &Arc<EngineCtx>, counters: &mut Counters) -> Option<i64> {
-    let (next, changed) = ctx.table.with_all(Wake::NONE, |all| {
+    let (next, changed) = ctx.table.with_all(Wake::NONE, |mut all| {
         if all.closed {
             return (None, false);
         }
+        // The candidates, wherever they were queued (any process).
+        let _ = all.load_states(&[
+            JobState::Queued,
+            JobState::Connecting,
+            JobState::Transferring,
+            JobState::TransientError,
+        ]);
         assign(ctx, counters, all.jobs, all.store)
     });
     if changed {
@@ -138,6 +145,7 @@ fn assign(
             job.slot_stamp = counters.stamp;
             job.slot_since_ms = now;
             job.set_state(JobState::Connecting, now);
+            let _ = store.save_job(job);
             changed = true;
             if let Err(e) = super::worker::spawn(ctx.clone(), job.id, generation, stop) {
                 job.run = None;
@@ -149,11 +157,13 @@ fn assign(
                 ));
                 job.retry_at_ms = Some(now.saturating_add(1000));
                 job.set_state(JobState::TransientError, now);
+                let _ = store.save_job(job);
                 soonest(now.saturating_add(1000));
             }
         } else if !want && job.run.is_some() {
             job.stop_run();
             job.set_state(JobState::Queued, now);
+            let _ = store.save_job(job);
             changed = true;
         }
     }

@@ -188,9 +188,10 @@ impl CopyJob {
     /// End the job (→ CANCELLED, final) and delete every temporary file.
     pub fn cancel(&self) -> Result<()> {
         let temps = self.table.mutate(self.id, |job, store| {
-            store.atomic(|s| s.delete_job(job.id))?;
+            let now = now_ms();
+            store.atomic(|s| s.finish_job(job.id, JobState::Cancelled, now))?;
             job.stop_run();
-            job.set_state(JobState::Cancelled, now_ms());
+            job.set_state(JobState::Cancelled, now);
             Ok(job.unfinished_temps())
         })?;
         crate::complete::remove_temps(&self.table, temps);

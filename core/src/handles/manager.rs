@@ -1,7 +1,10 @@
-//! `CopyManager` (IBackgroundCopyManager): open and close orchestration. Opening makes
-//! the state directory private, takes its lock, opens the store, recovers every job
-//! and starts the notifier and (with `start_transfers`) the engine; closing stops them
-//! in the reverse order.
+//! `CopyManager` (IBackgroundCopyManager): open and close orchestration. Any number of
+//! managers, in any processes, open one state directory and share its store. Opening
+//! makes the directory private, opens the store and starts the notifier; a manager
+//! with `start_transfers` stands for election: whoever holds the engine lock
+//! (`sys::EngineLock`) recovers the jobs and runs the engine, and the others try again
+//! every [`ELECTION_POLL`] so that one takes over when the engine's process exits or
+//! dies. Closing stops them in the reverse order.
 
 use super::job::CopyJob;
 use crate::args::{check_len, check_text};
@@ -11,19 +14,35 @@ use crate::notifier::Notifier;
 use crate::options::ManagerOptions;
 use crate::record::JobRec;
 use crate::store::Store;
-use crate::sys::DirLock;
+use crate::sys::EngineLock;
 use crate::table::JobTable;
 use crate::types::*;
+use crate::wake::Signal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
 use uuid::Uuid;
+
+/// How often a manager that stands for election tries to take the engine lock.
+pub(crate) const ELECTION_POLL: Duration = Duration::from_millis(200);
+
+/// The engine, once this process runs it (set by open or by the election thread).
+type EngineSlot = Arc<Mutex<Option<Engine>>>;
+
+/// A manager's candidacy: the thread that takes over when the engine goes away.
+struct Election {
+    stop: Arc<(AtomicBool, Signal)>,
+    thread: Option<JoinHandle<()>>,
+}
 
 /// The durable job manager (IBackgroundCopyManager). Dropping it closes it.
 pub struct CopyManager {
     table: Arc<JobTable>,
-    engine: Mutex<Option<Engine>>,
+    engine: EngineSlot,
+    election: Mutex<Option<Election>>,
     notifier: Mutex<Option<Notifier>>,
-    lock: Mutex<Option<Arc<DirLock>>>,
 }
 
 impl std::fmt::Debug for CopyManager {
@@ -86,23 +105,42 @@ impl CopyManager {
         let dir = dir
             .canonicalize()
             .map_err(|e| Error::from_io(&format!("open {}", dir.display()), &e))?;
-        let lock = Arc::new(DirLock::acquire(&dir)?);
-        let mut store = Store::open(&dir.join("bgcopy.db"))?;
-        let mut jobs = store.load()?;
-        crate::engine::recovery::recover(&mut jobs, &mut store)?;
-        let table = Arc::new(JobTable::new(store, jobs, dir));
-        let notifier = Notifier::start(table.clone(), opts.notify_interval)?;
-        let engine = if opts.start_transfers {
-            Some(Engine::start(table.clone(), opts, lock.clone())?)
+        let table = {
+            let _fork = crate::sys::StoreGuard::enter();
+            let store = Store::open(&dir.join("bgcopy.db"))?;
+            Arc::new(JobTable::new(store, dir)?)
+        };
+        let engine: EngineSlot = Arc::new(Mutex::new(None));
+        // The engine lock, if no other process holds it: recover, then run the engine
+        // (or, without start_transfers, let go again for a manager that transfers).
+        if let Some(lock) = EngineLock::try_acquire(&table.state_dir)? {
+            crate::engine::recovery::recover(&table)?;
+            if opts.start_transfers {
+                let e = Engine::start(table.clone(), opts.clone(), Arc::new(lock))?;
+                *engine.lock().unwrap_or_else(poisoned) = Some(e);
+            }
+        }
+        let election = if opts.start_transfers && engine.lock().unwrap_or_else(poisoned).is_none() {
+            Some(Election::start(
+                table.clone(),
+                opts.clone(),
+                engine.clone(),
+            )?)
         } else {
             None
         };
+        let notifier = Notifier::start(table.clone(), opts.notify_interval)?;
         Ok(CopyManager {
             table,
-            engine: Mutex::new(engine),
+            engine,
+            election: Mutex::new(election),
             notifier: Mutex::new(Some(notifier)),
-            lock: Mutex::new(Some(lock)),
         })
+    }
+
+    /// Whether this manager's process runs the directory's transfers now.
+    pub fn is_engine(&self) -> bool {
+        self.engine.lock().unwrap_or_else(poisoned).is_some()
     }
 
     /// The state directory this manager owns.
@@ -176,6 +214,10 @@ impl CopyManager {
         drop(self.table.close());
         // Each part is taken out of its mutex first and stopped with no guard held:
         // stopping joins threads that may run a callback destructor calling close().
+        let election = self.election.lock().unwrap_or_else(poisoned).take();
+        if let Some(e) = election {
+            e.stop();
+        }
         let notifier = self.notifier.lock().unwrap_or_else(poisoned).take();
         if let Some(mut n) = notifier {
             n.stop();
@@ -184,9 +226,57 @@ impl CopyManager {
         if let Some(mut e) = engine {
             e.stop();
         }
-        let lock = self.lock.lock().unwrap_or_else(poisoned).take();
-        drop(lock);
         Ok(())
+    }
+}
+
+impl Election {
+    /// Stand for election: try the engine lock every [`ELECTION_POLL`]; once taken,
+    /// recover the jobs and start the engine in `slot`.
+    fn start(table: Arc<JobTable>, opts: ManagerOptions, slot: EngineSlot) -> Result<Election> {
+        let stop = Arc::new((AtomicBool::new(false), Signal::default()));
+        let s = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("bgcopy-elect".into())
+            .spawn(move || {
+                while !s.0.load(Ordering::SeqCst) {
+                    if let Ok(Some(lock)) = EngineLock::try_acquire(&table.state_dir) {
+                        let started = crate::engine::recovery::recover(&table).and_then(|()| {
+                            Engine::start(table.clone(), opts.clone(), Arc::new(lock))
+                        });
+                        if let Ok(engine) = started {
+                            let mut e = slot.lock().unwrap_or_else(poisoned);
+                            if s.0.load(Ordering::SeqCst) {
+                                drop(e);
+                                let mut engine = engine;
+                                engine.stop();
+                            } else {
+                                *e = Some(engine);
+                                // The jobs the dead engine left: schedule them now.
+                                table.scheduler.raise();
+                            }
+                            return;
+                        }
+                    }
+                    s.1.wait(ELECTION_POLL);
+                }
+            })
+            .map_err(|e| Error::new(codes::E_UNEXPECTED, format!("start the election: {e}")))?;
+        Ok(Election {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Withdraw: the thread ends (an engine it just started is stopped).
+    fn stop(mut self) {
+        self.stop.0.store(true, Ordering::SeqCst);
+        self.stop.1.raise();
+        if let Some(t) = self.thread.take()
+            && t.thread().id() != std::thread::current().id()
+        {
+            let _ = t.join();
+        }
     }
 }
 
@@ -200,17 +290,17 @@ impl Drop for CopyManager {
             fn take<T>(m: &mut Mutex<Option<T>>) -> Option<T> {
                 m.get_mut().unwrap_or_else(poisoned).take()
             }
-            if let Some(e) = take(&mut self.engine) {
+            if let Some(e) = self.engine.try_lock().ok().and_then(|mut e| e.take()) {
                 Engine::abandon(e);
+            }
+            if let Some(e) = take(&mut self.election) {
+                std::mem::forget(e);
             }
             if let Some(n) = take(&mut self.notifier) {
                 Notifier::abandon(n);
             }
-            if let Some(lock) = take(&mut self.lock) {
-                lock.close_inherited();
-                std::mem::forget(lock);
-            }
             std::mem::forget(self.table.clone());
+            std::mem::forget(self.engine.clone());
             return;
         }
         let _ = self.close();

@@ -4,10 +4,8 @@
 use super::Store;
 use crate::error::{Error, Result, codes};
 use crate::record::{ErrorRec, FileRec, JobRec};
-use crate::sys::FileId;
 use crate::types::*;
-use rusqlite::params;
-use std::collections::HashMap;
+use rusqlite::{OptionalExtension, params};
 use std::path::PathBuf;
 use uuid::Uuid;
 
@@ -130,117 +128,171 @@ fn decode_job(row: JobRow) -> Result<JobRec> {
     Ok(job)
 }
 
+/// The columns of a job row, in the order [`job_row`] reads them.
+const JOB_SELECT: &str = "SELECT id, seq, job_type, priority, notify_flags, no_progress_timeout,
+     min_retry_delay, state, error_count, err_context, err_code, err_file,
+     creation_ms, modification_ms, completion_ms, retry_at_ms,
+     no_progress_since_ms, completing, err_description, err_protocol,
+     display_name, description FROM jobs";
+
+fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
+    let mut ints = [None; 17];
+    for (i, v) in ints.iter_mut().enumerate() {
+        *v = r.get::<_, Option<i64>>(i + 1)?;
+    }
+    Ok(JobRow {
+        id: r.get(0)?,
+        ints,
+        err_description: r.get(18)?,
+        err_protocol: r.get(19)?,
+        display_name: r.get(20)?,
+        description: r.get(21)?,
+    })
+}
+
+/// The states of jobs that are not final, as stored.
+const LIVE: &str = "state NOT IN (7, 8)";
+
 impl Store {
-    /// Every job with its files, in creation order; temporary files are matched with
-    /// the identities the ledger recorded. A value out of range is STORE_CORRUPT
-    /// naming its row.
-    pub fn load(&self) -> Result<Vec<JobRec>> {
-        let e = |e| self.err("load jobs", e);
-        let mut stmt = self
+    /// Job `id` with its files (`None` when there is no such row); temporary files are
+    /// matched with the identities the ledger recorded. A value out of range is
+    /// STORE_CORRUPT naming its row.
+    pub fn load_job(&self, id: Uuid) -> Result<Option<JobRec>> {
+        let e = |e| self.err("load a job", e);
+        let key = id.to_string();
+        let row = self
             .conn
-            .prepare(
-                "SELECT id, seq, job_type, priority, notify_flags, no_progress_timeout,
-                 min_retry_delay, state, error_count, err_context, err_code, err_file,
-                 creation_ms, modification_ms, completion_ms, retry_at_ms,
-                 no_progress_since_ms, completing, err_description, err_protocol,
-                 display_name, description FROM jobs ORDER BY seq",
-            )
+            .prepare_cached(&format!("{JOB_SELECT} WHERE id = ?1"))
+            .and_then(|mut st| st.query_row([&key], job_row).optional())
             .map_err(e)?;
-        let rows = stmt
-            .query_map([], |r| {
-                let mut ints = [None; 17];
-                for (i, v) in ints.iter_mut().enumerate() {
-                    *v = r.get::<_, Option<i64>>(i + 1)?;
-                }
-                Ok(JobRow {
-                    id: r.get(0)?,
-                    ints,
-                    err_description: r.get(18)?,
-                    err_protocol: r.get(19)?,
-                    display_name: r.get(20)?,
-                    description: r.get(21)?,
-                })
-            })
-            .map_err(e)?;
-        let mut jobs = Vec::new();
-        for row in rows {
-            jobs.push(decode_job(row.map_err(e)?)?);
-        }
-        let ledger: HashMap<PathBuf, FileId> = self.temps()?.into_iter().collect();
+        let Some(row) = row else { return Ok(None) };
+        let mut job = decode_job(row)?;
         let mut fstmt = self
             .conn
-            .prepare(
+            .prepare_cached(
                 "SELECT idx, remote, local, total, done_bytes, validator, done, completed,
                  temp_name, changed_restarts FROM files WHERE job_id = ?1 ORDER BY idx",
             )
             .map_err(e)?;
-        for job in &mut jobs {
-            let key = job.id.to_string();
-            let rows = fstmt
-                .query_map([&key], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<i64>>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                        r.get::<_, bool>(6)?,
-                        r.get::<_, bool>(7)?,
-                        r.get::<_, Option<String>>(8)?,
-                        r.get::<_, i64>(9)?,
-                    ))
-                })
-                .map_err(e)?;
-            for row in rows {
-                let (
-                    idx,
-                    remote,
-                    local,
-                    total,
-                    done_bytes,
-                    validator,
-                    done,
-                    completed,
-                    temp,
-                    restarts,
-                ) = row.map_err(e)?;
-                let fkey = format!("{key} #{idx}");
-                if usize::try_from(idx).ok() != Some(job.files.len()) {
-                    return Err(bad_row("files", &fkey, "idx", idx));
+        let rows = fstmt
+            .query_map([&key], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, bool>(6)?,
+                    r.get::<_, bool>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, i64>(9)?,
+                ))
+            })
+            .map_err(e)?;
+        for row in rows {
+            let (idx, remote, local, total, done_bytes, validator, done, completed, temp, restarts) =
+                row.map_err(e)?;
+            let fkey = format!("{key} #{idx}");
+            if usize::try_from(idx).ok() != Some(job.files.len()) {
+                return Err(bad_row("files", &fkey, "idx", idx));
+            }
+            let total = match total {
+                Some(t) => Some(u64::try_from(t).map_err(|_| bad_row("files", &fkey, "total", t))?),
+                None => None,
+            };
+            let done_bytes = u64::try_from(done_bytes)
+                .ok()
+                .filter(|d| total.is_none_or(|t| *d <= t))
+                .ok_or_else(|| bad_row("files", &fkey, "done_bytes", done_bytes))?;
+            let changed_restarts = u32::try_from(restarts)
+                .map_err(|_| bad_row("files", &fkey, "changed_restarts", restarts))?;
+            let mut f = FileRec::new(remote, PathBuf::from(local));
+            f.total = total;
+            f.done_bytes = done_bytes;
+            f.validator = validator;
+            f.done = done;
+            f.completed = completed;
+            f.changed_restarts = changed_restarts;
+            match temp {
+                Some(name) if !name.contains('/') && name.starts_with('.') => {
+                    f.temp_name = name;
+                    f.temp_id = self.temp_id(&f.temp_path())?;
                 }
-                let total = match total {
-                    Some(t) => {
-                        Some(u64::try_from(t).map_err(|_| bad_row("files", &fkey, "total", t))?)
-                    }
-                    None => None,
-                };
-                let done_bytes = u64::try_from(done_bytes)
-                    .ok()
-                    .filter(|d| total.is_none_or(|t| *d <= t))
-                    .ok_or_else(|| bad_row("files", &fkey, "done_bytes", done_bytes))?;
-                let changed_restarts = u32::try_from(restarts)
-                    .map_err(|_| bad_row("files", &fkey, "changed_restarts", restarts))?;
-                let mut f = FileRec::new(remote, PathBuf::from(local));
-                f.total = total;
-                f.done_bytes = done_bytes;
-                f.validator = validator;
-                f.done = done;
-                f.completed = completed;
-                f.changed_restarts = changed_restarts;
-                match temp {
-                    Some(name) if !name.contains('/') && name.starts_with('.') => {
-                        f.temp_name = name;
-                        f.temp_id = ledger.get(&f.temp_path()).copied();
-                    }
-                    // A store from before random temporary names: its old temporary
-                    // file cannot be proven ours, so the file starts over.
-                    _ => f.reset(),
-                }
-                job.files.push(f);
+                // A store from before random temporary names: its old temporary
+                // file cannot be proven ours, so the file starts over.
+                _ => f.reset(),
+            }
+            job.files.push(f);
+        }
+        Ok(Some(job))
+    }
+
+    /// Ids of the jobs whose stored state is one of `states` (all jobs for `None`; the
+    /// live ones, not ACKNOWLEDGED or CANCELLED, for `Some(&[])`), in creation order.
+    pub fn job_ids(&self, states: Option<&[JobState]>) -> Result<Vec<Uuid>> {
+        let filter = match states {
+            None => String::new(),
+            Some([]) => format!(" WHERE {LIVE}"),
+            Some(list) => format!(
+                " WHERE state IN ({})",
+                list.iter()
+                    .map(|s| (*s as u32).to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        };
+        let e = |e| self.err("list jobs", e);
+        let mut st = self
+            .conn
+            .prepare_cached(&format!("SELECT id FROM jobs{filter} ORDER BY seq"))
+            .map_err(e)?;
+        let ids = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(e)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(e)?;
+        ids.iter()
+            .map(|k| Uuid::try_parse(k).map_err(|_| bad_row("jobs", k, "id", k)))
+            .collect()
+    }
+
+    /// The jobs changed after revision `rev`, with the newest revision among them.
+    pub fn changed_since(&self, rev: i64) -> Result<(Vec<Uuid>, i64)> {
+        let e = |e| self.err("read changes", e);
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, rev FROM jobs WHERE rev > ?1")
+            .map_err(e)?;
+        let mut newest = rev;
+        let mut ids = Vec::new();
+        let rows = st
+            .query_map([rev], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(e)?;
+        for row in rows {
+            let (k, r) = row.map_err(e)?;
+            newest = newest.max(r);
+            if let Ok(id) = Uuid::try_parse(&k) {
+                ids.push(id);
             }
         }
-        Ok(jobs)
+        Ok((ids, newest))
+    }
+
+    /// The newest revision of any job.
+    pub fn max_rev(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT coalesce(max(rev), 0) FROM jobs", [], |r| r.get(0))
+            .map_err(|e| self.err("read changes", e))
+    }
+
+    /// The next job's creation number (call inside the transaction that saves it).
+    pub fn next_seq(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT coalesce(max(seq), 0) + 1 FROM jobs", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err("number a job", e))
     }
 
     /// Insert or replace a job's own row (not its files).
@@ -251,8 +303,10 @@ impl Store {
                 "INSERT OR REPLACE INTO jobs (id, seq, job_type, display_name, description,
                  priority, notify_flags, no_progress_timeout, min_retry_delay, state, error_count,
                  err_context, err_code, err_description, err_file, err_protocol, creation_ms,
-                 modification_ms, completion_ms, retry_at_ms, no_progress_since_ms, completing)
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)",
+                 modification_ms, completion_ms, retry_at_ms, no_progress_since_ms, completing,
+                 rev)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,
+                 (SELECT coalesce(max(rev), 0) + 1 FROM jobs))",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -265,12 +319,9 @@ impl Store {
                     j.notify_flags,
                     j.no_progress_timeout,
                     j.min_retry_delay,
-                    // Running states are stored as QUEUED: they continue on the next open.
-                    if j.state.is_active() {
-                        JobState::Queued as u32
-                    } else {
-                        j.state as u32
-                    },
+                    // As it is, so that every process sees it (an engine that takes over
+                    // queues the jobs a dead engine was running).
+                    j.state as u32,
                     j.error_count,
                     err.map(|e| e.context as u32),
                     err.map(|e| e.code as i64),
@@ -289,14 +340,16 @@ impl Store {
         Ok(())
     }
 
-    /// Insert or replace file `idx` of job `id`.
+    /// Insert or replace file `idx` of job `id` (nothing for a final job, whose files
+    /// are gone) and stamp the job as changed.
     pub fn save_file(&self, id: Uuid, idx: usize, f: &FileRec) -> Result<()> {
         self.conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "INSERT OR REPLACE INTO files (job_id, idx, remote, local, total, done_bytes,
                  validator, done, completed, temp_name, changed_restarts)
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-            )
+                 SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11
+                 WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND NOT ({LIVE}))"
+            ))
             .and_then(|mut st| {
                 st.execute(params![
                     id.to_string(),
@@ -313,19 +366,37 @@ impl Store {
                 ])
             })
             .map_err(|e| self.err("save file", e))?;
+        self.stamp(id)
+    }
+
+    /// Mark job `id` as changed (a new revision) for the other processes.
+    pub fn stamp(&self, id: Uuid) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE jobs SET rev = (SELECT coalesce(max(rev), 0) + 1 FROM jobs) WHERE id = ?1",
+            )
+            .and_then(|mut st| st.execute([id.to_string()]))
+            .map_err(|e| self.err("save job", e))?;
         Ok(())
     }
 
-    /// Remove a job's rows and its files' rows (the temp ledger keeps its entries
-    /// until the files are deleted).
-    pub fn delete_job(&self, id: Uuid) -> Result<()> {
-        let id = id.to_string();
+    /// End job `id` in final state `state` at `now`: its file rows go; its own row
+    /// stays, with the final state, for every process to see (the temp ledger keeps its
+    /// entries until the files are deleted). Call inside a transaction.
+    pub fn finish_job(&self, id: Uuid, state: JobState, now: i64) -> Result<()> {
+        let key = id.to_string();
+        let e = |e| self.err("end a job", e);
         self.conn
-            .execute("DELETE FROM files WHERE job_id = ?1", [&id])
-            .map_err(|e| self.err("delete job", e))?;
+            .execute("DELETE FROM files WHERE job_id = ?1", [&key])
+            .map_err(e)?;
         self.conn
-            .execute("DELETE FROM jobs WHERE id = ?1", [&id])
-            .map_err(|e| self.err("delete job", e))?;
+            .execute(
+                "UPDATE jobs SET state = ?2, completing = 0,
+                 modification_ms = max(modification_ms, ?3),
+                 rev = (SELECT coalesce(max(rev), 0) + 1 FROM jobs) WHERE id = ?1",
+                params![key, state as u32, now],
+            )
+            .map_err(e)?;
         Ok(())
     }
 }

@@ -13,7 +13,15 @@ use std::path::Path;
 /// The database connection.
 pub(crate) struct Store {
     conn: Connection,
+    /// Open transactions: 0 outside, 1 in `BEGIN IMMEDIATE`, more in savepoints.
+    depth: u32,
 }
+
+/// How long one attempt to take the store's write lock waits (SQLite's busy handler);
+/// a call retries until [`BUSY_LIMIT`] so that a busy store never reaches a user.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a call waits in total for other processes' transactions.
+const BUSY_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A store error as a bgcopy error: SQLite's "database or disk is full" (and an I/O
 /// error whose cause is ENOSPC/EDQUOT) is DISK_FULL, permissions ACCESS_DENIED,
@@ -71,8 +79,7 @@ impl Store {
         let conn = Connection::open(path).map_err(|e| db_err("open the job store", e))?;
         let what = format!("read {}", path.display());
         let check = |e| conn_err(&conn, &what, e);
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(check)?;
+        conn.busy_timeout(BUSY_WAIT).map_err(check)?;
         let app: i64 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
             .map_err(check)?;
@@ -121,7 +128,7 @@ impl Store {
         }
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;")
             .map_err(check)?;
-        let mut store = Store { conn };
+        let mut store = Store { conn, depth: 0 };
         store.migrate(version as usize)?;
         Ok(store)
     }
@@ -130,24 +137,90 @@ impl Store {
         conn_err(&self.conn, what, e)
     }
 
-    /// Run `f` in one transaction: every write in it lands or none does.
+    /// Run `f` in one transaction: every write in it lands or none does. Inside an
+    /// open transaction it is a savepoint of it.
     pub fn atomic<T>(&mut self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| self.err("begin", e))?;
-        match f(self) {
-            Ok(v) => {
-                if let Err(e) = self.conn.execute_batch("COMMIT") {
-                    let err = self.err("commit", e);
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                    return Err(err);
-                }
-                Ok(v)
+        if self.depth > 0 {
+            self.exec("SAVEPOINT inner", "begin")?;
+            self.depth += 1;
+            let r = f(self);
+            self.depth -= 1;
+            if r.is_err() {
+                let _ = self.exec("ROLLBACK TO inner", "roll back");
             }
+            self.exec("RELEASE inner", "commit")?;
+            return r;
+        }
+        self.begin()?;
+        match f(self) {
+            Ok(v) => self.commit().map(|()| v),
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                self.rollback();
                 Err(e)
             }
         }
+    }
+
+    fn exec(&self, sql: &str, what: &str) -> Result<()> {
+        self.conn.execute_batch(sql).map_err(|e| self.err(what, e))
+    }
+
+    /// Take the write lock (`BEGIN IMMEDIATE`), waiting for other processes'
+    /// transactions as long as [`BUSY_LIMIT`].
+    pub fn begin(&mut self) -> Result<()> {
+        let start = std::time::Instant::now();
+        loop {
+            match self.conn.execute_batch("BEGIN IMMEDIATE") {
+                Ok(()) => {
+                    self.depth = 1;
+                    return Ok(());
+                }
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if matches!(
+                        f.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && start.elapsed() < BUSY_LIMIT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => return Err(self.err("begin", e)),
+            }
+        }
+    }
+
+    /// Commit the transaction of [`Store::begin`] (rolled back if that fails).
+    pub fn commit(&mut self) -> Result<()> {
+        self.depth = 0;
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let err = self.err("commit", e);
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Inside the transaction of [`Store::begin`]: make what it wrote durable now and
+    /// go on in a new one (`complete()`'s intent must be on disk before any rename).
+    /// When the commit fails, nothing of it is kept and the error is returned.
+    pub fn commit_now(&mut self) -> Result<()> {
+        if self.depth != 1 {
+            return Ok(());
+        }
+        let r = self.commit();
+        self.begin()?;
+        r
+    }
+
+    /// Roll back the transaction of [`Store::begin`].
+    pub fn rollback(&mut self) {
+        self.depth = 0;
+        let _ = self.conn.execute_batch("ROLLBACK");
+    }
+
+    /// SQLite's `data_version`: it changes when another connection (process) commits.
+    pub fn data_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(|e| self.err("read the store's version", e))
     }
 }

@@ -54,12 +54,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE jobs ADD COLUMN completing INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE temps (path TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL);
     DROP TABLE dirs;",
+    // 2 -> 3: one store shared by processes. `rev` stamps every change of a job (a
+    // process re-reads the jobs it holds whose rev grew); the indexes keep per-call
+    // cost independent of the number of jobs. Final jobs keep their row (without
+    // files), so every process sees them end.
+    "ALTER TABLE jobs ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX jobs_rev ON jobs(rev);
+    CREATE INDEX jobs_state ON jobs(state);
+    CREATE INDEX jobs_seq ON jobs(seq);",
 ];
 
 impl Store {
     pub(super) fn migrate(&mut self, from: usize) -> Result<()> {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
             self.atomic(|s| {
+                // Another process may have migrated meanwhile (it held the write lock).
+                let now: i64 = s
+                    .conn
+                    .query_row("PRAGMA user_version", [], |r| r.get(0))
+                    .map_err(|e| s.err("migrate the job store", e))?;
+                if now > i as i64 {
+                    return Ok(());
+                }
                 s.conn
                     .execute_batch(sql)
                     .and_then(|()| {

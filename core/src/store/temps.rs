@@ -36,6 +36,23 @@ impl Store {
         Ok(())
     }
 
+    /// The identity the ledger recorded for the temporary file at `path`.
+    pub fn temp_id(&self, path: &Path) -> Result<Option<FileId>> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .prepare_cached("SELECT dev, ino FROM temps WHERE path = ?1")
+            .and_then(|mut st| {
+                st.query_row([path.to_string_lossy()], |r| {
+                    Ok(FileId {
+                        dev: r.get::<_, i64>(0)? as u64,
+                        ino: r.get::<_, i64>(1)? as u64,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| self.err("load temporary files", e))
+    }
+
     /// Every temporary file bgcopy created and has not deleted yet.
     pub fn temps(&self) -> Result<Vec<(PathBuf, FileId)>> {
         let e = |e| self.err("load temporary files", e);

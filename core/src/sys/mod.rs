@@ -7,9 +7,13 @@
 //! truncation, rename or deletion first proves that identity: a link, a different
 //! inode or anything else planted at the path is never followed, written or removed.
 
+mod channel;
+mod fork;
 mod lock;
 
-pub(crate) use lock::DirLock;
+pub(crate) use channel::{WakeReceiver, WakeSender};
+pub(crate) use fork::StoreGuard;
+pub(crate) use lock::EngineLock;
 
 use std::fs::{File, OpenOptions};
 use std::io;

@@ -1,9 +1,8 @@
 //! Threat: input at the edges: file names at the file system's limit, a store row
-//! with a value out of range, a lock file read at the wrong moment.
+//! with a value out of range.
 
 use bgcopy::{CopyManager, JobState, JobType, codes};
 use bgcopy_hostile_tests::*;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// A valid 210-byte UTF-8 name once failed forever ("File name too long": the temp
@@ -84,53 +83,4 @@ fn an_out_of_range_stored_value_is_store_corrupt_naming_the_row() {
         .unwrap();
     }
     assert!(CopyManager::open(Some(&d.state())).is_ok());
-}
-
-/// LOCKED once lacked the holder's pid (13 of 184 refusals): a refusal racing with a
-/// fresh holder still names it.
-#[test]
-fn locked_always_names_the_holder() {
-    // The single-process rule (LOCKED); issue #12 (one queue, many processes) replaces
-    // this test.
-    let d = ScratchDir::new("locked");
-    // Trials: a holder that has just started, a refusal as soon as it holds the lock.
-    let mut trials = 0;
-    for i in 0..200 {
-        if trials == 60 {
-            break;
-        }
-        let state = d.0.join(format!("s{i}"));
-        let mut holder = Command::new(bgcopy_exe())
-            .arg("--state-dir")
-            .arg(&state)
-            .args(["run", "--quiet"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let pid = holder.id().to_string();
-        let e = loop {
-            if !state.join("lock").exists() {
-                std::thread::sleep(Duration::from_micros(100));
-                continue;
-            }
-            match CopyManager::open(Some(&state)) {
-                Err(e) if e.code() == codes::LOCKED => break Some(e),
-                Ok(m) => drop(m),
-                Err(_) => {}
-            }
-            // We took the lock first and the holder gave up: not a trial.
-            if holder.try_wait().unwrap().is_some() {
-                break None;
-            }
-        };
-        let _ = holder.kill();
-        let _ = holder.wait();
-        if let Some(e) = e {
-            trials += 1;
-            assert!(e.message().contains(&pid), "trial {i}: {e}");
-        }
-    }
-    assert_eq!(trials, 60, "enough trials raced");
 }

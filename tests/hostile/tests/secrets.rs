@@ -29,13 +29,13 @@ fn the_store_is_private_whatever_the_umask() {
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(mode(&state), 0o700);
-    for f in ["bgcopy.db", "bgcopy.db-wal", "bgcopy.db-shm", "lock"] {
+    for f in ["bgcopy.db", "bgcopy.db-wal", "bgcopy.db-shm", "engine.lock"] {
         let p = state.join(f);
         if p.exists() {
             assert_eq!(mode(&p), 0o600, "{f}");
         }
     }
-    assert!(state.join("bgcopy.db").exists() && state.join("lock").exists());
+    assert!(state.join("bgcopy.db").exists() && state.join("engine.lock").exists());
     // Another user cannot read it.
     if let Some(mut cat) = as_nobody("cat") {
         let o = cat.arg(state.join("bgcopy.db")).output().unwrap();

@@ -2117,8 +2117,8 @@ open class CopyManager: CopyManagerProtocol, @unchecked Sendable, CustomDebugStr
     
     /**
      * Open (or create) the job store in `stateDir` (an absolute path; null/nil: the
-     * platform default) and recover every job in it. A second live process on the same
-     * directory gets `LOCKED`, naming the holder.
+     * platform default). Any number of managers, in any processes, share one directory
+     * and see one queue; one of them at a time runs the transfers.
      */
 public static func `open`(stateDir: String? = nil, options: ManagerOptions? = nil)throws  -> CopyManager  {
     return try  FfiConverterTypeCopyManager_lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
@@ -4147,7 +4147,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copymanager_get_state_dir() != 32822) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_constructor_copymanager_open() != 25556) {
+    if (uniffi_bgcopy_uniffi_checksum_constructor_copymanager_open() != 48713) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -1245,7 +1245,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_get_state_dir() and 0xFFFF) != 32822) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_constructor_copymanager_open() and 0xFFFF) != 25556) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_constructor_copymanager_open() and 0xFFFF) != 48713) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -4084,8 +4084,8 @@ open class CopyManager: Disposable, AutoCloseable, CopyManagerInterface
         
     /**
      * Open (or create) the job store in `stateDir` (an absolute path; null/nil: the
-     * platform default) and recover every job in it. A second live process on the same
-     * directory gets `LOCKED`, naming the holder.
+     * platform default). Any number of managers, in any processes, share one directory
+     * and see one queue; one of them at a time runs the transfers.
      */
     @Throws(BgCopyException::class) fun `open`(`stateDir`: kotlin.String? = null, `options`: ManagerOptions? = null): CopyManager {
             return FfiConverterTypeCopyManager.lift(

@@ -191,10 +191,13 @@ class ApiTests(private val origin: Origin) {
         expectError("INVALID_ARG") { CopyManager.open("relative/state", null) }
         expectError("INVALID_ARG") { CopyManager.open("$dir/s2", ManagerOptions(backgroundSlots = 0u)) }
         expectError("INVALID_ARG") { CopyManager.open("$dir/s3", ManagerOptions(userAgent = "a\r\nb: c")) }
-        // The single-process rule (LOCKED); issue #12 (one queue, many processes) replaces this check.
-        val e = expectError("LOCKED") { CopyManager.open(File(dir, "state").path, null) }
-        assertEquals(0x80070021u, e.code())
-        assertTrue(e.message!!.contains("LOCKED"))
+        // One queue (SPEC §9): a second manager on the directory opens and sees the jobs.
+        CopyManager.open(File(dir, "state").path, ManagerOptions(startTransfers = false)).use { other ->
+            other.getJob(job.getId()).use { seen ->
+                seen.setDescription("set by the other manager")
+            }
+        }
+        assertEquals("set by the other manager", job.getDescription())
         job.cancel()
         expectError("INVALID_STATE") { job.resume() }
         expectError("INVALID_STATE") { job.setPriority(Priority.HIGH) }
