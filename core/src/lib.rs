@@ -47,6 +47,6 @@ pub use handles::{
 pub use options::{ManagerOptions, OptionKind, OptionSpec, OptionValue};
 pub use table::WaitEnd;
 pub use types::{
-    BYTES_UNKNOWN, Completion, ErrorContext, FileProgress, JobProgress, JobState, JobTimes,
-    JobType, Priority, from_ms, notify, timeout_from_f64, to_ms,
+    BYTES_UNKNOWN, Completion, ErrorContext, Event, EventKind, FileProgress, JobProgress, JobState,
+    JobTimes, JobType, Priority, from_ms, notify, timeout_from_f64, to_ms,
 };

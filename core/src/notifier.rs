@@ -7,12 +7,17 @@
 //! job's minimum retry delay). JOB_MODIFICATION is coalesced to one per job per
 //! `notify_interval`, and the pending one is never dropped. After a final state only
 //! the modification reporting it is delivered, then the callback is released.
+//!
+//! Changes made by other processes (the engine's transfers, another client's calls)
+//! reach the callbacks of this process through the store's event journal: each pass
+//! reads the entries other managers appended since the last one, so a file
+//! transferred or an ERROR reached between two passes is never missed.
 
 use crate::error::{Result, codes};
 use crate::handles::{CallbackResult, CallbackSlot, CopyCallback, CopyError, CopyFile, CopyJob};
 use crate::record::ErrorRec;
 use crate::table::JobTable;
-use crate::types::{ErrorContext, JobState, notify, now_ms};
+use crate::types::{ErrorContext, EventKind, JobState, notify, now_ms};
 use crate::wake::Wake;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -36,11 +41,12 @@ impl Notifier {
     pub fn start(table: Arc<JobTable>, interval: Duration) -> Result<Notifier> {
         let stop = Arc::new(AtomicBool::new(false));
         let (t, s) = (table.clone(), stop.clone());
+        let mut cursor = table.last_event();
         let thread = std::thread::Builder::new()
             .name("bgcopy-notify".into())
             .spawn(move || {
                 while !s.load(Ordering::SeqCst) {
-                    let mut sleep = match delivery_pass(&t, interval) {
+                    let mut sleep = match delivery_pass(&t, interval, &mut cursor) {
                         Some(at) => Duration::from_millis(
                             at.saturating_sub(now_ms()).clamp(0, 3_600_000) as u64,
                         ),
@@ -95,8 +101,50 @@ struct Delivery {
     what: What,
 }
 
+/// How many journal entries one read takes.
+const JOURNAL_BATCH: u32 = 1000;
+
+/// Queue the notifications the journal entries other managers appended after
+/// `cursor` call for (on the jobs this process holds), and move the cursor.
+fn read_journal(all: &mut crate::table::AllJobs<'_>, cursor: &mut u64, now: i64) {
+    loop {
+        let Ok(batch) = all.store.events_since(*cursor, JOURNAL_BATCH) else {
+            return;
+        };
+        let full = batch.len() == JOURNAL_BATCH as usize;
+        for e in batch {
+            *cursor = e.event.seq;
+            if e.origin == all.origin {
+                continue;
+            }
+            let Some(job) = all.jobs.get_mut(&e.job) else {
+                continue;
+            };
+            let n = &mut job.notify;
+            match (e.event.kind, e.event.state) {
+                (EventKind::StateChanged, JobState::Transferred) => {
+                    n.transferred_due.get_or_insert(now);
+                }
+                (EventKind::StateChanged, JobState::Error) => {
+                    n.error_due.get_or_insert(now);
+                }
+                (EventKind::FileTransferred, _) => {
+                    if let Some(idx) = e.event.file_index {
+                        n.files.push(idx as usize);
+                    }
+                }
+                _ => {}
+            }
+            n.modification = true;
+        }
+        if !full {
+            return;
+        }
+    }
+}
+
 /// One delivery pass; returns when the next one is due.
-fn delivery_pass(table: &Arc<JobTable>, interval: Duration) -> Option<i64> {
+fn delivery_pass(table: &Arc<JobTable>, interval: Duration, cursor: &mut u64) -> Option<i64> {
     let now = now_ms();
     let interval = interval.as_millis() as i64;
     let mut next: Option<i64> = None;
@@ -105,10 +153,11 @@ fn delivery_pass(table: &Arc<JobTable>, interval: Duration) -> Option<i64> {
     // Callbacks let go of are dropped after the lock is released (their destructors
     // may call the library).
     let mut released = Vec::new();
-    let open = table.with_cached(Wake::NONE, |all| {
+    let open = table.with_cached(Wake::NONE, |mut all| {
         if all.closed {
             return false;
         }
+        read_journal(&mut all, cursor, now);
         for job in all.jobs.values_mut() {
             let n = &mut job.notify;
             if n.finished {

@@ -60,6 +60,9 @@ pub(crate) struct FileRec {
     /// Restarts because the remote file changed (persisted; reset when the file is
     /// done and by `resume()` from ERROR).
     pub changed_restarts: u32,
+    /// Live progress the engine published for other processes (not durable, never
+    /// trusted by recovery): progress shows the larger of it and `done_bytes`.
+    pub published: u64,
 }
 
 impl FileRec {
@@ -78,6 +81,7 @@ impl FileRec {
             temp_name,
             temp_id: None,
             changed_restarts: 0,
+            published: 0,
         }
     }
 
@@ -89,6 +93,7 @@ impl FileRec {
     /// Forget the bytes: the file starts over from 0 (same temporary file).
     pub fn reset(&mut self) {
         self.done_bytes = 0;
+        self.published = 0;
         self.done = false;
         self.validator = None;
         self.total = None;
@@ -102,10 +107,20 @@ impl FileRec {
         self.temp_name = new_temp_name(&self.local);
     }
 
+    /// The bytes progress reports: durable ones, or more when the engine published
+    /// live progress.
+    pub fn shown_bytes(&self) -> u64 {
+        let live = match self.total {
+            Some(t) => self.published.min(t),
+            None => self.published,
+        };
+        self.done_bytes.max(live)
+    }
+
     pub fn progress(&self) -> FileProgress {
         FileProgress {
             bytes_total: self.total.unwrap_or(BYTES_UNKNOWN),
-            bytes_transferred: self.done_bytes,
+            bytes_transferred: self.shown_bytes(),
             completed: self.completed,
         }
     }
@@ -126,6 +141,17 @@ pub(crate) struct NotifyState {
     pub files: Vec<usize>,
     /// The final state's modification went out; drop the callback.
     pub finished: bool,
+}
+
+/// A journal entry not yet written to the store: it is appended in the transaction
+/// that saves the change it records.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingEvent {
+    pub kind: EventKind,
+    pub state: JobState,
+    pub time_ms: i64,
+    pub file: Option<usize>,
+    pub error: Option<ErrorRec>,
 }
 
 /// A running transfer of a job.
@@ -159,6 +185,10 @@ pub(crate) struct JobRec {
     /// finishes it.
     pub completing: bool,
     pub files: Vec<FileRec>,
+    /// Journal entries waiting for the transaction that saves this job.
+    pub journal: Vec<PendingEvent>,
+    /// Counts [`JobRec::touch`] (a call that changed the job, seen by `JobTable`).
+    pub touches: u64,
     // --- run time only ---
     /// The callback object (a `handles::CallbackSlot`, type-erased so that records do
     /// not depend on the handles).
@@ -207,6 +237,8 @@ impl JobRec {
             no_progress_since_ms: None,
             completing: false,
             files: Vec::new(),
+            journal: Vec::new(),
+            touches: 0,
             callback: None,
             notify: NotifyState::default(),
             run: None,
@@ -230,7 +262,7 @@ impl JobRec {
                 Some(t) => p.bytes_total = p.bytes_total.saturating_add(t),
                 None => unknown = true,
             }
-            p.bytes_transferred += f.done_bytes;
+            p.bytes_transferred += f.shown_bytes();
             if f.done {
                 p.files_transferred += 1;
             }
@@ -272,6 +304,13 @@ impl JobRec {
         }
         self.state = state;
         self.touch(now);
+        self.record(EventKind::StateChanged, now, None);
+        if matches!(state, JobState::Error | JobState::TransientError)
+            && let Some(e) = &self.error
+        {
+            let file = e.file;
+            self.record(EventKind::Error, now, file);
+        }
         self.notify.transferred_due = None;
         self.notify.error_due = None;
         match state {
@@ -287,8 +326,24 @@ impl JobRec {
         }
     }
 
+    /// Queue a journal entry of `kind` (with the job's state, and its error for ERROR).
+    pub fn record(&mut self, kind: EventKind, now: i64, file: Option<usize>) {
+        let error = match kind {
+            EventKind::Error => self.error.clone(),
+            _ => None,
+        };
+        self.journal.push(PendingEvent {
+            kind,
+            state: self.state,
+            time_ms: now,
+            file,
+            error,
+        });
+    }
+
     /// Bump the modification time and queue a JOB_MODIFICATION.
     pub fn touch(&mut self, now: i64) {
+        self.touches = self.touches.wrapping_add(1);
         self.modification_ms = self.modification_ms.max(now);
         self.notify.modification = true;
     }
@@ -311,12 +366,12 @@ impl JobRec {
     /// Take what another process stored for this job (`fresh`, read again because its
     /// revision grew), keeping what only this process knows: the callback, the
     /// notification bookkeeping, the run, and, for a job this process is transferring,
-    /// the live state of its files (the engine owns those). Queues the notifications
-    /// the change calls for and stops a run the change ended.
-    pub fn merge_stored(&mut self, fresh: JobRec, now: i64) {
+    /// the live state of its files (the engine owns those). Stops a run the change
+    /// ended and queues a JOB_MODIFICATION (the other notifications come from the
+    /// event journal).
+    pub fn merge_stored(&mut self, fresh: JobRec) {
         let was = self.state;
         let running_here = self.run.is_some() || self.worker_alive;
-        let done_before: Vec<bool> = self.files.iter().map(|f| f.done).collect();
         let JobRec {
             seq,
             job_type,
@@ -372,22 +427,8 @@ impl JobRec {
         }
         if state != was {
             self.state = state;
-            self.notify.transferred_due = None;
-            self.notify.error_due = None;
-            match state {
-                JobState::Transferred => self.notify.transferred_due = Some(now),
-                JobState::Error => self.notify.error_due = Some(now),
-                _ => {}
-            }
             if !state.is_active() {
                 self.stop_run();
-            }
-        }
-        if !running_here {
-            for (idx, f) in self.files.iter().enumerate() {
-                if f.done && !done_before.get(idx).copied().unwrap_or(false) {
-                    self.notify.files.push(idx);
-                }
             }
         }
         self.notify.modification = true;

@@ -55,6 +55,8 @@ pub(crate) struct AllJobs<'a> {
     pub store: &'a mut Store,
     /// Whether the manager is closed.
     pub closed: bool,
+    /// The number this table's journal entries carry (see [`JobTable::origin`]).
+    pub origin: i64,
 }
 
 impl AllJobs<'_> {
@@ -81,6 +83,15 @@ struct Inner {
     version: i64,
     /// The newest job revision the cache has seen.
     rev: i64,
+    /// What this table's journal entries carry as their writer.
+    origin: i64,
+}
+
+/// Which cached jobs a transaction may have given journal entries.
+#[derive(Clone, Copy)]
+enum Scope {
+    One(Uuid),
+    All,
 }
 
 impl Inner {
@@ -92,12 +103,11 @@ impl Inner {
             return Ok(());
         }
         let (changed, newest) = self.store.changed_since(self.rev)?;
-        let now = now_ms();
         for id in changed {
             if let Some(job) = self.jobs.get_mut(&id)
                 && let Some(fresh) = self.store.load_job(id)?
             {
-                job.merge_stored(fresh, now);
+                job.merge_stored(fresh);
             }
         }
         self.version = version;
@@ -115,18 +125,28 @@ impl Inner {
     }
 
     /// Run `f` in a write transaction on a validated cache; what `f` wrote is
-    /// committed whether it succeeds or not (it keeps its own writes consistent).
-    fn transaction<R>(&mut self, f: impl FnOnce(&mut Inner) -> Result<R>) -> Result<R> {
-        self.run_transaction(true, f)
+    /// committed whether it succeeds or not (it keeps its own writes consistent), with
+    /// the journal entries of the jobs in `scope`.
+    fn transaction<R>(
+        &mut self,
+        scope: Scope,
+        f: impl FnOnce(&mut Inner) -> Result<R>,
+    ) -> Result<R> {
+        self.run_transaction(scope, true, f)
     }
 
     /// [`Inner::transaction`], but a failure of `f` rolls everything back.
-    fn all_or_nothing<R>(&mut self, f: impl FnOnce(&mut Inner) -> Result<R>) -> Result<R> {
-        self.run_transaction(false, f)
+    fn all_or_nothing<R>(
+        &mut self,
+        scope: Scope,
+        f: impl FnOnce(&mut Inner) -> Result<R>,
+    ) -> Result<R> {
+        self.run_transaction(scope, false, f)
     }
 
     fn run_transaction<R>(
         &mut self,
+        scope: Scope,
         commit_on_error: bool,
         f: impl FnOnce(&mut Inner) -> Result<R>,
     ) -> Result<R> {
@@ -134,8 +154,20 @@ impl Inner {
         let r = self.refresh().and_then(|()| f(self));
         if r.is_err() && !commit_on_error {
             self.store.rollback();
+            // What the entries recorded did not happen.
+            self.take_journal(scope);
             self.resync();
             return r;
+        }
+        let journal = self.take_journal(scope);
+        let mut appended = Ok(());
+        for (id, events) in &journal {
+            appended = appended.and(self.store.append_events(*id, events, self.origin));
+        }
+        if let Err(e) = appended {
+            self.store.rollback();
+            self.resync();
+            return r.and(Err(e));
         }
         // Our own commit does not move `data_version`; its revisions are seen.
         if let Ok(rev) = self.store.max_rev() {
@@ -147,6 +179,20 @@ impl Inner {
                 self.resync();
                 r.and(Err(e))
             }
+        }
+    }
+
+    /// The journal entries waiting in the jobs of `scope`, taken.
+    fn take_journal(&mut self, scope: Scope) -> Vec<(Uuid, Vec<crate::record::PendingEvent>)> {
+        let take = |j: &mut JobRec| (j.id, std::mem::take(&mut j.journal));
+        match scope {
+            Scope::One(id) => self.jobs.get_mut(&id).map(take).into_iter().collect(),
+            Scope::All => self
+                .jobs
+                .values_mut()
+                .filter(|j| !j.journal.is_empty())
+                .map(take)
+                .collect(),
         }
     }
 
@@ -223,6 +269,7 @@ impl JobTable {
                 closed: false,
                 version,
                 rev,
+                origin: (Uuid::new_v4().as_u64_pair().0 >> 1) as i64,
             }),
             changed: Condvar::new(),
             scheduler: Signal::default(),
@@ -301,13 +348,20 @@ impl JobTable {
             if g.closed {
                 return Err(closed_error());
             }
-            g.transaction(|g| {
+            g.transaction(Scope::One(id), |g| {
                 let state = g.job(id)?.state;
                 if state.is_final() {
                     return Err(final_error(id, state));
                 }
                 let Inner { store, jobs, .. } = g;
-                f(jobs.get_mut(&id).expect("loaded"), store)
+                let job = jobs.get_mut(&id).expect("loaded");
+                let (before, entries) = (job.touches, job.journal.len());
+                let r = f(job, store);
+                // A change that recorded nothing itself is a modification.
+                if job.touches != before && job.journal.len() == entries {
+                    job.record(EventKind::Modified, job.modification_ms, None);
+                }
+                r
             })
         };
         self.wake(Wake::ALL);
@@ -325,7 +379,7 @@ impl JobTable {
     ) -> Option<R> {
         let r = {
             let mut g = self.lock();
-            g.transaction(|g| {
+            g.transaction(Scope::One(id), |g| {
                 let Inner { store, jobs, .. } = g;
                 Ok(match jobs.get_mut(&id) {
                     Some(job) if !job.state.is_final() => Some(f(job, store)),
@@ -364,17 +418,19 @@ impl JobTable {
             let mut g = self.lock();
             let mut out = None;
             let mut f = Some(f);
-            let done = g.transaction(|g| {
+            let done = g.transaction(Scope::All, |g| {
                 let Inner {
                     store,
                     jobs,
                     closed,
+                    origin,
                     ..
                 } = g;
                 out = Some((f.take().expect("once"))(AllJobs {
                     jobs,
                     store,
                     closed: *closed,
+                    origin: *origin,
                 }));
                 Ok(())
             });
@@ -386,12 +442,14 @@ impl JobTable {
                         store,
                         jobs,
                         closed,
+                        origin,
                         ..
                     } = &mut *g;
                     (f.take().expect("once"))(AllJobs {
                         jobs,
                         store,
                         closed: *closed,
+                        origin: *origin,
                     })
                 }
             }
@@ -404,17 +462,19 @@ impl JobTable {
     /// an error of `f` rolls back what it wrote, and a failed commit is returned.
     pub fn try_with_all<R>(&self, f: impl FnOnce(AllJobs<'_>) -> Result<R>) -> Result<R> {
         let mut g = self.lock();
-        g.all_or_nothing(|g| {
+        g.all_or_nothing(Scope::All, |g| {
             let Inner {
                 store,
                 jobs,
                 closed,
+                origin,
                 ..
             } = g;
             f(AllJobs {
                 jobs,
                 store,
                 closed: *closed,
+                origin: *origin,
             })
         })
     }
@@ -429,12 +489,14 @@ impl JobTable {
                 store,
                 jobs,
                 closed,
+                origin,
                 ..
             } = &mut *g;
             f(AllJobs {
                 jobs,
                 store,
                 closed: *closed,
+                origin: *origin,
             })
         };
         self.wake(who);
@@ -449,12 +511,21 @@ impl JobTable {
         f: impl FnOnce(&mut JobRec, &mut Store) -> Result<()>,
     ) -> Result<()> {
         let mut g = self.lock();
-        g.transaction(|g| {
-            let Inner { store, jobs, .. } = g;
+        g.transaction(Scope::One(id), |g| {
+            let Inner {
+                store,
+                jobs,
+                origin,
+                ..
+            } = g;
             match jobs.get_mut(&id) {
                 Some(job) => f(job, store),
                 None => match store.load_job(id)? {
-                    Some(mut job) => f(&mut job, store),
+                    Some(mut job) => {
+                        let r = f(&mut job, store);
+                        store.append_events(id, &job.journal, *origin)?;
+                        r
+                    }
                     None => Ok(()),
                 },
             }
@@ -474,9 +545,10 @@ impl JobTable {
             if g.closed {
                 return Err(closed_error());
             }
-            g.transaction(|g| {
-                let id = Uuid::new_v4();
-                let job = f(id, g.store.next_seq()?);
+            let id = Uuid::new_v4();
+            g.transaction(Scope::One(id), |g| {
+                let mut job = f(id, g.store.next_seq()?);
+                job.record(EventKind::StateChanged, job.creation_ms, None);
                 g.store.save_job(&job)?;
                 g.jobs.insert(id, job);
                 Ok(id)
@@ -547,6 +619,26 @@ impl JobTable {
             drop(inner);
             g = self.lock();
         }
+    }
+
+    /// Up to `limit` journal entries numbered above `cursor`, oldest first (refused
+    /// after close, like every manager call).
+    pub fn events_since(&self, cursor: u64, limit: u32) -> Result<Vec<Event>> {
+        self.check_fork()?;
+        let g = self.lock();
+        if g.closed {
+            return Err(closed_error());
+        }
+        Ok(g.store
+            .events_since(cursor, limit)?
+            .into_iter()
+            .map(|e| e.event)
+            .collect())
+    }
+
+    /// The newest journal entry's number (0 when it cannot be read).
+    pub fn last_event(&self) -> u64 {
+        self.lock().store.last_event().unwrap_or(0)
     }
 
     /// Look for changes other processes made; wakes `who` when there were any.

@@ -131,6 +131,19 @@ macro_rules! for_each_spec_enum {
             RemoteApplication = 7 => "REMOTE_APPLICATION",
         }
         }
+        $m! {
+        #[doc = "What an entry of the event journal records (`events_since`)."]
+        EventKind {
+            #[doc = "The job entered the state the event carries (also at creation: SUSPENDED)."]
+            StateChanged = 0 => "STATE_CHANGED",
+            #[doc = "Every byte of the file the event names is transferred."]
+            FileTransferred = 1 => "FILE_TRANSFERRED",
+            #[doc = "The job hit an error (ERROR or TRANSIENT_ERROR); the event carries it."]
+            Error = 2 => "ERROR",
+            #[doc = "A call changed the job without changing its state (properties, files)."]
+            Modified = 3 => "MODIFIED",
+        }
+        }
     };
 }
 
@@ -224,6 +237,38 @@ pub struct FileProgress {
     pub bytes_transferred: u64,
     /// True only once `complete()` made the file visible at its local path.
     pub completed: bool,
+}
+
+/// One entry of the durable event journal ([`crate::CopyManager::events_since`]): every
+/// state change, file transfer, error and change by a call, numbered in the order the
+/// store committed them, the same in every process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The sequence number (grows by commit order; a cursor for `events_since`).
+    pub seq: u64,
+    /// The job's id.
+    pub job_id: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// The job's state after the event.
+    pub state: JobState,
+    /// When it happened.
+    pub time: SystemTime,
+    /// The file concerned (FILE_TRANSFERRED; an ERROR on one file), by index.
+    pub file_index: Option<u32>,
+    /// ERROR: the BITS HRESULT code.
+    pub error_code: Option<u32>,
+    /// ERROR: where the error came from.
+    pub error_context: Option<ErrorContext>,
+    /// ERROR: the description (credentials redacted).
+    pub error_description: Option<String>,
+}
+
+impl Event {
+    /// [`Event::time`] in milliseconds since the Unix epoch.
+    pub fn time_ms(&self) -> i64 {
+        to_ms(self.time)
+    }
 }
 
 /// Time stamps of a job (BG_JOB_TIMES).

@@ -361,12 +361,15 @@ fn close_while_transfers_and_calls_are_in_flight() {
 
     let closed = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
+    // Threads that made a call after close() (each counts itself once).
+    let called_after = Arc::new(AtomicU64::new(0));
     let threads: Vec<_> = (0..6u64)
         .map(|t| {
             let jobs = jobs.clone();
             let m = m.clone();
             let closed = closed.clone();
             let stop = stop.clone();
+            let called_after = called_after.clone();
             std::thread::spawn(move || {
                 let mut rng = Rng::new(100 + t);
                 let mut after_close = 0u32;
@@ -403,6 +406,9 @@ fn close_while_transfers_and_calls_are_in_flight() {
                     }
                     if was_closed {
                         after_close += 1;
+                        if after_close == 1 {
+                            called_after.fetch_add(1, Ordering::SeqCst);
+                        }
                     }
                 }
                 after_close
@@ -413,7 +419,12 @@ fn close_while_transfers_and_calls_are_in_flight() {
     std::thread::sleep(Duration::from_millis(400));
     m.close().unwrap();
     closed.store(true, Ordering::SeqCst);
-    std::thread::sleep(Duration::from_millis(300));
+    // Let every thread make calls after close() (a loaded machine may be slow to).
+    let end = Instant::now() + Duration::from_secs(30);
+    while called_after.load(Ordering::SeqCst) < 6 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
     stop.store(true, Ordering::SeqCst);
     for t in threads {
         let n = t.join().expect("an API thread panicked");

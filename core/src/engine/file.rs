@@ -336,7 +336,9 @@ impl<'a> FileTransfer<'a> {
             f.changed_restarts = 0;
             job.notify.files.push(idx);
             job.made_progress();
-            job.touch(now_ms());
+            let now = now_ms();
+            job.touch(now);
+            job.record(EventKind::FileTransferred, now, Some(idx));
             true
         });
         if live == Some(true) {

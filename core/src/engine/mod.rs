@@ -57,6 +57,13 @@ pub(crate) struct EngineCtx {
 /// wake-up socket; without one it looks every `table::POLL`).
 const LOOK: Duration = Duration::from_secs(1);
 
+/// How often the engine publishes live progress while bytes move (the contract: at
+/// least every 500 ms).
+const PUBLISH: Duration = Duration::from_millis(400);
+
+/// How often the engine prunes jobs final for longer than the journal's retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
 impl EngineCtx {
     fn lock_clone(&self) -> Option<Arc<EngineLock>> {
         self.lock.lock().unwrap_or_else(|p| p.into_inner()).clone()
@@ -171,18 +178,56 @@ impl Engine {
 }
 
 /// Body of the `bgcopy-wake` thread: on another process's wake-up (or every [`LOOK`])
-/// read what changed in the store and wake whom it concerns.
+/// read what changed in the store and wake whom it concerns; while transfers run,
+/// publish their live progress every [`PUBLISH`]; prune old final jobs every
+/// [`PRUNE_EVERY`].
 fn listen(ctx: &EngineCtx) {
+    let mut published = Instant::now();
+    let mut pruned: Option<Instant> = None;
     while !ctx.shutdown.load(Ordering::SeqCst) {
+        let busy = ctx.workers.load(Ordering::SeqCst) > 0;
+        let wait = if busy {
+            PUBLISH.saturating_sub(published.elapsed())
+        } else {
+            LOOK
+        };
         match &ctx.wakeups {
             Some(w) => {
-                w.wait(LOOK);
+                w.wait(wait);
             }
-            None => std::thread::sleep(crate::table::POLL),
+            None => std::thread::sleep(wait.min(crate::table::POLL)),
         }
         if ctx.shutdown.load(Ordering::SeqCst) {
             break;
         }
         ctx.table.poll_foreign(Wake::ALL);
+        if busy && published.elapsed() >= PUBLISH {
+            publish(&ctx.table);
+            published = Instant::now();
+        }
+        if pruned.is_none_or(|p| p.elapsed() >= PRUNE_EVERY) {
+            let now = crate::types::now_ms();
+            let _ = ctx.table.try_with_all(|all| all.store.prune(now));
+            pruned = Some(Instant::now());
+        }
     }
+}
+
+/// Write the live progress of every running file to the store (for other processes:
+/// never trusted by recovery), with the journal entries waiting.
+fn publish(table: &JobTable) {
+    let _ = table.try_with_all(|all| {
+        for job in all.jobs.values_mut() {
+            if job.run.is_none() || job.state.is_final() {
+                continue;
+            }
+            for (idx, f) in job.files.iter_mut().enumerate() {
+                if f.done_bytes != f.published {
+                    all.store.publish_progress(job.id, idx, f.done_bytes)?;
+                    f.published = f.done_bytes;
+                }
+            }
+        }
+        Ok(())
+    });
 }

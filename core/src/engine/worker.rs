@@ -25,7 +25,12 @@ pub(super) fn spawn(
 ) -> std::io::Result<()> {
     // Each worker holds the directory lock until its thread ends.
     let lock = ctx.lock_clone();
-    ctx.workers.fetch_add(1, Ordering::SeqCst);
+    // The first worker starts the progress publisher (the wake thread).
+    if ctx.workers.fetch_add(1, Ordering::SeqCst) == 0
+        && let Some(w) = &ctx.wakeups
+    {
+        w.interrupt();
+    }
     let c = ctx.clone();
     let spawned = std::thread::Builder::new()
         .name("bgcopy-job".into())

@@ -28,6 +28,9 @@ use uuid::Uuid;
 /// How often a manager that stands for election tries to take the engine lock.
 pub(crate) const ELECTION_POLL: Duration = Duration::from_millis(200);
 
+/// The most entries one `events_since` call returns.
+pub const MAX_EVENTS: u32 = 10_000;
+
 /// The engine, once this process runs it (set by open or by the election thread).
 type EngineSlot = Arc<Mutex<Option<Engine>>>;
 
@@ -191,6 +194,19 @@ impl CopyManager {
             .ok_or_else(|| Error::invalid_arg(format!("{id:?} is not a job id (a UUID)")))?;
         self.table.find_live(uuid)?;
         Ok(CopyJob::new(self.table.clone(), uuid))
+    }
+
+    /// The durable event journal: up to `limit` (1..=10000) entries numbered above
+    /// `cursor`, oldest first. Start with 0; pass the last entry's `seq` to go on.
+    /// Every process sees the same numbers. A job's entries are kept while it is live
+    /// and for 7 days after it became final. `limit` 0 or above 10000 is E_INVALIDARG.
+    pub fn events_since(&self, cursor: u64, limit: u32) -> Result<Vec<Event>> {
+        if !(1..=MAX_EVENTS).contains(&limit) {
+            return Err(Error::invalid_arg(format!(
+                "limit must be 1..={MAX_EVENTS}, not {limit}"
+            )));
+        }
+        self.table.events_since(cursor, limit)
     }
 
     /// Every job not ACKNOWLEDGED or CANCELLED, in creation order.

@@ -171,7 +171,8 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT idx, remote, local, total, done_bytes, validator, done, completed,
-                 temp_name, changed_restarts FROM files WHERE job_id = ?1 ORDER BY idx",
+                 temp_name, changed_restarts, live_bytes FROM files WHERE job_id = ?1
+                 ORDER BY idx",
             )
             .map_err(e)?;
         let rows = fstmt
@@ -187,12 +188,24 @@ impl Store {
                     r.get::<_, bool>(7)?,
                     r.get::<_, Option<String>>(8)?,
                     r.get::<_, i64>(9)?,
+                    r.get::<_, i64>(10)?,
                 ))
             })
             .map_err(e)?;
         for row in rows {
-            let (idx, remote, local, total, done_bytes, validator, done, completed, temp, restarts) =
-                row.map_err(e)?;
+            let (
+                idx,
+                remote,
+                local,
+                total,
+                done_bytes,
+                validator,
+                done,
+                completed,
+                temp,
+                restarts,
+                live,
+            ) = row.map_err(e)?;
             let fkey = format!("{key} #{idx}");
             if usize::try_from(idx).ok() != Some(job.files.len()) {
                 return Err(bad_row("files", &fkey, "idx", idx));
@@ -214,6 +227,7 @@ impl Store {
             f.done = done;
             f.completed = completed;
             f.changed_restarts = changed_restarts;
+            f.published = u64::try_from(live).unwrap_or(0);
             match temp {
                 Some(name) if !name.contains('/') && name.starts_with('.') => {
                     f.temp_name = name;
@@ -346,8 +360,8 @@ impl Store {
         self.conn
             .prepare_cached(&format!(
                 "INSERT OR REPLACE INTO files (job_id, idx, remote, local, total, done_bytes,
-                 validator, done, completed, temp_name, changed_restarts)
-                 SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11
+                 validator, done, completed, temp_name, changed_restarts, live_bytes)
+                 SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12
                  WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND NOT ({LIVE}))"
             ))
             .and_then(|mut st| {
@@ -363,6 +377,7 @@ impl Store {
                     f.completed,
                     f.temp_name,
                     f.changed_restarts,
+                    f.published as i64,
                 ])
             })
             .map_err(|e| self.err("save file", e))?;

@@ -2,6 +2,7 @@
 //! directory. `schema.rs` holds its versions and migrations, `jobs.rs` the job and file
 //! rows (checked when loaded), `temps.rs` the ledger of temporary files bgcopy created.
 
+mod events;
 mod jobs;
 mod schema;
 mod temps;

@@ -62,6 +62,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX jobs_rev ON jobs(rev);
     CREATE INDEX jobs_state ON jobs(state);
     CREATE INDEX jobs_seq ON jobs(seq);",
+    // 3 -> 4: the durable event journal (appended in the transaction of the change it
+    // records; `origin` names the manager that wrote it), and the engine's live
+    // progress (`live_bytes`: published for other processes, never trusted by
+    // recovery, which reads only the synced `done_bytes`).
+    "CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        time_ms INTEGER NOT NULL,
+        file_idx INTEGER,
+        err_code INTEGER,
+        err_context INTEGER,
+        err_description TEXT,
+        origin INTEGER NOT NULL
+    );
+    CREATE INDEX events_job ON events(job_id);
+    ALTER TABLE files ADD COLUMN live_bytes INTEGER NOT NULL DEFAULT 0;",
 ];
 
 impl Store {

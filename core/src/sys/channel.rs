@@ -77,9 +77,12 @@ impl WakeReceiver {
         true
     }
 
-    /// Wake a thread blocked in [`WakeReceiver::wait`] (to stop it).
+    /// Wake a thread blocked in [`WakeReceiver::wait`] (to stop it). Never blocks: a
+    /// full queue means the thread has wake-ups to take and will see why it woke.
     pub fn interrupt(&self) {
-        if let Ok(s) = UnixDatagram::unbound() {
+        if let Ok(s) = UnixDatagram::unbound()
+            && s.set_nonblocking(true).is_ok()
+        {
             let _ = s.send_to(b"s", &self.path);
         }
     }
