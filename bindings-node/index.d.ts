@@ -191,6 +191,13 @@ export declare class CopyManager {
    * cancelled); `INVALID_ARG` if `id` is not a UUID.
    */
   getJob(id: string): CopyJob
+  /**
+   * The durable event journal: up to `limit` (1..=10000) entries numbered above
+   * `cursor`, oldest first (start with 0, then pass the last entry's `seq`). Every
+   * process sees the same numbers; a job's entries are kept while it is live and
+   * for 7 days after it became final.
+   */
+  eventsSince(cursor: number, limit: number): Array<Event>
   /** Every job that is not acknowledged or cancelled, in creation order. */
   enumJobs(): Array<CopyJob>
   /**
@@ -260,6 +267,45 @@ export interface ErrorInfo {
   code: number
   /** The code's symbolic name (`'HTTP_404'`), as `err.code` of a thrown error. */
   symbol: string
+}
+
+/** One entry of the durable event journal (`manager.eventsSince`). */
+export interface Event {
+  /** The sequence number: pass the last one as the next call's cursor. */
+  seq: number
+  /** The job's id. */
+  jobId: string
+  /** What happened. */
+  kind: EventKind
+  /** The job's state after the event. */
+  state: JobState
+  /** When it happened. */
+  time: Date
+  /** The file concerned, by index; absent for none. */
+  fileIndex?: number
+  /**
+   * `EventKind.Error`: the BITS HRESULT code (unsigned, `0x80190194` for HTTP 404);
+   * else absent.
+   */
+  errorCode?: number
+  /** `EventKind.Error`: the code's symbolic name (`'HTTP_404'`); else absent. */
+  errorSymbol?: string
+  /** `EventKind.Error`: where it came from; else absent. */
+  errorContext?: ErrorContext
+  /** `EventKind.Error`: the description; else absent. */
+  errorDescription?: string
+}
+
+/** What an entry of the event journal records (`events_since`). */
+export declare enum EventKind {
+  /** The job entered the state the event carries (also at creation: SUSPENDED). */
+  StateChanged = 0,
+  /** Every byte of the file the event names is transferred. */
+  FileTransferred = 1,
+  /** The job hit an error (ERROR or TRANSIENT_ERROR); the event carries it. */
+  Error = 2,
+  /** A call changed the job without changing its state (properties, files). */
+  Modified = 3,
 }
 
 /** Progress of one file (BG_FILE_PROGRESS). Byte counts are `bigint`: exact. */

@@ -10,6 +10,7 @@ export const {
   Priority,
   JobType,
   ErrorContext,
+  EventKind,
   NotifyFlags,
   BYTES_UNKNOWN,
 } = bgcopy

@@ -164,6 +164,26 @@
 #define BGCOPY_ERROR_CONTEXT_REMOTE_APPLICATION 7
 
 /**
+ * The job entered the state the event carries (also at creation: SUSPENDED).
+ */
+#define BGCOPY_EVENT_KIND_STATE_CHANGED 0
+
+/**
+ * Every byte of the file the event names is transferred.
+ */
+#define BGCOPY_EVENT_KIND_FILE_TRANSFERRED 1
+
+/**
+ * The job hit an error (ERROR or TRANSIENT_ERROR); the event carries it.
+ */
+#define BGCOPY_EVENT_KIND_ERROR 2
+
+/**
+ * A call changed the job without changing its state (properties, files).
+ */
+#define BGCOPY_EVENT_KIND_MODIFIED 3
+
+/**
  * Notification flag: the job reached TRANSFERRED.
  */
 #define BGCOPY_NOTIFY_JOB_TRANSFERRED 0x01
@@ -613,6 +633,54 @@ typedef struct bgcopy_manager_options {
   size_t tls_root_certs_count;
 } bgcopy_manager_options;
 
+/**
+ * What an event of the journal records: one of the `BGCOPY_EVENT_KIND_*` values.
+ */
+typedef uint32_t bgcopy_event_kind;
+
+/**
+ * One entry of the durable event journal (`bgcopy_manager_events_since`). The
+ * array it comes in, and `error_description`, are freed by `bgcopy_event_array_free`.
+ */
+typedef struct bgcopy_event {
+  /**
+   * The sequence number: pass the last one as the next call's cursor.
+   */
+  uint64_t seq;
+  /**
+   * The job's id (36 characters and a NUL).
+   */
+  char job_id[37];
+  /**
+   * What happened: a `BGCOPY_EVENT_KIND_*` value.
+   */
+  bgcopy_event_kind kind;
+  /**
+   * The job's state after the event.
+   */
+  bgcopy_job_state state;
+  /**
+   * When, in milliseconds since the Unix epoch (UTC).
+   */
+  int64_t time;
+  /**
+   * The file concerned, by index; -1 for none.
+   */
+  int64_t file_index;
+  /**
+   * For `BGCOPY_EVENT_KIND_ERROR`: the BITS HRESULT code; else 0.
+   */
+  int32_t error_code;
+  /**
+   * For `BGCOPY_EVENT_KIND_ERROR`: where it came from; else `BGCOPY_ERROR_CONTEXT_NONE`.
+   */
+  bgcopy_error_context error_context;
+  /**
+   * For `BGCOPY_EVENT_KIND_ERROR`: the description; else NULL.
+   */
+  char *error_description;
+} bgcopy_event;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1004,6 +1072,26 @@ int32_t bgcopy_manager_enum_jobs(bgcopy_manager *m,
  */
 void bgcopy_job_array_free(bgcopy_job **jobs,
                            size_t count);
+
+/**
+ * The durable event journal: up to `limit` (1..=10000) entries numbered above
+ * `cursor`, oldest first (start with 0, then pass the last entry's `seq`). Every
+ * process sees the same numbers; a job's entries are kept while it is live and for 7
+ * days after it became final. `*out_events` is a new array of `*out_count` entries
+ * (NULL when none); free it with `bgcopy_event_array_free`.
+ */
+int32_t bgcopy_manager_events_since(bgcopy_manager *m,
+                                    uint64_t cursor,
+                                    uint32_t limit,
+                                    bgcopy_event **out_events,
+                                    size_t *out_count);
+
+/**
+ * Free an array from `bgcopy_manager_events_since` (and its descriptions). `count`
+ * must be the count returned with it. NULL does nothing.
+ */
+void bgcopy_event_array_free(bgcopy_event *events,
+                             size_t count);
 
 /**
  * Stop every transfer (each checkpoints where it is), flush the store, stop the

@@ -3,7 +3,7 @@
 use crate::args;
 use crate::error::OrThrow;
 use crate::job::CopyJob;
-use crate::types::manager_options;
+use crate::types::{Event, manager_options};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::sync::Arc;
@@ -100,6 +100,24 @@ impl CopyManager {
         let id = args::string(env, id, "id")?;
         let job = self.mgr.core.get_job(&id).or_throw(env)?;
         Ok(CopyJob::new(job, self.mgr.clone()))
+    }
+
+    /// The durable event journal: up to `limit` (1..=10000) entries numbered above
+    /// `cursor`, oldest first (start with 0, then pass the last entry's `seq`). Every
+    /// process sees the same numbers; a job's entries are kept while it is live and
+    /// for 7 days after it became final.
+    #[napi]
+    pub fn events_since(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "number")] cursor: Unknown,
+        #[napi(ts_arg_type = "number")] limit: Unknown,
+    ) -> Result<Vec<Event>> {
+        const SAFE: f64 = 9_007_199_254_740_991.0; // Number.MAX_SAFE_INTEGER
+        let cursor = args::integer(env, &cursor, "cursor", 0.0, SAFE)? as u64;
+        let limit = args::uint32(env, limit, "limit")?;
+        let events = self.mgr.core.events_since(cursor, limit).or_throw(env)?;
+        Ok(events.into_iter().map(Event::from).collect())
     }
 
     /// Every job that is not acknowledged or cancelled, in creation order.

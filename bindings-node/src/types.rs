@@ -159,6 +159,50 @@ impl From<bgcopy::JobTimes> for JobTimes {
     }
 }
 
+/// One entry of the durable event journal (`manager.eventsSince`).
+#[napi(object, object_from_js = false)]
+pub struct Event {
+    /// The sequence number: pass the last one as the next call's cursor.
+    pub seq: f64,
+    /// The job's id.
+    pub job_id: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// The job's state after the event.
+    pub state: JobState,
+    /// When it happened.
+    #[napi(ts_type = "Date")]
+    pub time: Timestamp,
+    /// The file concerned, by index; absent for none.
+    pub file_index: Option<u32>,
+    /// `EventKind.Error`: the BITS HRESULT code (unsigned, `0x80190194` for HTTP 404);
+    /// else absent.
+    pub error_code: Option<u32>,
+    /// `EventKind.Error`: the code's symbolic name (`'HTTP_404'`); else absent.
+    pub error_symbol: Option<String>,
+    /// `EventKind.Error`: where it came from; else absent.
+    pub error_context: Option<ErrorContext>,
+    /// `EventKind.Error`: the description; else absent.
+    pub error_description: Option<String>,
+}
+
+impl From<bgcopy::Event> for Event {
+    fn from(e: bgcopy::Event) -> Self {
+        Event {
+            seq: e.seq as f64,
+            time: e.time_ms().into(),
+            job_id: e.job_id,
+            kind: e.kind.into(),
+            state: e.state.into(),
+            file_index: e.file_index,
+            error_code: e.error_code,
+            error_symbol: e.error_code.map(bgcopy::codes::symbol),
+            error_context: e.error_context.map(Into::into),
+            error_description: e.error_description,
+        }
+    }
+}
+
 /// What `CopyError.getError()` returns: the context and the code of the error.
 #[napi(object, object_from_js = false)]
 pub struct ErrorInfo {

@@ -3,7 +3,7 @@
 //! (never a crash, never pyo3's generic `TypeError`).
 
 use crate::errors::{OrRaise, invalid_arg, wrong_type};
-use bgcopy::{ErrorContext, JobState, JobType, Priority};
+use bgcopy::{ErrorContext, EventKind, JobState, JobType, Priority};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
@@ -15,6 +15,7 @@ pub struct Values {
     priority: Vec<Py<PyAny>>,
     job_type: Vec<Py<PyAny>>,
     context: Vec<Py<PyAny>>,
+    event_kind: Vec<Py<PyAny>>,
     /// `NotifyFlags(n)` for every n in 0..=0x1F.
     flags: Vec<Py<PyAny>>,
     completion_all: Py<PyAny>,
@@ -42,6 +43,7 @@ pub fn values(py: Python<'_>) -> PyResult<&Values> {
             priority: members(&m, "Priority", Priority::ALL.len() as u32)?,
             job_type: members(&m, "JobType", JobType::ALL.len() as u32)?,
             context: members(&m, "ErrorContext", ErrorContext::ALL.len() as u32)?,
+            event_kind: members(&m, "EventKind", EventKind::ALL.len() as u32)?,
             flags: members(&m, "NotifyFlags", bgcopy::notify::ALL + 1)?,
             completion_all: completion.call1((bgcopy::codes::S_OK,))?.unbind(),
             completion_partial: completion
@@ -71,6 +73,11 @@ pub fn job_type(py: Python<'_>, t: JobType) -> PyResult<Py<PyAny>> {
 /// `ErrorContext.X`.
 pub fn context(py: Python<'_>, c: ErrorContext) -> PyResult<Py<PyAny>> {
     Ok(values(py)?.context[c as usize].clone_ref(py))
+}
+
+/// `EventKind.X`.
+pub fn event_kind(py: Python<'_>, k: EventKind) -> PyResult<Py<PyAny>> {
+    Ok(values(py)?.event_kind[k as usize].clone_ref(py))
 }
 
 /// `NotifyFlags(bits)`.

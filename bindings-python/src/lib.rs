@@ -34,6 +34,7 @@ fn bgcopy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<values::PyJobProgress>()?;
     m.add_class::<values::PyFileProgress>()?;
     m.add_class::<values::PyJobTimes>()?;
+    m.add_class::<values::PyEvent>()?;
     m.add_function(wrap_pyfunction!(default_state_dir, m)?)?;
     m.add_function(wrap_pyfunction!(manager::close_all, m)?)?;
     m.add_function(wrap_pyfunction!(manager::bench_create_jobs, m)?)?;

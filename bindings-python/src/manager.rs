@@ -208,6 +208,24 @@ impl PyCopyManager {
         Ok(PyCopyJob::new(job, self.owner.clone()))
     }
 
+    /// The durable event journal: up to ``limit`` (1..=10000) ``Event`` entries
+    /// numbered above ``cursor``, oldest first (start with 0, then pass the last
+    /// entry's ``seq``). Every process sees the same numbers; a job's entries are kept
+    /// while it is live and for 7 days after it became final.
+    #[pyo3(signature = (cursor, limit))]
+    fn events_since<'py>(
+        &self,
+        py: Python<'py>,
+        cursor: &Bound<'py, PyAny>,
+        limit: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let cursor = convert::uint(cursor, "cursor", u64::MAX)?;
+        let limit = convert::u32_arg(limit, "limit")?;
+        let m = self.owner.manager();
+        let events = py.detach(|| m.events_since(cursor, limit)).or_raise(py)?;
+        PyList::new(py, events.into_iter().map(crate::values::PyEvent))
+    }
+
     /// Every job that is not ACKNOWLEDGED or CANCELLED, in creation order.
     fn enum_jobs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let jobs = self.owner.manager().enum_jobs().or_raise(py)?;

@@ -1,4 +1,4 @@
-//! The read-only value objects: `JobProgress`, `FileProgress`, `JobTimes` (SPEC §2).
+//! The read-only value objects: `JobProgress`, `FileProgress`, `JobTimes`, `Event`.
 
 use crate::convert;
 use pyo3::prelude::*;
@@ -178,5 +178,93 @@ impl PyJobTimes {
             show(Some(self.modification_time(py)?))?,
             show(self.transfer_completion_time(py)?)?
         ))
+    }
+}
+
+/// One entry of the durable event journal (``CopyManager.events_since``): ``seq`` (the
+/// cursor for the next call), ``job_id``, ``kind`` (``EventKind``), ``state`` (the job's
+/// state after it), ``time`` (aware UTC ``datetime``), ``file_index`` (or None), and for
+/// ``EventKind.ERROR`` the ``error_code``, ``error_context`` and ``error_description``
+/// (else None).
+#[pyclass(frozen, eq, hash, module = "bgcopy", name = "Event")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PyEvent(pub bgcopy::Event);
+
+#[pymethods]
+impl PyEvent {
+    /// The sequence number.
+    #[getter]
+    fn seq(&self) -> u64 {
+        self.0.seq
+    }
+
+    /// The job's id.
+    #[getter]
+    fn job_id(&self) -> &str {
+        &self.0.job_id
+    }
+
+    /// What happened (``EventKind``).
+    #[getter]
+    fn kind(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        convert::event_kind(py, self.0.kind)
+    }
+
+    /// The job's state after the event (``JobState``).
+    #[getter]
+    fn state(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        convert::state(py, self.0.state)
+    }
+
+    /// When it happened (aware UTC ``datetime``).
+    #[getter]
+    fn time(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        convert::datetime(py, self.0.time_ms())
+    }
+
+    /// The file concerned, by index, or None.
+    #[getter]
+    fn file_index(&self) -> Option<u32> {
+        self.0.file_index
+    }
+
+    /// ERROR: the BITS HRESULT code (unsigned), else None.
+    #[getter]
+    fn error_code(&self) -> Option<u32> {
+        self.0.error_code
+    }
+
+    /// ERROR: where it came from (``ErrorContext``), else None.
+    #[getter]
+    fn error_context(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.0
+            .error_context
+            .map(|c| convert::context(py, c))
+            .transpose()
+    }
+
+    /// ERROR: the description, else None.
+    #[getter]
+    fn error_description(&self) -> Option<&str> {
+        self.0.error_description.as_deref()
+    }
+
+    fn __repr__(&self) -> String {
+        let e = &self.0;
+        let mut s = format!(
+            "Event(seq={}, job_id='{}', kind=EventKind.{}, state=JobState.{}",
+            e.seq,
+            e.job_id,
+            e.kind.name(),
+            e.state.name()
+        );
+        if let Some(i) = e.file_index {
+            s.push_str(&format!(", file_index={i}"));
+        }
+        if let Some(code) = e.error_code {
+            s.push_str(&format!(", error_code={code:#010x}"));
+        }
+        s.push(')');
+        s
     }
 }

@@ -47,6 +47,15 @@ impl CopyManager {
         guard(|| self.0.get_job(&id)).map(CopyJob::wrap)
     }
 
+    /// The durable event journal: up to `limit` (1..=10000) entries numbered above
+    /// `cursor`, oldest first (start with 0, then pass the last entry's `seq`). Every
+    /// process sees the same numbers; a job's entries are kept while it is live and for
+    /// 7 days after it became final.
+    pub fn events_since(&self, cursor: u64, limit: u32) -> Result<Vec<Event>> {
+        guard(|| self.0.events_since(cursor, limit))
+            .map(|v| v.into_iter().map(Event::from).collect())
+    }
+
     /// Every job that is not ACKNOWLEDGED or CANCELLED, in creation order.
     pub fn enum_jobs(&self) -> Result<Vec<Arc<CopyJob>>> {
         guard(|| self.0.enum_jobs()).map(|v| v.into_iter().map(CopyJob::wrap).collect())

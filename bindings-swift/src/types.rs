@@ -134,6 +134,45 @@ impl From<bg::JobTimes> for JobTimes {
     }
 }
 
+/// One entry of the durable event journal (`CopyManager.events_since`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Event {
+    /// The sequence number: pass the last one as the next call's cursor.
+    pub seq: u64,
+    /// The job's id.
+    pub job_id: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// The job's state after the event.
+    pub state: JobState,
+    /// When it happened.
+    pub time: SystemTime,
+    /// The file concerned, by index; null/nil for none.
+    pub file_index: Option<u32>,
+    /// ERROR: the BITS HRESULT code; else null/nil.
+    pub error_code: Option<u32>,
+    /// ERROR: where it came from; else null/nil.
+    pub error_context: Option<ErrorContext>,
+    /// ERROR: the description; else null/nil.
+    pub error_description: Option<String>,
+}
+
+impl From<bg::Event> for Event {
+    fn from(e: bg::Event) -> Self {
+        Event {
+            seq: e.seq,
+            job_id: e.job_id,
+            kind: e.kind.into(),
+            state: e.state.into(),
+            time: e.time,
+            file_index: e.file_index,
+            error_code: e.error_code,
+            error_context: e.error_context.map(Into::into),
+            error_description: e.error_description,
+        }
+    }
+}
+
 /// What `CopyError.get_error()` returns (BITS returns the pair through out-parameters).
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct ErrorInfo {

@@ -113,6 +113,22 @@ pub enum Command {
         #[arg(long, short = 'q')]
         quiet: bool,
     },
+    /// Print the event journal: every state change, file transferred, error and change
+    /// of every job, as any process made them, oldest first.
+    Events {
+        /// Only the entries numbered above N (the last number printed, to go on).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        since: u64,
+        /// Print at most N entries (1 to 10000), unless --follow.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        limit: u32,
+        /// Keep printing new entries as they come, until Ctrl-C.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Print one JSON object a line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve a generated file on a loopback port and download it like `get`.
     Demo(DemoArgs),
 }

@@ -39,6 +39,12 @@ pub fn dispatch(cli: Cli) -> Result<i32, Failure> {
             no_progress,
         } => wait(dir, job, *timeout, *no_progress),
         Command::Run { until_idle, quiet } => run(dir, *until_idle, *quiet),
+        Command::Events {
+            since,
+            limit,
+            follow,
+            json,
+        } => events(dir, *since, *limit, *follow, *json),
         cmd => manage(dir, cmd),
     }
 }
@@ -104,11 +110,61 @@ fn manage(dir: Option<PathBuf>, cmd: &Command) -> Result<i32, Failure> {
                 print!("{}", job_text(&job)?);
             }
         }
-        Command::Get(_) | Command::Demo(_) | Command::Wait { .. } | Command::Run { .. } => {
+        Command::Get(_)
+        | Command::Demo(_)
+        | Command::Wait { .. }
+        | Command::Run { .. }
+        | Command::Events { .. } => {
             unreachable!("dispatched elsewhere")
         }
     }
     Ok(0)
+}
+
+/// How often `events --follow` looks for new entries.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+
+/// `bgcopy events`: the journal from `since`, `limit` entries (all of them, as they
+/// come, with `follow`).
+fn events(
+    dir: Option<PathBuf>,
+    since: u64,
+    limit: u32,
+    follow: bool,
+    json: bool,
+) -> Result<i32, Failure> {
+    let m = open(dir, false)?;
+    if follow {
+        interrupt::install();
+    }
+    let mut cursor = since;
+    let mut left = limit;
+    loop {
+        let batch = m.events_since(cursor, if follow { 1000 } else { left })?;
+        for e in &batch {
+            if json {
+                println!("{}", crate::info::event_json(e));
+            } else {
+                println!("{}", crate::info::event_text(e));
+            }
+            cursor = e.seq;
+        }
+        if !follow {
+            left = left.saturating_sub(batch.len() as u32);
+            if batch.is_empty() || left == 0 {
+                return Ok(0);
+            }
+            continue;
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        if batch.is_empty() {
+            if interrupt::interrupted() {
+                return Ok(EXIT_INTERRUPTED);
+            }
+            std::thread::sleep(FOLLOW_POLL);
+        }
+    }
 }
 
 fn pretty(v: &serde_json::Value) -> String {

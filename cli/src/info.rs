@@ -1,7 +1,7 @@
 //! Job descriptions: the JSON objects of `info --json` / `list --json`, the text of
 //! `info` and `list`, and a small RFC 3339 formatter.
 
-use bgcopy::{BYTES_UNKNOWN, CopyError, CopyJob, JobState, Result};
+use bgcopy::{BYTES_UNKNOWN, CopyError, CopyJob, Event, JobState, Result};
 use indicatif::HumanBytes;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -264,6 +264,49 @@ pub fn jobs_table(jobs: &[CopyJob]) -> Result<String> {
 /// True for the states a `run --until-idle` waits on.
 pub fn is_busy(state: JobState) -> bool {
     state.is_active() || state == JobState::TransientError
+}
+
+/// One journal entry as a line of `bgcopy events`: number, UTC time, job, what, state,
+/// and the file or the error.
+pub fn event_text(e: &Event) -> String {
+    let mut s = format!(
+        "{} {} {} {:<16} {}",
+        e.seq,
+        rfc3339(e.time),
+        e.job_id,
+        e.kind.name(),
+        e.state.name()
+    );
+    if let Some(i) = e.file_index {
+        let _ = write!(s, " file {i}");
+    }
+    if let Some(code) = e.error_code {
+        let _ = write!(
+            s,
+            " {} (0x{code:08X}): {}",
+            bgcopy::codes::symbol(code),
+            printable(e.error_description.as_deref().unwrap_or(""))
+        );
+    }
+    s
+}
+
+/// One journal entry as `bgcopy events --json` prints it (one object a line).
+pub fn event_json(e: &Event) -> Value {
+    json!({
+        "seq": e.seq,
+        "time": rfc3339(e.time),
+        "job": e.job_id,
+        "kind": e.kind.name(),
+        "state": e.state.name(),
+        "file_index": e.file_index,
+        "error": e.error_code.map(|code| json!({
+            "code": format!("0x{code:08X}"),
+            "symbol": bgcopy::codes::symbol(code),
+            "context": e.error_context.map(|c| c.name()),
+            "description": e.error_description,
+        })),
+    })
 }
 
 #[cfg(test)]

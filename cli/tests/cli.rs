@@ -671,3 +671,85 @@ fn ctrl_c_suspends_and_the_hint_continues() {
     let ranges = o.stats("ctrlc.bin")["ranges"].to_string();
     assert!(ranges.contains("bytes="), "resumed with a range: {ranges}");
 }
+
+#[test]
+fn events_follow_shows_what_other_processes_do() {
+    use std::io::{BufRead, BufReader};
+    let o = origin();
+    let d = scratch("events");
+    let state = d.join("state");
+    let id = create(&state, "journal");
+    // The journal so far: the creation.
+    let first = ok(&run(&state, &["events"]));
+    assert!(
+        first.starts_with("1 ") && first.contains(&id) && first.contains("STATE_CHANGED"),
+        "{first}"
+    );
+    let mut follow = Command::new(exe())
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["events", "--follow", "--json", "--since", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut daemon = Command::new(exe())
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["run", "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let local = d.join("e.bin");
+    ok(&run(
+        &state,
+        &[
+            "add",
+            &id,
+            &o.url("events.bin", "size=70000"),
+            local.to_str().unwrap(),
+        ],
+    ));
+    ok(&run(&state, &["resume", &id]));
+    // The follower prints each entry as it is committed, whoever committed it.
+    let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let t0 = Instant::now();
+    while !seen.contains(&("STATE_CHANGED".to_string(), "TRANSFERRED".to_string())) {
+        assert!(t0.elapsed() < Duration::from_secs(60), "{seen:?}");
+        let line = lines.next().expect("events --follow ended").unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["job"], id.as_str(), "{line}");
+        assert!(v["seq"].as_u64().unwrap() > 1, "{line}");
+        seen.push((
+            v["kind"].as_str().unwrap().to_string(),
+            v["state"].as_str().unwrap().to_string(),
+        ));
+    }
+    let pos = |k: &str, s: &str| {
+        seen.iter()
+            .position(|e| e.0 == k && e.1 == s)
+            .unwrap_or_else(|| panic!("no {k} {s} in {seen:?}"))
+    };
+    assert_eq!(seen[0], ("MODIFIED".into(), "SUSPENDED".into()), "{seen:?}");
+    assert!(pos("STATE_CHANGED", "QUEUED") < pos("STATE_CHANGED", "TRANSFERRING"));
+    assert!(pos("FILE_TRANSFERRED", "TRANSFERRING") < pos("STATE_CHANGED", "TRANSFERRED"));
+    // Ctrl-C ends the follower with 130.
+    let k = Command::new("kill")
+        .args(["-INT", &follow.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    assert_eq!(follow.wait().unwrap().code(), Some(130));
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    // --since and --limit page through the journal; a bad limit is INVALID_ARG.
+    let page = ok(&run(&state, &["events", "--since", "1", "--limit", "2"]));
+    assert_eq!(page.lines().count(), 2, "{page}");
+    assert!(page.starts_with("2 "), "{page}");
+    let e = fails(&run(&state, &["events", "--limit", "0"]), 1);
+    assert!(e.contains("INVALID_ARG (0x80070057)"), "{e}");
+}

@@ -242,7 +242,7 @@ pub struct FileProgress {
 /// One entry of the durable event journal ([`crate::CopyManager::events_since`]): every
 /// state change, file transfer, error and change by a call, numbered in the order the
 /// store committed them, the same in every process.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Event {
     /// The sequence number (grows by commit order; a cursor for `events_since`).
     pub seq: u64,

@@ -5,8 +5,8 @@ use crate::boundary::{
     handle_release, new_array, new_handle, new_string, opt_str, str_arg,
 };
 use crate::job::bgcopy_job;
-use crate::types::{BGCOPY_S_OK, bgcopy_job_type};
-use bgcopy_core::{CopyManager, Error, JobType, ManagerOptions};
+use crate::types::{BGCOPY_S_OK, bgcopy_event, bgcopy_job_type};
+use bgcopy_core::{CopyManager, Error, Event, JobType, ManagerOptions};
 use std::ffi::c_char;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -285,6 +285,79 @@ pub unsafe extern "C" fn bgcopy_job_array_free(jobs: *mut *mut bgcopy_job, count
     boundary(|| {
         // SAFETY: the C conventions: an array from enum_jobs with its count.
         unsafe { free_array(jobs, count) };
+        Ok(())
+    })
+}
+
+/// The durable event journal: up to `limit` (1..=10000) entries numbered above
+/// `cursor`, oldest first (start with 0, then pass the last entry's `seq`). Every
+/// process sees the same numbers; a job's entries are kept while it is live and for 7
+/// days after it became final. `*out_events` is a new array of `*out_count` entries
+/// (NULL when none); free it with `bgcopy_event_array_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_manager_events_since(
+    m: *mut bgcopy_manager,
+    cursor: u64,
+    limit: u32,
+    out_events: *mut *mut bgcopy_event,
+    out_count: *mut usize,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let (m, out_events, out_count) = unsafe {
+            (
+                arg(m)?,
+                Out::new(out_events, "out_events")?,
+                Out::new(out_count, "out_count")?,
+            )
+        };
+        let events = m.inner().events_since(cursor, limit)?;
+        let array: Box<[bgcopy_event]> = events.into_iter().map(c_event).collect();
+        let n = array.len();
+        out_events.set(if n == 0 {
+            std::ptr::null_mut()
+        } else {
+            Box::into_raw(array).cast::<bgcopy_event>()
+        });
+        out_count.set(n);
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+fn c_event(e: Event) -> bgcopy_event {
+    let mut job_id = [0 as c_char; 37];
+    for (d, b) in job_id.iter_mut().zip(e.job_id.bytes().take(36)) {
+        *d = b as c_char;
+    }
+    bgcopy_event {
+        seq: e.seq,
+        job_id,
+        kind: e.kind as u32,
+        state: e.state as u32,
+        time: e.time_ms(),
+        file_index: e.file_index.map_or(-1, i64::from),
+        error_code: e.error_code.unwrap_or(0) as i32,
+        error_context: e.error_context.map_or(0, |c| c as u32),
+        error_description: e.error_description.map_or(std::ptr::null_mut(), new_string),
+    }
+}
+
+/// Free an array from `bgcopy_manager_events_since` (and its descriptions). `count`
+/// must be the count returned with it. NULL does nothing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_event_array_free(events: *mut bgcopy_event, count: usize) {
+    boundary(|| {
+        if events.is_null() {
+            return Ok(());
+        }
+        // SAFETY: an array from events_since with its count (a boxed slice), freed once.
+        let array = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(events, count)) };
+        for e in array.iter() {
+            if !e.error_description.is_null() {
+                // SAFETY: a string from this library, freed once with its array.
+                drop(unsafe { std::ffi::CString::from_raw(e.error_description) });
+            }
+        }
         Ok(())
     })
 }

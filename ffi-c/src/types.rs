@@ -5,7 +5,7 @@
 //! The `const _` blocks check every value against the core at compile time, and the
 //! tests check that every code of the core has its C macro.
 
-use bgcopy_core::{ErrorContext, JobState, JobType, Priority, codes, notify};
+use bgcopy_core::{ErrorContext, EventKind, JobState, JobType, Priority, codes, notify};
 use std::ffi::c_char;
 
 /// The state of a job: one of the `BGCOPY_JOB_STATE_*` values.
@@ -106,6 +106,49 @@ const _: () = {
     assert!(BGCOPY_ERROR_CONTEXT_GENERAL_TRANSPORT == ErrorContext::GeneralTransport as u32);
     assert!(BGCOPY_ERROR_CONTEXT_REMOTE_APPLICATION == ErrorContext::RemoteApplication as u32);
 };
+
+/// What an event of the journal records: one of the `BGCOPY_EVENT_KIND_*` values.
+pub type bgcopy_event_kind = u32;
+/// The job entered the state the event carries (also at creation: SUSPENDED).
+pub const BGCOPY_EVENT_KIND_STATE_CHANGED: u32 = 0;
+/// Every byte of the file the event names is transferred.
+pub const BGCOPY_EVENT_KIND_FILE_TRANSFERRED: u32 = 1;
+/// The job hit an error (ERROR or TRANSIENT_ERROR); the event carries it.
+pub const BGCOPY_EVENT_KIND_ERROR: u32 = 2;
+/// A call changed the job without changing its state (properties, files).
+pub const BGCOPY_EVENT_KIND_MODIFIED: u32 = 3;
+
+const _: () = {
+    assert!(BGCOPY_EVENT_KIND_STATE_CHANGED == EventKind::StateChanged as u32);
+    assert!(BGCOPY_EVENT_KIND_FILE_TRANSFERRED == EventKind::FileTransferred as u32);
+    assert!(BGCOPY_EVENT_KIND_ERROR == EventKind::Error as u32);
+    assert!(BGCOPY_EVENT_KIND_MODIFIED == EventKind::Modified as u32);
+};
+
+/// One entry of the durable event journal (`bgcopy_manager_events_since`). The
+/// array it comes in, and `error_description`, are freed by `bgcopy_event_array_free`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct bgcopy_event {
+    /// The sequence number: pass the last one as the next call's cursor.
+    pub seq: u64,
+    /// The job's id (36 characters and a NUL).
+    pub job_id: [c_char; 37],
+    /// What happened: a `BGCOPY_EVENT_KIND_*` value.
+    pub kind: bgcopy_event_kind,
+    /// The job's state after the event.
+    pub state: bgcopy_job_state,
+    /// When, in milliseconds since the Unix epoch (UTC).
+    pub time: i64,
+    /// The file concerned, by index; -1 for none.
+    pub file_index: i64,
+    /// For `BGCOPY_EVENT_KIND_ERROR`: the BITS HRESULT code; else 0.
+    pub error_code: i32,
+    /// For `BGCOPY_EVENT_KIND_ERROR`: where it came from; else `BGCOPY_ERROR_CONTEXT_NONE`.
+    pub error_context: bgcopy_error_context,
+    /// For `BGCOPY_EVENT_KIND_ERROR`: the description; else NULL.
+    pub error_description: *mut c_char,
+}
 
 /// Notification flag: the job reached TRANSFERRED.
 pub const BGCOPY_NOTIFY_JOB_TRANSFERRED: u32 = 0x01;

@@ -1294,6 +1294,100 @@ static void test_eight_threads_share_one_job(void) {
   fx_done(&f);
 }
 
+/* The event journal, and callbacks in a manager that does not transfer (its own store
+ * connection, as another process has): they fire for the engine's changes. */
+static void test_event_journal_and_callbacks_in_a_client(void) {
+  fx f;
+  CHECK(fx_open(&f, "journal") == 0);
+  bgcopy_manager_options o;
+  bgcopy_manager_options_init(&o);
+  o.notify_interval_ms = 50;
+  o.start_transfers = false;
+  bgcopy_manager *client = NULL;
+  OK(bgcopy_manager_open_with(f.state, &o, &client));
+  static ctx c;
+  ctx_init(&c);
+  bgcopy_job *j = NULL, *bad = NULL;
+  OK(bgcopy_manager_create_job(client, "journal", BGCOPY_JOB_TYPE_DOWNLOAD, &j));
+  OK(bgcopy_manager_create_job(client, "missing", BGCOPY_JOB_TYPE_DOWNLOAD, &bad));
+  char u1[512], u2[512], u3[512], p1[PATH_MAX], p2[PATH_MAX], p3[PATH_MAX];
+  url(u1, sizeof u1, "jr-a", "size=20000");
+  url(u2, sizeof u2, "jr-b", "size=30000");
+  url(u3, sizeof u3, "jr-404", "status=404");
+  path(p1, sizeof p1, &f, "a.bin");
+  path(p2, sizeof p2, &f, "b.bin");
+  path(p3, sizeof p3, &f, "c.bin");
+  OK(bgcopy_job_add_file(j, u1, p1));
+  OK(bgcopy_job_add_file(j, u2, p2));
+  OK(bgcopy_job_add_file(bad, u3, p3));
+  uint32_t flags = BGCOPY_NOTIFY_JOB_TRANSFERRED | BGCOPY_NOTIFY_JOB_ERROR |
+                   BGCOPY_NOTIFY_JOB_MODIFICATION | BGCOPY_NOTIFY_FILE_TRANSFERRED;
+  OK(bgcopy_job_set_notify_flags(j, flags));
+  OK(bgcopy_job_set_notify_flags(bad, flags));
+  bgcopy_callback cb = callback_for(&c);
+  OK(bgcopy_job_set_notify_interface(j, &cb));
+  OK(bgcopy_job_set_notify_interface(bad, &cb));
+  OK(bgcopy_job_resume(j));
+  OK(bgcopy_job_resume(bad));
+  CHECK(wait_for_state(j, BGCOPY_JOB_STATE_TRANSFERRED, 30));
+  CHECK(wait_for_state(bad, BGCOPY_JOB_STATE_ERROR, 30));
+  CHECK(wait_for_count(&c.transferred, 1, 10));
+  CHECK(wait_for_count(&c.file, 2, 10));
+  CHECK(wait_for_count(&c.error, 1, 10));
+
+  /* Both managers read the same journal. */
+  bgcopy_event *mine = NULL, *theirs = NULL;
+  size_t n = 0, n2 = 0;
+  OK(bgcopy_manager_events_since(client, 0, 10000, &mine, &n));
+  OK(bgcopy_manager_events_since(f.m, 0, 10000, &theirs, &n2));
+  CHECK(n == n2 && n >= 8);
+  int files = 0, transferred = 0, errors = 0;
+  char *id = NULL;
+  OK(bgcopy_job_get_id(j, &id));
+  for (size_t i = 0; i < n && i < n2; i++) {
+    CHECK(mine[i].seq == theirs[i].seq && mine[i].kind == theirs[i].kind);
+    CHECK(strcmp(mine[i].job_id, theirs[i].job_id) == 0);
+    if (i > 0) CHECK(mine[i].seq > mine[i - 1].seq);
+    if (mine[i].kind == BGCOPY_EVENT_KIND_FILE_TRANSFERRED) {
+      files++;
+      CHECK(strcmp(mine[i].job_id, id) == 0 && mine[i].file_index >= 0);
+    }
+    if (mine[i].kind == BGCOPY_EVENT_KIND_STATE_CHANGED &&
+        mine[i].state == BGCOPY_JOB_STATE_TRANSFERRED)
+      transferred++;
+    if (mine[i].kind == BGCOPY_EVENT_KIND_ERROR) {
+      errors++;
+      CHECK(mine[i].error_code == BGCOPY_E_HTTP(404));
+      CHECK(mine[i].error_context == BGCOPY_ERROR_CONTEXT_REMOTE_FILE);
+      CHECK(mine[i].error_description != NULL && strstr(mine[i].error_description, "404"));
+    } else {
+      CHECK(mine[i].error_code == 0 && mine[i].error_description == NULL);
+    }
+  }
+  CHECK(files == 2 && transferred == 1 && errors == 1);
+  /* A cursor: the rest after the first. */
+  bgcopy_event *rest = NULL;
+  size_t nr = 0;
+  OK(bgcopy_manager_events_since(client, mine[0].seq, 10000, &rest, &nr));
+  CHECK(nr == n - 1 && rest[0].seq == mine[1].seq);
+  bgcopy_event_array_free(rest, nr);
+  bgcopy_event_array_free(mine, n);
+  bgcopy_event_array_free(theirs, n2);
+  bgcopy_event_array_free(NULL, 0);
+  /* Bad arguments. */
+  CHECK(bgcopy_manager_events_since(client, 0, 0, &rest, &nr) == BGCOPY_E_INVALIDARG);
+  BAD(bgcopy_manager_events_since(client, 0, 10, NULL, &nr));
+  BAD(bgcopy_manager_events_since(NULL, 0, 10, &rest, &nr));
+  bgcopy_string_free(id);
+  OK(bgcopy_job_complete(j));
+  CHECK(file_is(p1, 20000) && file_is(p2, 30000));
+  OK(bgcopy_job_cancel(bad));
+  bgcopy_job_release(j);
+  bgcopy_job_release(bad);
+  bgcopy_manager_release(client);
+  fx_done(&f);
+}
+
 typedef struct test {
   const char *name;
   void (*run)(void);
@@ -1320,6 +1414,7 @@ static const test TESTS[] = {
     T(test_enum_properties_and_reopen),
     T(test_last_error_is_per_thread),
     T(test_eight_threads_share_one_job),
+    T(test_event_journal_and_callbacks_in_a_client),
 };
 
 int main(int argc, char **argv) {

@@ -20,6 +20,7 @@ __all__ = [
     "EmptyError",
     "ErrorContext",
     "ErrorInformationUnavailableError",
+    "EventKind",
     "FileNotAvailableError",
     "InvalidArgError",
     "InvalidArgTypeError",
@@ -101,6 +102,19 @@ class ErrorContext(enum.IntEnum):
     REMOTE_FILE = 5
     GENERAL_TRANSPORT = 6
     REMOTE_APPLICATION = 7
+
+
+class EventKind(enum.IntEnum):
+    """What an entry of the event journal records (``CopyManager.events_since``)."""
+
+    #: The job entered the state the event carries (also at creation: SUSPENDED).
+    STATE_CHANGED = 0
+    #: Every byte of the file the event names is transferred.
+    FILE_TRANSFERRED = 1
+    #: The job hit an error (ERROR or TRANSIENT_ERROR); the event carries it.
+    ERROR = 2
+    #: A call changed the job without changing its state (properties, files).
+    MODIFIED = 3
 
 
 class NotifyFlags(enum.IntFlag):

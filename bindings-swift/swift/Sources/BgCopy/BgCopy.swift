@@ -2046,6 +2046,14 @@ public protocol CopyManagerProtocol: AnyObject, Sendable {
     func enumJobs() throws  -> [CopyJob]
     
     /**
+     * The durable event journal: up to `limit` (1..=10000) entries numbered above
+     * `cursor`, oldest first (start with 0, then pass the last entry's `seq`). Every
+     * process sees the same numbers; a job's entries are kept while it is live and for
+     * 7 days after it became final.
+     */
+    func eventsSince(cursor: UInt64, limit: UInt32) throws  -> [Event]
+    
+    /**
      * The job with this id (canonical UUID text), or NOT_FOUND.
      */
     func getJob(id: String) throws  -> CopyJob
@@ -2166,6 +2174,23 @@ open func enumJobs()throws  -> [CopyJob]  {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copymanager_enum_jobs(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The durable event journal: up to `limit` (1..=10000) entries numbered above
+     * `cursor`, oldest first (start with 0, then pass the last entry's `seq`). Every
+     * process sees the same numbers; a job's entries are kept while it is live and for
+     * 7 days after it became final.
+     */
+open func eventsSince(cursor: UInt64, limit: UInt32)throws  -> [Event]  {
+    return try  FfiConverterSequenceTypeEvent.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copymanager_events_since(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(cursor),
+        FfiConverterUInt32.lower(limit),uniffiCallStatus
     )
 })
 }
@@ -2330,6 +2355,145 @@ public func FfiConverterTypeErrorInfo_lift(_ buf: RustBuffer) throws -> ErrorInf
 #endif
 public func FfiConverterTypeErrorInfo_lower(_ value: ErrorInfo) -> RustBuffer {
     return FfiConverterTypeErrorInfo.lower(value)
+}
+
+
+/**
+ * One entry of the durable event journal (`CopyManager.events_since`).
+ */
+public struct Event: Equatable, Hashable {
+    /**
+     * The sequence number: pass the last one as the next call's cursor.
+     */
+    public var seq: UInt64
+    /**
+     * The job's id.
+     */
+    public var jobId: String
+    /**
+     * What happened.
+     */
+    public var kind: EventKind
+    /**
+     * The job's state after the event.
+     */
+    public var state: JobState
+    /**
+     * When it happened.
+     */
+    public var time: Date
+    /**
+     * The file concerned, by index; null/nil for none.
+     */
+    public var fileIndex: UInt32?
+    /**
+     * ERROR: the BITS HRESULT code; else null/nil.
+     */
+    public var errorCode: UInt32?
+    /**
+     * ERROR: where it came from; else null/nil.
+     */
+    public var errorContext: ErrorContext?
+    /**
+     * ERROR: the description; else null/nil.
+     */
+    public var errorDescription: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The sequence number: pass the last one as the next call's cursor.
+         */seq: UInt64, 
+        /**
+         * The job's id.
+         */jobId: String, 
+        /**
+         * What happened.
+         */kind: EventKind, 
+        /**
+         * The job's state after the event.
+         */state: JobState, 
+        /**
+         * When it happened.
+         */time: Date, 
+        /**
+         * The file concerned, by index; null/nil for none.
+         */fileIndex: UInt32?, 
+        /**
+         * ERROR: the BITS HRESULT code; else null/nil.
+         */errorCode: UInt32?, 
+        /**
+         * ERROR: where it came from; else null/nil.
+         */errorContext: ErrorContext?, 
+        /**
+         * ERROR: the description; else null/nil.
+         */errorDescription: String?) {
+        self.seq = seq
+        self.jobId = jobId
+        self.kind = kind
+        self.state = state
+        self.time = time
+        self.fileIndex = fileIndex
+        self.errorCode = errorCode
+        self.errorContext = errorContext
+        self.errorDescription = errorDescription
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Event: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEvent: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Event {
+        return
+            try Event(
+                seq: FfiConverterUInt64.read(from: &buf), 
+                jobId: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeEventKind.read(from: &buf), 
+                state: FfiConverterTypeJobState.read(from: &buf), 
+                time: FfiConverterTimestamp.read(from: &buf), 
+                fileIndex: FfiConverterOptionUInt32.read(from: &buf), 
+                errorCode: FfiConverterOptionUInt32.read(from: &buf), 
+                errorContext: FfiConverterOptionTypeErrorContext.read(from: &buf), 
+                errorDescription: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Event, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.seq, into: &buf)
+        FfiConverterString.write(value.jobId, into: &buf)
+        FfiConverterTypeEventKind.write(value.kind, into: &buf)
+        FfiConverterTypeJobState.write(value.state, into: &buf)
+        FfiConverterTimestamp.write(value.time, into: &buf)
+        FfiConverterOptionUInt32.write(value.fileIndex, into: &buf)
+        FfiConverterOptionUInt32.write(value.errorCode, into: &buf)
+        FfiConverterOptionTypeErrorContext.write(value.errorContext, into: &buf)
+        FfiConverterOptionString.write(value.errorDescription, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEvent_lift(_ buf: RustBuffer) throws -> Event {
+    return try FfiConverterTypeEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEvent_lower(_ value: Event) -> RustBuffer {
+    return FfiConverterTypeEvent.lower(value)
 }
 
 
@@ -3190,6 +3354,101 @@ public func FfiConverterTypeErrorContext_lower(_ value: ErrorContext) -> RustBuf
 
 
 /**
+ * What an entry of the event journal records (`events_since`).
+ */
+
+public enum EventKind: UInt32, Equatable, Hashable {
+    
+    /**
+     * The job entered the state the event carries (also at creation: SUSPENDED).
+     */
+    case stateChanged = 0
+    /**
+     * Every byte of the file the event names is transferred.
+     */
+    case fileTransferred = 1
+    /**
+     * The job hit an error (ERROR or TRANSIENT_ERROR); the event carries it.
+     */
+    case error = 2
+    /**
+     * A call changed the job without changing its state (properties, files).
+     */
+    case modified = 3
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension EventKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventKind: FfiConverterRustBuffer {
+    typealias SwiftType = EventKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .stateChanged
+        
+        case 2: return .fileTransferred
+        
+        case 3: return .error
+        
+        case 4: return .modified
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: EventKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .stateChanged:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .fileTransferred:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .error:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .modified:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventKind_lift(_ buf: RustBuffer) throws -> EventKind {
+    return try FfiConverterTypeEventKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventKind_lower(_ value: EventKind) -> RustBuffer {
+    return FfiConverterTypeEventKind.lower(value)
+}
+
+
+
+/**
  * The state of a job (BG_JOB_STATE).
  */
 
@@ -3791,6 +4050,30 @@ fileprivate struct FfiConverterOptionTypeManagerOptions: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeErrorContext: FfiConverterRustBuffer {
+    typealias SwiftType = ErrorContext?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeErrorContext.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeErrorContext.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]?
 
@@ -3882,6 +4165,31 @@ fileprivate struct FfiConverterSequenceTypeCopyJob: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeCopyJob.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeEvent: FfiConverterRustBuffer {
+    typealias SwiftType = [Event]
+
+    public static func write(_ value: [Event], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeEvent.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Event] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Event]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeEvent.read(from: &buf))
         }
         return seq
     }
@@ -4139,6 +4447,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copymanager_enum_jobs() != 59130) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copymanager_events_since() != 63065) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copymanager_get_job() != 6082) {

@@ -588,6 +588,11 @@ uint64_t uniffi_bgcopy_uniffi_fn_method_copymanager_create_job(uint64_t ptr, Rus
 RustBuffer uniffi_bgcopy_uniffi_fn_method_copymanager_enum_jobs(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYMANAGER_EVENTS_SINCE
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYMANAGER_EVENTS_SINCE
+RustBuffer uniffi_bgcopy_uniffi_fn_method_copymanager_events_since(uint64_t ptr, uint64_t cursor, uint32_t limit, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYMANAGER_GET_JOB
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYMANAGER_GET_JOB
 uint64_t uniffi_bgcopy_uniffi_fn_method_copymanager_get_job(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
@@ -1174,6 +1179,12 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copymanager_create_job(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYMANAGER_ENUM_JOBS
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYMANAGER_ENUM_JOBS
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copymanager_enum_jobs(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYMANAGER_EVENTS_SINCE
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYMANAGER_EVENTS_SINCE
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copymanager_events_since(void
     
 );
 #endif

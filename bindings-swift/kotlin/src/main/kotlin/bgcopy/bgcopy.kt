@@ -816,6 +816,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_enum_jobs(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_events_since(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_get_job(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_get_state_dir(
@@ -962,6 +964,8 @@ internal object UniffiLib {
     external fun uniffi_bgcopy_uniffi_fn_method_copymanager_create_job(`ptr`: Long,`displayName`: RustBuffer.ByValue,`jobType`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bgcopy_uniffi_fn_method_copymanager_enum_jobs(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_copymanager_events_since(`ptr`: Long,`cursor`: Long,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copymanager_get_job(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1237,6 +1241,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_enum_jobs() and 0xFFFF) != 59130) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_events_since() and 0xFFFF) != 63065) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_get_job() and 0xFFFF) != 6082) {
@@ -3871,6 +3878,14 @@ public interface CopyManagerInterface {
     fun `enumJobs`(): List<CopyJob>
     
     /**
+     * The durable event journal: up to `limit` (1..=10000) entries numbered above
+     * `cursor`, oldest first (start with 0, then pass the last entry's `seq`). Every
+     * process sees the same numbers; a job's entries are kept while it is live and for
+     * 7 days after it became final.
+     */
+    fun `eventsSince`(`cursor`: kotlin.ULong, `limit`: kotlin.UInt): List<Event>
+    
+    /**
      * The job with this id (canonical UUID text), or NOT_FOUND.
      */
     fun `getJob`(`id`: kotlin.String): CopyJob
@@ -4030,6 +4045,28 @@ open class CopyManager: Disposable, AutoCloseable, CopyManagerInterface
 
     
     /**
+     * The durable event journal: up to `limit` (1..=10000) entries numbered above
+     * `cursor`, oldest first (start with 0, then pass the last entry's `seq`). Every
+     * process sees the same numbers; a job's entries are kept while it is live and for
+     * 7 days after it became final.
+     */
+    @Throws(BgCopyException::class)override fun `eventsSince`(`cursor`: kotlin.ULong, `limit`: kotlin.UInt): List<Event> {
+            return FfiConverterSequenceTypeEvent.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copymanager_events_since(
+        it,
+        
+        FfiConverterULong.lower(`cursor`),
+        FfiConverterUInt.lower(`limit`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The job with this id (canonical UUID text), or NOT_FOUND.
      */
     @Throws(BgCopyException::class)override fun `getJob`(`id`: kotlin.String): CopyJob {
@@ -4181,6 +4218,109 @@ public object FfiConverterTypeErrorInfo: FfiConverterRustBuffer<ErrorInfo> {
             FfiConverterTypeErrorContext.write(value.`context`, buf)
             FfiConverterUInt.write(value.`code`, buf)
             FfiConverterString.write(value.`symbol`, buf)
+    }
+}
+
+
+
+/**
+ * One entry of the durable event journal (`CopyManager.events_since`).
+ */
+data class Event (
+    /**
+     * The sequence number: pass the last one as the next call's cursor.
+     */
+    var `seq`: kotlin.ULong
+    , 
+    /**
+     * The job's id.
+     */
+    var `jobId`: kotlin.String
+    , 
+    /**
+     * What happened.
+     */
+    var `kind`: EventKind
+    , 
+    /**
+     * The job's state after the event.
+     */
+    var `state`: JobState
+    , 
+    /**
+     * When it happened.
+     */
+    var `time`: java.time.Instant
+    , 
+    /**
+     * The file concerned, by index; null/nil for none.
+     */
+    var `fileIndex`: kotlin.UInt?
+    , 
+    /**
+     * ERROR: the BITS HRESULT code; else null/nil.
+     */
+    var `errorCode`: kotlin.UInt?
+    , 
+    /**
+     * ERROR: where it came from; else null/nil.
+     */
+    var `errorContext`: ErrorContext?
+    , 
+    /**
+     * ERROR: the description; else null/nil.
+     */
+    var `errorDescription`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEvent: FfiConverterRustBuffer<Event> {
+    override fun read(buf: ByteBuffer): Event {
+        return Event(
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeEventKind.read(buf),
+            FfiConverterTypeJobState.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalTypeErrorContext.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Event) = (
+            FfiConverterULong.allocationSize(value.`seq`) +
+            FfiConverterString.allocationSize(value.`jobId`) +
+            FfiConverterTypeEventKind.allocationSize(value.`kind`) +
+            FfiConverterTypeJobState.allocationSize(value.`state`) +
+            FfiConverterTimestamp.allocationSize(value.`time`) +
+            FfiConverterOptionalUInt.allocationSize(value.`fileIndex`) +
+            FfiConverterOptionalUInt.allocationSize(value.`errorCode`) +
+            FfiConverterOptionalTypeErrorContext.allocationSize(value.`errorContext`) +
+            FfiConverterOptionalString.allocationSize(value.`errorDescription`)
+    )
+
+    override fun write(value: Event, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`seq`, buf)
+            FfiConverterString.write(value.`jobId`, buf)
+            FfiConverterTypeEventKind.write(value.`kind`, buf)
+            FfiConverterTypeJobState.write(value.`state`, buf)
+            FfiConverterTimestamp.write(value.`time`, buf)
+            FfiConverterOptionalUInt.write(value.`fileIndex`, buf)
+            FfiConverterOptionalUInt.write(value.`errorCode`, buf)
+            FfiConverterOptionalTypeErrorContext.write(value.`errorContext`, buf)
+            FfiConverterOptionalString.write(value.`errorDescription`, buf)
     }
 }
 
@@ -4794,6 +4934,57 @@ public object FfiConverterTypeErrorContext: FfiConverterRustBuffer<ErrorContext>
 
 
 /**
+ * What an entry of the event journal records (`events_since`).
+ */
+
+enum class EventKind(val value: kotlin.UInt) {
+    
+    /**
+     * The job entered the state the event carries (also at creation: SUSPENDED).
+     */
+    STATE_CHANGED(0u),
+    /**
+     * Every byte of the file the event names is transferred.
+     */
+    FILE_TRANSFERRED(1u),
+    /**
+     * The job hit an error (ERROR or TRANSIENT_ERROR); the event carries it.
+     */
+    ERROR(2u),
+    /**
+     * A call changed the job without changing its state (properties, files).
+     */
+    MODIFIED(3u);
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventKind: FfiConverterRustBuffer<EventKind> {
+    override fun read(buf: ByteBuffer) = try {
+        EventKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: EventKind) = 4UL
+
+    override fun write(value: EventKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * The state of a job (BG_JOB_STATE).
  */
 
@@ -5247,6 +5438,38 @@ public object FfiConverterOptionalTypeManagerOptions: FfiConverterRustBuffer<Man
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeErrorContext: FfiConverterRustBuffer<ErrorContext?> {
+    override fun read(buf: ByteBuffer): ErrorContext? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeErrorContext.read(buf)
+    }
+
+    override fun allocationSize(value: ErrorContext?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeErrorContext.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ErrorContext?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeErrorContext.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<kotlin.String>?> {
     override fun read(buf: ByteBuffer): List<kotlin.String>? {
         if (buf.get().toInt() == 0) {
@@ -5353,6 +5576,34 @@ public object FfiConverterSequenceTypeCopyJob: FfiConverterRustBuffer<List<CopyJ
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeCopyJob.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeEvent: FfiConverterRustBuffer<List<Event>> {
+    override fun read(buf: ByteBuffer): List<Event> {
+        val len = buf.getInt()
+        return List<Event>(len) {
+            FfiConverterTypeEvent.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Event>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeEvent.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Event>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeEvent.write(it, buf)
         }
     }
 }

@@ -58,7 +58,74 @@ class ApiTests(private val origin: Origin) {
         "a throwing callback is delivered again" to ::throwingCallbackRedelivered,
         "calls from many Kotlin threads at once" to ::manyThreads,
         "files, progress, times and addFileSet" to ::filesAndTimes,
+        "callbacks in a client fire for an engine process; eventsSince" to ::clientOfAnEngineProcess,
     )
+
+    /** The engine is `bgcopy run` in another process; this JVM only queues and listens. */
+    fun clientOfAnEngineProcess() {
+        val dir = tempDir("journal")
+        val state = File(dir, "state").path
+        val cli = File(System.getProperty("jna.library.path"), "bgcopy").path
+        val engine = ProcessBuilder(cli, "--state-dir", state, "run", "--quiet")
+            .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
+        try {
+            CopyManager.open(state, ManagerOptions(startTransfers = false, notifyIntervalMs = 50u)).use { m ->
+                val kinds = Collections.synchronizedList(mutableListOf<String>())
+                val handler = object : CopyCallbackAdapter() {
+                    override fun jobTransferred(job: CopyJob) = job.use { kinds.add("transferred"); Unit }
+                    override fun jobError(job: CopyJob, error: CopyError) {
+                        kinds.add("error:" + error.getError().symbol)
+                        error.close()
+                        job.close()
+                    }
+                    override fun fileTransferred(job: CopyJob, file: CopyFile) = job.use {
+                        kinds.add("file:" + File(file.getLocalName()).name)
+                        file.close()
+                    }
+                }
+                val job = m.createJob("client", JobType.DOWNLOAD)
+                job.addFile(origin.url("kt-j-a", "size=40000"), "$dir/a.bin")
+                job.addFile(origin.url("kt-j-b", "size=50000"), "$dir/b.bin")
+                job.setNotifyFlags(NotifyFlag.JOB_TRANSFERRED.value or NotifyFlag.JOB_ERROR.value or
+                    NotifyFlag.FILE_TRANSFERRED.value)
+                job.setNotifyInterface(handler)
+                val bad = m.createJob("missing", JobType.DOWNLOAD)
+                bad.addFile(origin.url("kt-j-404", "status=404"), "$dir/c.bin")
+                bad.setNotifyInterface(handler)
+                job.resume()
+                bad.resume()
+                val end = System.nanoTime() + 30_000_000_000L
+                fun seen() = synchronized(kinds) {
+                    "transferred" in kinds && "file:a.bin" in kinds && "file:b.bin" in kinds &&
+                        "error:HTTP_404" in kinds
+                }
+                while (!seen() && System.nanoTime() < end) Thread.sleep(20)
+                assertTrue(seen(), "callbacks seen in the client: $kinds")
+                assertEquals(Completion.ALL, job.complete())
+                assertEquals(40000L, File(dir, "a.bin").length())
+                bad.cancel()
+
+                val events = m.eventsSince(0uL, 10000u)
+                assertTrue(events.zipWithNext().all { (a, b) -> a.seq < b.seq })
+                val mine = events.filter { it.jobId == job.getId() }.map { it.kind to it.state }
+                assertEquals(EventKind.STATE_CHANGED to JobState.SUSPENDED, mine.first())
+                assertEquals(EventKind.STATE_CHANGED to JobState.ACKNOWLEDGED, mine.last())
+                val err = events.first { it.kind == EventKind.ERROR }
+                assertEquals(bad.getId(), err.jobId)
+                assertEquals(0x80190194u, err.errorCode)
+                assertEquals(ErrorContext.REMOTE_FILE, err.errorContext)
+                assertEquals(0u, err.fileIndex)
+                assertEquals(events.drop(1), m.eventsSince(events.first().seq, 10000u))
+                expectError("INVALID_ARG") { m.eventsSince(0uL, 0u) }
+                job.close()
+                bad.close()
+            }
+        } finally {
+            engine.destroy()
+            engine.waitFor(30, TimeUnit.SECONDS)
+            dir.deleteRecursively()
+        }
+    }
 
     fun valuesMatchSpec() {
         assertEquals((0u..8u).toList(), JobState.entries.map { it.value })
