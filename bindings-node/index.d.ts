@@ -98,6 +98,16 @@ export declare class CopyJob {
   getDescription(): string
   /** Set the description (≤ 1024 characters, else `STRING_TOO_LONG`). */
   setDescription(text: string): void
+  /** The notify command line, or `null` when not set. */
+  getNotifyCmdLine(): NotifyCmdLine | null
+  /**
+   * Set the notify command line (BITS `SetNotifyCmdLine`): whichever process runs
+   * the engine runs `program` (an absolute path) with `args`, without a shell and
+   * with `BGCOPY_JOB_ID` in its environment, once each time the job reaches
+   * TRANSFERRED or ERROR with the matching notification flag (again after the
+   * minimum retry delay while it exits non-zero). `''` clears it.
+   */
+  setNotifyCmdLine(program: string, cmdArgs?: string[] | undefined | null): void
   /** The priority (default `Priority.Normal`). */
   getPriority(): Priority
   /**
@@ -411,6 +421,14 @@ export interface ManagerOptions {
    * inspection and changes only.
    */
   startTransfers?: boolean
+}
+
+/** A job's notify command line (`getNotifyCmdLine`). */
+export interface NotifyCmdLine {
+  /** The program (an absolute path). */
+  program: string
+  /** Its arguments. */
+  args: Array<string>
 }
 
 /**

@@ -770,6 +770,13 @@ void bgcopy_error_release(bgcopy_error *e);
 void bgcopy_string_free(char *s);
 
 /**
+ * Free an array of `count` strings from this library (and each string). NULL does
+ * nothing.
+ */
+void bgcopy_string_array_free(char **strings,
+                              size_t count);
+
+/**
  * This thread's message for its last failure, e.g. "INVALID_STATE (0x80200002): the
  * manager is closed" ("" before any failure). Owned by the library, valid until the
  * next bgcopy call on this thread. Never NULL.
@@ -908,6 +915,30 @@ int32_t bgcopy_job_get_description(bgcopy_job *j,
  */
 int32_t bgcopy_job_set_description(bgcopy_job *j,
                                    const char *text);
+
+/**
+ * Set the notify command line (BITS `SetNotifyCmdLine`): whichever process runs the
+ * engine runs `program` (an absolute path) with the `nargs` strings of `args` as its
+ * arguments, without a shell and with `BGCOPY_JOB_ID` in its environment, once each
+ * time the job reaches TRANSFERRED or ERROR with the matching notification flag set
+ * (again after the minimum retry delay while it exits non-zero). `program` NULL or ""
+ * clears it. `args` may be NULL when `nargs` is 0. Strings are borrowed for the call.
+ */
+int32_t bgcopy_job_set_notify_cmd_line(bgcopy_job *j,
+                                       const char *program,
+                                       const char *const *args,
+                                       size_t nargs);
+
+/**
+ * The notify command line: `*out_program` (free with `bgcopy_string_free`) and an
+ * array of `*out_nargs` argument strings `*out_args` (free with
+ * `bgcopy_string_array_free`). When none is set: `*out_program` and `*out_args` NULL,
+ * `*out_nargs` 0, and `BGCOPY_S_OK`.
+ */
+int32_t bgcopy_job_get_notify_cmd_line(bgcopy_job *j,
+                                       char **out_program,
+                                       char ***out_args,
+                                       size_t *out_nargs);
 
 /**
  * The priority (`BGCOPY_PRIORITY_*`; default NORMAL).

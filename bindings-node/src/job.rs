@@ -174,6 +174,41 @@ impl CopyJob {
         self.job.set_description(&text).or_throw(env)
     }
 
+    /// The notify command line, or `null` when not set.
+    #[napi]
+    pub fn get_notify_cmd_line(&self, env: &Env) -> Result<Option<NotifyCmdLine>> {
+        Ok(self
+            .job
+            .get_notify_cmd_line()
+            .or_throw(env)?
+            .map(|c| NotifyCmdLine {
+                program: c.program,
+                args: c.args,
+            }))
+    }
+
+    /// Set the notify command line (BITS `SetNotifyCmdLine`): whichever process runs
+    /// the engine runs `program` (an absolute path) with `args`, without a shell and
+    /// with `BGCOPY_JOB_ID` in its environment, once each time the job reaches
+    /// TRANSFERRED or ERROR with the matching notification flag (again after the
+    /// minimum retry delay while it exits non-zero). `''` clears it.
+    #[napi]
+    pub fn set_notify_cmd_line(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "string")] program: Unknown,
+        #[napi(ts_arg_type = "string[] | undefined | null")] cmd_args: Option<Unknown>,
+    ) -> Result<()> {
+        let program = args::string(env, program, "program")?;
+        let mut list = Vec::new();
+        if let Some(a) = cmd_args.filter(|a| !args::is_nullish(a)) {
+            for (i, v) in args::array(env, a, "args")?.into_iter().enumerate() {
+                list.push(args::string(env, v, &format!("args[{i}]"))?);
+            }
+        }
+        self.job.set_notify_cmd_line(&program, &list).or_throw(env)
+    }
+
     /// The priority (default `Priority.Normal`).
     #[napi]
     pub fn get_priority(&self, env: &Env) -> Result<Priority> {

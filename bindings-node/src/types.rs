@@ -159,6 +159,15 @@ impl From<bgcopy::JobTimes> for JobTimes {
     }
 }
 
+/// A job's notify command line (`getNotifyCmdLine`).
+#[napi(object, object_from_js = false)]
+pub struct NotifyCmdLine {
+    /// The program (an absolute path).
+    pub program: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
 /// One entry of the durable event journal (`manager.eventsSince`).
 #[napi(object, object_from_js = false)]
 pub struct Event {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { after, before, describe, it } from 'node:test'
@@ -64,6 +65,13 @@ describe('event journal', () => {
           NotifyFlags.FileTransferred,
       )
       job.setNotifyInterface(handlers)
+      // The notify command line runs in the engine's process, with the job's id.
+      const out = join(tmp.dir, 'cmd.log')
+      const script = `echo "$BGCOPY_JOB_ID $1" >> '${out}'`
+      job.setNotifyCmdLine('/bin/sh', ['-c', script, 'sh', 'done'])
+      assert.deepEqual(job.getNotifyCmdLine(), { program: '/bin/sh', args: ['-c', script, 'sh', 'done'] })
+      assert.throws(() => job.setNotifyCmdLine('sh', []), (e) => e.code === 'INVALID_ARG')
+      assert.throws(() => job.setNotifyCmdLine('/bin/sh', '-c'), (e) => e.code === 'INVALID_ARG')
       const bad = m.createJob('missing')
       bad.addFile(`${origin.http}/f/nj-404?status=404`, join(tmp.dir, 'c.bin'))
       bad.setNotifyInterface(handlers)
@@ -74,6 +82,9 @@ describe('event journal', () => {
       assert.deepEqual(seen.files.sort(), [0, 1])
       assert.deepEqual(seen.errors, ['HTTP_404'])
       assert.ok(seen.modifications >= 1)
+      const ran = () => existsSync(out) && readFileSync(out, 'utf8') === `${job.getId()} done\n`
+      assert.ok(await until(ran), 'the notify command line ran once')
+      assert.equal(bad.getNotifyCmdLine(), null)
       job.complete()
       bad.cancel()
 

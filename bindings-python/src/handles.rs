@@ -196,6 +196,52 @@ impl PyCopyJob {
         self.mutate(py, |j| j.set_description(&text))
     }
 
+    /// The notify command line as ``(program, [args])``, or None when not set.
+    fn get_notify_cmd_line(&self, py: Python<'_>) -> PyResult<Option<(String, Vec<String>)>> {
+        Ok(self
+            .job
+            .get_notify_cmd_line()
+            .or_raise(py)?
+            .map(|c| (c.program, c.args)))
+    }
+
+    /// Set the notify command line (BITS ``SetNotifyCmdLine``): whichever process runs
+    /// the engine runs ``program`` (an absolute path) with ``args``, without a shell and
+    /// with ``BGCOPY_JOB_ID`` in its environment, once each time the job reaches
+    /// TRANSFERRED or ERROR with the matching notification flag (again after the
+    /// minimum retry delay while it exits non-zero). ``""`` clears it.
+    #[pyo3(signature = (program, args=None))]
+    fn set_notify_cmd_line(
+        &self,
+        py: Python<'_>,
+        program: &Bound<'_, PyAny>,
+        args: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let program = convert::path(program, "program")?;
+        let mut list = Vec::new();
+        if let Some(args) = args.filter(|a| !a.is_none()) {
+            if args.is_instance_of::<PyString>() {
+                return Err(errors::wrong_type(
+                    py,
+                    "args must be a sequence of str, not a str",
+                ));
+            }
+            let it = args.try_iter().map_err(|_| {
+                errors::wrong_type(
+                    py,
+                    format!(
+                        "args must be a sequence of str, not {}",
+                        convert::type_name(args)
+                    ),
+                )
+            })?;
+            for (i, a) in it.enumerate() {
+                list.push(convert::string(&a?, &format!("args[{i}]"))?);
+            }
+        }
+        self.mutate(py, |j| j.set_notify_cmd_line(&program, &list))
+    }
+
     /// The priority (``Priority``; default NORMAL).
     fn get_priority(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         convert::priority(py, self.job.get_priority().or_raise(py)?)

@@ -87,6 +87,15 @@ def test_callbacks_in_a_client_process_fire_for_the_engines_changes(
         job.add_file(origin.url("pj-b", "size=50000"), str(tmp_path / "b.bin"))
         job.set_notify_flags(ALL_FLAGS)
         job.set_notify_interface(rec)
+        # The notify command line runs in the engine's process, with the job's id.
+        out = tmp_path / "cmd.log"
+        script = f'echo "$BGCOPY_JOB_ID $1" >> {str(out)!r}'
+        job.set_notify_cmd_line("/bin/sh", ["-c", script, "sh", "done"])
+        assert job.get_notify_cmd_line() == ("/bin/sh", ["-c", script, "sh", "done"])
+        with pytest.raises(bgcopy.InvalidArgError):
+            job.set_notify_cmd_line("sh", [])
+        with pytest.raises(TypeError):
+            job.set_notify_cmd_line("/bin/sh", "-c")  # type: ignore[arg-type]
         bad = m.create_job("missing")
         bad.add_file(origin.url("pj-404", "status=404"), str(tmp_path / "c.bin"))
         bad.set_notify_interface(rec)
@@ -97,6 +106,8 @@ def test_callbacks_in_a_client_process_fire_for_the_engines_changes(
                    what="both files")
         eventually(lambda: rec.count("error HTTP_404") == 1, what="the ERROR")
         assert rec.count("modification") >= 1
+        eventually(lambda: out.exists() and out.read_text() == f"{job.id} done\n",
+                   what="the notify command line")
         assert job.complete() is bgcopy.Completion.ALL
         assert (tmp_path / "a.bin").stat().st_size == 40000
         bad.cancel()

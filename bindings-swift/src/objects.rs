@@ -181,6 +181,20 @@ impl CopyJob {
         guard(|| self.0.set_description(&text))
     }
 
+    /// The notify command line, or null/nil when not set.
+    pub fn get_notify_cmd_line(&self) -> Result<Option<NotifyCmdLine>> {
+        guard(|| self.0.get_notify_cmd_line()).map(|c| c.map(NotifyCmdLine::from))
+    }
+
+    /// Set the notify command line (BITS `SetNotifyCmdLine`): whichever process runs
+    /// the engine runs `program` (an absolute path) with `args`, without a shell and
+    /// with `BGCOPY_JOB_ID` in its environment, once each time the job reaches
+    /// TRANSFERRED or ERROR with the matching notification flag (again after the
+    /// minimum retry delay while it exits non-zero). An empty program clears it.
+    pub fn set_notify_cmd_line(&self, program: String, args: Vec<String>) -> Result<()> {
+        guard(|| self.0.set_notify_cmd_line(&program, &args))
+    }
+
     /// The priority (default NORMAL).
     pub fn get_priority(&self) -> Result<Priority> {
         guard(|| self.0.get_priority()).map(Priority::from)

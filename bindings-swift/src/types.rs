@@ -134,6 +134,24 @@ impl From<bg::JobTimes> for JobTimes {
     }
 }
 
+/// A job's notify command line (`CopyJob.get_notify_cmd_line`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct NotifyCmdLine {
+    /// The program (an absolute path).
+    pub program: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
+impl From<bg::NotifyCmdLine> for NotifyCmdLine {
+    fn from(c: bg::NotifyCmdLine) -> Self {
+        NotifyCmdLine {
+            program: c.program,
+            args: c.args,
+        }
+    }
+}
+
 /// One entry of the durable event journal (`CopyManager.events_since`).
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct Event {

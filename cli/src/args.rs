@@ -179,7 +179,7 @@ pub struct JobOptions {
 #[derive(Debug, Args)]
 #[command(group(
     ArgGroup::new("props")
-        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description"])
+        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description", "notify_cmd"])
         .required(true)
         .multiple(true)
 ))]
@@ -201,6 +201,16 @@ pub struct SetArgs {
     /// The description (at most 1024 characters).
     #[arg(long, value_name = "S")]
     pub description: Option<String>,
+    /// Run PROGRAM (an absolute path, no shell) with ARGS when the job reaches
+    /// TRANSFERRED or ERROR, with BGCOPY_JOB_ID set; the rest of the command line
+    /// belongs to it. An empty PROGRAM ('') clears it.
+    #[arg(
+        long,
+        value_name = "PROGRAM [ARGS]",
+        num_args = 1..,
+        allow_hyphen_values = true
+    )]
+    pub notify_cmd: Option<Vec<String>>,
 }
 
 /// `bgcopy demo`.

@@ -189,6 +189,9 @@ fn set(m: &CopyManager, a: &SetArgs) -> bgcopy::Result<()> {
     if let Some(s) = &a.description {
         job.set_description(s)?;
     }
+    if let Some((program, args)) = a.notify_cmd.as_ref().and_then(|c| c.split_first()) {
+        job.set_notify_cmd_line(program, args)?;
+    }
     Ok(())
 }
 

@@ -130,6 +130,11 @@ pub fn job_json(job: &CopyJob) -> Result<Value> {
         "retry_delay": job.get_minimum_retry_delay()?,
         "no_progress_timeout": job.get_no_progress_timeout()?,
         "notify_flags": job.get_notify_flags()?,
+        "notify_cmd": job.get_notify_cmd_line()?.map(|c| {
+            let mut argv = vec![c.program];
+            argv.extend(c.args);
+            argv
+        }),
         "files": files,
     }))
 }
@@ -211,6 +216,17 @@ pub fn job_text(job: &CopyJob) -> Result<String> {
         "no-progress timeout:",
         format!("{} s", job.get_no_progress_timeout()?),
     );
+    row(
+        "notify command:",
+        match job.get_notify_cmd_line()? {
+            Some(c) => std::iter::once(c.program)
+                .chain(c.args)
+                .map(|a| printable(&shell_quote(&a)).into_owned())
+                .collect::<Vec<_>>()
+                .join(" "),
+            None => "-".into(),
+        },
+    );
     row("created:", rfc3339(t.creation_time));
     row("modified:", rfc3339(t.modification_time));
     row(
@@ -236,6 +252,16 @@ pub fn job_text(job: &CopyJob) -> Result<String> {
         );
     }
     Ok(s)
+}
+
+/// `s` as a POSIX shell word (quoted when it holds anything but safe characters).
+fn shell_quote(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// The table of `list`.

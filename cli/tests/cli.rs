@@ -753,3 +753,69 @@ fn events_follow_shows_what_other_processes_do() {
     let e = fails(&run(&state, &["events", "--limit", "0"]), 1);
     assert!(e.contains("INVALID_ARG (0x80070057)"), "{e}");
 }
+
+#[test]
+fn fire_and_forget_with_a_notify_command() {
+    // A script queues a job with a notify command and exits; `bgcopy run` started
+    // later transfers it and runs the command once; the command completes the job.
+    let o = origin();
+    let d = scratch("notify-cmd");
+    let state = d.join("state");
+    let id = create(&state, "fire and forget");
+    let local = d.join("f.bin");
+    ok(&run(
+        &state,
+        &[
+            "add",
+            &id,
+            &o.url("ff.bin", "size=50000"),
+            local.to_str().unwrap(),
+        ],
+    ));
+    let out = d.join("cmd.log");
+    let script = format!(
+        "echo \"$BGCOPY_JOB_ID\" >> '{}'; exec '{}' --state-dir '{}' complete \"$BGCOPY_JOB_ID\"",
+        out.display(),
+        exe(),
+        state.display()
+    );
+    ok(&run(
+        &state,
+        &["set", &id, "--notify-cmd", "/bin/sh", "-c", &script],
+    ));
+    let shown = ok(&run(&state, &["info", &id]));
+    assert!(
+        shown.contains("notify command:      /bin/sh -c '"),
+        "{shown}"
+    );
+    assert_eq!(info(&state, &id)["notify_cmd"][1], "-c");
+    let e = fails(
+        &run(&state, &["set", &id, "--notify-cmd", "relative.sh"]),
+        1,
+    );
+    assert!(e.contains("INVALID_ARG"), "{e}");
+    ok(&run(&state, &["resume", &id]));
+    assert!(!out.exists());
+
+    let mut daemon = Command::new(exe())
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["run", "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !local.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "never completed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert_eq!(std::fs::read(&local).unwrap(), content(50000, 0));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), format!("{id}\n"));
+    let log = ok(&run(&state, &["events", "--json"]));
+    assert!(log.contains("\"ACKNOWLEDGED\""), "{log}");
+}

@@ -48,5 +48,5 @@ pub use options::{ManagerOptions, OptionKind, OptionSpec, OptionValue};
 pub use table::WaitEnd;
 pub use types::{
     BYTES_UNKNOWN, Completion, ErrorContext, Event, EventKind, FileProgress, JobProgress, JobState,
-    JobTimes, JobType, Priority, from_ms, notify, timeout_from_f64, to_ms,
+    JobTimes, JobType, NotifyCmdLine, Priority, from_ms, notify, timeout_from_f64, to_ms,
 };

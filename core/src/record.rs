@@ -184,6 +184,12 @@ pub(crate) struct JobRec {
     /// `complete()` began moving files into place: the next open (or `complete()`)
     /// finishes it.
     pub completing: bool,
+    /// The notify command line, if set.
+    pub notify_cmd: Option<NotifyCmdLine>,
+    /// The state (TRANSFERRED or ERROR) whose command line is still to run.
+    pub cmd_due: Option<JobState>,
+    /// After a failed run of the command line: not again before this time (ms).
+    pub cmd_retry_at_ms: Option<i64>,
     pub files: Vec<FileRec>,
     /// Journal entries waiting for the transaction that saves this job.
     pub journal: Vec<PendingEvent>,
@@ -236,6 +242,9 @@ impl JobRec {
             retry_at_ms: None,
             no_progress_since_ms: None,
             completing: false,
+            notify_cmd: None,
+            cmd_due: None,
+            cmd_retry_at_ms: None,
             files: Vec::new(),
             journal: Vec::new(),
             touches: 0,
@@ -321,6 +330,18 @@ impl JobRec {
             JobState::Error => self.notify.error_due = Some(now),
             _ => {}
         }
+        // The command line runs once for each TRANSFERRED or ERROR the flags ask for;
+        // any other state makes a pending run moot.
+        let wanted = match state {
+            JobState::Transferred => notify::JOB_TRANSFERRED,
+            JobState::Error => notify::JOB_ERROR,
+            _ => 0,
+        };
+        self.cmd_retry_at_ms = None;
+        self.cmd_due = (self.notify_cmd.is_some()
+            && self.notify_flags & wanted != 0
+            && self.notify_flags & notify::DISABLE == 0)
+            .then_some(state);
         if !matches!(state, JobState::Error | JobState::TransientError) {
             self.error = None;
         }
@@ -390,9 +411,15 @@ impl JobRec {
             retry_at_ms,
             no_progress_since_ms,
             completing,
+            notify_cmd,
+            cmd_due,
+            cmd_retry_at_ms,
             files,
             ..
         } = fresh;
+        self.notify_cmd = notify_cmd;
+        self.cmd_due = cmd_due;
+        self.cmd_retry_at_ms = cmd_retry_at_ms;
         self.seq = seq;
         self.job_type = job_type;
         self.display_name = display_name;

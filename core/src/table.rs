@@ -636,6 +636,11 @@ impl JobTable {
             .collect())
     }
 
+    /// Jobs whose notify command line is due at `now`.
+    pub fn due_commands(&self, now: i64) -> Result<Vec<Uuid>> {
+        self.lock().store.due_commands(now)
+    }
+
     /// The newest journal entry's number (0 when it cannot be read).
     pub fn last_event(&self) -> u64 {
         self.lock().store.last_event().unwrap_or(0)

@@ -271,6 +271,16 @@ impl Event {
     }
 }
 
+/// The notify command line of a job (BITS `SetNotifyCmdLine`): a program the engine
+/// runs, without a shell, when the job reaches TRANSFERRED or ERROR.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NotifyCmdLine {
+    /// The program: an absolute path.
+    pub program: String,
+    /// Its arguments (without the program name).
+    pub args: Vec<String>,
+}
+
 /// Time stamps of a job (BG_JOB_TIMES).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct JobTimes {

@@ -288,3 +288,132 @@ fn the_engines_live_progress_reaches_other_managers_before_a_checkpoint() {
     client.close().unwrap();
     engine.close().unwrap();
 }
+
+/// A notify command line that appends `$BGCOPY_JOB_ID $1` to `out` and exits `code`.
+fn appender(out: &std::path::Path, tag: &str, code: i32) -> (String, Vec<String>) {
+    (
+        "/bin/sh".to_string(),
+        vec![
+            "-c".to_string(),
+            format!(
+                "echo \"$BGCOPY_JOB_ID $1\" >> '{}'; exit {code}",
+                out.display()
+            ),
+            "sh".to_string(),
+            tag.to_string(),
+        ],
+    )
+}
+
+fn lines(p: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_notify_command_line_runs_once_per_state_in_whichever_process_runs_the_engine() {
+    let dir = Dir::new("journal-cmdline");
+    let out = std::path::PathBuf::from(dir.file("cmd.log"));
+    // A client queues the job with its command line and closes: no engine yet.
+    let client = CopyManager::open_with(Some(&dir.state()), client_opts()).unwrap();
+    let job = client.create_job("cmd", JobType::Download).unwrap();
+    let id = job.get_id();
+    job.add_file(&origin().url("jcmd-a", "size=9000"), &dir.file("a.bin"))
+        .unwrap();
+    let (program, args) = appender(&out, "transferred", 0);
+    job.set_notify_cmd_line(&program, &args).unwrap();
+    let got = job.get_notify_cmd_line().unwrap().unwrap();
+    assert_eq!((got.program.as_str(), &got.args), (program.as_str(), &args));
+    job.resume().unwrap();
+    client.close().unwrap();
+    assert!(lines(&out).is_empty());
+
+    // An engine opened later transfers it and runs the command once.
+    let engine = CopyManager::open_with(Some(&dir.state()), engine_opts()).unwrap();
+    until("the command line", || !lines(&out).is_empty());
+    assert_eq!(lines(&out), [format!("{id} transferred")]);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(lines(&out).len(), 1, "ran more than once");
+
+    // A command that fails runs again after the minimum retry delay, also in the next
+    // engine; a successful run ends it.
+    let job2 = engine.create_job("failing", JobType::Download).unwrap();
+    let id2 = job2.get_id();
+    job2.add_file(&origin().url("jcmd-404", "status=404"), &dir.file("b.bin"))
+        .unwrap();
+    job2.set_minimum_retry_delay(1).unwrap();
+    let (program, args) = appender(&out, "error", 1);
+    job2.set_notify_cmd_line(&program, &args).unwrap();
+    job2.resume().unwrap();
+    let errors = || {
+        lines(&out)
+            .iter()
+            .filter(|l| **l == format!("{id2} error"))
+            .count()
+    };
+    until("two failed runs", || errors() >= 2);
+    engine.close().unwrap();
+    let after_close = errors();
+    // The next engine keeps trying; a command that now succeeds is the last run.
+    let engine = CopyManager::open_with(Some(&dir.state()), engine_opts()).unwrap();
+    let again = engine.get_job(&id2).unwrap();
+    until("a run by the next engine", || errors() > after_close);
+    let ok_program = appender(&out, "error-ok", 0);
+    // Changing the command line does not re-arm it; the pending run uses the new one.
+    again
+        .set_notify_cmd_line(&ok_program.0, &ok_program.1)
+        .unwrap();
+    until("the successful run", || {
+        lines(&out).contains(&format!("{id2} error-ok"))
+    });
+    let total = lines(&out).len();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(lines(&out).len(), total, "ran after succeeding");
+    let job = engine.get_job(&id).unwrap();
+    assert_eq!(job.get_state().unwrap(), JobState::Transferred);
+    job.complete().unwrap();
+    again.cancel().unwrap();
+    engine.close().unwrap();
+}
+
+#[test]
+fn notify_command_line_arguments_are_checked() {
+    let dir = Dir::new("journal-cmdargs");
+    let m = CopyManager::open_with(Some(&dir.state()), client_opts()).unwrap();
+    let job = m.create_job("args", JobType::Download).unwrap();
+    assert_eq!(job.get_notify_cmd_line().unwrap(), None);
+    let bad = |program: &str, args: &[&str], code: u32| {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let e = job.set_notify_cmd_line(program, &args).unwrap_err();
+        assert_eq!(e.code(), code, "{program:?} {args:?}: {e}");
+    };
+    bad("notify.sh", &[], codes::E_INVALIDARG);
+    bad("./notify.sh", &[], codes::E_INVALIDARG);
+    bad("/bin/true\0x", &[], codes::E_INVALIDARG);
+    bad("/bin/echo", &["a\0b"], codes::E_INVALIDARG);
+    bad(
+        &format!("/{}", "x".repeat(5000)),
+        &[],
+        codes::STRING_TOO_LONG,
+    );
+    bad("/bin/echo", &[&"y".repeat(40000)], codes::STRING_TOO_LONG);
+    assert_eq!(job.get_notify_cmd_line().unwrap(), None);
+    // Arguments keep empty strings and their order; reopen keeps them.
+    let args = vec!["".to_string(), "two words".to_string(), "".to_string()];
+    job.set_notify_cmd_line("/bin/echo", &args).unwrap();
+    m.close().unwrap();
+    let m = CopyManager::open_with(Some(&dir.state()), client_opts()).unwrap();
+    let job = m.get_job(&job.get_id()).unwrap();
+    let got = job.get_notify_cmd_line().unwrap().unwrap();
+    assert_eq!(got.program, "/bin/echo");
+    assert_eq!(got.args, args);
+    // An empty program clears it; a final job refuses.
+    job.set_notify_cmd_line("", &[]).unwrap();
+    assert_eq!(job.get_notify_cmd_line().unwrap(), None);
+    job.cancel().unwrap();
+    let e = job.set_notify_cmd_line("/bin/true", &[]).unwrap_err();
+    assert_eq!(e.code(), codes::INVALID_STATE);
+}

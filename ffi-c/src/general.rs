@@ -17,6 +17,27 @@ pub unsafe extern "C" fn bgcopy_string_free(s: *mut c_char) {
     })
 }
 
+/// Free an array of `count` strings from this library (and each string). NULL does
+/// nothing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_string_array_free(strings: *mut *mut c_char, count: usize) {
+    boundary(|| {
+        if strings.is_null() {
+            return Ok(());
+        }
+        // SAFETY: an array of `count` strings from this library (a boxed slice), freed
+        // once with its strings.
+        let array = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(strings, count)) };
+        for s in array.iter() {
+            if !s.is_null() {
+                // SAFETY: each a `CString::into_raw` of this library, freed once.
+                drop(unsafe { CString::from_raw(*s) });
+            }
+        }
+        Ok(())
+    })
+}
+
 /// This thread's message for its last failure, e.g. "INVALID_STATE (0x80200002): the
 /// manager is closed" ("" before any failure). Owned by the library, valid until the
 /// next bgcopy call on this thread. Never NULL.

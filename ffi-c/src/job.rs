@@ -259,6 +259,83 @@ pub unsafe extern "C" fn bgcopy_job_set_description(
     set_str(j, text, "text", CopyJob::set_description)
 }
 
+/// Set the notify command line (BITS `SetNotifyCmdLine`): whichever process runs the
+/// engine runs `program` (an absolute path) with the `nargs` strings of `args` as its
+/// arguments, without a shell and with `BGCOPY_JOB_ID` in its environment, once each
+/// time the job reaches TRANSFERRED or ERROR with the matching notification flag set
+/// (again after the minimum retry delay while it exits non-zero). `program` NULL or ""
+/// clears it. `args` may be NULL when `nargs` is 0. Strings are borrowed for the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_notify_cmd_line(
+    j: *mut bgcopy_job,
+    program: *const c_char,
+    args: *const *const c_char,
+    nargs: usize,
+) -> i32 {
+    call(j, |job| {
+        // SAFETY: the C conventions.
+        let program = unsafe { crate::boundary::opt_str(program, "program") }?.unwrap_or("");
+        if args.is_null() && nargs > 0 {
+            return Err(Error::invalid_arg("args is NULL but nargs is not 0"));
+        }
+        let raw: &[*const c_char] = if nargs == 0 {
+            &[]
+        } else {
+            // SAFETY: a non-NULL array of `nargs` strings (the caller's contract).
+            unsafe { std::slice::from_raw_parts(args, nargs) }
+        };
+        let mut list = Vec::with_capacity(raw.len());
+        for (i, a) in raw.iter().enumerate() {
+            // SAFETY: the C conventions.
+            list.push(unsafe { str_arg(*a, &format!("args[{i}]")) }?.to_string());
+        }
+        job.set_notify_cmd_line(program, &list)
+    })
+}
+
+/// The notify command line: `*out_program` (free with `bgcopy_string_free`) and an
+/// array of `*out_nargs` argument strings `*out_args` (free with
+/// `bgcopy_string_array_free`). When none is set: `*out_program` and `*out_args` NULL,
+/// `*out_nargs` 0, and `BGCOPY_S_OK`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_notify_cmd_line(
+    j: *mut bgcopy_job,
+    out_program: *mut *mut c_char,
+    out_args: *mut *mut *mut c_char,
+    out_nargs: *mut usize,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let (job, out_program, out_args, out_nargs) = unsafe {
+            (
+                arg(j)?,
+                Out::new(out_program, "out_program")?,
+                Out::new(out_args, "out_args")?,
+                Out::new(out_nargs, "out_nargs")?,
+            )
+        };
+        match job.inner().get_notify_cmd_line()? {
+            Some(cmd) => {
+                let n = cmd.args.len();
+                let array: Box<[*mut c_char]> = cmd.args.into_iter().map(new_string).collect();
+                out_program.set(new_string(cmd.program));
+                out_args.set(if n == 0 {
+                    std::ptr::null_mut()
+                } else {
+                    Box::into_raw(array).cast::<*mut c_char>()
+                });
+                out_nargs.set(n);
+            }
+            None => {
+                out_program.set(std::ptr::null_mut());
+                out_args.set(std::ptr::null_mut());
+                out_nargs.set(0);
+            }
+        }
+        Ok(BGCOPY_S_OK)
+    })
+}
+
 /// The priority (`BGCOPY_PRIORITY_*`; default NORMAL).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_job_get_priority(

@@ -1327,6 +1327,26 @@ static void test_event_journal_and_callbacks_in_a_client(void) {
   bgcopy_callback cb = callback_for(&c);
   OK(bgcopy_job_set_notify_interface(j, &cb));
   OK(bgcopy_job_set_notify_interface(bad, &cb));
+  /* The notify command line: checked, kept, and run by the engine (another manager). */
+  char out[PATH_MAX], script[PATH_MAX + 64];
+  path(out, sizeof out, &f, "cmd.log");
+  snprintf(script, sizeof script, "echo \"$BGCOPY_JOB_ID $1\" >> '%s'", out);
+  const char *cmd_args[] = {"-c", script, "sh", "done"};
+  CHECK(bgcopy_job_set_notify_cmd_line(j, "sh", cmd_args, 4) == BGCOPY_E_INVALIDARG);
+  BAD(bgcopy_job_set_notify_cmd_line(j, "/bin/sh", NULL, 2));
+  OK(bgcopy_job_set_notify_cmd_line(j, "/bin/sh", cmd_args, 4));
+  {
+    char *prog = NULL, **args = NULL;
+    size_t nargs = 0;
+    OK(bgcopy_job_get_notify_cmd_line(j, &prog, &args, &nargs));
+    CHECK(prog && strcmp(prog, "/bin/sh") == 0 && nargs == 4);
+    CHECK(nargs == 4 && strcmp(args[1], script) == 0 && strcmp(args[3], "done") == 0);
+    bgcopy_string_free(prog);
+    bgcopy_string_array_free(args, nargs);
+    OK(bgcopy_job_get_notify_cmd_line(bad, &prog, &args, &nargs));
+    CHECK(prog == NULL && args == NULL && nargs == 0);
+    bgcopy_string_array_free(NULL, 0);
+  }
   OK(bgcopy_job_resume(j));
   OK(bgcopy_job_resume(bad));
   CHECK(wait_for_state(j, BGCOPY_JOB_STATE_TRANSFERRED, 30));
@@ -1335,6 +1355,22 @@ static void test_event_journal_and_callbacks_in_a_client(void) {
   CHECK(wait_for_count(&c.file, 2, 10));
   CHECK(wait_for_count(&c.error, 1, 10));
 
+  {
+    char *jid = NULL, want[128], got[256] = "";
+    OK(bgcopy_job_get_id(j, &jid));
+    snprintf(want, sizeof want, "%s done\n", jid);
+    for (int i = 0; i < 300 && strcmp(got, want) != 0; i++) {
+      FILE *fp = fopen(out, "r");
+      if (fp) {
+        size_t n = fread(got, 1, sizeof got - 1, fp);
+        got[n] = 0;
+        fclose(fp);
+      }
+      if (strcmp(got, want) != 0) sleep_ms(100);
+    }
+    CHECK(strcmp(got, want) == 0);
+    bgcopy_string_free(jid);
+  }
   /* Both managers read the same journal. */
   bgcopy_event *mine = NULL, *theirs = NULL;
   size_t n = 0, n2 = 0;

@@ -5,12 +5,14 @@
 //! running job (`worker.rs`), which runs its files (`file.rs`) over one HTTP agent
 //! (`http.rs`); errors are classified in `classify.rs`, bandwidth shared in
 //! `ratelimit.rs`, transferred bytes made durable by the checkpointer thread
-//! (`checkpoint.rs`). `recovery.rs` reconciles a store with its files at open.
+//! (`checkpoint.rs`). `recovery.rs` reconciles a store with its files at open;
+//! `command.rs` runs the notify command lines.
 //!
 //! The engine reaches job state only through the `JobTable`.
 
 mod checkpoint;
 mod classify;
+mod command;
 mod fetch;
 mod file;
 mod http;
@@ -51,6 +53,8 @@ pub(crate) struct EngineCtx {
     lock: Mutex<Option<Arc<EngineLock>>>,
     /// Other processes' wake-ups (`None`: the wake thread polls the store instead).
     wakeups: Option<WakeReceiver>,
+    /// The notify command lines running now.
+    commands: Arc<command::Running>,
 }
 
 /// How often the wake thread looks at the store when no wake-up came (with a
@@ -102,6 +106,7 @@ impl Engine {
             shutdown: AtomicBool::new(false),
             workers: AtomicUsize::new(0),
             wakeups: WakeReceiver::bind(&table.state_dir),
+            commands: Arc::default(),
             lock: Mutex::new(Some(lock)),
         });
         let barrier = checkpoints.clone();
@@ -205,6 +210,7 @@ fn listen(ctx: &EngineCtx) {
             publish(&ctx.table);
             published = Instant::now();
         }
+        command::run_due(&ctx.table, &ctx.commands);
         if pruned.is_none_or(|p| p.elapsed() >= PRUNE_EVERY) {
             let now = crate::types::now_ms();
             let _ = ctx.table.try_with_all(|all| all.store.prune(now));

@@ -3,7 +3,7 @@
 
 use super::error::CopyError;
 use super::file::CopyFile;
-use crate::args::{check_len, check_local};
+use crate::args::{check_len, check_local, check_text};
 use crate::error::{Error, Result, codes};
 use crate::record::{FileRec, JobRec};
 use crate::table::JobTable;
@@ -276,6 +276,47 @@ impl CopyJob {
     pub fn set_description(&self, text: &str) -> Result<()> {
         check_len("description", text, 1024)?;
         self.set(|j| &mut j.description, text.to_string())
+    }
+
+    /// The notify command line (`None` when not set).
+    pub fn get_notify_cmd_line(&self) -> Result<Option<NotifyCmdLine>> {
+        self.table.read(self.id, |j| j.notify_cmd.clone())
+    }
+
+    /// Set the notify command line (BITS `SetNotifyCmdLine`): whichever process runs
+    /// the engine runs `program` with `args` (no shell; `BGCOPY_JOB_ID` in its
+    /// environment, stdin/stdout/stderr on /dev/null) once each time the job reaches
+    /// TRANSFERRED or ERROR with the matching notification flag set, and again after
+    /// the minimum retry delay while it exits non-zero or cannot start. `program` must
+    /// be an absolute path (≤ 4096 characters); the arguments may not hold NUL and
+    /// together hold at most 32768 characters. An empty `program` clears it.
+    pub fn set_notify_cmd_line(&self, program: &str, args: &[String]) -> Result<()> {
+        let cmd = if program.is_empty() {
+            None
+        } else {
+            check_len("program", program, 4096)?;
+            if !std::path::Path::new(program).is_absolute() {
+                return Err(Error::invalid_arg(format!(
+                    "program {program:?} is not an absolute path"
+                )));
+            }
+            let mut total = 0;
+            for a in args {
+                check_text("argument", a)?;
+                total += a.chars().count();
+            }
+            if total > 32768 {
+                return Err(Error::new(
+                    codes::STRING_TOO_LONG,
+                    format!("the arguments are {total} characters; at most 32768 are allowed"),
+                ));
+            }
+            Some(NotifyCmdLine {
+                program: program.to_string(),
+                args: args.to_vec(),
+            })
+        };
+        self.set(|j| &mut j.notify_cmd, cmd)
     }
 
     /// The priority (default NORMAL).

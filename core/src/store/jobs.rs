@@ -23,15 +23,17 @@ fn bad_row(table: &str, key: &str, column: &str, value: impl std::fmt::Display) 
 /// Raw values of a `jobs` row, checked by [`decode_job`].
 struct JobRow {
     id: String,
-    ints: [Option<i64>; 17],
+    ints: [Option<i64>; 19],
     err_description: Option<String>,
     err_protocol: Option<String>,
     display_name: String,
     description: String,
+    notify_program: Option<String>,
+    notify_args: Option<Vec<u8>>,
 }
 
 /// Columns of [`JobRow::ints`], in order.
-const JOB_INTS: [&str; 17] = [
+const JOB_INTS: [&str; 19] = [
     "seq",
     "job_type",
     "priority",
@@ -49,6 +51,8 @@ const JOB_INTS: [&str; 17] = [
     "retry_at_ms",
     "no_progress_since_ms",
     "completing",
+    "cmd_due",
+    "cmd_retry_at_ms",
 ];
 
 fn decode_job(row: JobRow) -> Result<JobRec> {
@@ -125,6 +129,26 @@ fn decode_job(row: JobRow) -> Result<JobRec> {
     job.retry_at_ms = get("retry_at_ms");
     job.no_progress_since_ms = get("no_progress_since_ms");
     job.completing = get("completing").unwrap_or(0) != 0;
+    job.notify_cmd = match row.notify_program.clone() {
+        Some(program) => {
+            let raw = row.notify_args.clone().unwrap_or_default();
+            let args = decode_args(&raw)
+                .ok_or_else(|| bad_row("jobs", &key, "notify_args", "bytes that are not UTF-8"))?;
+            Some(NotifyCmdLine { program, args })
+        }
+        None => None,
+    };
+    job.cmd_due = match get("cmd_due") {
+        Some(v) => Some(
+            u32::try_from(v)
+                .ok()
+                .and_then(JobState::from_u32)
+                .filter(|s| matches!(s, JobState::Transferred | JobState::Error))
+                .ok_or_else(|| bad_row("jobs", &key, "cmd_due", v))?,
+        ),
+        None => None,
+    };
+    job.cmd_retry_at_ms = get("cmd_retry_at_ms");
     Ok(job)
 }
 
@@ -132,22 +156,44 @@ fn decode_job(row: JobRow) -> Result<JobRec> {
 const JOB_SELECT: &str = "SELECT id, seq, job_type, priority, notify_flags, no_progress_timeout,
      min_retry_delay, state, error_count, err_context, err_code, err_file,
      creation_ms, modification_ms, completion_ms, retry_at_ms,
-     no_progress_since_ms, completing, err_description, err_protocol,
-     display_name, description FROM jobs";
+     no_progress_since_ms, completing, cmd_due, cmd_retry_at_ms, err_description,
+     err_protocol, display_name, description, notify_program, notify_args FROM jobs";
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
-    let mut ints = [None; 17];
+    let mut ints = [None; 19];
     for (i, v) in ints.iter_mut().enumerate() {
         *v = r.get::<_, Option<i64>>(i + 1)?;
     }
     Ok(JobRow {
         id: r.get(0)?,
         ints,
-        err_description: r.get(18)?,
-        err_protocol: r.get(19)?,
-        display_name: r.get(20)?,
-        description: r.get(21)?,
+        err_description: r.get(20)?,
+        err_protocol: r.get(21)?,
+        display_name: r.get(22)?,
+        description: r.get(23)?,
+        notify_program: r.get(24)?,
+        notify_args: r.get(25)?,
     })
+}
+
+/// Arguments as stored: each one followed by a NUL byte (arguments never hold NUL).
+fn encode_args(args: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in args {
+        out.extend_from_slice(a.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+fn decode_args(raw: &[u8]) -> Option<Vec<String>> {
+    if raw.is_empty() {
+        return Some(Vec::new());
+    }
+    let body = raw.strip_suffix(&[0])?;
+    body.split(|b| *b == 0)
+        .map(|a| String::from_utf8(a.to_vec()).ok())
+        .collect()
 }
 
 /// The states of jobs that are not final, as stored.
@@ -300,6 +346,25 @@ impl Store {
             .map_err(|e| self.err("read changes", e))
     }
 
+    /// Jobs whose notify command line is due at `now` (not waiting for a retry),
+    /// with the state it is due for.
+    pub fn due_commands(&self, now: i64) -> Result<Vec<Uuid>> {
+        let e = |e| self.err("list notify commands", e);
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM jobs WHERE cmd_due IS NOT NULL
+                 AND coalesce(cmd_retry_at_ms, 0) <= ?1",
+            )
+            .map_err(e)?;
+        let ids = st
+            .query_map([now], |r| r.get::<_, String>(0))
+            .map_err(e)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(e)?;
+        Ok(ids.iter().filter_map(|k| Uuid::try_parse(k).ok()).collect())
+    }
+
     /// The next job's creation number (call inside the transaction that saves it).
     pub fn next_seq(&self) -> Result<i64> {
         self.conn
@@ -318,9 +383,9 @@ impl Store {
                  priority, notify_flags, no_progress_timeout, min_retry_delay, state, error_count,
                  err_context, err_code, err_description, err_file, err_protocol, creation_ms,
                  modification_ms, completion_ms, retry_at_ms, no_progress_since_ms, completing,
-                 rev)
+                 notify_program, notify_args, cmd_due, cmd_retry_at_ms, rev)
                  VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,
-                 (SELECT coalesce(max(rev), 0) + 1 FROM jobs))",
+                 ?23,?24,?25,?26,(SELECT coalesce(max(rev), 0) + 1 FROM jobs))",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -348,6 +413,10 @@ impl Store {
                     j.retry_at_ms,
                     j.no_progress_since_ms,
                     j.completing,
+                    j.notify_cmd.as_ref().map(|c| c.program.clone()),
+                    j.notify_cmd.as_ref().map(|c| encode_args(&c.args)),
+                    j.cmd_due.map(|s| s as u32),
+                    j.cmd_retry_at_ms,
                 ])
             })
             .map_err(|e| self.err("save job", e))?;
@@ -406,7 +475,7 @@ impl Store {
             .map_err(e)?;
         self.conn
             .execute(
-                "UPDATE jobs SET state = ?2, completing = 0,
+                "UPDATE jobs SET state = ?2, completing = 0, cmd_due = NULL, cmd_retry_at_ms = NULL,
                  modification_ms = max(modification_ms, ?3),
                  rev = (SELECT coalesce(max(rev), 0) + 1 FROM jobs) WHERE id = ?1",
                 params![key, state as u32, now],

@@ -80,6 +80,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_job ON events(job_id);
     ALTER TABLE files ADD COLUMN live_bytes INTEGER NOT NULL DEFAULT 0;",
+    // 4 -> 5: the notify command line (program; arguments each ended by a NUL byte)
+    // and the state whose command is still to run (durable, so a new engine runs it),
+    // not before `cmd_retry_at_ms` after a failed run.
+    "ALTER TABLE jobs ADD COLUMN notify_program TEXT;
+    ALTER TABLE jobs ADD COLUMN notify_args BLOB;
+    ALTER TABLE jobs ADD COLUMN cmd_due INTEGER;
+    ALTER TABLE jobs ADD COLUMN cmd_retry_at_ms INTEGER;
+    CREATE INDEX jobs_cmd_due ON jobs(cmd_due) WHERE cmd_due IS NOT NULL;",
 ];
 
 impl Store {

@@ -1437,6 +1437,11 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     func getNoProgressTimeout() throws  -> UInt32
     
     /**
+     * The notify command line, or null/nil when not set.
+     */
+    func getNotifyCmdLine() throws  -> NotifyCmdLine?
+    
+    /**
      * The notification flags (default JOB_TRANSFERRED | JOB_ERROR = 0x3).
      */
     func getNotifyFlags() throws  -> UInt32
@@ -1496,6 +1501,15 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * Set the no-progress timeout in seconds; 0 makes every error fatal.
      */
     func setNoProgressTimeout(seconds: UInt32) throws 
+    
+    /**
+     * Set the notify command line (BITS `SetNotifyCmdLine`): whichever process runs
+     * the engine runs `program` (an absolute path) with `args`, without a shell and
+     * with `BGCOPY_JOB_ID` in its environment, once each time the job reaches
+     * TRANSFERRED or ERROR with the matching notification flag (again after the
+     * minimum retry delay while it exits non-zero). An empty program clears it.
+     */
+    func setNotifyCmdLine(program: String, args: [String]) throws 
     
     /**
      * Set the notification flags (`NotifyFlag` values or-ed); unknown bits: INVALID_ARG.
@@ -1733,6 +1747,18 @@ open func getNoProgressTimeout()throws  -> UInt32  {
 }
     
     /**
+     * The notify command line, or null/nil when not set.
+     */
+open func getNotifyCmdLine()throws  -> NotifyCmdLine?  {
+    return try  FfiConverterOptionTypeNotifyCmdLine.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_get_notify_cmd_line(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The notification flags (default JOB_TRANSFERRED | JOB_ERROR = 0x3).
      */
 open func getNotifyFlags()throws  -> UInt32  {
@@ -1872,6 +1898,23 @@ open func setNoProgressTimeout(seconds: UInt32)throws   {try rustCallWithError(F
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_no_progress_timeout(
             self.uniffiCloneHandle(),
         FfiConverterUInt32.lower(seconds),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Set the notify command line (BITS `SetNotifyCmdLine`): whichever process runs
+     * the engine runs `program` (an absolute path) with `args`, without a shell and
+     * with `BGCOPY_JOB_ID` in its environment, once each time the job reaches
+     * TRANSFERRED or ERROR with the matching notification flag (again after the
+     * minimum retry delay while it exits non-zero). An empty program clears it.
+     */
+open func setNotifyCmdLine(program: String, args: [String])throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_set_notify_cmd_line(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(program),
+        FfiConverterSequenceString.lower(args),uniffiCallStatus
     )
 }
 }
@@ -3010,6 +3053,75 @@ public func FfiConverterTypeManagerOptions_lower(_ value: ManagerOptions) -> Rus
 
 
 /**
+ * A job's notify command line (`CopyJob.get_notify_cmd_line`).
+ */
+public struct NotifyCmdLine: Equatable, Hashable {
+    /**
+     * The program (an absolute path).
+     */
+    public var program: String
+    /**
+     * Its arguments.
+     */
+    public var args: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The program (an absolute path).
+         */program: String, 
+        /**
+         * Its arguments.
+         */args: [String]) {
+        self.program = program
+        self.args = args
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NotifyCmdLine: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNotifyCmdLine: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NotifyCmdLine {
+        return
+            try NotifyCmdLine(
+                program: FfiConverterString.read(from: &buf), 
+                args: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NotifyCmdLine, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.program, into: &buf)
+        FfiConverterSequenceString.write(value.args, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNotifyCmdLine_lift(_ buf: RustBuffer) throws -> NotifyCmdLine {
+    return try FfiConverterTypeNotifyCmdLine.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNotifyCmdLine_lower(_ value: NotifyCmdLine) -> RustBuffer {
+    return FfiConverterTypeNotifyCmdLine.lower(value)
+}
+
+
+/**
  * The error every fallible bgcopy call throws (SPEC §6): the numeric code (an unsigned
  * 32-bit HRESULT, e.g. `0x80200002`) and its symbol (`INVALID_STATE`, `HTTP_404`, …).
  *
@@ -4050,6 +4162,30 @@ fileprivate struct FfiConverterOptionTypeManagerOptions: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeNotifyCmdLine: FfiConverterRustBuffer {
+    typealias SwiftType = NotifyCmdLine?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeNotifyCmdLine.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeNotifyCmdLine.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeErrorContext: FfiConverterRustBuffer {
     typealias SwiftType = ErrorContext?
 
@@ -4386,6 +4522,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_no_progress_timeout() != 61867) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_cmd_line() != 40439) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_flags() != 31041) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4420,6 +4559,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_no_progress_timeout() != 36787) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_cmd_line() != 54841) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_flags() != 41418) {

@@ -776,6 +776,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_no_progress_timeout(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_cmd_line(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_flags(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_interface(
@@ -799,6 +801,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_minimum_retry_delay(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_no_progress_timeout(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_cmd_line(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_flags(
     ): Int
@@ -917,6 +921,8 @@ internal object UniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_no_progress_timeout(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_notify_cmd_line(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_notify_flags(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_notify_interface(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -940,6 +946,8 @@ internal object UniffiLib {
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_minimum_retry_delay(`ptr`: Long,`seconds`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_no_progress_timeout(`ptr`: Long,`seconds`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_notify_cmd_line(`ptr`: Long,`program`: RustBuffer.ByValue,`args`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_notify_flags(`ptr`: Long,`flags`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1183,6 +1191,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_no_progress_timeout() and 0xFFFF) != 61867) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_cmd_line() and 0xFFFF) != 40439) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_flags() and 0xFFFF) != 31041) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1217,6 +1228,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_no_progress_timeout() and 0xFFFF) != 36787) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_cmd_line() and 0xFFFF) != 54841) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_flags() and 0xFFFF) != 41418) {
@@ -2990,6 +3004,11 @@ public interface CopyJobInterface {
     fun `getNoProgressTimeout`(): kotlin.UInt
     
     /**
+     * The notify command line, or null/nil when not set.
+     */
+    fun `getNotifyCmdLine`(): NotifyCmdLine?
+    
+    /**
      * The notification flags (default JOB_TRANSFERRED | JOB_ERROR = 0x3).
      */
     fun `getNotifyFlags`(): kotlin.UInt
@@ -3049,6 +3068,15 @@ public interface CopyJobInterface {
      * Set the no-progress timeout in seconds; 0 makes every error fatal.
      */
     fun `setNoProgressTimeout`(`seconds`: kotlin.UInt)
+    
+    /**
+     * Set the notify command line (BITS `SetNotifyCmdLine`): whichever process runs
+     * the engine runs `program` (an absolute path) with `args`, without a shell and
+     * with `BGCOPY_JOB_ID` in its environment, once each time the job reaches
+     * TRANSFERRED or ERROR with the matching notification flag (again after the
+     * minimum retry delay while it exits non-zero). An empty program clears it.
+     */
+    fun `setNotifyCmdLine`(`program`: kotlin.String, `args`: List<kotlin.String>)
     
     /**
      * Set the notification flags (`NotifyFlag` values or-ed); unknown bits: INVALID_ARG.
@@ -3396,6 +3424,23 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
 
     
     /**
+     * The notify command line, or null/nil when not set.
+     */
+    @Throws(BgCopyException::class)override fun `getNotifyCmdLine`(): NotifyCmdLine? {
+            return FfiConverterOptionalTypeNotifyCmdLine.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_notify_cmd_line(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The notification flags (default JOB_TRANSFERRED | JOB_ERROR = 0x3).
      */
     @Throws(BgCopyException::class)override fun `getNotifyFlags`(): kotlin.UInt {
@@ -3593,6 +3638,28 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
         it,
         
         FfiConverterUInt.lower(`seconds`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Set the notify command line (BITS `SetNotifyCmdLine`): whichever process runs
+     * the engine runs `program` (an absolute path) with `args`, without a shell and
+     * with `BGCOPY_JOB_ID` in its environment, once each time the job reaches
+     * TRANSFERRED or ERROR with the matching notification flag (again after the
+     * minimum retry delay while it exits non-zero). An empty program clears it.
+     */
+    @Throws(BgCopyException::class)override fun `setNotifyCmdLine`(`program`: kotlin.String, `args`: List<kotlin.String>)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_notify_cmd_line(
+        it,
+        
+        FfiConverterString.lower(`program`),
+        FfiConverterSequenceString.lower(`args`),_status)
 }
     }
     
@@ -4693,6 +4760,53 @@ public object FfiConverterTypeManagerOptions: FfiConverterRustBuffer<ManagerOpti
 
 
 
+/**
+ * A job's notify command line (`CopyJob.get_notify_cmd_line`).
+ */
+data class NotifyCmdLine (
+    /**
+     * The program (an absolute path).
+     */
+    var `program`: kotlin.String
+    , 
+    /**
+     * Its arguments.
+     */
+    var `args`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNotifyCmdLine: FfiConverterRustBuffer<NotifyCmdLine> {
+    override fun read(buf: ByteBuffer): NotifyCmdLine {
+        return NotifyCmdLine(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NotifyCmdLine) = (
+            FfiConverterString.allocationSize(value.`program`) +
+            FfiConverterSequenceString.allocationSize(value.`args`)
+    )
+
+    override fun write(value: NotifyCmdLine, buf: ByteBuffer) {
+            FfiConverterString.write(value.`program`, buf)
+            FfiConverterSequenceString.write(value.`args`, buf)
+    }
+}
+
+
+
 
 
 /**
@@ -5428,6 +5542,38 @@ public object FfiConverterOptionalTypeManagerOptions: FfiConverterRustBuffer<Man
         } else {
             buf.put(1)
             FfiConverterTypeManagerOptions.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeNotifyCmdLine: FfiConverterRustBuffer<NotifyCmdLine?> {
+    override fun read(buf: ByteBuffer): NotifyCmdLine? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeNotifyCmdLine.read(buf)
+    }
+
+    override fun allocationSize(value: NotifyCmdLine?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeNotifyCmdLine.allocationSize(value)
+        }
+    }
+
+    override fun write(value: NotifyCmdLine?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeNotifyCmdLine.write(value, buf)
         }
     }
 }

@@ -89,6 +89,12 @@ class ApiTests(private val origin: Origin) {
                 job.setNotifyFlags(NotifyFlag.JOB_TRANSFERRED.value or NotifyFlag.JOB_ERROR.value or
                     NotifyFlag.FILE_TRANSFERRED.value)
                 job.setNotifyInterface(handler)
+                // The notify command line runs in the engine's process (bgcopy run).
+                val out = File(dir, "cmd.log")
+                val script = "echo \"\$BGCOPY_JOB_ID \$1\" >> '${out.path}'"
+                job.setNotifyCmdLine("/bin/sh", listOf("-c", script, "sh", "done"))
+                assertEquals(NotifyCmdLine("/bin/sh", listOf("-c", script, "sh", "done")), job.getNotifyCmdLine())
+                expectError("INVALID_ARG") { job.setNotifyCmdLine("sh", listOf()) }
                 val bad = m.createJob("missing", JobType.DOWNLOAD)
                 bad.addFile(origin.url("kt-j-404", "status=404"), "$dir/c.bin")
                 bad.setNotifyInterface(handler)
@@ -101,6 +107,10 @@ class ApiTests(private val origin: Origin) {
                 }
                 while (!seen() && System.nanoTime() < end) Thread.sleep(20)
                 assertTrue(seen(), "callbacks seen in the client: $kinds")
+                val line = "${job.getId()} done\n"
+                while (!(out.exists() && out.readText() == line) && System.nanoTime() < end) Thread.sleep(20)
+                assertEquals(line, out.readText())
+                assertNull(bad.getNotifyCmdLine())
                 assertEquals(Completion.ALL, job.complete())
                 assertEquals(40000L, File(dir, "a.bin").length())
                 bad.cancel()
