@@ -53,6 +53,7 @@ def run(exe: Path, *args: str) -> Dict[str, float]:
 def measure(exe: Path, jobs: int, files: int) -> Dict[str, float]:
     state = WORK / f"state-{jobs}x{files}"
     shutil.rmtree(state, ignore_errors=True)
+    shutil.rmtree(state.with_suffix(".out"), ignore_errors=True)
     t = time.monotonic()
     made = run(exe, "create", "--state-dir", str(state), "--jobs", str(jobs),
                "--files-per-job", str(files))
@@ -60,6 +61,7 @@ def measure(exe: Path, jobs: int, files: int) -> Dict[str, float]:
     opened = run(exe, "open", "--state-dir", str(state))
     size = sum(p.stat().st_size for p in state.iterdir() if p.is_file())
     shutil.rmtree(state, ignore_errors=True)
+    shutil.rmtree(state.with_suffix(".out"), ignore_errors=True)
     return {**made, **opened, "store_mib": size / 2**20}
 
 

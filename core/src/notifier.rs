@@ -41,7 +41,10 @@ impl Notifier {
     pub fn start(table: Arc<JobTable>, interval: Duration) -> Result<Notifier> {
         let stop = Arc::new(AtomicBool::new(false));
         let (t, s) = (table.clone(), stop.clone());
-        let mut cursor = table.last_event();
+        let mut cursor = Cursor {
+            seq: table.last_event(),
+            version: None,
+        };
         let thread = std::thread::Builder::new()
             .name("bgcopy-notify".into())
             .spawn(move || {
@@ -104,16 +107,31 @@ struct Delivery {
 /// How many journal entries one read takes.
 const JOURNAL_BATCH: u32 = 1000;
 
-/// Queue the notifications the journal entries other managers appended after
-/// `cursor` call for (on the jobs this process holds), and move the cursor.
-fn read_journal(all: &mut crate::table::AllJobs<'_>, cursor: &mut u64, now: i64) {
+/// Where the notifier is in the journal.
+struct Cursor {
+    /// The last entry read.
+    seq: u64,
+    /// The store's `data_version` then: entries of other managers move it, so while
+    /// it stays the same there is nothing to read.
+    version: Option<i64>,
+}
+
+/// Queue the notifications the journal entries other managers appended after the
+/// cursor call for (on the jobs this process holds), and move the cursor.
+fn read_journal(all: &mut crate::table::AllJobs<'_>, cursor: &mut Cursor, now: i64) {
+    let version = all.store.data_version().ok();
+    if version.is_some() && version == cursor.version {
+        return;
+    }
+    cursor.version = version;
     loop {
-        let Ok(batch) = all.store.events_since(*cursor, JOURNAL_BATCH) else {
+        let Ok(batch) = all.store.events_since(cursor.seq, JOURNAL_BATCH) else {
+            cursor.version = None;
             return;
         };
         let full = batch.len() == JOURNAL_BATCH as usize;
         for e in batch {
-            *cursor = e.event.seq;
+            cursor.seq = e.event.seq;
             if e.origin == all.origin {
                 continue;
             }
@@ -144,7 +162,7 @@ fn read_journal(all: &mut crate::table::AllJobs<'_>, cursor: &mut u64, now: i64)
 }
 
 /// One delivery pass; returns when the next one is due.
-fn delivery_pass(table: &Arc<JobTable>, interval: Duration, cursor: &mut u64) -> Option<i64> {
+fn delivery_pass(table: &Arc<JobTable>, interval: Duration, cursor: &mut Cursor) -> Option<i64> {
     let now = now_ms();
     let interval = interval.as_millis() as i64;
     let mut next: Option<i64> = None;

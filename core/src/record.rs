@@ -461,6 +461,21 @@ impl JobRec {
         self.notify.modification = true;
     }
 
+    /// Whether the record holds nothing but what the store has (so the cache may drop
+    /// it and read it again): no callback, run, pending journal entry or notification
+    /// a later callback would still get, and not in a state the scheduler keeps
+    /// in-memory bookkeeping for (backoff, round robin).
+    pub fn only_stored_values(&self) -> bool {
+        self.callback.is_none()
+            && self.run.is_none()
+            && !self.worker_alive
+            && self.journal.is_empty()
+            && self.notify.transferred_due.is_none()
+            && self.notify.error_due.is_none()
+            && !self.state.is_active()
+            && self.state != JobState::TransientError
+    }
+
     /// Whether someone listens for JOB_MODIFICATION.
     pub fn listens_for_modifications(&self) -> bool {
         self.callback.is_some()

@@ -33,6 +33,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// How many jobs a process keeps cached before it drops the ones that hold nothing
+/// but stored values.
+const CACHE_MAX: usize = 4096;
+
 /// How often a waiter looks for changes made by other processes.
 pub(crate) const POLL: Duration = Duration::from_millis(100);
 
@@ -60,17 +64,19 @@ pub(crate) struct AllJobs<'a> {
 }
 
 impl AllJobs<'_> {
-    /// Bring every job whose stored state is one of `states` into the cache (the
-    /// scheduler's candidates).
-    pub fn load_states(&mut self, states: &[JobState]) -> Result<()> {
-        for id in self.store.job_ids(Some(states))? {
-            if !self.jobs.contains_key(&id)
-                && let Some(job) = self.store.load_job(id)?
+    /// Bring every job whose stored state is one of `states` into the cache and
+    /// return their ids, in creation order (the scheduler's candidates: its pass costs
+    /// what they cost, whatever the size of the queue).
+    pub fn load_states(&mut self, states: &[JobState]) -> Result<Vec<Uuid>> {
+        let ids = self.store.job_ids(Some(states))?;
+        for id in &ids {
+            if !self.jobs.contains_key(id)
+                && let Some(job) = self.store.load_job(*id)?
             {
-                self.jobs.insert(id, job);
+                self.jobs.insert(*id, job);
             }
         }
-        Ok(())
+        Ok(ids)
     }
 }
 
@@ -119,9 +125,27 @@ impl Inner {
     fn job(&mut self, id: Uuid) -> Result<&mut JobRec> {
         if !self.jobs.contains_key(&id) {
             let job = self.store.load_job(id)?.ok_or_else(|| not_found(id))?;
+            self.trim();
             self.jobs.insert(id, job);
         }
         Ok(self.jobs.get_mut(&id).expect("just loaded"))
+    }
+
+    /// Keep the cache bounded: past [`CACHE_MAX`] jobs, drop those that hold nothing
+    /// but stored values (they are read again when used) down to half of it.
+    fn trim(&mut self) {
+        if self.jobs.len() < CACHE_MAX {
+            return;
+        }
+        let mut excess = self.jobs.len() - CACHE_MAX / 2;
+        self.jobs.retain(|_, j| {
+            if excess > 0 && j.only_stored_values() {
+                excess -= 1;
+                false
+            } else {
+                true
+            }
+        });
     }
 
     /// Run `f` in a write transaction on a validated cache; what `f` wrote is
@@ -237,6 +261,8 @@ pub(crate) struct JobTable {
     pub state_dir: PathBuf,
     /// Tells the engine (in whichever process it runs) that a job changed.
     engine: Option<WakeSender>,
+    /// This table's own engine runs (its scheduler is woken directly).
+    engine_here: std::sync::atomic::AtomicBool,
     /// The process that opened it.
     pid: u32,
     /// Makes every transferred byte durable before `complete()` moves files (installed
@@ -275,6 +301,7 @@ impl JobTable {
             scheduler: Signal::default(),
             notifier: Signal::default(),
             engine: WakeSender::new(&state_dir),
+            engine_here: std::sync::atomic::AtomicBool::new(false),
             state_dir,
             pid: crate::sys::pid(),
             barrier: OnceLock::new(),
@@ -343,6 +370,7 @@ impl JobTable {
         f: impl FnOnce(&mut JobRec, &mut Store) -> Result<R>,
     ) -> Result<R> {
         self.check_fork()?;
+        let mut who = Wake::ALL;
         let r = {
             let mut g = self.lock();
             if g.closed {
@@ -355,16 +383,22 @@ impl JobTable {
                 }
                 let Inner { store, jobs, .. } = g;
                 let job = jobs.get_mut(&id).expect("loaded");
-                let (before, entries) = (job.touches, job.journal.len());
+                let (before, entries, priority) = (job.touches, job.journal.len(), job.priority);
                 let r = f(job, store);
                 // A change that recorded nothing itself is a modification.
                 if job.touches != before && job.journal.len() == entries {
                     job.record(EventKind::Modified, job.modification_ms, None);
                 }
+                // Only what can change the schedule wakes the scheduler, and only a
+                // job with a callback the notifier.
+                let schedulable = |s: JobState| s.is_active() || s == JobState::TransientError;
+                who.scheduler =
+                    job.state != state || job.priority != priority || schedulable(job.state);
+                who.notifier = job.callback.is_some() || job.state != state;
                 r
             })
         };
-        self.wake(Wake::ALL);
+        self.wake(who);
         self.wake_engine();
         r
     }
@@ -532,6 +566,11 @@ impl JobTable {
         })
     }
 
+    /// The jobs recovery must visit (`None`: every live job).
+    pub fn recovery_candidates(&self) -> Result<Option<Vec<Uuid>>> {
+        self.lock().store.recovery_candidates()
+    }
+
     /// Ids of the stored jobs in `states` (`&[]`: every live job), in creation order.
     pub fn stored_ids(&self, states: &[JobState]) -> Result<Vec<Uuid>> {
         self.lock().store.job_ids(Some(states))
@@ -545,11 +584,15 @@ impl JobTable {
             if g.closed {
                 return Err(closed_error());
             }
-            let id = Uuid::new_v4();
+            // Time-ordered (version 7): new jobs' rows and index entries land at the
+            // end of their B-trees instead of on a random page each, so a call writes
+            // the same few pages whatever the queue size.
+            let id = Uuid::now_v7();
             g.transaction(Scope::One(id), |g| {
                 let mut job = f(id, g.store.next_seq()?);
                 job.record(EventKind::StateChanged, job.creation_ms, None);
                 g.store.save_job(&job)?;
+                g.trim();
                 g.jobs.insert(id, job);
                 Ok(id)
             })?
@@ -659,11 +702,21 @@ impl JobTable {
         }
     }
 
-    /// Tell the engine, wherever it runs, that something changed.
+    /// Tell the engine, wherever it runs, that something changed (in this table's
+    /// own engine, the scheduler's wake-up is enough).
     pub fn wake_engine(&self) {
+        if self.engine_here.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         if let Some(s) = &self.engine {
             s.send();
         }
+    }
+
+    /// Whether this table's process runs the engine for it (set by the engine).
+    pub fn set_engine_here(&self, here: bool) {
+        self.engine_here
+            .store(here, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Whether `close()` ran.

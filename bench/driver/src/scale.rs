@@ -46,7 +46,8 @@ fn ms(d: Duration) -> f64 {
 fn create(dir: &Path, jobs: usize, files: usize, batch: usize) -> Result<String, String> {
     let m = CopyManager::open_with(Some(dir), ManagerOptions::default())
         .map_err(|e| format!("open: {e}"))?;
-    let out = dir.join("out");
+    // Beside the state directory: bgcopy never writes downloads into it.
+    let out = dir.with_extension("out");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let mut times = Vec::with_capacity(jobs);
     for j in 0..jobs {

@@ -111,6 +111,7 @@ impl Engine {
         });
         let barrier = checkpoints.clone();
         table.set_barrier(Box::new(move || barrier.flush()));
+        table.set_engine_here(true);
         let c = ctx.clone();
         let checkpointer = std::thread::Builder::new()
             .name("bgcopy-checkpoint".into())
@@ -139,6 +140,7 @@ impl Engine {
     /// timeout), what they checkpointed is recorded, the checkpointer ends. The table
     /// must be closed first (that tells the transfers to stop). Idempotent.
     pub fn stop(&mut self) {
+        self.ctx.table.set_engine_here(false);
         self.ctx.shutdown.store(true, Ordering::SeqCst);
         self.ctx.table.scheduler.raise();
         if let Some(w) = &self.ctx.wakeups {

@@ -16,11 +16,17 @@ use crate::types::*;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-/// Bring every live job of the store to a state consistent with its files.
+/// Bring every job of the store to a state consistent with its files. Only the jobs
+/// that may need it are visited (left running, completing, owning temporary files), so
+/// a queue of any size opens in the time its unfinished transfers take.
 pub(crate) fn recover(table: &JobTable) -> Result<()> {
     let now = now_ms();
     let mut live = HashSet::new();
-    for id in table.stored_ids(&[])? {
+    let (ids, legacy) = match table.recovery_candidates()? {
+        Some(ids) => (ids, false),
+        None => (table.stored_ids(&[])?, true),
+    };
+    for id in ids {
         table.with_stored(id, |job, store| {
             if job.completing {
                 complete::roll_forward(job, store);
@@ -33,12 +39,17 @@ pub(crate) fn recover(table: &JobTable) -> Result<()> {
                 store.save_job(job)?;
             }
             recover_files(job, store, now)?;
-            live.extend(
-                job.files
-                    .iter()
-                    .filter(|f| !f.completed && f.temp_id.is_some())
-                    .map(|f| f.temp_path()),
-            );
+            let temps: Vec<PathBuf> = job
+                .files
+                .iter()
+                .filter(|f| !f.completed && f.temp_id.is_some())
+                .map(|f| f.temp_path())
+                .collect();
+            if legacy {
+                // A ledger from before it named jobs: name them, once.
+                store.name_temps(job.id, &temps)?;
+            }
+            live.extend(temps);
             Ok(())
         })?;
     }

@@ -46,14 +46,17 @@ fn pass(ctx: &Arc<EngineCtx>, counters: &mut Counters) -> Option<i64> {
         if all.closed {
             return (None, false);
         }
-        // The candidates, wherever they were queued (any process).
-        let _ = all.load_states(&[
+        // The candidates, wherever they were queued (any process); the pass visits
+        // only them.
+        let Ok(candidates) = all.load_states(&[
             JobState::Queued,
             JobState::Connecting,
             JobState::Transferring,
             JobState::TransientError,
-        ]);
-        assign(ctx, counters, all.jobs, all.store)
+        ]) else {
+            return (Some(now_ms() + 1000), false);
+        };
+        assign(ctx, counters, all.jobs, &candidates, all.store)
     });
     if changed {
         ctx.table.wake(Wake::ENGINE);
@@ -67,6 +70,7 @@ fn assign(
     ctx: &Arc<EngineCtx>,
     counters: &mut Counters,
     jobs: &mut HashMap<Uuid, JobRec>,
+    candidates: &[Uuid],
     store: &mut Store,
 ) -> (Option<i64>, bool) {
     let now = now_ms();
@@ -74,7 +78,10 @@ fn assign(
     let mut soonest = |t: i64| next = Some(next.map_or(t, |n: i64| n.min(t)));
     let mut changed = false;
 
-    for job in jobs.values_mut() {
+    for id in candidates {
+        let Some(job) = jobs.get_mut(id) else {
+            continue;
+        };
         if job.state != JobState::TransientError {
             continue;
         }
@@ -101,8 +108,9 @@ fn assign(
     }
 
     let slice = ctx.opts.time_slice.as_millis() as i64;
-    let mut background: Vec<(Priority, bool, u64, i64, Uuid)> = jobs
-        .values()
+    let mut background: Vec<(Priority, bool, u64, i64, Uuid)> = candidates
+        .iter()
+        .filter_map(|id| jobs.get(id))
         .filter(|j| j.state.is_active() && j.priority != Priority::Foreground)
         .map(|j| {
             let protected = j.run.is_some() && now < j.slot_since_ms.saturating_add(slice);
@@ -111,8 +119,9 @@ fn assign(
         .collect();
     background.sort();
     let slots = ctx.opts.background_slots;
-    let mut wanted: Vec<Uuid> = jobs
-        .values()
+    let mut wanted: Vec<Uuid> = candidates
+        .iter()
+        .filter_map(|id| jobs.get(id))
         .filter(|j| j.state.is_active() && j.priority == Priority::Foreground)
         .map(|j| j.id)
         .collect();
@@ -127,7 +136,10 @@ fn assign(
         }
     }
 
-    for job in jobs.values_mut() {
+    for id in candidates {
+        let Some(job) = jobs.get_mut(id) else {
+            continue;
+        };
         if !job.state.is_active() {
             continue;
         }

@@ -195,7 +195,7 @@ fn prepare_temps(ctx: &EngineCtx, id: Uuid) -> Result<(), Failure> {
             keep
         });
         let entries: Vec<_> = created.iter().map(|(_, p, _, f)| (p.clone(), *f)).collect();
-        store.atomic(|s| s.record_temps(&entries)).map(|()| {
+        store.atomic(|s| s.record_temps(id, &entries)).map(|()| {
             for (idx, _, _, fid) in &created {
                 job.files[*idx].temp_id = Some(*fid);
             }

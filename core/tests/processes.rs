@@ -1,0 +1,288 @@
+//! One queue, many processes, under load and at rest: eight processes making mixed
+//! calls on one state directory at once, and idle managers using no CPU.
+//!
+//! The child is this test binary run again with `BGCOPY_PROC_CHILD` set (see
+//! `child_entry`).
+
+use bgcopy::{CopyManager, JobState, JobType, ManagerOptions, Priority, codes};
+use bgcopy_test_harness::{ScratchDir as Dir, content, shared_origin as origin};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn spawn_child(mode: &str, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .env("BGCOPY_PROC_CHILD", mode)
+        .env("BGCOPY_PROC_ARGS", args.join("\n"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
+/// The child's `@@ ` lines, until it closes its output.
+fn reported(r: BufReader<ChildStdout>) -> Vec<String> {
+    r.lines()
+        .map_while(Result::ok)
+        .filter_map(|l| l.find("@@ ").map(|at| l[at + 3..].trim().to_string()))
+        .collect()
+}
+
+fn next_report(r: &mut BufReader<ChildStdout>) -> String {
+    loop {
+        let mut l = String::new();
+        assert!(r.read_line(&mut l).unwrap() > 0, "child ended early");
+        if let Some(at) = l.find("@@ ") {
+            return l[at + 3..].trim().to_string();
+        }
+    }
+}
+
+/// xorshift64 (seeded per child).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x % n
+    }
+}
+
+/// The child side. Does nothing unless `BGCOPY_PROC_CHILD` is set.
+#[test]
+fn child_entry() {
+    let Ok(mode) = std::env::var("BGCOPY_PROC_CHILD") else {
+        return;
+    };
+    let args: Vec<String> = std::env::var("BGCOPY_PROC_ARGS")
+        .unwrap_or_default()
+        .split('\n')
+        .map(String::from)
+        .collect();
+    let state = std::path::Path::new(&args[0]);
+    match mode.as_str() {
+        // 200 mixed calls on jobs of its own and on all jobs; reports every job it
+        // made with the state its last call left it in ("live" for resumed ones).
+        "calls" => {
+            let seed: u64 = args[1].parse().unwrap();
+            let url_base = &args[2];
+            let out_dir = &args[3];
+            let m = CopyManager::open(Some(state)).unwrap();
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            let mut mine: Vec<(bgcopy::CopyJob, &'static str)> = Vec::new();
+            let fail = |what: &str, e: bgcopy::Error| -> ! {
+                println!("@@ ERROR {what}: {e}");
+                std::process::exit(1);
+            };
+            for call in 0..200 {
+                let pick = if mine.is_empty() { 0 } else { rng.below(9) };
+                let k = if mine.is_empty() {
+                    0
+                } else {
+                    rng.below(mine.len() as u64) as usize
+                };
+                match pick {
+                    0 => {
+                        let job = m
+                            .create_job(&format!("p{seed}-{call}"), JobType::Download)
+                            .unwrap_or_else(|e| fail("create_job", e));
+                        let name = format!("p{seed}-{call}.bin");
+                        job.add_file(
+                            &format!("{url_base}/f/{name}?size=3000"),
+                            &format!("{out_dir}/{name}"),
+                        )
+                        .unwrap_or_else(|e| fail("add_file", e));
+                        mine.push((job, "SUSPENDED"));
+                    }
+                    1 | 2 if mine[k].1 != "CANCELLED" => {
+                        mine[k].0.resume().unwrap_or_else(|e| fail("resume", e));
+                        mine[k].1 = "live";
+                    }
+                    3 if mine[k].1 == "SUSPENDED" => {
+                        mine[k].0.cancel().unwrap_or_else(|e| fail("cancel", e));
+                        mine[k].1 = "CANCELLED";
+                    }
+                    4 if mine[k].1 != "CANCELLED" => {
+                        // A resumed job may be TRANSFERRED already: suspend is then
+                        // INVALID_STATE, which the contract allows.
+                        match mine[k].0.suspend() {
+                            Ok(()) => mine[k].1 = "SUSPENDED",
+                            Err(e) if e.code() == codes::INVALID_STATE => {}
+                            Err(e) => fail("suspend", e),
+                        }
+                    }
+                    5 if mine[k].1 != "CANCELLED" => {
+                        let p = Priority::ALL[rng.below(3) as usize + 1];
+                        mine[k]
+                            .0
+                            .set_priority(p)
+                            .unwrap_or_else(|e| fail("set_priority", e));
+                        mine[k]
+                            .0
+                            .set_description(&format!("call {call}"))
+                            .unwrap_or_else(|e| fail("set_description", e));
+                    }
+                    6 => {
+                        m.enum_jobs().unwrap_or_else(|e| fail("enum_jobs", e));
+                    }
+                    7 if mine[k].1 != "CANCELLED" => {
+                        let id = mine[k].0.get_id();
+                        let again = m.get_job(&id).unwrap_or_else(|e| fail("get_job", e));
+                        again
+                            .get_progress()
+                            .unwrap_or_else(|e| fail("get_progress", e));
+                    }
+                    _ => {
+                        mine[k]
+                            .0
+                            .get_state()
+                            .unwrap_or_else(|e| fail("get_state", e));
+                    }
+                }
+            }
+            for (job, last) in &mine {
+                println!("@@ {} {last}", job.get_id());
+            }
+            m.close().unwrap();
+        }
+        // Open a manager (standing for election) and idle until stdin closes.
+        "idle" => {
+            let m = CopyManager::open(Some(state)).unwrap();
+            println!("@@ ready {}", m.is_engine());
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            m.close().unwrap();
+        }
+        other => panic!("unknown child mode {other}"),
+    }
+}
+
+#[test]
+fn eight_processes_make_mixed_calls_at_once_and_nothing_is_lost() {
+    let dir = Dir::new("proc-calls");
+    let state = dir.state();
+    let out = std::path::PathBuf::from(dir.file("x"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let base = origin().http_base();
+    let children: Vec<_> = (0..8u64)
+        .map(|i| {
+            spawn_child(
+                "calls",
+                &[
+                    state.to_str().unwrap(),
+                    &(i + 1).to_string(),
+                    &base,
+                    out.to_str().unwrap(),
+                ],
+            )
+        })
+        .collect();
+    let mut expected: HashMap<String, String> = HashMap::new();
+    for (mut child, r) in children {
+        let lines = reported(r);
+        let status = child.wait().unwrap();
+        assert!(status.success(), "a child failed: {lines:?}");
+        for l in lines {
+            assert!(!l.starts_with("ERROR"), "{l}");
+            let (id, last) = l.split_once(' ').unwrap();
+            expected.insert(id.to_string(), last.to_string());
+        }
+    }
+    assert!(expected.len() >= 8, "too few jobs made: {}", expected.len());
+
+    // Every job is there, in the state its process's last call left it; the resumed
+    // ones finish.
+    let mut o = ManagerOptions::default();
+    o.background_slots = 8;
+    let m = CopyManager::open_with(Some(&state), o).unwrap();
+    let live: Vec<String> = m.enum_jobs().unwrap().iter().map(|j| j.get_id()).collect();
+    for (id, last) in &expected {
+        match last.as_str() {
+            "CANCELLED" => {
+                assert!(!live.contains(id), "{id} cancelled but listed");
+                let e = m.get_job(id).unwrap_err();
+                assert_eq!(e.code(), codes::NOT_FOUND, "{id}");
+            }
+            "SUSPENDED" => {
+                let job = m.get_job(id).unwrap();
+                assert_eq!(job.get_state().unwrap(), JobState::Suspended, "{id}");
+            }
+            "live" => {
+                let job = m.get_job(id).unwrap();
+                assert_eq!(
+                    job.wait(Some(Duration::from_secs(60))).unwrap(),
+                    JobState::Transferred,
+                    "{id}"
+                );
+                job.complete().unwrap();
+                let name = job.get_display_name().unwrap();
+                let bytes = std::fs::read(out.join(format!("{name}.bin"))).unwrap();
+                assert_eq!(bytes, content(3000, 0), "{id}");
+            }
+            other => panic!("unexpected report {other}"),
+        }
+    }
+    // Nothing else: every live job is one a child made.
+    for id in &live {
+        assert!(expected.contains_key(id), "{id} appeared from nowhere");
+    }
+    m.close().unwrap();
+}
+
+/// CPU time (user + system) of process `pid` so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start after ") ".
+    let rest = &stat[stat.rfind(") ").unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn ten_idle_clients_and_an_idle_engine_use_almost_no_cpu() {
+    let dir = Dir::new("proc-idle");
+    let state = dir.state();
+    let mut children = Vec::new();
+    let mut engines = 0;
+    for _ in 0..11 {
+        let (child, mut r) = spawn_child("idle", &[state.to_str().unwrap()]);
+        let ready = next_report(&mut r);
+        if ready == "ready true" {
+            engines += 1;
+        }
+        children.push((child, r));
+    }
+    assert_eq!(engines, 1, "exactly one engine");
+    // Let start-up settle, then measure 10 s of idling.
+    std::thread::sleep(Duration::from_secs(1));
+    let pids: Vec<u32> = children.iter().map(|(c, _)| c.id()).collect();
+    let before: u64 = pids.iter().map(|p| cpu_ticks(*p)).sum();
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(10));
+    let used: u64 = pids.iter().map(|p| cpu_ticks(*p)).sum::<u64>() - before;
+    let elapsed = t0.elapsed().as_secs_f64();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let percent = 100.0 * used as f64 / hz / elapsed;
+    for (mut child, _) in children {
+        drop(child.stdin.take());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(
+        percent < 0.5,
+        "11 idle managers used {percent:.3} % of one CPU over {elapsed:.1} s"
+    );
+}
