@@ -208,6 +208,14 @@ export declare class CopyManager {
    * for 7 days after it became final.
    */
   eventsSince(cursor: number, limit: number): Array<Event>
+  /**
+   * Serve the queue like `bgcopy run` (`npx bgcopy run`), on a thread of its own:
+   * transfers run in this process while it holds the engine, and each state change
+   * and error of any job, from any process, is logged on stderr (unless `quiet`).
+   * Resolves `'idle'` (with `untilIdle`, once no job is queued, running or waiting
+   * for a retry) or `'stopped'` (after `close()`).
+   */
+  serve(options?: { untilIdle?: boolean, quiet?: boolean } | null): Promise<'idle' | 'stopped'>
   /** Every job that is not acknowledged or cancelled, in creation order. */
   enumJobs(): Array<CopyJob>
   /**

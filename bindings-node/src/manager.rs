@@ -120,6 +120,62 @@ impl CopyManager {
         Ok(events.into_iter().map(Event::from).collect())
     }
 
+    /// Serve the queue like `bgcopy run` (`npx bgcopy run`), on a thread of its own:
+    /// transfers run in this process while it holds the engine, and each state change
+    /// and error of any job, from any process, is logged on stderr (unless `quiet`).
+    /// Resolves `'idle'` (with `untilIdle`, once no job is queued, running or waiting
+    /// for a retry) or `'stopped'` (after `close()`).
+    #[napi(ts_return_type = "Promise<'idle' | 'stopped'>")]
+    pub fn serve<'e>(
+        &self,
+        env: &'e Env,
+        #[napi(ts_arg_type = "{ untilIdle?: boolean, quiet?: boolean } | null")] options: Option<
+            Unknown,
+        >,
+    ) -> Result<Object<'e>> {
+        let (mut until_idle, mut quiet) = (false, false);
+        if let Some(v) = options.filter(|v| !args::is_nullish(v)) {
+            let obj = args::object(env, v, "options")?;
+            for key in Object::keys(&obj)? {
+                let val: Unknown = obj.get_named_property(&key)?;
+                if args::is_nullish(&val) {
+                    continue;
+                }
+                let what = format!("options.{key}");
+                match key.as_str() {
+                    "untilIdle" => until_idle = args::boolean(env, &val, &what)?,
+                    "quiet" => quiet = args::boolean(env, &val, &what)?,
+                    _ => {
+                        return Err(crate::error::invalid_arg(
+                            env,
+                            format!("unknown serve option {key:?}"),
+                        ));
+                    }
+                }
+            }
+        }
+        let (deferred, promise) = env.create_deferred()?;
+        let mgr = self.mgr.clone();
+        std::thread::Builder::new()
+            .name("bgcopy-serve".into())
+            .spawn(move || {
+                let mut log = |line: &str| {
+                    if !quiet {
+                        eprintln!("{} {line}", bgcopy::rfc3339(std::time::SystemTime::now()));
+                    }
+                };
+                let r = mgr.core.serve(until_idle, &|| false, &mut log);
+                drop(mgr);
+                deferred.resolve(move |env| match r {
+                    Ok(bgcopy::ServeEnd::Idle { .. }) => Ok("idle"),
+                    Ok(bgcopy::ServeEnd::Stopped) => Ok("stopped"),
+                    Err(e) => Err(crate::error::to_js(&env, &e)),
+                });
+            })
+            .map_err(|e| Error::from_reason(format!("start the serving thread: {e}")))?;
+        Ok(promise)
+    }
+
     /// Every job that is not acknowledged or cancelled, in creation order.
     #[napi]
     pub fn enum_jobs(&self, env: &Env) -> Result<Vec<CopyJob>> {

@@ -111,7 +111,8 @@ describe('values', () => {
   it('a new job: suspended, defaults, bigint progress, Date times', () => {
     const before = Date.now()
     const job = manager.createJob('values', JobType.Download)
-    assert.match(job.getId(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+    // A UUID, version 7 (time-ordered: see docs/decisions.md).
+    assert.match(job.getId(), /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     assert.equal(job.getState(), JobState.Suspended)
     assert.equal(job.getType(), JobType.Download)
     assert.equal(job.getPriority(), Priority.Normal)

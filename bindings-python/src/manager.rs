@@ -236,6 +236,61 @@ impl PyCopyManager {
         )
     }
 
+    /// Serve the queue like ``bgcopy run`` (``python -m bgcopy run``): transfers run here
+    /// while this process holds the engine; ``log`` (a callable taking one str, or
+    /// None) gets a line for each state change and error of any job, from any process.
+    /// Returns ``"idle"`` (with ``until_idle``, once no job is queued, running or
+    /// waiting for a retry) or ``"stopped"`` (the manager was closed); an exception —
+    /// a signal's (``KeyboardInterrupt``) or one ``log`` raised — ends it and is raised.
+    /// Releases the GIL.
+    #[pyo3(signature = (until_idle=false, log=None))]
+    fn serve(
+        &self,
+        py: Python<'_>,
+        until_idle: bool,
+        log: Option<Py<PyAny>>,
+    ) -> PyResult<&'static str> {
+        let m = self.owner.manager();
+        // The first exception — a signal's (KeyboardInterrupt), or one `log` raised, also
+        // a signal handler's run while `log` ran — ends serving and is raised.
+        let raised: Mutex<Option<PyErr>> = Mutex::new(None);
+        let keep = |e: PyErr| {
+            raised
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e);
+        };
+        let stop = || {
+            if raised.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+                return true;
+            }
+            Python::attach(|py| match py.check_signals() {
+                Ok(()) => false,
+                Err(e) => {
+                    keep(e);
+                    true
+                }
+            })
+        };
+        let mut write = |line: &str| {
+            if let Some(f) = &log {
+                Python::attach(|py| {
+                    if let Err(e) = f.call1(py, (line,)) {
+                        keep(e);
+                    }
+                });
+            }
+        };
+        let end = py.detach(|| m.serve(until_idle, &stop, &mut write));
+        if let Some(e) = raised.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        Ok(match end.or_raise(py)? {
+            bgcopy::ServeEnd::Idle { .. } => "idle",
+            bgcopy::ServeEnd::Stopped => "stopped",
+        })
+    }
+
     /// Stop every transfer (each keeps its checkpoint), flush the store and release the
     /// state directory; jobs continue on the next ``open``. Idempotent. Afterwards the
     /// manager's methods and the jobs' mutators raise ``InvalidStateError``; getters keep

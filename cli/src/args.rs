@@ -131,6 +131,22 @@ pub enum Command {
     },
     /// Serve a generated file on a loopback port and download it like `get`.
     Demo(DemoArgs),
+    /// Run `bgcopy run` for this state directory as a per-user service (systemd).
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
+    },
+}
+
+/// `bgcopy service`.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum ServiceAction {
+    /// Write the user unit and enable it now (`systemctl --user enable --now`).
+    Install,
+    /// Disable the unit and remove it.
+    Uninstall,
+    /// Show the unit, the running engine and the queue.
+    Status,
 }
 
 /// `bgcopy get`.

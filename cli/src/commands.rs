@@ -3,14 +3,11 @@
 use crate::args::{Cli, Command, SetArgs};
 use crate::fail::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TIMEOUT, Failure};
 use crate::get::{Ended, drive, files_and_bytes, prefix, report_job_error};
-use crate::info::{
-    bytes_of, error_text, is_busy, job_json, job_text, jobs_table, printable, rfc3339,
-};
+use crate::info::{bytes_of, job_json, job_text, jobs_table, printable, rfc3339};
 use crate::interrupt;
 use crate::names::absolute;
 use crate::progress::Progress;
 use bgcopy::{Completion, CopyManager, JobState, JobType, ManagerOptions, codes};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -39,6 +36,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, Failure> {
             no_progress,
         } => wait(dir, job, *timeout, *no_progress),
         Command::Run { until_idle, quiet } => run(dir, *until_idle, *quiet),
+        Command::Service { action } => crate::service::run(dir, *action),
         Command::Events {
             since,
             limit,
@@ -114,6 +112,7 @@ fn manage(dir: Option<PathBuf>, cmd: &Command) -> Result<i32, Failure> {
         | Command::Demo(_)
         | Command::Wait { .. }
         | Command::Run { .. }
+        | Command::Service { .. }
         | Command::Events { .. } => {
             unreachable!("dispatched elsewhere")
         }
@@ -261,69 +260,15 @@ fn wait(dir: Option<PathBuf>, id: &str, timeout: Option<f64>, quiet: bool) -> Re
 fn run(dir: Option<PathBuf>, until_idle: bool, quiet: bool) -> Result<i32, Failure> {
     let m = open(dir, true)?;
     interrupt::install();
-    let log = |line: String| {
+    let mut log = |line: &str| {
         if !quiet {
             eprintln!("{} {line}", rfc3339(SystemTime::now()));
         }
     };
-    log(format!(
-        "bgcopy: running transfers for {} (pid {}){}",
-        m.state_dir().display(),
-        std::process::id(),
-        if until_idle {
-            "; exiting when idle"
-        } else {
-            "; Ctrl-C stops"
-        }
-    ));
-    let mut known: HashMap<String, JobState> = HashMap::new();
-    let code = loop {
-        let jobs = m.enum_jobs()?;
-        let mut busy = false;
-        let mut now_known = HashMap::new();
-        for job in &jobs {
-            let Ok(state) = job.get_state() else { continue };
-            busy |= is_busy(state);
-            let id = job.get_id();
-            if known.get(&id) != Some(&state) {
-                let name = printable(&job.get_display_name().unwrap_or_default()).into_owned();
-                let mut line = format!(
-                    "{id} {:<15} {}",
-                    state.name(),
-                    if name.is_empty() { "-" } else { &name }
-                );
-                if matches!(state, JobState::Error | JobState::TransientError)
-                    && let Ok(e) = job.get_error()
-                {
-                    line.push_str(&format!("\n  {}", error_text(&e)));
-                }
-                if state == JobState::Transferred {
-                    line.push_str(&format!(
-                        " (`{} complete {id}` makes the files visible)",
-                        prefix(&m)
-                    ));
-                }
-                log(line);
-            }
-            now_known.insert(id, state);
-        }
-        known = now_known;
-        if interrupt::interrupted() {
-            log("bgcopy: interrupted; stopping (jobs continue on the next run)".into());
-            break EXIT_INTERRUPTED;
-        }
-        if until_idle && !busy {
-            let count = |s: JobState| known.values().filter(|&&k| k == s).count();
-            log(format!(
-                "bgcopy: idle: {} transferred, {} in error, {} suspended",
-                count(JobState::Transferred),
-                count(JobState::Error),
-                count(JobState::Suspended)
-            ));
-            break 0;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let end = m.serve(until_idle, &interrupt::interrupted, &mut log)?;
     drop(m);
-    Ok(code)
+    Ok(match end {
+        bgcopy::ServeEnd::Stopped => EXIT_INTERRUPTED,
+        bgcopy::ServeEnd::Idle { .. } => 0,
+    })
 }

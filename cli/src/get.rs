@@ -11,7 +11,7 @@ use bgcopy::{CopyJob, CopyManager, JobState, JobType, Priority};
 use indicatif::HumanBytes;
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How [`drive`] ended.
@@ -95,6 +95,9 @@ pub fn download(
     opts: &JobOptions,
     quiet: bool,
 ) -> Result<i32, Failure> {
+    if let Some(job) = unfinished(manager, files)? {
+        return continue_job(manager, job, opts, quiet);
+    }
     let job = manager.create_job(display_name, JobType::Download)?;
     let setup = || -> bgcopy::Result<()> {
         job.set_priority(opts.priority.unwrap_or(Priority::Foreground))?;
@@ -120,48 +123,7 @@ pub fn download(
         let _ = job.cancel();
         return Err(e.into());
     }
-    let mut progress = Progress::new(&job, quiet);
-    match drive(&job, &mut progress, None)? {
-        Ended::Transferred => {
-            job.complete()?;
-            let p = job.get_progress()?;
-            progress.summary(&format!(
-                "downloaded {} file{}, {} bytes",
-                p.files_total,
-                if p.files_total == 1 { "" } else { "s" },
-                p.bytes_transferred
-            ));
-            Ok(0)
-        }
-        Ended::Error => {
-            report_job_error(manager, &job, &mut progress);
-            Ok(EXIT_FAILURE)
-        }
-        Ended::Interrupted => {
-            let _ = job.suspend();
-            progress.finish();
-            let id = job.get_id();
-            let p = job.get_progress()?;
-            let b = prefix(manager);
-            eprintln!(
-                "\nbgcopy: interrupted; job {id} is suspended with {} transferred. To continue:\n  \
-                 {b} resume {id} && {b} wait {id} && {b} complete {id}\n\
-                 or discard it with\n  {b} cancel {id}\n\
-                 bgcopy: stopping the transfers and recording their progress",
-                bytes_of(p.bytes_transferred, p.bytes_total)
-            );
-            Ok(EXIT_INTERRUPTED)
-        }
-        Ended::TimedOut(_) | Ended::Stopped(_) => {
-            let state = job.get_state()?;
-            progress.finish();
-            eprintln!(
-                "bgcopy: job {} stopped unexpectedly in {state}",
-                job.get_id()
-            );
-            Ok(EXIT_FAILURE)
-        }
-    }
+    drive_to_end(manager, &job, quiet)
 }
 
 /// The (URL, absolute local path) pairs a `get` command line asks for.
@@ -251,6 +213,108 @@ pub fn run(state_dir: Option<PathBuf>, args: &GetArgs) -> Result<i32, Failure> {
     )?;
     drop(manager);
     Ok(code)
+}
+
+/// Drive `job` to its end with a progress bar: complete it once TRANSFERRED; report an
+/// ERROR; on Ctrl-C suspend it and say how to continue.
+fn drive_to_end(manager: &CopyManager, job: &CopyJob, quiet: bool) -> Result<i32, Failure> {
+    let mut progress = Progress::new(job, quiet);
+    match drive(job, &mut progress, None)? {
+        Ended::Transferred => {
+            job.complete()?;
+            let p = job.get_progress()?;
+            progress.summary(&format!(
+                "downloaded {} file{}, {} bytes",
+                p.files_total,
+                if p.files_total == 1 { "" } else { "s" },
+                p.bytes_transferred
+            ));
+            Ok(0)
+        }
+        Ended::Error => {
+            report_job_error(manager, job, &mut progress);
+            Ok(EXIT_FAILURE)
+        }
+        Ended::Interrupted => {
+            let _ = job.suspend();
+            progress.finish();
+            let id = job.get_id();
+            let p = job.get_progress()?;
+            let b = prefix(manager);
+            eprintln!(
+                "\nbgcopy: interrupted; job {id} is suspended with {} transferred. To continue:\n  \
+                 {b} resume {id} && {b} wait {id} && {b} complete {id}\n\
+                 or discard it with\n  {b} cancel {id}\n\
+                 bgcopy: stopping the transfers and recording their progress",
+                bytes_of(p.bytes_transferred, p.bytes_total)
+            );
+            Ok(EXIT_INTERRUPTED)
+        }
+        Ended::TimedOut(_) | Ended::Stopped(_) => {
+            let state = job.get_state()?;
+            progress.finish();
+            eprintln!(
+                "bgcopy: job {} stopped unexpectedly in {state}",
+                job.get_id()
+            );
+            Ok(EXIT_FAILURE)
+        }
+    }
+}
+
+/// A live job with exactly these files (same URLs and local paths, in order): what an
+/// interrupted `get` of the same command line left.
+fn unfinished(
+    manager: &CopyManager,
+    files: &[(String, PathBuf)],
+) -> bgcopy::Result<Option<bgcopy::CopyJob>> {
+    let Some(first) = files.first().and_then(|(_, l)| l.to_str()) else {
+        return Ok(None);
+    };
+    for job in manager.jobs_with_local_file(first)? {
+        let theirs = job.enum_files()?;
+        let same = theirs.len() == files.len()
+            && theirs.iter().zip(files).all(|(f, (url, local))| {
+                f.get_remote_name().is_ok_and(|r| r == *url)
+                    && f.get_local_name().is_ok_and(|l| Path::new(&l) == local)
+            });
+        if same && job.get_state()? != JobState::Cancelled {
+            return Ok(Some(job));
+        }
+    }
+    Ok(None)
+}
+
+/// Continue `job` (left by an interrupted `get` of the same files): resume it and
+/// drive it like a new one, saying so.
+fn continue_job(
+    manager: &CopyManager,
+    job: bgcopy::CopyJob,
+    opts: &JobOptions,
+    quiet: bool,
+) -> Result<i32, Failure> {
+    let p = job.get_progress()?;
+    eprintln!(
+        "bgcopy: continuing job {} ({} already transferred)",
+        job.get_id(),
+        bytes_of(p.bytes_transferred, p.bytes_total)
+    );
+    if let Some(prio) = opts.priority {
+        job.set_priority(prio)?;
+    }
+    if let Some(s) = opts.retry_delay {
+        job.set_minimum_retry_delay(s)?;
+    }
+    if let Some(s) = opts.no_progress_timeout {
+        job.set_no_progress_timeout(s)?;
+    }
+    if matches!(
+        job.get_state()?,
+        JobState::Suspended | JobState::Error | JobState::TransientError
+    ) {
+        job.resume()?;
+    }
+    drive_to_end(manager, &job, quiet)
 }
 
 /// `N files, B` for messages.

@@ -1,66 +1,14 @@
 //! Job descriptions: the JSON objects of `info --json` / `list --json`, the text of
 //! `info` and `list`, and a small RFC 3339 formatter.
 
-use bgcopy::{BYTES_UNKNOWN, CopyError, CopyJob, Event, JobState, Result};
+use bgcopy::{BYTES_UNKNOWN, CopyError, CopyJob, Event, Result};
 use indicatif::HumanBytes;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
-use std::time::SystemTime;
 
-/// `SystemTime` as RFC 3339 UTC with milliseconds: `2024-05-01T12:34:56.789Z`.
-pub fn rfc3339(t: SystemTime) -> String {
-    let ms: i128 = match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i128,
-        Err(e) => -(e.duration().as_millis() as i128),
-    };
-    let days = ms.div_euclid(86_400_000) as i64;
-    let in_day = ms.rem_euclid(86_400_000) as i64;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000
-    )
-}
+pub use bgcopy::rfc3339;
 
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// `s` safe to print on a terminal: control characters (ESC sequences, CR, BEL, …) and
-/// the invisible bidirectional overrides are shown escaped (`\u{1b}`). JSON output
-/// stays exact; this is for human output only.
-pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    if !s.chars().any(unsafe_char) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if unsafe_char(c) {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
+pub use bgcopy::printable;
 
 /// A byte count for JSON: `null` when unknown.
 fn bytes_json(n: u64) -> Value {
@@ -221,7 +169,7 @@ pub fn job_text(job: &CopyJob) -> Result<String> {
         match job.get_notify_cmd_line()? {
             Some(c) => std::iter::once(c.program)
                 .chain(c.args)
-                .map(|a| printable(&shell_quote(&a)).into_owned())
+                .map(|a| printable(&crate::names::shell_quote(&a)).into_owned())
                 .collect::<Vec<_>>()
                 .join(" "),
             None => "-".into(),
@@ -254,16 +202,6 @@ pub fn job_text(job: &CopyJob) -> Result<String> {
     Ok(s)
 }
 
-/// `s` as a POSIX shell word (quoted when it holds anything but safe characters).
-fn shell_quote(s: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
-    if !s.is_empty() && s.chars().all(safe) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
 /// The table of `list`.
 pub fn jobs_table(jobs: &[CopyJob]) -> Result<String> {
     let mut s = format!(
@@ -285,11 +223,6 @@ pub fn jobs_table(jobs: &[CopyJob]) -> Result<String> {
         );
     }
     Ok(s)
-}
-
-/// True for the states a `run --until-idle` waits on.
-pub fn is_busy(state: JobState) -> bool {
-    state.is_active() || state == JobState::TransientError
 }
 
 /// One journal entry as a line of `bgcopy events`: number, UTC time, job, what, state,
@@ -345,7 +278,7 @@ mod tests {
         assert_eq!(printable("a\x1b[2Jb\r"), "a\\u{1b}[2Jb\\u{d}");
         assert_eq!(printable("x\u{202e}y"), "x\\u{202e}y");
     }
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime};
 
     #[test]
     fn rfc3339_dates() {

@@ -10,6 +10,7 @@ mod info;
 mod interrupt;
 mod names;
 mod progress;
+mod service;
 
 use clap::Parser;
 

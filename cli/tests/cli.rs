@@ -819,3 +819,148 @@ fn fire_and_forget_with_a_notify_command() {
     let log = ok(&run(&state, &["events", "--json"]));
     assert!(log.contains("\"ACKNOWLEDGED\""), "{log}");
 }
+
+#[test]
+fn service_install_status_uninstall_without_systemd() {
+    // No systemd user manager here (and none on PATH): the unit is written, the
+    // command says how to start the engine, `status` sees `bgcopy run` when it runs.
+    let d = scratch("service");
+    let state = d.join("state");
+    let config = d.join("config");
+    let svc = |args: &[&str]| {
+        Command::new(exe())
+            .env("XDG_CONFIG_HOME", &config)
+            .env("PATH", "/nonexistent")
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("service")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let said = ok(&svc(&["install"]));
+    assert!(
+        said.contains("systemctl --user enable --now bgcopy-"),
+        "{said}"
+    );
+    let units: Vec<PathBuf> = std::fs::read_dir(config.join("systemd/user"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(units.len(), 1, "{units:?}");
+    let unit = std::fs::read_to_string(&units[0]).unwrap();
+    let state_abs = std::fs::canonicalize(&state).unwrap();
+    assert!(
+        unit.contains(&format!(
+            "ExecStart=\"{}\" --state-dir \"{}\" run",
+            exe(),
+            state_abs.display()
+        )),
+        "{unit}"
+    );
+    assert!(unit.contains("SuccessExitStatus=130") && unit.contains("WantedBy=default.target"));
+
+    let status = ok(&svc(&["status"]));
+    assert!(
+        status.contains("(installed)") && status.contains("engine:  not running"),
+        "{status}"
+    );
+    create(&state, "queued");
+    let daemon = Command::new(exe())
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["run"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = daemon.id();
+    let t0 = Instant::now();
+    let status = loop {
+        let s = ok(&svc(&["status"]));
+        if s.contains("engine:  running") || t0.elapsed() > Duration::from_secs(20) {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        status.contains(&format!("running in process {pid}")),
+        "{status}"
+    );
+    assert!(status.contains("queue:   1 jobs"), "{status}");
+    // SIGTERM: the daemon stops cleanly (130) and says so.
+    let k = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let out = daemon.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    let log = text(&out.stderr);
+    assert!(
+        log.contains("this process runs the transfers") && log.contains("stopping"),
+        "{log}"
+    );
+
+    let said = ok(&svc(&["uninstall"]));
+    assert!(said.contains("removed"), "{said}");
+    assert!(!units[0].exists());
+    let status = ok(&svc(&["status"]));
+    assert!(status.contains("(not installed)"), "{status}");
+}
+
+#[test]
+fn get_again_continues_the_interrupted_job() {
+    // Like `curl -C -` / `wget -c`: the same `get` after Ctrl-C continues the job the
+    // first one left (and says so) instead of starting from zero.
+    let o = origin();
+    let d = scratch("continue");
+    let state = d.join("state");
+    let url = o.url("continue.bin", "size=600000&rate=200000");
+    let get = || {
+        Command::new(exe())
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["get", "-d", d.to_str().unwrap(), &url])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = get();
+    std::thread::sleep(Duration::from_millis(1200));
+    let k = Command::new("kill")
+        .args(["-INT", &first.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    fails(&first.wait_with_output().unwrap(), 130);
+    let jobs: Value = serde_json::from_str(&ok(&run(&state, &["list", "--json"]))).unwrap();
+    let id = jobs[0]["id"].as_str().unwrap().to_string();
+    let done = jobs[0]["progress"]["bytes_transferred"].as_u64().unwrap();
+    assert!(done > 0 && done < 600_000, "{done}");
+
+    let second = get().wait_with_output().unwrap();
+    ok(&second);
+    let e = text(&second.stderr);
+    assert!(e.contains(&format!("continuing job {id}")), "{e}");
+    assert_eq!(
+        std::fs::read(d.join("continue.bin")).unwrap(),
+        content(600_000, 0)
+    );
+    // One job, not two; the second request started where the first stopped.
+    let listed: Value = serde_json::from_str(&ok(&run(&state, &["list", "--json"]))).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 0, "{listed}");
+    let ranges = o.stats("continue.bin")["ranges"].to_string();
+    assert!(
+        ranges.contains("bytes="),
+        "continued with a range: {ranges}"
+    );
+    // A third `get` of the same URL is a new job (the last one was completed).
+    let third = get().wait_with_output().unwrap();
+    ok(&third);
+    assert!(!text(&third.stderr).contains("continuing"));
+}

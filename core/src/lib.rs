@@ -41,12 +41,13 @@ mod wake;
 
 pub use error::{Error, Result, codes};
 pub use handles::{
-    CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob, CopyManager, WaitOutcome,
-    default_state_dir,
+    CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob, CopyManager, ServeEnd, WaitOutcome,
+    default_state_dir, engine_pid,
 };
 pub use options::{ManagerOptions, OptionKind, OptionSpec, OptionValue};
+pub use redact::printable;
 pub use table::WaitEnd;
 pub use types::{
     BYTES_UNKNOWN, Completion, ErrorContext, Event, EventKind, FileProgress, JobProgress, JobState,
-    JobTimes, JobType, NotifyCmdLine, Priority, from_ms, notify, timeout_from_f64, to_ms,
+    JobTimes, JobType, NotifyCmdLine, Priority, from_ms, notify, rfc3339, timeout_from_f64, to_ms,
 };

@@ -566,6 +566,16 @@ impl JobTable {
         })
     }
 
+    /// The live jobs with a file at local path `local`.
+    pub fn jobs_with_local(&self, local: &str) -> Result<Vec<Uuid>> {
+        self.check_fork()?;
+        let g = self.lock();
+        if g.closed {
+            return Err(closed_error());
+        }
+        g.store.jobs_with_local(local)
+    }
+
     /// The jobs recovery must visit (`None`: every live job).
     pub fn recovery_candidates(&self) -> Result<Option<Vec<Uuid>>> {
         self.lock().store.recovery_candidates()

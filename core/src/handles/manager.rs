@@ -56,6 +56,12 @@ impl std::fmt::Debug for CopyManager {
     }
 }
 
+/// The process that runs the transfers of `state_dir` now (holds its engine lock), if
+/// any: for status displays (`bgcopy service status`). Opens nothing else.
+pub fn engine_pid(state_dir: &Path) -> Option<u32> {
+    crate::sys::engine_pid(state_dir)
+}
+
 /// The platform's default state directory: `$BGCOPY_STATE_DIR`, else
 /// `$XDG_DATA_HOME/bgcopy`, else `~/.local/share/bgcopy` (macOS:
 /// `~/Library/Application Support/bgcopy`).
@@ -194,6 +200,25 @@ impl CopyManager {
             .ok_or_else(|| Error::invalid_arg(format!("{id:?} is not a job id (a UUID)")))?;
         self.table.find_live(uuid)?;
         Ok(CopyJob::new(self.table.clone(), uuid))
+    }
+
+    /// The live jobs (not ACKNOWLEDGED or CANCELLED) with a file whose local path is
+    /// `local`, in creation order: how a tool finds the job an earlier, interrupted
+    /// run left (`bgcopy get` continues it, like `curl -C -`).
+    pub fn jobs_with_local_file(&self, local: &str) -> Result<Vec<CopyJob>> {
+        Ok(self
+            .table
+            .jobs_with_local(local)?
+            .into_iter()
+            .map(|id| CopyJob::new(self.table.clone(), id))
+            .collect())
+    }
+
+    /// The number of the newest entry of the event journal (0 when empty): where a
+    /// reader that wants only what happens from now on starts.
+    pub fn journal_end(&self) -> Result<u64> {
+        self.table.check_fork()?;
+        Ok(self.table.last_event())
     }
 
     /// The durable event journal: up to `limit` (1..=10000) entries numbered above

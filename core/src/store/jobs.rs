@@ -365,6 +365,24 @@ impl Store {
         Ok(ids.iter().filter_map(|k| Uuid::try_parse(k).ok()).collect())
     }
 
+    /// The live jobs with a file whose local path is `local`, in creation order.
+    pub fn jobs_with_local(&self, local: &str) -> Result<Vec<Uuid>> {
+        let e = |e| self.err("find jobs", e);
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT DISTINCT j.id FROM files f JOIN jobs j ON j.id = f.job_id
+                 WHERE f.local = ?1 AND {LIVE} ORDER BY j.seq"
+            ))
+            .map_err(e)?;
+        let ids = st
+            .query_map([local], |r| r.get::<_, String>(0))
+            .map_err(e)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(e)?;
+        Ok(ids.iter().filter_map(|k| Uuid::try_parse(k).ok()).collect())
+    }
+
     /// The next job's creation number (call inside the transaction that saves it).
     pub fn next_seq(&self) -> Result<i64> {
         self.conn

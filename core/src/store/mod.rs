@@ -81,15 +81,21 @@ impl Store {
         let what = format!("read {}", path.display());
         let check = |e| conn_err(&conn, &what, e);
         conn.busy_timeout(BUSY_WAIT).map_err(check)?;
-        let app: i64 = conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(check)?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(check)?;
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(check)?;
+        // One snapshot: another process may be creating the store right now (its first
+        // migration sets the tables and the application id in one transaction).
+        let identity = || -> rusqlite::Result<(i64, i64, i64)> {
+            conn.execute_batch("BEGIN")?;
+            let read = (|| {
+                Ok((
+                    conn.query_row("PRAGMA application_id", [], |r| r.get(0))?,
+                    conn.query_row("PRAGMA user_version", [], |r| r.get(0))?,
+                    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?,
+                ))
+            })();
+            let _ = conn.execute_batch("COMMIT");
+            read
+        };
+        let (app, version, tables) = identity().map_err(check)?;
         if app != schema::APPLICATION_ID && (tables > 0 || version != 0) {
             return Err(Error::new(
                 codes::STORE_CORRUPT,

@@ -90,10 +90,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX jobs_cmd_due ON jobs(cmd_due) WHERE cmd_due IS NOT NULL;",
     // 5 -> 6: the temp ledger names each file's job, so recovery visits only the jobs
     // that have something to recover (entries from before stay unnamed until a full
-    // recovery names them).
+    // recovery names them); files are found by local path (`get` continues a job).
     "ALTER TABLE temps ADD COLUMN job_id TEXT;
     CREATE INDEX temps_job ON temps(job_id);
-    CREATE INDEX jobs_completing ON jobs(completing) WHERE completing = 1;",
+    CREATE INDEX jobs_completing ON jobs(completing) WHERE completing = 1;
+    CREATE INDEX files_local ON files(local);",
 ];
 
 impl Store {

@@ -43,3 +43,20 @@ impl EngineLock {
         }
     }
 }
+
+/// The pid of the process running the engine for `dir`, if one runs: the engine's
+/// exclusive lock makes a shared one fail (taken and released at once otherwise).
+pub(crate) fn engine_pid(dir: &Path) -> Option<u32> {
+    let file = File::open(dir.join("engine.lock")).ok()?;
+    // SAFETY: flock on a descriptor we own.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    if rc == 0 {
+        // SAFETY: as above.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+        return None;
+    }
+    let mut text = String::new();
+    use std::io::Read;
+    (&file).read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
