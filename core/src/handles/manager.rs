@@ -6,6 +6,10 @@
 //! every [`ELECTION_POLL`] so that one takes over when the engine's process exits or
 //! dies. Closing stops them in the reverse order.
 
+mod serve;
+
+pub use serve::ServeEnd;
+
 use super::job::CopyJob;
 use crate::args::{check_len, check_text};
 use crate::engine::Engine;

@@ -6,13 +6,11 @@ mod error;
 mod file;
 mod job;
 mod manager;
-mod serve;
 mod wait;
 
 pub use error::CopyError;
 pub use file::CopyFile;
 pub(crate) use job::CallbackSlot;
 pub use job::{CallbackResult, CopyCallback, CopyJob};
-pub use manager::{CopyManager, default_state_dir, engine_pid};
-pub use serve::ServeEnd;
+pub use manager::{CopyManager, ServeEnd, default_state_dir, engine_pid};
 pub use wait::WaitOutcome;

@@ -3,7 +3,7 @@
 //! like any manager, says when this process takes over the transfers, and reports each
 //! state change and error as the journal records it, whichever process made it.
 
-use super::manager::CopyManager;
+use super::CopyManager;
 use crate::error::{Result, codes};
 use crate::types::{Event, EventKind, JobState};
 use std::collections::HashMap;
