@@ -91,6 +91,9 @@ struct Inner {
     rev: i64,
     /// What this table's journal entries carry as their writer.
     origin: i64,
+    /// A refresh saw another connection's commit that `poll_foreign` has not reported
+    /// yet (whichever thread refreshed: the engine must not miss it).
+    foreign: bool,
 }
 
 /// Which cached jobs a transaction may have given journal entries.
@@ -118,6 +121,7 @@ impl Inner {
         }
         self.version = version;
         self.rev = newest;
+        self.foreign = true;
         Ok(())
     }
 
@@ -296,6 +300,7 @@ impl JobTable {
                 version,
                 rev,
                 origin: (Uuid::new_v4().as_u64_pair().0 >> 1) as i64,
+                foreign: false,
             }),
             changed: Condvar::new(),
             scheduler: Signal::default(),
@@ -699,13 +704,13 @@ impl JobTable {
         self.lock().store.last_event().unwrap_or(0)
     }
 
-    /// Look for changes other processes made; wakes `who` when there were any.
+    /// Look for changes other processes made (also those another thread's refresh saw
+    /// first); wakes `who` when there were any.
     pub fn poll_foreign(&self, who: Wake) {
         let changed = {
             let mut g = self.lock();
-            let before = (g.version, g.rev);
             let _ = g.refresh();
-            before != (g.version, g.rev)
+            std::mem::take(&mut g.foreign)
         };
         if changed {
             self.wake(who);

@@ -619,3 +619,73 @@ fn fork_mode(dir: &Path, url: &str, local: &str) {
     unsafe { libc::waitpid(pid, &mut status, 0) };
     println!("@@ parent ok");
 }
+
+#[test]
+fn an_engine_killed_mid_transfer_is_replaced_within_2s_and_refetches_little() {
+    // Three processes' worth of managers: the engine in a child, two candidates here.
+    // The engine dies (SIGKILL) mid-transfer; one candidate takes over within 2 s and
+    // the job continues from its checkpoint: bytes fetched twice stay within one
+    // checkpoint interval (1 s at the origin's 2 MB/s) plus what was in flight.
+    let origin = Origin::start();
+    let dir = tempdir("failover");
+    let state = dir.join("state");
+    let (child, mut out) = spawn_child("hold", &[state.to_str().unwrap()]);
+    let mut child = Reaper(child);
+    assert_eq!(read_line(&mut out), "holding");
+    let first = CopyManager::open(Some(&state)).unwrap();
+    let second = CopyManager::open(Some(&state)).unwrap();
+    assert!(!first.is_engine() && !second.is_engine());
+    let size: u64 = 8_000_000;
+    let rate: u64 = 2_000_000;
+    let local = dir.join("f.bin");
+    let job = first.create_job("failover", JobType::Download).unwrap();
+    job.set_priority(Priority::Foreground).unwrap();
+    job.add_file(
+        &origin.url("failover", &format!("size={size}&rate={rate}")),
+        local.to_str().unwrap(),
+    )
+    .unwrap();
+    job.resume().unwrap();
+    // Kill the engine once 3 MB have moved (live progress, published by the engine).
+    let t0 = Instant::now();
+    while job.get_progress().unwrap().bytes_transferred < 3_000_000 {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill9(&mut child.0);
+    let died = Instant::now();
+    while !first.is_engine() && !second.is_engine() {
+        assert!(died.elapsed() < Duration::from_secs(10), "no takeover");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let takeover = died.elapsed();
+    assert!(
+        takeover < Duration::from_secs(2),
+        "took over after {takeover:?} (the contract: within 2 s)"
+    );
+    assert!(
+        first.is_engine() != second.is_engine(),
+        "exactly one engine"
+    );
+    assert_eq!(
+        job.wait(Some(Duration::from_secs(60))).unwrap(),
+        JobState::Transferred
+    );
+    job.complete().unwrap();
+    assert_eq!(std::fs::read(&local).unwrap(), content(size, 0));
+    let stats = origin.stats("failover");
+    let sent = stats["bytes_sent"].as_u64().unwrap();
+    let twice = sent.saturating_sub(size);
+    assert!(
+        stats["range_starts"].as_array().unwrap().len() >= 2,
+        "resumed with a range: {stats}"
+    );
+    assert!(
+        twice <= rate + 512 * 1024,
+        "fetched {twice} bytes twice (one checkpoint interval is {rate} bytes): {stats}"
+    );
+    eprintln!("failover: takeover {takeover:?}, {twice} bytes fetched twice");
+    drop(second);
+    first.close().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

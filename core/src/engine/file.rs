@@ -312,6 +312,15 @@ impl<'a> FileTransfer<'a> {
     }
 
     fn mark_transferring(&self) {
+        // Only the job's first file changes the state: the others must not pay for a
+        // write transaction (nor carry the journal entries waiting for the next
+        // checkpoint into a commit of their own).
+        let first = self.ctx.table.update_live(self.id, Wake::NONE, |job| {
+            job.state == JobState::Connecting && job.run.is_some()
+        });
+        if first != Some(true) {
+            return;
+        }
         self.ctx.table.update(self.id, Wake::ENGINE, |job, store| {
             if job.state == JobState::Connecting && job.run.is_some() {
                 job.set_state(JobState::Transferring, now_ms());
