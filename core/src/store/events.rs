@@ -162,3 +162,85 @@ impl Store {
         self.stamp(id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::JobRec;
+    use crate::types::JobType;
+
+    const DAY: i64 = 24 * 3600 * 1000;
+
+    fn store() -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "bgcopy-events-unit-{}-{}",
+            std::process::id(),
+            Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        (Store::open(&dir.join("bgcopy.db")).unwrap(), dir)
+    }
+
+    /// A job created at `at`, with two journal entries; final at `at` when `end` is set.
+    fn job(s: &mut Store, seq: i64, at: i64, end: Option<JobState>) -> Uuid {
+        let id = Uuid::now_v7();
+        let mut j = JobRec::new(id, seq, JobType::Download, format!("j{seq}"), at);
+        j.record(EventKind::StateChanged, at, None);
+        j.record(EventKind::Modified, at, None);
+        s.atomic(|s| {
+            s.save_job(&j)?;
+            s.append_events(id, &j.journal, 1)?;
+            if let Some(state) = end {
+                s.finish_job(id, state, at)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        id
+    }
+
+    #[test]
+    fn final_jobs_go_with_their_events_after_seven_days_a_bounded_batch_at_a_time() {
+        let (mut s, dir) = store();
+        let now = 100 * DAY;
+        let live_old = job(&mut s, 1, now - 30 * DAY, None);
+        let recent = job(&mut s, 2, now - 6 * DAY, Some(JobState::Acknowledged));
+        let old: Vec<Uuid> = (0..(PRUNE_BATCH + 6))
+            .map(|i| job(&mut s, 10 + i, now - 8 * DAY, Some(JobState::Cancelled)))
+            .collect();
+        let count = |s: &Store, id: Uuid| {
+            s.events_since(0, 10_000)
+                .unwrap()
+                .iter()
+                .filter(|e| e.job == id)
+                .count()
+        };
+        let issued = s.last_event().unwrap();
+        // One batch: bounded work per call.
+        assert_eq!(s.atomic(|s| s.prune(now)).unwrap(), PRUNE_BATCH as usize);
+        assert_eq!(s.atomic(|s| s.prune(now)).unwrap(), 6);
+        assert_eq!(s.atomic(|s| s.prune(now)).unwrap(), 0);
+        for id in &old {
+            assert!(s.load_job(*id).unwrap().is_none());
+            assert_eq!(count(&s, *id), 0);
+        }
+        // A live job's entries stay however old; a final job's for 7 days.
+        assert!(s.load_job(live_old).unwrap().is_some());
+        assert_eq!(count(&s, live_old), 2);
+        assert!(s.load_job(recent).unwrap().is_some());
+        assert_eq!(count(&s, recent), 2);
+        // Numbers are never reused, even those of pruned entries.
+        let next = job(&mut s, 999, now, None);
+        let seqs: Vec<u64> = s
+            .events_since(0, 10_000)
+            .unwrap()
+            .iter()
+            .filter(|e| e.job == next)
+            .map(|e| e.event.seq)
+            .collect();
+        assert_eq!(seqs.len(), 2);
+        assert!(seqs.iter().all(|q| *q > issued), "{seqs:?} after {issued}");
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
