@@ -125,6 +125,16 @@ impl Inner {
         Ok(())
     }
 
+    /// The cached jobs and the store, as a pass sees them.
+    fn all(&mut self) -> AllJobs<'_> {
+        AllJobs {
+            jobs: &mut self.jobs,
+            store: &mut self.store,
+            closed: self.closed,
+            origin: self.origin,
+        }
+    }
+
     /// The job, loaded into the cache if needed.
     fn job(&mut self, id: Uuid) -> Result<&mut JobRec> {
         if !self.jobs.contains_key(&id) {
@@ -457,41 +467,13 @@ impl JobTable {
             let mut g = self.lock();
             let mut out = None;
             let mut f = Some(f);
-            let done = g.transaction(Scope::All, |g| {
-                let Inner {
-                    store,
-                    jobs,
-                    closed,
-                    origin,
-                    ..
-                } = g;
-                out = Some((f.take().expect("once"))(AllJobs {
-                    jobs,
-                    store,
-                    closed: *closed,
-                    origin: *origin,
-                }));
+            let _ = g.transaction(Scope::All, |g| {
+                out = Some((f.take().expect("once"))(g.all()));
                 Ok(())
             });
-            match (out, done) {
-                (Some(r), _) => r,
-                // The store could not be validated: the pass sees the cache as it is.
-                (None, _) => {
-                    let Inner {
-                        store,
-                        jobs,
-                        closed,
-                        origin,
-                        ..
-                    } = &mut *g;
-                    (f.take().expect("once"))(AllJobs {
-                        jobs,
-                        store,
-                        closed: *closed,
-                        origin: *origin,
-                    })
-                }
-            }
+            // Without a transaction (the store could not be validated) the pass sees
+            // the cache as it is.
+            out.unwrap_or_else(|| (f.take().expect("once"))(g.all()))
         };
         self.wake(who);
         r
@@ -501,21 +483,7 @@ impl JobTable {
     /// an error of `f` rolls back what it wrote, and a failed commit is returned.
     pub fn try_with_all<R>(&self, f: impl FnOnce(AllJobs<'_>) -> Result<R>) -> Result<R> {
         let mut g = self.lock();
-        g.all_or_nothing(Scope::All, |g| {
-            let Inner {
-                store,
-                jobs,
-                closed,
-                origin,
-                ..
-            } = g;
-            f(AllJobs {
-                jobs,
-                store,
-                closed: *closed,
-                origin: *origin,
-            })
-        })
+        g.all_or_nothing(Scope::All, |g| f(g.all()))
     }
 
     /// One pass over the cached jobs, validated but without a write transaction (the
@@ -524,19 +492,7 @@ impl JobTable {
         let r = {
             let mut g = self.lock();
             let _ = g.refresh();
-            let Inner {
-                store,
-                jobs,
-                closed,
-                origin,
-                ..
-            } = &mut *g;
-            f(AllJobs {
-                jobs,
-                store,
-                closed: *closed,
-                origin: *origin,
-            })
+            f(g.all())
         };
         self.wake(who);
         r

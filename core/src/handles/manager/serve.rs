@@ -96,23 +96,20 @@ impl CopyManager {
                         .filter(|j| j.get_state().is_ok_and(|k| k == s))
                         .count()
                 };
-                let end = ServeEnd::Idle {
-                    transferred: count(JobState::Transferred),
-                    error: count(JobState::Error),
-                    suspended: count(JobState::Suspended),
-                };
-                if let ServeEnd::Idle {
+                let (transferred, error, suspended) = (
+                    count(JobState::Transferred),
+                    count(JobState::Error),
+                    count(JobState::Suspended),
+                );
+                log(&format!(
+                    "bgcopy: idle: {transferred} transferred, {error} in error, {suspended} \
+                     suspended"
+                ));
+                return Ok(ServeEnd::Idle {
                     transferred,
                     error,
                     suspended,
-                } = end
-                {
-                    log(&format!(
-                        "bgcopy: idle: {transferred} transferred, {error} in error, {suspended} \
-                         suspended"
-                    ));
-                }
-                return Ok(end);
+                });
             }
             if batch.is_empty() {
                 std::thread::sleep(SERVE_POLL);
