@@ -239,13 +239,8 @@ pub fn event_text(e: &Event) -> String {
     if let Some(i) = e.file_index {
         let _ = write!(s, " file {i}");
     }
-    if let Some(code) = e.error_code {
-        let _ = write!(
-            s,
-            " {} (0x{code:08X}): {}",
-            bgcopy::codes::symbol(code),
-            printable(e.error_description.as_deref().unwrap_or(""))
-        );
+    if let Some(error) = e.error_text() {
+        let _ = write!(s, " {error}");
     }
     s
 }

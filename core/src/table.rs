@@ -376,6 +376,22 @@ impl JobTable {
         }
     }
 
+    /// The engine's read of a job it runs, from the cache without asking the store
+    /// whether another process changed something: such a change stops the run (the
+    /// wake thread's refresh sees it), so what a run reads of its own job is current.
+    /// A job not in the cache is read as [`JobTable::read`] reads it.
+    pub fn read_running<R>(&self, id: Uuid, f: impl FnOnce(&JobRec) -> R) -> Result<R> {
+        let mut g = self.lock();
+        if g.jobs.get(&id).is_some_and(|j| j.run.is_some()) {
+            return Ok(f(&g.jobs[&id]));
+        }
+        let fresh = g.refresh();
+        match g.job(id) {
+            Ok(job) => Ok(f(job)),
+            Err(e) => Err(fresh.err().unwrap_or(e)),
+        }
+    }
+
     /// A user call's change of a live job, in one write transaction: refused after
     /// close (INVALID_STATE), for an unknown job (NOT_FOUND) and for a final one
     /// (INVALID_STATE). Wakes everyone, and the engine wherever it runs.

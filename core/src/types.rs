@@ -269,6 +269,17 @@ impl Event {
     pub fn time_ms(&self) -> i64 {
         to_ms(self.time)
     }
+
+    /// An ERROR entry's error as one printable line, `SYMBOL (0xCODE): description`
+    /// (control characters escaped); `None` for the other kinds.
+    pub fn error_text(&self) -> Option<String> {
+        let code = self.error_code?;
+        Some(format!(
+            "{} (0x{code:08X}): {}",
+            crate::codes::symbol(code),
+            crate::redact::printable(self.error_description.as_deref().unwrap_or(""))
+        ))
+    }
 }
 
 /// The notify command line of a job (BITS `SetNotifyCmdLine`): a program the engine

@@ -3,13 +3,13 @@
 //! directory and an engine taking over from a killed one; corrupt and
 //! foreign stores; temp-file reconciliation at open.
 //!
-//! The child is this test binary run again with `BGCOPY_CHILD` set (see `child_entry`).
+//! The child is this test binary run again with `BGCOPY_TEST_CHILD` set (see `child_entry`).
 
 use bgcopy::{CopyManager, JobState, JobType, ManagerOptions, Priority, codes};
+use bgcopy_test_harness::children::{self, next_report, spawn_child};
 use bgcopy_test_harness::{Origin, content};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 fn tempdir(name: &str) -> PathBuf {
@@ -17,32 +17,6 @@ fn tempdir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// Start this test binary as a child running `mode` with `args`.
-fn spawn_child(mode: &str, args: &[&str]) -> (Child, BufReader<std::process::ChildStdout>) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
-        .env("BGCOPY_CHILD", mode)
-        .env("BGCOPY_CHILD_ARGS", args.join("\n"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    (child, out)
-}
-
-/// The next line the child reported (`@@ ` lines; the test harness prints others).
-fn read_line(r: &mut BufReader<std::process::ChildStdout>) -> String {
-    loop {
-        let mut l = String::new();
-        assert!(r.read_line(&mut l).unwrap() > 0, "child ended early");
-        // libtest may have printed "test child_entry ... " on the same line.
-        if let Some(at) = l.find("@@ ") {
-            return l[at + 3..].trim().to_string();
-        }
-    }
 }
 
 /// Kills the child when a test fails half-way.
@@ -69,17 +43,12 @@ fn temp_files(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The child side. Does nothing unless `BGCOPY_CHILD` is set.
+/// The child side. Does nothing unless `BGCOPY_TEST_CHILD` is set.
 #[test]
 fn child_entry() {
-    let Ok(mode) = std::env::var("BGCOPY_CHILD") else {
+    let Some((mode, args)) = children::child_mode() else {
         return;
     };
-    let args: Vec<String> = std::env::var("BGCOPY_CHILD_ARGS")
-        .unwrap_or_default()
-        .split('\n')
-        .map(String::from)
-        .collect();
     let state = Path::new(&args[0]);
     match mode.as_str() {
         // Transfer one file and never stop.
@@ -172,7 +141,7 @@ fn sigkill_mid_transfer_resumes_from_checkpoint() {
         &[state.to_str().unwrap(), &url, local.to_str().unwrap()],
     );
     let mut child = Reaper(child);
-    let id = read_line(&mut out);
+    let id = next_report(&mut out);
     // Wait until more than one checkpoint's worth (8 MiB) is on disk.
     let start = Instant::now();
     let written = loop {
@@ -235,10 +204,10 @@ fn sigkill_mid_api_calls_keeps_every_returned_change() {
     let state = dir.join("state");
     let (child, mut out) = spawn_child("api", &[state.to_str().unwrap(), dir.to_str().unwrap()]);
     let mut child = Reaper(child);
-    assert_eq!(read_line(&mut out), "ready");
+    assert_eq!(next_report(&mut out), "ready");
     let mut lines = Vec::new();
     while lines.len() < 300 {
-        lines.push(read_line(&mut out));
+        lines.push(next_report(&mut out));
     }
     kill9(&mut child.0);
     // Whatever the child printed after the kill point was never read: only what we
@@ -331,7 +300,7 @@ fn processes_share_one_state_dir_and_an_engine_takes_over() {
     // Another process opens the directory first: it runs the transfers.
     let (child, mut out) = spawn_child("hold", &[state.to_str().unwrap()]);
     let mut child = Reaper(child);
-    assert_eq!(read_line(&mut out), "holding");
+    assert_eq!(next_report(&mut out), "holding");
     // This process opens it too (no LOCKED) and two managers here as well.
     let m = CopyManager::open(Some(&state)).unwrap();
     let inspect = {
@@ -555,8 +524,8 @@ fn forked_child_opens_its_own_manager() {
         &[dir.to_str().unwrap(), &url, local.to_str().unwrap()],
     );
     let mut child = Reaper(child);
-    assert_eq!(read_line(&mut out), "forked child ok");
-    assert_eq!(read_line(&mut out), "parent ok");
+    assert_eq!(next_report(&mut out), "forked child ok");
+    assert_eq!(next_report(&mut out), "parent ok");
     let _ = child.0.wait();
     assert_eq!(std::fs::read(&local).unwrap(), content(200_000, 0));
     let _ = std::fs::remove_dir_all(&dir);
@@ -631,7 +600,7 @@ fn an_engine_killed_mid_transfer_is_replaced_within_2s_and_refetches_little() {
     let state = dir.join("state");
     let (child, mut out) = spawn_child("hold", &[state.to_str().unwrap()]);
     let mut child = Reaper(child);
-    assert_eq!(read_line(&mut out), "holding");
+    assert_eq!(next_report(&mut out), "holding");
     let first = CopyManager::open(Some(&state)).unwrap();
     let second = CopyManager::open(Some(&state)).unwrap();
     assert!(!first.is_engine() && !second.is_engine());

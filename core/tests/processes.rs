@@ -1,47 +1,14 @@
 //! One queue, many processes, under load and at rest: eight processes making mixed
 //! calls on one state directory at once, and idle managers using no CPU.
 //!
-//! The child is this test binary run again with `BGCOPY_PROC_CHILD` set (see
+//! The child is this test binary run again with `BGCOPY_TEST_CHILD` set (see
 //! `child_entry`).
 
 use bgcopy::{CopyManager, JobState, JobType, ManagerOptions, Priority, codes};
+use bgcopy_test_harness::children::{self, next_report, reports, spawn_child};
 use bgcopy_test_harness::{ScratchDir as Dir, content, shared_origin as origin};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn spawn_child(mode: &str, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
-        .env("BGCOPY_PROC_CHILD", mode)
-        .env("BGCOPY_PROC_ARGS", args.join("\n"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    (child, out)
-}
-
-/// The child's `@@ ` lines, until it closes its output.
-fn reported(r: BufReader<ChildStdout>) -> Vec<String> {
-    r.lines()
-        .map_while(Result::ok)
-        .filter_map(|l| l.find("@@ ").map(|at| l[at + 3..].trim().to_string()))
-        .collect()
-}
-
-fn next_report(r: &mut BufReader<ChildStdout>) -> String {
-    loop {
-        let mut l = String::new();
-        assert!(r.read_line(&mut l).unwrap() > 0, "child ended early");
-        if let Some(at) = l.find("@@ ") {
-            return l[at + 3..].trim().to_string();
-        }
-    }
-}
 
 /// xorshift64 (seeded per child).
 struct Rng(u64);
@@ -57,17 +24,12 @@ impl Rng {
     }
 }
 
-/// The child side. Does nothing unless `BGCOPY_PROC_CHILD` is set.
+/// The child side. Does nothing unless `BGCOPY_TEST_CHILD` is set.
 #[test]
 fn child_entry() {
-    let Ok(mode) = std::env::var("BGCOPY_PROC_CHILD") else {
+    let Some((mode, args)) = children::child_mode() else {
         return;
     };
-    let args: Vec<String> = std::env::var("BGCOPY_PROC_ARGS")
-        .unwrap_or_default()
-        .split('\n')
-        .map(String::from)
-        .collect();
     let state = std::path::Path::new(&args[0]);
     match mode.as_str() {
         // 200 mixed calls on jobs of its own and on all jobs; reports every job it
@@ -190,7 +152,7 @@ fn eight_processes_make_mixed_calls_at_once_and_nothing_is_lost() {
         .collect();
     let mut expected: HashMap<String, String> = HashMap::new();
     for (mut child, r) in children {
-        let lines = reported(r);
+        let lines = reports(r);
         let status = child.wait().unwrap();
         assert!(status.success(), "a child failed: {lines:?}");
         for l in lines {

@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static origin O;
 static int failed_checks;
@@ -1296,15 +1300,62 @@ static void test_eight_threads_share_one_job(void) {
 
 /* The event journal, and callbacks in a manager that does not transfer (its own store
  * connection, as another process has): they fire for the engine's changes. */
+/* `unit --engine STATE`: a process that only holds a manager that transfers (the
+ * engine of STATE) until its standard input closes. */
+static int run_engine(const char *state) {
+  bgcopy_manager *m = NULL;
+  if (bgcopy_manager_open(state, &m) != BGCOPY_S_OK) {
+    fprintf(stderr, "engine: %s\n", bgcopy_last_error_message());
+    return 1;
+  }
+  char buf[64];
+  while (read(STDIN_FILENO, buf, sizeof buf) > 0) {
+  }
+  bgcopy_manager_release(m);
+  return 0;
+}
+
+static const char *SELF; /* argv[0] */
+
+/* Start `SELF --engine state`; `*feed` is the write end of its standard input. */
+static pid_t spawn_engine(const char *state, int *feed) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[0], STDIN_FILENO);
+  char *argv[] = {(char *)SELF, "--engine", (char *)state, NULL};
+  pid_t pid = -1;
+  extern char **environ;
+  if (posix_spawn(&pid, SELF, &fa, NULL, argv, environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[0]);
+  if (pid < 0) {
+    close(fds[1]);
+    return -1;
+  }
+  *feed = fds[1];
+  return pid;
+}
+
+/* The engine is another process (this binary with --engine); every manager here is a
+ * client (start_transfers = false), so every transfer, callback cause and the notify
+ * command happen over there. */
 static void test_event_journal_and_callbacks_in_a_client(void) {
   fx f;
-  CHECK(fx_open(&f, "journal") == 0);
+  memset(&f, 0, sizeof f);
+  CHECK(make_temp_dir(f.dir, sizeof f.dir, "journal") == 0);
+  snprintf(f.state, sizeof f.state, "%s/state", f.dir);
+  int feed = -1;
+  pid_t engine = spawn_engine(f.state, &feed);
+  CHECK(engine > 0);
   bgcopy_manager_options o;
   bgcopy_manager_options_init(&o);
   o.notify_interval_ms = 50;
   o.start_transfers = false;
   bgcopy_manager *client = NULL;
   OK(bgcopy_manager_open_with(f.state, &o, &client));
+  OK(bgcopy_manager_open_with(f.state, &o, &f.m));
   static ctx c;
   ctx_init(&c);
   bgcopy_job *j = NULL, *bad = NULL;
@@ -1421,6 +1472,11 @@ static void test_event_journal_and_callbacks_in_a_client(void) {
   bgcopy_job_release(j);
   bgcopy_job_release(bad);
   bgcopy_manager_release(client);
+  /* The engine closes and exits when its input ends. */
+  close(feed);
+  int status = -1;
+  CHECK(waitpid(engine, &status, 0) == engine);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   fx_done(&f);
 }
 
@@ -1454,6 +1510,8 @@ static const test TESTS[] = {
 };
 
 int main(int argc, char **argv) {
+  SELF = argv[0];
+  if (argc == 3 && strcmp(argv[1], "--engine") == 0) return run_engine(argv[2]);
   if (origin_start(&O) != 0) {
     printf("RESULT passed=0 failed=1\n");
     return 1;

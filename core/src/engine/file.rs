@@ -58,7 +58,7 @@ impl<'a> FileTransfer<'a> {
         stop: &'a AtomicBool,
         buf: &'a mut Vec<u8>,
     ) -> Option<FileTransfer<'a>> {
-        let snap = ctx.table.read(id, |j| {
+        let snap = ctx.table.read_running(id, |j| {
             j.files.get(idx).map(|f| {
                 (
                     f.remote.clone(),
@@ -301,14 +301,19 @@ impl<'a> FileTransfer<'a> {
     /// The size and validator the server gave (made durable with the next checkpoint).
     fn set_meta(&self, total: Option<u64>, validator: Option<String>) {
         let idx = self.idx;
-        self.ctx.table.update_live(self.id, Wake::ENGINE, |job| {
+        let listening = self.ctx.table.update_live(self.id, Wake::NONE, |job| {
             let f = &mut job.files[idx];
             if f.total != total || f.validator != validator {
                 f.total = total;
                 f.validator = validator;
                 job.touch(now_ms());
             }
+            job.callback.is_some()
         });
+        // Nobody waits for a file's size: only a callback of this process hears it.
+        if listening == Some(true) {
+            self.ctx.table.wake(Wake::NOTIFIER);
+        }
     }
 
     fn mark_transferring(&self) {
@@ -333,10 +338,10 @@ impl<'a> FileTransfer<'a> {
     /// Every byte is in the temporary file: the file is done (recorded once synced).
     pub(super) fn mark_done(&self, file: &Arc<File>, size: u64, validator: Option<String>) {
         let (idx, epoch) = (self.idx, self.epoch);
-        let live = self.ctx.table.update_live(self.id, Wake::ENGINE, |job| {
+        let live = self.ctx.table.update_live(self.id, Wake::NONE, |job| {
             let f = &mut job.files[idx];
             if f.epoch != epoch {
-                return false;
+                return (false, false);
             }
             f.done_bytes = size;
             f.total = Some(size);
@@ -348,9 +353,17 @@ impl<'a> FileTransfer<'a> {
             let now = now_ms();
             job.touch(now);
             job.record(EventKind::FileTransferred, now, Some(idx));
-            true
+            (true, job.callback.is_some())
         });
-        if live == Some(true) {
+        let Some((live, listening)) = live else {
+            return;
+        };
+        // A file's end changes no job state (waiters sleep on): only a callback of
+        // this process hears it.
+        if listening {
+            self.ctx.table.wake(Wake::NOTIFIER);
+        }
+        if live {
             self.checkpoint(file, size, true, false);
         }
     }

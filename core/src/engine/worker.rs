@@ -116,7 +116,7 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
                 }
                 let next = ctx
                     .table
-                    .read(id, |j| {
+                    .read_running(id, |j| {
                         let mut t = taken.lock().unwrap_or_else(|p| p.into_inner());
                         let idx = (0..j.files.len()).find(|i| !j.files[*i].done && !t.contains(i));
                         if let Some(i) = idx {

@@ -81,6 +81,11 @@ impl Store {
         let what = format!("read {}", path.display());
         let check = |e| conn_err(&conn, &what, e);
         conn.busy_timeout(BUSY_WAIT).map_err(check)?;
+        // Statement journals and sorts stay in memory: on disk they are files in the
+        // shared /var/tmp holding job data, and a journal entry per row (every event's
+        // AUTOINCREMENT insert needs one) costs two writes each.
+        conn.execute_batch("PRAGMA temp_store=MEMORY;")
+            .map_err(check)?;
         // One snapshot: another process may be creating the store right now (its first
         // migration sets the tables and the application id in one transaction).
         let identity = || -> rusqlite::Result<(i64, i64, i64)> {

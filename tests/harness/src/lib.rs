@@ -200,3 +200,61 @@ impl Drop for ScratchDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A test binary run again as a child process: [`spawn_child`] starts it running only
+/// its `child_entry` test with a mode and arguments, [`child_mode`] reads them there,
+/// and the child reports to the parent with `@@ ` lines on its standard output.
+pub mod children {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Child, ChildStdout, Command, Stdio};
+
+    const MODE: &str = "BGCOPY_TEST_CHILD";
+    const ARGS: &str = "BGCOPY_TEST_CHILD_ARGS";
+
+    /// Start this test binary as a child running `mode` with `args` (standard input a
+    /// pipe, output read through the returned reader).
+    pub fn spawn_child(mode: &str, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+            .env(MODE, mode)
+            .env(ARGS, args.join("\n"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        (child, out)
+    }
+
+    /// In the child: its mode and arguments; `None` in an ordinary test run.
+    pub fn child_mode() -> Option<(String, Vec<String>)> {
+        let mode = std::env::var(MODE).ok()?;
+        let args = std::env::var(ARGS)
+            .unwrap_or_default()
+            .split('\n')
+            .map(String::from)
+            .collect();
+        Some((mode, args))
+    }
+
+    /// The child's next `@@ ` line (libtest may print "test child_entry ... " before
+    /// it on the same line).
+    pub fn next_report(r: &mut BufReader<ChildStdout>) -> String {
+        loop {
+            let mut l = String::new();
+            assert!(r.read_line(&mut l).unwrap() > 0, "child ended early");
+            if let Some(at) = l.find("@@ ") {
+                return l[at + 3..].trim().to_string();
+            }
+        }
+    }
+
+    /// Every `@@ ` line of the child until it closes its output.
+    pub fn reports(r: BufReader<ChildStdout>) -> Vec<String> {
+        r.lines()
+            .map_while(Result::ok)
+            .filter_map(|l| l.find("@@ ").map(|at| l[at + 3..].trim().to_string()))
+            .collect()
+    }
+}

@@ -154,17 +154,13 @@ impl CopyManager {
                 }
                 Some(line)
             }
-            EventKind::Error => {
-                let code = e.error_code.unwrap_or(0);
-                Some(format!(
-                    "{id}   {} (0x{code:08X}) in context {}{}: {}",
-                    codes::symbol(code),
-                    e.error_context.map_or("UNKNOWN", |c| c.name()),
-                    e.file_index
-                        .map_or(String::new(), |i| format!(", file {i}")),
-                    printable(e.error_description.as_deref().unwrap_or(""))
-                ))
-            }
+            EventKind::Error => Some(format!(
+                "{id}   {} (context {}{})",
+                e.error_text()?,
+                e.error_context.map_or("UNKNOWN", |c| c.name()),
+                e.file_index
+                    .map_or(String::new(), |i| format!(", file {i}")),
+            )),
             _ => None,
         }
     }
