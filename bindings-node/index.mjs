@@ -12,6 +12,7 @@ export const {
   ErrorContext,
   EventKind,
   NotifyFlags,
+  SecurityFlags,
   BYTES_UNKNOWN,
 } = bgcopy
 

@@ -142,6 +142,15 @@ pub(crate) fn array<'e>(env: &Env, v: Unknown<'e>, what: &str) -> Result<Vec<Unk
     (0..len).map(|i| arr.get_element::<Unknown>(i)).collect()
 }
 
+/// An array of strings.
+pub(crate) fn strings(env: &Env, v: Unknown, what: &str) -> Result<Vec<String>> {
+    array(env, v, what)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| string(env, s, &format!("{what}[{i}]")))
+        .collect()
+}
+
 /// A boolean.
 pub(crate) fn boolean(env: &Env, v: &Unknown, what: &str) -> Result<bool> {
     if v.get_type()? != ValueType::Boolean {

@@ -200,13 +200,59 @@ impl CopyJob {
         #[napi(ts_arg_type = "string[] | undefined | null")] cmd_args: Option<Unknown>,
     ) -> Result<()> {
         let program = args::string(env, program, "program")?;
-        let mut list = Vec::new();
-        if let Some(a) = cmd_args.filter(|a| !args::is_nullish(a)) {
-            for (i, v) in args::array(env, a, "args")?.into_iter().enumerate() {
-                list.push(args::string(env, v, &format!("args[{i}]"))?);
-            }
-        }
+        let list = match cmd_args.filter(|a| !args::is_nullish(a)) {
+            Some(a) => args::strings(env, a, "args")?,
+            None => Vec::new(),
+        };
         self.job.set_notify_cmd_line(&program, &list).or_throw(env)
+    }
+
+    /// The custom header lines (`"Name: value"`); throws `ACCESS_DENIED` once they were
+    /// made write-only.
+    #[napi]
+    pub fn get_custom_headers(&self, env: &Env) -> Result<Vec<String>> {
+        self.job.get_custom_headers().or_throw(env)
+    }
+
+    /// Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
+    /// most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+    /// framing headers). Sent with every request of the job, and with a redirect only
+    /// to the same origin. `[]` clears them.
+    #[napi]
+    pub fn set_custom_headers(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "string[]")] headers: Unknown,
+    ) -> Result<()> {
+        let list = args::strings(env, headers, "headers")?;
+        self.job.set_custom_headers(&list).or_throw(env)
+    }
+
+    /// Make the custom headers write-only (BITS `MakeCustomHeadersWriteOnly`):
+    /// `getCustomHeaders` throws `ACCESS_DENIED` from now on; they can still be
+    /// replaced. There is no way back.
+    #[napi]
+    pub fn make_custom_headers_write_only(&self, env: &Env) -> Result<()> {
+        self.job.make_custom_headers_write_only().or_throw(env)
+    }
+
+    /// The security flags (`SecurityFlags` bits; default 0).
+    #[napi]
+    pub fn get_security_flags(&self, env: &Env) -> Result<u32> {
+        self.job.get_security_flags().or_throw(env)
+    }
+
+    /// Set the security flags (BITS `SetSecurityFlags`): a redirect policy
+    /// (`SecurityFlags.Redirect*`) and `SecurityFlags.AllowHttpsToHttp`. BITS's
+    /// certificate flags (0x0001-0x0010) throw `E_NOTIMPL`, other bits `INVALID_ARG`.
+    #[napi]
+    pub fn set_security_flags(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "number")] flags: Unknown,
+    ) -> Result<()> {
+        let flags = args::uint32(env, flags, "flags")?;
+        self.job.set_security_flags(flags).or_throw(env)
     }
 
     /// The priority (default `Priority.Normal`).

@@ -52,6 +52,32 @@ const _: () = {
     assert!(NotifyFlags::FileTransferred as u32 == bgcopy::notify::FILE_TRANSFERRED);
 };
 
+/// A job's security flags (BITS values), combined with `|`: one redirect policy and
+/// whether a redirect from https to http is followed, e.g.
+/// `job.setSecurityFlags(SecurityFlags.RedirectAllowReport)`.
+#[napi]
+pub enum SecurityFlags {
+    /// Follow redirects; the file keeps its remote name (the default).
+    RedirectAllowSilent = 0x0000,
+    /// Follow redirects; the final URL becomes the file's remote name.
+    RedirectAllowReport = 0x0100,
+    /// A redirect puts the job in ERROR with the redirect's HTTP status.
+    RedirectDisallow = 0x0200,
+    /// The bits that hold the redirect policy.
+    RedirectPolicyMask = 0x0700,
+    /// Follow a redirect from https to http.
+    AllowHttpsToHttp = 0x0800,
+}
+
+const _: () = {
+    use bgcopy::security as s;
+    assert!(SecurityFlags::RedirectAllowSilent as u32 == s::REDIRECT_ALLOW_SILENT);
+    assert!(SecurityFlags::RedirectAllowReport as u32 == s::REDIRECT_ALLOW_REPORT);
+    assert!(SecurityFlags::RedirectDisallow as u32 == s::REDIRECT_DISALLOW);
+    assert!(SecurityFlags::RedirectPolicyMask as u32 == s::REDIRECT_POLICY_MASK);
+    assert!(SecurityFlags::AllowHttpsToHttp as u32 == s::ALLOW_HTTPS_TO_HTTP);
+};
+
 /// Progress of a whole job (BG_JOB_PROGRESS). Byte counts are `bigint`: exact.
 #[napi(object, object_from_js = false)]
 pub struct JobProgress {

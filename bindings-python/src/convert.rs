@@ -127,6 +127,25 @@ fn describe(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| type_name(obj))
 }
 
+/// A sequence of `str` (not a `str` itself, which would be a sequence of letters).
+pub fn strings(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
+    if obj.is_instance_of::<PyString>() {
+        return Err(wrong_type(
+            py,
+            format!("{what} must be a sequence of str, not a str"),
+        ));
+    }
+    let it = obj.try_iter().map_err(|_| {
+        wrong_type(
+            py,
+            format!("{what} must be a sequence of str, not {}", type_name(obj)),
+        )
+    })?;
+    it.enumerate()
+        .map(|(i, a)| string(&a?, &format!("{what}[{i}]")))
+        .collect()
+}
+
 /// A `str` argument (UTF-8; NUL and length are checked by the core).
 pub fn string(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     let py = obj.py();

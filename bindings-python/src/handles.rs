@@ -218,28 +218,48 @@ impl PyCopyJob {
         args: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let program = convert::path(program, "program")?;
-        let mut list = Vec::new();
-        if let Some(args) = args.filter(|a| !a.is_none()) {
-            if args.is_instance_of::<PyString>() {
-                return Err(errors::wrong_type(
-                    py,
-                    "args must be a sequence of str, not a str",
-                ));
-            }
-            let it = args.try_iter().map_err(|_| {
-                errors::wrong_type(
-                    py,
-                    format!(
-                        "args must be a sequence of str, not {}",
-                        convert::type_name(args)
-                    ),
-                )
-            })?;
-            for (i, a) in it.enumerate() {
-                list.push(convert::string(&a?, &format!("args[{i}]"))?);
-            }
-        }
+        let list = match args.filter(|a| !a.is_none()) {
+            Some(args) => convert::strings(py, args, "args")?,
+            None => Vec::new(),
+        };
         self.mutate(py, |j| j.set_notify_cmd_line(&program, &list))
+    }
+
+    /// The custom header lines (``"Name: value"``); raises ``AccessDeniedError``-coded
+    /// ``BgCopyError`` (ACCESS_DENIED) once they were made write-only.
+    fn get_custom_headers(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        self.job.get_custom_headers().or_raise(py)
+    }
+
+    /// Set the custom header lines (BITS ``SetCustomHeaders``), each ``"Name: value"``
+    /// (at most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+    /// framing headers). Sent with every request of the job, and with a redirect only
+    /// to the same origin. An empty sequence clears them.
+    #[pyo3(signature = (headers))]
+    fn set_custom_headers(&self, py: Python<'_>, headers: &Bound<'_, PyAny>) -> PyResult<()> {
+        let list = convert::strings(py, headers, "headers")?;
+        self.mutate(py, |j| j.set_custom_headers(&list))
+    }
+
+    /// Make the custom headers write-only (BITS ``MakeCustomHeadersWriteOnly``):
+    /// ``get_custom_headers`` raises ACCESS_DENIED from now on; they can still be
+    /// replaced. There is no way back.
+    fn make_custom_headers_write_only(&self, py: Python<'_>) -> PyResult<()> {
+        self.mutate(py, |j| j.make_custom_headers_write_only())
+    }
+
+    /// The security flags (an int of ``SecurityFlags`` bits; default 0).
+    fn get_security_flags(&self, py: Python<'_>) -> PyResult<u32> {
+        self.job.get_security_flags().or_raise(py)
+    }
+
+    /// Set the security flags (BITS ``SetSecurityFlags``): a redirect policy
+    /// (``SecurityFlags.REDIRECT_*``) and ``SecurityFlags.ALLOW_HTTPS_TO_HTTP``. BITS's
+    /// certificate flags (0x0001-0x0010) raise E_NOTIMPL, other bits InvalidArgError.
+    #[pyo3(signature = (flags))]
+    fn set_security_flags(&self, py: Python<'_>, flags: &Bound<'_, PyAny>) -> PyResult<()> {
+        let f = convert::u32_arg(flags, "security flags")?;
+        self.mutate(py, |j| j.set_security_flags(f))
     }
 
     /// The priority (``Priority``; default NORMAL).

@@ -195,6 +195,39 @@ impl CopyJob {
         guard(|| self.0.set_notify_cmd_line(&program, &args))
     }
 
+    /// The custom header lines (`"Name: value"`); ACCESS_DENIED once they were made
+    /// write-only.
+    pub fn get_custom_headers(&self) -> Result<Vec<String>> {
+        guard(|| self.0.get_custom_headers())
+    }
+
+    /// Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
+    /// most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+    /// framing headers). Sent with every request of the job, and with a redirect only
+    /// to the same origin. An empty list clears them.
+    pub fn set_custom_headers(&self, headers: Vec<String>) -> Result<()> {
+        guard(|| self.0.set_custom_headers(&headers))
+    }
+
+    /// Make the custom headers write-only (BITS `MakeCustomHeadersWriteOnly`):
+    /// `getCustomHeaders` fails with ACCESS_DENIED from now on; they can still be
+    /// replaced. There is no way back.
+    pub fn make_custom_headers_write_only(&self) -> Result<()> {
+        guard(|| self.0.make_custom_headers_write_only())
+    }
+
+    /// The security flags (`SecurityFlag` values or-ed; default 0).
+    pub fn get_security_flags(&self) -> Result<u32> {
+        guard(|| self.0.get_security_flags())
+    }
+
+    /// Set the security flags (BITS `SetSecurityFlags`): a redirect policy
+    /// (`SecurityFlag.REDIRECT_*`) and `SecurityFlag.ALLOW_HTTPS_TO_HTTP`. BITS's
+    /// certificate flags (0x0001-0x0010): E_NOTIMPL; other bits: INVALID_ARG.
+    pub fn set_security_flags(&self, flags: u32) -> Result<()> {
+        guard(|| self.0.set_security_flags(flags))
+    }
+
     /// The priority (default NORMAL).
     pub fn get_priority(&self) -> Result<Priority> {
         guard(|| self.0.get_priority()).map(Priority::from)

@@ -37,6 +37,34 @@ pub enum NotifyFlag {
     FileTransferred = 0x10,
 }
 
+/// A job's security flags (BITS values). `setSecurityFlags` takes one redirect
+/// policy or-ed with `ALLOW_HTTPS_TO_HTTP` if wanted: Kotlin
+/// `SecurityFlag.REDIRECT_ALLOW_REPORT.value`, Swift
+/// `SecurityFlag.redirectAllowReport.rawValue`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
+#[repr(u32)]
+pub enum SecurityFlag {
+    /// Follow redirects; the file keeps its remote name (the default).
+    RedirectAllowSilent = 0x0000,
+    /// Follow redirects; the final URL becomes the file's remote name.
+    RedirectAllowReport = 0x0100,
+    /// A redirect puts the job in ERROR with the redirect's HTTP status.
+    RedirectDisallow = 0x0200,
+    /// The bits that hold the redirect policy.
+    RedirectPolicyMask = 0x0700,
+    /// Follow a redirect from https to http.
+    AllowHttpsToHttp = 0x0800,
+}
+
+const _: () = {
+    use bg::security as s;
+    assert!(SecurityFlag::RedirectAllowSilent as u32 == s::REDIRECT_ALLOW_SILENT);
+    assert!(SecurityFlag::RedirectAllowReport as u32 == s::REDIRECT_ALLOW_REPORT);
+    assert!(SecurityFlag::RedirectDisallow as u32 == s::REDIRECT_DISALLOW);
+    assert!(SecurityFlag::RedirectPolicyMask as u32 == s::REDIRECT_POLICY_MASK);
+    assert!(SecurityFlag::AllowHttpsToHttp as u32 == s::ALLOW_HTTPS_TO_HTTP);
+};
+
 /// How `complete()` ended; `value` is the SPEC success code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
 #[repr(u32)]

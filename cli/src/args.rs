@@ -189,13 +189,20 @@ pub struct JobOptions {
     /// Seconds without progress before transient errors become fatal (0: every error is fatal).
     #[arg(long, value_name = "S")]
     pub no_progress_timeout: Option<u32>,
+    /// Send this header with every request, as "Name: value" (repeatable; like curl's
+    /// -H). A redirect to another origin drops it.
+    #[arg(short = 'H', long = "header", value_name = "LINE")]
+    pub header: Vec<String>,
+    /// Follow redirects from https to http (refused by default).
+    #[arg(long)]
+    pub proto_redir_https_to_http: bool,
 }
 
 /// `bgcopy set`.
 #[derive(Debug, Args)]
 #[command(group(
     ArgGroup::new("props")
-        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description", "notify_cmd"])
+        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description", "notify_cmd", "header", "clear_headers", "headers_write_only", "security_flags"])
         .required(true)
         .multiple(true)
 ))]
@@ -227,6 +234,24 @@ pub struct SetArgs {
         allow_hyphen_values = true
     )]
     pub notify_cmd: Option<Vec<String>>,
+    /// Replace the job's custom headers with these "Name: value" lines (repeatable).
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "LINE",
+        conflicts_with = "clear_headers"
+    )]
+    pub header: Vec<String>,
+    /// Remove the job's custom headers.
+    #[arg(long)]
+    pub clear_headers: bool,
+    /// Make the job's custom headers write-only: no command or call shows them again.
+    #[arg(long)]
+    pub headers_write_only: bool,
+    /// BITS security flags (e.g. 0x0100: redirects update the remote name; 0x0200:
+    /// a redirect is an error; 0x0800: allow https to http).
+    #[arg(long, value_name = "FLAGS", value_parser = parse_flags)]
+    pub security_flags: Option<u32>,
 }
 
 /// `bgcopy demo`.
@@ -250,6 +275,16 @@ pub struct DemoArgs {
 pub fn parse_priority(s: &str) -> Result<Priority, String> {
     Priority::from_name(s)
         .ok_or_else(|| format!("{s:?} is not a priority (foreground, high, normal or low)"))
+}
+
+/// Parse flags: decimal or 0x-prefixed hexadecimal.
+pub fn parse_flags(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    let v = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => t.parse(),
+    };
+    v.map_err(|_| format!("{s:?} is not a number (decimal or 0x hexadecimal)"))
 }
 
 /// Parse a non-negative number of seconds (fractions allowed).

@@ -191,6 +191,15 @@ fn set(m: &CopyManager, a: &SetArgs) -> bgcopy::Result<()> {
     if let Some((program, args)) = a.notify_cmd.as_ref().and_then(|c| c.split_first()) {
         job.set_notify_cmd_line(program, args)?;
     }
+    if !a.header.is_empty() || a.clear_headers {
+        job.set_custom_headers(&a.header)?;
+    }
+    if a.headers_write_only {
+        job.make_custom_headers_write_only()?;
+    }
+    if let Some(flags) = a.security_flags {
+        job.set_security_flags(flags)?;
+    }
     Ok(())
 }
 

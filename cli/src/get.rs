@@ -101,12 +101,7 @@ pub fn download(
     let job = manager.create_job(display_name, JobType::Download)?;
     let setup = || -> bgcopy::Result<()> {
         job.set_priority(opts.priority.unwrap_or(Priority::Foreground))?;
-        if let Some(s) = opts.retry_delay {
-            job.set_minimum_retry_delay(s)?;
-        }
-        if let Some(s) = opts.no_progress_timeout {
-            job.set_no_progress_timeout(s)?;
-        }
+        apply(&job, opts)?;
         let set: Vec<(&str, String)> = files
             .iter()
             .map(|(u, l)| (u.as_str(), l.to_string_lossy().into_owned()))
@@ -285,6 +280,24 @@ fn unfinished(
     Ok(None)
 }
 
+/// The options of `get` besides the priority, on a new or continued job.
+fn apply(job: &bgcopy::CopyJob, opts: &JobOptions) -> bgcopy::Result<()> {
+    if let Some(s) = opts.retry_delay {
+        job.set_minimum_retry_delay(s)?;
+    }
+    if let Some(s) = opts.no_progress_timeout {
+        job.set_no_progress_timeout(s)?;
+    }
+    if !opts.header.is_empty() {
+        job.set_custom_headers(&opts.header)?;
+    }
+    if opts.proto_redir_https_to_http {
+        let flags = job.get_security_flags()?;
+        job.set_security_flags(flags | bgcopy::security::ALLOW_HTTPS_TO_HTTP)?;
+    }
+    Ok(())
+}
+
 /// Continue `job` (left by an interrupted `get` of the same files): resume it and
 /// drive it like a new one, saying so.
 fn continue_job(
@@ -302,12 +315,7 @@ fn continue_job(
     if let Some(prio) = opts.priority {
         job.set_priority(prio)?;
     }
-    if let Some(s) = opts.retry_delay {
-        job.set_minimum_retry_delay(s)?;
-    }
-    if let Some(s) = opts.no_progress_timeout {
-        job.set_no_progress_timeout(s)?;
-    }
+    apply(&job, opts)?;
     if matches!(
         job.get_state()?,
         JobState::Suspended | JobState::Error | JobState::TransientError

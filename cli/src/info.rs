@@ -83,8 +83,19 @@ pub fn job_json(job: &CopyJob) -> Result<Value> {
             argv.extend(c.args);
             argv
         }),
+        "custom_headers": headers_json(job)?,
+        "security_flags": job.get_security_flags()?,
         "files": files,
     }))
+}
+
+/// The job's custom headers, or `"write-only"` when they can no longer be read.
+fn headers_json(job: &bgcopy::CopyJob) -> bgcopy::Result<Value> {
+    match job.get_custom_headers() {
+        Ok(lines) => Ok(json!(lines)),
+        Err(e) if e.code() == bgcopy::codes::ACCESS_DENIED => Ok(json!("write-only")),
+        Err(e) => Err(e),
+    }
 }
 
 /// `B of T (P%)`, or `B of ?` while the total is unknown.
@@ -174,6 +185,19 @@ pub fn job_text(job: &CopyJob) -> Result<String> {
                 .join(" "),
             None => "-".into(),
         },
+    );
+    row(
+        "custom headers:",
+        match job.get_custom_headers() {
+            Ok(lines) if lines.is_empty() => "-".into(),
+            Ok(lines) => printable(&lines.join("; ")).into_owned(),
+            Err(e) if e.code() == bgcopy::codes::ACCESS_DENIED => "(write-only)".into(),
+            Err(e) => return Err(e),
+        },
+    );
+    row(
+        "security flags:",
+        format!("0x{:04X}", job.get_security_flags()?),
     );
     row("created:", rfc3339(t.creation_time));
     row("modified:", rfc3339(t.modification_time));

@@ -964,3 +964,56 @@ fn get_again_continues_the_interrupted_job() {
     ok(&third);
     assert!(!text(&third.stderr).contains("continuing"));
 }
+
+#[test]
+fn headers_and_security_flags_from_the_command_line() {
+    let o = origin();
+    let d = scratch("headers");
+    let state = d.join("state");
+    // get -H: sent with the request.
+    let out = d.join("h.bin");
+    ok(&run(
+        &state,
+        &[
+            "get",
+            "-H",
+            "X-Token: cli-1",
+            "-H",
+            "X-Other: 2",
+            "-o",
+            out.to_str().unwrap(),
+            &o.url("cli-rq-h", "size=500"),
+        ],
+    ));
+    let seen = o.stats("cli-rq-h")["headers"][0].clone();
+    assert!(
+        seen.as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h == "x-token: cli-1"),
+        "{seen}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), content(500, 0));
+
+    // set: headers, then write-only; info shows them, then only that they are hidden.
+    let id = create(&state, "headers");
+    ok(&run(
+        &state,
+        &["set", &id, "-H", "X-A: 1", "--security-flags", "0x0100"],
+    ));
+    let j = info(&state, &id);
+    assert_eq!(j["custom_headers"], serde_json::json!(["X-A: 1"]));
+    assert_eq!(j["security_flags"], 0x100);
+    ok(&run(&state, &["set", &id, "--headers-write-only"]));
+    let j = info(&state, &id);
+    assert_eq!(j["custom_headers"], "write-only");
+    let t = ok(&run(&state, &["info", &id]));
+    assert!(t.contains("(write-only)") && !t.contains("X-A"), "{t}");
+    // Bad values: exit 1 with the code; nothing changes.
+    let e = fails(&run(&state, &["set", &id, "-H", "Host: x"]), 1);
+    assert!(e.contains("INVALID_ARG"), "{e}");
+    let e = fails(&run(&state, &["set", &id, "--security-flags", "0x0004"]), 1);
+    assert!(e.contains("NOT_IMPLEMENTED"), "{e}");
+    assert_eq!(info(&state, &id)["security_flags"], 0x100);
+    ok(&run(&state, &["cancel", &id]));
+}

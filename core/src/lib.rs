@@ -32,6 +32,7 @@ mod options;
 mod policy;
 mod record;
 mod redact;
+mod request;
 mod store;
 mod sys;
 mod table;
@@ -46,6 +47,7 @@ pub use handles::{
 };
 pub use options::{ManagerOptions, OptionKind, OptionSpec, OptionValue};
 pub use redact::printable;
+pub use request::security;
 pub use table::WaitEnd;
 pub use types::{
     BYTES_UNKNOWN, Completion, ErrorContext, Event, EventKind, FileProgress, JobProgress, JobState,

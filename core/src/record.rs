@@ -186,6 +186,12 @@ pub(crate) struct JobRec {
     pub completing: bool,
     /// The notify command line, if set.
     pub notify_cmd: Option<NotifyCmdLine>,
+    /// Custom header lines (`Name: value`) sent with every request of the job.
+    pub custom_headers: Vec<String>,
+    /// The custom headers can no longer be read back (BITS HttpOptions3).
+    pub headers_write_only: bool,
+    /// BITS security flags (redirect policy, https→http).
+    pub security_flags: u32,
     /// The state (TRANSFERRED or ERROR) whose command line is still to run.
     pub cmd_due: Option<JobState>,
     /// After a failed run of the command line: not again before this time (ms).
@@ -243,6 +249,9 @@ impl JobRec {
             no_progress_since_ms: None,
             completing: false,
             notify_cmd: None,
+            custom_headers: Vec::new(),
+            headers_write_only: false,
+            security_flags: 0,
             cmd_due: None,
             cmd_retry_at_ms: None,
             files: Vec::new(),
@@ -412,12 +421,18 @@ impl JobRec {
             no_progress_since_ms,
             completing,
             notify_cmd,
+            custom_headers,
+            headers_write_only,
+            security_flags,
             cmd_due,
             cmd_retry_at_ms,
             files,
             ..
         } = fresh;
         self.notify_cmd = notify_cmd;
+        self.custom_headers = custom_headers;
+        self.headers_write_only = headers_write_only;
+        self.security_flags = security_flags;
         self.cmd_due = cmd_due;
         self.cmd_retry_at_ms = cmd_retry_at_ms;
         self.seq = seq;

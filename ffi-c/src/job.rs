@@ -275,22 +275,111 @@ pub unsafe extern "C" fn bgcopy_job_set_notify_cmd_line(
     call(j, |job| {
         // SAFETY: the C conventions.
         let program = unsafe { crate::boundary::opt_str(program, "program") }?.unwrap_or("");
-        if args.is_null() && nargs > 0 {
-            return Err(Error::invalid_arg("args is NULL but nargs is not 0"));
-        }
-        let raw: &[*const c_char] = if nargs == 0 {
-            &[]
-        } else {
-            // SAFETY: a non-NULL array of `nargs` strings (the caller's contract).
-            unsafe { std::slice::from_raw_parts(args, nargs) }
-        };
-        let mut list = Vec::with_capacity(raw.len());
-        for (i, a) in raw.iter().enumerate() {
-            // SAFETY: the C conventions.
-            list.push(unsafe { str_arg(*a, &format!("args[{i}]")) }?.to_string());
-        }
+        // SAFETY: the C conventions.
+        let list = unsafe { str_list(args, nargs, "args") }?;
         job.set_notify_cmd_line(program, &list)
     })
+}
+
+/// `n` borrowed strings from `ptrs` (NULL allowed when `n` is 0), for a call.
+///
+/// # Safety
+/// `ptrs` points to `n` C strings (or is NULL with `n` 0).
+unsafe fn str_list(ptrs: *const *const c_char, n: usize, what: &str) -> Result<Vec<String>> {
+    if ptrs.is_null() && n > 0 {
+        return Err(Error::invalid_arg(format!(
+            "{what} is NULL but its count is not 0"
+        )));
+    }
+    let raw: &[*const c_char] = if n == 0 {
+        &[]
+    } else {
+        // SAFETY: a non-NULL array of `n` strings (the caller's contract).
+        unsafe { std::slice::from_raw_parts(ptrs, n) }
+    };
+    let mut list = Vec::with_capacity(raw.len());
+    for (i, a) in raw.iter().enumerate() {
+        // SAFETY: the C conventions.
+        list.push(unsafe { str_arg(*a, &format!("{what}[{i}]")) }?.to_string());
+    }
+    Ok(list)
+}
+
+/// An owned array of new strings for `bgcopy_string_array_free` (NULL when empty).
+fn string_array(items: Vec<String>) -> (*mut *mut c_char, usize) {
+    let n = items.len();
+    if n == 0 {
+        return (std::ptr::null_mut(), 0);
+    }
+    let array: Box<[*mut c_char]> = items.into_iter().map(new_string).collect();
+    (Box::into_raw(array).cast::<*mut c_char>(), n)
+}
+
+/// Set the custom headers (BITS `SetCustomHeaders`): `n` lines `"Name: value"` (at
+/// most 64 of 8192 bytes; no CR, LF or NUL; not Range, If-Range, Host or the framing
+/// headers), sent with every request of the job and with a redirect only to the same
+/// origin (scheme, host, port). `n` 0 clears them (`lines` may then be NULL). Strings
+/// are borrowed for the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_custom_headers(
+    j: *mut bgcopy_job,
+    lines: *const *const c_char,
+    n: usize,
+) -> i32 {
+    call(j, |job| {
+        // SAFETY: the C conventions.
+        let list = unsafe { str_list(lines, n, "lines") }?;
+        job.set_custom_headers(&list)
+    })
+}
+
+/// The custom headers: an array of `*out_n` strings `*out_lines` (free with
+/// `bgcopy_string_array_free`; NULL when there are none).
+/// `BGCOPY_E_ACCESS_DENIED` (and nothing written) once they were made write-only.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_custom_headers(
+    j: *mut bgcopy_job,
+    out_lines: *mut *mut *mut c_char,
+    out_n: *mut usize,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let (job, out_lines, out_n) = unsafe {
+            (
+                arg(j)?,
+                Out::new(out_lines, "out_lines")?,
+                Out::new(out_n, "out_n")?,
+            )
+        };
+        let lines = job.inner().get_custom_headers()?;
+        let (array, n) = string_array(lines);
+        out_lines.set(array);
+        out_n.set(n);
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+/// Make the custom headers write-only (BITS `MakeCustomHeadersWriteOnly`): from now
+/// on `bgcopy_job_get_custom_headers` fails with `BGCOPY_E_ACCESS_DENIED` and nothing
+/// shows them; they can still be replaced. There is no way back.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_make_custom_headers_write_only(j: *mut bgcopy_job) -> i32 {
+    call(j, |job| job.make_custom_headers_write_only())
+}
+
+/// The security flags (`BGCOPY_SECURITY_*`; default 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_security_flags(j: *mut bgcopy_job, out: *mut u32) -> i32 {
+    get(j, out, CopyJob::get_security_flags)
+}
+
+/// Set the security flags (BITS `SetSecurityFlags`): a redirect policy
+/// (`BGCOPY_SECURITY_REDIRECT_*`) and `BGCOPY_SECURITY_ALLOW_HTTPS_TO_HTTP`. BITS's
+/// certificate flags (0x0001-0x0010) are `BGCOPY_E_NOTIMPL`; other bits
+/// `BGCOPY_E_INVALIDARG`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_security_flags(j: *mut bgcopy_job, flags: u32) -> i32 {
+    call(j, |job| job.set_security_flags(flags))
 }
 
 /// The notify command line: `*out_program` (free with `bgcopy_string_free`) and an
@@ -316,14 +405,9 @@ pub unsafe extern "C" fn bgcopy_job_get_notify_cmd_line(
         };
         match job.inner().get_notify_cmd_line()? {
             Some(cmd) => {
-                let n = cmd.args.len();
-                let array: Box<[*mut c_char]> = cmd.args.into_iter().map(new_string).collect();
+                let (array, n) = string_array(cmd.args);
                 out_program.set(new_string(cmd.program));
-                out_args.set(if n == 0 {
-                    std::ptr::null_mut()
-                } else {
-                    Box::into_raw(array).cast::<*mut c_char>()
-                });
+                out_args.set(array);
                 out_nargs.set(n);
             }
             None => {

@@ -172,6 +172,28 @@ const _: () = {
     assert!(BGCOPY_NOTIFY_DEFAULT == notify::DEFAULT);
 };
 
+/// Security flag (redirect policy): follow redirects, keep the remote name (default).
+pub const BGCOPY_SECURITY_REDIRECT_ALLOW_SILENT: u32 = 0x0000;
+/// Security flag (redirect policy): follow redirects; the final URL becomes the
+/// file's remote name.
+pub const BGCOPY_SECURITY_REDIRECT_ALLOW_REPORT: u32 = 0x0100;
+/// Security flag (redirect policy): a redirect puts the job in ERROR with its HTTP
+/// status.
+pub const BGCOPY_SECURITY_REDIRECT_DISALLOW: u32 = 0x0200;
+/// The bits of the security flags that hold the redirect policy.
+pub const BGCOPY_SECURITY_REDIRECT_POLICY_MASK: u32 = 0x0700;
+/// Security flag: follow a redirect from https to http.
+pub const BGCOPY_SECURITY_ALLOW_HTTPS_TO_HTTP: u32 = 0x0800;
+
+const _: () = {
+    use bgcopy_core::security as s;
+    assert!(BGCOPY_SECURITY_REDIRECT_ALLOW_SILENT == s::REDIRECT_ALLOW_SILENT);
+    assert!(BGCOPY_SECURITY_REDIRECT_ALLOW_REPORT == s::REDIRECT_ALLOW_REPORT);
+    assert!(BGCOPY_SECURITY_REDIRECT_DISALLOW == s::REDIRECT_DISALLOW);
+    assert!(BGCOPY_SECURITY_REDIRECT_POLICY_MASK == s::REDIRECT_POLICY_MASK);
+    assert!(BGCOPY_SECURITY_ALLOW_HTTPS_TO_HTTP == s::ALLOW_HTTPS_TO_HTTP);
+};
+
 /// `bytes_total` while a size is not yet known (UINT64_MAX).
 pub const BGCOPY_BYTES_UNKNOWN: u64 = 0xFFFF_FFFF_FFFF_FFFF;
 /// `bgcopy_job_wait` timeout meaning "no timeout".

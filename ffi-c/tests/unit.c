@@ -1300,6 +1300,72 @@ static void test_eight_threads_share_one_job(void) {
 
 /* The event journal, and callbacks in a manager that does not transfer (its own store
  * connection, as another process has): they fire for the engine's changes. */
+/* Custom headers (write-only too) and security flags: kept, checked, sent. */
+static void test_custom_headers_and_security_flags(void) {
+  fx f;
+  CHECK(fx_open(&f, "request") == 0);
+  bgcopy_job *j = NULL;
+  OK(bgcopy_manager_create_job(f.m, "request", BGCOPY_JOB_TYPE_DOWNLOAD, &j));
+  char u[512], p[PATH_MAX];
+  url(u, sizeof u, "c-rq-h", "redirect=1&size=1500");
+  path(p, sizeof p, &f, "h.bin");
+  OK(bgcopy_job_add_file(j, u, p));
+  char **lines = NULL;
+  size_t n = 7;
+  OK(bgcopy_job_get_custom_headers(j, &lines, &n));
+  CHECK(lines == NULL && n == 0);
+  const char *set[] = {"X-Token:  c-1 ", "X-Other: 2"};
+  OK(bgcopy_job_set_custom_headers(j, set, 2));
+  OK(bgcopy_job_get_custom_headers(j, &lines, &n));
+  CHECK(n == 2 && strcmp(lines[0], "X-Token: c-1") == 0 && strcmp(lines[1], "X-Other: 2") == 0);
+  bgcopy_string_array_free(lines, n);
+  /* Bad lines and arguments change nothing. */
+  const char *crlf[] = {"X-A: 1\r\nX-B: 2"};
+  const char *range[] = {"Range: bytes=0-"};
+  CHECK(bgcopy_job_set_custom_headers(j, crlf, 1) == BGCOPY_E_INVALIDARG);
+  CHECK(bgcopy_job_set_custom_headers(j, range, 1) == BGCOPY_E_INVALIDARG);
+  BAD(bgcopy_job_set_custom_headers(j, NULL, 1));
+  BAD(bgcopy_job_get_custom_headers(j, NULL, &n));
+  OK(bgcopy_job_make_custom_headers_write_only(j));
+  lines = NULL;
+  n = 7;
+  CHECK(bgcopy_job_get_custom_headers(j, &lines, &n) == BGCOPY_E_ACCESS_DENIED);
+  CHECK(lines == NULL && n == 7);
+  /* Security flags: the redirect policy reports the final URL. */
+  uint32_t flags = 99;
+  OK(bgcopy_job_get_security_flags(j, &flags));
+  CHECK(flags == 0);
+  CHECK(bgcopy_job_set_security_flags(j, 0x0001) == BGCOPY_E_NOTIMPL);
+  CHECK(bgcopy_job_set_security_flags(j, 0x0300) == BGCOPY_E_INVALIDARG);
+  OK(bgcopy_job_set_security_flags(j, BGCOPY_SECURITY_REDIRECT_ALLOW_REPORT |
+                                          BGCOPY_SECURITY_ALLOW_HTTPS_TO_HTTP));
+  OK(bgcopy_job_get_security_flags(j, &flags));
+  CHECK(flags == (BGCOPY_SECURITY_REDIRECT_ALLOW_REPORT | BGCOPY_SECURITY_ALLOW_HTTPS_TO_HTTP));
+  OK(bgcopy_job_resume(j));
+  CHECK(wait_for_state(j, BGCOPY_JOB_STATE_TRANSFERRED, 30));
+  json_t *st = origin_stats(&O, "c-rq-h");
+  CHECK(st != NULL);
+  json_t *first = json_array_get(json_object_get(st, "headers"), 0);
+  int found = 0;
+  for (size_t i = 0; i < json_array_size(first); i++)
+    found |= strcmp(json_string_value(json_array_get(first, i)), "x-token: c-1") == 0;
+  json_decref(st);
+  CHECK(found);
+  bgcopy_file **files = NULL;
+  size_t nf = 0;
+  OK(bgcopy_job_enum_files(j, &files, &nf));
+  char *remote = NULL, want[512];
+  OK(bgcopy_file_get_remote_name(files[0], &remote));
+  url(want, sizeof want, "c-rq-h", "size=1500");
+  CHECK(strcmp(remote, want) == 0);
+  bgcopy_string_free(remote);
+  bgcopy_file_array_free(files, nf);
+  OK(bgcopy_job_complete(j));
+  CHECK(file_is(p, 1500));
+  bgcopy_job_release(j);
+  fx_done(&f);
+}
+
 /* `unit --engine STATE`: a process that only holds a manager that transfers (the
  * engine of STATE) until its standard input closes. */
 static int run_engine(const char *state) {
@@ -1507,6 +1573,7 @@ static const test TESTS[] = {
     T(test_last_error_is_per_thread),
     T(test_eight_threads_share_one_job),
     T(test_event_journal_and_callbacks_in_a_client),
+    T(test_custom_headers_and_security_flags),
 };
 
 int main(int argc, char **argv) {

@@ -129,6 +129,22 @@ class NotifyFlags(enum.IntFlag):
     DEFAULT = 0x03
 
 
+class SecurityFlags(enum.IntFlag):
+    """A job's security flags (BITS values): one redirect policy, and whether a
+    redirect from https to http is followed."""
+
+    #: Follow redirects; the file keeps its remote name (the default).
+    REDIRECT_ALLOW_SILENT = 0x0000
+    #: Follow redirects; the final URL becomes the file's remote name.
+    REDIRECT_ALLOW_REPORT = 0x0100
+    #: A redirect puts the job in ERROR with the redirect's HTTP status.
+    REDIRECT_DISALLOW = 0x0200
+    #: The bits that hold the redirect policy.
+    REDIRECT_POLICY_MASK = 0x0700
+    #: Follow a redirect from https to http.
+    ALLOW_HTTPS_TO_HTTP = 0x0800
+
+
 class codes:
     """The numeric result codes of SPEC §2 (BITS HRESULTs, unsigned) and their names.
 

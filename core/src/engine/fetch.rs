@@ -1,12 +1,14 @@
-//! One GET of a file: with Range and If-Range when resuming, following redirects itself
-//! (each `Location` parsed by WHATWG rules; loops, too many hops, non-http(s) targets
-//! and https→http refused: REDIRECT_FAILED).
+//! One GET of a file: with Range and If-Range when resuming and the job's custom
+//! headers, following redirects itself (each `Location` parsed by WHATWG rules; loops,
+//! too many hops, non-http(s) targets and https→http refused: REDIRECT_FAILED) as the
+//! job's redirect policy allows. Custom headers go only to the file URL's origin.
 
 use super::EngineCtx;
 use super::classify::Blame;
 use super::http::scheme_of;
 use crate::error::codes;
 use crate::policy::Failure;
+use crate::request::security;
 use std::collections::HashSet;
 use ureq::http::Response;
 
@@ -16,6 +18,10 @@ pub(super) struct Ask<'a> {
     pub offset: u64,
     pub validator: Option<&'a str>,
     pub file: usize,
+    /// The job's custom headers (name, value).
+    pub headers: &'a [(String, String)],
+    /// The job's security flags.
+    pub flags: u32,
 }
 
 /// GET the file; the response and the URL it came from (after redirects).
@@ -36,6 +42,11 @@ pub(super) fn fetch(
             return Err(refuse(format!("redirect loop at {url}")));
         }
         let mut req = ctx.agent.get(&url);
+        if !ask.headers.is_empty() && crate::request::same_origin(ask.url, &url) {
+            for (name, value) in ask.headers {
+                req = req.header(name.as_str(), value.as_str());
+            }
+        }
         if ask.offset > 0 {
             req = req.header("Range", format!("bytes={}-", ask.offset));
             if let Some(v) = ask.validator {
@@ -47,14 +58,26 @@ pub(super) fn fetch(
         if !matches!(status, 301 | 302 | 303 | 307 | 308) {
             return Ok((resp, url));
         }
+        if ask.flags & security::REDIRECT_POLICY_MASK == security::REDIRECT_DISALLOW {
+            // BITS: the job fails with the redirect's own status.
+            let to = super::http::header(&resp, "location").unwrap_or("nowhere");
+            let mut f = blame.status(status, &resp);
+            f.error.description = format!(
+                "{} to {}; the job's redirect policy is DISALLOW",
+                f.error.description,
+                crate::redact::redact_text(&crate::redact::printable(to))
+            );
+            return Err(f);
+        }
         let loc = super::http::header(&resp, "location")
             .ok_or_else(|| refuse(format!("HTTP {status} without a Location")))?;
         let next = crate::urls::resolve_location(&url, loc)
             .map_err(|why| refuse(format!("refused a redirect to {why}")))?;
         let next_scheme = next.scheme().to_string();
         let next = String::from(next);
-        if scheme_of(&url) == "https" && next_scheme == "http" && !opts.allow_https_to_http_redirect
-        {
+        let downgrade_ok =
+            opts.allow_https_to_http_redirect || ask.flags & security::ALLOW_HTTPS_TO_HTTP != 0;
+        if scheme_of(&url) == "https" && next_scheme == "http" && !downgrade_ok {
             return Err(refuse(format!(
                 "refused a redirect from https to http ({next})"
             )));

@@ -10,6 +10,7 @@ use super::http::{content_length, parse_content_range, range_total, scheme_of, v
 use crate::error::codes;
 use crate::policy::Failure;
 use crate::record::foreign_error;
+use crate::request::security;
 use crate::sys::{FileId, TempError};
 use crate::types::*;
 use crate::wake::Wake;
@@ -47,6 +48,9 @@ pub(super) struct FileTransfer<'a> {
     pub(super) background: bool,
     /// `http`/`https` of the URL in use (after redirects).
     pub(super) proto: &'static str,
+    /// The job's custom headers (name, value) and security flags.
+    headers: Vec<(String, String)>,
+    flags: u32,
 }
 
 impl<'a> FileTransfer<'a> {
@@ -69,10 +73,16 @@ impl<'a> FileTransfer<'a> {
                     f.validator.clone(),
                     f.total,
                     j.priority != Priority::Foreground,
+                    j.custom_headers
+                        .iter()
+                        .filter_map(|l| crate::request::parse_header_line(l).ok())
+                        .collect(),
+                    j.security_flags,
                 )
             })
         });
-        let (url, epoch, temp, temp_id, offset, validator, total, background) = snap.ok()??;
+        let (url, epoch, temp, temp_id, offset, validator, total, background, headers, flags) =
+            snap.ok()??;
         let proto = scheme_of(&url);
         Some(FileTransfer {
             ctx,
@@ -89,6 +99,8 @@ impl<'a> FileTransfer<'a> {
             total,
             background,
             proto,
+            headers,
+            flags,
         })
     }
 
@@ -144,9 +156,16 @@ impl<'a> FileTransfer<'a> {
                 offset: self.offset,
                 validator: self.validator.as_deref(),
                 file: self.idx,
+                headers: &self.headers,
+                flags: self.flags,
             };
             let (resp, final_url) = super::fetch::fetch(self.ctx, ask)?;
             self.proto = scheme_of(&final_url);
+            if final_url != self.url
+                && self.flags & security::REDIRECT_POLICY_MASK == security::REDIRECT_ALLOW_REPORT
+            {
+                self.report_final_url(final_url);
+            }
             let status = resp.status().as_u16();
             let validator = validator_of(&resp);
             let (start, total) = match status {
@@ -296,6 +315,22 @@ impl<'a> FileTransfer<'a> {
         self.validator = None;
         self.total = None;
         Ok(())
+    }
+
+    /// Redirect policy ALLOW_REPORT: the final URL becomes the file's remote name (at
+    /// once, so every process sees it), and the rest of this transfer uses it.
+    fn report_final_url(&mut self, url: String) {
+        let (id, idx, epoch) = (self.id, self.idx, self.epoch);
+        self.ctx.table.update(id, Wake::ENGINE, |job, store| {
+            let f = &mut job.files[idx];
+            if f.epoch == epoch {
+                f.remote = url.clone();
+                let _ = store.save_file(id, idx, f);
+                job.touch(now_ms());
+                let _ = store.save_job(job);
+            }
+        });
+        self.url = url;
     }
 
     /// The size and validator the server gave (made durable with the next checkpoint).

@@ -23,17 +23,18 @@ fn bad_row(table: &str, key: &str, column: &str, value: impl std::fmt::Display) 
 /// Raw values of a `jobs` row, checked by [`decode_job`].
 struct JobRow {
     id: String,
-    ints: [Option<i64>; 19],
+    ints: [Option<i64>; 21],
     err_description: Option<String>,
     err_protocol: Option<String>,
     display_name: String,
     description: String,
     notify_program: Option<String>,
     notify_args: Option<Vec<u8>>,
+    custom_headers: Option<Vec<u8>>,
 }
 
 /// Columns of [`JobRow::ints`], in order.
-const JOB_INTS: [&str; 19] = [
+const JOB_INTS: [&str; 21] = [
     "seq",
     "job_type",
     "priority",
@@ -53,6 +54,8 @@ const JOB_INTS: [&str; 19] = [
     "completing",
     "cmd_due",
     "cmd_retry_at_ms",
+    "headers_write_only",
+    "security_flags",
 ];
 
 fn decode_job(row: JobRow) -> Result<JobRec> {
@@ -149,6 +152,20 @@ fn decode_job(row: JobRow) -> Result<JobRec> {
         None => None,
     };
     job.cmd_retry_at_ms = get("cmd_retry_at_ms");
+    job.custom_headers = decode_args(row.custom_headers.as_deref().unwrap_or_default())
+        .ok_or_else(|| bad_row("jobs", &key, "custom_headers", "bytes that are not UTF-8"))?;
+    job.headers_write_only = get("headers_write_only").unwrap_or(0) != 0;
+    job.security_flags = u32_of("security_flags")
+        .ok()
+        .filter(|f| crate::request::check_security_flags(*f).is_ok())
+        .ok_or_else(|| {
+            bad_row(
+                "jobs",
+                &key,
+                "security_flags",
+                get("security_flags").unwrap_or(-1),
+            )
+        })?;
     Ok(job)
 }
 
@@ -156,23 +173,26 @@ fn decode_job(row: JobRow) -> Result<JobRec> {
 const JOB_SELECT: &str = "SELECT id, seq, job_type, priority, notify_flags, no_progress_timeout,
      min_retry_delay, state, error_count, err_context, err_code, err_file,
      creation_ms, modification_ms, completion_ms, retry_at_ms,
-     no_progress_since_ms, completing, cmd_due, cmd_retry_at_ms, err_description,
-     err_protocol, display_name, description, notify_program, notify_args FROM jobs";
+     no_progress_since_ms, completing, cmd_due, cmd_retry_at_ms, headers_write_only,
+     security_flags, err_description, err_protocol, display_name, description,
+     notify_program, notify_args, custom_headers FROM jobs";
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
-    let mut ints = [None; 19];
+    let mut ints = [None; JOB_INTS.len()];
     for (i, v) in ints.iter_mut().enumerate() {
         *v = r.get::<_, Option<i64>>(i + 1)?;
     }
+    let n = JOB_INTS.len() + 1;
     Ok(JobRow {
         id: r.get(0)?,
         ints,
-        err_description: r.get(20)?,
-        err_protocol: r.get(21)?,
-        display_name: r.get(22)?,
-        description: r.get(23)?,
-        notify_program: r.get(24)?,
-        notify_args: r.get(25)?,
+        err_description: r.get(n)?,
+        err_protocol: r.get(n + 1)?,
+        display_name: r.get(n + 2)?,
+        description: r.get(n + 3)?,
+        notify_program: r.get(n + 4)?,
+        notify_args: r.get(n + 5)?,
+        custom_headers: r.get(n + 6)?,
     })
 }
 
@@ -401,9 +421,10 @@ impl Store {
                  priority, notify_flags, no_progress_timeout, min_retry_delay, state, error_count,
                  err_context, err_code, err_description, err_file, err_protocol, creation_ms,
                  modification_ms, completion_ms, retry_at_ms, no_progress_since_ms, completing,
-                 notify_program, notify_args, cmd_due, cmd_retry_at_ms, rev)
+                 notify_program, notify_args, cmd_due, cmd_retry_at_ms, custom_headers,
+                 headers_write_only, security_flags, rev)
                  VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,
-                 ?23,?24,?25,?26,(SELECT coalesce(max(rev), 0) + 1 FROM jobs))",
+                 ?23,?24,?25,?26,?27,?28,?29,(SELECT coalesce(max(rev), 0) + 1 FROM jobs))",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -435,6 +456,9 @@ impl Store {
                     j.notify_cmd.as_ref().map(|c| encode_args(&c.args)),
                     j.cmd_due.map(|s| s as u32),
                     j.cmd_retry_at_ms,
+                    (!j.custom_headers.is_empty()).then(|| encode_args(&j.custom_headers)),
+                    j.headers_write_only,
+                    j.security_flags,
                 ])
             })
             .map_err(|e| self.err("save job", e))?;

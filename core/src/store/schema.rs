@@ -95,6 +95,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX temps_job ON temps(job_id);
     CREATE INDEX jobs_completing ON jobs(completing) WHERE completing = 1;
     CREATE INDEX files_local ON files(local);",
+    // 6 -> 7: what a job adds to its requests (SPEC §8): custom header lines (each
+    // ended by a NUL byte), whether they are write-only, and the security flags.
+    "ALTER TABLE jobs ADD COLUMN custom_headers BLOB;
+    ALTER TABLE jobs ADD COLUMN headers_write_only INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN security_flags INTEGER NOT NULL DEFAULT 0;",
 ];
 
 impl Store {

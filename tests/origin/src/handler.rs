@@ -439,6 +439,7 @@ fn serve_file(
         name,
         range_hdr.unwrap_or(""),
         req.header("if-range").unwrap_or(""),
+        &req.headers,
     );
 
     // Injected status.

@@ -20,6 +20,8 @@ pub struct NameStats {
     pub if_ranges: Vec<String>,
     /// When each counted request arrived, in milliseconds since the origin started.
     pub at_ms: Vec<u64>,
+    /// Each counted request's headers as `name: value` lines (names lower-case).
+    pub headers: Vec<Vec<String>>,
 }
 
 /// Shared handle to one name's statistics.
@@ -63,7 +65,13 @@ impl Registry {
     /// Count one request for `name`, recording its `Range` and `If-Range`
     /// headers and its arrival time. Returns the 1-based request number and the
     /// name's statistics handle.
-    pub fn count(&self, name: &str, range: &str, if_range: &str) -> (u64, Stats) {
+    pub fn count(
+        &self,
+        name: &str,
+        range: &str,
+        if_range: &str,
+        headers: &[(String, String)],
+    ) -> (u64, Stats) {
         let stats = lock(&self.names)
             .entry(name.to_string())
             .or_default()
@@ -75,6 +83,8 @@ impl Registry {
             s.range_starts.push(range_start(range));
             s.if_ranges.push(if_range.to_string());
             s.at_ms.push(self.started.elapsed().as_millis() as u64);
+            s.headers
+                .push(headers.iter().map(|(n, v)| format!("{n}: {v}")).collect());
             s.requests
         };
         (k, stats)
@@ -87,7 +97,7 @@ impl Registry {
     }
 
     /// `{"requests":K,"bytes_sent":B,"ranges":[...],"range_starts":[...],
-    /// "if_ranges":[...],"at_ms":[...]}` for `name` (all zero/empty for an unknown
+    /// "if_ranges":[...],"at_ms":[...],"headers":[[...],...]}` for `name` (all zero/empty for an unknown
     /// name).
     pub fn stats_json(&self, name: &str) -> String {
         let stats = lock(&self.names).get(name).cloned();
@@ -112,8 +122,14 @@ impl Registry {
             .map(u64::to_string)
             .collect::<Vec<_>>()
             .join(",");
+        let headers = s
+            .headers
+            .iter()
+            .map(|h| format!("[{}]", strings(h)))
+            .collect::<Vec<_>>()
+            .join(",");
         format!(
-            "{{\"requests\":{},\"bytes_sent\":{},\"ranges\":[{}],\"range_starts\":[{starts}],\"if_ranges\":[{}],\"at_ms\":[{at}]}}",
+            "{{\"requests\":{},\"bytes_sent\":{},\"ranges\":[{}],\"range_starts\":[{starts}],\"if_ranges\":[{}],\"at_ms\":[{at}],\"headers\":[{headers}]}}",
             s.requests,
             s.bytes_sent,
             strings(&s.ranges),
@@ -150,10 +166,10 @@ mod tests {
         let r = Registry::default();
         assert_eq!(
             r.stats_json("a"),
-            r#"{"requests":0,"bytes_sent":0,"ranges":[],"range_starts":[],"if_ranges":[],"at_ms":[]}"#
+            r#"{"requests":0,"bytes_sent":0,"ranges":[],"range_starts":[],"if_ranges":[],"at_ms":[],"headers":[]}"#
         );
-        assert_eq!(r.count("a", "", "").0, 1);
-        let (k, s) = r.count("a", "bytes=5-", "\"v0-9\"");
+        assert_eq!(r.count("a", "", "", &[]).0, 1);
+        let (k, s) = r.count("a", "bytes=5-", "\"v0-9\"", &[("x-a".into(), "1".into())]);
         assert_eq!(k, 2);
         lock(&s).bytes_sent += 7;
         let j = r.stats_json("a");
@@ -163,8 +179,9 @@ mod tests {
             ),
             "{j}"
         );
+        assert!(j.ends_with(r#"],"headers":[[],["x-a: 1"]]}"#), "{j}");
         r.reset("a");
-        assert_eq!(r.count("a", "", "").0, 1);
+        assert_eq!(r.count("a", "", "", &[]).0, 1);
         assert_eq!(range_start("bytes=12-"), Some(12));
         assert_eq!(range_start("bytes=-5"), None);
         assert_eq!(json_string("a\"\\\u{1}"), r#""a\"\\\u0001""#);

@@ -589,11 +589,22 @@ fn stats_and_reset() {
         at[2].as_u64().unwrap() >= at[1].as_u64().unwrap() + 50,
         "{s}"
     );
+    // Every counted request's headers, names lower-cased.
+    let hs = s["headers"].as_array().unwrap();
+    assert_eq!(hs.len(), 3, "{s}");
+    assert!(
+        hs[1]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h == "range: bytes=50-"),
+        "{s}"
+    );
     let r = o.get("/reset/s", &[]);
     assert_eq!(r.status, 200);
     assert_eq!(
         o.stats("s"),
-        serde_json::json!({"requests": 0, "bytes_sent": 0, "ranges": [], "range_starts": [], "if_ranges": [], "at_ms": []})
+        serde_json::json!({"requests": 0, "bytes_sent": 0, "ranges": [], "range_starts": [], "if_ranges": [], "at_ms": [], "headers": []})
     );
     // Counting restarts at 1.
     let r = o.get("/f/s?status=503&fail=1", &[]);

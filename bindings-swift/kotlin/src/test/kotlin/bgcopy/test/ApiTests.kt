@@ -59,7 +59,30 @@ class ApiTests(private val origin: Origin) {
         "calls from many Kotlin threads at once" to ::manyThreads,
         "files, progress, times and addFileSet" to ::filesAndTimes,
         "callbacks in a client fire for an engine process; eventsSince" to ::clientOfAnEngineProcess,
+        "custom headers (write-only) and security flags" to ::headersAndSecurityFlags,
     )
+
+    fun headersAndSecurityFlags() = withManager("request") { m, dir ->
+        val job = m.createJob("request", JobType.DOWNLOAD)
+        job.addFile(origin.url("kt-rq-h", "redirect=1&size=700"), "$dir/h.bin")
+        assertEquals(emptyList(), job.getCustomHeaders())
+        job.setCustomHeaders(listOf("X-Token:  kt-1 ", "X-Other: 2"))
+        assertEquals(listOf("X-Token: kt-1", "X-Other: 2"), job.getCustomHeaders())
+        expectError("INVALID_ARG") { job.setCustomHeaders(listOf("X-A: 1\r\nX-B: 2")) }
+        expectError("INVALID_ARG") { job.setCustomHeaders(listOf("Host: elsewhere")) }
+        job.makeCustomHeadersWriteOnly()
+        expectError("ACCESS_DENIED") { job.getCustomHeaders() }
+        assertEquals(0u, job.getSecurityFlags())
+        expectError("NOT_IMPLEMENTED") { job.setSecurityFlags(0x0008u) }
+        expectError("INVALID_ARG") { job.setSecurityFlags(0x0300u) }
+        job.setSecurityFlags(SecurityFlag.REDIRECT_ALLOW_REPORT.value)
+        assertEquals(0x0100u, job.getSecurityFlags())
+        job.resume()
+        assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
+        assertEquals(origin.url("kt-rq-h", "size=700"), job.enumFiles()[0].getRemoteName())
+        job.complete()
+        assertEquals(700L, File("$dir/h.bin").length())
+    }
 
     /** The engine is `bgcopy run` in another process; this JVM only queues and listens. */
     fun clientOfAnEngineProcess() {

@@ -1,0 +1,67 @@
+"""What a job adds to its requests (custom headers, write-only, security flags),
+against the test origin, whose /stats shows the headers each request carried."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import bgcopy
+from origin import Origin, content
+
+
+def test_custom_headers_reach_the_origin_and_can_be_made_write_only(
+    origin: Origin, tmp_path: Path
+) -> None:
+    with bgcopy.CopyManager.open(tmp_path / "state") as m:
+        job = m.create_job("headers", bgcopy.JobType.DOWNLOAD)
+        job.add_file(origin.url("py-rq-h", "size=3000"), str(tmp_path / "h.bin"))
+        assert job.get_custom_headers() == []
+        job.set_custom_headers(["X-Token:  py-1 ", "X-Other: 2"])
+        assert job.get_custom_headers() == ["X-Token: py-1", "X-Other: 2"]
+        job.make_custom_headers_write_only()
+        with pytest.raises(bgcopy.BgCopyError) as e:
+            job.get_custom_headers()
+        assert e.value.code == bgcopy.codes.ACCESS_DENIED
+        assert "py-1" not in str(e.value)
+        job.resume()
+        assert job.wait(60) == bgcopy.JobState.TRANSFERRED
+        assert "x-token: py-1" in origin.stats("py-rq-h")["headers"][0]
+        job.complete()
+        assert (tmp_path / "h.bin").read_bytes() == content(3000)
+
+        bad = m.create_job("bad", bgcopy.JobType.DOWNLOAD)
+        for lines in (["X-A: 1\r\nX-B: 2"], ["Range: bytes=0-"], ["no colon"]):
+            with pytest.raises(bgcopy.InvalidArgError):
+                bad.set_custom_headers(lines)
+        with pytest.raises(bgcopy.InvalidArgError):
+            bad.set_custom_headers("X-A: 1")  # a str is not a list of lines
+        bad.cancel()
+
+
+def test_security_flags_redirect_policy(origin: Origin, tmp_path: Path) -> None:
+    F = bgcopy.SecurityFlags
+    with bgcopy.CopyManager.open(tmp_path / "state") as m:
+        job = m.create_job("report", bgcopy.JobType.DOWNLOAD)
+        job.add_file(origin.url("py-rq-p", "redirect=1&size=100"), str(tmp_path / "r.bin"))
+        assert job.get_security_flags() == 0
+        job.set_security_flags(F.REDIRECT_ALLOW_REPORT | F.ALLOW_HTTPS_TO_HTTP)
+        assert job.get_security_flags() == F.REDIRECT_ALLOW_REPORT | F.ALLOW_HTTPS_TO_HTTP
+        job.resume()
+        assert job.wait(60) == bgcopy.JobState.TRANSFERRED
+        assert job.enum_files()[0].get_remote_name() == origin.url("py-rq-p", "size=100")
+        job.complete()
+
+        job = m.create_job("disallow", bgcopy.JobType.DOWNLOAD)
+        job.add_file(origin.url("py-rq-p", "redirect=1&size=100"), str(tmp_path / "d.bin"))
+        job.set_security_flags(F.REDIRECT_DISALLOW)
+        job.resume()
+        assert job.wait(60) == bgcopy.JobState.ERROR
+        assert job.get_error().get_error()[1] == bgcopy.codes.http(302)
+        with pytest.raises(bgcopy.BgCopyError) as e:
+            job.set_security_flags(0x0004)
+        assert e.value.code == bgcopy.codes.E_NOTIMPL
+        with pytest.raises(bgcopy.InvalidArgError):
+            job.set_security_flags(0x0300)
+        job.cancel()

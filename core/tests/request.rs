@@ -1,0 +1,255 @@
+//! What a job adds to its requests (SPEC §8): custom headers (write-only too) and the
+//! security flags (redirect policy, https→http), against the real test origin, whose
+//! `/stats` shows the headers each request carried.
+
+use bgcopy::{CopyJob, CopyManager, JobState, JobType, ManagerOptions, codes, security};
+use bgcopy_test_harness::{ScratchDir as Dir, content, shared_origin as origin};
+use std::time::Duration;
+
+fn open(dir: &Dir) -> CopyManager {
+    let mut o = ManagerOptions::default();
+    o.tls_root_certs = Some(vec![origin().cert.clone()]);
+    CopyManager::open_with(Some(&dir.state()), o).unwrap()
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// One file job on `url`, saved as `dir/name`.
+fn job_for(m: &CopyManager, dir: &Dir, url: &str, name: &str) -> CopyJob {
+    let job = m.create_job(name, JobType::Download).unwrap();
+    job.add_file(url, &dir.file(name)).unwrap();
+    job
+}
+
+fn run(job: &CopyJob) -> JobState {
+    job.resume().unwrap();
+    job.wait(Some(Duration::from_secs(60))).unwrap()
+}
+
+/// The header lines the origin saw on each counted request of `name`.
+fn seen(name: &str) -> Vec<Vec<String>> {
+    let s = origin().stats(name);
+    s["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn custom_headers_reach_the_origin_are_stored_and_can_be_made_write_only() {
+    let dir = Dir::new("req-headers");
+    let m = open(&dir);
+    let job = job_for(&m, &dir, &origin().url("rq-h", "size=5000"), "rq-h");
+    assert_eq!(job.get_custom_headers().unwrap(), Vec::<String>::new());
+    job.set_custom_headers(&["X-Token:  secret-1 ", "User-Agent: custom/1.0"])
+        .unwrap();
+    assert_eq!(
+        job.get_custom_headers().unwrap(),
+        vec!["X-Token: secret-1", "User-Agent: custom/1.0"]
+    );
+    assert_eq!(run(&job), JobState::Transferred);
+    let reqs = seen("rq-h");
+    assert_eq!(reqs.len(), 1);
+    assert!(
+        reqs[0].contains(&"x-token: secret-1".to_string()),
+        "{reqs:?}"
+    );
+    // The job's User-Agent replaces the manager's, not added to it.
+    let agents: Vec<_> = reqs[0]
+        .iter()
+        .filter(|h| h.starts_with("user-agent:"))
+        .collect();
+    assert_eq!(agents, ["user-agent: custom/1.0"], "{reqs:?}");
+    job.complete().unwrap();
+    assert_eq!(std::fs::read(dir.file("rq-h")).unwrap(), content(5000, 0));
+
+    // Stored with the job: another manager (after a reopen) reads them; write-only
+    // hides them for good, but they are still sent and can be replaced.
+    let job = job_for(&m, &dir, &origin().url("rq-w", "size=100"), "rq-w");
+    job.set_custom_headers(&["X-Token: t2"]).unwrap();
+    job.make_custom_headers_write_only().unwrap();
+    let e = job.get_custom_headers().unwrap_err();
+    assert_eq!(e.code(), codes::ACCESS_DENIED);
+    assert!(!e.to_string().contains("t2"), "{e}");
+    job.set_custom_headers(&["X-Token: t3"]).unwrap();
+    let id = job.get_id();
+    m.close().unwrap();
+    drop(m);
+    let m = open(&dir);
+    let job = m.get_job(&id).unwrap();
+    assert_eq!(
+        job.get_custom_headers().unwrap_err().code(),
+        codes::ACCESS_DENIED
+    );
+    assert_eq!(run(&job), JobState::Transferred);
+    assert!(seen("rq-w")[0].contains(&"x-token: t3".to_string()));
+    job.complete().unwrap();
+
+    // Bad lines are refused, naming the problem, and change nothing.
+    let job = job_for(&m, &dir, &origin().url("rq-b", "size=10"), "rq-b");
+    job.set_custom_headers(&["X-Keep: 1"]).unwrap();
+    for bad in [
+        vec!["X-A: 1\r\nX-B: 2"],
+        vec!["no colon"],
+        vec!["Bad Name: 1"],
+        vec!["Range: bytes=0-"],
+        vec!["Host: elsewhere"],
+        vec!["X-A: \u{7}"],
+    ] {
+        let e = job.set_custom_headers(&bad).unwrap_err();
+        assert_eq!(e.code(), codes::E_INVALIDARG, "{bad:?}: {e}");
+    }
+    let many: Vec<String> = (0..65).map(|i| format!("X-{i}: v")).collect();
+    assert_eq!(
+        job.set_custom_headers(&many).unwrap_err().code(),
+        codes::E_INVALIDARG
+    );
+    assert_eq!(job.get_custom_headers().unwrap(), vec!["X-Keep: 1"]);
+    job.set_custom_headers::<&str>(&[]).unwrap();
+    assert!(job.get_custom_headers().unwrap().is_empty());
+    job.cancel().unwrap();
+}
+
+#[test]
+fn custom_headers_follow_a_redirect_only_within_the_origin() {
+    let dir = Dir::new("req-redirect");
+    let m = open(&dir);
+    // Same origin (a relative Location on the same port): sent again.
+    let job = job_for(
+        &m,
+        &dir,
+        &origin().url("rq-same", "redirect=2&size=300"),
+        "a",
+    );
+    job.set_custom_headers(&["X-Token: same"]).unwrap();
+    assert_eq!(run(&job), JobState::Transferred);
+    assert!(seen("rq-same")[0].contains(&"x-token: same".to_string()));
+    job.complete().unwrap();
+
+    // Another origin (http → the https port): dropped, like curl without
+    // --location-trusted.
+    let target = format!("{}/f/rq-other?size=300", origin().https_base());
+    let url = origin().url("rq-from", &format!("to={}", encode(&target)));
+    let job = job_for(&m, &dir, &url, "b");
+    job.set_custom_headers(&["X-Token: other"]).unwrap();
+    assert_eq!(run(&job), JobState::Transferred);
+    let reqs = seen("rq-other");
+    assert_eq!(reqs.len(), 1);
+    assert!(
+        !reqs[0].iter().any(|h| h.starts_with("x-token")),
+        "{reqs:?}"
+    );
+    job.complete().unwrap();
+}
+
+#[test]
+fn redirect_policies_silent_report_and_disallow() {
+    let dir = Dir::new("req-policy");
+    let m = open(&dir);
+    let url = origin().url("rq-p", "redirect=1&size=200");
+    let final_url = origin().url("rq-p", "size=200");
+
+    // ALLOW_SILENT (the default): the remote name stays.
+    let job = job_for(&m, &dir, &url, "silent");
+    assert_eq!(job.get_security_flags().unwrap(), 0);
+    assert_eq!(run(&job), JobState::Transferred);
+    assert_eq!(job.enum_files().unwrap()[0].get_remote_name().unwrap(), url);
+    job.complete().unwrap();
+
+    // ALLOW_REPORT: the final URL becomes the remote name (stored: another manager
+    // sees it).
+    let job = job_for(&m, &dir, &url, "report");
+    job.set_security_flags(security::REDIRECT_ALLOW_REPORT)
+        .unwrap();
+    assert_eq!(run(&job), JobState::Transferred);
+    let mut o = ManagerOptions::default();
+    o.start_transfers = false;
+    let other = CopyManager::open_with(Some(&dir.state()), o).unwrap();
+    let seen_there = other.get_job(&job.get_id()).unwrap().enum_files().unwrap()[0]
+        .get_remote_name()
+        .unwrap();
+    assert_eq!(seen_there, final_url);
+    assert_eq!(
+        other
+            .get_job(&job.get_id())
+            .unwrap()
+            .get_security_flags()
+            .unwrap(),
+        security::REDIRECT_ALLOW_REPORT
+    );
+    job.complete().unwrap();
+    assert_eq!(std::fs::read(dir.file("report")).unwrap(), content(200, 0));
+
+    // DISALLOW: ERROR with the redirect's status (BITS), not retried.
+    let job = job_for(&m, &dir, &url, "disallow");
+    job.set_security_flags(security::REDIRECT_DISALLOW).unwrap();
+    assert_eq!(run(&job), JobState::Error);
+    let e = job.get_error().unwrap();
+    assert_eq!(e.get_error().1, codes::http(302), "{e:?}");
+    assert!(
+        e.get_error_description().contains("DISALLOW"),
+        "{}",
+        e.get_error_description()
+    );
+    assert_eq!(job.enum_files().unwrap()[0].get_remote_name().unwrap(), url);
+    job.cancel().unwrap();
+
+    // Flags BITS has that bgcopy refuses: certificate ones (E_NOTIMPL), undefined
+    // bits and policies (E_INVALIDARG); nothing changes.
+    let job = job_for(&m, &dir, &url, "bad");
+    job.set_security_flags(security::ALLOW_HTTPS_TO_HTTP)
+        .unwrap();
+    for (flags, code) in [
+        (0x0001, codes::E_NOTIMPL),
+        (0x0008, codes::E_NOTIMPL),
+        (0x0300, codes::E_INVALIDARG),
+        (0x1000, codes::E_INVALIDARG),
+    ] {
+        assert_eq!(job.set_security_flags(flags).unwrap_err().code(), code);
+    }
+    assert_eq!(
+        job.get_security_flags().unwrap(),
+        security::ALLOW_HTTPS_TO_HTTP
+    );
+    job.cancel().unwrap();
+}
+
+#[test]
+fn https_to_http_redirect_is_refused_unless_the_job_allows_it() {
+    let dir = Dir::new("req-downgrade");
+    let m = open(&dir);
+    let target = origin().url("rq-down", "size=100");
+    let url = format!("{}/f/rq-up?to={}", origin().https_base(), encode(&target));
+    let job = job_for(&m, &dir, &url, "refused");
+    assert_eq!(run(&job), JobState::Error);
+    assert_eq!(
+        job.get_error().unwrap().get_error().1,
+        codes::REDIRECT_FAILED
+    );
+    job.cancel().unwrap();
+
+    let job = job_for(&m, &dir, &url, "allowed");
+    job.set_security_flags(security::ALLOW_HTTPS_TO_HTTP)
+        .unwrap();
+    assert_eq!(run(&job), JobState::Transferred);
+    job.complete().unwrap();
+    assert_eq!(std::fs::read(dir.file("allowed")).unwrap(), content(100, 0));
+}
