@@ -108,6 +108,32 @@ export declare class CopyJob {
    * minimum retry delay while it exits non-zero). `''` clears it.
    */
   setNotifyCmdLine(program: string, cmdArgs?: string[] | undefined | null): void
+  /**
+   * The custom header lines (`"Name: value"`); throws `ACCESS_DENIED` once they were
+   * made write-only.
+   */
+  getCustomHeaders(): Array<string>
+  /**
+   * Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
+   * most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+   * framing headers). Sent with every request of the job, and with a redirect only
+   * to the same origin. `[]` clears them.
+   */
+  setCustomHeaders(headers: string[]): void
+  /**
+   * Make the custom headers write-only (BITS `MakeCustomHeadersWriteOnly`):
+   * `getCustomHeaders` throws `ACCESS_DENIED` from now on; they can still be
+   * replaced. There is no way back.
+   */
+  makeCustomHeadersWriteOnly(): void
+  /** The security flags (`SecurityFlags` bits; default 0). */
+  getSecurityFlags(): number
+  /**
+   * Set the security flags (BITS `SetSecurityFlags`): a redirect policy
+   * (`SecurityFlags.Redirect*`) and `SecurityFlags.AllowHttpsToHttp`. BITS's
+   * certificate flags (0x0001-0x0010) throw `E_NOTIMPL`, other bits `INVALID_ARG`.
+   */
+  setSecurityFlags(flags: number): void
   /** The priority (default `Priority.Normal`). */
   getPriority(): Priority
   /**
@@ -467,4 +493,22 @@ export declare enum Priority {
   Normal = 2,
   /** Last. */
   Low = 3,
+}
+
+/**
+ * A job's security flags (BITS values), combined with `|`: one redirect policy and
+ * whether a redirect from https to http is followed, e.g.
+ * `job.setSecurityFlags(SecurityFlags.RedirectAllowReport)`.
+ */
+export declare enum SecurityFlags {
+  /** Follow redirects; the file keeps its remote name (the default). */
+  RedirectAllowSilent = 0,
+  /** Follow redirects; the final URL becomes the file's remote name. */
+  RedirectAllowReport = 256,
+  /** A redirect puts the job in ERROR with the redirect's HTTP status. */
+  RedirectDisallow = 512,
+  /** The bits that hold the redirect policy. */
+  RedirectPolicyMask = 1792,
+  /** Follow a redirect from https to http. */
+  AllowHttpsToHttp = 2048,
 }

@@ -214,6 +214,33 @@
 #define BGCOPY_NOTIFY_DEFAULT 0x03
 
 /**
+ * Security flag (redirect policy): follow redirects, keep the remote name (default).
+ */
+#define BGCOPY_SECURITY_REDIRECT_ALLOW_SILENT 0
+
+/**
+ * Security flag (redirect policy): follow redirects; the final URL becomes the
+ * file's remote name.
+ */
+#define BGCOPY_SECURITY_REDIRECT_ALLOW_REPORT 256
+
+/**
+ * Security flag (redirect policy): a redirect puts the job in ERROR with its HTTP
+ * status.
+ */
+#define BGCOPY_SECURITY_REDIRECT_DISALLOW 512
+
+/**
+ * The bits of the security flags that hold the redirect policy.
+ */
+#define BGCOPY_SECURITY_REDIRECT_POLICY_MASK 1792
+
+/**
+ * Security flag: follow a redirect from https to http.
+ */
+#define BGCOPY_SECURITY_ALLOW_HTTPS_TO_HTTP 2048
+
+/**
  * `bytes_total` while a size is not yet known (UINT64_MAX).
  */
 #define BGCOPY_BYTES_UNKNOWN 18446744073709551615ull
@@ -928,6 +955,48 @@ int32_t bgcopy_job_set_notify_cmd_line(bgcopy_job *j,
                                        const char *program,
                                        const char *const *args,
                                        size_t nargs);
+
+/**
+ * Set the custom headers (BITS `SetCustomHeaders`): `n` lines `"Name: value"` (at
+ * most 64 of 8192 bytes; no CR, LF or NUL; not Range, If-Range, Host or the framing
+ * headers), sent with every request of the job and with a redirect only to the same
+ * origin (scheme, host, port). `n` 0 clears them (`lines` may then be NULL). Strings
+ * are borrowed for the call.
+ */
+int32_t bgcopy_job_set_custom_headers(bgcopy_job *j,
+                                      const char *const *lines,
+                                      size_t n);
+
+/**
+ * The custom headers: an array of `*out_n` strings `*out_lines` (free with
+ * `bgcopy_string_array_free`; NULL when there are none).
+ * `BGCOPY_E_ACCESS_DENIED` (and nothing written) once they were made write-only.
+ */
+int32_t bgcopy_job_get_custom_headers(bgcopy_job *j,
+                                      char ***out_lines,
+                                      size_t *out_n);
+
+/**
+ * Make the custom headers write-only (BITS `MakeCustomHeadersWriteOnly`): from now
+ * on `bgcopy_job_get_custom_headers` fails with `BGCOPY_E_ACCESS_DENIED` and nothing
+ * shows them; they can still be replaced. There is no way back.
+ */
+int32_t bgcopy_job_make_custom_headers_write_only(bgcopy_job *j);
+
+/**
+ * The security flags (`BGCOPY_SECURITY_*`; default 0).
+ */
+int32_t bgcopy_job_get_security_flags(bgcopy_job *j,
+                                      uint32_t *out);
+
+/**
+ * Set the security flags (BITS `SetSecurityFlags`): a redirect policy
+ * (`BGCOPY_SECURITY_REDIRECT_*`) and `BGCOPY_SECURITY_ALLOW_HTTPS_TO_HTTP`. BITS's
+ * certificate flags (0x0001-0x0010) are `BGCOPY_E_NOTIMPL`; other bits
+ * `BGCOPY_E_INVALIDARG`.
+ */
+int32_t bgcopy_job_set_security_flags(bgcopy_job *j,
+                                      uint32_t flags);
 
 /**
  * The notify command line: `*out_program` (free with `bgcopy_string_free`) and an

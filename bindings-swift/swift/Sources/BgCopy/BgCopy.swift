@@ -1402,6 +1402,12 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     func enumFiles() throws  -> [CopyFile]
     
     /**
+     * The custom header lines (`"Name: value"`); ACCESS_DENIED once they were made
+     * write-only.
+     */
+    func getCustomHeaders() throws  -> [String]
+    
+    /**
      * The description.
      */
     func getDescription() throws  -> String
@@ -1462,6 +1468,11 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     func getProgress() throws  -> JobProgress
     
     /**
+     * The security flags (`SecurityFlag` values or-ed; default 0).
+     */
+    func getSecurityFlags() throws  -> UInt32
+    
+    /**
      * The job's state.
      */
     func getState() throws  -> JobState
@@ -1477,10 +1488,25 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     func getType() throws  -> JobType
     
     /**
+     * Make the custom headers write-only (BITS `MakeCustomHeadersWriteOnly`):
+     * `getCustomHeaders` fails with ACCESS_DENIED from now on; they can still be
+     * replaced. There is no way back.
+     */
+    func makeCustomHeadersWriteOnly() throws 
+    
+    /**
      * → QUEUED (from SUSPENDED, ERROR, TRANSIENT_ERROR, or TRANSFERRED with new files);
      * EMPTY when the job has no files.
      */
     func resume() throws 
+    
+    /**
+     * Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
+     * most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+     * framing headers). Sent with every request of the job, and with a redirect only
+     * to the same origin. An empty list clears them.
+     */
+    func setCustomHeaders(headers: [String]) throws 
     
     /**
      * Set the description (at most 1024 characters, else STRING_TOO_LONG).
@@ -1525,6 +1551,13 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * Set the priority.
      */
     func setPriority(priority: Priority) throws 
+    
+    /**
+     * Set the security flags (BITS `SetSecurityFlags`): a redirect policy
+     * (`SecurityFlag.REDIRECT_*`) and `SecurityFlag.ALLOW_HTTPS_TO_HTTP`. BITS's
+     * certificate flags (0x0001-0x0010): E_NOTIMPL; other bits: INVALID_ARG.
+     */
+    func setSecurityFlags(flags: UInt32) throws 
     
     /**
      * → SUSPENDED: transfers stop, progress is kept.
@@ -1657,6 +1690,19 @@ open func enumFiles()throws  -> [CopyFile]  {
     return try  FfiConverterSequenceTypeCopyFile.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_enum_files(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The custom header lines (`"Name: value"`); ACCESS_DENIED once they were made
+     * write-only.
+     */
+open func getCustomHeaders()throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_get_custom_headers(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1807,6 +1853,18 @@ open func getProgress()throws  -> JobProgress  {
 }
     
     /**
+     * The security flags (`SecurityFlag` values or-ed; default 0).
+     */
+open func getSecurityFlags()throws  -> UInt32  {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_get_security_flags(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The job's state.
      */
 open func getState()throws  -> JobState  {
@@ -1843,6 +1901,19 @@ open func getType()throws  -> JobType  {
 }
     
     /**
+     * Make the custom headers write-only (BITS `MakeCustomHeadersWriteOnly`):
+     * `getCustomHeaders` fails with ACCESS_DENIED from now on; they can still be
+     * replaced. There is no way back.
+     */
+open func makeCustomHeadersWriteOnly()throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_make_custom_headers_write_only(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * → QUEUED (from SUSPENDED, ERROR, TRANSIENT_ERROR, or TRANSFERRED with new files);
      * EMPTY when the job has no files.
      */
@@ -1850,6 +1921,21 @@ open func resume()throws   {try rustCallWithError(FfiConverterTypeBgCopyError_li
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_resume(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
+     * most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+     * framing headers). Sent with every request of the job, and with a redirect only
+     * to the same origin. An empty list clears them.
+     */
+open func setCustomHeaders(headers: [String])throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_set_custom_headers(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceString.lower(headers),uniffiCallStatus
     )
 }
 }
@@ -1951,6 +2037,20 @@ open func setPriority(priority: Priority)throws   {try rustCallWithError(FfiConv
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_priority(
             self.uniffiCloneHandle(),
         FfiConverterTypePriority_lower(priority),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Set the security flags (BITS `SetSecurityFlags`): a redirect policy
+     * (`SecurityFlag.REDIRECT_*`) and `SecurityFlag.ALLOW_HTTPS_TO_HTTP`. BITS's
+     * certificate flags (0x0001-0x0010): E_NOTIMPL; other bits: INVALID_ARG.
+     */
+open func setSecurityFlags(flags: UInt32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_set_security_flags(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(flags),uniffiCallStatus
     )
 }
 }
@@ -3991,6 +4091,114 @@ public func FfiConverterTypePriority_lower(_ value: Priority) -> RustBuffer {
 }
 
 
+
+/**
+ * A job's security flags (BITS values). `setSecurityFlags` takes one redirect
+ * policy or-ed with `ALLOW_HTTPS_TO_HTTP` if wanted: Kotlin
+ * `SecurityFlag.REDIRECT_ALLOW_REPORT.value`, Swift
+ * `SecurityFlag.redirectAllowReport.rawValue`.
+ */
+
+public enum SecurityFlag: UInt32, Equatable, Hashable {
+    
+    /**
+     * Follow redirects; the file keeps its remote name (the default).
+     */
+    case redirectAllowSilent = 0
+    /**
+     * Follow redirects; the final URL becomes the file's remote name.
+     */
+    case redirectAllowReport = 256
+    /**
+     * A redirect puts the job in ERROR with the redirect's HTTP status.
+     */
+    case redirectDisallow = 512
+    /**
+     * The bits that hold the redirect policy.
+     */
+    case redirectPolicyMask = 1792
+    /**
+     * Follow a redirect from https to http.
+     */
+    case allowHttpsToHttp = 2048
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SecurityFlag: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSecurityFlag: FfiConverterRustBuffer {
+    typealias SwiftType = SecurityFlag
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SecurityFlag {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .redirectAllowSilent
+        
+        case 2: return .redirectAllowReport
+        
+        case 3: return .redirectDisallow
+        
+        case 4: return .redirectPolicyMask
+        
+        case 5: return .allowHttpsToHttp
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SecurityFlag, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .redirectAllowSilent:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .redirectAllowReport:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .redirectDisallow:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .redirectPolicyMask:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .allowHttpsToHttp:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSecurityFlag_lift(_ buf: RustBuffer) throws -> SecurityFlag {
+    return try FfiConverterTypeSecurityFlag.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSecurityFlag_lower(_ value: SecurityFlag) -> RustBuffer {
+    return FfiConverterTypeSecurityFlag.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -4501,6 +4709,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_enum_files() != 4889) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_custom_headers() != 16166) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_description() != 60672) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4537,6 +4748,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_progress() != 56885) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_security_flags() != 29851) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_state() != 55372) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4546,7 +4760,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_type() != 59237) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_make_custom_headers_write_only() != 9549) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_resume() != 40562) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_custom_headers() != 14139) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_description() != 65296) {
@@ -4571,6 +4791,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_priority() != 59570) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_security_flags() != 38570) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_suspend() != 20357) {

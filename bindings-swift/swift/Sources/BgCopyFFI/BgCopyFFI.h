@@ -428,6 +428,11 @@ RustBuffer uniffi_bgcopy_uniffi_fn_method_copyjob_complete(uint64_t ptr, RustCal
 RustBuffer uniffi_bgcopy_uniffi_fn_method_copyjob_enum_files(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_CUSTOM_HEADERS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_CUSTOM_HEADERS
+RustBuffer uniffi_bgcopy_uniffi_fn_method_copyjob_get_custom_headers(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_DESCRIPTION
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_DESCRIPTION
 RustBuffer uniffi_bgcopy_uniffi_fn_method_copyjob_get_description(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -488,6 +493,11 @@ RustBuffer uniffi_bgcopy_uniffi_fn_method_copyjob_get_priority(uint64_t ptr, Rus
 RustBuffer uniffi_bgcopy_uniffi_fn_method_copyjob_get_progress(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_SECURITY_FLAGS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_SECURITY_FLAGS
+uint32_t uniffi_bgcopy_uniffi_fn_method_copyjob_get_security_flags(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_STATE
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_STATE
 RustBuffer uniffi_bgcopy_uniffi_fn_method_copyjob_get_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -503,9 +513,19 @@ RustBuffer uniffi_bgcopy_uniffi_fn_method_copyjob_get_times(uint64_t ptr, RustCa
 RustBuffer uniffi_bgcopy_uniffi_fn_method_copyjob_get_type(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_MAKE_CUSTOM_HEADERS_WRITE_ONLY
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_MAKE_CUSTOM_HEADERS_WRITE_ONLY
+void uniffi_bgcopy_uniffi_fn_method_copyjob_make_custom_headers_write_only(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_RESUME
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_RESUME
 void uniffi_bgcopy_uniffi_fn_method_copyjob_resume(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_CUSTOM_HEADERS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_CUSTOM_HEADERS
+void uniffi_bgcopy_uniffi_fn_method_copyjob_set_custom_headers(uint64_t ptr, RustBuffer headers, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_DESCRIPTION
@@ -546,6 +566,11 @@ void uniffi_bgcopy_uniffi_fn_method_copyjob_set_notify_interface(uint64_t ptr, R
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_PRIORITY
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_PRIORITY
 void uniffi_bgcopy_uniffi_fn_method_copyjob_set_priority(uint64_t ptr, RustBuffer priority, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_SECURITY_FLAGS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_SECURITY_FLAGS
+void uniffi_bgcopy_uniffi_fn_method_copyjob_set_security_flags(uint64_t ptr, uint32_t flags, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SUSPEND
@@ -1024,6 +1049,12 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_enum_files(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_CUSTOM_HEADERS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_CUSTOM_HEADERS
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_get_custom_headers(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_DESCRIPTION
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_DESCRIPTION
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_get_description(void
@@ -1096,6 +1127,12 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_get_progress(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_SECURITY_FLAGS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_SECURITY_FLAGS
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_get_security_flags(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_STATE
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_STATE
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_get_state(void
@@ -1114,9 +1151,21 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_get_type(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_MAKE_CUSTOM_HEADERS_WRITE_ONLY
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_MAKE_CUSTOM_HEADERS_WRITE_ONLY
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_make_custom_headers_write_only(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_RESUME
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_RESUME
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_resume(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_CUSTOM_HEADERS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_CUSTOM_HEADERS
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_set_custom_headers(void
     
 );
 #endif
@@ -1165,6 +1214,12 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_interface(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_PRIORITY
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_PRIORITY
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_set_priority(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_SECURITY_FLAGS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_SECURITY_FLAGS
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_set_security_flags(void
     
 );
 #endif

@@ -762,6 +762,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_enum_files(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_custom_headers(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_description(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_display_name(
@@ -786,13 +788,19 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_progress(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_security_flags(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_state(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_times(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_type(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_make_custom_headers_write_only(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_resume(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_custom_headers(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_description(
     ): Int
@@ -809,6 +817,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_interface(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_priority(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_security_flags(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_suspend(
     ): Int
@@ -907,6 +917,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_enum_files(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_custom_headers(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_description(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_display_name(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -931,13 +943,19 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_progress(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_security_flags(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_times(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_type(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_make_custom_headers_write_only(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_resume(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_custom_headers(`ptr`: Long,`headers`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_description(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -954,6 +972,8 @@ internal object UniffiLib {
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_notify_interface(`ptr`: Long,`callback`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_priority(`ptr`: Long,`priority`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_security_flags(`ptr`: Long,`flags`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_suspend(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1170,6 +1190,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_enum_files() and 0xFFFF) != 4889) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_custom_headers() and 0xFFFF) != 16166) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_description() and 0xFFFF) != 60672) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1206,6 +1229,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_progress() and 0xFFFF) != 56885) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_security_flags() and 0xFFFF) != 29851) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_state() and 0xFFFF) != 55372) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1215,7 +1241,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_type() and 0xFFFF) != 59237) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_make_custom_headers_write_only() and 0xFFFF) != 9549) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_resume() and 0xFFFF) != 40562) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_custom_headers() and 0xFFFF) != 14139) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_description() and 0xFFFF) != 65296) {
@@ -1240,6 +1272,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_priority() and 0xFFFF) != 59570) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_security_flags() and 0xFFFF) != 38570) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_suspend() and 0xFFFF) != 20357) {
@@ -2969,6 +3004,12 @@ public interface CopyJobInterface {
     fun `enumFiles`(): List<CopyFile>
     
     /**
+     * The custom header lines (`"Name: value"`); ACCESS_DENIED once they were made
+     * write-only.
+     */
+    fun `getCustomHeaders`(): List<kotlin.String>
+    
+    /**
      * The description.
      */
     fun `getDescription`(): kotlin.String
@@ -3029,6 +3070,11 @@ public interface CopyJobInterface {
     fun `getProgress`(): JobProgress
     
     /**
+     * The security flags (`SecurityFlag` values or-ed; default 0).
+     */
+    fun `getSecurityFlags`(): kotlin.UInt
+    
+    /**
      * The job's state.
      */
     fun `getState`(): JobState
@@ -3044,10 +3090,25 @@ public interface CopyJobInterface {
     fun `getType`(): JobType
     
     /**
+     * Make the custom headers write-only (BITS `MakeCustomHeadersWriteOnly`):
+     * `getCustomHeaders` fails with ACCESS_DENIED from now on; they can still be
+     * replaced. There is no way back.
+     */
+    fun `makeCustomHeadersWriteOnly`()
+    
+    /**
      * → QUEUED (from SUSPENDED, ERROR, TRANSIENT_ERROR, or TRANSFERRED with new files);
      * EMPTY when the job has no files.
      */
     fun `resume`()
+    
+    /**
+     * Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
+     * most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+     * framing headers). Sent with every request of the job, and with a redirect only
+     * to the same origin. An empty list clears them.
+     */
+    fun `setCustomHeaders`(`headers`: List<kotlin.String>)
     
     /**
      * Set the description (at most 1024 characters, else STRING_TOO_LONG).
@@ -3092,6 +3153,13 @@ public interface CopyJobInterface {
      * Set the priority.
      */
     fun `setPriority`(`priority`: Priority)
+    
+    /**
+     * Set the security flags (BITS `SetSecurityFlags`): a redirect policy
+     * (`SecurityFlag.REDIRECT_*`) and `SecurityFlag.ALLOW_HTTPS_TO_HTTP`. BITS's
+     * certificate flags (0x0001-0x0010): E_NOTIMPL; other bits: INVALID_ARG.
+     */
+    fun `setSecurityFlags`(`flags`: kotlin.UInt)
     
     /**
      * → SUSPENDED: transfers stop, progress is kept.
@@ -3306,6 +3374,24 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
 
     
     /**
+     * The custom header lines (`"Name: value"`); ACCESS_DENIED once they were made
+     * write-only.
+     */
+    @Throws(BgCopyException::class)override fun `getCustomHeaders`(): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_custom_headers(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The description.
      */
     @Throws(BgCopyException::class)override fun `getDescription`(): kotlin.String {
@@ -3509,6 +3595,23 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
 
     
     /**
+     * The security flags (`SecurityFlag` values or-ed; default 0).
+     */
+    @Throws(BgCopyException::class)override fun `getSecurityFlags`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_security_flags(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The job's state.
      */
     @Throws(BgCopyException::class)override fun `getState`(): JobState {
@@ -3560,6 +3663,24 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
 
     
     /**
+     * Make the custom headers write-only (BITS `MakeCustomHeadersWriteOnly`):
+     * `getCustomHeaders` fails with ACCESS_DENIED from now on; they can still be
+     * replaced. There is no way back.
+     */
+    @Throws(BgCopyException::class)override fun `makeCustomHeadersWriteOnly`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_make_custom_headers_write_only(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
      * → QUEUED (from SUSPENDED, ERROR, TRANSIENT_ERROR, or TRANSFERRED with new files);
      * EMPTY when the job has no files.
      */
@@ -3570,6 +3691,26 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_resume(
         it,
         _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
+     * most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+     * framing headers). Sent with every request of the job, and with a redirect only
+     * to the same origin. An empty list clears them.
+     */
+    @Throws(BgCopyException::class)override fun `setCustomHeaders`(`headers`: List<kotlin.String>)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_custom_headers(
+        it,
+        
+        FfiConverterSequenceString.lower(`headers`),_status)
 }
     }
     
@@ -3711,6 +3852,25 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
         it,
         
         FfiConverterTypePriority.lower(`priority`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Set the security flags (BITS `SetSecurityFlags`): a redirect policy
+     * (`SecurityFlag.REDIRECT_*`) and `SecurityFlag.ALLOW_HTTPS_TO_HTTP`. BITS's
+     * certificate flags (0x0001-0x0010): E_NOTIMPL; other bits: INVALID_ARG.
+     */
+    @Throws(BgCopyException::class)override fun `setSecurityFlags`(`flags`: kotlin.UInt)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_security_flags(
+        it,
+        
+        FfiConverterUInt.lower(`flags`),_status)
 }
     }
     
@@ -5316,6 +5476,64 @@ public object FfiConverterTypePriority: FfiConverterRustBuffer<Priority> {
     override fun allocationSize(value: Priority) = 4UL
 
     override fun write(value: Priority, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * A job's security flags (BITS values). `setSecurityFlags` takes one redirect
+ * policy or-ed with `ALLOW_HTTPS_TO_HTTP` if wanted: Kotlin
+ * `SecurityFlag.REDIRECT_ALLOW_REPORT.value`, Swift
+ * `SecurityFlag.redirectAllowReport.rawValue`.
+ */
+
+enum class SecurityFlag(val value: kotlin.UInt) {
+    
+    /**
+     * Follow redirects; the file keeps its remote name (the default).
+     */
+    REDIRECT_ALLOW_SILENT(0u),
+    /**
+     * Follow redirects; the final URL becomes the file's remote name.
+     */
+    REDIRECT_ALLOW_REPORT(256u),
+    /**
+     * A redirect puts the job in ERROR with the redirect's HTTP status.
+     */
+    REDIRECT_DISALLOW(512u),
+    /**
+     * The bits that hold the redirect policy.
+     */
+    REDIRECT_POLICY_MASK(1792u),
+    /**
+     * Follow a redirect from https to http.
+     */
+    ALLOW_HTTPS_TO_HTTP(2048u);
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSecurityFlag: FfiConverterRustBuffer<SecurityFlag> {
+    override fun read(buf: ByteBuffer) = try {
+        SecurityFlag.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SecurityFlag) = 4UL
+
+    override fun write(value: SecurityFlag, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
