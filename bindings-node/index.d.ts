@@ -34,6 +34,16 @@ export declare class CopyFile {
   /** The local path (absolute, its directory resolved as the kernel resolves it). */
   getLocalName(): string
   /**
+   * The hidden temporary file that holds the bytes until `complete()` (BITS File3
+   * `GetTemporaryName`), beside the local path.
+   */
+  getTemporaryName(): string
+  /**
+   * The URL the file's last response came from, after redirects; `null` before any
+   * response.
+   */
+  getFinalUrl(): string | null
+  /**
    * The file's progress (byte counts as `bigint`); `completed` only once
    * `complete()` made the file visible.
    */

@@ -725,6 +725,21 @@ int32_t bgcopy_file_get_local_name(bgcopy_file *f,
                                    char **out);
 
 /**
+ * The hidden temporary file that holds the bytes until `bgcopy_job_complete` (BITS
+ * File3 `GetTemporaryName`), beside the local path. Free `*out` with
+ * `bgcopy_string_free`.
+ */
+int32_t bgcopy_file_get_temporary_name(bgcopy_file *f,
+                                       char **out);
+
+/**
+ * The URL the file's last response came from, after redirects; `*out` NULL before
+ * any response. Free `*out` with `bgcopy_string_free`.
+ */
+int32_t bgcopy_file_get_final_url(bgcopy_file *f,
+                                  char **out);
+
+/**
  * The file's progress.
  */
 int32_t bgcopy_file_get_progress(bgcopy_file *f,

@@ -432,6 +432,20 @@ impl CopyFile {
         self.file.get_local_name().or_throw(env)
     }
 
+    /// The hidden temporary file that holds the bytes until `complete()` (BITS File3
+    /// `GetTemporaryName`), beside the local path.
+    #[napi]
+    pub fn get_temporary_name(&self, env: &Env) -> Result<String> {
+        self.file.get_temporary_name().or_throw(env)
+    }
+
+    /// The URL the file's last response came from, after redirects; `null` before any
+    /// response.
+    #[napi]
+    pub fn get_final_url(&self, env: &Env) -> Result<Option<String>> {
+        self.file.get_final_url().or_throw(env)
+    }
+
     /// The file's progress (byte counts as `bigint`); `completed` only once
     /// `complete()` made the file visible.
     #[napi]

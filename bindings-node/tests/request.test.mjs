@@ -1,6 +1,7 @@
 // What a job adds to its requests (custom headers, write-only, security flags), against
 // the test origin, whose /stats shows the headers each request carried.
 import assert from 'node:assert/strict'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { CopyManager, JobState, JobType, SecurityFlags } from '../index.mjs'
@@ -52,11 +53,16 @@ describe('request options', () => {
     const job = m.createJob('report', JobType.Download)
     job.addFile(`${origin.http}/f/node-rq-p?redirect=1&size=100`, join(tmp.dir, 'r.bin'))
     assert.equal(job.getSecurityFlags(), 0)
+    const f = job.enumFiles()[0]
+    assert.equal(f.getFinalUrl(), null)
+    assert.ok(f.getTemporaryName().endsWith('.bgcopy-part'), f.getTemporaryName())
     job.setSecurityFlags(SecurityFlags.RedirectAllowReport)
     assert.equal(job.getSecurityFlags(), 0x100)
     job.resume()
     assert.equal(await job.wait(60000), JobState.Transferred)
     assert.equal(job.enumFiles()[0].getRemoteName(), `${origin.http}/f/node-rq-p?size=100`)
+    assert.equal(f.getFinalUrl(), `${origin.http}/f/node-rq-p?size=100`)
+    assert.equal(statSync(f.getTemporaryName()).size, 100)
     job.complete()
 
     const dis = m.createJob('disallow', JobType.Download)

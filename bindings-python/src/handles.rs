@@ -648,6 +648,18 @@ impl PyCopyFile {
         self.file.get_local_name().or_raise(py)
     }
 
+    /// The hidden temporary file that holds the bytes until ``complete()`` (BITS File3
+    /// ``GetTemporaryName``), beside the local path.
+    fn get_temporary_name(&self, py: Python<'_>) -> PyResult<String> {
+        self.file.get_temporary_name().or_raise(py)
+    }
+
+    /// The URL the file's last response came from, after redirects; None before any
+    /// response.
+    fn get_final_url(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        self.file.get_final_url().or_raise(py)
+    }
+
     /// The file's progress (``FileProgress``).
     fn get_progress(&self, py: Python<'_>) -> PyResult<PyFileProgress> {
         Ok(self.file.get_progress().or_raise(py)?.into())

@@ -46,11 +46,17 @@ def test_security_flags_redirect_policy(origin: Origin, tmp_path: Path) -> None:
         job = m.create_job("report", bgcopy.JobType.DOWNLOAD)
         job.add_file(origin.url("py-rq-p", "redirect=1&size=100"), str(tmp_path / "r.bin"))
         assert job.get_security_flags() == 0
+        f = job.enum_files()[0]
+        assert f.get_final_url() is None
+        assert f.get_temporary_name().endswith(".bgcopy-part")
+        assert Path(f.get_temporary_name()).parent == tmp_path
         job.set_security_flags(F.REDIRECT_ALLOW_REPORT | F.ALLOW_HTTPS_TO_HTTP)
         assert job.get_security_flags() == F.REDIRECT_ALLOW_REPORT | F.ALLOW_HTTPS_TO_HTTP
         job.resume()
         assert job.wait(60) == bgcopy.JobState.TRANSFERRED
         assert job.enum_files()[0].get_remote_name() == origin.url("py-rq-p", "size=100")
+        assert f.get_final_url() == origin.url("py-rq-p", "size=100")
+        assert Path(f.get_temporary_name()).read_bytes() == content(100)
         job.complete()
 
         job = m.create_job("disallow", bgcopy.JobType.DOWNLOAD)

@@ -334,6 +334,18 @@ impl CopyFile {
         guard(|| self.0.get_local_name())
     }
 
+    /// The hidden temporary file that holds the bytes until `complete()` (BITS File3
+    /// `GetTemporaryName`), beside the local path.
+    pub fn get_temporary_name(&self) -> Result<String> {
+        guard(|| self.0.get_temporary_name())
+    }
+
+    /// The URL the file's last response came from, after redirects; null/nil before
+    /// any response.
+    pub fn get_final_url(&self) -> Result<Option<String>> {
+        guard(|| self.0.get_final_url())
+    }
+
     /// The file's progress.
     pub fn get_progress(&self) -> Result<FileProgress> {
         guard(|| self.0.get_progress()).map(FileProgress::from)

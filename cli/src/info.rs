@@ -50,6 +50,8 @@ pub fn job_json(job: &CopyJob) -> Result<Value> {
             "index": i,
             "remote_name": f.get_remote_name()?,
             "local_name": f.get_local_name()?,
+            "temporary_name": f.get_temporary_name()?,
+            "final_url": f.get_final_url()?,
             "bytes_total": bytes_json(p.bytes_total),
             "bytes_transferred": p.bytes_transferred,
             "completed": p.completed,

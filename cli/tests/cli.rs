@@ -997,11 +997,30 @@ fn headers_and_security_flags_from_the_command_line() {
 
     // set: headers, then write-only; info shows them, then only that they are hidden.
     let id = create(&state, "headers");
+    let local = d.join("later.bin");
+    ok(&run(
+        &state,
+        &[
+            "add",
+            &id,
+            &o.url("cli-rq-x", "size=10"),
+            local.to_str().unwrap(),
+        ],
+    ));
     ok(&run(
         &state,
         &["set", &id, "-H", "X-A: 1", "--security-flags", "0x0100"],
     ));
     let j = info(&state, &id);
+    assert_eq!(j["files"][0]["final_url"], Value::Null);
+    let temp = j["files"][0]["temporary_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        temp.starts_with(d.join(".later.bin.").to_str().unwrap()),
+        "{temp}"
+    );
     assert_eq!(j["custom_headers"], serde_json::json!(["X-A: 1"]));
     assert_eq!(j["security_flags"], 0x100);
     ok(&run(&state, &["set", &id, "--headers-write-only"]));

@@ -63,6 +63,9 @@ pub(crate) struct FileRec {
     /// Live progress the engine published for other processes (not durable, never
     /// trusted by recovery): progress shows the larger of it and `done_bytes`.
     pub published: u64,
+    /// The URL the last response came from (after redirects); saved with the file's
+    /// next checkpoint.
+    pub final_url: Option<String>,
 }
 
 impl FileRec {
@@ -82,6 +85,7 @@ impl FileRec {
             temp_id: None,
             changed_restarts: 0,
             published: 0,
+            final_url: None,
         }
     }
 

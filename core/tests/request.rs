@@ -167,11 +167,29 @@ fn redirect_policies_silent_report_and_disallow() {
     let url = origin().url("rq-p", "redirect=1&size=200");
     let final_url = origin().url("rq-p", "size=200");
 
-    // ALLOW_SILENT (the default): the remote name stays.
+    // ALLOW_SILENT (the default): the remote name stays; the final URL is reported
+    // apart (stored with the file: a reopened manager reads it).
     let job = job_for(&m, &dir, &url, "silent");
     assert_eq!(job.get_security_flags().unwrap(), 0);
+    let file = &job.enum_files().unwrap()[0];
+    assert_eq!(file.get_final_url().unwrap(), None);
+    let temp = file.get_temporary_name().unwrap();
+    let temp_name = std::path::Path::new(&temp)
+        .file_name()
+        .unwrap()
+        .to_string_lossy();
+    assert!(temp_name.starts_with(".silent.") && temp_name.ends_with(".bgcopy-part"));
     assert_eq!(run(&job), JobState::Transferred);
-    assert_eq!(job.enum_files().unwrap()[0].get_remote_name().unwrap(), url);
+    assert_eq!(std::fs::read(&temp).unwrap(), content(200, 0));
+    assert_eq!(file.get_remote_name().unwrap(), url);
+    let mut o = ManagerOptions::default();
+    o.start_transfers = false;
+    let reader = CopyManager::open_with(Some(&dir.state()), o).unwrap();
+    let stored = reader.get_job(&job.get_id()).unwrap().enum_files().unwrap()[0]
+        .get_final_url()
+        .unwrap();
+    assert_eq!(stored.as_deref(), Some(final_url.as_str()));
+    reader.close().unwrap();
     job.complete().unwrap();
 
     // ALLOW_REPORT: the final URL becomes the remote name (stored: another manager

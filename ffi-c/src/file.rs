@@ -40,6 +40,29 @@ pub unsafe extern "C" fn bgcopy_file_get_local_name(
     get(f, out, |f| Ok(new_string(f.get_local_name()?)))
 }
 
+/// The hidden temporary file that holds the bytes until `bgcopy_job_complete` (BITS
+/// File3 `GetTemporaryName`), beside the local path. Free `*out` with
+/// `bgcopy_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_get_temporary_name(
+    f: *mut bgcopy_file,
+    out: *mut *mut c_char,
+) -> i32 {
+    get(f, out, |f| Ok(new_string(f.get_temporary_name()?)))
+}
+
+/// The URL the file's last response came from, after redirects; `*out` NULL before
+/// any response. Free `*out` with `bgcopy_string_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_get_final_url(
+    f: *mut bgcopy_file,
+    out: *mut *mut c_char,
+) -> i32 {
+    get(f, out, |f| {
+        Ok(f.get_final_url()?.map_or(std::ptr::null_mut(), new_string))
+    })
+}
+
 /// The file's progress.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_file_get_progress(

@@ -1359,6 +1359,14 @@ static void test_custom_headers_and_security_flags(void) {
   url(want, sizeof want, "c-rq-h", "size=1500");
   CHECK(strcmp(remote, want) == 0);
   bgcopy_string_free(remote);
+  char *final_url = NULL, *temp = NULL;
+  OK(bgcopy_file_get_final_url(files[0], &final_url));
+  CHECK(final_url != NULL && strcmp(final_url, want) == 0);
+  bgcopy_string_free(final_url);
+  OK(bgcopy_file_get_temporary_name(files[0], &temp));
+  CHECK(temp != NULL && strstr(temp, ".bgcopy-part") != NULL && file_is(temp, 1500));
+  bgcopy_string_free(temp);
+  BAD(bgcopy_file_get_final_url(files[0], NULL));
   bgcopy_file_array_free(files, nf);
   OK(bgcopy_job_complete(j));
   CHECK(file_is(p, 1500));

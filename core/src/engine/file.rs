@@ -161,6 +161,7 @@ impl<'a> FileTransfer<'a> {
             };
             let (resp, final_url) = super::fetch::fetch(self.ctx, ask)?;
             self.proto = scheme_of(&final_url);
+            self.note_final_url(&final_url);
             if final_url != self.url
                 && self.flags & security::REDIRECT_POLICY_MASK == security::REDIRECT_ALLOW_REPORT
             {
@@ -315,6 +316,18 @@ impl<'a> FileTransfer<'a> {
         self.validator = None;
         self.total = None;
         Ok(())
+    }
+
+    /// The URL the response came from (in memory; saved with the file's next
+    /// checkpoint, so it costs no transaction of its own).
+    fn note_final_url(&self, url: &str) {
+        let idx = self.idx;
+        self.ctx.table.update_live(self.id, Wake::NONE, |job| {
+            let f = &mut job.files[idx];
+            if f.final_url.as_deref() != Some(url) {
+                f.final_url = Some(url.to_string());
+            }
+        });
     }
 
     /// Redirect policy ALLOW_REPORT: the final URL becomes the file's remote name (at

@@ -48,6 +48,13 @@ impl CopyFile {
         self.with(|f| f.local.to_string_lossy().into_owned())
     }
 
+    /// The URL the file's last response came from, after redirects (`None` before any
+    /// response). The remote name changes to it only under the redirect policy
+    /// ALLOW_REPORT.
+    pub fn get_final_url(&self) -> Result<Option<String>> {
+        self.with(|f| f.final_url.clone())
+    }
+
     /// The file's progress.
     pub fn get_progress(&self) -> Result<FileProgress> {
         self.with(FileRec::progress)
@@ -55,7 +62,8 @@ impl CopyFile {
 
     /// The hidden temporary file that holds the bytes until `complete()` (BITS File3
     /// `GetTemporaryName`): in the local path's directory, named
-    /// `.<name>.<random>.bgcopy-part`. It exists once the transfer started.
+    /// `.<name>.<random>.bgcopy-part`. It exists once the transfer started and until
+    /// `complete()` or `cancel()`; an app may read it to inspect the bytes.
     pub fn get_temporary_name(&self) -> Result<String> {
         self.with(|f| f.temp_path().to_string_lossy().into_owned())
     }

@@ -237,7 +237,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT idx, remote, local, total, done_bytes, validator, done, completed,
-                 temp_name, changed_restarts, live_bytes FROM files WHERE job_id = ?1
+                 temp_name, changed_restarts, live_bytes, final_url FROM files WHERE job_id = ?1
                  ORDER BY idx",
             )
             .map_err(e)?;
@@ -255,6 +255,7 @@ impl Store {
                     r.get::<_, Option<String>>(8)?,
                     r.get::<_, i64>(9)?,
                     r.get::<_, i64>(10)?,
+                    r.get::<_, Option<String>>(11)?,
                 ))
             })
             .map_err(e)?;
@@ -271,6 +272,7 @@ impl Store {
                 temp,
                 restarts,
                 live,
+                final_url,
             ) = row.map_err(e)?;
             let fkey = format!("{key} #{idx}");
             if usize::try_from(idx).ok() != Some(job.files.len()) {
@@ -294,6 +296,7 @@ impl Store {
             f.completed = completed;
             f.changed_restarts = changed_restarts;
             f.published = u64::try_from(live).unwrap_or(0);
+            f.final_url = final_url;
             match temp {
                 Some(name) if !name.contains('/') && name.starts_with('.') => {
                     f.temp_name = name;
@@ -471,8 +474,8 @@ impl Store {
         self.conn
             .prepare_cached(&format!(
                 "INSERT OR REPLACE INTO files (job_id, idx, remote, local, total, done_bytes,
-                 validator, done, completed, temp_name, changed_restarts, live_bytes)
-                 SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12
+                 validator, done, completed, temp_name, changed_restarts, live_bytes, final_url)
+                 SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13
                  WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND NOT ({LIVE}))"
             ))
             .and_then(|mut st| {
@@ -489,6 +492,7 @@ impl Store {
                     f.temp_name,
                     f.changed_restarts,
                     f.published as i64,
+                    f.final_url,
                 ])
             })
             .map_err(|e| self.err("save file", e))?;

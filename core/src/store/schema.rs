@@ -96,10 +96,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX jobs_completing ON jobs(completing) WHERE completing = 1;
     CREATE INDEX files_local ON files(local);",
     // 6 -> 7: what a job adds to its requests (SPEC §8): custom header lines (each
-    // ended by a NUL byte), whether they are write-only, and the security flags.
+    // ended by a NUL byte), whether they are write-only, and the security flags; per
+    // file, the URL its last response came from (after redirects).
     "ALTER TABLE jobs ADD COLUMN custom_headers BLOB;
     ALTER TABLE jobs ADD COLUMN headers_write_only INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE jobs ADD COLUMN security_flags INTEGER NOT NULL DEFAULT 0;",
+    ALTER TABLE jobs ADD COLUMN security_flags INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE files ADD COLUMN final_url TEXT;",
 ];
 
 impl Store {

@@ -1185,6 +1185,12 @@ public func FfiConverterTypeCopyError_lower(_ value: CopyError) -> UInt64 {
 public protocol CopyFileProtocol: AnyObject, Sendable {
     
     /**
+     * The URL the file's last response came from, after redirects; null/nil before
+     * any response.
+     */
+    func getFinalUrl() throws  -> String?
+    
+    /**
      * The file's position in its job (0-based).
      */
     func getIndex()  -> UInt32
@@ -1203,6 +1209,12 @@ public protocol CopyFileProtocol: AnyObject, Sendable {
      * The remote URL.
      */
     func getRemoteName() throws  -> String
+    
+    /**
+     * The hidden temporary file that holds the bytes until `complete()` (BITS File3
+     * `GetTemporaryName`), beside the local path.
+     */
+    func getTemporaryName() throws  -> String
     
 }
 /**
@@ -1262,6 +1274,19 @@ open class CopyFile: CopyFileProtocol, @unchecked Sendable, CustomDebugStringCon
 
     
     /**
+     * The URL the file's last response came from, after redirects; null/nil before
+     * any response.
+     */
+open func getFinalUrl()throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyfile_get_final_url(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The file's position in its job (0-based).
      */
 open func getIndex() -> UInt32  {
@@ -1304,6 +1329,19 @@ open func getRemoteName()throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyfile_get_remote_name(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The hidden temporary file that holds the bytes until `complete()` (BITS File3
+     * `GetTemporaryName`), beside the local path.
+     */
+open func getTemporaryName()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyfile_get_temporary_name(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -4682,6 +4720,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyerror_get_protocol() != 60395) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_final_url() != 25485) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_index() != 26287) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4692,6 +4733,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_remote_name() != 17572) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_temporary_name() != 27746) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_add_file() != 35110) {

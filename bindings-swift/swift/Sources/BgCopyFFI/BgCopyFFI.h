@@ -368,6 +368,11 @@ uint64_t uniffi_bgcopy_uniffi_fn_clone_copyfile(uint64_t handle, RustCallStatus 
 void uniffi_bgcopy_uniffi_fn_free_copyfile(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYFILE_GET_FINAL_URL
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYFILE_GET_FINAL_URL
+RustBuffer uniffi_bgcopy_uniffi_fn_method_copyfile_get_final_url(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYFILE_GET_INDEX
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYFILE_GET_INDEX
 uint32_t uniffi_bgcopy_uniffi_fn_method_copyfile_get_index(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -386,6 +391,11 @@ RustBuffer uniffi_bgcopy_uniffi_fn_method_copyfile_get_progress(uint64_t ptr, Ru
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYFILE_GET_REMOTE_NAME
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYFILE_GET_REMOTE_NAME
 RustBuffer uniffi_bgcopy_uniffi_fn_method_copyfile_get_remote_name(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYFILE_GET_TEMPORARY_NAME
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYFILE_GET_TEMPORARY_NAME
+RustBuffer uniffi_bgcopy_uniffi_fn_method_copyfile_get_temporary_name(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYFILE_UNIFFI_TRAIT_DEBUG
@@ -995,6 +1005,12 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copyerror_get_protocol(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYFILE_GET_FINAL_URL
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYFILE_GET_FINAL_URL
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyfile_get_final_url(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYFILE_GET_INDEX
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYFILE_GET_INDEX
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyfile_get_index(void
@@ -1016,6 +1032,12 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copyfile_get_progress(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYFILE_GET_REMOTE_NAME
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYFILE_GET_REMOTE_NAME
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyfile_get_remote_name(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYFILE_GET_TEMPORARY_NAME
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYFILE_GET_TEMPORARY_NAME
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyfile_get_temporary_name(void
     
 );
 #endif

@@ -744,6 +744,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyerror_get_protocol(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_get_final_url(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_get_index(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_get_local_name(
@@ -751,6 +753,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_get_progress(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_get_remote_name(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_get_temporary_name(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_add_file(
     ): Int
@@ -893,6 +897,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_bgcopy_uniffi_fn_free_copyfile(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyfile_get_final_url(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyfile_get_index(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_copyfile_get_local_name(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -900,6 +906,8 @@ internal object UniffiLib {
     external fun uniffi_bgcopy_uniffi_fn_method_copyfile_get_progress(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyfile_get_remote_name(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_copyfile_get_temporary_name(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyfile_uniffi_trait_debug(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1163,6 +1171,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyerror_get_protocol() and 0xFFFF) != 60395) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_final_url() and 0xFFFF) != 25485) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_index() and 0xFFFF) != 26287) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1173,6 +1184,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_remote_name() and 0xFFFF) != 17572) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_temporary_name() and 0xFFFF) != 27746) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_add_file() and 0xFFFF) != 35110) {
@@ -2633,6 +2647,12 @@ public object FfiConverterTypeCopyError: FfiConverter<CopyError, Long> {
 public interface CopyFileInterface {
     
     /**
+     * The URL the file's last response came from, after redirects; null/nil before
+     * any response.
+     */
+    fun `getFinalUrl`(): kotlin.String?
+    
+    /**
      * The file's position in its job (0-based).
      */
     fun `getIndex`(): kotlin.UInt
@@ -2651,6 +2671,12 @@ public interface CopyFileInterface {
      * The remote URL.
      */
     fun `getRemoteName`(): kotlin.String
+    
+    /**
+     * The hidden temporary file that holds the bytes until `complete()` (BITS File3
+     * `GetTemporaryName`), beside the local path.
+     */
+    fun `getTemporaryName`(): kotlin.String
     
     companion object
 }
@@ -2761,6 +2787,24 @@ open class CopyFile: Disposable, AutoCloseable, CopyFileInterface
 
     
     /**
+     * The URL the file's last response came from, after redirects; null/nil before
+     * any response.
+     */
+    @Throws(BgCopyException::class)override fun `getFinalUrl`(): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyfile_get_final_url(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The file's position in its job (0-based).
      */override fun `getIndex`(): kotlin.UInt {
             return FfiConverterUInt.lift(
@@ -2818,6 +2862,24 @@ open class CopyFile: Disposable, AutoCloseable, CopyFileInterface
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyfile_get_remote_name(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The hidden temporary file that holds the bytes until `complete()` (BITS File3
+     * `GetTemporaryName`), beside the local path.
+     */
+    @Throws(BgCopyException::class)override fun `getTemporaryName`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyfile_get_temporary_name(
         it,
         _status)
 }

@@ -66,6 +66,7 @@ class ApiTests(private val origin: Origin) {
         val job = m.createJob("request", JobType.DOWNLOAD)
         job.addFile(origin.url("kt-rq-h", "redirect=1&size=700"), "$dir/h.bin")
         assertEquals(emptyList(), job.getCustomHeaders())
+        assertNull(job.enumFiles()[0].getFinalUrl())
         job.setCustomHeaders(listOf("X-Token:  kt-1 ", "X-Other: 2"))
         assertEquals(listOf("X-Token: kt-1", "X-Other: 2"), job.getCustomHeaders())
         expectError("INVALID_ARG") { job.setCustomHeaders(listOf("X-A: 1\r\nX-B: 2")) }
@@ -79,7 +80,11 @@ class ApiTests(private val origin: Origin) {
         assertEquals(0x0100u, job.getSecurityFlags())
         job.resume()
         assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
-        assertEquals(origin.url("kt-rq-h", "size=700"), job.enumFiles()[0].getRemoteName())
+        val f = job.enumFiles()[0]
+        assertEquals(origin.url("kt-rq-h", "size=700"), f.getRemoteName())
+        assertEquals(origin.url("kt-rq-h", "size=700"), f.getFinalUrl())
+        assertTrue(f.getTemporaryName().endsWith(".bgcopy-part"))
+        assertEquals(700L, File(f.getTemporaryName()).length())
         job.complete()
         assertEquals(700L, File("$dir/h.bin").length())
     }
