@@ -49,10 +49,11 @@ impl CopyFile {
     }
 
     /// The URL the file's last response came from, after redirects (`None` before any
-    /// response). The remote name changes to it only under the redirect policy
-    /// ALLOW_REPORT.
+    /// response), with any userinfo password redacted like the remote name's. The
+    /// remote name changes to it only under the redirect policy ALLOW_REPORT.
     pub fn get_final_url(&self) -> Result<Option<String>> {
-        self.with(|f| f.final_url.clone())
+        // Credentials in the URL (userinfo) are never shown, as for the remote name.
+        self.with(|f| f.final_url.as_deref().map(crate::redact::redact_url))
     }
 
     /// The file's progress.
