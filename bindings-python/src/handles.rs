@@ -225,8 +225,8 @@ impl PyCopyJob {
         self.mutate(py, |j| j.set_notify_cmd_line(&program, &list))
     }
 
-    /// The custom header lines (``"Name: value"``); raises ``AccessDeniedError``-coded
-    /// ``BgCopyError`` (ACCESS_DENIED) once they were made write-only.
+    /// The custom header lines (``"Name: value"``); raises ``BgCopyError`` with code
+    /// ACCESS_DENIED once they were made write-only.
     fn get_custom_headers(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         self.job.get_custom_headers().or_raise(py)
     }

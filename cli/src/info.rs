@@ -85,17 +85,17 @@ pub fn job_json(job: &CopyJob) -> Result<Value> {
             argv.extend(c.args);
             argv
         }),
-        "custom_headers": headers_json(job)?,
+        "custom_headers": custom_headers(job)?.map_or(json!("write-only"), |l| json!(l)),
         "security_flags": job.get_security_flags()?,
         "files": files,
     }))
 }
 
-/// The job's custom headers, or `"write-only"` when they can no longer be read.
-fn headers_json(job: &bgcopy::CopyJob) -> bgcopy::Result<Value> {
+/// The job's custom headers; `None` when they are write-only.
+fn custom_headers(job: &CopyJob) -> Result<Option<Vec<String>>> {
     match job.get_custom_headers() {
-        Ok(lines) => Ok(json!(lines)),
-        Err(e) if e.code() == bgcopy::codes::ACCESS_DENIED => Ok(json!("write-only")),
+        Ok(lines) => Ok(Some(lines)),
+        Err(e) if e.code() == bgcopy::codes::ACCESS_DENIED => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -190,11 +190,10 @@ pub fn job_text(job: &CopyJob) -> Result<String> {
     );
     row(
         "custom headers:",
-        match job.get_custom_headers() {
-            Ok(lines) if lines.is_empty() => "-".into(),
-            Ok(lines) => printable(&lines.join("; ")).into_owned(),
-            Err(e) if e.code() == bgcopy::codes::ACCESS_DENIED => "(write-only)".into(),
-            Err(e) => return Err(e),
+        match custom_headers(job)? {
+            None => "(write-only)".into(),
+            Some(lines) if lines.is_empty() => "-".into(),
+            Some(lines) => printable(&lines.join("; ")).into_owned(),
         },
     );
     row(

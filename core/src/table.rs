@@ -459,21 +459,28 @@ impl JobTable {
     }
 
     /// The engine's in-memory change of a job it runs (live progress): no store
-    /// access. `None` when the job is gone or final. Wakes `who`.
+    /// access. `None` when the job is gone or final. Wakes `who`, the notifier only
+    /// for a job with a callback (it delivers nothing else of this job).
     pub fn update_live<R>(
         &self,
         id: Uuid,
         who: Wake,
         f: impl FnOnce(&mut JobRec) -> R,
     ) -> Option<R> {
-        let r = {
+        let (r, heard) = {
             let mut g = self.lock();
             match g.jobs.get_mut(&id) {
-                Some(job) if !job.state.is_final() => Some(f(job)),
-                _ => None,
+                Some(job) if !job.state.is_final() => {
+                    let heard = job.callback.is_some();
+                    (Some(f(job)), heard)
+                }
+                _ => (None, false),
             }
         };
-        self.wake(who);
+        self.wake(Wake {
+            notifier: who.notifier && heard,
+            ..who
+        });
         r
     }
 

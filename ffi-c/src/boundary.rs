@@ -265,6 +265,44 @@ pub(crate) fn borrowed<T: Handle, R>(value: T, f: impl FnOnce(*mut T) -> R) -> R
     f(Arc::as_ptr(&h).cast_mut())
 }
 
+/// `n` borrowed strings from `ptrs` (NULL allowed when `n` is 0), for a call.
+///
+/// # Safety
+/// `ptrs` points to `n` C strings (or is NULL with `n` 0).
+pub(crate) unsafe fn str_list(
+    ptrs: *const *const c_char,
+    n: usize,
+    what: &str,
+) -> Result<Vec<String>> {
+    if ptrs.is_null() && n > 0 {
+        return Err(Error::invalid_arg(format!(
+            "{what} is NULL but its count is not 0"
+        )));
+    }
+    let raw: &[*const c_char] = if n == 0 {
+        &[]
+    } else {
+        // SAFETY: a non-NULL array of `n` strings (the caller's contract).
+        unsafe { std::slice::from_raw_parts(ptrs, n) }
+    };
+    let mut list = Vec::with_capacity(raw.len());
+    for (i, a) in raw.iter().enumerate() {
+        // SAFETY: the C conventions.
+        list.push(unsafe { str_arg(*a, &format!("{what}[{i}]")) }?.to_string());
+    }
+    Ok(list)
+}
+
+/// An owned array of new strings for `bgcopy_string_array_free` (NULL when empty).
+pub(crate) fn new_string_array(items: Vec<String>) -> (*mut *mut c_char, usize) {
+    let n = items.len();
+    if n == 0 {
+        return (std::ptr::null_mut(), 0);
+    }
+    let array: Box<[*mut c_char]> = items.into_iter().map(new_string).collect();
+    (Box::into_raw(array).cast::<*mut c_char>(), n)
+}
+
 /// An array of new handles for C (NULL when empty), freed with [`free_array`].
 pub(crate) fn new_array<T: Handle>(items: Vec<T>) -> (*mut *mut T, usize) {
     if items.is_empty() {

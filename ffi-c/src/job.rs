@@ -2,7 +2,7 @@
 
 use crate::boundary::{
     Handle, Out, Result, arg, boundary, call, free_array, get, handle, handle_add_ref,
-    handle_release, new_array, new_handle, new_string, str_arg,
+    handle_release, new_array, new_handle, new_string, new_string_array, str_arg, str_list,
 };
 use crate::callback::{CCallback, bgcopy_callback};
 use crate::file::{bgcopy_error, bgcopy_file};
@@ -281,40 +281,6 @@ pub unsafe extern "C" fn bgcopy_job_set_notify_cmd_line(
     })
 }
 
-/// `n` borrowed strings from `ptrs` (NULL allowed when `n` is 0), for a call.
-///
-/// # Safety
-/// `ptrs` points to `n` C strings (or is NULL with `n` 0).
-unsafe fn str_list(ptrs: *const *const c_char, n: usize, what: &str) -> Result<Vec<String>> {
-    if ptrs.is_null() && n > 0 {
-        return Err(Error::invalid_arg(format!(
-            "{what} is NULL but its count is not 0"
-        )));
-    }
-    let raw: &[*const c_char] = if n == 0 {
-        &[]
-    } else {
-        // SAFETY: a non-NULL array of `n` strings (the caller's contract).
-        unsafe { std::slice::from_raw_parts(ptrs, n) }
-    };
-    let mut list = Vec::with_capacity(raw.len());
-    for (i, a) in raw.iter().enumerate() {
-        // SAFETY: the C conventions.
-        list.push(unsafe { str_arg(*a, &format!("{what}[{i}]")) }?.to_string());
-    }
-    Ok(list)
-}
-
-/// An owned array of new strings for `bgcopy_string_array_free` (NULL when empty).
-fn string_array(items: Vec<String>) -> (*mut *mut c_char, usize) {
-    let n = items.len();
-    if n == 0 {
-        return (std::ptr::null_mut(), 0);
-    }
-    let array: Box<[*mut c_char]> = items.into_iter().map(new_string).collect();
-    (Box::into_raw(array).cast::<*mut c_char>(), n)
-}
-
 /// Set the custom headers (BITS `SetCustomHeaders`): `n` lines `"Name: value"` (at
 /// most 64 of 8192 bytes; no CR, LF or NUL; not Range, If-Range, Host or the framing
 /// headers), sent with every request of the job and with a redirect only to the same
@@ -352,7 +318,7 @@ pub unsafe extern "C" fn bgcopy_job_get_custom_headers(
             )
         };
         let lines = job.inner().get_custom_headers()?;
-        let (array, n) = string_array(lines);
+        let (array, n) = new_string_array(lines);
         out_lines.set(array);
         out_n.set(n);
         Ok(BGCOPY_S_OK)
@@ -405,7 +371,7 @@ pub unsafe extern "C" fn bgcopy_job_get_notify_cmd_line(
         };
         match job.inner().get_notify_cmd_line()? {
             Some(cmd) => {
-                let (array, n) = string_array(cmd.args);
+                let (array, n) = new_string_array(cmd.args);
                 out_program.set(new_string(cmd.program));
                 out_args.set(array);
                 out_nargs.set(n);

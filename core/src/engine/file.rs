@@ -349,19 +349,15 @@ impl<'a> FileTransfer<'a> {
     /// The size and validator the server gave (made durable with the next checkpoint).
     fn set_meta(&self, total: Option<u64>, validator: Option<String>) {
         let idx = self.idx;
-        let listening = self.ctx.table.update_live(self.id, Wake::NONE, |job| {
+        // Nobody waits for a file's size: only a callback of this process hears it.
+        self.ctx.table.update_live(self.id, Wake::NOTIFIER, |job| {
             let f = &mut job.files[idx];
             if f.total != total || f.validator != validator {
                 f.total = total;
                 f.validator = validator;
                 job.touch(now_ms());
             }
-            job.callback.is_some()
         });
-        // Nobody waits for a file's size: only a callback of this process hears it.
-        if listening == Some(true) {
-            self.ctx.table.wake(Wake::NOTIFIER);
-        }
     }
 
     fn mark_transferring(&self) {
@@ -386,10 +382,12 @@ impl<'a> FileTransfer<'a> {
     /// Every byte is in the temporary file: the file is done (recorded once synced).
     pub(super) fn mark_done(&self, file: &Arc<File>, size: u64, validator: Option<String>) {
         let (idx, epoch) = (self.idx, self.epoch);
-        let live = self.ctx.table.update_live(self.id, Wake::NONE, |job| {
+        // A file's end changes no job state (waiters sleep on): only a callback of this
+        // process hears it.
+        let live = self.ctx.table.update_live(self.id, Wake::NOTIFIER, |job| {
             let f = &mut job.files[idx];
             if f.epoch != epoch {
-                return (false, false);
+                return false;
             }
             f.done_bytes = size;
             f.total = Some(size);
@@ -401,17 +399,9 @@ impl<'a> FileTransfer<'a> {
             let now = now_ms();
             job.touch(now);
             job.record(EventKind::FileTransferred, now, Some(idx));
-            (true, job.callback.is_some())
+            true
         });
-        let Some((live, listening)) = live else {
-            return;
-        };
-        // A file's end changes no job state (waiters sleep on): only a callback of
-        // this process hears it.
-        if listening {
-            self.ctx.table.wake(Wake::NOTIFIER);
-        }
-        if live {
+        if live == Some(true) {
             self.checkpoint(file, size, true, false);
         }
     }

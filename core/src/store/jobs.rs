@@ -155,17 +155,9 @@ fn decode_job(row: JobRow) -> Result<JobRec> {
     job.custom_headers = decode_args(row.custom_headers.as_deref().unwrap_or_default())
         .ok_or_else(|| bad_row("jobs", &key, "custom_headers", "bytes that are not UTF-8"))?;
     job.headers_write_only = get("headers_write_only").unwrap_or(0) != 0;
-    job.security_flags = u32_of("security_flags")
-        .ok()
-        .filter(|f| crate::request::check_security_flags(*f).is_ok())
-        .ok_or_else(|| {
-            bad_row(
-                "jobs",
-                &key,
-                "security_flags",
-                get("security_flags").unwrap_or(-1),
-            )
-        })?;
+    job.security_flags = en("security_flags", |f| {
+        crate::request::check_security_flags(f).is_ok()
+    })?;
     Ok(job)
 }
 
