@@ -27,7 +27,7 @@ use crate::sys::{StoreGuard, WakeSender};
 use crate::types::*;
 use crate::wake::{Signal, Wake};
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -94,6 +94,24 @@ struct Inner {
     /// A refresh saw another connection's commit that `poll_foreign` has not reported
     /// yet (whichever thread refreshed: the engine must not miss it).
     foreign: bool,
+    /// The cached jobs whose row is newer than the store's: saving it failed (a full
+    /// state disk, …) after the engine changed it. A stored value never replaces such
+    /// a job in the cache, and every write transaction saves it again until one
+    /// commits.
+    unsaved: HashSet<Uuid>,
+}
+
+/// What a transaction does when `f` or the commit fails (see [`Inner::transaction`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Commit what `f` wrote even when it fails; undo in the cache what the store
+    /// refused.
+    Commit,
+    /// Commit what `f` wrote even when it fails; keep in the cache what the store
+    /// refused, to save it later.
+    Keep,
+    /// Roll everything back when `f` fails.
+    AllOrNothing,
 }
 
 /// Which cached jobs a transaction may have given journal entries.
@@ -113,7 +131,8 @@ impl Inner {
         }
         let (changed, newest) = self.store.changed_since(self.rev)?;
         for id in changed {
-            if let Some(job) = self.jobs.get_mut(&id)
+            if !self.unsaved.contains(&id)
+                && let Some(job) = self.jobs.get_mut(&id)
                 && let Some(fresh) = self.store.load_job(id)?
             {
                 job.merge_stored(fresh);
@@ -152,8 +171,9 @@ impl Inner {
             return;
         }
         let mut excess = self.jobs.len() - CACHE_MAX / 2;
-        self.jobs.retain(|_, j| {
-            if excess > 0 && j.only_stored_values() {
+        let unsaved = &self.unsaved;
+        self.jobs.retain(|id, j| {
+            if excess > 0 && j.only_stored_values() && !unsaved.contains(id) {
                 excess -= 1;
                 false
             } else {
@@ -164,13 +184,26 @@ impl Inner {
 
     /// Run `f` in a write transaction on a validated cache; what `f` wrote is
     /// committed whether it succeeds or not (it keeps its own writes consistent), with
-    /// the journal entries of the jobs in `scope`.
+    /// the journal entries of the jobs in `scope`. A user call's change the store
+    /// refuses is undone in the cache (the call fails).
     fn transaction<R>(
         &mut self,
         scope: Scope,
         f: impl FnOnce(&mut Inner) -> Result<R>,
     ) -> Result<R> {
-        self.run_transaction(scope, true, f)
+        self.run_transaction(scope, Mode::Commit, f)
+    }
+
+    /// [`Inner::transaction`] for the engine: what it changed happened (a run ended, a
+    /// state moved), so a job row the store refuses stays in the cache as it is,
+    /// marked unsaved ([`Inner::unsaved`]), with its journal entries, and is saved again by the
+    /// next write transaction.
+    fn engine_transaction<R>(
+        &mut self,
+        scope: Scope,
+        f: impl FnOnce(&mut Inner) -> Result<R>,
+    ) -> Result<R> {
+        self.run_transaction(scope, Mode::Keep, f)
     }
 
     /// [`Inner::transaction`], but a failure of `f` rolls everything back.
@@ -179,44 +212,92 @@ impl Inner {
         scope: Scope,
         f: impl FnOnce(&mut Inner) -> Result<R>,
     ) -> Result<R> {
-        self.run_transaction(scope, false, f)
+        self.run_transaction(scope, Mode::AllOrNothing, f)
     }
 
     fn run_transaction<R>(
         &mut self,
         scope: Scope,
-        commit_on_error: bool,
+        mode: Mode,
         f: impl FnOnce(&mut Inner) -> Result<R>,
     ) -> Result<R> {
+        let keep = mode == Mode::Keep;
         self.store.begin()?;
-        let r = self.refresh().and_then(|()| f(self));
-        if r.is_err() && !commit_on_error {
+        let r = self
+            .refresh()
+            .and_then(|()| self.save_unsaved(keep))
+            .and_then(|()| f(self));
+        if r.is_err() && mode == Mode::AllOrNothing {
             self.store.rollback();
             // What the entries recorded did not happen.
             self.take_journal(scope);
-            self.resync();
+            self.settle(false, false);
             return r;
         }
         let journal = self.take_journal(scope);
-        let mut appended = Ok(());
+        let mut done = Ok(());
         for (id, events) in &journal {
-            appended = appended.and(self.store.append_events(*id, events, self.origin));
+            done = done.and(self.store.append_events(*id, events, self.origin));
         }
-        if let Err(e) = appended {
+        if done.is_err() {
             self.store.rollback();
-            self.resync();
-            return r.and(Err(e));
-        }
-        // Our own commit does not move `data_version`; its revisions are seen.
-        if let Ok(rev) = self.store.max_rev() {
-            self.rev = rev;
-        }
-        match self.store.commit() {
-            Ok(()) => r,
-            Err(e) => {
-                self.resync();
-                r.and(Err(e))
+        } else {
+            // Our own commit does not move `data_version`; its revisions are seen.
+            if let Ok(rev) = self.store.max_rev() {
+                self.rev = rev;
             }
+            done = self.store.commit();
+        }
+        let committed = done.is_ok();
+        self.settle(committed, keep);
+        if !committed {
+            // The entries of a change the cache keeps are appended with its row.
+            for (id, events) in journal {
+                if self.unsaved.contains(&id)
+                    && let Some(job) = self.jobs.get_mut(&id)
+                {
+                    job.journal.splice(0..0, events);
+                }
+            }
+        }
+        r.and_then(|v| done.map(|()| v))
+    }
+
+    /// Before a transaction's own work: save again the rows the store refused before.
+    /// For a user call, a refusal fails the call (the store still takes nothing).
+    fn save_unsaved(&mut self, keep: bool) -> Result<()> {
+        for id in &self.unsaved {
+            let Some(job) = self.jobs.get(id) else {
+                continue;
+            };
+            let r = self.store.save_job(job);
+            if !keep {
+                r?;
+            }
+        }
+        Ok(())
+    }
+
+    /// After a transaction (`committed` or not) or autocommitted writes: each job row
+    /// written is saved, or, where the store refused it, kept as unsaved (`keep`, and
+    /// a job that already was) or read again from the store.
+    fn settle(&mut self, committed: bool, keep: bool) {
+        let mut revert = !committed;
+        let saves: HashMap<Uuid, bool> = self.store.take_saves().into_iter().collect();
+        for (id, ok) in saves {
+            if !self.jobs.contains_key(&id) {
+                continue;
+            }
+            if committed && ok {
+                self.unsaved.remove(&id);
+            } else if keep {
+                self.unsaved.insert(id);
+            } else if !self.unsaved.contains(&id) {
+                revert = true;
+            }
+        }
+        if revert {
+            self.resync();
         }
     }
 
@@ -224,7 +305,13 @@ impl Inner {
     fn take_journal(&mut self, scope: Scope) -> Vec<(Uuid, Vec<crate::record::PendingEvent>)> {
         let take = |j: &mut JobRec| (j.id, std::mem::take(&mut j.journal));
         match scope {
-            Scope::One(id) => self.jobs.get_mut(&id).map(take).into_iter().collect(),
+            // And those of the unsaved jobs, saved again in every transaction.
+            Scope::One(id) => std::iter::once(id)
+                .chain(self.unsaved.iter().copied().filter(|u| *u != id))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .filter_map(|id| self.jobs.get_mut(&id).map(take))
+                .collect(),
             Scope::All => self
                 .jobs
                 .values_mut()
@@ -235,7 +322,7 @@ impl Inner {
     }
 
     /// After a rollback: what the cache took from the rolled-back writes is replaced by
-    /// the store's values again (every cached job is read again).
+    /// the store's values again (every cached job is read again, but an unsaved one).
     fn resync(&mut self) {
         self.version = i64::MIN;
         self.rev = 0;
@@ -311,6 +398,7 @@ impl JobTable {
                 rev,
                 origin: (Uuid::new_v4().as_u64_pair().0 >> 1) as i64,
                 foreign: false,
+                unsaved: HashSet::new(),
             }),
             changed: Condvar::new(),
             scheduler: Signal::default(),
@@ -444,7 +532,7 @@ impl JobTable {
     ) -> Option<R> {
         let r = {
             let mut g = self.lock();
-            g.transaction(Scope::One(id), |g| {
+            g.engine_transaction(Scope::One(id), |g| {
                 let Inner { store, jobs, .. } = g;
                 Ok(match jobs.get_mut(&id) {
                     Some(job) if !job.state.is_final() => Some(f(job, store)),
@@ -490,13 +578,17 @@ impl JobTable {
             let mut g = self.lock();
             let mut out = None;
             let mut f = Some(f);
-            let _ = g.transaction(Scope::All, |g| {
+            let _ = g.engine_transaction(Scope::All, |g| {
                 out = Some((f.take().expect("once"))(g.all()));
                 Ok(())
             });
             // Without a transaction (the store could not be validated) the pass sees
-            // the cache as it is.
-            out.unwrap_or_else(|| (f.take().expect("once"))(g.all()))
+            // the cache as it is, and what it saves is committed at once.
+            out.unwrap_or_else(|| {
+                let r = (f.take().expect("once"))(g.all());
+                g.settle(true, true);
+                r
+            })
         };
         self.wake(who);
         r
@@ -515,7 +607,10 @@ impl JobTable {
         let r = {
             let mut g = self.lock();
             let _ = g.refresh();
-            f(g.all())
+            let r = f(g.all());
+            // What it saved is committed at once; what the store refused is kept.
+            g.settle(true, true);
+            r
         };
         self.wake(who);
         r

@@ -409,6 +409,12 @@ impl Store {
 
     /// Insert or replace a job's own row (not its files).
     pub fn save_job(&self, j: &JobRec) -> Result<()> {
+        let r = self.write_job(j);
+        self.saves.borrow_mut().push((j.id, r.is_ok()));
+        r
+    }
+
+    fn write_job(&self, j: &JobRec) -> Result<()> {
         let err = j.error.as_ref();
         self.conn
             .prepare_cached(

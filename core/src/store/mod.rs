@@ -16,6 +16,9 @@ pub(crate) struct Store {
     conn: Connection,
     /// Open transactions: 0 outside, 1 in `BEGIN IMMEDIATE`, more in savepoints.
     depth: u32,
+    /// The jobs whose row [`Store::save_job`] wrote (`true`) or failed to write
+    /// (`false`) since [`Store::begin`] or the last [`Store::take_saves`], in order.
+    saves: std::cell::RefCell<Vec<(uuid::Uuid, bool)>>,
 }
 
 /// How long one attempt to take the store's write lock waits (SQLite's busy handler);
@@ -162,7 +165,11 @@ impl Store {
         }
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;")
             .map_err(check)?;
-        let mut store = Store { conn, depth: 0 };
+        let mut store = Store {
+            conn,
+            depth: 0,
+            saves: Default::default(),
+        };
         store.migrate(version as usize)?;
         Ok(store)
     }
@@ -207,6 +214,7 @@ impl Store {
             match self.conn.execute_batch("BEGIN IMMEDIATE") {
                 Ok(()) => {
                     self.depth = 1;
+                    self.saves.get_mut().clear();
                     return Ok(());
                 }
                 Err(rusqlite::Error::SqliteFailure(f, _))
@@ -251,10 +259,16 @@ impl Store {
         let _ = self.conn.execute_batch("ROLLBACK");
     }
 
+    /// The job rows saved (or not) since the transaction began or the last call.
+    pub fn take_saves(&mut self) -> Vec<(uuid::Uuid, bool)> {
+        std::mem::take(self.saves.get_mut())
+    }
+
     /// SQLite's `data_version`: it changes when another connection (process) commits.
     pub fn data_version(&self) -> Result<i64> {
         self.conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
             .map_err(|e| self.err("read the store's version", e))
     }
 }
