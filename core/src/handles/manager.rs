@@ -2,9 +2,9 @@
 //! managers, in any processes, open one state directory and share its store. Opening
 //! makes the directory private, opens the store and starts the notifier; a manager
 //! with `start_transfers` stands for election: whoever holds the engine lock
-//! (`sys::EngineLock`) recovers the jobs and runs the engine, and the others try again
-//! every [`ELECTION_POLL`] so that one takes over when the engine's process exits or
-//! dies. Closing stops them in the reverse order.
+//! (`sys::EngineLock`) recovers the jobs and runs the engine, and the others wait for
+//! it to go (`sys::Candidate`) so that one takes over when the engine's process exits,
+//! dies or closes its manager. Closing stops them in the reverse order.
 
 mod serve;
 
@@ -18,19 +18,14 @@ use crate::notifier::Notifier;
 use crate::options::ManagerOptions;
 use crate::record::JobRec;
 use crate::store::Store;
-use crate::sys::EngineLock;
+use crate::sys::{Candidate, EngineLock, StopSignal};
 use crate::table::JobTable;
 use crate::types::*;
-use crate::wake::Signal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
 use uuid::Uuid;
-
-/// How often a manager that stands for election tries to take the engine lock.
-pub(crate) const ELECTION_POLL: Duration = Duration::from_millis(200);
 
 /// The most entries one `events_since` call returns.
 pub const MAX_EVENTS: u32 = 10_000;
@@ -40,7 +35,7 @@ type EngineSlot = Arc<Mutex<Option<Engine>>>;
 
 /// A manager's candidacy: the thread that takes over when the engine goes away.
 struct Election {
-    stop: Arc<(AtomicBool, Signal)>,
+    stop: Arc<(AtomicBool, StopSignal)>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -276,16 +271,20 @@ impl CopyManager {
 }
 
 impl Election {
-    /// Stand for election: try the engine lock every [`ELECTION_POLL`]; once taken,
+    /// Stand for election: try the engine lock whenever the engine may have gone
+    /// ([`Candidate::wait_turn`]); once taken,
     /// recover the jobs and start the engine in `slot`.
     fn start(table: Arc<JobTable>, opts: ManagerOptions, slot: EngineSlot) -> Result<Election> {
-        let stop = Arc::new((AtomicBool::new(false), Signal::default()));
+        let signal = StopSignal::new()
+            .map_err(|e| Error::new(codes::E_UNEXPECTED, format!("start the election: {e}")))?;
+        let stop = Arc::new((AtomicBool::new(false), signal));
         let s = stop.clone();
         let thread = std::thread::Builder::new()
             .name("bgcopy-elect".into())
             .spawn(move || {
+                let mut candidate = Candidate::new(&table.state_dir);
                 while !s.0.load(Ordering::SeqCst) {
-                    if let Ok(Some(lock)) = EngineLock::try_acquire(&table.state_dir) {
+                    if let Ok(Some(lock)) = candidate.try_take() {
                         let started = crate::engine::recovery::recover(&table).and_then(|()| {
                             Engine::start(table.clone(), opts.clone(), Arc::new(lock))
                         });
@@ -303,7 +302,7 @@ impl Election {
                             return;
                         }
                     }
-                    s.1.wait(ELECTION_POLL);
+                    candidate.wait_turn(&s.1);
                 }
             })
             .map_err(|e| Error::new(codes::E_UNEXPECTED, format!("start the election: {e}")))?;

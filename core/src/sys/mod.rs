@@ -13,7 +13,7 @@ mod lock;
 
 pub(crate) use channel::{WakeReceiver, WakeSender};
 pub(crate) use fork::StoreGuard;
-pub(crate) use lock::{EngineLock, engine_pid};
+pub(crate) use lock::{Candidate, EngineLock, StopSignal, engine_pid};
 
 use std::fs::{File, OpenOptions};
 use std::io;
