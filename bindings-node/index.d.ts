@@ -39,6 +39,13 @@ export declare class CopyFile {
    */
   getTemporaryName(): string
   /**
+   * Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed
+   * URL, a new token, a mirror), checked like `addFile`'s; not on a final job. The
+   * bytes already here are kept when the new URL serves the same content (If-Range
+   * with the stored validator), else the file starts over.
+   */
+  setRemoteName(url: string): void
+  /**
    * The URL the file's last response came from, after redirects; `null` before any
    * response.
    */
@@ -144,6 +151,36 @@ export declare class CopyJob {
    * certificate flags (0x0001-0x0010) throw `E_NOTIMPL`, other bits `INVALID_ARG`.
    */
   setSecurityFlags(flags: number): void
+  /**
+   * Set the credentials for `target` (`AuthTarget`) and `scheme` (`AuthScheme`),
+   * replacing those set for the same pair (BITS `SetCredentials`). BASIC: `user`
+   * (no `:`) and the password as `secret`; BEARER: `user` `""` and the token as
+   * `secret`. Write-only: nothing returns or shows them. SERVER credentials go with
+   * every request to the file URL's origin, before any challenge (never after a
+   * redirect to another origin).
+   */
+  setCredentials(target: AuthTarget, scheme: AuthScheme, user: string, secret: string): void
+  /**
+   * Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`);
+   * no error when there are none.
+   */
+  removeCredentials(target: AuthTarget, scheme: AuthScheme): void
+  /** The maximum download time in seconds (0: no limit, the default). */
+  getMaximumDownloadTime(): number
+  /**
+   * Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS
+   * Job4 `SetMaximumDownloadTime`; 0 removes the limit). Time QUEUED, SUSPENDED or
+   * in TRANSIENT_ERROR does not count; `resume()` starts the count again. When it
+   * passes, the job goes to ERROR with `MAXDOWNLOAD_TIMEOUT`.
+   */
+  setMaximumDownloadTime(seconds: number): void
+  /**
+   * Give every file whose remote URL starts with `oldPrefix` that URL with the
+   * prefix replaced by `newPrefix` (BITS Job3 `ReplaceRemotePrefix`), all or none;
+   * returns how many files changed. A file keeps its bytes when the new URL serves
+   * the same content (If-Range with the stored validator), else starts over.
+   */
+  replaceRemotePrefix(oldPrefix: string, newPrefix: string): number
   /** The priority (default `Priority.Normal`). */
   getPriority(): Priority
   /**
@@ -262,6 +299,22 @@ export declare class CopyManager {
    * transfer blocked in a read is left to exit by itself).
    */
   close(): void
+}
+
+/** How credentials are sent (BG_AUTH_SCHEME's BASIC, and BEARER, which bgcopy adds). */
+export declare enum AuthScheme {
+  /** `Authorization: Basic` with a user name and password (BITS value 1). */
+  Basic = 1,
+  /** `Authorization: Bearer` with a token, the secret (bgcopy's value 6; BITS stops at 5). */
+  Bearer = 6,
+}
+
+/** Whom credentials are for (BG_AUTH_TARGET). */
+export declare enum AuthTarget {
+  /** The server of the files' URLs. */
+  Server = 1,
+  /** The proxy the job's requests go through. */
+  Proxy = 2,
 }
 
 /** `bytesTotal` while a size is not yet known: 2^64 - 1 (u64::MAX), as a `bigint`. */

@@ -11,6 +11,8 @@ export const {
   JobType,
   ErrorContext,
   EventKind,
+  AuthTarget,
+  AuthScheme,
   NotifyFlags,
   SecurityFlags,
   BYTES_UNKNOWN,

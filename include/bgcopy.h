@@ -164,6 +164,26 @@
 #define BGCOPY_ERROR_CONTEXT_REMOTE_APPLICATION 7
 
 /**
+ * The server of the files' URLs.
+ */
+#define BGCOPY_AUTH_TARGET_SERVER 1
+
+/**
+ * The proxy the job's requests go through.
+ */
+#define BGCOPY_AUTH_TARGET_PROXY 2
+
+/**
+ * `Authorization: Basic` with a user name and password (BITS's BASIC, 1).
+ */
+#define BGCOPY_AUTH_SCHEME_BASIC 1
+
+/**
+ * `Authorization: Bearer` with a token as the secret (bgcopy's value; BITS stops at 5).
+ */
+#define BGCOPY_AUTH_SCHEME_BEARER 6
+
+/**
  * The job entered the state the event carries (also at creation: SUSPENDED).
  */
 #define BGCOPY_EVENT_KIND_STATE_CHANGED 0
@@ -329,6 +349,11 @@
  * 0x80200053: A content validation failed.
  */
 #define BGCOPY_E_VALIDATION_FAILED ((int32_t)0x80200053u)
+
+/**
+ * 0x80200054: The job spent longer than its maximum download time transferring.
+ */
+#define BGCOPY_E_MAXDOWNLOAD_TIMEOUT ((int32_t)0x80200054u)
 
 /**
  * 0x80200073: The remote file changed while it was being transferred.
@@ -520,6 +545,16 @@ typedef struct bgcopy_job_times {
    */
   int64_t transfer_completion_time;
 } bgcopy_job_times;
+
+/**
+ * Whom credentials are for: one of the `BGCOPY_AUTH_TARGET_*` values (BG_AUTH_TARGET).
+ */
+typedef uint32_t bgcopy_auth_target;
+
+/**
+ * How credentials are sent: one of the `BGCOPY_AUTH_SCHEME_*` values.
+ */
+typedef uint32_t bgcopy_auth_scheme;
 
 /**
  * The priority of a job: one of the `BGCOPY_PRIORITY_*` values (lower runs first).
@@ -731,6 +766,16 @@ int32_t bgcopy_file_get_local_name(bgcopy_file *f,
  */
 int32_t bgcopy_file_get_temporary_name(bgcopy_file *f,
                                        char **out);
+
+/**
+ * Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed
+ * URL, a new token, a mirror), checked like `bgcopy_job_add_file`'s; not on a final
+ * job. The bytes already here are kept when the new URL serves the same content
+ * (If-Range with the stored validator), else the file starts over; a running
+ * transfer starts again with it.
+ */
+int32_t bgcopy_file_set_remote_name(bgcopy_file *f,
+                                    const char *url);
 
 /**
  * The URL the file's last response came from, after redirects; `*out` NULL before
@@ -1012,6 +1057,55 @@ int32_t bgcopy_job_get_security_flags(bgcopy_job *j,
  */
 int32_t bgcopy_job_set_security_flags(bgcopy_job *j,
                                       uint32_t flags);
+
+/**
+ * Set the credentials for `target` (`BGCOPY_AUTH_TARGET_*`) and `scheme`
+ * (`BGCOPY_AUTH_SCHEME_*`), replacing those set for the same pair (BITS
+ * `SetCredentials`). BASIC: `user` (no `:`) and the password in `secret`; BEARER: an
+ * empty `user` and the token in `secret`. Write-only: nothing returns or shows them.
+ * SERVER credentials go with every request to the file URL's origin, before any
+ * challenge (never after a redirect to another origin); PROXY ones to the job's proxy.
+ */
+int32_t bgcopy_job_set_credentials(bgcopy_job *j,
+                                   bgcopy_auth_target target,
+                                   bgcopy_auth_scheme scheme,
+                                   const char *user,
+                                   const char *secret);
+
+/**
+ * Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`);
+ * `BGCOPY_S_OK` also when there are none.
+ */
+int32_t bgcopy_job_remove_credentials(bgcopy_job *j,
+                                      bgcopy_auth_target target,
+                                      bgcopy_auth_scheme scheme);
+
+/**
+ * The maximum download time in seconds (0: no limit, the default).
+ */
+int32_t bgcopy_job_get_maximum_download_time(bgcopy_job *j,
+                                             uint32_t *out);
+
+/**
+ * Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS Job4
+ * `SetMaximumDownloadTime`; 0 removes the limit). Time QUEUED, SUSPENDED or in
+ * TRANSIENT_ERROR does not count; `bgcopy_job_resume` starts the count again. When it
+ * passes, the job goes to ERROR with `BGCOPY_E_MAXDOWNLOAD_TIMEOUT`.
+ */
+int32_t bgcopy_job_set_maximum_download_time(bgcopy_job *j,
+                                             uint32_t seconds);
+
+/**
+ * Give every file whose remote URL starts with `old_prefix` that URL with the prefix
+ * replaced by `new_prefix` (BITS Job3 `ReplaceRemotePrefix`), all or none (each new
+ * URL is checked like `bgcopy_job_add_file`'s). A file keeps its bytes when the new
+ * URL serves the same content (If-Range with the stored validator), else starts
+ * over. `*out_count` (may be NULL) receives how many files changed.
+ */
+int32_t bgcopy_job_replace_remote_prefix(bgcopy_job *j,
+                                         const char *old_prefix,
+                                         const char *new_prefix,
+                                         uint32_t *out_count);
 
 /**
  * The notify command line: `*out_program` (free with `bgcopy_string_free`) and an

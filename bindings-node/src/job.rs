@@ -255,6 +255,78 @@ impl CopyJob {
         self.job.set_security_flags(flags).or_throw(env)
     }
 
+    /// Set the credentials for `target` (`AuthTarget`) and `scheme` (`AuthScheme`),
+    /// replacing those set for the same pair (BITS `SetCredentials`). BASIC: `user`
+    /// (no `:`) and the password as `secret`; BEARER: `user` `""` and the token as
+    /// `secret`. Write-only: nothing returns or shows them. SERVER credentials go with
+    /// every request to the file URL's origin, before any challenge (never after a
+    /// redirect to another origin).
+    #[napi]
+    pub fn set_credentials(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "AuthTarget")] target: Unknown,
+        #[napi(ts_arg_type = "AuthScheme")] scheme: Unknown,
+        #[napi(ts_arg_type = "string")] user: Unknown,
+        #[napi(ts_arg_type = "string")] secret: Unknown,
+    ) -> Result<()> {
+        let (target, scheme) = auth(env, target, scheme)?;
+        let user = args::string(env, user, "user")?;
+        let secret = args::string(env, secret, "secret")?;
+        self.job
+            .set_credentials(target, scheme, &user, &secret)
+            .or_throw(env)
+    }
+
+    /// Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`);
+    /// no error when there are none.
+    #[napi]
+    pub fn remove_credentials(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "AuthTarget")] target: Unknown,
+        #[napi(ts_arg_type = "AuthScheme")] scheme: Unknown,
+    ) -> Result<()> {
+        let (target, scheme) = auth(env, target, scheme)?;
+        self.job.remove_credentials(target, scheme).or_throw(env)
+    }
+
+    /// The maximum download time in seconds (0: no limit, the default).
+    #[napi]
+    pub fn get_maximum_download_time(&self, env: &Env) -> Result<u32> {
+        self.job.get_maximum_download_time().or_throw(env)
+    }
+
+    /// Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS
+    /// Job4 `SetMaximumDownloadTime`; 0 removes the limit). Time QUEUED, SUSPENDED or
+    /// in TRANSIENT_ERROR does not count; `resume()` starts the count again. When it
+    /// passes, the job goes to ERROR with `MAXDOWNLOAD_TIMEOUT`.
+    #[napi]
+    pub fn set_maximum_download_time(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "number")] seconds: Unknown,
+    ) -> Result<()> {
+        let s = args::uint32(env, seconds, "seconds")?;
+        self.job.set_maximum_download_time(s).or_throw(env)
+    }
+
+    /// Give every file whose remote URL starts with `oldPrefix` that URL with the
+    /// prefix replaced by `newPrefix` (BITS Job3 `ReplaceRemotePrefix`), all or none;
+    /// returns how many files changed. A file keeps its bytes when the new URL serves
+    /// the same content (If-Range with the stored validator), else starts over.
+    #[napi]
+    pub fn replace_remote_prefix(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "string")] old_prefix: Unknown,
+        #[napi(ts_arg_type = "string")] new_prefix: Unknown,
+    ) -> Result<u32> {
+        let old = args::string(env, old_prefix, "oldPrefix")?;
+        let new = args::string(env, new_prefix, "newPrefix")?;
+        self.job.replace_remote_prefix(&old, &new).or_throw(env)
+    }
+
     /// The priority (default `Priority.Normal`).
     #[napi]
     pub fn get_priority(&self, env: &Env) -> Result<Priority> {
@@ -439,6 +511,20 @@ impl CopyFile {
         self.file.get_temporary_name().or_throw(env)
     }
 
+    /// Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed
+    /// URL, a new token, a mirror), checked like `addFile`'s; not on a final job. The
+    /// bytes already here are kept when the new URL serves the same content (If-Range
+    /// with the stored validator), else the file starts over.
+    #[napi]
+    pub fn set_remote_name(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "string")] url: Unknown,
+    ) -> Result<()> {
+        let url = args::string(env, url, "url")?;
+        self.file.set_remote_name(&url).or_throw(env)
+    }
+
     /// The URL the file's last response came from, after redirects; `null` before any
     /// response.
     #[napi]
@@ -512,4 +598,20 @@ impl CopyError {
     pub fn get_protocol(&self, env: &Env) -> Result<String> {
         self.error.get_protocol().or_throw(env)
     }
+}
+
+/// The `AuthTarget` and `AuthScheme` arguments of the credential methods.
+fn auth(
+    env: &Env,
+    target: Unknown,
+    scheme: Unknown,
+) -> Result<(bgcopy::AuthTarget, bgcopy::AuthScheme)> {
+    Ok((
+        args::enum_value(env, target, "target", |w, n| {
+            bgcopy::AuthTarget::try_from_number(w, n)
+        })?,
+        args::enum_value(env, scheme, "scheme", |w, n| {
+            bgcopy::AuthScheme::try_from_number(w, n)
+        })?,
+    ))
 }

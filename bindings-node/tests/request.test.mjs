@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { CopyManager, JobState, JobType, SecurityFlags } from '../index.mjs'
+import { AuthScheme, AuthTarget, CopyManager, JobState, JobType, SecurityFlags } from '../index.mjs'
 import { startOrigin, tempDir } from './helpers.mjs'
 
 function throwsCode(fn, code) {
@@ -74,5 +74,57 @@ describe('request options', () => {
     throwsCode(() => dis.setSecurityFlags(0x0002), 'NOT_IMPLEMENTED')
     throwsCode(() => dis.setSecurityFlags(0x0300), 'INVALID_ARG')
     dis.cancel()
+  })
+
+  it('sends credentials, takes new remote names and ends at the maximum download time', async () => {
+    const job = m.createJob('creds', JobType.Download)
+    job.addFile(`${origin.http}/f/node-auth?size=700&auth=basic:nu:npw`, join(tmp.dir, 'a.bin'))
+    job.setCredentials(AuthTarget.Server, AuthScheme.Basic, 'nu', 'npw')
+    job.resume()
+    assert.equal(await job.wait(60000), JobState.Transferred)
+    job.complete()
+    assert.equal(statSync(join(tmp.dir, 'a.bin')).size, 700)
+
+    const again = m.createJob('nocreds', JobType.Download)
+    again.addFile(`${origin.http}/f/node-auth?size=700&auth=basic:nu:npw`, join(tmp.dir, 'b.bin'))
+    again.setCredentials(AuthTarget.Server, AuthScheme.Bearer, '', 'tok')
+    again.removeCredentials(AuthTarget.Server, AuthScheme.Bearer)
+    again.resume()
+    assert.equal(await again.wait(60000), JobState.Error)
+    assert.equal(again.getError().getError().symbol, 'HTTP_401')
+    const f = again.enumFiles()[0]
+    throwsCode(() => f.setRemoteName('ftp://nowhere/x'), 'INVALID_ARG')
+    f.setRemoteName(`${origin.http}/f/node-old/x?size=700`)
+    assert.equal(again.replaceRemotePrefix(`${origin.http}/f/node-old/`, `${origin.http}/f/node-new/`), 1)
+    assert.equal(f.getRemoteName(), `${origin.http}/f/node-new/x?size=700`)
+    again.resume()
+    assert.equal(await again.wait(60000), JobState.Transferred)
+    again.complete()
+
+    const slow = m.createJob('slow', JobType.Download)
+    slow.addFile(`${origin.http}/f/node-slow?size=20000000&rate=1000000`, join(tmp.dir, 's.bin'))
+    assert.equal(slow.getMaximumDownloadTime(), 0)
+    slow.setMaximumDownloadTime(1)
+    assert.equal(slow.getMaximumDownloadTime(), 1)
+    slow.resume()
+    assert.equal(await slow.wait(60000), JobState.Error)
+    assert.equal(slow.getError().getError().symbol, 'MAXDOWNLOAD_TIMEOUT')
+    slow.cancel()
+
+    const bad = m.createJob('bad', JobType.Download)
+    for (const args of [
+      [AuthTarget.Server, AuthScheme.Basic, 'a:b', 'node-secret'],
+      [AuthTarget.Server, AuthScheme.Bearer, 'user', 'node-secret'],
+      [3, AuthScheme.Basic, 'u', 'node-secret'],
+      [AuthTarget.Server, 2, 'u', 'node-secret'],
+    ]) {
+      assert.throws(() => bad.setCredentials(...args), (e) => {
+        assert.equal(e.code, 'INVALID_ARG', e.message)
+        assert.ok(!e.message.includes('node-secret'), e.message)
+        return true
+      })
+    }
+    throwsCode(() => bad.setMaximumDownloadTime(-1), 'INVALID_ARG')
+    bad.cancel()
   })
 })

@@ -9,6 +9,8 @@ import { readdirSync, readFileSync, existsSync, statSync, mkdirSync, rmSync } fr
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
+  AuthScheme,
+  AuthTarget,
   BYTES_UNKNOWN,
   CopyManager,
   ErrorContext,
@@ -574,6 +576,25 @@ class Run {
         return job.setMinimumRetryDelay(u32(0)) ?? null
       case 'get_error_count':
         return job.getErrorCount()
+      case 'set_credentials':
+        return (
+          job.setCredentials(
+            fromSpecName(AuthTarget, args[0]),
+            fromSpecName(AuthScheme, args[1]),
+            args[2],
+            args[3],
+          ) ?? null
+        )
+      case 'remove_credentials':
+        return job.removeCredentials(fromSpecName(AuthTarget, args[0]), fromSpecName(AuthScheme, args[1])) ?? null
+      case 'get_maximum_download_time':
+        return job.getMaximumDownloadTime()
+      case 'set_maximum_download_time':
+        return job.setMaximumDownloadTime(u32(0)) ?? null
+      case 'replace_remote_prefix':
+        return job.replaceRemotePrefix(args[0], args[1])
+      case 'set_remote_name':
+        return job.enumFiles()[args[0]].setRemoteName(args[1]) ?? null
       case 'wait':
         return specName(JobState, await job.wait(args[0] ?? 30000))
       default:

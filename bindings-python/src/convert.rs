@@ -269,6 +269,16 @@ pub fn priority_arg(obj: &Bound<'_, PyAny>) -> PyResult<Priority> {
     Priority::try_from_number("priority", uint(obj, "priority", u64::MAX)?).or_raise(obj.py())
 }
 
+/// An `AuthTarget` (or its int value).
+pub fn auth_target(obj: &Bound<'_, PyAny>) -> PyResult<bgcopy::AuthTarget> {
+    bgcopy::AuthTarget::try_from_number("target", uint(obj, "target", u64::MAX)?).or_raise(obj.py())
+}
+
+/// An `AuthScheme` (or its int value).
+pub fn auth_scheme(obj: &Bound<'_, PyAny>) -> PyResult<bgcopy::AuthScheme> {
+    bgcopy::AuthScheme::try_from_number("scheme", uint(obj, "scheme", u64::MAX)?).or_raise(obj.py())
+}
+
 /// A `JobType` (or its int value).
 pub fn job_type_arg(obj: &Bound<'_, PyAny>) -> PyResult<JobType> {
     JobType::try_from_number("job_type", uint(obj, "job_type", u64::MAX)?).or_raise(obj.py())

@@ -262,6 +262,75 @@ impl PyCopyJob {
         self.mutate(py, |j| j.set_security_flags(f))
     }
 
+    /// Set the credentials for ``target`` (``AuthTarget``) and ``scheme``
+    /// (``AuthScheme``), replacing those set for the same pair (BITS
+    /// ``SetCredentials``). BASIC: ``user`` (no ``:``) and the password as ``secret``;
+    /// BEARER: ``user=""`` and the token as ``secret``. Write-only: nothing returns
+    /// or shows them. SERVER credentials go with every request to the file URL's
+    /// origin, before any challenge (never after a redirect to another origin).
+    #[pyo3(signature = (target, scheme, user, secret))]
+    fn set_credentials(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        scheme: &Bound<'_, PyAny>,
+        user: &Bound<'_, PyAny>,
+        secret: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let (target, scheme) = (convert::auth_target(target)?, convert::auth_scheme(scheme)?);
+        let user = convert::string(user, "user")?;
+        let secret = convert::string(secret, "secret")?;
+        self.mutate(py, |j| j.set_credentials(target, scheme, &user, &secret))
+    }
+
+    /// Forget the credentials for ``target`` and ``scheme`` (BITS
+    /// ``RemoveCredentials``); no error when there are none.
+    #[pyo3(signature = (target, scheme))]
+    fn remove_credentials(
+        &self,
+        py: Python<'_>,
+        target: &Bound<'_, PyAny>,
+        scheme: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let (target, scheme) = (convert::auth_target(target)?, convert::auth_scheme(scheme)?);
+        self.mutate(py, |j| j.remove_credentials(target, scheme))
+    }
+
+    /// The maximum download time in seconds (0: no limit, the default).
+    fn get_maximum_download_time(&self, py: Python<'_>) -> PyResult<u32> {
+        self.job.get_maximum_download_time().or_raise(py)
+    }
+
+    /// Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS
+    /// Job4 ``SetMaximumDownloadTime``; 0 removes the limit). Time QUEUED, SUSPENDED
+    /// or in TRANSIENT_ERROR does not count; ``resume()`` starts the count again. When
+    /// it passes, the job goes to ERROR with MAXDOWNLOAD_TIMEOUT.
+    #[pyo3(signature = (seconds))]
+    fn set_maximum_download_time(
+        &self,
+        py: Python<'_>,
+        seconds: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let s = convert::u32_arg(seconds, "seconds")?;
+        self.mutate(py, |j| j.set_maximum_download_time(s))
+    }
+
+    /// Give every file whose remote URL starts with ``old_prefix`` that URL with the
+    /// prefix replaced by ``new_prefix`` (BITS Job3 ``ReplaceRemotePrefix``), all or
+    /// none; returns how many files changed. A file keeps its bytes when the new URL
+    /// serves the same content (If-Range with the stored validator), else starts over.
+    #[pyo3(signature = (old_prefix, new_prefix))]
+    fn replace_remote_prefix(
+        &self,
+        py: Python<'_>,
+        old_prefix: &Bound<'_, PyAny>,
+        new_prefix: &Bound<'_, PyAny>,
+    ) -> PyResult<u32> {
+        let old = convert::string(old_prefix, "old_prefix")?;
+        let new = convert::string(new_prefix, "new_prefix")?;
+        self.mutate(py, |j| j.replace_remote_prefix(&old, &new))
+    }
+
     /// The priority (``Priority``; default NORMAL).
     fn get_priority(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         convert::priority(py, self.job.get_priority().or_raise(py)?)
@@ -652,6 +721,17 @@ impl PyCopyFile {
     /// ``GetTemporaryName``), beside the local path.
     fn get_temporary_name(&self, py: Python<'_>) -> PyResult<String> {
         self.file.get_temporary_name().or_raise(py)
+    }
+
+    /// Give the file a new remote URL (BITS File2 ``SetRemoteName``: an expired signed
+    /// URL, a new token, a mirror), checked like ``add_file``'s; not on a final job.
+    /// The bytes already here are kept when the new URL serves the same content
+    /// (If-Range with the stored validator), else the file starts over.
+    #[pyo3(signature = (url))]
+    fn set_remote_name(&self, py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<()> {
+        let url = convert::string(url, "url")?;
+        let file = self.file.clone();
+        py.detach(|| file.set_remote_name(&url)).or_raise(py)
     }
 
     /// The URL the file's last response came from, after redirects; None before any

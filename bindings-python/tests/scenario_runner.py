@@ -495,6 +495,17 @@ class Run:
             else:
                 job.set_notify_interface(None)
             return None
+        if method == "set_credentials":
+            return job.set_credentials(
+                bgcopy.AuthTarget[args[0]], bgcopy.AuthScheme[args[1]], args[2], args[3]
+            )
+        if method == "remove_credentials":
+            return job.remove_credentials(bgcopy.AuthTarget[args[0]], bgcopy.AuthScheme[args[1]])
+        if method in ("get_maximum_download_time", "set_maximum_download_time",
+                      "replace_remote_prefix"):
+            return getattr(job, method)(*args)
+        if method == "set_remote_name":
+            return job.enum_files()[args[0]].set_remote_name(args[1])
         if method == "wait":
             ms = args[0] if args else 30000
             return job.wait(ms / 1000.0).name

@@ -71,3 +71,65 @@ def test_security_flags_redirect_policy(origin: Origin, tmp_path: Path) -> None:
         with pytest.raises(bgcopy.InvalidArgError):
             job.set_security_flags(0x0300)
         job.cancel()
+
+
+def test_credentials_new_remote_names_and_max_download_time(
+    origin: Origin, tmp_path: Path
+) -> None:
+    T, S = bgcopy.AuthTarget, bgcopy.AuthScheme
+    with bgcopy.CopyManager.open(tmp_path / "state") as m:
+        # Bearer credentials reach the origin, which requires them.
+        job = m.create_job("creds", bgcopy.JobType.DOWNLOAD)
+        job.add_file(origin.url("py-auth", "size=800&auth=bearer:py.tok"), str(tmp_path / "a.bin"))
+        job.set_credentials(T.SERVER, S.BEARER, "", "py.tok")
+        job.resume()
+        assert job.wait(60) == bgcopy.JobState.TRANSFERRED
+        assert "authorization: Bearer py.tok" in origin.stats("py-auth")["headers"][0]
+        job.complete()
+        assert (tmp_path / "a.bin").read_bytes() == content(800)
+
+        # Removed: 401. Then a new remote name (and a replaced prefix) succeeds.
+        job = m.create_job("nocreds", bgcopy.JobType.DOWNLOAD)
+        job.add_file(origin.url("py-auth", "size=800&auth=basic:u:p"), str(tmp_path / "b.bin"))
+        job.set_credentials(T.SERVER, S.BASIC, "u", "wrong")
+        job.remove_credentials(T.SERVER, S.BASIC)
+        job.resume()
+        assert job.wait(60) == bgcopy.JobState.ERROR
+        assert job.get_error().get_error()[1] == bgcopy.codes.http(401)
+        f = job.enum_files()[0]
+        with pytest.raises(bgcopy.InvalidArgError):
+            f.set_remote_name("ftp://nowhere/x")
+        f.set_remote_name(origin.url("py-old/x", "size=800"))
+        base = origin.http_base
+        assert job.replace_remote_prefix(f"{base}/f/py-old/", f"{base}/f/py-new/") == 1
+        assert f.get_remote_name() == origin.url("py-new/x", "size=800")
+        job.resume()
+        assert job.wait(60) == bgcopy.JobState.TRANSFERRED
+        job.complete()
+        assert (tmp_path / "b.bin").read_bytes() == content(800)
+
+        # The maximum download time.
+        job = m.create_job("slow", bgcopy.JobType.DOWNLOAD)
+        job.add_file(origin.url("py-slow", "size=20000000&rate=1000000"), str(tmp_path / "s.bin"))
+        assert job.get_maximum_download_time() == 0
+        job.set_maximum_download_time(1)
+        assert job.get_maximum_download_time() == 1
+        job.resume()
+        assert job.wait(60) == bgcopy.JobState.ERROR
+        assert job.get_error().get_error()[1] == bgcopy.codes.MAXDOWNLOAD_TIMEOUT
+        job.cancel()
+
+        # Bad input: typed errors that never show the secret.
+        bad = m.create_job("bad", bgcopy.JobType.DOWNLOAD)
+        for args in (
+            (T.SERVER, S.BASIC, "a:b", "py-secret"),
+            (T.SERVER, S.BEARER, "user", "py-secret"),
+            (3, S.BASIC, "u", "py-secret"),
+            (T.SERVER, 2, "u", "py-secret"),
+        ):
+            with pytest.raises(bgcopy.InvalidArgError) as e:
+                bad.set_credentials(*args)
+            assert "py-secret" not in str(e.value)
+        with pytest.raises(bgcopy.InvalidArgError):
+            bad.set_maximum_download_time(-1)
+        bad.cancel()

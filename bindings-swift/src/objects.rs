@@ -228,6 +228,51 @@ impl CopyJob {
         guard(|| self.0.set_security_flags(flags))
     }
 
+    /// Set the credentials for `target` and `scheme`, replacing those set for the same
+    /// pair (BITS `SetCredentials`). BASIC: `user` (no `:`) and the password as
+    /// `secret`; BEARER: an empty `user` and the token as `secret`. Write-only: nothing
+    /// returns or shows them. SERVER credentials go with every request to the file
+    /// URL's origin, before any challenge (never after a redirect to another origin).
+    pub fn set_credentials(
+        &self,
+        target: AuthTarget,
+        scheme: AuthScheme,
+        user: String,
+        secret: String,
+    ) -> Result<()> {
+        guard(|| {
+            self.0
+                .set_credentials(target.into(), scheme.into(), &user, &secret)
+        })
+    }
+
+    /// Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`); no
+    /// error when there are none.
+    pub fn remove_credentials(&self, target: AuthTarget, scheme: AuthScheme) -> Result<()> {
+        guard(|| self.0.remove_credentials(target.into(), scheme.into()))
+    }
+
+    /// The maximum download time in seconds (0: no limit, the default).
+    pub fn get_maximum_download_time(&self) -> Result<u32> {
+        guard(|| self.0.get_maximum_download_time())
+    }
+
+    /// Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS Job4
+    /// `SetMaximumDownloadTime`; 0 removes the limit). Time QUEUED, SUSPENDED or in
+    /// TRANSIENT_ERROR does not count; `resume()` starts the count again. When it
+    /// passes, the job goes to ERROR with MAXDOWNLOAD_TIMEOUT.
+    pub fn set_maximum_download_time(&self, seconds: u32) -> Result<()> {
+        guard(|| self.0.set_maximum_download_time(seconds))
+    }
+
+    /// Give every file whose remote URL starts with `old_prefix` that URL with the
+    /// prefix replaced by `new_prefix` (BITS Job3 `ReplaceRemotePrefix`), all or none;
+    /// returns how many files changed. A file keeps its bytes when the new URL serves
+    /// the same content (If-Range with the stored validator), else starts over.
+    pub fn replace_remote_prefix(&self, old_prefix: String, new_prefix: String) -> Result<u32> {
+        guard(|| self.0.replace_remote_prefix(&old_prefix, &new_prefix))
+    }
+
     /// The priority (default NORMAL).
     pub fn get_priority(&self) -> Result<Priority> {
         guard(|| self.0.get_priority()).map(Priority::from)
@@ -338,6 +383,14 @@ impl CopyFile {
     /// `GetTemporaryName`), beside the local path.
     pub fn get_temporary_name(&self) -> Result<String> {
         guard(|| self.0.get_temporary_name())
+    }
+
+    /// Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed
+    /// URL, a new token, a mirror), checked like `add_file`'s; not on a final job. The
+    /// bytes already here are kept when the new URL serves the same content (If-Range
+    /// with the stored validator), else the file starts over.
+    pub fn set_remote_name(&self, url: String) -> Result<()> {
+        guard(|| self.0.set_remote_name(&url))
     }
 
     /// The URL the file's last response came from, after redirects; null/nil before

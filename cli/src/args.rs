@@ -196,13 +196,31 @@ pub struct JobOptions {
     /// Follow redirects from https to http (refused by default).
     #[arg(long)]
     pub proto_redir_https_to_http: bool,
+    #[command(flatten)]
+    pub request: RequestOptions,
+}
+
+/// Request options that `get` and `set` share (SPEC §8).
+#[derive(Debug, Args, Clone, Default)]
+pub struct RequestOptions {
+    /// Server credentials USER:PASSWORD, sent as Basic (like curl's -u; never shown
+    /// again; visible to other local users in the process list while this runs).
+    #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD", value_parser = parse_user)]
+    pub user: Option<(String, String)>,
+    /// A bearer token for the server (Authorization: Bearer TOKEN).
+    #[arg(long, value_name = "TOKEN", conflicts_with = "user")]
+    pub bearer: Option<String>,
+    /// Longest time the job may spend connecting and transferring, in seconds (0: no
+    /// limit); then it fails with MAXDOWNLOAD_TIMEOUT.
+    #[arg(long = "max-time", value_name = "S")]
+    pub max_time: Option<u32>,
 }
 
 /// `bgcopy set`.
 #[derive(Debug, Args)]
 #[command(group(
     ArgGroup::new("props")
-        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description", "notify_cmd", "header", "clear_headers", "headers_write_only", "security_flags"])
+        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description", "notify_cmd", "header", "clear_headers", "headers_write_only", "security_flags", "user", "bearer", "max_time"])
         .required(true)
         .multiple(true)
 ))]
@@ -252,6 +270,8 @@ pub struct SetArgs {
     /// a redirect is an error; 0x0800: allow https to http).
     #[arg(long, value_name = "FLAGS", value_parser = parse_flags)]
     pub security_flags: Option<u32>,
+    #[command(flatten)]
+    pub request: RequestOptions,
 }
 
 /// `bgcopy demo`.
@@ -275,6 +295,14 @@ pub struct DemoArgs {
 pub fn parse_priority(s: &str) -> Result<Priority, String> {
     Priority::from_name(s)
         .ok_or_else(|| format!("{s:?} is not a priority (foreground, high, normal or low)"))
+}
+
+/// `USER:PASSWORD` for `-u` (split at the first `:`).
+fn parse_user(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((u, p)) => Ok((u.to_string(), p.to_string())),
+        None => Err("expected USER:PASSWORD".into()),
+    }
 }
 
 /// Parse flags: decimal or 0x-prefixed hexadecimal.

@@ -200,7 +200,7 @@ fn set(m: &CopyManager, a: &SetArgs) -> bgcopy::Result<()> {
     if let Some(flags) = a.security_flags {
         job.set_security_flags(flags)?;
     }
-    Ok(())
+    crate::get::apply_request(&job, &a.request)
 }
 
 /// `bgcopy wait`.

@@ -295,6 +295,24 @@ fn apply(job: &bgcopy::CopyJob, opts: &JobOptions) -> bgcopy::Result<()> {
         let flags = job.get_security_flags()?;
         job.set_security_flags(flags | bgcopy::security::ALLOW_HTTPS_TO_HTTP)?;
     }
+    apply_request(job, &opts.request)
+}
+
+/// The request options of `get` and `set` (credentials, maximum download time).
+pub(crate) fn apply_request(
+    job: &bgcopy::CopyJob,
+    opts: &crate::args::RequestOptions,
+) -> bgcopy::Result<()> {
+    use bgcopy::{AuthScheme, AuthTarget};
+    if let Some((user, password)) = &opts.user {
+        job.set_credentials(AuthTarget::Server, AuthScheme::Basic, user, password)?;
+    }
+    if let Some(token) = &opts.bearer {
+        job.set_credentials(AuthTarget::Server, AuthScheme::Bearer, "", token)?;
+    }
+    if let Some(s) = opts.max_time {
+        job.set_maximum_download_time(s)?;
+    }
     Ok(())
 }
 

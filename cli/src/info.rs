@@ -87,6 +87,7 @@ pub fn job_json(job: &CopyJob) -> Result<Value> {
         }),
         "custom_headers": custom_headers(job)?.map_or(json!("write-only"), |l| json!(l)),
         "security_flags": job.get_security_flags()?,
+        "max_download_time": job.get_maximum_download_time()?,
         "files": files,
     }))
 }
@@ -199,6 +200,13 @@ pub fn job_text(job: &CopyJob) -> Result<String> {
     row(
         "security flags:",
         format!("0x{:04X}", job.get_security_flags()?),
+    );
+    row(
+        "max download time:",
+        match job.get_maximum_download_time()? {
+            0 => "-".into(),
+            s => format!("{s} s"),
+        },
     );
     row("created:", rfc3339(t.creation_time));
     row("modified:", rfc3339(t.modification_time));

@@ -1036,3 +1036,72 @@ fn headers_and_security_flags_from_the_command_line() {
     assert_eq!(info(&state, &id)["security_flags"], 0x100);
     ok(&run(&state, &["cancel", &id]));
 }
+
+#[test]
+fn credentials_and_max_time_from_the_command_line() {
+    let o = origin();
+    let d = scratch("creds");
+    let state = d.join("state");
+    // get -u: Basic credentials; never shown by info.
+    let out = d.join("u.bin");
+    ok(&run(
+        &state,
+        &[
+            "get",
+            "-u",
+            "cliuser:cli-s3cret",
+            "-o",
+            out.to_str().unwrap(),
+            &o.url("cli-auth-u", "size=400&auth=basic:cliuser:cli-s3cret"),
+        ],
+    ));
+    assert_eq!(std::fs::read(&out).unwrap(), content(400, 0));
+    // get --bearer.
+    let out = d.join("b.bin");
+    ok(&run(
+        &state,
+        &[
+            "get",
+            "--bearer",
+            "cli.tok",
+            "-o",
+            out.to_str().unwrap(),
+            &o.url("cli-auth-b", "size=300&auth=bearer:cli.tok"),
+        ],
+    ));
+    assert_eq!(std::fs::read(&out).unwrap(), content(300, 0));
+    // Without credentials: the HTTP error (exit code of a failed job).
+    let out = d.join("n.bin");
+    let e = fails(
+        &run(
+            &state,
+            &[
+                "get",
+                "--priority",
+                "high",
+                "-o",
+                out.to_str().unwrap(),
+                &o.url("cli-auth-n", "size=300&auth=bearer:cli.tok"),
+            ],
+        ),
+        1,
+    );
+    assert!(e.contains("HTTP_401") || e.contains("401"), "{e}");
+
+    // set -u / --max-time on an existing job; info shows the time, never a secret.
+    let id = create(&state, "creds");
+    ok(&run(
+        &state,
+        &["set", &id, "-u", "x:cli-hidden", "--max-time", "30"],
+    ));
+    let j = info(&state, &id);
+    assert_eq!(j["max_download_time"], 30);
+    let t = ok(&run(&state, &["info", &id]));
+    assert!(t.contains("30 s") && !t.contains("cli-hidden"), "{t}");
+    assert!(!j.to_string().contains("cli-hidden"));
+    let e = fails(&run(&state, &["set", &id, "-u", "no-colon"]), 2);
+    assert!(e.contains("USER:PASSWORD"), "{e}");
+    let e = fails(&run(&state, &["set", &id, "--bearer", "bad token"]), 1);
+    assert!(e.contains("INVALID_ARG") && !e.contains("bad token"), "{e}");
+    ok(&run(&state, &["cancel", &id]));
+}

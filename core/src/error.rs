@@ -36,6 +36,9 @@ pub mod codes {
     pub const CONNECTION_CLOSED: u32 = 0x8020_002E;
     /// A content validation failed.
     pub const VALIDATION_FAILED: u32 = 0x8020_0053;
+    /// The job spent longer than its maximum download time transferring (BITS
+    /// `BG_E_MAXDOWNLOAD_TIMEOUT`).
+    pub const MAXDOWNLOAD_TIMEOUT: u32 = 0x8020_0054;
     /// The remote file changed while it was being transferred.
     pub const REMOTE_FILE_CHANGED: u32 = 0x8020_0073;
     /// An argument is invalid.
@@ -95,6 +98,7 @@ pub mod codes {
             CONNECT_FAILURE => "CONNECT_FAILURE",
             CONNECTION_CLOSED => "CONNECTION_CLOSED",
             VALIDATION_FAILED => "VALIDATION_FAILED",
+            MAXDOWNLOAD_TIMEOUT => "MAXDOWNLOAD_TIMEOUT",
             REMOTE_FILE_CHANGED => "REMOTE_FILE_CHANGED",
             E_INVALIDARG => "INVALID_ARG",
             E_NOTIMPL => "NOT_IMPLEMENTED",
@@ -151,6 +155,7 @@ pub mod codes {
         CONNECT_FAILURE,
         CONNECTION_CLOSED,
         VALIDATION_FAILED,
+        MAXDOWNLOAD_TIMEOUT,
         REMOTE_FILE_CHANGED,
         E_INVALIDARG,
         E_NOTIMPL,

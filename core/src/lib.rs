@@ -50,6 +50,7 @@ pub use redact::printable;
 pub use request::security;
 pub use table::WaitEnd;
 pub use types::{
-    BYTES_UNKNOWN, Completion, ErrorContext, Event, EventKind, FileProgress, JobProgress, JobState,
-    JobTimes, JobType, NotifyCmdLine, Priority, from_ms, notify, rfc3339, timeout_from_f64, to_ms,
+    AuthScheme, AuthTarget, BYTES_UNKNOWN, Completion, ErrorContext, Event, EventKind,
+    FileProgress, JobProgress, JobState, JobTimes, JobType, NotifyCmdLine, Priority, from_ms,
+    notify, rfc3339, timeout_from_f64, to_ms,
 };

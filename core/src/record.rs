@@ -196,6 +196,13 @@ pub(crate) struct JobRec {
     pub headers_write_only: bool,
     /// BITS security flags (redirect policy, https→http).
     pub security_flags: u32,
+    /// Credentials (write-only), at most one per target and scheme, the newest last.
+    pub credentials: Vec<crate::request::Credential>,
+    /// Longest time the job may spend CONNECTING or TRANSFERRING (s; 0 = no limit).
+    pub max_download_time: u32,
+    /// Time spent CONNECTING or TRANSFERRING since the last `resume()` (ms), up to the
+    /// last time the job left those states (see [`JobRec::download_elapsed`]).
+    pub download_ms: i64,
     /// The state (TRANSFERRED or ERROR) whose command line is still to run.
     pub cmd_due: Option<JobState>,
     /// After a failed run of the command line: not again before this time (ms).
@@ -214,6 +221,8 @@ pub(crate) struct JobRec {
     pub run: Option<RunCtl>,
     /// A worker thread for this job has not exited yet.
     pub worker_alive: bool,
+    /// When the job last entered CONNECTING or TRANSFERRING (ms) while in them here.
+    pub active_since_ms: Option<i64>,
     /// Round-robin stamp: when the job last got a slot.
     pub slot_stamp: u64,
     /// When the job last got a slot (ms), for time slicing.
@@ -256,6 +265,9 @@ impl JobRec {
             custom_headers: Vec::new(),
             headers_write_only: false,
             security_flags: 0,
+            credentials: Vec::new(),
+            max_download_time: 0,
+            download_ms: 0,
             cmd_due: None,
             cmd_retry_at_ms: None,
             files: Vec::new(),
@@ -265,6 +277,7 @@ impl JobRec {
             notify: NotifyState::default(),
             run: None,
             worker_alive: false,
+            active_since_ms: None,
             slot_stamp: 0,
             slot_since_ms: 0,
             backoff_ms: 0,
@@ -324,6 +337,15 @@ impl JobRec {
         if self.state == state {
             return;
         }
+        let downloading = |s: JobState| matches!(s, JobState::Connecting | JobState::Transferring);
+        match (downloading(self.state), downloading(state)) {
+            (false, true) => self.active_since_ms = Some(now),
+            (true, false) => {
+                self.download_ms = self.download_elapsed(now);
+                self.active_since_ms = None;
+            }
+            _ => {}
+        }
         self.state = state;
         self.touch(now);
         self.record(EventKind::StateChanged, now, None);
@@ -358,6 +380,14 @@ impl JobRec {
         if !matches!(state, JobState::Error | JobState::TransientError) {
             self.error = None;
         }
+    }
+
+    /// Time spent CONNECTING or TRANSFERRING since the last `resume()`, at `now` (ms).
+    pub fn download_elapsed(&self, now: i64) -> i64 {
+        self.download_ms.saturating_add(
+            self.active_since_ms
+                .map_or(0, |s| now.saturating_sub(s).max(0)),
+        )
     }
 
     /// Queue a journal entry of `kind` (with the job's state, and its error for ERROR).
@@ -428,11 +458,17 @@ impl JobRec {
             custom_headers,
             headers_write_only,
             security_flags,
+            credentials,
+            max_download_time,
+            download_ms,
             cmd_due,
             cmd_retry_at_ms,
             files,
             ..
         } = fresh;
+        self.credentials = credentials;
+        self.max_download_time = max_download_time;
+        self.download_ms = download_ms;
         self.notify_cmd = notify_cmd;
         self.custom_headers = custom_headers;
         self.headers_write_only = headers_write_only;

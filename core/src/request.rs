@@ -1,8 +1,10 @@
-//! What a job adds to its requests (SPEC §8, BITS `IBackgroundCopyJobHttpOptions`):
-//! custom header lines and the security flags (redirect policy, https→http). The
-//! values are checked here, at the call; the engine applies them in `engine/fetch.rs`.
+//! What a job adds to its requests (SPEC §8, BITS `IBackgroundCopyJobHttpOptions` and
+//! `IBackgroundCopyJob2`): custom header lines, the security flags (redirect policy,
+//! https→http) and credentials. The values are checked here, at the call; the engine
+//! applies them in `engine/fetch.rs`.
 
 use crate::error::{Error, Result, codes};
+use crate::types::{AuthScheme, AuthTarget};
 
 /// Security flags (BITS values).
 pub mod security {
@@ -154,6 +156,177 @@ pub fn same_origin(a: &str, b: &str) -> bool {
     }
 }
 
+/// A job's credentials for one target and scheme. Write-only: no call returns them,
+/// and `Debug` shows neither the user nor the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Credential {
+    pub target: AuthTarget,
+    pub scheme: AuthScheme,
+    pub user: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential({} {}, ***)", self.target, self.scheme)
+    }
+}
+
+/// Longest user name and secret accepted (characters).
+pub const MAX_USER: usize = 1024;
+/// Longest secret (password or token) accepted (characters).
+pub const MAX_SECRET: usize = 8192;
+
+/// Check the arguments of `set_credentials`. No message shows the secret.
+pub(crate) fn check_credential(
+    target: AuthTarget,
+    scheme: AuthScheme,
+    user: &str,
+    secret: &str,
+) -> Result<Credential> {
+    crate::args::check_len("user name", user, MAX_USER)?;
+    if secret.chars().count() > MAX_SECRET {
+        return Err(Error::new(
+            codes::STRING_TOO_LONG,
+            format!("the secret is longer than {MAX_SECRET} characters"),
+        ));
+    }
+    if user.chars().any(char::is_control) {
+        return Err(Error::invalid_arg(
+            "the user name holds control characters (CR, LF, NUL, …)",
+        ));
+    }
+    if secret.chars().any(char::is_control) {
+        return Err(Error::invalid_arg(
+            "the secret holds control characters (CR, LF, NUL, …)",
+        ));
+    }
+    match scheme {
+        AuthScheme::Basic => {
+            if user.contains(':') {
+                return Err(Error::invalid_arg(
+                    "a BASIC user name cannot hold ':' (RFC 7617)",
+                ));
+            }
+        }
+        AuthScheme::Bearer => {
+            if !user.is_empty() {
+                return Err(Error::invalid_arg(
+                    "a BEARER credential has no user name: pass \"\" and the token as the secret",
+                ));
+            }
+            // RFC 6750 b64token: letters, digits, - . _ ~ + / and trailing '='.
+            let body = secret.trim_end_matches('=');
+            if body.is_empty()
+                || !body
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+            {
+                return Err(Error::invalid_arg(
+                    "a BEARER token must be letters, digits and - . _ ~ + / (then any '='), \
+                     not empty",
+                ));
+            }
+        }
+    }
+    Ok(Credential {
+        target,
+        scheme,
+        user: user.to_string(),
+        secret: secret.to_string(),
+    })
+}
+
+/// The `Authorization` (or `Proxy-Authorization`) value for `c`.
+pub(crate) fn authorization(c: &Credential) -> String {
+    match c.scheme {
+        AuthScheme::Basic => basic(&c.user, &c.secret),
+        AuthScheme::Bearer => format!("Bearer {}", c.secret),
+    }
+}
+
+fn basic(user: &str, secret: &str) -> String {
+    use base64::Engine;
+    let raw = format!("{user}:{secret}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// `Basic` credentials from a URL's userinfo (percent-decoded), like curl: how a URL
+/// `https://user:pass@host/…` keeps working when the job sets no SERVER credentials.
+pub(crate) fn userinfo_basic(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    if u.username().is_empty() && u.password().is_none() {
+        return None;
+    }
+    let dec = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    Some(basic(&dec(u.username()), &dec(u.password().unwrap_or(""))))
+}
+
+/// The headers a job sends to the origin of a file's `url` only (never after a
+/// redirect to another origin): its custom headers, and `Authorization` from its newest
+/// SERVER credentials, else from the URL's userinfo unless a custom header sets it.
+pub(crate) fn origin_headers(
+    custom: &[String],
+    creds: &[Credential],
+    url: &str,
+) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = custom
+        .iter()
+        .filter_map(|l| parse_header_line(l).ok())
+        .collect();
+    let is_auth = |h: &(String, String)| h.0.eq_ignore_ascii_case("authorization");
+    if let Some(c) = creds.iter().rev().find(|c| c.target == AuthTarget::Server) {
+        headers.retain(|h| !is_auth(h));
+        headers.push(("Authorization".into(), authorization(c)));
+    } else if !headers.iter().any(is_auth)
+        && let Some(v) = userinfo_basic(url)
+    {
+        headers.push(("Authorization".into(), v));
+    }
+    headers
+}
+
+/// The credentials stored as NUL-ended fields, four per credential (target and scheme
+/// as numbers, user, secret).
+pub(crate) fn encode_credentials(creds: &[Credential]) -> Vec<String> {
+    creds
+        .iter()
+        .flat_map(|c| {
+            [
+                (c.target as u32).to_string(),
+                (c.scheme as u32).to_string(),
+                c.user.clone(),
+                c.secret.clone(),
+            ]
+        })
+        .collect()
+}
+
+/// The inverse of [`encode_credentials`]; `None` for fields that do not decode.
+pub(crate) fn decode_credentials(fields: &[String]) -> Option<Vec<Credential>> {
+    if !fields.len().is_multiple_of(4) {
+        return None;
+    }
+    fields
+        .chunks(4)
+        .map(|c| {
+            Some(Credential {
+                target: AuthTarget::from_u32(c[0].parse().ok()?)?,
+                scheme: AuthScheme::from_u32(c[1].parse().ok()?)?,
+                user: c[2].clone(),
+                secret: c[3].clone(),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +408,48 @@ mod tests {
         assert!(!same_origin("http://a/x", "https://a/x"));
         assert!(!same_origin("http://a/x", "http://b/x"));
         assert!(!same_origin("http://a/x", "not a url"));
+    }
+
+    #[test]
+    fn credentials() {
+        let c = check_credential(
+            AuthTarget::Server,
+            AuthScheme::Basic,
+            "Aladdin",
+            "open sesame",
+        )
+        .unwrap();
+        assert_eq!(authorization(&c), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert!(!format!("{c:?}").contains("sesame") && !format!("{c:?}").contains("Aladdin"));
+        let t =
+            check_credential(AuthTarget::Proxy, AuthScheme::Bearer, "", "abc.DEF-_~+/==").unwrap();
+        assert_eq!(authorization(&t), "Bearer abc.DEF-_~+/==");
+        for (scheme, user, secret) in [
+            (AuthScheme::Basic, "a:b", "x"),
+            (AuthScheme::Basic, "a", "x\r\nX-Evil: 1"),
+            (AuthScheme::Basic, "a\0", "x"),
+            (AuthScheme::Bearer, "u", "zz9"),
+            (AuthScheme::Bearer, "", ""),
+            (AuthScheme::Bearer, "", "has space"),
+            (AuthScheme::Bearer, "", "=="),
+        ] {
+            let e = check_credential(AuthTarget::Server, scheme, user, secret).unwrap_err();
+            assert_eq!(e.code(), codes::E_INVALIDARG, "{user:?} {secret:?}");
+            assert!(secret.len() < 3 || !e.message().contains(secret), "{e}");
+        }
+        let long = "x".repeat(MAX_SECRET + 1);
+        let e = check_credential(AuthTarget::Server, AuthScheme::Basic, "u", &long).unwrap_err();
+        assert_eq!(e.code(), codes::STRING_TOO_LONG);
+        let both = vec![c.clone(), t.clone()];
+        assert_eq!(
+            decode_credentials(&encode_credentials(&both)).unwrap(),
+            both
+        );
+        assert!(decode_credentials(&["1".into(), "9".into(), "u".into(), "s".into()]).is_none());
+        assert_eq!(
+            userinfo_basic("http://Aladdin:open%20sesame@h/x").unwrap(),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert!(userinfo_basic("http://h/x").is_none());
     }
 }

@@ -24,9 +24,18 @@ macro_rules! spec_enum {
             pub fn try_from_number(what: &str, n: impl Into<i128>) -> crate::Result<Self> {
                 let n: i128 = n.into();
                 u32::try_from(n).ok().and_then(Self::from_u32).ok_or_else(|| {
-                    let last = Self::ALL[Self::ALL.len() - 1] as u32;
+                    let (first, last) = (Self::ALL[0] as u32, Self::ALL[Self::ALL.len() - 1] as u32);
+                    let range = if (last - first) as usize + 1 == Self::ALL.len() {
+                        format!("{first}..={last}")
+                    } else {
+                        Self::ALL
+                            .iter()
+                            .map(|v| format!("{} {}", v.name(), *v as u32))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
                     crate::Error::invalid_arg(format!(
-                        "{what} must be a {} (0..={last}), not {n}",
+                        "{what} must be a {} ({range}), not {n}",
                         stringify!($name)
                     ))
                 })
@@ -142,6 +151,24 @@ macro_rules! for_each_spec_enum {
             Error = 2 => "ERROR",
             #[doc = "A call changed the job without changing its state (properties, files)."]
             Modified = 3 => "MODIFIED",
+        }
+        }
+        $m! {
+        #[doc = "Whom credentials are for (BG_AUTH_TARGET)."]
+        AuthTarget {
+            #[doc = "The server of the files' URLs."]
+            Server = 1 => "SERVER",
+            #[doc = "The proxy the job's requests go through."]
+            Proxy = 2 => "PROXY",
+        }
+        }
+        $m! {
+        #[doc = "How credentials are sent (BG_AUTH_SCHEME's BASIC, and BEARER, which bgcopy adds)."]
+        AuthScheme {
+            #[doc = "`Authorization: Basic` with a user name and password (BITS value 1)."]
+            Basic = 1 => "BASIC",
+            #[doc = "`Authorization: Bearer` with a token, the secret (bgcopy's value 6; BITS stops at 5)."]
+            Bearer = 6 => "BEARER",
         }
         }
     };

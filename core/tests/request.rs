@@ -2,7 +2,10 @@
 //! security flags (redirect policy, https→http), against the real test origin, whose
 //! `/stats` shows the headers each request carried.
 
-use bgcopy::{CopyJob, CopyManager, JobState, JobType, ManagerOptions, codes, security};
+use bgcopy::{
+    AuthScheme, AuthTarget, CopyJob, CopyManager, JobState, JobType, ManagerOptions, codes,
+    security,
+};
 use bgcopy_test_harness::{ScratchDir as Dir, content, shared_origin as origin};
 use std::time::Duration;
 
@@ -270,4 +273,295 @@ fn https_to_http_redirect_is_refused_unless_the_job_allows_it() {
     assert_eq!(run(&job), JobState::Transferred);
     job.complete().unwrap();
     assert_eq!(std::fs::read(dir.file("allowed")).unwrap(), content(100, 0));
+}
+
+#[test]
+fn credentials_basic_and_bearer_reach_only_the_origin_and_are_never_shown() {
+    let dir = Dir::new("req-creds");
+    let m = open(&dir);
+    // Without credentials the origin answers 401: ERROR with HTTP_401.
+    let url = origin().url("rq-basic", "size=700&auth=basic:alice:s3cr3t-pw");
+    let job = job_for(&m, &dir, &url, "basic");
+    assert_eq!(run(&job), JobState::Error);
+    let e = job.get_error().unwrap();
+    assert_eq!(e.get_error().1, codes::http(401));
+    // BASIC: sent before any challenge, stored with the job (a reopened manager uses
+    // them), never shown.
+    job.set_credentials(AuthTarget::Server, AuthScheme::Basic, "alice", "s3cr3t-pw")
+        .unwrap();
+    let id = job.get_id();
+    m.close().unwrap();
+    drop(m);
+    let m = open(&dir);
+    let job = m.get_job(&id).unwrap();
+    assert_eq!(run(&job), JobState::Transferred);
+    let reqs = seen("rq-basic");
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    assert!(
+        reqs[1].contains(&"authorization: Basic YWxpY2U6czNjcjN0LXB3".to_string()),
+        "{reqs:?}"
+    );
+    job.complete().unwrap();
+    let events = m.events_since(0, 10_000).unwrap();
+    assert!(!format!("{events:?}").contains("s3cr3t"));
+
+    // BEARER, and remove_credentials: the next request carries none (401 again).
+    let url = origin().url("rq-bearer", "size=300&auth=bearer:tok.EN-1");
+    let job = job_for(&m, &dir, &url, "bearer");
+    job.set_credentials(AuthTarget::Server, AuthScheme::Bearer, "", "tok.EN-1")
+        .unwrap();
+    // A custom Authorization header gives way to the credentials.
+    job.set_custom_headers(&["Authorization: Bearer stale"])
+        .unwrap();
+    assert_eq!(run(&job), JobState::Transferred);
+    assert!(seen("rq-bearer")[0].contains(&"authorization: Bearer tok.EN-1".to_string()));
+    job.complete().unwrap();
+    let job = job_for(&m, &dir, &url, "bearer2");
+    job.set_credentials(AuthTarget::Server, AuthScheme::Bearer, "", "tok.EN-1")
+        .unwrap();
+    job.remove_credentials(AuthTarget::Server, AuthScheme::Bearer)
+        .unwrap();
+    job.remove_credentials(AuthTarget::Server, AuthScheme::Basic)
+        .unwrap();
+    assert_eq!(run(&job), JobState::Error);
+    assert_eq!(job.get_error().unwrap().get_error().1, codes::http(401));
+    job.cancel().unwrap();
+
+    // A URL's userinfo is Basic credentials (percent-decoded), shown redacted.
+    let plain = origin().url("rq-userinfo", "size=200&auth=basic:bob:p%40ss");
+    let url = plain.replacen("http://", "http://bob:p%40ss@", 1);
+    let job = job_for(&m, &dir, &url, "userinfo");
+    let shown = job.enum_files().unwrap()[0].get_remote_name().unwrap();
+    assert!(shown.starts_with("http://bob:***@"), "{shown}");
+    assert_eq!(run(&job), JobState::Transferred);
+    job.complete().unwrap();
+
+    // Never after a redirect to another origin (http → the https port).
+    let target = format!("{}/f/rq-cross?size=300", origin().https_base());
+    let url = origin().url(
+        "rq-cross-from",
+        &format!("to={}&auth=basic:carol:pw", encode(&target)),
+    );
+    let job = job_for(&m, &dir, &url, "cross");
+    job.set_credentials(AuthTarget::Server, AuthScheme::Basic, "carol", "pw")
+        .unwrap();
+    assert_eq!(run(&job), JobState::Transferred);
+    let reqs = seen("rq-cross");
+    assert_eq!(reqs.len(), 1);
+    assert!(
+        !reqs[0].iter().any(|h| h.starts_with("authorization")),
+        "{reqs:?}"
+    );
+    job.complete().unwrap();
+
+    // Bad input: E_INVALIDARG naming the problem, never echoing the secret.
+    let job = m.create_job("bad", JobType::Download).unwrap();
+    for (scheme, user, secret) in [
+        (AuthScheme::Basic, "a:b", "pw-secret-1"),
+        (AuthScheme::Basic, "a", "pw-secret-2\r\nX-Evil: 1"),
+        (AuthScheme::Bearer, "user", "tok-secret-3"),
+        (AuthScheme::Bearer, "", "tok secret 4"),
+    ] {
+        let e = job
+            .set_credentials(AuthTarget::Server, scheme, user, secret)
+            .unwrap_err();
+        assert_eq!(e.code(), codes::E_INVALIDARG, "{e}");
+        assert!(!e.to_string().contains(&secret[..11]), "{e}");
+    }
+    assert_eq!(
+        AuthTarget::try_from_number("target", 3).unwrap_err().code(),
+        codes::E_INVALIDARG
+    );
+    job.cancel().unwrap();
+}
+
+/// Suspend `job` once it has more than `bytes` bytes.
+fn suspend_after(job: &CopyJob, bytes: u64) {
+    let t0 = std::time::Instant::now();
+    while job.get_progress().unwrap().bytes_transferred <= bytes {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    job.suspend().unwrap();
+}
+
+#[test]
+fn a_new_remote_name_keeps_the_bytes_of_the_same_content_and_restarts_on_other() {
+    let dir = Dir::new("req-rename");
+    let m = open(&dir);
+    // Same content under another URL (same ETag): the resume asks the new URL for
+    // the rest with If-Range, and the bytes already here are kept.
+    let job = job_for(
+        &m,
+        &dir,
+        &origin().url("rn-a", "size=3000000&rate=2000000"),
+        "same",
+    );
+    job.resume().unwrap();
+    suspend_after(&job, 400_000);
+    let file = &job.enum_files().unwrap()[0];
+    let had = job.get_progress().unwrap().bytes_transferred;
+    let new_url = origin().url("rn-b", "size=3000000");
+    file.set_remote_name(&new_url).unwrap();
+    assert_eq!(file.get_remote_name().unwrap(), new_url);
+    assert_eq!(run(&job), JobState::Transferred);
+    let s = origin().stats("rn-b");
+    assert_eq!(s["requests"], 1, "{s}");
+    assert_eq!(s["if_ranges"][0], "\"v0-3000000\"", "{s}");
+    let from = s["range_starts"][0].as_u64().unwrap();
+    // Resumed where the bytes end (at least what progress showed before the suspend,
+    // at most the whole file less what the new URL sent).
+    assert!(
+        from >= 400_000.min(had) && from < 3_000_000,
+        "resumed at {from}, had {had}: {s}"
+    );
+    job.complete().unwrap();
+    assert_eq!(
+        std::fs::read(dir.file("same")).unwrap(),
+        content(3_000_000, 0)
+    );
+
+    // Other content under the new URL (another ETag): the file starts over.
+    let job = job_for(
+        &m,
+        &dir,
+        &origin().url("rn-c", "size=2000000&rate=2000000"),
+        "other",
+    );
+    job.resume().unwrap();
+    suspend_after(&job, 300_000);
+    job.enum_files().unwrap()[0]
+        .set_remote_name(&origin().url("rn-d", "size=2000000&change_after=0"))
+        .unwrap();
+    assert_eq!(run(&job), JobState::Transferred);
+    job.complete().unwrap();
+    assert_eq!(
+        std::fs::read(dir.file("other")).unwrap(),
+        content(2_000_000, 1)
+    );
+
+    // While it runs: the transfer starts again at the new URL.
+    let job = job_for(
+        &m,
+        &dir,
+        &origin().url("rn-e", "size=2000000&rate=1000000"),
+        "running",
+    );
+    job.resume().unwrap();
+    let t0 = std::time::Instant::now();
+    while job.get_progress().unwrap().bytes_transferred < 100_000 {
+        assert!(t0.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    job.enum_files().unwrap()[0]
+        .set_remote_name(&origin().url("rn-f", "size=2000000"))
+        .unwrap();
+    assert_eq!(
+        job.wait(Some(Duration::from_secs(60))).unwrap(),
+        JobState::Transferred
+    );
+    assert_eq!(origin().stats("rn-f")["requests"], 1);
+    job.complete().unwrap();
+    assert_eq!(
+        std::fs::read(dir.file("running")).unwrap(),
+        content(2_000_000, 0)
+    );
+}
+
+#[test]
+fn replace_remote_prefix_rewrites_matching_files_all_or_none() {
+    let dir = Dir::new("req-prefix");
+    let m = open(&dir);
+    let job = m.create_job("prefix", JobType::Download).unwrap();
+    job.add_file(&origin().url("rp-old/1", "size=100"), &dir.file("1"))
+        .unwrap();
+    job.add_file(&origin().url("rp-old/2", "size=200"), &dir.file("2"))
+        .unwrap();
+    job.add_file(&origin().url("rp-keep", "size=300"), &dir.file("3"))
+        .unwrap();
+    let old = format!("{}/f/rp-old/", origin().http_base());
+    let new = format!("{}/f/rp-new/", origin().http_base());
+    // A prefix that would make a bad URL changes nothing.
+    for (from, to) in [
+        (old.as_str(), "ftp://x/"),
+        (old.as_str(), "http://bad host/"),
+        ("", "x"),
+    ] {
+        let e = job.replace_remote_prefix(from, to).unwrap_err();
+        assert_eq!(e.code(), codes::E_INVALIDARG, "{from} → {to}: {e}");
+    }
+    assert_eq!(job.replace_remote_prefix(&old, &new).unwrap(), 2);
+    assert_eq!(
+        job.replace_remote_prefix("https://nowhere/", &new).unwrap(),
+        0
+    );
+    let names: Vec<String> = job
+        .enum_files()
+        .unwrap()
+        .iter()
+        .map(|f| f.get_remote_name().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            origin().url("rp-new/1", "size=100"),
+            origin().url("rp-new/2", "size=200"),
+            origin().url("rp-keep", "size=300")
+        ]
+    );
+    assert_eq!(run(&job), JobState::Transferred);
+    assert_eq!(origin().stats("rp-new/2")["requests"], 1);
+    assert_eq!(origin().stats("rp-old/2")["requests"], 0);
+    job.complete().unwrap();
+    // Final jobs refuse it.
+    assert_eq!(
+        job.replace_remote_prefix(&new, &old).unwrap_err().code(),
+        codes::INVALID_STATE
+    );
+}
+
+#[test]
+fn the_maximum_download_time_ends_a_transfer_with_maxdownload_timeout() {
+    let dir = Dir::new("req-maxtime");
+    let m = open(&dir);
+    let job = job_for(
+        &m,
+        &dir,
+        &origin().url("mt-a", "size=20000000&rate=1000000"),
+        "slow",
+    );
+    assert_eq!(job.get_maximum_download_time().unwrap(), 0);
+    job.set_maximum_download_time(1).unwrap();
+    assert_eq!(job.get_maximum_download_time().unwrap(), 1);
+    let t0 = std::time::Instant::now();
+    assert_eq!(run(&job), JobState::Error);
+    let took = t0.elapsed();
+    let e = job.get_error().unwrap();
+    assert_eq!(
+        e.get_error().1,
+        codes::MAXDOWNLOAD_TIMEOUT,
+        "{}",
+        e.get_error_description()
+    );
+    assert!(took >= Duration::from_secs(1), "ended after {took:?}");
+    // Stored with the job; resume() counts again from zero (so it runs another
+    // second), and 0 lifts the limit.
+    let id = job.get_id();
+    m.close().unwrap();
+    drop(m);
+    let m = open(&dir);
+    let job = m.get_job(&id).unwrap();
+    assert_eq!(job.get_maximum_download_time().unwrap(), 1);
+    let before = job.get_progress().unwrap().bytes_transferred;
+    assert_eq!(run(&job), JobState::Error);
+    assert!(job.get_progress().unwrap().bytes_transferred > before);
+    job.set_maximum_download_time(0).unwrap();
+    job.resume().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        job.get_state().unwrap().is_active(),
+        "{:?}",
+        job.get_state()
+    );
+    job.cancel().unwrap();
 }

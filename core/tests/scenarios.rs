@@ -5,8 +5,8 @@
 //! scenario.
 
 use bgcopy::{
-    BYTES_UNKNOWN, CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob, CopyManager, Error,
-    JobType, ManagerOptions, OptionValue, Priority, codes,
+    AuthScheme, AuthTarget, BYTES_UNKNOWN, CallbackResult, CopyCallback, CopyError, CopyFile,
+    CopyJob, CopyManager, Error, JobType, ManagerOptions, OptionValue, Priority, codes,
 };
 use bgcopy_test_harness::{Origin, content_byte, workspace_root};
 use serde_json::{Value, json};
@@ -676,6 +676,23 @@ impl Run {
             "get_minimum_retry_delay" => job.get_minimum_retry_delay().map(|v| json!(v)),
             "set_minimum_retry_delay" => unit(job.set_minimum_retry_delay(n(0)?)),
             "get_error_count" => job.get_error_count().map(|v| json!(v)),
+            "set_credentials" | "remove_credentials" => {
+                let target = AuthTarget::from_name(&s(0)).ok_or("bad target name")?;
+                let scheme = AuthScheme::from_name(&s(1)).ok_or("bad scheme name")?;
+                if method == "set_credentials" {
+                    unit(job.set_credentials(target, scheme, &s(2), &s(3)))
+                } else {
+                    unit(job.remove_credentials(target, scheme))
+                }
+            }
+            "get_maximum_download_time" => job.get_maximum_download_time().map(|v| json!(v)),
+            "set_maximum_download_time" => unit(job.set_maximum_download_time(n(0)?)),
+            "replace_remote_prefix" => job.replace_remote_prefix(&s(0), &s(1)).map(|v| json!(v)),
+            "set_remote_name" => {
+                let files = job.enum_files().map_err(|e| e.to_string())?;
+                let f = files.get(n(0)? as usize).ok_or("no such file")?;
+                unit(f.set_remote_name(&s(1)))
+            }
             "wait" => {
                 let ms = args.first().and_then(Value::as_u64).unwrap_or(30_000);
                 job.wait(Some(Duration::from_millis(ms)))

@@ -1,7 +1,8 @@
 //! `bgcopy_file` (CopyFile) and `bgcopy_error` (CopyError).
 
 use crate::boundary::{
-    Handle, Out, arg, boundary, get, handle, handle_add_ref, handle_release, new_handle, new_string,
+    Handle, Out, arg, boundary, call, get, handle, handle_add_ref, handle_release, new_handle,
+    new_string, str_arg,
 };
 use crate::types::*;
 use bgcopy_core::{CopyError, CopyFile};
@@ -49,6 +50,22 @@ pub unsafe extern "C" fn bgcopy_file_get_temporary_name(
     out: *mut *mut c_char,
 ) -> i32 {
     get(f, out, |f| Ok(new_string(f.get_temporary_name()?)))
+}
+
+/// Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed
+/// URL, a new token, a mirror), checked like `bgcopy_job_add_file`'s; not on a final
+/// job. The bytes already here are kept when the new URL serves the same content
+/// (If-Range with the stored validator), else the file starts over; a running
+/// transfer starts again with it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_set_remote_name(
+    f: *mut bgcopy_file,
+    url: *const c_char,
+) -> i32 {
+    call(f, |file| {
+        // SAFETY: the C conventions.
+        file.set_remote_name(unsafe { str_arg(url, "url") }?)
+    })
 }
 
 /// The URL the file's last response came from, after redirects; `*out` NULL before

@@ -7,7 +7,7 @@ use crate::boundary::{
 use crate::callback::{CCallback, bgcopy_callback};
 use crate::file::{bgcopy_error, bgcopy_file};
 use crate::types::*;
-use bgcopy_core::{CopyCallback, CopyJob, Error, Priority};
+use bgcopy_core::{AuthScheme, AuthTarget, CopyCallback, CopyJob, Error, Priority};
 use std::ffi::c_char;
 use std::sync::Arc;
 use std::time::Duration;
@@ -346,6 +346,96 @@ pub unsafe extern "C" fn bgcopy_job_get_security_flags(j: *mut bgcopy_job, out: 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_job_set_security_flags(j: *mut bgcopy_job, flags: u32) -> i32 {
     call(j, |job| job.set_security_flags(flags))
+}
+
+/// Set the credentials for `target` (`BGCOPY_AUTH_TARGET_*`) and `scheme`
+/// (`BGCOPY_AUTH_SCHEME_*`), replacing those set for the same pair (BITS
+/// `SetCredentials`). BASIC: `user` (no `:`) and the password in `secret`; BEARER: an
+/// empty `user` and the token in `secret`. Write-only: nothing returns or shows them.
+/// SERVER credentials go with every request to the file URL's origin, before any
+/// challenge (never after a redirect to another origin); PROXY ones to the job's proxy.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_credentials(
+    j: *mut bgcopy_job,
+    target: bgcopy_auth_target,
+    scheme: bgcopy_auth_scheme,
+    user: *const c_char,
+    secret: *const c_char,
+) -> i32 {
+    call(j, |job| {
+        let target = AuthTarget::try_from_number("target", target)?;
+        let scheme = AuthScheme::try_from_number("scheme", scheme)?;
+        // SAFETY: the C conventions.
+        let (user, secret) = unsafe { (str_arg(user, "user")?, str_arg(secret, "secret")?) };
+        job.set_credentials(target, scheme, user, secret)
+    })
+}
+
+/// Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`);
+/// `BGCOPY_S_OK` also when there are none.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_remove_credentials(
+    j: *mut bgcopy_job,
+    target: bgcopy_auth_target,
+    scheme: bgcopy_auth_scheme,
+) -> i32 {
+    call(j, |job| {
+        job.remove_credentials(
+            AuthTarget::try_from_number("target", target)?,
+            AuthScheme::try_from_number("scheme", scheme)?,
+        )
+    })
+}
+
+/// The maximum download time in seconds (0: no limit, the default).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_maximum_download_time(
+    j: *mut bgcopy_job,
+    out: *mut u32,
+) -> i32 {
+    get(j, out, CopyJob::get_maximum_download_time)
+}
+
+/// Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS Job4
+/// `SetMaximumDownloadTime`; 0 removes the limit). Time QUEUED, SUSPENDED or in
+/// TRANSIENT_ERROR does not count; `bgcopy_job_resume` starts the count again. When it
+/// passes, the job goes to ERROR with `BGCOPY_E_MAXDOWNLOAD_TIMEOUT`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_maximum_download_time(
+    j: *mut bgcopy_job,
+    seconds: u32,
+) -> i32 {
+    call(j, |job| job.set_maximum_download_time(seconds))
+}
+
+/// Give every file whose remote URL starts with `old_prefix` that URL with the prefix
+/// replaced by `new_prefix` (BITS Job3 `ReplaceRemotePrefix`), all or none (each new
+/// URL is checked like `bgcopy_job_add_file`'s). A file keeps its bytes when the new
+/// URL serves the same content (If-Range with the stored validator), else starts
+/// over. `*out_count` (may be NULL) receives how many files changed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_replace_remote_prefix(
+    j: *mut bgcopy_job,
+    old_prefix: *const c_char,
+    new_prefix: *const c_char,
+    out_count: *mut u32,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let (job, old, new) = unsafe {
+            (
+                arg(j)?,
+                str_arg(old_prefix, "old_prefix")?,
+                str_arg(new_prefix, "new_prefix")?,
+            )
+        };
+        let n = job.inner().replace_remote_prefix(old, new)?;
+        if !out_count.is_null() {
+            // SAFETY: a non-NULL out-pointer is valid for a write (the C conventions).
+            unsafe { *out_count = n };
+        }
+        Ok(BGCOPY_S_OK)
+    })
 }
 
 /// The notify command line: `*out_program` (free with `bgcopy_string_free`) and an

@@ -5,7 +5,9 @@
 //! The `const _` blocks check every value against the core at compile time, and the
 //! tests check that every code of the core has its C macro.
 
-use bgcopy_core::{ErrorContext, EventKind, JobState, JobType, Priority, codes, notify};
+use bgcopy_core::{
+    AuthScheme, AuthTarget, ErrorContext, EventKind, JobState, JobType, Priority, codes, notify,
+};
 use std::ffi::c_char;
 
 /// The state of a job: one of the `BGCOPY_JOB_STATE_*` values.
@@ -105,6 +107,28 @@ const _: () = {
     assert!(BGCOPY_ERROR_CONTEXT_REMOTE_FILE == ErrorContext::RemoteFile as u32);
     assert!(BGCOPY_ERROR_CONTEXT_GENERAL_TRANSPORT == ErrorContext::GeneralTransport as u32);
     assert!(BGCOPY_ERROR_CONTEXT_REMOTE_APPLICATION == ErrorContext::RemoteApplication as u32);
+};
+
+/// Whom credentials are for: one of the `BGCOPY_AUTH_TARGET_*` values (BG_AUTH_TARGET).
+pub type bgcopy_auth_target = u32;
+/// The server of the files' URLs.
+pub const BGCOPY_AUTH_TARGET_SERVER: u32 = 1;
+/// The proxy the job's requests go through.
+pub const BGCOPY_AUTH_TARGET_PROXY: u32 = 2;
+const _: () = {
+    assert!(BGCOPY_AUTH_TARGET_SERVER == AuthTarget::Server as u32);
+    assert!(BGCOPY_AUTH_TARGET_PROXY == AuthTarget::Proxy as u32);
+};
+
+/// How credentials are sent: one of the `BGCOPY_AUTH_SCHEME_*` values.
+pub type bgcopy_auth_scheme = u32;
+/// `Authorization: Basic` with a user name and password (BITS's BASIC, 1).
+pub const BGCOPY_AUTH_SCHEME_BASIC: u32 = 1;
+/// `Authorization: Bearer` with a token as the secret (bgcopy's value; BITS stops at 5).
+pub const BGCOPY_AUTH_SCHEME_BEARER: u32 = 6;
+const _: () = {
+    assert!(BGCOPY_AUTH_SCHEME_BASIC == AuthScheme::Basic as u32);
+    assert!(BGCOPY_AUTH_SCHEME_BEARER == AuthScheme::Bearer as u32);
 };
 
 /// What an event of the journal records: one of the `BGCOPY_EVENT_KIND_*` values.
@@ -233,6 +257,8 @@ pub const BGCOPY_E_CONNECT_FAILURE: i32 = 0x8020_002D_u32 as i32;
 pub const BGCOPY_E_CONNECTION_CLOSED: i32 = 0x8020_002E_u32 as i32;
 /// 0x80200053: A content validation failed.
 pub const BGCOPY_E_VALIDATION_FAILED: i32 = 0x8020_0053_u32 as i32;
+/// 0x80200054: The job spent longer than its maximum download time transferring.
+pub const BGCOPY_E_MAXDOWNLOAD_TIMEOUT: i32 = 0x8020_0054_u32 as i32;
 /// 0x80200073: The remote file changed while it was being transferred.
 pub const BGCOPY_E_REMOTE_FILE_CHANGED: i32 = 0x8020_0073_u32 as i32;
 /// 0x80070057: An argument is invalid: NULL handle or out-pointer, bad UTF-8, out of range, .
@@ -292,6 +318,7 @@ pub(crate) const C_CODES: &[(&str, i32)] = &[
     ("CONNECT_FAILURE", BGCOPY_E_CONNECT_FAILURE),
     ("CONNECTION_CLOSED", BGCOPY_E_CONNECTION_CLOSED),
     ("VALIDATION_FAILED", BGCOPY_E_VALIDATION_FAILED),
+    ("MAXDOWNLOAD_TIMEOUT", BGCOPY_E_MAXDOWNLOAD_TIMEOUT),
     ("REMOTE_FILE_CHANGED", BGCOPY_E_REMOTE_FILE_CHANGED),
     ("INVALID_ARG", BGCOPY_E_INVALIDARG),
     ("NOT_IMPLEMENTED", BGCOPY_E_NOTIMPL),

@@ -584,6 +584,40 @@ static int call(run *r, alias *a, const char *method, json_t *args, json_t *step
   } else if (strcmp(method, "get_error_count") == 0) {
     *hr = bgcopy_job_get_error_count(j, &n);
     if (*hr == BGCOPY_S_OK) *v = json_integer(n);
+  } else if (strcmp(method, "set_credentials") == 0 || strcmp(method, "remove_credentials") == 0) {
+    const char *t = str_at(args, 0), *sc = str_at(args, 1);
+    uint32_t target = strcmp(t, "SERVER") == 0 ? BGCOPY_AUTH_TARGET_SERVER
+                      : strcmp(t, "PROXY") == 0 ? BGCOPY_AUTH_TARGET_PROXY
+                                                : 0;
+    uint32_t scheme = strcmp(sc, "BASIC") == 0 ? BGCOPY_AUTH_SCHEME_BASIC
+                      : strcmp(sc, "BEARER") == 0 ? BGCOPY_AUTH_SCHEME_BEARER
+                                                  : 0;
+    if (!target || !scheme) return fail(r, "bad target or scheme name");
+    *hr = strcmp(method, "set_credentials") == 0
+              ? bgcopy_job_set_credentials(j, target, scheme, str_at(args, 2), str_at(args, 3))
+              : bgcopy_job_remove_credentials(j, target, scheme);
+  } else if (strcmp(method, "get_maximum_download_time") == 0) {
+    *hr = bgcopy_job_get_maximum_download_time(j, &n);
+    if (*hr == BGCOPY_S_OK) *v = json_integer(n);
+  } else if (strcmp(method, "set_maximum_download_time") == 0) {
+    if (u32_at(r, args, 0, method, &n)) return -1;
+    *hr = bgcopy_job_set_maximum_download_time(j, n);
+  } else if (strcmp(method, "replace_remote_prefix") == 0) {
+    *hr = bgcopy_job_replace_remote_prefix(j, str_at(args, 0), str_at(args, 1), &n);
+    if (*hr == BGCOPY_S_OK) *v = json_integer(n);
+  } else if (strcmp(method, "set_remote_name") == 0) {
+    if (u32_at(r, args, 0, method, &n)) return -1;
+    bgcopy_file **files = NULL;
+    size_t nf = 0;
+    *hr = bgcopy_job_enum_files(j, &files, &nf);
+    if (*hr == BGCOPY_S_OK) {
+      if (n >= nf) {
+        bgcopy_file_array_free(files, nf);
+        return fail(r, "no file %u", n);
+      }
+      *hr = bgcopy_file_set_remote_name(files[n], str_at(args, 1));
+      bgcopy_file_array_free(files, nf);
+    }
   } else if (strcmp(method, "wait") == 0) {
     json_t *t = json_array_get(args, 0);
     uint32_t ms = json_is_integer(t) ? (uint32_t)json_integer_value(t) : 30000;

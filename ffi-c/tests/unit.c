@@ -1374,6 +1374,97 @@ static void test_custom_headers_and_security_flags(void) {
   fx_done(&f);
 }
 
+/* Credentials (Basic, then removed: 401), a new remote name, a replaced prefix and the
+ * maximum download time. */
+static void test_credentials_remote_names_and_max_time(void) {
+  fx f;
+  CHECK(fx_open(&f, "creds") == 0);
+  bgcopy_job *j = NULL;
+  OK(bgcopy_manager_create_job(f.m, "creds", BGCOPY_JOB_TYPE_DOWNLOAD, &j));
+  char u[512], p[PATH_MAX];
+  url(u, sizeof u, "c-auth", "size=900&auth=basic:cuser:c-pw");
+  path(p, sizeof p, &f, "a.bin");
+  OK(bgcopy_job_add_file(j, u, p));
+  CHECK(bgcopy_job_set_credentials(j, 3, BGCOPY_AUTH_SCHEME_BASIC, "u", "p") == BGCOPY_E_INVALIDARG);
+  CHECK(bgcopy_job_set_credentials(j, BGCOPY_AUTH_TARGET_SERVER, 2, "u", "p") == BGCOPY_E_INVALIDARG);
+  CHECK(bgcopy_job_set_credentials(j, BGCOPY_AUTH_TARGET_SERVER, BGCOPY_AUTH_SCHEME_BASIC, "a:b",
+                                   "p") == BGCOPY_E_INVALIDARG);
+  CHECK(strstr(bgcopy_last_error_message(), "c-pw") == NULL);
+  BAD(bgcopy_job_set_credentials(j, BGCOPY_AUTH_TARGET_SERVER, BGCOPY_AUTH_SCHEME_BASIC, NULL, "p"));
+  OK(bgcopy_job_set_credentials(j, BGCOPY_AUTH_TARGET_SERVER, BGCOPY_AUTH_SCHEME_BASIC, "cuser",
+                                "c-pw"));
+  OK(bgcopy_job_resume(j));
+  CHECK(wait_for_state(j, BGCOPY_JOB_STATE_TRANSFERRED, 30));
+  OK(bgcopy_job_complete(j));
+  CHECK(file_is(p, 900));
+  bgcopy_job_release(j);
+
+  /* Removed: the origin answers 401, an ERROR with HTTP_401. */
+  OK(bgcopy_manager_create_job(f.m, "nocreds", BGCOPY_JOB_TYPE_DOWNLOAD, &j));
+  path(p, sizeof p, &f, "b.bin");
+  OK(bgcopy_job_add_file(j, u, p));
+  OK(bgcopy_job_set_credentials(j, BGCOPY_AUTH_TARGET_SERVER, BGCOPY_AUTH_SCHEME_BEARER, "", "tok"));
+  OK(bgcopy_job_remove_credentials(j, BGCOPY_AUTH_TARGET_SERVER, BGCOPY_AUTH_SCHEME_BEARER));
+  OK(bgcopy_job_resume(j));
+  CHECK(wait_for_state(j, BGCOPY_JOB_STATE_ERROR, 30));
+  bgcopy_error *e = NULL;
+  OK(bgcopy_job_get_error(j, &e));
+  bgcopy_error_context ctx = 0;
+  int32_t code = 0;
+  OK(bgcopy_error_get_error(e, &ctx, &code));
+  CHECK(code == BGCOPY_E_HTTP(401));
+  bgcopy_error_release(e);
+
+  /* A new remote name (and a replaced prefix) lets the same job succeed. */
+  bgcopy_file **files = NULL;
+  size_t nf = 0;
+  OK(bgcopy_job_enum_files(j, &files, &nf));
+  char u2[512], got[512];
+  url(u2, sizeof u2, "c-auth-gone/x", "size=900");
+  CHECK(bgcopy_file_set_remote_name(files[0], "ftp://nowhere/x") == BGCOPY_E_INVALIDARG);
+  OK(bgcopy_file_set_remote_name(files[0], u2));
+  char old_prefix[512], new_prefix[512];
+  snprintf(old_prefix, sizeof old_prefix, "%s/f/c-auth-gone/", O.http_base);
+  snprintf(new_prefix, sizeof new_prefix, "%s/f/c-auth-new/", O.http_base);
+  uint32_t changed = 9;
+  OK(bgcopy_job_replace_remote_prefix(j, old_prefix, new_prefix, &changed));
+  CHECK(changed == 1);
+  OK(bgcopy_job_replace_remote_prefix(j, "https://none/", new_prefix, NULL));
+  char *remote = NULL;
+  OK(bgcopy_file_get_remote_name(files[0], &remote));
+  url(got, sizeof got, "c-auth-new/x", "size=900");
+  CHECK(remote != NULL && strcmp(remote, got) == 0);
+  bgcopy_string_free(remote);
+  bgcopy_file_array_free(files, nf);
+  OK(bgcopy_job_resume(j));
+  CHECK(wait_for_state(j, BGCOPY_JOB_STATE_TRANSFERRED, 30));
+  OK(bgcopy_job_complete(j));
+  CHECK(file_is(p, 900));
+  bgcopy_job_release(j);
+
+  /* The maximum download time ends a slow transfer with MAXDOWNLOAD_TIMEOUT. */
+  OK(bgcopy_manager_create_job(f.m, "slow", BGCOPY_JOB_TYPE_DOWNLOAD, &j));
+  url(u, sizeof u, "c-slow", "size=20000000&rate=1000000");
+  path(p, sizeof p, &f, "s.bin");
+  OK(bgcopy_job_add_file(j, u, p));
+  uint32_t secs = 9;
+  OK(bgcopy_job_get_maximum_download_time(j, &secs));
+  CHECK(secs == 0);
+  OK(bgcopy_job_set_maximum_download_time(j, 1));
+  OK(bgcopy_job_get_maximum_download_time(j, &secs));
+  CHECK(secs == 1);
+  BAD(bgcopy_job_get_maximum_download_time(j, NULL));
+  OK(bgcopy_job_resume(j));
+  CHECK(wait_for_state(j, BGCOPY_JOB_STATE_ERROR, 30));
+  OK(bgcopy_job_get_error(j, &e));
+  OK(bgcopy_error_get_error(e, &ctx, &code));
+  CHECK(code == BGCOPY_E_MAXDOWNLOAD_TIMEOUT);
+  bgcopy_error_release(e);
+  OK(bgcopy_job_cancel(j));
+  bgcopy_job_release(j);
+  fx_done(&f);
+}
+
 /* `unit --engine STATE`: a process that only holds a manager that transfers (the
  * engine of STATE) until its standard input closes. */
 static int run_engine(const char *state) {
@@ -1582,6 +1673,7 @@ static const test TESTS[] = {
     T(test_eight_threads_share_one_job),
     T(test_event_journal_and_callbacks_in_a_client),
     T(test_custom_headers_and_security_flags),
+    T(test_credentials_remote_names_and_max_time),
 };
 
 int main(int argc, char **argv) {

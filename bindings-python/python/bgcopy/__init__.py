@@ -22,6 +22,8 @@ properties (``job.state``, ``job.priority``) are extras on top.
 import atexit as _atexit
 
 from ._types import (
+    AuthScheme,
+    AuthTarget,
     BYTES_UNKNOWN,
     BgCopyError,
     Completion,
@@ -68,6 +70,8 @@ from ._bgcopy import (
 _atexit.register(_close_all)
 
 __all__ = [
+    "AuthScheme",
+    "AuthTarget",
     "BYTES_UNKNOWN",
     "BgCopyError",
     "Completion",

@@ -129,6 +129,20 @@ class NotifyFlags(enum.IntFlag):
     DEFAULT = 0x03
 
 
+class AuthTarget(enum.IntEnum):
+    """Whom credentials are for (BG_AUTH_TARGET)."""
+
+    SERVER = 1
+    PROXY = 2
+
+
+class AuthScheme(enum.IntEnum):
+    """How credentials are sent: BITS's BASIC, and BEARER (a token), which bgcopy adds."""
+
+    BASIC = 1
+    BEARER = 6
+
+
 class SecurityFlags(enum.IntFlag):
     """A job's security flags (BITS values): one redirect policy, and whether a
     redirect from https to http is followed."""
@@ -168,6 +182,7 @@ class codes:
     CONNECT_FAILURE = 0x8020_002D
     CONNECTION_CLOSED = 0x8020_002E
     VALIDATION_FAILED = 0x8020_0053
+    MAXDOWNLOAD_TIMEOUT = 0x8020_0054
     REMOTE_FILE_CHANGED = 0x8020_0073
     E_INVALIDARG = 0x8007_0057
     E_NOTIMPL = 0x8000_4001

@@ -48,7 +48,8 @@ pub(super) struct FileTransfer<'a> {
     pub(super) background: bool,
     /// `http`/`https` of the URL in use (after redirects).
     pub(super) proto: &'static str,
-    /// The job's custom headers (name, value) and security flags.
+    /// What goes to the file URL's origin only (custom headers, `Authorization`), and
+    /// the security flags.
     headers: Vec<(String, String)>,
     flags: u32,
 }
@@ -73,10 +74,7 @@ impl<'a> FileTransfer<'a> {
                     f.validator.clone(),
                     f.total,
                     j.priority != Priority::Foreground,
-                    j.custom_headers
-                        .iter()
-                        .filter_map(|l| crate::request::parse_header_line(l).ok())
-                        .collect(),
+                    crate::request::origin_headers(&j.custom_headers, &j.credentials, &f.remote),
                     j.security_flags,
                 )
             })

@@ -157,6 +157,9 @@ fn assign(
             job.slot_stamp = counters.stamp;
             job.slot_since_ms = now;
             job.set_state(JobState::Connecting, now);
+            // Counted from now also for a job stored as TRANSFERRING by an engine that
+            // is gone (the state did not change here).
+            job.active_since_ms.get_or_insert(now);
             let _ = store.save_job(job);
             changed = true;
             if let Err(e) = super::worker::spawn(ctx.clone(), job.id, generation, stop) {
@@ -179,5 +182,35 @@ fn assign(
             changed = true;
         }
     }
+    // The maximum download time (BITS Job4): time CONNECTING or TRANSFERRING since the
+    // last resume (after the starts above, so a job started now is timed from now).
+    for id in candidates {
+        let Some(job) = jobs.get_mut(id) else {
+            continue;
+        };
+        if job.max_download_time == 0 || job.active_since_ms.is_none() {
+            continue;
+        }
+        let limit = i64::from(job.max_download_time) * 1000;
+        let elapsed = job.download_elapsed(now);
+        if elapsed < limit {
+            soonest(now + (limit - elapsed));
+            continue;
+        }
+        job.stop_run();
+        job.error = Some(ErrorRec::general(
+            ErrorContext::GeneralQueueManager,
+            codes::MAXDOWNLOAD_TIMEOUT,
+            format!(
+                "the job spent its maximum download time ({} s) connecting and transferring",
+                job.max_download_time
+            ),
+        ));
+        job.retry_at_ms = None;
+        job.set_state(JobState::Error, now);
+        let _ = store.save_job(job);
+        changed = true;
+    }
+
     (next, changed)
 }

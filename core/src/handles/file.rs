@@ -1,9 +1,10 @@
 //! `CopyFile` (IBackgroundCopyFile): one file of a job.
 
 use crate::error::{Error, Result, codes};
-use crate::record::FileRec;
+use crate::record::{FileRec, JobRec};
+use crate::store::Store;
 use crate::table::JobTable;
-use crate::types::FileProgress;
+use crate::types::{FileProgress, JobState, now_ms};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -43,6 +44,20 @@ impl CopyFile {
         self.with(|f| crate::redact::redact_url(&f.remote))
     }
 
+    /// Give the file a new remote URL (BITS File2 `SetRemoteName`): an expired signed
+    /// URL, a new token in the query, a mirror. Checked like `add_file`'s; allowed in
+    /// every state but the final ones. The bytes already fetched are kept when the new
+    /// URL answers the stored validator (If-Range) with the same content; otherwise
+    /// the file starts over (counted like a changed remote file). A running transfer
+    /// starts again with the new URL; a job in ERROR waits for `resume()`.
+    pub fn set_remote_name(&self, url: &str) -> Result<()> {
+        let url = String::from(crate::urls::parse_remote(url)?);
+        let idx = self.idx;
+        self.table.mutate(self.job, |job, store| {
+            retarget(job, store, vec![(idx, url)])
+        })
+    }
+
     /// The local path.
     pub fn get_local_name(&self) -> Result<String> {
         self.with(|f| f.local.to_string_lossy().into_owned())
@@ -68,4 +83,45 @@ impl CopyFile {
     pub fn get_temporary_name(&self) -> Result<String> {
         self.with(|f| f.temp_path().to_string_lossy().into_owned())
     }
+}
+
+/// Give files new remote URLs (`(index, url)`, checked): each keeps its bytes and
+/// validator, so the next request resumes with If-Range; a running transfer stops and
+/// the job is queued again to use them.
+pub(super) fn retarget(
+    job: &mut JobRec,
+    store: &mut Store,
+    changes: Vec<(usize, String)>,
+) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let id = job.id;
+    let mut updated = Vec::with_capacity(changes.len());
+    for (idx, url) in changes {
+        let mut f = job
+            .files
+            .get(idx)
+            .ok_or_else(|| Error::new(codes::NOT_FOUND, "file not found"))?
+            .clone();
+        f.remote = url;
+        f.final_url = None;
+        updated.push((idx, f));
+    }
+    store.atomic(|s| {
+        for (idx, f) in &updated {
+            s.save_file(id, *idx, f)?;
+        }
+        Ok(())
+    })?;
+    for (idx, f) in updated {
+        job.files[idx] = f;
+    }
+    let now = now_ms();
+    if job.run.is_some() {
+        job.stop_run();
+        job.set_state(JobState::Queued, now);
+    }
+    job.touch(now);
+    store.save_job(job)
 }

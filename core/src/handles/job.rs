@@ -163,6 +163,8 @@ impl CopyJob {
             job.retry_at_ms = None;
             job.made_progress();
             job.error = None;
+            // The maximum download time counts from each resume (BITS Job4).
+            job.download_ms = 0;
             let id = job.id;
             let mut reset = Vec::new();
             if job.state == JobState::Error {
@@ -319,55 +321,6 @@ impl CopyJob {
         self.set(|j| &mut j.notify_cmd, cmd)
     }
 
-    /// The custom header lines (`Name: value`) sent with every request of the job;
-    /// ACCESS_DENIED once [`CopyJob::make_custom_headers_write_only`] was called.
-    pub fn get_custom_headers(&self) -> Result<Vec<String>> {
-        self.table
-            .read(self.id, |j| {
-                if j.headers_write_only {
-                    Err(Error::new(
-                        codes::ACCESS_DENIED,
-                        "the custom headers of this job are write-only",
-                    ))
-                } else {
-                    Ok(j.custom_headers.clone())
-                }
-            })
-            .and_then(|r| r)
-    }
-
-    /// Set the custom header lines (BITS `SetCustomHeaders`), each `Name: value`
-    /// (at most 64 lines of 8192 bytes; no CR, LF or NUL; the framing, range and Host
-    /// headers are bgcopy's). They go with every request of the job, and with a
-    /// redirect only to the same origin (scheme, host and port) as the file's URL. An
-    /// empty list clears them. Takes effect with the job's next request.
-    pub fn set_custom_headers<S: AsRef<str>>(&self, lines: &[S]) -> Result<()> {
-        let lines = crate::request::check_custom_headers(lines)?;
-        self.set(|j| &mut j.custom_headers, lines)
-    }
-
-    /// From now on the custom headers cannot be read back (BITS
-    /// `MakeCustomHeadersWriteOnly`): `get_custom_headers` fails with ACCESS_DENIED and
-    /// no output shows them. They can still be replaced. There is no way back.
-    pub fn make_custom_headers_write_only(&self) -> Result<()> {
-        self.set(|j| &mut j.headers_write_only, true)
-    }
-
-    /// The security flags (BITS values; see [`crate::security`]).
-    pub fn get_security_flags(&self) -> Result<u32> {
-        self.table.read(self.id, |j| j.security_flags)
-    }
-
-    /// Set the security flags (BITS `SetSecurityFlags`): the redirect policy
-    /// (ALLOW_SILENT 0x0000, ALLOW_REPORT 0x0100: the final URL becomes the file's
-    /// remote name, DISALLOW 0x0200: a redirect puts the job in ERROR with the
-    /// redirect's HTTP status) and ALLOW_HTTPS_TO_HTTP 0x0800. BITS's certificate
-    /// flags (0x0001–0x0010) are E_NOTIMPL; other bits E_INVALIDARG.
-    pub fn set_security_flags(&self, flags: u32) -> Result<()> {
-        crate::request::check_security_flags(flags)?;
-        self.set(|j| &mut j.security_flags, flags)
-    }
-
     /// The priority (default NORMAL).
     pub fn get_priority(&self) -> Result<Priority> {
         self.table.read(self.id, |j| j.priority)
@@ -445,7 +398,7 @@ impl CopyJob {
         self.table.read(self.id, |j| j.error_count)
     }
 
-    fn set<T>(&self, field: impl Fn(&mut JobRec) -> &mut T, value: T) -> Result<()> {
+    pub(super) fn set<T>(&self, field: impl Fn(&mut JobRec) -> &mut T, value: T) -> Result<()> {
         self.table.mutate(self.id, |job, store| {
             let old = std::mem::replace(field(job), value);
             let old_mod = job.modification_ms;

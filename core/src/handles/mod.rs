@@ -6,6 +6,7 @@ mod error;
 mod file;
 mod job;
 mod manager;
+mod requests;
 mod wait;
 
 pub use error::CopyError;

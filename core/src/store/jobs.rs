@@ -23,7 +23,7 @@ fn bad_row(table: &str, key: &str, column: &str, value: impl std::fmt::Display) 
 /// Raw values of a `jobs` row, checked by [`decode_job`].
 struct JobRow {
     id: String,
-    ints: [Option<i64>; 21],
+    ints: [Option<i64>; 23],
     err_description: Option<String>,
     err_protocol: Option<String>,
     display_name: String,
@@ -31,10 +31,11 @@ struct JobRow {
     notify_program: Option<String>,
     notify_args: Option<Vec<u8>>,
     custom_headers: Option<Vec<u8>>,
+    credentials: Option<Vec<u8>>,
 }
 
 /// Columns of [`JobRow::ints`], in order.
-const JOB_INTS: [&str; 21] = [
+const JOB_INTS: [&str; 23] = [
     "seq",
     "job_type",
     "priority",
@@ -56,6 +57,8 @@ const JOB_INTS: [&str; 21] = [
     "cmd_retry_at_ms",
     "headers_write_only",
     "security_flags",
+    "max_download_time",
+    "download_ms",
 ];
 
 fn decode_job(row: JobRow) -> Result<JobRec> {
@@ -158,6 +161,11 @@ fn decode_job(row: JobRow) -> Result<JobRec> {
     job.security_flags = en("security_flags", |f| {
         crate::request::check_security_flags(f).is_ok()
     })?;
+    job.credentials = decode_args(row.credentials.as_deref().unwrap_or_default())
+        .and_then(|f| crate::request::decode_credentials(&f))
+        .ok_or_else(|| bad_row("jobs", &key, "credentials", "fields that do not decode"))?;
+    job.max_download_time = u32_of("max_download_time")?;
+    job.download_ms = need("download_ms")?.max(0);
     Ok(job)
 }
 
@@ -166,8 +174,9 @@ const JOB_SELECT: &str = "SELECT id, seq, job_type, priority, notify_flags, no_p
      min_retry_delay, state, error_count, err_context, err_code, err_file,
      creation_ms, modification_ms, completion_ms, retry_at_ms,
      no_progress_since_ms, completing, cmd_due, cmd_retry_at_ms, headers_write_only,
-     security_flags, err_description, err_protocol, display_name, description,
-     notify_program, notify_args, custom_headers FROM jobs";
+     security_flags, max_download_time, download_ms, err_description, err_protocol,
+     display_name, description, notify_program, notify_args, custom_headers, credentials
+     FROM jobs";
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
     let mut ints = [None; JOB_INTS.len()];
@@ -185,6 +194,7 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
         notify_program: r.get(n + 4)?,
         notify_args: r.get(n + 5)?,
         custom_headers: r.get(n + 6)?,
+        credentials: r.get(n + 7)?,
     })
 }
 
@@ -423,9 +433,11 @@ impl Store {
                  err_context, err_code, err_description, err_file, err_protocol, creation_ms,
                  modification_ms, completion_ms, retry_at_ms, no_progress_since_ms, completing,
                  notify_program, notify_args, cmd_due, cmd_retry_at_ms, custom_headers,
-                 headers_write_only, security_flags, rev)
+                 headers_write_only, security_flags, credentials, max_download_time, download_ms,
+                 rev)
                  VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,
-                 ?23,?24,?25,?26,?27,?28,?29,(SELECT coalesce(max(rev), 0) + 1 FROM jobs))",
+                 ?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,
+                 (SELECT coalesce(max(rev), 0) + 1 FROM jobs))",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -460,6 +472,10 @@ impl Store {
                     (!j.custom_headers.is_empty()).then(|| encode_args(&j.custom_headers)),
                     j.headers_write_only,
                     j.security_flags,
+                    (!j.credentials.is_empty())
+                        .then(|| encode_args(&crate::request::encode_credentials(&j.credentials))),
+                    j.max_download_time,
+                    j.download_ms,
                 ])
             })
             .map_err(|e| self.err("save job", e))?;

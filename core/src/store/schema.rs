@@ -102,6 +102,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE jobs ADD COLUMN headers_write_only INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN security_flags INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE files ADD COLUMN final_url TEXT;",
+    // 7 -> 8: credentials (four NUL-ended fields each: target, scheme, user, secret;
+    // the store is private to its user, like the URLs with userinfo it holds), the
+    // maximum download time (s) and the time spent downloading since the last resume.
+    "ALTER TABLE jobs ADD COLUMN credentials BLOB;
+    ALTER TABLE jobs ADD COLUMN max_download_time INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN download_ms INTEGER NOT NULL DEFAULT 0;",
 ];
 
 impl Store {

@@ -442,6 +442,20 @@ fn serve_file(
         &req.headers,
     );
 
+    // Credentials required.
+    if let Some(want) = &p.auth
+        && req.header("authorization") != Some(want.as_str())
+    {
+        let challenge = if want.starts_with("Basic") {
+            "Basic realm=\"origin\""
+        } else {
+            "Bearer realm=\"origin\""
+        };
+        let extra = [("WWW-Authenticate", challenge.to_string())];
+        let flow = simple(conn, 401, "credentials required", &extra, is_head, keep);
+        return Outcome::new(flow, 401);
+    }
+
     // Injected status.
     if let Some(s) = p.status
         && p.fail.is_none_or(|f| k <= f)

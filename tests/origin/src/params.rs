@@ -77,6 +77,9 @@ pub struct Params {
     pub redirect_loop: bool,
     /// Redirect to this absolute URL.
     pub to: Option<String>,
+    /// The `Authorization` value a request must carry (`basic:USER:PASS` or
+    /// `bearer:TOKEN` in the query); without it the answer is 401.
+    pub auth: Option<String>,
     /// The raw (undecoded) `key=value` segments, in order, for rebuilding
     /// redirect targets.
     pub raw_segments: Vec<String>,
@@ -107,6 +110,7 @@ impl Default for Params {
             redirect: None,
             redirect_loop: false,
             to: None,
+            auth: None,
             raw_segments: Vec::new(),
         }
     }
@@ -160,6 +164,21 @@ impl Params {
                         return Err("retry_after must not contain line breaks".into());
                     }
                     p.retry_after = Some(v.to_string());
+                }
+                "auth" => {
+                    use base64::Engine;
+                    p.auth = Some(match v.split_once(':') {
+                        Some(("basic", up)) => format!(
+                            "Basic {}",
+                            base64::engine::general_purpose::STANDARD.encode(up)
+                        ),
+                        Some(("bearer", token)) => format!("Bearer {token}"),
+                        _ => {
+                            return Err(format!(
+                                "auth must be basic:USER:PASS or bearer:TOKEN: {v:?}"
+                            ));
+                        }
+                    });
                 }
                 "change_after" => p.change_after = Some(num("change_after", v)?),
                 "change_each" => p.change_each = flag("change_each", v)?,

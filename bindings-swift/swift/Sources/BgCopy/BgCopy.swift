@@ -1216,6 +1216,14 @@ public protocol CopyFileProtocol: AnyObject, Sendable {
      */
     func getTemporaryName() throws  -> String
     
+    /**
+     * Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed
+     * URL, a new token, a mirror), checked like `add_file`'s; not on a final job. The
+     * bytes already here are kept when the new URL serves the same content (If-Range
+     * with the stored validator), else the file starts over.
+     */
+    func setRemoteName(url: String) throws 
+    
 }
 /**
  * One file of a job (IBackgroundCopyFile).
@@ -1347,6 +1355,21 @@ open func getTemporaryName()throws  -> String  {
 })
 }
     
+    /**
+     * Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed
+     * URL, a new token, a mirror), checked like `add_file`'s; not on a final job. The
+     * bytes already here are kept when the new URL serves the same content (If-Range
+     * with the stored validator), else the file starts over.
+     */
+open func setRemoteName(url: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyfile_set_remote_name(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(url),uniffiCallStatus
+    )
+}
+}
+    
 
     
 // The local Rust `Debug` implementation.
@@ -1471,6 +1494,11 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     func getId()  -> String
     
     /**
+     * The maximum download time in seconds (0: no limit, the default).
+     */
+    func getMaximumDownloadTime() throws  -> UInt32
+    
+    /**
      * The minimum retry delay in seconds (default 600).
      */
     func getMinimumRetryDelay() throws  -> UInt32
@@ -1533,10 +1561,33 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     func makeCustomHeadersWriteOnly() throws 
     
     /**
+     * Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`); no
+     * error when there are none.
+     */
+    func removeCredentials(target: AuthTarget, scheme: AuthScheme) throws 
+    
+    /**
+     * Give every file whose remote URL starts with `old_prefix` that URL with the
+     * prefix replaced by `new_prefix` (BITS Job3 `ReplaceRemotePrefix`), all or none;
+     * returns how many files changed. A file keeps its bytes when the new URL serves
+     * the same content (If-Range with the stored validator), else starts over.
+     */
+    func replaceRemotePrefix(oldPrefix: String, newPrefix: String) throws  -> UInt32
+    
+    /**
      * → QUEUED (from SUSPENDED, ERROR, TRANSIENT_ERROR, or TRANSFERRED with new files);
      * EMPTY when the job has no files.
      */
     func resume() throws 
+    
+    /**
+     * Set the credentials for `target` and `scheme`, replacing those set for the same
+     * pair (BITS `SetCredentials`). BASIC: `user` (no `:`) and the password as
+     * `secret`; BEARER: an empty `user` and the token as `secret`. Write-only: nothing
+     * returns or shows them. SERVER credentials go with every request to the file
+     * URL's origin, before any challenge (never after a redirect to another origin).
+     */
+    func setCredentials(target: AuthTarget, scheme: AuthScheme, user: String, secret: String) throws 
     
     /**
      * Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
@@ -1555,6 +1606,14 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * Set the display name (at most 256 characters, else STRING_TOO_LONG).
      */
     func setDisplayName(name: String) throws 
+    
+    /**
+     * Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS Job4
+     * `SetMaximumDownloadTime`; 0 removes the limit). Time QUEUED, SUSPENDED or in
+     * TRANSIENT_ERROR does not count; `resume()` starts the count again. When it
+     * passes, the job goes to ERROR with MAXDOWNLOAD_TIMEOUT.
+     */
+    func setMaximumDownloadTime(seconds: UInt32) throws 
     
     /**
      * Set the minimum retry delay in seconds.
@@ -1807,6 +1866,18 @@ open func getId() -> String  {
 }
     
     /**
+     * The maximum download time in seconds (0: no limit, the default).
+     */
+open func getMaximumDownloadTime()throws  -> UInt32  {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_get_maximum_download_time(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The minimum retry delay in seconds (default 600).
      */
 open func getMinimumRetryDelay()throws  -> UInt32  {
@@ -1952,6 +2023,37 @@ open func makeCustomHeadersWriteOnly()throws   {try rustCallWithError(FfiConvert
 }
     
     /**
+     * Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`); no
+     * error when there are none.
+     */
+open func removeCredentials(target: AuthTarget, scheme: AuthScheme)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_remove_credentials(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeAuthTarget_lower(target),
+        FfiConverterTypeAuthScheme_lower(scheme),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Give every file whose remote URL starts with `old_prefix` that URL with the
+     * prefix replaced by `new_prefix` (BITS Job3 `ReplaceRemotePrefix`), all or none;
+     * returns how many files changed. A file keeps its bytes when the new URL serves
+     * the same content (If-Range with the stored validator), else starts over.
+     */
+open func replaceRemotePrefix(oldPrefix: String, newPrefix: String)throws  -> UInt32  {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_replace_remote_prefix(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(oldPrefix),
+        FfiConverterString.lower(newPrefix),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * → QUEUED (from SUSPENDED, ERROR, TRANSIENT_ERROR, or TRANSFERRED with new files);
      * EMPTY when the job has no files.
      */
@@ -1959,6 +2061,25 @@ open func resume()throws   {try rustCallWithError(FfiConverterTypeBgCopyError_li
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_resume(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Set the credentials for `target` and `scheme`, replacing those set for the same
+     * pair (BITS `SetCredentials`). BASIC: `user` (no `:`) and the password as
+     * `secret`; BEARER: an empty `user` and the token as `secret`. Write-only: nothing
+     * returns or shows them. SERVER credentials go with every request to the file
+     * URL's origin, before any challenge (never after a redirect to another origin).
+     */
+open func setCredentials(target: AuthTarget, scheme: AuthScheme, user: String, secret: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_set_credentials(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeAuthTarget_lower(target),
+        FfiConverterTypeAuthScheme_lower(scheme),
+        FfiConverterString.lower(user),
+        FfiConverterString.lower(secret),uniffiCallStatus
     )
 }
 }
@@ -1998,6 +2119,21 @@ open func setDisplayName(name: String)throws   {try rustCallWithError(FfiConvert
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_display_name(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(name),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS Job4
+     * `SetMaximumDownloadTime`; 0 removes the limit). Time QUEUED, SUSPENDED or in
+     * TRANSIENT_ERROR does not count; `resume()` starts the count again. When it
+     * passes, the job goes to ERROR with MAXDOWNLOAD_TIMEOUT.
+     */
+open func setMaximumDownloadTime(seconds: UInt32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_set_maximum_download_time(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(seconds),uniffiCallStatus
     )
 }
 }
@@ -3257,6 +3393,156 @@ public func FfiConverterTypeNotifyCmdLine_lift(_ buf: RustBuffer) throws -> Noti
 public func FfiConverterTypeNotifyCmdLine_lower(_ value: NotifyCmdLine) -> RustBuffer {
     return FfiConverterTypeNotifyCmdLine.lower(value)
 }
+
+
+/**
+ * How credentials are sent (BG_AUTH_SCHEME's BASIC, and BEARER, which bgcopy adds).
+ */
+
+public enum AuthScheme: UInt32, Equatable, Hashable {
+    
+    /**
+     * `Authorization: Basic` with a user name and password (BITS value 1).
+     */
+    case basic = 1
+    /**
+     * `Authorization: Bearer` with a token, the secret (bgcopy's value 6; BITS stops at 5).
+     */
+    case bearer = 6
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AuthScheme: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAuthScheme: FfiConverterRustBuffer {
+    typealias SwiftType = AuthScheme
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AuthScheme {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .basic
+        
+        case 2: return .bearer
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AuthScheme, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .basic:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .bearer:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuthScheme_lift(_ buf: RustBuffer) throws -> AuthScheme {
+    return try FfiConverterTypeAuthScheme.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuthScheme_lower(_ value: AuthScheme) -> RustBuffer {
+    return FfiConverterTypeAuthScheme.lower(value)
+}
+
+
+
+/**
+ * Whom credentials are for (BG_AUTH_TARGET).
+ */
+
+public enum AuthTarget: UInt32, Equatable, Hashable {
+    
+    /**
+     * The server of the files' URLs.
+     */
+    case server = 1
+    /**
+     * The proxy the job's requests go through.
+     */
+    case proxy = 2
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AuthTarget: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAuthTarget: FfiConverterRustBuffer {
+    typealias SwiftType = AuthTarget
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AuthTarget {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .server
+        
+        case 2: return .proxy
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AuthTarget, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .server:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .proxy:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuthTarget_lift(_ buf: RustBuffer) throws -> AuthTarget {
+    return try FfiConverterTypeAuthTarget.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuthTarget_lower(_ value: AuthTarget) -> RustBuffer {
+    return FfiConverterTypeAuthTarget.lower(value)
+}
+
 
 
 /**
@@ -4738,6 +5024,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_temporary_name() != 27746) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyfile_set_remote_name() != 59852) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_add_file() != 35110) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4769,6 +5058,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_id() != 42305) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_maximum_download_time() != 1864) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_minimum_retry_delay() != 29782) {
@@ -4807,7 +5099,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_make_custom_headers_write_only() != 9549) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_remove_credentials() != 63722) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_replace_remote_prefix() != 62154) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_resume() != 40562) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_credentials() != 21318) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_custom_headers() != 14139) {
@@ -4817,6 +5118,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_display_name() != 10792) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_maximum_download_time() != 3740) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_minimum_retry_delay() != 34548) {

@@ -398,6 +398,11 @@ RustBuffer uniffi_bgcopy_uniffi_fn_method_copyfile_get_remote_name(uint64_t ptr,
 RustBuffer uniffi_bgcopy_uniffi_fn_method_copyfile_get_temporary_name(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYFILE_SET_REMOTE_NAME
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYFILE_SET_REMOTE_NAME
+void uniffi_bgcopy_uniffi_fn_method_copyfile_set_remote_name(uint64_t ptr, RustBuffer url, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYFILE_UNIFFI_TRAIT_DEBUG
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYFILE_UNIFFI_TRAIT_DEBUG
 RustBuffer uniffi_bgcopy_uniffi_fn_method_copyfile_uniffi_trait_debug(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -468,6 +473,11 @@ uint32_t uniffi_bgcopy_uniffi_fn_method_copyjob_get_error_count(uint64_t ptr, Ru
 RustBuffer uniffi_bgcopy_uniffi_fn_method_copyjob_get_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_MAXIMUM_DOWNLOAD_TIME
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_MAXIMUM_DOWNLOAD_TIME
+uint32_t uniffi_bgcopy_uniffi_fn_method_copyjob_get_maximum_download_time(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_MINIMUM_RETRY_DELAY
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_MINIMUM_RETRY_DELAY
 uint32_t uniffi_bgcopy_uniffi_fn_method_copyjob_get_minimum_retry_delay(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -528,9 +538,24 @@ RustBuffer uniffi_bgcopy_uniffi_fn_method_copyjob_get_type(uint64_t ptr, RustCal
 void uniffi_bgcopy_uniffi_fn_method_copyjob_make_custom_headers_write_only(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_REMOVE_CREDENTIALS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_REMOVE_CREDENTIALS
+void uniffi_bgcopy_uniffi_fn_method_copyjob_remove_credentials(uint64_t ptr, RustBuffer target, RustBuffer scheme, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_REPLACE_REMOTE_PREFIX
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_REPLACE_REMOTE_PREFIX
+uint32_t uniffi_bgcopy_uniffi_fn_method_copyjob_replace_remote_prefix(uint64_t ptr, RustBuffer old_prefix, RustBuffer new_prefix, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_RESUME
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_RESUME
 void uniffi_bgcopy_uniffi_fn_method_copyjob_resume(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_CREDENTIALS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_CREDENTIALS
+void uniffi_bgcopy_uniffi_fn_method_copyjob_set_credentials(uint64_t ptr, RustBuffer target, RustBuffer scheme, RustBuffer user, RustBuffer secret, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_CUSTOM_HEADERS
@@ -546,6 +571,11 @@ void uniffi_bgcopy_uniffi_fn_method_copyjob_set_description(uint64_t ptr, RustBu
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_DISPLAY_NAME
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_DISPLAY_NAME
 void uniffi_bgcopy_uniffi_fn_method_copyjob_set_display_name(uint64_t ptr, RustBuffer name, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_MAXIMUM_DOWNLOAD_TIME
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_MAXIMUM_DOWNLOAD_TIME
+void uniffi_bgcopy_uniffi_fn_method_copyjob_set_maximum_download_time(uint64_t ptr, uint32_t seconds, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_MINIMUM_RETRY_DELAY
@@ -1041,6 +1071,12 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copyfile_get_temporary_name(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYFILE_SET_REMOTE_NAME
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYFILE_SET_REMOTE_NAME
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyfile_set_remote_name(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_ADD_FILE
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_ADD_FILE
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_add_file(void
@@ -1104,6 +1140,12 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_get_error_count(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_ID
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_ID
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_get_id(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_MAXIMUM_DOWNLOAD_TIME
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_MAXIMUM_DOWNLOAD_TIME
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_get_maximum_download_time(void
     
 );
 #endif
@@ -1179,9 +1221,27 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_make_custom_headers_write_
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_REMOVE_CREDENTIALS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_REMOVE_CREDENTIALS
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_remove_credentials(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_REPLACE_REMOTE_PREFIX
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_REPLACE_REMOTE_PREFIX
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_replace_remote_prefix(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_RESUME
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_RESUME
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_resume(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_CREDENTIALS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_CREDENTIALS
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_set_credentials(void
     
 );
 #endif
@@ -1200,6 +1260,12 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_set_description(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_DISPLAY_NAME
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_DISPLAY_NAME
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_set_display_name(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_MAXIMUM_DOWNLOAD_TIME
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_MAXIMUM_DOWNLOAD_TIME
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_set_maximum_download_time(void
     
 );
 #endif

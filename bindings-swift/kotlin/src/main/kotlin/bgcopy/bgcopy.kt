@@ -756,6 +756,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_get_temporary_name(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_set_remote_name(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_add_file(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_add_file_set(
@@ -777,6 +779,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_error_count(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_id(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_maximum_download_time(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_minimum_retry_delay(
     ): Int
@@ -802,13 +806,21 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_make_custom_headers_write_only(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_remove_credentials(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_replace_remote_prefix(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_resume(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_credentials(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_custom_headers(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_description(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_display_name(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_maximum_download_time(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_minimum_retry_delay(
     ): Int
@@ -909,6 +921,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyfile_get_temporary_name(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_copyfile_set_remote_name(`ptr`: Long,`url`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyfile_uniffi_trait_debug(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_clone_copyjob(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -937,6 +951,8 @@ internal object UniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_maximum_download_time(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_minimum_retry_delay(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_no_progress_timeout(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -961,13 +977,21 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_make_custom_headers_write_only(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_remove_credentials(`ptr`: Long,`target`: RustBuffer.ByValue,`scheme`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_replace_remote_prefix(`ptr`: Long,`oldPrefix`: RustBuffer.ByValue,`newPrefix`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_resume(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_credentials(`ptr`: Long,`target`: RustBuffer.ByValue,`scheme`: RustBuffer.ByValue,`user`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_custom_headers(`ptr`: Long,`headers`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_description(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_display_name(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_maximum_download_time(`ptr`: Long,`seconds`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_minimum_retry_delay(`ptr`: Long,`seconds`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1189,6 +1213,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_temporary_name() and 0xFFFF) != 27746) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_set_remote_name() and 0xFFFF) != 59852) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_add_file() and 0xFFFF) != 35110) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1220,6 +1247,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_id() and 0xFFFF) != 42305) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_maximum_download_time() and 0xFFFF) != 1864) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_minimum_retry_delay() and 0xFFFF) != 29782) {
@@ -1258,7 +1288,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_make_custom_headers_write_only() and 0xFFFF) != 9549) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_remove_credentials() and 0xFFFF) != 63722) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_replace_remote_prefix() and 0xFFFF) != 62154) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_resume() and 0xFFFF) != 40562) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_credentials() and 0xFFFF) != 21318) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_custom_headers() and 0xFFFF) != 14139) {
@@ -1268,6 +1307,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_display_name() and 0xFFFF) != 10792) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_maximum_download_time() and 0xFFFF) != 3740) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_minimum_retry_delay() and 0xFFFF) != 34548) {
@@ -2678,6 +2720,14 @@ public interface CopyFileInterface {
      */
     fun `getTemporaryName`(): kotlin.String
     
+    /**
+     * Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed
+     * URL, a new token, a mirror), checked like `add_file`'s; not on a final job. The
+     * bytes already here are kept when the new URL serves the same content (If-Range
+     * with the stored validator), else the file starts over.
+     */
+    fun `setRemoteName`(`url`: kotlin.String)
+    
     companion object
 }
 
@@ -2889,6 +2939,26 @@ open class CopyFile: Disposable, AutoCloseable, CopyFileInterface
     
 
     
+    /**
+     * Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed
+     * URL, a new token, a mirror), checked like `add_file`'s; not on a final job. The
+     * bytes already here are kept when the new URL serves the same content (If-Range
+     * with the stored validator), else the file starts over.
+     */
+    @Throws(BgCopyException::class)override fun `setRemoteName`(`url`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyfile_set_remote_name(
+        it,
+        
+        FfiConverterString.lower(`url`),_status)
+}
+    }
+    
+    
+
+    
 
     
 
@@ -3097,6 +3167,11 @@ public interface CopyJobInterface {
     fun `getId`(): kotlin.String
     
     /**
+     * The maximum download time in seconds (0: no limit, the default).
+     */
+    fun `getMaximumDownloadTime`(): kotlin.UInt
+    
+    /**
      * The minimum retry delay in seconds (default 600).
      */
     fun `getMinimumRetryDelay`(): kotlin.UInt
@@ -3159,10 +3234,33 @@ public interface CopyJobInterface {
     fun `makeCustomHeadersWriteOnly`()
     
     /**
+     * Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`); no
+     * error when there are none.
+     */
+    fun `removeCredentials`(`target`: AuthTarget, `scheme`: AuthScheme)
+    
+    /**
+     * Give every file whose remote URL starts with `old_prefix` that URL with the
+     * prefix replaced by `new_prefix` (BITS Job3 `ReplaceRemotePrefix`), all or none;
+     * returns how many files changed. A file keeps its bytes when the new URL serves
+     * the same content (If-Range with the stored validator), else starts over.
+     */
+    fun `replaceRemotePrefix`(`oldPrefix`: kotlin.String, `newPrefix`: kotlin.String): kotlin.UInt
+    
+    /**
      * → QUEUED (from SUSPENDED, ERROR, TRANSIENT_ERROR, or TRANSFERRED with new files);
      * EMPTY when the job has no files.
      */
     fun `resume`()
+    
+    /**
+     * Set the credentials for `target` and `scheme`, replacing those set for the same
+     * pair (BITS `SetCredentials`). BASIC: `user` (no `:`) and the password as
+     * `secret`; BEARER: an empty `user` and the token as `secret`. Write-only: nothing
+     * returns or shows them. SERVER credentials go with every request to the file
+     * URL's origin, before any challenge (never after a redirect to another origin).
+     */
+    fun `setCredentials`(`target`: AuthTarget, `scheme`: AuthScheme, `user`: kotlin.String, `secret`: kotlin.String)
     
     /**
      * Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
@@ -3181,6 +3279,14 @@ public interface CopyJobInterface {
      * Set the display name (at most 256 characters, else STRING_TOO_LONG).
      */
     fun `setDisplayName`(`name`: kotlin.String)
+    
+    /**
+     * Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS Job4
+     * `SetMaximumDownloadTime`; 0 removes the limit). Time QUEUED, SUSPENDED or in
+     * TRANSIENT_ERROR does not count; `resume()` starts the count again. When it
+     * passes, the job goes to ERROR with MAXDOWNLOAD_TIMEOUT.
+     */
+    fun `setMaximumDownloadTime`(`seconds`: kotlin.UInt)
     
     /**
      * Set the minimum retry delay in seconds.
@@ -3538,6 +3644,23 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
 
     
     /**
+     * The maximum download time in seconds (0: no limit, the default).
+     */
+    @Throws(BgCopyException::class)override fun `getMaximumDownloadTime`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_maximum_download_time(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The minimum retry delay in seconds (default 600).
      */
     @Throws(BgCopyException::class)override fun `getMinimumRetryDelay`(): kotlin.UInt {
@@ -3743,6 +3866,47 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
 
     
     /**
+     * Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`); no
+     * error when there are none.
+     */
+    @Throws(BgCopyException::class)override fun `removeCredentials`(`target`: AuthTarget, `scheme`: AuthScheme)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_remove_credentials(
+        it,
+        
+        FfiConverterTypeAuthTarget.lower(`target`),
+        FfiConverterTypeAuthScheme.lower(`scheme`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Give every file whose remote URL starts with `old_prefix` that URL with the
+     * prefix replaced by `new_prefix` (BITS Job3 `ReplaceRemotePrefix`), all or none;
+     * returns how many files changed. A file keeps its bytes when the new URL serves
+     * the same content (If-Range with the stored validator), else starts over.
+     */
+    @Throws(BgCopyException::class)override fun `replaceRemotePrefix`(`oldPrefix`: kotlin.String, `newPrefix`: kotlin.String): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_replace_remote_prefix(
+        it,
+        
+        FfiConverterString.lower(`oldPrefix`),
+        FfiConverterString.lower(`newPrefix`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * → QUEUED (from SUSPENDED, ERROR, TRANSIENT_ERROR, or TRANSFERRED with new files);
      * EMPTY when the job has no files.
      */
@@ -3753,6 +3917,30 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_resume(
         it,
         _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Set the credentials for `target` and `scheme`, replacing those set for the same
+     * pair (BITS `SetCredentials`). BASIC: `user` (no `:`) and the password as
+     * `secret`; BEARER: an empty `user` and the token as `secret`. Write-only: nothing
+     * returns or shows them. SERVER credentials go with every request to the file
+     * URL's origin, before any challenge (never after a redirect to another origin).
+     */
+    @Throws(BgCopyException::class)override fun `setCredentials`(`target`: AuthTarget, `scheme`: AuthScheme, `user`: kotlin.String, `secret`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_credentials(
+        it,
+        
+        FfiConverterTypeAuthTarget.lower(`target`),
+        FfiConverterTypeAuthScheme.lower(`scheme`),
+        FfiConverterString.lower(`user`),
+        FfiConverterString.lower(`secret`),_status)
 }
     }
     
@@ -3807,6 +3995,26 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
         it,
         
         FfiConverterString.lower(`name`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS Job4
+     * `SetMaximumDownloadTime`; 0 removes the limit). Time QUEUED, SUSPENDED or in
+     * TRANSIENT_ERROR does not count; `resume()` starts the count again. When it
+     * passes, the job goes to ERROR with MAXDOWNLOAD_TIMEOUT.
+     */
+    @Throws(BgCopyException::class)override fun `setMaximumDownloadTime`(`seconds`: kotlin.UInt)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_maximum_download_time(
+        it,
+        
+        FfiConverterUInt.lower(`seconds`),_status)
 }
     }
     
@@ -5026,6 +5234,92 @@ public object FfiConverterTypeNotifyCmdLine: FfiConverterRustBuffer<NotifyCmdLin
             FfiConverterSequenceString.write(value.`args`, buf)
     }
 }
+
+
+
+/**
+ * How credentials are sent (BG_AUTH_SCHEME's BASIC, and BEARER, which bgcopy adds).
+ */
+
+enum class AuthScheme(val value: kotlin.UInt) {
+    
+    /**
+     * `Authorization: Basic` with a user name and password (BITS value 1).
+     */
+    BASIC(1u),
+    /**
+     * `Authorization: Bearer` with a token, the secret (bgcopy's value 6; BITS stops at 5).
+     */
+    BEARER(6u);
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAuthScheme: FfiConverterRustBuffer<AuthScheme> {
+    override fun read(buf: ByteBuffer) = try {
+        AuthScheme.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: AuthScheme) = 4UL
+
+    override fun write(value: AuthScheme, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Whom credentials are for (BG_AUTH_TARGET).
+ */
+
+enum class AuthTarget(val value: kotlin.UInt) {
+    
+    /**
+     * The server of the files' URLs.
+     */
+    SERVER(1u),
+    /**
+     * The proxy the job's requests go through.
+     */
+    PROXY(2u);
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAuthTarget: FfiConverterRustBuffer<AuthTarget> {
+    override fun read(buf: ByteBuffer) = try {
+        AuthTarget.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: AuthTarget) = 4UL
+
+    override fun write(value: AuthTarget, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 

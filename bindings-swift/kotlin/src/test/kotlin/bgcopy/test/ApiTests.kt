@@ -60,7 +60,47 @@ class ApiTests(private val origin: Origin) {
         "files, progress, times and addFileSet" to ::filesAndTimes,
         "callbacks in a client fire for an engine process; eventsSince" to ::clientOfAnEngineProcess,
         "custom headers (write-only) and security flags" to ::headersAndSecurityFlags,
+        "credentials, new remote names, maximum download time" to ::credentialsAndRemoteNames,
     )
+
+    fun credentialsAndRemoteNames() = withManager("creds") { m, dir ->
+        val job = m.createJob("creds", JobType.DOWNLOAD)
+        job.addFile(origin.url("kt-auth", "size=600&auth=bearer:kt.tok"), "$dir/a.bin")
+        expectError("INVALID_ARG") { job.setCredentials(AuthTarget.SERVER, AuthScheme.BEARER, "user", "kt.tok") }
+        expectError("INVALID_ARG") { job.setCredentials(AuthTarget.SERVER, AuthScheme.BASIC, "a:b", "pw") }
+        job.setCredentials(AuthTarget.SERVER, AuthScheme.BEARER, "", "kt.tok")
+        job.resume()
+        assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
+        job.complete()
+        assertEquals(600L, File("$dir/a.bin").length())
+
+        val again = m.createJob("nocreds", JobType.DOWNLOAD)
+        again.addFile(origin.url("kt-auth", "size=600&auth=bearer:kt.tok"), "$dir/b.bin")
+        again.setCredentials(AuthTarget.SERVER, AuthScheme.BEARER, "", "kt.tok")
+        again.removeCredentials(AuthTarget.SERVER, AuthScheme.BEARER)
+        again.resume()
+        assertEquals(JobState.ERROR, again.wait(30_000u))
+        assertEquals("HTTP_401", again.getError().getError().symbol)
+        val f = again.enumFiles()[0]
+        expectError("INVALID_ARG") { f.setRemoteName("ftp://nowhere/x") }
+        f.setRemoteName(origin.url("kt-old/x", "size=600"))
+        val base = origin.url("", "").substringBefore("/f/")
+        assertEquals(1u, again.replaceRemotePrefix("$base/f/kt-old/", "$base/f/kt-new/"))
+        assertEquals(origin.url("kt-new/x", "size=600"), f.getRemoteName())
+        again.resume()
+        assertEquals(JobState.TRANSFERRED, again.wait(30_000u))
+        again.complete()
+
+        val slow = m.createJob("slow", JobType.DOWNLOAD)
+        slow.addFile(origin.url("kt-slow", "size=20000000&rate=1000000"), "$dir/s.bin")
+        assertEquals(0u, slow.getMaximumDownloadTime())
+        slow.setMaximumDownloadTime(1u)
+        assertEquals(1u, slow.getMaximumDownloadTime())
+        slow.resume()
+        assertEquals(JobState.ERROR, slow.wait(30_000u))
+        assertEquals("MAXDOWNLOAD_TIMEOUT", slow.getError().getError().symbol)
+        slow.cancel()
+    }
 
     fun headersAndSecurityFlags() = withManager("request") { m, dir ->
         val job = m.createJob("request", JobType.DOWNLOAD)

@@ -472,6 +472,22 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
             "get_minimum_retry_delay" -> job.getMinimumRetryDelay().toLong()
             "set_minimum_retry_delay" -> job.setMinimumRetryDelay(n(0)).let { null }
             "get_error_count" -> job.getErrorCount().toLong()
+            "set_credentials" ->
+                job.setCredentials(AuthTarget.valueOf(s(0)), AuthScheme.valueOf(s(1)), s(2), s(3)).let { null }
+            "remove_credentials" ->
+                job.removeCredentials(AuthTarget.valueOf(s(0)), AuthScheme.valueOf(s(1))).let { null }
+            "get_maximum_download_time" -> job.getMaximumDownloadTime().toLong()
+            "set_maximum_download_time" -> job.setMaximumDownloadTime(n(0)).let { null }
+            "replace_remote_prefix" -> job.replaceRemotePrefix(s(0), s(1)).toLong()
+            "set_remote_name" -> {
+                val files = job.enumFiles()
+                try {
+                    files[n(0).toInt()].setRemoteName(s(1))
+                } finally {
+                    files.forEach { it.close() }
+                }
+                null
+            }
             "wait" -> job.wait((args.firstOrNull() as Long? ?: 30_000L).toULong()).name
             else -> fail("unknown job method $method")
         }

@@ -1,0 +1,142 @@
+//! The job methods of the later BITS interfaces (SPEC §8) that shape its requests:
+//! custom headers and security flags (HttpOptions), credentials (Job2), the maximum
+//! download time (Job4) and new URLs for its files (Job3 `ReplaceRemotePrefix`).
+
+use super::job::CopyJob;
+use crate::error::{Error, Result, codes};
+use crate::record::JobRec;
+use crate::types::*;
+
+impl CopyJob {
+    /// The custom header lines (`Name: value`) sent with every request of the job;
+    /// ACCESS_DENIED once [`CopyJob::make_custom_headers_write_only`] was called.
+    pub fn get_custom_headers(&self) -> Result<Vec<String>> {
+        self.table
+            .read(self.id, |j| {
+                if j.headers_write_only {
+                    Err(Error::new(
+                        codes::ACCESS_DENIED,
+                        "the custom headers of this job are write-only",
+                    ))
+                } else {
+                    Ok(j.custom_headers.clone())
+                }
+            })
+            .and_then(|r| r)
+    }
+
+    /// Set the custom header lines (BITS `SetCustomHeaders`), each `Name: value`
+    /// (at most 64 lines of 8192 bytes; no CR, LF or NUL; the framing, range and Host
+    /// headers are bgcopy's). They go with every request of the job, and with a
+    /// redirect only to the same origin (scheme, host and port) as the file's URL. An
+    /// empty list clears them. Takes effect with the job's next request.
+    pub fn set_custom_headers<S: AsRef<str>>(&self, lines: &[S]) -> Result<()> {
+        let lines = crate::request::check_custom_headers(lines)?;
+        self.set(|j| &mut j.custom_headers, lines)
+    }
+
+    /// From now on the custom headers cannot be read back (BITS
+    /// `MakeCustomHeadersWriteOnly`): `get_custom_headers` fails with ACCESS_DENIED and
+    /// no output shows them. They can still be replaced. There is no way back.
+    pub fn make_custom_headers_write_only(&self) -> Result<()> {
+        self.set(|j| &mut j.headers_write_only, true)
+    }
+
+    /// The security flags (BITS values; see [`crate::security`]).
+    pub fn get_security_flags(&self) -> Result<u32> {
+        self.table.read(self.id, |j| j.security_flags)
+    }
+
+    /// Set the security flags (BITS `SetSecurityFlags`): the redirect policy
+    /// (ALLOW_SILENT 0x0000, ALLOW_REPORT 0x0100: the final URL becomes the file's
+    /// remote name, DISALLOW 0x0200: a redirect puts the job in ERROR with the
+    /// redirect's HTTP status) and ALLOW_HTTPS_TO_HTTP 0x0800. BITS's certificate
+    /// flags (0x0001–0x0010) are E_NOTIMPL; other bits E_INVALIDARG.
+    pub fn set_security_flags(&self, flags: u32) -> Result<()> {
+        crate::request::check_security_flags(flags)?;
+        self.set(|j| &mut j.security_flags, flags)
+    }
+
+    /// Set the credentials for `target` and `scheme` (BITS `SetCredentials`),
+    /// replacing those set before for the same pair. BASIC takes a user name (no
+    /// `:`) and a password; BEARER a token as `secret` and an empty user name.
+    /// Write-only: no call returns them and no output, log or error shows them. SERVER
+    /// credentials are sent with every request to the origin (scheme, host, port) of
+    /// the file's URL, before any challenge, like curl's `-u`, and never after a
+    /// redirect to another origin; they take the place of a URL's userinfo and of a
+    /// custom `Authorization` header. PROXY credentials go to the job's proxy.
+    pub fn set_credentials(
+        &self,
+        target: AuthTarget,
+        scheme: AuthScheme,
+        user: &str,
+        secret: &str,
+    ) -> Result<()> {
+        let cred = crate::request::check_credential(target, scheme, user, secret)?;
+        self.edit(|job| {
+            job.credentials
+                .retain(|c| (c.target, c.scheme) != (target, scheme));
+            job.credentials.push(cred);
+        })
+    }
+
+    /// Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`); no
+    /// error when there are none.
+    pub fn remove_credentials(&self, target: AuthTarget, scheme: AuthScheme) -> Result<()> {
+        self.edit(|job| {
+            job.credentials
+                .retain(|c| (c.target, c.scheme) != (target, scheme));
+        })
+    }
+
+    /// The longest time the job may spend CONNECTING or TRANSFERRING, in seconds (0:
+    /// no limit, the default).
+    pub fn get_maximum_download_time(&self) -> Result<u32> {
+        self.table.read(self.id, |j| j.max_download_time)
+    }
+
+    /// Limit the time the job spends CONNECTING or TRANSFERRING (BITS Job4
+    /// `SetMaximumDownloadTime`), in seconds; 0 removes the limit. Time QUEUED,
+    /// SUSPENDED or in TRANSIENT_ERROR does not count; `resume()` starts the count
+    /// again. When the limit passes, the job goes to ERROR with MAXDOWNLOAD_TIMEOUT.
+    pub fn set_maximum_download_time(&self, seconds: u32) -> Result<()> {
+        self.set(|j| &mut j.max_download_time, seconds)
+    }
+
+    /// Give every file whose remote URL starts with `old_prefix` the URL with that
+    /// prefix replaced by `new_prefix` (BITS Job3 `ReplaceRemotePrefix`), all or none:
+    /// each new URL is checked like `add_file`'s. Prefixes match the URLs as stored
+    /// (normalized: lower-case scheme and host, `/` path). Allowed in every state
+    /// but the final ones; a running transfer starts again with the new URL and keeps
+    /// its bytes when the server answers the stored validator (If-Range) with the same
+    /// content, else the file starts over. A file already transferred keeps its bytes.
+    /// Returns how many files changed.
+    pub fn replace_remote_prefix(&self, old_prefix: &str, new_prefix: &str) -> Result<u32> {
+        if old_prefix.is_empty() {
+            return Err(Error::invalid_arg("old_prefix is empty"));
+        }
+        crate::args::check_len("old_prefix", old_prefix, crate::urls::MAX_URL)?;
+        crate::args::check_len("new_prefix", new_prefix, crate::urls::MAX_URL)?;
+        self.table.mutate(self.id, |job, store| {
+            let mut changes = Vec::new();
+            for (idx, f) in job.files.iter().enumerate() {
+                if let Some(rest) = f.remote.strip_prefix(old_prefix) {
+                    let url = crate::urls::parse_remote(&format!("{new_prefix}{rest}"))?;
+                    changes.push((idx, String::from(url)));
+                }
+            }
+            let n = changes.len() as u32;
+            super::file::retarget(job, store, changes)?;
+            Ok(n)
+        })
+    }
+
+    /// Change the job's own fields with `f` and save it (a user call, one transaction).
+    fn edit(&self, f: impl FnOnce(&mut JobRec)) -> Result<()> {
+        self.table.mutate(self.id, |job, store| {
+            f(job);
+            job.touch(now_ms());
+            store.save_job(job)
+        })
+    }
+}
