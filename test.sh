@@ -27,6 +27,19 @@ check() {
   if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 }
 
+step "real proxies for the request tests: tinyproxy and microsocks (Debian packages)"
+need_pkgs=()
+command -v tinyproxy >/dev/null 2>&1 || need_pkgs+=(tinyproxy-bin)
+command -v microsocks >/dev/null 2>&1 || need_pkgs+=(microsocks)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get install -y -qq "${need_pkgs[@]}" >/dev/null 2>&1 ||
+    { "${as_root[@]}" apt-get update -qq >/dev/null && "${as_root[@]}" apt-get install -y -qq "${need_pkgs[@]}" >/dev/null; }
+fi
+check bash -c 'command -v tinyproxy && command -v microsocks'
+
 step "cargo fmt --check"
 check cargo fmt --all -- --check
 

@@ -165,6 +165,19 @@ export declare class CopyJob {
    * no error when there are none.
    */
   removeCredentials(target: AuthTarget, scheme: AuthScheme): void
+  /**
+   * Choose the job's proxy (BITS `SetProxySettings`). `ProxyUsage.Preconfig` (the
+   * default): the environment's, like curl (`https_proxy` for https URLs,
+   * `http_proxy` for http URLs, else `all_proxy`; `no_proxy` bypasses).
+   * `ProxyUsage.NoProxy`: none. `ProxyUsage.Override`: `proxy` is `http://`,
+   * `https://`, `socks5h://` or `socks5://` `host[:port]` (credentials with
+   * `setCredentials(AuthTarget.Proxy, AuthScheme.Basic, …)`, not in the URL) and
+   * `bypass` lists hosts reached without it (`*`, host names with their subdomains,
+   * IP addresses, CIDR networks; comma separated).
+   */
+  setProxySettings(usage: ProxyUsage, proxy?: string, bypass?: string): void
+  /** The job's proxy settings (`proxy` and `bypass` empty unless `Override`). */
+  getProxySettings(): ProxySettings
   /** The maximum download time in seconds (0: no limit, the default). */
   getMaximumDownloadTime(): number
   /**
@@ -415,7 +428,6 @@ export declare enum EventKind {
   Modified = 3,
 }
 
-/** Progress of one file (BG_FILE_PROGRESS). Byte counts are `bigint`: exact. */
 export interface FileProgress {
   /** The file's size; `BYTES_UNKNOWN` until known. */
   bytesTotal: bigint
@@ -556,6 +568,29 @@ export declare enum Priority {
   Normal = 2,
   /** Last. */
   Low = 3,
+}
+
+/**
+ * Progress of one file (BG_FILE_PROGRESS). Byte counts are `bigint`: exact.
+ * A job's proxy settings (`getProxySettings()`).
+ */
+export interface ProxySettings {
+  /** Which proxy the job's requests use. */
+  usage: ProxyUsage
+  /** The proxy URL (`Override`), else `""`. */
+  proxy: string
+  /** The hosts reached without the proxy (`Override`), else `""`. */
+  bypass: string
+}
+
+/** Which proxy a job's requests use (BG_JOB_PROXY_USAGE). */
+export declare enum ProxyUsage {
+  /** The environment's: `https_proxy`/`http_proxy`/`all_proxy` and `no_proxy` (the default). */
+  Preconfig = 0,
+  /** None: every request goes straight to the server. */
+  NoProxy = 1,
+  /** The job's own proxy URL and bypass list. */
+  Override = 2,
 }
 
 /**

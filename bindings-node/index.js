@@ -44,7 +44,7 @@ const binding = load()
 // index.d.ts declares the enums as TypeScript numeric enums, which map both ways
 // (JobState[3] === 'Suspended'); napi's enum objects map names to numbers only, so the
 // reverse entries are added here, as TypeScript's own output would.
-for (const name of ['JobState', 'Priority', 'JobType', 'ErrorContext', 'EventKind', 'AuthTarget', 'AuthScheme', 'NotifyFlags', 'SecurityFlags']) {
+for (const name of ['JobState', 'Priority', 'JobType', 'ErrorContext', 'EventKind', 'AuthTarget', 'AuthScheme', 'ProxyUsage', 'NotifyFlags', 'SecurityFlags']) {
   const e = binding[name]
   for (const [key, value] of Object.entries(e)) if (typeof value === 'number') e[value] = key
 }

@@ -13,6 +13,7 @@ export const {
   EventKind,
   AuthTarget,
   AuthScheme,
+  ProxyUsage,
   NotifyFlags,
   SecurityFlags,
   BYTES_UNKNOWN,

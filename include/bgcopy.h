@@ -184,6 +184,21 @@
 #define BGCOPY_AUTH_SCHEME_BEARER 6
 
 /**
+ * The environment's: `https_proxy`/`http_proxy`/`all_proxy` and `no_proxy` (default).
+ */
+#define BGCOPY_PROXY_USAGE_PRECONFIG 0
+
+/**
+ * No proxy: every request goes straight to the server.
+ */
+#define BGCOPY_PROXY_USAGE_NO_PROXY 1
+
+/**
+ * The job's own proxy URL and bypass list.
+ */
+#define BGCOPY_PROXY_USAGE_OVERRIDE 2
+
+/**
  * The job entered the state the event carries (also at creation: SUSPENDED).
  */
 #define BGCOPY_EVENT_KIND_STATE_CHANGED 0
@@ -555,6 +570,11 @@ typedef uint32_t bgcopy_auth_target;
  * How credentials are sent: one of the `BGCOPY_AUTH_SCHEME_*` values.
  */
 typedef uint32_t bgcopy_auth_scheme;
+
+/**
+ * Which proxy a job uses: one of the `BGCOPY_PROXY_USAGE_*` values (BG_JOB_PROXY_USAGE).
+ */
+typedef uint32_t bgcopy_proxy_usage;
 
 /**
  * The priority of a job: one of the `BGCOPY_PRIORITY_*` values (lower runs first).
@@ -1079,6 +1099,31 @@ int32_t bgcopy_job_set_credentials(bgcopy_job *j,
 int32_t bgcopy_job_remove_credentials(bgcopy_job *j,
                                       bgcopy_auth_target target,
                                       bgcopy_auth_scheme scheme);
+
+/**
+ * Choose the job's proxy (BITS `SetProxySettings`). `BGCOPY_PROXY_USAGE_PRECONFIG`
+ * (the default): the environment's, like curl (`https_proxy` for https URLs,
+ * `http_proxy` for http URLs, else `all_proxy`; `no_proxy` bypasses).
+ * `BGCOPY_PROXY_USAGE_NO_PROXY`: none. `BGCOPY_PROXY_USAGE_OVERRIDE`: `proxy` is
+ * `http://`, `https://`, `socks5h://` or `socks5://` `host[:port]` (credentials with
+ * `bgcopy_job_set_credentials(BGCOPY_AUTH_TARGET_PROXY, BASIC, …)`, not in the URL) and
+ * `bypass` lists hosts reached without it (`*`, host names with their subdomains, IP
+ * addresses, CIDR networks; comma separated). `proxy` and `bypass` may be NULL (empty);
+ * they must be empty for the other usages.
+ */
+int32_t bgcopy_job_set_proxy_settings(bgcopy_job *j,
+                                      bgcopy_proxy_usage usage,
+                                      const char *proxy,
+                                      const char *bypass);
+
+/**
+ * The job's proxy settings: `*out_usage`, and `*out_proxy` / `*out_bypass` (free with
+ * `bgcopy_string_free`; NULL when empty). Every out-pointer is required.
+ */
+int32_t bgcopy_job_get_proxy_settings(bgcopy_job *j,
+                                      bgcopy_proxy_usage *out_usage,
+                                      char **out_proxy,
+                                      char **out_bypass);
 
 /**
  * The maximum download time in seconds (0: no limit, the default).

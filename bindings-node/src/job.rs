@@ -291,6 +291,43 @@ impl CopyJob {
         self.job.remove_credentials(target, scheme).or_throw(env)
     }
 
+    /// Choose the job's proxy (BITS `SetProxySettings`). `ProxyUsage.Preconfig` (the
+    /// default): the environment's, like curl (`https_proxy` for https URLs,
+    /// `http_proxy` for http URLs, else `all_proxy`; `no_proxy` bypasses).
+    /// `ProxyUsage.NoProxy`: none. `ProxyUsage.Override`: `proxy` is `http://`,
+    /// `https://`, `socks5h://` or `socks5://` `host[:port]` (credentials with
+    /// `setCredentials(AuthTarget.Proxy, AuthScheme.Basic, …)`, not in the URL) and
+    /// `bypass` lists hosts reached without it (`*`, host names with their subdomains,
+    /// IP addresses, CIDR networks; comma separated).
+    #[napi]
+    pub fn set_proxy_settings(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "ProxyUsage")] usage: Unknown,
+        #[napi(ts_arg_type = "string")] proxy: Option<Unknown>,
+        #[napi(ts_arg_type = "string")] bypass: Option<Unknown>,
+    ) -> Result<()> {
+        let usage = args::enum_value(env, usage, "usage", |w, n| {
+            bgcopy::ProxyUsage::try_from_number(w, n)
+        })?;
+        let proxy = args::opt_string(env, proxy, "proxy")?.unwrap_or_default();
+        let bypass = args::opt_string(env, bypass, "bypass")?.unwrap_or_default();
+        self.job
+            .set_proxy_settings(usage, &proxy, &bypass)
+            .or_throw(env)
+    }
+
+    /// The job's proxy settings (`proxy` and `bypass` empty unless `Override`).
+    #[napi]
+    pub fn get_proxy_settings(&self, env: &Env) -> Result<ProxySettings> {
+        let s = self.job.get_proxy_settings().or_throw(env)?;
+        Ok(ProxySettings {
+            usage: s.usage.into(),
+            proxy: s.proxy,
+            bypass: s.bypass,
+        })
+    }
+
     /// The maximum download time in seconds (0: no limit, the default).
     #[napi]
     pub fn get_maximum_download_time(&self, env: &Env) -> Result<u32> {

@@ -103,6 +103,17 @@ impl From<bgcopy::JobProgress> for JobProgress {
 }
 
 /// Progress of one file (BG_FILE_PROGRESS). Byte counts are `bigint`: exact.
+/// A job's proxy settings (`getProxySettings()`).
+#[napi(object, object_from_js = false)]
+pub struct ProxySettings {
+    /// Which proxy the job's requests use.
+    pub usage: ProxyUsage,
+    /// The proxy URL (`Override`), else `""`.
+    pub proxy: String,
+    /// The hosts reached without the proxy (`Override`), else `""`.
+    pub bypass: String,
+}
+
 #[napi(object, object_from_js = false)]
 pub struct FileProgress {
     /// The file's size; `BYTES_UNKNOWN` until known.

@@ -50,6 +50,17 @@ export async function startOrigin() {
       const r = await fetch(`http://127.0.0.1:${info.http}/stats/${encodeURIComponent(name)}`)
       return r.json()
     },
+    /** A real proxy the origin starts: `'http'` (tinyproxy) or `'socks5'` (microsocks),
+     *  wanting `auth` `'USER:PASS'` if given: `{ url, id }`. */
+    async proxy(kind, auth) {
+      const q = auth ? `&auth=${auth}` : ''
+      const v = await (await fetch(`http://127.0.0.1:${info.http}/proxy?kind=${kind}${q}`)).json()
+      return { url: `${kind === 'socks5' ? 'socks5h' : 'http'}://127.0.0.1:${v.port}`, id: v.id }
+    },
+    /** What proxy `id` logged: `{ connections, established, targets }`. */
+    async proxyLog(id) {
+      return (await fetch(`http://127.0.0.1:${info.http}/proxylog/${id}`)).json()
+    },
     /** A port that refuses connections for `ms`, then serves (`/late?ms=N`). */
     async late(ms) {
       const r = await fetch(`http://127.0.0.1:${info.http}/late?ms=${ms}`)

@@ -4,7 +4,16 @@ import assert from 'node:assert/strict'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { AuthScheme, AuthTarget, CopyManager, JobState, JobType, SecurityFlags } from '../index.mjs'
+import {
+  AuthScheme,
+  AuthTarget,
+  CopyManager,
+  ErrorContext,
+  JobState,
+  JobType,
+  ProxyUsage,
+  SecurityFlags,
+} from '../index.mjs'
 import { startOrigin, tempDir } from './helpers.mjs'
 
 function throwsCode(fn, code) {
@@ -126,5 +135,38 @@ describe('request options', () => {
     }
     throwsCode(() => bad.setMaximumDownloadTime(-1), 'INVALID_ARG')
     bad.cancel()
+  })
+
+  it('goes through a real SOCKS5 proxy and reports 407 from an HTTP one', async () => {
+    const socks = await origin.proxy('socks5', 'nsu:nspw')
+    const job = m.createJob('socks', JobType.Download)
+    job.addFile(`${origin.http}/f/node-px-s?size=6000`, join(tmp.dir, 's.bin'))
+    assert.deepEqual(job.getProxySettings(), { usage: ProxyUsage.Preconfig, proxy: '', bypass: '' })
+    job.setProxySettings(ProxyUsage.Override, socks.url, 'example.com')
+    job.setCredentials(AuthTarget.Proxy, AuthScheme.Basic, 'nsu', 'nspw')
+    assert.deepEqual(job.getProxySettings(), {
+      usage: ProxyUsage.Override,
+      proxy: socks.url,
+      bypass: 'example.com',
+    })
+    job.resume()
+    assert.equal(await job.wait(60000), JobState.Transferred)
+    job.complete()
+    assert.equal(statSync(join(tmp.dir, 's.bin')).size, 6000)
+    assert.equal((await origin.proxyLog(socks.id)).connections, 1)
+
+    const http = await origin.proxy('http', 'hu:hpw')
+    const refused = m.createJob('407', JobType.Download)
+    refused.addFile(`${origin.http}/f/node-px-h?size=100`, join(tmp.dir, 'h.bin'))
+    refused.setProxySettings(ProxyUsage.Override, http.url)
+    refused.resume()
+    assert.equal(await refused.wait(60000), JobState.Error)
+    const e = refused.getError().getError()
+    assert.equal(e.symbol, 'HTTP_407')
+    assert.equal(e.context, ErrorContext.GeneralTransport)
+    throwsCode(() => refused.setProxySettings(ProxyUsage.NoProxy, http.url), 'INVALID_ARG')
+    throwsCode(() => refused.setProxySettings(9), 'INVALID_ARG')
+    throwsCode(() => refused.setCredentials(AuthTarget.Proxy, AuthScheme.Bearer, '', 't'), 'NOT_IMPLEMENTED')
+    refused.cancel()
   })
 })

@@ -17,6 +17,7 @@ import {
   JobState,
   JobType,
   Priority,
+  ProxyUsage,
 } from '../index.mjs'
 import { firstDifference, root, sleep, startOrigin, tempDir } from './helpers.mjs'
 
@@ -168,12 +169,14 @@ class Run {
     this.recorders = new Map()
     this.times = new Map()
     this.late = null
+    this.proxy = null
   }
 
   subst(v) {
     if (typeof v === 'string') {
       let s = v
       if (this.late !== null) s = s.replaceAll('{late}', this.late)
+      if (this.proxy !== null) s = s.replaceAll('{proxy}', this.proxy.url)
       s = s
         .replaceAll('{http}', this.origin.http)
         .replaceAll('{https}', this.origin.https)
@@ -318,6 +321,19 @@ class Run {
       case 'expect_times':
         this.expectTimes(step)
         return
+      case 'proxy':
+        this.proxy = await this.origin.proxy(step.kind ?? 'http', step.auth)
+        return
+      case 'expect_proxy': {
+        if (this.proxy === null) throw new Error('expect_proxy before proxy')
+        const log = await this.origin.proxyLog(this.proxy.id)
+        for (const key of ['connections', 'established']) {
+          if (step[key] !== undefined && log[key] !== step[key]) {
+            throw new Error(`proxy: ${JSON.stringify(log)}, wanted ${key} ${step[key]}`)
+          }
+        }
+        return
+      }
       case 'late_origin':
         this.late = `http://127.0.0.1:${await this.origin.late(step.ms ?? 2000)}`
         return
@@ -593,6 +609,12 @@ class Run {
         return job.setMaximumDownloadTime(u32(0)) ?? null
       case 'replace_remote_prefix':
         return job.replaceRemotePrefix(args[0], args[1])
+      case 'set_proxy_settings':
+        return job.setProxySettings(fromSpecName(ProxyUsage, args[0]), args[1], args[2]) ?? null
+      case 'get_proxy_settings': {
+        const p = job.getProxySettings()
+        return { usage: specName(ProxyUsage, p.usage), proxy: p.proxy, bypass: p.bypass }
+      }
       case 'set_remote_name':
         return job.enumFiles()[args[0]].setRemoteName(args[1]) ?? null
       case 'wait':

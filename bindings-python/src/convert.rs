@@ -16,6 +16,7 @@ pub struct Values {
     job_type: Vec<Py<PyAny>>,
     context: Vec<Py<PyAny>>,
     event_kind: Vec<Py<PyAny>>,
+    proxy_usage: Vec<Py<PyAny>>,
     /// `NotifyFlags(n)` for every n in 0..=0x1F.
     flags: Vec<Py<PyAny>>,
     completion_all: Py<PyAny>,
@@ -44,6 +45,7 @@ pub fn values(py: Python<'_>) -> PyResult<&Values> {
             job_type: members(&m, "JobType", JobType::ALL.len() as u32)?,
             context: members(&m, "ErrorContext", ErrorContext::ALL.len() as u32)?,
             event_kind: members(&m, "EventKind", EventKind::ALL.len() as u32)?,
+            proxy_usage: members(&m, "ProxyUsage", bgcopy::ProxyUsage::ALL.len() as u32)?,
             flags: members(&m, "NotifyFlags", bgcopy::notify::ALL + 1)?,
             completion_all: completion.call1((bgcopy::codes::S_OK,))?.unbind(),
             completion_partial: completion
@@ -63,6 +65,16 @@ pub fn state(py: Python<'_>, s: JobState) -> PyResult<Py<PyAny>> {
 /// `Priority.X`.
 pub fn priority(py: Python<'_>, p: Priority) -> PyResult<Py<PyAny>> {
     Ok(values(py)?.priority[p as usize].clone_ref(py))
+}
+
+/// `ProxyUsage.X`.
+pub fn proxy_usage_value(py: Python<'_>, u: bgcopy::ProxyUsage) -> PyResult<Py<PyAny>> {
+    Ok(values(py)?.proxy_usage[u as usize].clone_ref(py))
+}
+
+/// A `ProxyUsage` (or its int value).
+pub fn proxy_usage(obj: &Bound<'_, PyAny>) -> PyResult<bgcopy::ProxyUsage> {
+    bgcopy::ProxyUsage::try_from_number("usage", uint(obj, "usage", u64::MAX)?).or_raise(obj.py())
 }
 
 /// `JobType.X`.

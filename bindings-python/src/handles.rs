@@ -296,6 +296,38 @@ impl PyCopyJob {
         self.mutate(py, |j| j.remove_credentials(target, scheme))
     }
 
+    /// Choose the job's proxy (BITS ``SetProxySettings``). ``ProxyUsage.PRECONFIG``
+    /// (the default): the environment's, like curl (``https_proxy`` for https URLs,
+    /// ``http_proxy`` for http URLs, else ``all_proxy``; ``no_proxy`` bypasses).
+    /// ``NO_PROXY``: none. ``OVERRIDE``: ``proxy`` is ``http://``, ``https://``,
+    /// ``socks5h://`` or ``socks5://`` ``host[:port]`` (credentials with
+    /// ``set_credentials(AuthTarget.PROXY, AuthScheme.BASIC, …)``, not in the URL) and
+    /// ``bypass`` lists hosts reached without it (``*``, host names with their
+    /// subdomains, IP addresses, CIDR networks; comma separated).
+    #[pyo3(signature = (usage, proxy=None, bypass=None))]
+    fn set_proxy_settings(
+        &self,
+        py: Python<'_>,
+        usage: &Bound<'_, PyAny>,
+        proxy: Option<&Bound<'_, PyAny>>,
+        bypass: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let usage = convert::proxy_usage(usage)?;
+        let text = |v: Option<&Bound<'_, PyAny>>, what: &str| match v.filter(|v| !v.is_none()) {
+            Some(v) => convert::string(v, what),
+            None => Ok(String::new()),
+        };
+        let (proxy, bypass) = (text(proxy, "proxy")?, text(bypass, "bypass")?);
+        self.mutate(py, |j| j.set_proxy_settings(usage, &proxy, &bypass))
+    }
+
+    /// The job's proxy settings as ``(ProxyUsage, proxy, bypass)`` (empty strings
+    /// unless OVERRIDE).
+    fn get_proxy_settings(&self, py: Python<'_>) -> PyResult<(Py<PyAny>, String, String)> {
+        let s = self.job.get_proxy_settings().or_raise(py)?;
+        Ok((convert::proxy_usage_value(py, s.usage)?, s.proxy, s.bypass))
+    }
+
     /// The maximum download time in seconds (0: no limit, the default).
     fn get_maximum_download_time(&self, py: Python<'_>) -> PyResult<u32> {
         self.job.get_maximum_download_time().or_raise(py)

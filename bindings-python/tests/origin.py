@@ -8,7 +8,7 @@ import os
 import subprocess
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,6 +62,21 @@ class Origin:
         """A port that refuses connections for ``ms``, then serves (``/late?ms=N``)."""
         with urllib.request.urlopen(f"{self.http_base}/late?ms={ms}", timeout=10) as r:
             return int(json.loads(r.read())["port"])
+
+    def proxy(self, kind: str, auth: str = "") -> Tuple[str, int]:
+        """A real proxy the origin starts (``/proxy``): ``"http"`` (tinyproxy) or
+        ``"socks5"`` (microsocks), wanting ``auth`` ``"USER:PASS"`` if given; its URL
+        and its id for ``proxy_log``."""
+        q = f"&auth={auth}" if auth else ""
+        with urllib.request.urlopen(f"{self.http_base}/proxy?kind={kind}{q}", timeout=30) as r:
+            v = json.loads(r.read())
+        scheme = "socks5h" if kind == "socks5" else "http"
+        return f"{scheme}://127.0.0.1:{v['port']}", int(v["id"])
+
+    def proxy_log(self, pid: int) -> Dict[str, Any]:
+        """What proxy ``pid`` logged: ``{"connections", "established", "targets"}``."""
+        with urllib.request.urlopen(f"{self.http_base}/proxylog/{pid}", timeout=10) as r:
+            return json.loads(r.read())  # type: ignore[no-any-return]
 
     def stats(self, name: str) -> Dict[str, Any]:
         """The origin's ``/stats/<name>``."""

@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import bgcopy
 from origin import Origin, content_byte
@@ -146,6 +146,7 @@ class Run:
         self.recorders: Dict[str, Recorder] = {}
         self.times: Dict[str, Any] = {}
         self.late: Optional[str] = None
+        self.proxy: Optional[Tuple[str, int]] = None
 
     def _options(self, m: Dict[str, Any]) -> Dict[str, Any]:
         """The keyword options of CopyManager.open (names checked by the core's
@@ -173,6 +174,8 @@ class Run:
         if isinstance(v, str):
             if self.late is not None:
                 v = v.replace("{late}", self.late)
+            if self.proxy is not None:
+                v = v.replace("{proxy}", self.proxy[0])
             s = (v.replace("{http}", self.origin.http_base)
                  .replace("{https}", self.origin.https_base)
                  .replace("{dir}", str(self.dir)))
@@ -282,6 +285,14 @@ class Run:
                 raise StepFailed(f"{moved} bytes in {step['ms']} ms, wanted {lo}..{hi}")
         elif op == "expect_times":
             self.expect_times(step)
+        elif op == "proxy":
+            self.proxy = self.origin.proxy(step.get("kind", "http"), step.get("auth", ""))
+        elif op == "expect_proxy":
+            assert self.proxy is not None, "expect_proxy before proxy"
+            log = self.origin.proxy_log(self.proxy[1])
+            for key in ("connections", "established"):
+                if key in step and log[key] != step[key]:
+                    raise StepFailed(f"proxy: {log}, wanted {key} {step[key]}")
         elif op == "late_origin":
             self.late = f"http://127.0.0.1:{self.origin.late(step.get('ms', 2000))}"
         elif op == "mkdir":
@@ -504,6 +515,11 @@ class Run:
         if method in ("get_maximum_download_time", "set_maximum_download_time",
                       "replace_remote_prefix"):
             return getattr(job, method)(*args)
+        if method == "set_proxy_settings":
+            return job.set_proxy_settings(bgcopy.ProxyUsage[args[0]], args[1], args[2])
+        if method == "get_proxy_settings":
+            usage, proxy, bypass = job.get_proxy_settings()
+            return {"usage": usage.name, "proxy": proxy, "bypass": bypass}
         if method == "set_remote_name":
             return job.enum_files()[args[0]].set_remote_name(args[1])
         if method == "wait":

@@ -133,3 +133,41 @@ def test_credentials_new_remote_names_and_max_download_time(
         with pytest.raises(bgcopy.InvalidArgError):
             bad.set_maximum_download_time(-1)
         bad.cancel()
+
+
+def test_proxy_settings_through_real_proxies(origin: Origin, tmp_path: Path) -> None:
+    U, T, S = bgcopy.ProxyUsage, bgcopy.AuthTarget, bgcopy.AuthScheme
+    purl, pid = origin.proxy("http", "ppu:ppw")
+    with bgcopy.CopyManager.open(tmp_path / "state") as m:
+        job = m.create_job("proxied", bgcopy.JobType.DOWNLOAD)
+        job.add_file(origin.url("py-px", "size=9000"), str(tmp_path / "p.bin"))
+        assert job.get_proxy_settings() == (U.PRECONFIG, "", "")
+        job.set_proxy_settings(U.OVERRIDE, purl)
+        usage, proxy, bypass = job.get_proxy_settings()
+        assert usage is U.OVERRIDE and proxy == purl and bypass == ""
+        job.resume()
+        assert job.wait(60) == bgcopy.JobState.ERROR
+        assert job.get_error().get_error() == (
+            bgcopy.ErrorContext.GENERAL_TRANSPORT,
+            bgcopy.codes.http(407),
+        )
+        job.set_credentials(T.PROXY, S.BASIC, "ppu", "ppw")
+        job.resume()
+        assert job.wait(60) == bgcopy.JobState.TRANSFERRED
+        job.complete()
+        assert (tmp_path / "p.bin").read_bytes() == content(9000)
+        assert origin.proxy_log(pid)["established"] == 1
+
+        bad = m.create_job("bad", bgcopy.JobType.DOWNLOAD)
+        with pytest.raises(bgcopy.InvalidArgError):
+            bad.set_proxy_settings(U.OVERRIDE, "ftp://127.0.0.1:1")
+        with pytest.raises(bgcopy.InvalidArgError):
+            bad.set_proxy_settings(U.NO_PROXY, purl)
+        with pytest.raises(bgcopy.InvalidArgError):
+            bad.set_proxy_settings(7)
+        with pytest.raises(bgcopy.BgCopyError) as e:
+            bad.set_credentials(T.PROXY, S.BEARER, "", "tok")
+        assert e.value.code == bgcopy.codes.E_NOTIMPL
+        bad.set_proxy_settings(U.NO_PROXY, None, None)
+        assert bad.get_proxy_settings() == (U.NO_PROXY, "", "")
+        bad.cancel()

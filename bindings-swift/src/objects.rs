@@ -252,6 +252,31 @@ impl CopyJob {
         guard(|| self.0.remove_credentials(target.into(), scheme.into()))
     }
 
+    /// Choose the job's proxy (BITS `SetProxySettings`). PRECONFIG (the default): the
+    /// environment's, like curl (`https_proxy` for https URLs, `http_proxy` for http
+    /// URLs, else `all_proxy`; `no_proxy` bypasses). NO_PROXY: none. OVERRIDE: `proxy`
+    /// is `http://`, `https://`, `socks5h://` or `socks5://` `host[:port]` (credentials
+    /// with `set_credentials(PROXY, BASIC, …)`, not in the URL) and `bypass` lists hosts
+    /// reached without it (`*`, host names with their subdomains, IP addresses, CIDR
+    /// networks; comma separated). `proxy` and `bypass` empty for the other usages.
+    pub fn set_proxy_settings(
+        &self,
+        usage: ProxyUsage,
+        proxy: String,
+        bypass: String,
+    ) -> Result<()> {
+        guard(|| self.0.set_proxy_settings(usage.into(), &proxy, &bypass))
+    }
+
+    /// The job's proxy settings (`proxy` and `bypass` empty unless OVERRIDE).
+    pub fn get_proxy_settings(&self) -> Result<ProxySettings> {
+        guard(|| self.0.get_proxy_settings()).map(|s| ProxySettings {
+            usage: s.usage.into(),
+            proxy: s.proxy,
+            bypass: s.bypass,
+        })
+    }
+
     /// The maximum download time in seconds (0: no limit, the default).
     pub fn get_maximum_download_time(&self) -> Result<u32> {
         guard(|| self.0.get_maximum_download_time())

@@ -120,6 +120,17 @@ impl From<bg::JobProgress> for JobProgress {
     }
 }
 
+/// A job's proxy settings (`get_proxy_settings`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ProxySettings {
+    /// Which proxy the job's requests use.
+    pub usage: ProxyUsage,
+    /// The proxy URL (OVERRIDE), else empty.
+    pub proxy: String,
+    /// The hosts reached without the proxy (OVERRIDE), else empty.
+    pub bypass: String,
+}
+
 /// Progress of one file (BG_FILE_PROGRESS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct FileProgress {

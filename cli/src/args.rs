@@ -210,6 +210,17 @@ pub struct RequestOptions {
     /// A bearer token for the server (Authorization: Bearer TOKEN).
     #[arg(long, value_name = "TOKEN", conflicts_with = "user")]
     pub bearer: Option<String>,
+    /// Use this proxy (http://, https://, socks5h:// or socks5:// HOST[:PORT]) instead
+    /// of the environment's (http_proxy, https_proxy, all_proxy); '' means none.
+    #[arg(short = 'x', long = "proxy", value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Hosts reached without the proxy (comma separated: names with their subdomains,
+    /// IP addresses, CIDR networks); '*' alone turns proxies off.
+    #[arg(long = "noproxy", value_name = "LIST")]
+    pub noproxy: Option<String>,
+    /// Proxy credentials USER:PASSWORD (Basic; like curl's -U).
+    #[arg(short = 'U', long = "proxy-user", value_name = "USER:PASSWORD", value_parser = parse_user)]
+    pub proxy_user: Option<(String, String)>,
     /// Longest time the job may spend connecting and transferring, in seconds (0: no
     /// limit); then it fails with MAXDOWNLOAD_TIMEOUT.
     #[arg(long = "max-time", value_name = "S")]
@@ -220,7 +231,7 @@ pub struct RequestOptions {
 #[derive(Debug, Args)]
 #[command(group(
     ArgGroup::new("props")
-        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description", "notify_cmd", "header", "clear_headers", "headers_write_only", "security_flags", "user", "bearer", "max_time"])
+        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description", "notify_cmd", "header", "clear_headers", "headers_write_only", "security_flags", "user", "bearer", "max_time", "proxy", "noproxy", "proxy_user"])
         .required(true)
         .multiple(true)
 ))]

@@ -313,7 +313,20 @@ pub(crate) fn apply_request(
     if let Some(s) = opts.max_time {
         job.set_maximum_download_time(s)?;
     }
-    Ok(())
+    if let Some((user, password)) = &opts.proxy_user {
+        job.set_credentials(AuthTarget::Proxy, AuthScheme::Basic, user, password)?;
+    }
+    use bgcopy::ProxyUsage;
+    match (opts.proxy.as_deref(), opts.noproxy.as_deref()) {
+        (Some(""), _) | (None, Some("*")) => job.set_proxy_settings(ProxyUsage::NoProxy, "", ""),
+        (Some(url), bypass) => {
+            job.set_proxy_settings(ProxyUsage::Override, url, bypass.unwrap_or(""))
+        }
+        (None, Some(_)) => Err(bgcopy::Error::invalid_arg(
+            "--noproxy LIST goes with -x URL (only '*' stands alone: no proxy at all)",
+        )),
+        (None, None) => Ok(()),
+    }
 }
 
 /// Continue `job` (left by an interrupted `get` of the same files): resume it and

@@ -57,6 +57,7 @@ pub fn job_json(job: &CopyJob) -> Result<Value> {
             "completed": p.completed,
         }));
     }
+    let proxy = job.get_proxy_settings()?;
     Ok(json!({
         "id": job.get_id(),
         "display_name": job.get_display_name()?,
@@ -88,6 +89,11 @@ pub fn job_json(job: &CopyJob) -> Result<Value> {
         "custom_headers": custom_headers(job)?.map_or(json!("write-only"), |l| json!(l)),
         "security_flags": job.get_security_flags()?,
         "max_download_time": job.get_maximum_download_time()?,
+        "proxy": {
+            "usage": proxy.usage.name(),
+            "proxy": proxy.proxy,
+            "bypass": proxy.bypass,
+        },
         "files": files,
     }))
 }
@@ -200,6 +206,15 @@ pub fn job_text(job: &CopyJob) -> Result<String> {
     row(
         "security flags:",
         format!("0x{:04X}", job.get_security_flags()?),
+    );
+    let proxy = job.get_proxy_settings()?;
+    row(
+        "proxy:",
+        match proxy.usage {
+            bgcopy::ProxyUsage::Override if proxy.bypass.is_empty() => proxy.proxy,
+            bgcopy::ProxyUsage::Override => format!("{} (not for {})", proxy.proxy, proxy.bypass),
+            u => u.name().to_string(),
+        },
     );
     row(
         "max download time:",

@@ -44,6 +44,23 @@ fn run_in(cwd: &Path, state: &Path, args: &[&str]) -> Output {
         .expect("run bgcopy")
 }
 
+/// `run` with proxy variables: `envs` set, every other proxy variable removed.
+fn run_env(state: &Path, envs: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(exe());
+    for v in ["http_proxy", "https_proxy", "all_proxy", "no_proxy"] {
+        cmd.env_remove(v).env_remove(v.to_ascii_uppercase());
+    }
+    cmd.current_dir(state.parent().unwrap())
+        .env_remove("BGCOPY_STATE_DIR")
+        .envs(envs.iter().copied())
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run bgcopy")
+}
+
 fn run(state: &Path, args: &[&str]) -> Output {
     run_in(state.parent().unwrap(), state, args)
 }
@@ -1104,4 +1121,107 @@ fn credentials_and_max_time_from_the_command_line() {
     let e = fails(&run(&state, &["set", &id, "--bearer", "bad token"]), 1);
     assert!(e.contains("INVALID_ARG") && !e.contains("bad token"), "{e}");
     ok(&run(&state, &["cancel", &id]));
+}
+
+#[test]
+fn proxies_from_the_environment_and_the_command_line() {
+    let o = origin();
+    let d = scratch("proxies");
+    let state = d.join("state");
+    let (purl, pid) = o.proxy("http", None);
+    let through = |n: u64| {
+        let log = o.proxy_log(pid);
+        assert_eq!(log["established"], n, "{log}");
+    };
+    // PRECONFIG: http_proxy from the environment, like curl.
+    let out = d.join("env.bin");
+    let url = o.url("cli-px-env", "size=700");
+    ok(&run_env(
+        &state,
+        &[("http_proxy", purl.as_str())],
+        &["get", "--no-progress", "-o", out.to_str().unwrap(), &url],
+    ));
+    assert_eq!(std::fs::read(&out).unwrap(), content(700, 0));
+    through(1);
+    // no_proxy bypasses it; --noproxy '*' turns it off.
+    let out = d.join("np.bin");
+    let url = o.url("cli-px-np", "size=700");
+    ok(&run_env(
+        &state,
+        &[
+            ("http_proxy", purl.as_str()),
+            ("no_proxy", "localhost,127.0.0.1"),
+        ],
+        &["get", "--no-progress", "-o", out.to_str().unwrap(), &url],
+    ));
+    let out = d.join("star.bin");
+    let url = o.url("cli-px-star", "size=700");
+    ok(&run_env(
+        &state,
+        &[("http_proxy", purl.as_str())],
+        &[
+            "get",
+            "--no-progress",
+            "--noproxy",
+            "*",
+            "-o",
+            out.to_str().unwrap(),
+            &url,
+        ],
+    ));
+    through(1);
+    // -x: OVERRIDE; the job shows it in info.
+    let out = d.join("x.bin");
+    ok(&run(
+        &state,
+        &[
+            "get",
+            "--no-progress",
+            "-x",
+            &purl,
+            "-o",
+            out.to_str().unwrap(),
+            &o.url("cli-px-x", "size=500"),
+        ],
+    ));
+    through(2);
+    // A SOCKS5 proxy with credentials, set on an existing job.
+    let (surl, sid) = o.proxy("socks5", Some("cu:cpw"));
+    let id = create(&state, "socks");
+    let local = d.join("s.bin");
+    ok(&run(
+        &state,
+        &[
+            "add",
+            &id,
+            &o.url("cli-px-s", "size=600"),
+            local.to_str().unwrap(),
+        ],
+    ));
+    ok(&run(
+        &state,
+        &[
+            "set",
+            &id,
+            "-x",
+            &surl,
+            "-U",
+            "cu:cpw",
+            "--noproxy",
+            "example.com",
+        ],
+    ));
+    let j = info(&state, &id);
+    assert_eq!(j["proxy"]["usage"], "OVERRIDE");
+    assert_eq!(j["proxy"]["proxy"], surl.as_str());
+    assert_eq!(j["proxy"]["bypass"], "example.com");
+    assert!(!j.to_string().contains("cpw"));
+    ok(&run(&state, &["resume", &id]));
+    ok(&run(&state, &["wait", &id, "--timeout", "60"]));
+    ok(&run(&state, &["complete", &id]));
+    assert_eq!(std::fs::read(&local).unwrap(), content(600, 0));
+    assert_eq!(o.proxy_log(sid)["connections"], 1);
+    // --noproxy without -x (other than '*') is refused.
+    let e = fails(&run(&state, &["set", &id, "--noproxy", "example.com"]), 1);
+    assert!(e.contains("INVALID_ARG") || e.contains("NOT_FOUND"), "{e}");
 }

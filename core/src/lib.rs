@@ -30,6 +30,7 @@ mod handles;
 mod notifier;
 mod options;
 mod policy;
+mod proxy;
 mod record;
 mod redact;
 mod request;
@@ -46,11 +47,12 @@ pub use handles::{
     default_state_dir, engine_pid,
 };
 pub use options::{ManagerOptions, OptionKind, OptionSpec, OptionValue};
+pub use proxy::ProxySettings;
 pub use redact::printable;
 pub use request::security;
 pub use table::WaitEnd;
 pub use types::{
     AuthScheme, AuthTarget, BYTES_UNKNOWN, Completion, ErrorContext, Event, EventKind,
-    FileProgress, JobProgress, JobState, JobTimes, JobType, NotifyCmdLine, Priority, from_ms,
-    notify, rfc3339, timeout_from_f64, to_ms,
+    FileProgress, JobProgress, JobState, JobTimes, JobType, NotifyCmdLine, Priority, ProxyUsage,
+    from_ms, notify, rfc3339, timeout_from_f64, to_ms,
 };

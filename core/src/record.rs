@@ -198,6 +198,8 @@ pub(crate) struct JobRec {
     pub security_flags: u32,
     /// Credentials (write-only), at most one per target and scheme, the newest last.
     pub credentials: Vec<crate::request::Credential>,
+    /// Which proxy the job's requests use.
+    pub proxy: crate::proxy::ProxySettings,
     /// Longest time the job may spend CONNECTING or TRANSFERRING (s; 0 = no limit).
     pub max_download_time: u32,
     /// Time spent CONNECTING or TRANSFERRING since the last `resume()` (ms), up to the
@@ -266,6 +268,7 @@ impl JobRec {
             headers_write_only: false,
             security_flags: 0,
             credentials: Vec::new(),
+            proxy: Default::default(),
             max_download_time: 0,
             download_ms: 0,
             cmd_due: None,
@@ -459,6 +462,7 @@ impl JobRec {
             headers_write_only,
             security_flags,
             credentials,
+            proxy,
             max_download_time,
             download_ms,
             cmd_due,
@@ -467,6 +471,7 @@ impl JobRec {
             ..
         } = fresh;
         self.credentials = credentials;
+        self.proxy = proxy;
         self.max_download_time = max_download_time;
         self.download_ms = download_ms;
         self.notify_cmd = notify_cmd;

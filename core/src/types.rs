@@ -171,6 +171,17 @@ macro_rules! for_each_spec_enum {
             Bearer = 6 => "BEARER",
         }
         }
+        $m! {
+        #[doc = "Which proxy a job's requests use (BG_JOB_PROXY_USAGE)."]
+        ProxyUsage {
+            #[doc = "The environment's: `https_proxy`/`http_proxy`/`all_proxy` and `no_proxy` (the default)."]
+            Preconfig = 0 => "PRECONFIG",
+            #[doc = "None: every request goes straight to the server."]
+            NoProxy = 1 => "NO_PROXY",
+            #[doc = "The job's own proxy URL and bypass list."]
+            Override = 2 => "OVERRIDE",
+        }
+        }
     };
 }
 

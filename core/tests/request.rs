@@ -1,10 +1,11 @@
-//! What a job adds to its requests (SPEC §8): custom headers (write-only too) and the
-//! security flags (redirect policy, https→http), against the real test origin, whose
-//! `/stats` shows the headers each request carried.
+//! What a job adds to its requests (SPEC §8): custom headers (write-only too), the
+//! security flags (redirect policy, https→http), credentials, new remote names, the
+//! maximum download time and proxies, against the real test origin (whose `/stats`
+//! shows the headers each request carried) and real proxies it starts.
 
 use bgcopy::{
-    AuthScheme, AuthTarget, CopyJob, CopyManager, JobState, JobType, ManagerOptions, codes,
-    security,
+    AuthScheme, AuthTarget, CopyJob, CopyManager, ErrorContext, JobState, JobType, ManagerOptions,
+    ProxySettings, ProxyUsage, codes, security,
 };
 use bgcopy_test_harness::{ScratchDir as Dir, content, shared_origin as origin};
 use std::time::Duration;
@@ -562,6 +563,137 @@ fn the_maximum_download_time_ends_a_transfer_with_maxdownload_timeout() {
         job.get_state().unwrap().is_active(),
         "{:?}",
         job.get_state()
+    );
+    job.cancel().unwrap();
+}
+
+/// The port of `url` (`http://127.0.0.1:P/…`).
+fn port_of(url: &str) -> String {
+    url.split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn proxies_http_and_socks5_with_credentials_a_bypass_list_and_407() {
+    let dir = Dir::new("req-proxy");
+    let m = open(&dir);
+    let target = format!("127.0.0.1:{}", port_of(&origin().http_base()));
+    // tinyproxy wanting Basic credentials: without them the CONNECT is refused, an
+    // ERROR with HTTP_407 in the transport context; with them the file comes through
+    // the proxy's tunnel.
+    let (purl, pid) = origin().proxy("http", Some("pu:ppw"));
+    let job = job_for(&m, &dir, &origin().url("px-http", "size=40000"), "px-http");
+    assert_eq!(job.get_proxy_settings().unwrap(), ProxySettings::default());
+    job.set_proxy_settings(ProxyUsage::Override, &purl, "")
+        .unwrap();
+    assert_eq!(
+        job.get_proxy_settings().unwrap(),
+        ProxySettings {
+            usage: ProxyUsage::Override,
+            proxy: purl.clone(),
+            bypass: String::new()
+        }
+    );
+    assert_eq!(run(&job), JobState::Error);
+    let e = job.get_error().unwrap();
+    assert_eq!(
+        e.get_error(),
+        (ErrorContext::GeneralTransport, codes::http(407)),
+        "{}",
+        e.get_error_description()
+    );
+    assert_eq!(origin().stats("px-http")["requests"], 0);
+    job.set_credentials(AuthTarget::Proxy, AuthScheme::Basic, "pu", "ppw")
+        .unwrap();
+    assert_eq!(run(&job), JobState::Transferred);
+    job.complete().unwrap();
+    assert_eq!(
+        std::fs::read(dir.file("px-http")).unwrap(),
+        content(40000, 0)
+    );
+    let log = origin().proxy_log(pid);
+    assert_eq!(log["established"], 1, "{log}");
+    assert!(
+        log["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t == target.as_str()),
+        "{log}"
+    );
+
+    // A bypassed host goes straight to the server: the proxy sees nothing more.
+    let job = job_for(
+        &m,
+        &dir,
+        &origin().url("px-bypass", "size=300"),
+        "px-bypass",
+    );
+    job.set_proxy_settings(ProxyUsage::Override, &purl, "localhost, 127.0.0.0/8")
+        .unwrap();
+    assert_eq!(run(&job), JobState::Transferred);
+    job.complete().unwrap();
+    assert_eq!(origin().proxy_log(pid)["connections"], log["connections"]);
+
+    // microsocks with username/password (SOCKS5, the proxy resolves names); stored
+    // with the job: a reopened manager uses it.
+    let (surl, sid) = origin().proxy("socks5", Some("su:spw"));
+    let job = job_for(
+        &m,
+        &dir,
+        &origin().url("px-socks", "size=50000"),
+        "px-socks",
+    );
+    job.set_proxy_settings(ProxyUsage::Override, &surl, "")
+        .unwrap();
+    job.set_credentials(AuthTarget::Proxy, AuthScheme::Basic, "su", "spw")
+        .unwrap();
+    let id = job.get_id();
+    m.close().unwrap();
+    drop(m);
+    let m = open(&dir);
+    let job = m.get_job(&id).unwrap();
+    assert_eq!(job.get_proxy_settings().unwrap().proxy, surl);
+    assert_eq!(run(&job), JobState::Transferred);
+    job.complete().unwrap();
+    assert_eq!(
+        std::fs::read(dir.file("px-socks")).unwrap(),
+        content(50000, 0)
+    );
+    let log = origin().proxy_log(sid);
+    assert_eq!(log["connections"], 1, "{log}");
+    assert_eq!(log["targets"][0], target.as_str(), "{log}");
+
+    // NO_PROXY: straight to the server whatever the environment says.
+    let job = job_for(&m, &dir, &origin().url("px-none", "size=100"), "px-none");
+    job.set_proxy_settings(ProxyUsage::NoProxy, "", "").unwrap();
+    assert_eq!(run(&job), JobState::Transferred);
+    job.complete().unwrap();
+
+    // Bad settings change nothing; a proxy takes BASIC credentials only.
+    let job = m.create_job("bad", JobType::Download).unwrap();
+    for (usage, proxy, bypass) in [
+        (ProxyUsage::Override, "", ""),
+        (ProxyUsage::Override, "ftp://127.0.0.1:1", ""),
+        (ProxyUsage::Override, "http://u:secret-pw@127.0.0.1:1", ""),
+        (ProxyUsage::NoProxy, &purl, ""),
+        (ProxyUsage::Override, &purl, "bad entry!"),
+    ] {
+        let e = job.set_proxy_settings(usage, proxy, bypass).unwrap_err();
+        assert_eq!(e.code(), codes::E_INVALIDARG, "{proxy} {bypass}: {e}");
+        assert!(!e.to_string().contains("secret-pw"), "{e}");
+    }
+    assert_eq!(job.get_proxy_settings().unwrap(), ProxySettings::default());
+    assert_eq!(
+        job.set_credentials(AuthTarget::Proxy, AuthScheme::Bearer, "", "tok")
+            .unwrap_err()
+            .code(),
+        codes::E_NOTIMPL
     );
     job.cancel().unwrap();
 }

@@ -6,7 +6,7 @@
 
 use bgcopy::{
     AuthScheme, AuthTarget, BYTES_UNKNOWN, CallbackResult, CopyCallback, CopyError, CopyFile,
-    CopyJob, CopyManager, Error, JobType, ManagerOptions, OptionValue, Priority, codes,
+    CopyJob, CopyManager, Error, JobType, ManagerOptions, OptionValue, Priority, ProxyUsage, codes,
 };
 use bgcopy_test_harness::{Origin, content_byte, workspace_root};
 use serde_json::{Value, json};
@@ -88,6 +88,8 @@ struct Run {
     times: HashMap<String, (i64, i64, Option<i64>)>,
     /// The `{late}` base URL.
     late: Option<String>,
+    /// The `{proxy}` URL and the proxy's id at the origin.
+    proxy: Option<(String, u64)>,
 }
 
 fn ms(t: SystemTime) -> i64 {
@@ -136,6 +138,10 @@ impl Run {
             Value::String(s) => {
                 let mut s = s
                     .replace("{late}", self.late.as_deref().unwrap_or("{late}"))
+                    .replace(
+                        "{proxy}",
+                        self.proxy.as_ref().map_or("{proxy}", |p| p.0.as_str()),
+                    )
                     .replace("{http}", &self.origin.http_base())
                     .replace("{https}", &self.origin.https_base())
                     .replace("{dir}", &self.dir.to_string_lossy());
@@ -358,6 +364,23 @@ impl Run {
                 }
                 if let Some(name) = step["save"].as_str() {
                     self.times.insert(name.to_string(), (c, m, done));
+                }
+                Ok(())
+            }
+            "proxy" => {
+                let kind = step["kind"].as_str().unwrap_or("http");
+                self.proxy = Some(self.origin.proxy(kind, step["auth"].as_str()));
+                Ok(())
+            }
+            "expect_proxy" => {
+                let id = self.proxy.as_ref().ok_or("expect_proxy before proxy")?.1;
+                let log = self.origin.proxy_log(id);
+                for key in ["connections", "established"] {
+                    if let Some(n) = step[key].as_u64()
+                        && log[key].as_u64() != Some(n)
+                    {
+                        return fail(format!("proxy: {log}, wanted {key} {n}"));
+                    }
                 }
                 Ok(())
             }
@@ -688,6 +711,13 @@ impl Run {
             "get_maximum_download_time" => job.get_maximum_download_time().map(|v| json!(v)),
             "set_maximum_download_time" => unit(job.set_maximum_download_time(n(0)?)),
             "replace_remote_prefix" => job.replace_remote_prefix(&s(0), &s(1)).map(|v| json!(v)),
+            "set_proxy_settings" => {
+                let usage = ProxyUsage::from_name(&s(0)).ok_or("bad proxy usage name")?;
+                unit(job.set_proxy_settings(usage, &s(1), &s(2)))
+            }
+            "get_proxy_settings" => job
+                .get_proxy_settings()
+                .map(|p| json!({"usage": p.usage.name(), "proxy": p.proxy, "bypass": p.bypass})),
             "set_remote_name" => {
                 let files = job.enum_files().map_err(|e| e.to_string())?;
                 let f = files.get(n(0)? as usize).ok_or("no such file")?;
@@ -836,6 +866,7 @@ fn run_scenario(origin: Arc<Origin>, path: &Path) -> Result<(), String> {
         recorders: HashMap::new(),
         times: HashMap::new(),
         late: None,
+        proxy: None,
     };
     run.open()?;
     let steps = sc["steps"].as_array().ok_or("scenario needs \"steps\"")?;

@@ -7,7 +7,7 @@ use crate::boundary::{
 use crate::callback::{CCallback, bgcopy_callback};
 use crate::file::{bgcopy_error, bgcopy_file};
 use crate::types::*;
-use bgcopy_core::{AuthScheme, AuthTarget, CopyCallback, CopyJob, Error, Priority};
+use bgcopy_core::{AuthScheme, AuthTarget, CopyCallback, CopyJob, Error, Priority, ProxyUsage};
 use std::ffi::c_char;
 use std::sync::Arc;
 use std::time::Duration;
@@ -384,6 +384,69 @@ pub unsafe extern "C" fn bgcopy_job_remove_credentials(
             AuthTarget::try_from_number("target", target)?,
             AuthScheme::try_from_number("scheme", scheme)?,
         )
+    })
+}
+
+/// Choose the job's proxy (BITS `SetProxySettings`). `BGCOPY_PROXY_USAGE_PRECONFIG`
+/// (the default): the environment's, like curl (`https_proxy` for https URLs,
+/// `http_proxy` for http URLs, else `all_proxy`; `no_proxy` bypasses).
+/// `BGCOPY_PROXY_USAGE_NO_PROXY`: none. `BGCOPY_PROXY_USAGE_OVERRIDE`: `proxy` is
+/// `http://`, `https://`, `socks5h://` or `socks5://` `host[:port]` (credentials with
+/// `bgcopy_job_set_credentials(BGCOPY_AUTH_TARGET_PROXY, BASIC, …)`, not in the URL) and
+/// `bypass` lists hosts reached without it (`*`, host names with their subdomains, IP
+/// addresses, CIDR networks; comma separated). `proxy` and `bypass` may be NULL (empty);
+/// they must be empty for the other usages.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_proxy_settings(
+    j: *mut bgcopy_job,
+    usage: bgcopy_proxy_usage,
+    proxy: *const c_char,
+    bypass: *const c_char,
+) -> i32 {
+    call(j, |job| {
+        let usage = ProxyUsage::try_from_number("usage", usage)?;
+        // SAFETY: the C conventions.
+        let (proxy, bypass) = unsafe {
+            (
+                crate::boundary::opt_str(proxy, "proxy")?.unwrap_or(""),
+                crate::boundary::opt_str(bypass, "bypass")?.unwrap_or(""),
+            )
+        };
+        job.set_proxy_settings(usage, proxy, bypass)
+    })
+}
+
+/// The job's proxy settings: `*out_usage`, and `*out_proxy` / `*out_bypass` (free with
+/// `bgcopy_string_free`; NULL when empty). Every out-pointer is required.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_proxy_settings(
+    j: *mut bgcopy_job,
+    out_usage: *mut bgcopy_proxy_usage,
+    out_proxy: *mut *mut c_char,
+    out_bypass: *mut *mut c_char,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let (job, usage, proxy, bypass) = unsafe {
+            (
+                arg(j)?,
+                Out::new(out_usage, "out_usage")?,
+                Out::new(out_proxy, "out_proxy")?,
+                Out::new(out_bypass, "out_bypass")?,
+            )
+        };
+        let s = job.inner().get_proxy_settings()?;
+        let text = |t: String| {
+            if t.is_empty() {
+                std::ptr::null_mut()
+            } else {
+                new_string(t)
+            }
+        };
+        usage.set(s.usage as u32);
+        proxy.set(text(s.proxy));
+        bypass.set(text(s.bypass));
+        Ok(BGCOPY_S_OK)
     })
 }
 

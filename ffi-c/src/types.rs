@@ -6,7 +6,8 @@
 //! tests check that every code of the core has its C macro.
 
 use bgcopy_core::{
-    AuthScheme, AuthTarget, ErrorContext, EventKind, JobState, JobType, Priority, codes, notify,
+    AuthScheme, AuthTarget, ErrorContext, EventKind, JobState, JobType, Priority, ProxyUsage,
+    codes, notify,
 };
 use std::ffi::c_char;
 
@@ -129,6 +130,20 @@ pub const BGCOPY_AUTH_SCHEME_BEARER: u32 = 6;
 const _: () = {
     assert!(BGCOPY_AUTH_SCHEME_BASIC == AuthScheme::Basic as u32);
     assert!(BGCOPY_AUTH_SCHEME_BEARER == AuthScheme::Bearer as u32);
+};
+
+/// Which proxy a job uses: one of the `BGCOPY_PROXY_USAGE_*` values (BG_JOB_PROXY_USAGE).
+pub type bgcopy_proxy_usage = u32;
+/// The environment's: `https_proxy`/`http_proxy`/`all_proxy` and `no_proxy` (default).
+pub const BGCOPY_PROXY_USAGE_PRECONFIG: u32 = 0;
+/// No proxy: every request goes straight to the server.
+pub const BGCOPY_PROXY_USAGE_NO_PROXY: u32 = 1;
+/// The job's own proxy URL and bypass list.
+pub const BGCOPY_PROXY_USAGE_OVERRIDE: u32 = 2;
+const _: () = {
+    assert!(BGCOPY_PROXY_USAGE_PRECONFIG == ProxyUsage::Preconfig as u32);
+    assert!(BGCOPY_PROXY_USAGE_NO_PROXY == ProxyUsage::NoProxy as u32);
+    assert!(BGCOPY_PROXY_USAGE_OVERRIDE == ProxyUsage::Override as u32);
 };
 
 /// What an event of the journal records: one of the `BGCOPY_EVENT_KIND_*` values.

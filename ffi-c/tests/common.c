@@ -78,7 +78,7 @@ void origin_stop(origin *o) {
 }
 
 /* GET target on the origin's plain port; the JSON body (NULL on failure). */
-static json_t *origin_get_json(const origin *o, const char *target) {
+json_t *origin_get_json(const origin *o, const char *target) {
   int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) return NULL;
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->http)};

@@ -25,6 +25,8 @@ typedef struct origin {
 int origin_start(origin *o);
 /* Close its stdin and wait for it. */
 void origin_stop(origin *o);
+/* GET target from the origin, parsed as JSON (NULL on failure; json_decref it). */
+json_t *origin_get_json(const origin *o, const char *target);
 /* The origin's /stats/<name> as JSON (NULL on failure); json_decref it. */
 json_t *origin_stats(const origin *o, const char *name);
 /* A port that refuses connections for ms, then serves (/late?ms=N); -1 on failure. */

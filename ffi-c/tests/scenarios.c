@@ -178,7 +178,9 @@ typedef struct run {
   int njobs;
   saved_times saved[MAX_SAVED];
   int nsaved;
-  char late[64]; /* {late}: http://127.0.0.1:PORT, or empty */
+  char late[64];  /* {late}: http://127.0.0.1:PORT, or empty */
+  char proxy[64]; /* {proxy}: the URL of the proxy a `proxy` step started, or empty */
+  long long proxy_id;
   int not_expressible;
   char err[2048];
 } run;
@@ -256,6 +258,9 @@ static json_t *subst_string(run *r, const char *s, size_t len) {
     if (TOKEN("{late}") && r->late[0]) {
       buf_add(&b, r->late, strlen(r->late));
       i += strlen("{late}");
+    } else if (TOKEN("{proxy}") && r->proxy[0]) {
+      buf_add(&b, r->proxy, strlen(r->proxy));
+      i += strlen("{proxy}");
     } else if (TOKEN("{https}")) {
       buf_add(&b, r->o->https_base, strlen(r->o->https_base));
       i += strlen("{https}");
@@ -605,6 +610,25 @@ static int call(run *r, alias *a, const char *method, json_t *args, json_t *step
   } else if (strcmp(method, "replace_remote_prefix") == 0) {
     *hr = bgcopy_job_replace_remote_prefix(j, str_at(args, 0), str_at(args, 1), &n);
     if (*hr == BGCOPY_S_OK) *v = json_integer(n);
+  } else if (strcmp(method, "set_proxy_settings") == 0) {
+    const char *u = str_at(args, 0);
+    uint32_t usage = strcmp(u, "PRECONFIG") == 0  ? BGCOPY_PROXY_USAGE_PRECONFIG
+                     : strcmp(u, "NO_PROXY") == 0 ? BGCOPY_PROXY_USAGE_NO_PROXY
+                     : strcmp(u, "OVERRIDE") == 0 ? BGCOPY_PROXY_USAGE_OVERRIDE
+                                                  : 99;
+    if (usage == 99) return fail(r, "bad proxy usage name");
+    *hr = bgcopy_job_set_proxy_settings(j, usage, str_at(args, 1), str_at(args, 2));
+  } else if (strcmp(method, "get_proxy_settings") == 0) {
+    bgcopy_proxy_usage usage;
+    char *proxy = NULL, *bypass = NULL;
+    *hr = bgcopy_job_get_proxy_settings(j, &usage, &proxy, &bypass);
+    if (*hr == BGCOPY_S_OK) {
+      static const char *USAGES[] = {"PRECONFIG", "NO_PROXY", "OVERRIDE"};
+      *v = json_pack("{s:s, s:s, s:s}", "usage", usage < 3 ? USAGES[usage] : "?", "proxy",
+                     proxy ? proxy : "", "bypass", bypass ? bypass : "");
+      bgcopy_string_free(proxy);
+      bgcopy_string_free(bypass);
+    }
   } else if (strcmp(method, "set_remote_name") == 0) {
     if (u32_at(r, args, 0, method, &n)) return -1;
     bgcopy_file **files = NULL;
@@ -1056,6 +1080,40 @@ static int step(run *r, json_t *raw) {
     }
   } else if (strcmp(op, "expect_times") == 0) {
     rc = expect_times(r, a, st);
+  } else if (strcmp(op, "proxy") == 0) {
+    const char *kind = json_string_value(json_object_get(st, "kind"));
+    const char *auth = json_string_value(json_object_get(st, "auth"));
+    kind = kind ? kind : "http";
+    char target[256];
+    snprintf(target, sizeof target, "/proxy?kind=%s%s%s", kind, auth ? "&auth=" : "",
+             auth ? auth : "");
+    json_t *v = origin_get_json(r->o, target);
+    json_int_t port = v ? json_integer_value(json_object_get(v, "port")) : 0;
+    if (port <= 0) {
+      rc = fail(r, "the origin started no %s proxy", kind);
+    } else {
+      snprintf(r->proxy, sizeof r->proxy, "%s://127.0.0.1:%lld",
+               strcmp(kind, "socks5") == 0 ? "socks5h" : "http", (long long)port);
+      r->proxy_id = (long long)json_integer_value(json_object_get(v, "id"));
+    }
+    json_decref(v);
+  } else if (strcmp(op, "expect_proxy") == 0) {
+    char target[64];
+    snprintf(target, sizeof target, "/proxylog/%lld", r->proxy_id);
+    json_t *log = r->proxy[0] ? origin_get_json(r->o, target) : NULL;
+    if (!log) {
+      rc = fail(r, "expect_proxy: no proxy log");
+    } else {
+      const char *keys[] = {"connections", "established"};
+      for (size_t k = 0; k < 2 && rc == 0; k++) {
+        json_t *want = json_object_get(st, keys[k]);
+        json_int_t got = json_integer_value(json_object_get(log, keys[k]));
+        if (json_is_integer(want) && json_integer_value(want) != got)
+          rc = fail(r, "proxy %s: %lld, wanted %lld", keys[k], (long long)got,
+                    (long long)json_integer_value(want));
+      }
+      json_decref(log);
+    }
   } else if (strcmp(op, "late_origin") == 0) {
     json_t *ms = json_object_get(st, "ms");
     int port = origin_late(r->o, json_is_integer(ms) ? (unsigned)json_integer_value(ms) : 2000);

@@ -1465,6 +1465,63 @@ static void test_credentials_remote_names_and_max_time(void) {
   fx_done(&f);
 }
 
+/* Proxy settings through the origin's real HTTP proxy: 407 without credentials, then
+ * through with PROXY Basic credentials. */
+static void test_proxy_settings(void) {
+  fx f;
+  CHECK(fx_open(&f, "proxy") == 0);
+  json_t *pv = origin_get_json(&O, "/proxy?kind=http&auth=cu:cpw");
+  CHECK(pv != NULL && json_integer_value(json_object_get(pv, "port")) > 0);
+  char purl[128], logpath[64];
+  snprintf(purl, sizeof purl, "http://127.0.0.1:%lld",
+           (long long)json_integer_value(json_object_get(pv, "port")));
+  snprintf(logpath, sizeof logpath, "/proxylog/%lld",
+           (long long)json_integer_value(json_object_get(pv, "id")));
+  json_decref(pv);
+  bgcopy_job *j = NULL;
+  OK(bgcopy_manager_create_job(f.m, "proxied", BGCOPY_JOB_TYPE_DOWNLOAD, &j));
+  char u[512], p[PATH_MAX];
+  url(u, sizeof u, "c-px", "size=4000");
+  path(p, sizeof p, &f, "p.bin");
+  OK(bgcopy_job_add_file(j, u, p));
+  bgcopy_proxy_usage usage = 9;
+  char *proxy = (char *)1, *bypass = (char *)1;
+  OK(bgcopy_job_get_proxy_settings(j, &usage, &proxy, &bypass));
+  CHECK(usage == BGCOPY_PROXY_USAGE_PRECONFIG && proxy == NULL && bypass == NULL);
+  CHECK(bgcopy_job_set_proxy_settings(j, 7, NULL, NULL) == BGCOPY_E_INVALIDARG);
+  CHECK(bgcopy_job_set_proxy_settings(j, BGCOPY_PROXY_USAGE_NO_PROXY, purl, NULL) ==
+        BGCOPY_E_INVALIDARG);
+  CHECK(bgcopy_job_set_credentials(j, BGCOPY_AUTH_TARGET_PROXY, BGCOPY_AUTH_SCHEME_BEARER, "",
+                                   "t") == BGCOPY_E_NOTIMPL);
+  BAD(bgcopy_job_get_proxy_settings(j, &usage, NULL, &bypass));
+  OK(bgcopy_job_set_proxy_settings(j, BGCOPY_PROXY_USAGE_OVERRIDE, purl, "example.com"));
+  OK(bgcopy_job_get_proxy_settings(j, &usage, &proxy, &bypass));
+  CHECK(usage == BGCOPY_PROXY_USAGE_OVERRIDE && proxy && strcmp(proxy, purl) == 0 && bypass &&
+        strcmp(bypass, "example.com") == 0);
+  bgcopy_string_free(proxy);
+  bgcopy_string_free(bypass);
+  OK(bgcopy_job_resume(j));
+  CHECK(wait_for_state(j, BGCOPY_JOB_STATE_ERROR, 30));
+  bgcopy_error *e = NULL;
+  OK(bgcopy_job_get_error(j, &e));
+  bgcopy_error_context ctx = 0;
+  int32_t code = 0;
+  OK(bgcopy_error_get_error(e, &ctx, &code));
+  CHECK(code == BGCOPY_E_HTTP(407) && ctx == BGCOPY_ERROR_CONTEXT_GENERAL_TRANSPORT);
+  bgcopy_error_release(e);
+  OK(bgcopy_job_set_credentials(j, BGCOPY_AUTH_TARGET_PROXY, BGCOPY_AUTH_SCHEME_BASIC, "cu",
+                                "cpw"));
+  OK(bgcopy_job_resume(j));
+  CHECK(wait_for_state(j, BGCOPY_JOB_STATE_TRANSFERRED, 30));
+  OK(bgcopy_job_complete(j));
+  CHECK(file_is(p, 4000));
+  json_t *log = origin_get_json(&O, logpath);
+  CHECK(log != NULL && json_integer_value(json_object_get(log, "established")) == 1);
+  json_decref(log);
+  bgcopy_job_release(j);
+  fx_done(&f);
+}
+
 /* `unit --engine STATE`: a process that only holds a manager that transfers (the
  * engine of STATE) until its standard input closes. */
 static int run_engine(const char *state) {
@@ -1674,6 +1731,7 @@ static const test TESTS[] = {
     T(test_event_journal_and_callbacks_in_a_client),
     T(test_custom_headers_and_security_flags),
     T(test_credentials_remote_names_and_max_time),
+    T(test_proxy_settings),
 };
 
 int main(int argc, char **argv) {

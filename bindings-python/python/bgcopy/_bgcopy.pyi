@@ -22,6 +22,7 @@ from ._types import (
     JobState,
     JobType,
     NotifyFlags,
+    ProxyUsage,
     SecurityFlags,
     Priority,
 )
@@ -212,6 +213,13 @@ class CopyJob:
     def remove_credentials(
         self, target: Union[AuthTarget, int], scheme: Union[AuthScheme, int]
     ) -> None: ...
+    def set_proxy_settings(
+        self,
+        usage: Union[ProxyUsage, int],
+        proxy: Optional[str] = None,
+        bypass: Optional[str] = None,
+    ) -> None: ...
+    def get_proxy_settings(self) -> Tuple[ProxyUsage, str, str]: ...
     def get_maximum_download_time(self) -> int: ...
     def set_maximum_download_time(self, seconds: int) -> None: ...
     def replace_remote_prefix(self, old_prefix: str, new_prefix: str) -> int: ...

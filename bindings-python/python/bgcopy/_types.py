@@ -143,6 +143,17 @@ class AuthScheme(enum.IntEnum):
     BEARER = 6
 
 
+class ProxyUsage(enum.IntEnum):
+    """Which proxy a job's requests use (BG_JOB_PROXY_USAGE)."""
+
+    #: The environment's: https_proxy / http_proxy / all_proxy, bypassed by no_proxy.
+    PRECONFIG = 0
+    #: None: straight to every server.
+    NO_PROXY = 1
+    #: The job's own proxy URL and bypass list.
+    OVERRIDE = 2
+
+
 class SecurityFlags(enum.IntFlag):
     """A job's security flags (BITS values): one redirect policy, and whether a
     redirect from https to http is followed."""

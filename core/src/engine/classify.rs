@@ -110,6 +110,10 @@ pub(crate) fn ureq_class(e: &ureq::Error) -> (bool, u32) {
         | E::BodyExceedsLimit(_)
         | E::TooManyRedirects => (true, codes::INVALID_SERVER_RESPONSE),
         E::BadUri(_) | E::Http(_) => (false, codes::E_INVALIDARG),
+        // A CONNECT proxy that wants credentials: fatal, like a 401 (the app sets
+        // PROXY credentials and resumes); any other refusal is retried.
+        E::ConnectProxyFailed(why) if why.contains("responded 407") => (false, codes::http(407)),
+        E::ConnectProxyFailed(_) => (true, codes::CONNECT_FAILURE),
         _ => (true, codes::CONNECT_FAILURE),
     }
 }

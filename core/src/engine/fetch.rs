@@ -22,6 +22,9 @@ pub(super) struct Ask<'a> {
     pub headers: &'a [(String, String)],
     /// The job's security flags.
     pub flags: u32,
+    /// The job's proxy settings and credentials (each hop picks its proxy).
+    pub proxy: &'a crate::ProxySettings,
+    pub creds: &'a [crate::request::Credential],
 }
 
 /// GET the file; the response and the URL it came from (after redirects).
@@ -41,7 +44,12 @@ pub(super) fn fetch(
         if !seen.insert(url.clone()) {
             return Err(refuse(format!("redirect loop at {url}")));
         }
-        let mut req = ctx.agent.get(&url);
+        let mut req = ctx
+            .agent
+            .get(&url)
+            .config()
+            .proxy(crate::proxy::proxy_for(&url, ask.proxy, ask.creds))
+            .build();
         if !ask.headers.is_empty() && crate::request::same_origin(ask.url, &url) {
             for (name, value) in ask.headers {
                 req = req.header(name.as_str(), value.as_str());

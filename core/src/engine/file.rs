@@ -52,6 +52,9 @@ pub(super) struct FileTransfer<'a> {
     /// the security flags.
     headers: Vec<(String, String)>,
     flags: u32,
+    /// The job's proxy settings and credentials.
+    proxy: crate::ProxySettings,
+    creds: Vec<crate::request::Credential>,
 }
 
 impl<'a> FileTransfer<'a> {
@@ -63,43 +66,35 @@ impl<'a> FileTransfer<'a> {
         stop: &'a AtomicBool,
         buf: &'a mut Vec<u8>,
     ) -> Option<FileTransfer<'a>> {
-        let snap = ctx.table.read_running(id, |j| {
-            j.files.get(idx).map(|f| {
-                (
-                    f.remote.clone(),
-                    f.epoch,
-                    f.temp_path(),
-                    f.temp_id,
-                    f.done_bytes,
-                    f.validator.clone(),
-                    f.total,
-                    j.priority != Priority::Foreground,
-                    crate::request::origin_headers(&j.custom_headers, &j.credentials, &f.remote),
-                    j.security_flags,
-                )
+        ctx.table
+            .read_running(id, |j| {
+                let f = j.files.get(idx)?;
+                Some(FileTransfer {
+                    ctx,
+                    id,
+                    idx,
+                    stop,
+                    buf,
+                    url: f.remote.clone(),
+                    epoch: f.epoch,
+                    temp: f.temp_path(),
+                    temp_id: f.temp_id,
+                    offset: f.done_bytes,
+                    validator: f.validator.clone(),
+                    total: f.total,
+                    background: j.priority != Priority::Foreground,
+                    proto: scheme_of(&f.remote),
+                    headers: crate::request::origin_headers(
+                        &j.custom_headers,
+                        &j.credentials,
+                        &f.remote,
+                    ),
+                    flags: j.security_flags,
+                    proxy: j.proxy.clone(),
+                    creds: j.credentials.clone(),
+                })
             })
-        });
-        let (url, epoch, temp, temp_id, offset, validator, total, background, headers, flags) =
-            snap.ok()??;
-        let proto = scheme_of(&url);
-        Some(FileTransfer {
-            ctx,
-            id,
-            idx,
-            stop,
-            buf,
-            url,
-            epoch,
-            temp,
-            temp_id,
-            offset,
-            validator,
-            total,
-            background,
-            proto,
-            headers,
-            flags,
-        })
+            .ok()?
     }
 
     /// Which file an error is about.
@@ -156,6 +151,8 @@ impl<'a> FileTransfer<'a> {
                 file: self.idx,
                 headers: &self.headers,
                 flags: self.flags,
+                proxy: &self.proxy,
+                creds: &self.creds,
             };
             let (resp, final_url) = super::fetch::fetch(self.ctx, ask)?;
             self.proto = scheme_of(&final_url);

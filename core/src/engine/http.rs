@@ -35,6 +35,8 @@ pub(crate) fn make_agent(opts: &ManagerOptions) -> crate::Result<ureq::Agent> {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
+        // Each request picks its proxy (the job's settings; see `proxy.rs`).
+        .proxy(None)
         .max_redirects_will_error(false)
         .user_agent(opts.user_agent.as_str())
         .timeout_connect(Some(opts.connect_timeout))

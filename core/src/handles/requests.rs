@@ -64,7 +64,8 @@ impl CopyJob {
     /// credentials are sent with every request to the origin (scheme, host, port) of
     /// the file's URL, before any challenge, like curl's `-u`, and never after a
     /// redirect to another origin; they take the place of a URL's userinfo and of a
-    /// custom `Authorization` header. PROXY credentials go to the job's proxy.
+    /// custom `Authorization` header. PROXY credentials (BASIC only; BEARER is
+    /// E_NOTIMPL) go to the proxy the job's requests use.
     pub fn set_credentials(
         &self,
         target: AuthTarget,
@@ -72,6 +73,7 @@ impl CopyJob {
         user: &str,
         secret: &str,
     ) -> Result<()> {
+        crate::proxy::check_proxy_scheme(target, scheme)?;
         let cred = crate::request::check_credential(target, scheme, user, secret)?;
         self.edit(|job| {
             job.credentials
@@ -87,6 +89,25 @@ impl CopyJob {
             job.credentials
                 .retain(|c| (c.target, c.scheme) != (target, scheme));
         })
+    }
+
+    /// The job's proxy settings (default PRECONFIG: the environment's proxy).
+    pub fn get_proxy_settings(&self) -> Result<crate::ProxySettings> {
+        self.table.read(self.id, |j| j.proxy.clone())
+    }
+
+    /// Choose the job's proxy (BITS `SetProxySettings`). PRECONFIG (the default) takes
+    /// the environment's, like curl: `https_proxy` for https URLs, `http_proxy` (lower
+    /// case only) for http URLs, else `all_proxy`, bypassed for the hosts in
+    /// `no_proxy`. NO_PROXY: straight to every server. OVERRIDE: `proxy` is
+    /// `http://`, `https://`, `socks5h://` or `socks5://` `host[:port]` (credentials with
+    /// `set_credentials(PROXY, BASIC, …)`, not in the URL), and `bypass` lists the
+    /// hosts reached without it (`*`, host names with their subdomains, IP addresses,
+    /// CIDR networks; comma separated). `proxy` and `bypass` must be empty for the
+    /// other usages. Takes effect with the job's next request.
+    pub fn set_proxy_settings(&self, usage: ProxyUsage, proxy: &str, bypass: &str) -> Result<()> {
+        let settings = crate::proxy::check_proxy_settings(usage, proxy, bypass)?;
+        self.set(|j| &mut j.proxy, settings)
     }
 
     /// The longest time the job may spend CONNECTING or TRANSFERRING, in seconds (0:

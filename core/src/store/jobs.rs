@@ -23,7 +23,7 @@ fn bad_row(table: &str, key: &str, column: &str, value: impl std::fmt::Display) 
 /// Raw values of a `jobs` row, checked by [`decode_job`].
 struct JobRow {
     id: String,
-    ints: [Option<i64>; 23],
+    ints: [Option<i64>; 24],
     err_description: Option<String>,
     err_protocol: Option<String>,
     display_name: String,
@@ -32,10 +32,12 @@ struct JobRow {
     notify_args: Option<Vec<u8>>,
     custom_headers: Option<Vec<u8>>,
     credentials: Option<Vec<u8>>,
+    proxy: Option<String>,
+    proxy_bypass: Option<String>,
 }
 
 /// Columns of [`JobRow::ints`], in order.
-const JOB_INTS: [&str; 23] = [
+const JOB_INTS: [&str; 24] = [
     "seq",
     "job_type",
     "priority",
@@ -59,6 +61,7 @@ const JOB_INTS: [&str; 23] = [
     "security_flags",
     "max_download_time",
     "download_ms",
+    "proxy_usage",
 ];
 
 fn decode_job(row: JobRow) -> Result<JobRec> {
@@ -166,6 +169,14 @@ fn decode_job(row: JobRow) -> Result<JobRec> {
         .ok_or_else(|| bad_row("jobs", &key, "credentials", "fields that do not decode"))?;
     job.max_download_time = u32_of("max_download_time")?;
     job.download_ms = need("download_ms")?.max(0);
+    let usage = ProxyUsage::from_u32(en("proxy_usage", |v| ProxyUsage::from_u32(v).is_some())?)
+        .unwrap_or(ProxyUsage::Preconfig);
+    job.proxy = crate::proxy::check_proxy_settings(
+        usage,
+        row.proxy.as_deref().unwrap_or_default(),
+        row.proxy_bypass.as_deref().unwrap_or_default(),
+    )
+    .map_err(|e| bad_row("jobs", &key, "proxy", e.message()))?;
     Ok(job)
 }
 
@@ -174,9 +185,9 @@ const JOB_SELECT: &str = "SELECT id, seq, job_type, priority, notify_flags, no_p
      min_retry_delay, state, error_count, err_context, err_code, err_file,
      creation_ms, modification_ms, completion_ms, retry_at_ms,
      no_progress_since_ms, completing, cmd_due, cmd_retry_at_ms, headers_write_only,
-     security_flags, max_download_time, download_ms, err_description, err_protocol,
-     display_name, description, notify_program, notify_args, custom_headers, credentials
-     FROM jobs";
+     security_flags, max_download_time, download_ms, proxy_usage, err_description,
+     err_protocol, display_name, description, notify_program, notify_args, custom_headers,
+     credentials, proxy, proxy_bypass FROM jobs";
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
     let mut ints = [None; JOB_INTS.len()];
@@ -195,6 +206,8 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
         notify_args: r.get(n + 5)?,
         custom_headers: r.get(n + 6)?,
         credentials: r.get(n + 7)?,
+        proxy: r.get(n + 8)?,
+        proxy_bypass: r.get(n + 9)?,
     })
 }
 
@@ -434,9 +447,9 @@ impl Store {
                  modification_ms, completion_ms, retry_at_ms, no_progress_since_ms, completing,
                  notify_program, notify_args, cmd_due, cmd_retry_at_ms, custom_headers,
                  headers_write_only, security_flags, credentials, max_download_time, download_ms,
-                 rev)
+                 proxy_usage, proxy, proxy_bypass, rev)
                  VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,
-                 ?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,
+                 ?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,
                  (SELECT coalesce(max(rev), 0) + 1 FROM jobs))",
             )
             .and_then(|mut st| {
@@ -476,6 +489,9 @@ impl Store {
                         .then(|| encode_args(&crate::request::encode_credentials(&j.credentials))),
                     j.max_download_time,
                     j.download_ms,
+                    j.proxy.usage as u32,
+                    (!j.proxy.proxy.is_empty()).then_some(j.proxy.proxy.as_str()),
+                    (!j.proxy.bypass.is_empty()).then_some(j.proxy.bypass.as_str()),
                 ])
             })
             .map_err(|e| self.err("save job", e))?;

@@ -108,6 +108,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE jobs ADD COLUMN credentials BLOB;
     ALTER TABLE jobs ADD COLUMN max_download_time INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN download_ms INTEGER NOT NULL DEFAULT 0;",
+    // 8 -> 9: the job's proxy settings (usage; URL and bypass list for OVERRIDE).
+    "ALTER TABLE jobs ADD COLUMN proxy_usage INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN proxy TEXT;
+    ALTER TABLE jobs ADD COLUMN proxy_bypass TEXT;",
 ];
 
 impl Store {

@@ -113,6 +113,28 @@ impl Origin {
             .expect("late port") as u16
     }
 
+    /// A real proxy the origin starts (`/proxy`): kind `"http"` (tinyproxy) or
+    /// `"socks5"` (microsocks), with `auth` `"USER:PASS"` required if given. Returns its
+    /// URL (`http://127.0.0.1:P` or `socks5h://127.0.0.1:P`) and its id for
+    /// [`Origin::proxy_log`]. Panics when it cannot start (test.sh installs both).
+    pub fn proxy(&self, kind: &str, auth: Option<&str>) -> (String, u64) {
+        let q = auth.map_or(String::new(), |a| format!("&auth={a}"));
+        let v = self.get_json(&format!("/proxy?kind={kind}{q}"));
+        let port = v["port"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("proxy {kind}: {v}"));
+        let scheme = if kind == "socks5" { "socks5h" } else { "http" };
+        (
+            format!("{scheme}://127.0.0.1:{port}"),
+            v["id"].as_u64().unwrap(),
+        )
+    }
+
+    /// What proxy `id` logged: `{"connections":K,"established":E,"targets":[…]}`.
+    pub fn proxy_log(&self, id: u64) -> serde_json::Value {
+        self.get_json(&format!("/proxylog/{id}"))
+    }
+
     fn get_json(&self, target: &str) -> serde_json::Value {
         let mut s = TcpStream::connect(("127.0.0.1", self.http)).expect("connect origin");
         write!(

@@ -23,6 +23,8 @@ pub struct Ctx {
     pub late_bind: std::net::Ipv4Addr,
     /// This context itself, for the accept loops `/late` starts.
     pub me: std::sync::OnceLock<std::sync::Weak<Ctx>>,
+    /// The proxies `/proxy` started.
+    pub proxies: crate::proxies::Proxies,
 }
 
 impl Default for Ctx {
@@ -32,6 +34,7 @@ impl Default for Ctx {
             verbose: false,
             late_bind: std::net::Ipv4Addr::LOCALHOST,
             me: std::sync::OnceLock::new(),
+            proxies: Default::default(),
         }
     }
 }
@@ -284,6 +287,30 @@ fn handle(conn: &mut Conn, req: &Request, ctx: &Ctx, keep: bool) -> Outcome {
         };
         let flow = simple_typed(conn, status, "application/json", &body, &[], is_head, keep);
         return Outcome::new(flow, status);
+    } else if path == "/proxy" {
+        let arg = |k: &str| {
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
+                .map(percent_decode)
+        };
+        let kind = arg("kind").unwrap_or_else(|| "http".into());
+        let auth = arg("auth");
+        let auth = auth.as_deref().and_then(|a| a.split_once(':'));
+        let (status, body) = match ctx.proxies.start(&kind, auth) {
+            Ok((port, id)) => (200, format!("{{\"port\":{port},\"id\":{id}}}")),
+            Err(e) => (
+                503,
+                format!("{{\"error\":{}}}", crate::state::json_string(&e)),
+            ),
+        };
+        let flow = simple_typed(conn, status, "application/json", &body, &[], is_head, keep);
+        return Outcome::new(flow, status);
+    } else if let Some(id) = path.strip_prefix("/proxylog/") {
+        if let Some(json) = id.parse().ok().and_then(|id| ctx.proxies.log_json(id)) {
+            let flow = simple_typed(conn, 200, "application/json", &json, &[], is_head, keep);
+            return Outcome::new(flow, 200);
+        }
     } else if let Some(raw_name) = path.strip_prefix("/reset/") {
         ctx.registry.reset(&percent_decode(raw_name));
         let flow = simple(conn, 200, "reset\n", &[], is_head, keep);

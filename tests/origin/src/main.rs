@@ -13,6 +13,7 @@ mod handler;
 mod http;
 mod late;
 mod params;
+mod proxies;
 mod state;
 mod tls;
 
@@ -104,6 +105,7 @@ fn main() {
         ..Ctx::default()
     });
     let _ = ctx.me.set(Arc::downgrade(&ctx));
+    let _ = ctx.proxies.dir.set(dir.clone());
     {
         let ctx = ctx.clone();
         thread::spawn(move || accept_loop(http, ctx, None));
@@ -145,6 +147,7 @@ fn main() {
             Err(_) => break,
         }
     }
+    ctx.proxies.stop_all();
     let _ = std::fs::remove_dir_all(&dir);
     process::exit(0);
 }

@@ -1534,6 +1534,11 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     func getProgress() throws  -> JobProgress
     
     /**
+     * The job's proxy settings (`proxy` and `bypass` empty unless OVERRIDE).
+     */
+    func getProxySettings() throws  -> ProxySettings
+    
+    /**
      * The security flags (`SecurityFlag` values or-ed; default 0).
      */
     func getSecurityFlags() throws  -> UInt32
@@ -1648,6 +1653,17 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * Set the priority.
      */
     func setPriority(priority: Priority) throws 
+    
+    /**
+     * Choose the job's proxy (BITS `SetProxySettings`). PRECONFIG (the default): the
+     * environment's, like curl (`https_proxy` for https URLs, `http_proxy` for http
+     * URLs, else `all_proxy`; `no_proxy` bypasses). NO_PROXY: none. OVERRIDE: `proxy`
+     * is `http://`, `https://`, `socks5h://` or `socks5://` `host[:port]` (credentials
+     * with `set_credentials(PROXY, BASIC, …)`, not in the URL) and `bypass` lists hosts
+     * reached without it (`*`, host names with their subdomains, IP addresses, CIDR
+     * networks; comma separated). `proxy` and `bypass` empty for the other usages.
+     */
+    func setProxySettings(usage: ProxyUsage, proxy: String, bypass: String) throws 
     
     /**
      * Set the security flags (BITS `SetSecurityFlags`): a redirect policy
@@ -1962,6 +1978,18 @@ open func getProgress()throws  -> JobProgress  {
 }
     
     /**
+     * The job's proxy settings (`proxy` and `bypass` empty unless OVERRIDE).
+     */
+open func getProxySettings()throws  -> ProxySettings  {
+    return try  FfiConverterTypeProxySettings_lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_get_proxy_settings(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The security flags (`SecurityFlag` values or-ed; default 0).
      */
 open func getSecurityFlags()throws  -> UInt32  {
@@ -2211,6 +2239,26 @@ open func setPriority(priority: Priority)throws   {try rustCallWithError(FfiConv
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_priority(
             self.uniffiCloneHandle(),
         FfiConverterTypePriority_lower(priority),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Choose the job's proxy (BITS `SetProxySettings`). PRECONFIG (the default): the
+     * environment's, like curl (`https_proxy` for https URLs, `http_proxy` for http
+     * URLs, else `all_proxy`; `no_proxy` bypasses). NO_PROXY: none. OVERRIDE: `proxy`
+     * is `http://`, `https://`, `socks5h://` or `socks5://` `host[:port]` (credentials
+     * with `set_credentials(PROXY, BASIC, …)`, not in the URL) and `bypass` lists hosts
+     * reached without it (`*`, host names with their subdomains, IP addresses, CIDR
+     * networks; comma separated). `proxy` and `bypass` empty for the other usages.
+     */
+open func setProxySettings(usage: ProxyUsage, proxy: String, bypass: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_set_proxy_settings(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeProxyUsage_lower(usage),
+        FfiConverterString.lower(proxy),
+        FfiConverterString.lower(bypass),uniffiCallStatus
     )
 }
 }
@@ -3396,6 +3444,85 @@ public func FfiConverterTypeNotifyCmdLine_lower(_ value: NotifyCmdLine) -> RustB
 
 
 /**
+ * A job's proxy settings (`get_proxy_settings`).
+ */
+public struct ProxySettings: Equatable, Hashable {
+    /**
+     * Which proxy the job's requests use.
+     */
+    public var usage: ProxyUsage
+    /**
+     * The proxy URL (OVERRIDE), else empty.
+     */
+    public var proxy: String
+    /**
+     * The hosts reached without the proxy (OVERRIDE), else empty.
+     */
+    public var bypass: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Which proxy the job's requests use.
+         */usage: ProxyUsage, 
+        /**
+         * The proxy URL (OVERRIDE), else empty.
+         */proxy: String, 
+        /**
+         * The hosts reached without the proxy (OVERRIDE), else empty.
+         */bypass: String) {
+        self.usage = usage
+        self.proxy = proxy
+        self.bypass = bypass
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ProxySettings: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProxySettings: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ProxySettings {
+        return
+            try ProxySettings(
+                usage: FfiConverterTypeProxyUsage.read(from: &buf), 
+                proxy: FfiConverterString.read(from: &buf), 
+                bypass: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ProxySettings, into buf: inout [UInt8]) {
+        FfiConverterTypeProxyUsage.write(value.usage, into: &buf)
+        FfiConverterString.write(value.proxy, into: &buf)
+        FfiConverterString.write(value.bypass, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProxySettings_lift(_ buf: RustBuffer) throws -> ProxySettings {
+    return try FfiConverterTypeProxySettings.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProxySettings_lower(_ value: ProxySettings) -> RustBuffer {
+    return FfiConverterTypeProxySettings.lower(value)
+}
+
+
+/**
  * How credentials are sent (BG_AUTH_SCHEME's BASIC, and BEARER, which bgcopy adds).
  */
 
@@ -4417,6 +4544,91 @@ public func FfiConverterTypePriority_lower(_ value: Priority) -> RustBuffer {
 
 
 /**
+ * Which proxy a job's requests use (BG_JOB_PROXY_USAGE).
+ */
+
+public enum ProxyUsage: UInt32, Equatable, Hashable {
+    
+    /**
+     * The environment's: `https_proxy`/`http_proxy`/`all_proxy` and `no_proxy` (the default).
+     */
+    case preconfig = 0
+    /**
+     * None: every request goes straight to the server.
+     */
+    case noProxy = 1
+    /**
+     * The job's own proxy URL and bypass list.
+     */
+    case override = 2
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ProxyUsage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProxyUsage: FfiConverterRustBuffer {
+    typealias SwiftType = ProxyUsage
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ProxyUsage {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .preconfig
+        
+        case 2: return .noProxy
+        
+        case 3: return .override
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ProxyUsage, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .preconfig:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .noProxy:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .override:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProxyUsage_lift(_ buf: RustBuffer) throws -> ProxyUsage {
+    return try FfiConverterTypeProxyUsage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProxyUsage_lower(_ value: ProxyUsage) -> RustBuffer {
+    return FfiConverterTypeProxyUsage.lower(value)
+}
+
+
+
+/**
  * A job's security flags (BITS values). `setSecurityFlags` takes one redirect
  * policy or-ed with `ALLOW_HTTPS_TO_HTTP` if wanted: Kotlin
  * `SecurityFlag.REDIRECT_ALLOW_REPORT.value`, Swift
@@ -5084,6 +5296,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_progress() != 56885) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_proxy_settings() != 50158) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_security_flags() != 29851) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5139,6 +5354,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_priority() != 59570) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_proxy_settings() != 6034) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_security_flags() != 38570) {

@@ -513,6 +513,11 @@ RustBuffer uniffi_bgcopy_uniffi_fn_method_copyjob_get_priority(uint64_t ptr, Rus
 RustBuffer uniffi_bgcopy_uniffi_fn_method_copyjob_get_progress(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_PROXY_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_PROXY_SETTINGS
+RustBuffer uniffi_bgcopy_uniffi_fn_method_copyjob_get_proxy_settings(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_SECURITY_FLAGS
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_GET_SECURITY_FLAGS
 uint32_t uniffi_bgcopy_uniffi_fn_method_copyjob_get_security_flags(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -606,6 +611,11 @@ void uniffi_bgcopy_uniffi_fn_method_copyjob_set_notify_interface(uint64_t ptr, R
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_PRIORITY
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_PRIORITY
 void uniffi_bgcopy_uniffi_fn_method_copyjob_set_priority(uint64_t ptr, RustBuffer priority, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_PROXY_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_PROXY_SETTINGS
+void uniffi_bgcopy_uniffi_fn_method_copyjob_set_proxy_settings(uint64_t ptr, RustBuffer usage, RustBuffer proxy, RustBuffer bypass, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_SET_SECURITY_FLAGS
@@ -1191,6 +1201,12 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_get_progress(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_PROXY_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_PROXY_SETTINGS
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_get_proxy_settings(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_SECURITY_FLAGS
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_GET_SECURITY_FLAGS
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_get_security_flags(void
@@ -1302,6 +1318,12 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_interface(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_PRIORITY
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_PRIORITY
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_set_priority(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_PROXY_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_SET_PROXY_SETTINGS
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_set_proxy_settings(void
     
 );
 #endif

@@ -796,6 +796,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_progress(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_proxy_settings(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_security_flags(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_state(
@@ -833,6 +835,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_interface(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_priority(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_proxy_settings(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_security_flags(
     ): Int
@@ -967,6 +971,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_progress(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_proxy_settings(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_security_flags(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1004,6 +1010,8 @@ internal object UniffiLib {
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_notify_interface(`ptr`: Long,`callback`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_priority(`ptr`: Long,`priority`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_proxy_settings(`ptr`: Long,`usage`: RustBuffer.ByValue,`proxy`: RustBuffer.ByValue,`bypass`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_security_flags(`ptr`: Long,`flags`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1273,6 +1281,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_progress() and 0xFFFF) != 56885) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_proxy_settings() and 0xFFFF) != 50158) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_security_flags() and 0xFFFF) != 29851) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1328,6 +1339,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_priority() and 0xFFFF) != 59570) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_proxy_settings() and 0xFFFF) != 6034) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_security_flags() and 0xFFFF) != 38570) {
@@ -3207,6 +3221,11 @@ public interface CopyJobInterface {
     fun `getProgress`(): JobProgress
     
     /**
+     * The job's proxy settings (`proxy` and `bypass` empty unless OVERRIDE).
+     */
+    fun `getProxySettings`(): ProxySettings
+    
+    /**
      * The security flags (`SecurityFlag` values or-ed; default 0).
      */
     fun `getSecurityFlags`(): kotlin.UInt
@@ -3321,6 +3340,17 @@ public interface CopyJobInterface {
      * Set the priority.
      */
     fun `setPriority`(`priority`: Priority)
+    
+    /**
+     * Choose the job's proxy (BITS `SetProxySettings`). PRECONFIG (the default): the
+     * environment's, like curl (`https_proxy` for https URLs, `http_proxy` for http
+     * URLs, else `all_proxy`; `no_proxy` bypasses). NO_PROXY: none. OVERRIDE: `proxy`
+     * is `http://`, `https://`, `socks5h://` or `socks5://` `host[:port]` (credentials
+     * with `set_credentials(PROXY, BASIC, …)`, not in the URL) and `bypass` lists hosts
+     * reached without it (`*`, host names with their subdomains, IP addresses, CIDR
+     * networks; comma separated). `proxy` and `bypass` empty for the other usages.
+     */
+    fun `setProxySettings`(`usage`: ProxyUsage, `proxy`: kotlin.String, `bypass`: kotlin.String)
     
     /**
      * Set the security flags (BITS `SetSecurityFlags`): a redirect policy
@@ -3780,6 +3810,23 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
 
     
     /**
+     * The job's proxy settings (`proxy` and `bypass` empty unless OVERRIDE).
+     */
+    @Throws(BgCopyException::class)override fun `getProxySettings`(): ProxySettings {
+            return FfiConverterTypeProxySettings.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_proxy_settings(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The security flags (`SecurityFlag` values or-ed; default 0).
      */
     @Throws(BgCopyException::class)override fun `getSecurityFlags`(): kotlin.UInt {
@@ -4122,6 +4169,31 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
         it,
         
         FfiConverterTypePriority.lower(`priority`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Choose the job's proxy (BITS `SetProxySettings`). PRECONFIG (the default): the
+     * environment's, like curl (`https_proxy` for https URLs, `http_proxy` for http
+     * URLs, else `all_proxy`; `no_proxy` bypasses). NO_PROXY: none. OVERRIDE: `proxy`
+     * is `http://`, `https://`, `socks5h://` or `socks5://` `host[:port]` (credentials
+     * with `set_credentials(PROXY, BASIC, …)`, not in the URL) and `bypass` lists hosts
+     * reached without it (`*`, host names with their subdomains, IP addresses, CIDR
+     * networks; comma separated). `proxy` and `bypass` empty for the other usages.
+     */
+    @Throws(BgCopyException::class)override fun `setProxySettings`(`usage`: ProxyUsage, `proxy`: kotlin.String, `bypass`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_proxy_settings(
+        it,
+        
+        FfiConverterTypeProxyUsage.lower(`usage`),
+        FfiConverterString.lower(`proxy`),
+        FfiConverterString.lower(`bypass`),_status)
 }
     }
     
@@ -5238,6 +5310,61 @@ public object FfiConverterTypeNotifyCmdLine: FfiConverterRustBuffer<NotifyCmdLin
 
 
 /**
+ * A job's proxy settings (`get_proxy_settings`).
+ */
+data class ProxySettings (
+    /**
+     * Which proxy the job's requests use.
+     */
+    var `usage`: ProxyUsage
+    , 
+    /**
+     * The proxy URL (OVERRIDE), else empty.
+     */
+    var `proxy`: kotlin.String
+    , 
+    /**
+     * The hosts reached without the proxy (OVERRIDE), else empty.
+     */
+    var `bypass`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeProxySettings: FfiConverterRustBuffer<ProxySettings> {
+    override fun read(buf: ByteBuffer): ProxySettings {
+        return ProxySettings(
+            FfiConverterTypeProxyUsage.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ProxySettings) = (
+            FfiConverterTypeProxyUsage.allocationSize(value.`usage`) +
+            FfiConverterString.allocationSize(value.`proxy`) +
+            FfiConverterString.allocationSize(value.`bypass`)
+    )
+
+    override fun write(value: ProxySettings, buf: ByteBuffer) {
+            FfiConverterTypeProxyUsage.write(value.`usage`, buf)
+            FfiConverterString.write(value.`proxy`, buf)
+            FfiConverterString.write(value.`bypass`, buf)
+    }
+}
+
+
+
+/**
  * How credentials are sent (BG_AUTH_SCHEME's BASIC, and BEARER, which bgcopy adds).
  */
 
@@ -5832,6 +5959,53 @@ public object FfiConverterTypePriority: FfiConverterRustBuffer<Priority> {
     override fun allocationSize(value: Priority) = 4UL
 
     override fun write(value: Priority, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Which proxy a job's requests use (BG_JOB_PROXY_USAGE).
+ */
+
+enum class ProxyUsage(val value: kotlin.UInt) {
+    
+    /**
+     * The environment's: `https_proxy`/`http_proxy`/`all_proxy` and `no_proxy` (the default).
+     */
+    PRECONFIG(0u),
+    /**
+     * None: every request goes straight to the server.
+     */
+    NO_PROXY(1u),
+    /**
+     * The job's own proxy URL and bypass list.
+     */
+    OVERRIDE(2u);
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeProxyUsage: FfiConverterRustBuffer<ProxyUsage> {
+    override fun read(buf: ByteBuffer) = try {
+        ProxyUsage.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ProxyUsage) = 4UL
+
+    override fun write(value: ProxyUsage, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }

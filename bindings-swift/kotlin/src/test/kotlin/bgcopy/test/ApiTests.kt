@@ -61,7 +61,31 @@ class ApiTests(private val origin: Origin) {
         "callbacks in a client fire for an engine process; eventsSince" to ::clientOfAnEngineProcess,
         "custom headers (write-only) and security flags" to ::headersAndSecurityFlags,
         "credentials, new remote names, maximum download time" to ::credentialsAndRemoteNames,
+        "proxy settings through a real HTTP proxy (407, then Basic)" to ::proxySettings,
     )
+
+    fun proxySettings() = withManager("proxy") { m, dir ->
+        val (url, id) = origin.proxy("http", "ku:kpw")
+        val job = m.createJob("proxied", JobType.DOWNLOAD)
+        job.addFile(origin.url("kt-px", "size=3000"), "$dir/p.bin")
+        assertEquals(ProxySettings(ProxyUsage.PRECONFIG, "", ""), job.getProxySettings())
+        job.setProxySettings(ProxyUsage.OVERRIDE, url, "")
+        assertEquals(ProxySettings(ProxyUsage.OVERRIDE, url, ""), job.getProxySettings())
+        job.resume()
+        assertEquals(JobState.ERROR, job.wait(30_000u))
+        assertEquals("HTTP_407", job.getError().getError().symbol)
+        job.setCredentials(AuthTarget.PROXY, AuthScheme.BASIC, "ku", "kpw")
+        job.resume()
+        assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
+        job.complete()
+        assertEquals(3000L, File("$dir/p.bin").length())
+        assertEquals(1L, origin.proxyLog(id)["established"])
+        val bad = m.createJob("bad", JobType.DOWNLOAD)
+        expectError("INVALID_ARG") { bad.setProxySettings(ProxyUsage.NO_PROXY, url, "") }
+        expectError("INVALID_ARG") { bad.setProxySettings(ProxyUsage.OVERRIDE, "ftp://x:1", "") }
+        expectError("NOT_IMPLEMENTED") { bad.setCredentials(AuthTarget.PROXY, AuthScheme.BEARER, "", "t") }
+        bad.cancel()
+    }
 
     fun credentialsAndRemoteNames() = withManager("creds") { m, dir ->
         val job = m.createJob("creds", JobType.DOWNLOAD)

@@ -36,6 +36,18 @@ class Origin(binary: File) : AutoCloseable {
     @Suppress("UNCHECKED_CAST")
     fun late(ms: Long): Int = ((getJson("/late?ms=$ms") as Map<String, Any?>)["port"] as Long).toInt()
 
+    /** A real proxy the origin starts: "http" (tinyproxy) or "socks5" (microsocks); its URL and id. */
+    @Suppress("UNCHECKED_CAST")
+    fun proxy(kind: String, auth: String? = null): Pair<String, Long> {
+        val v = getJson("/proxy?kind=$kind" + (auth?.let { "&auth=$it" } ?: "")) as Map<String, Any?>
+        val scheme = if (kind == "socks5") "socks5h" else "http"
+        return "$scheme://127.0.0.1:${v["port"]}" to (v["id"] as Long)
+    }
+
+    /** What proxy `id` logged: connections, established, targets. */
+    @Suppress("UNCHECKED_CAST")
+    fun proxyLog(id: Long): Map<String, Any?> = getJson("/proxylog/$id") as Map<String, Any?>
+
     private fun getJson(target: String): Any? {
         val c = URI("$httpBase$target").toURL().openConnection() as HttpURLConnection
         try {

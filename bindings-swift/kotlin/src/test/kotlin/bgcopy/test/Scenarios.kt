@@ -99,6 +99,7 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
     private val recorders = HashMap<String, Recorder>()
     private val times = HashMap<String, Triple<Long, Long, Long?>>()
     private var late: String? = null
+    private var proxy: Pair<String, Long>? = null
 
     init {
         open()
@@ -139,6 +140,7 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
     private fun subst(v: Any?): Any? = when (v) {
         is String -> {
             var s = (late?.let { v.replace("{late}", it) } ?: v).replace("{http}", origin.httpBase)
+                .let { t -> proxy?.let { t.replace("{proxy}", it.first) } ?: t }
                 .replace("{https}", origin.httpsBase)
                 .replace("{dir}", dir.path)
             while (true) {
@@ -241,6 +243,14 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
                 if (moved < lo || moved > hi) fail("$moved bytes in $ms ms, wanted $lo..$hi")
             }
             "expect_times" -> expectTimes(step)
+            "proxy" -> proxy = origin.proxy(step["kind"] as String? ?: "http", step["auth"] as String?)
+            "expect_proxy" -> {
+                val log = origin.proxyLog((proxy ?: fail("expect_proxy before proxy")).second)
+                for (key in listOf("connections", "established")) {
+                    val want = step[key] as Long? ?: continue
+                    if (log[key] != want) fail("proxy: $log, wanted $key $want")
+                }
+            }
             "late_origin" -> late = "http://127.0.0.1:${origin.late(step["ms"] as Long? ?: 2000L)}"
             "mkdir" -> File(step["path"] as String).mkdirs()
             "remove" -> {
@@ -479,6 +489,10 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
             "get_maximum_download_time" -> job.getMaximumDownloadTime().toLong()
             "set_maximum_download_time" -> job.setMaximumDownloadTime(n(0)).let { null }
             "replace_remote_prefix" -> job.replaceRemotePrefix(s(0), s(1)).toLong()
+            "set_proxy_settings" -> job.setProxySettings(ProxyUsage.valueOf(s(0)), s(1), s(2)).let { null }
+            "get_proxy_settings" -> job.getProxySettings().let {
+                mapOf("usage" to it.usage.name, "proxy" to it.proxy, "bypass" to it.bypass)
+            }
             "set_remote_name" -> {
                 val files = job.enumFiles()
                 try {
