@@ -46,6 +46,28 @@ export declare class CopyFile {
    */
   setRemoteName(url: string): void
   /**
+   * The last response's header lines (`Name: value`; empty before any response). A
+   * value holding one of the job's secrets shows as `***`.
+   */
+  getResponseHeaders(): Array<string>
+  /**
+   * Check the content before the file counts as transferred: `algorithm`
+   * `'sha256'`, `hex` its 64 hexadecimal digits. A mismatch drops the bytes and puts
+   * the job in ERROR with `VALIDATION_FAILED`; `resume()` fetches the file again.
+   * `''` removes the check. `INVALID_STATE` once the bytes are all transferred.
+   */
+  setExpectedHash(algorithm: string, hex: string): void
+  /** The expected digest `{ algorithm, hex }`, or `null`. */
+  getExpectedHash(): ExpectedHash | null
+  /**
+   * The app's verdict once the file is transferred (BITS File3
+   * `SetValidationState`): `true` marks the bytes valid; `false` drops them and puts
+   * the job in ERROR with `VALIDATION_FAILED` (`resume()` fetches the file again).
+   */
+  setValidationState(valid: boolean): void
+  /** Whether the app marked the bytes valid (`false` until it does). */
+  getValidationState(): boolean
+  /**
    * The URL the file's last response came from, after redirects; `null` before any
    * response.
    */
@@ -178,6 +200,16 @@ export declare class CopyJob {
   setProxySettings(usage: ProxyUsage, proxy?: string, bypass?: string): void
   /** The job's proxy settings (`proxy` and `bypass` empty unless `Override`). */
   getProxySettings(): ProxySettings
+  /**
+   * Present a TLS client certificate (mutual TLS): `certPemPath` holds the
+   * certificate (and chain), `keyPemPath` its private key (PKCS#8, PKCS#1 or SEC1).
+   * Both are read and checked now (`INVALID_ARG` naming the file); the job stores
+   * their absolute paths. A server that refuses it fails the job with
+   * `SECURE_FAILURE`.
+   */
+  setClientCertificate(certPemPath: string, keyPemPath: string): void
+  /** Stop presenting a client certificate (no error when there is none). */
+  removeClientCertificate(): void
   /** The maximum download time in seconds (0: no limit, the default). */
   getMaximumDownloadTime(): number
   /**
@@ -428,6 +460,17 @@ export declare enum EventKind {
   Modified = 3,
 }
 
+/**
+ * Progress of one file (BG_FILE_PROGRESS). Byte counts are `bigint`: exact.
+ * A file's expected digest (`getExpectedHash()`).
+ */
+export interface ExpectedHash {
+  /** `'sha256'`. */
+  algorithm: string
+  /** The digest's hexadecimal digits (lower case). */
+  hex: string
+}
+
 export interface FileProgress {
   /** The file's size; `BYTES_UNKNOWN` until known. */
   bytesTotal: bigint
@@ -570,10 +613,7 @@ export declare enum Priority {
   Low = 3,
 }
 
-/**
- * Progress of one file (BG_FILE_PROGRESS). Byte counts are `bigint`: exact.
- * A job's proxy settings (`getProxySettings()`).
- */
+/** A job's proxy settings (`getProxySettings()`). */
 export interface ProxySettings {
   /** Which proxy the job's requests use. */
   usage: ProxyUsage

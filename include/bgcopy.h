@@ -798,6 +798,49 @@ int32_t bgcopy_file_set_remote_name(bgcopy_file *f,
                                     const char *url);
 
 /**
+ * The last response's header lines (`Name: value`): an array of `*out_n` strings
+ * `*out_lines` (free with `bgcopy_string_array_free`; NULL before any response). A
+ * value holding one of the job's secrets shows as `***`.
+ */
+int32_t bgcopy_file_get_response_headers(bgcopy_file *f,
+                                         char ***out_lines,
+                                         size_t *out_n);
+
+/**
+ * Check the content before the file counts as transferred: `algorithm` `"sha256"`,
+ * `hex` its 64 hexadecimal digits (computed while the bytes are written). A mismatch
+ * drops the bytes and puts the job in ERROR with `BGCOPY_E_VALIDATION_FAILED`;
+ * `bgcopy_job_resume` fetches the file again. NULL or `""` `algorithm` removes the
+ * check. `BGCOPY_E_INVALID_STATE` once the file's bytes are all transferred.
+ */
+int32_t bgcopy_file_set_expected_hash(bgcopy_file *f,
+                                      const char *algorithm,
+                                      const char *hex);
+
+/**
+ * The expected digest: `*out_algorithm` (`"sha256"`) and `*out_hex` (free both with
+ * `bgcopy_string_free`), both NULL when none is set.
+ */
+int32_t bgcopy_file_get_expected_hash(bgcopy_file *f,
+                                      char **out_algorithm,
+                                      char **out_hex);
+
+/**
+ * The app's verdict once the file is transferred (BITS File3 `SetValidationState`):
+ * nonzero marks the bytes valid; 0 drops them and puts the job in ERROR with
+ * `BGCOPY_E_VALIDATION_FAILED` (`bgcopy_job_resume` fetches the file again).
+ * `BGCOPY_E_INVALID_STATE` before its bytes are all transferred.
+ */
+int32_t bgcopy_file_set_validation_state(bgcopy_file *f,
+                                         int32_t valid);
+
+/**
+ * Whether the app marked the bytes valid: `*out` 1 or 0 (0 until it does).
+ */
+int32_t bgcopy_file_get_validation_state(bgcopy_file *f,
+                                         int32_t *out);
+
+/**
  * The URL the file's last response came from, after redirects; `*out` NULL before
  * any response. Free `*out` with `bgcopy_string_free`.
  */
@@ -1124,6 +1167,22 @@ int32_t bgcopy_job_get_proxy_settings(bgcopy_job *j,
                                       bgcopy_proxy_usage *out_usage,
                                       char **out_proxy,
                                       char **out_bypass);
+
+/**
+ * Present a TLS client certificate (mutual TLS): `cert_pem_path` holds the
+ * certificate (and chain), `key_pem_path` its private key (PKCS#8, PKCS#1 or SEC1).
+ * Both are read and checked now (`BGCOPY_E_INVALIDARG` naming the file); the job
+ * stores their absolute paths and reads them again when a transfer starts. A server
+ * that refuses it fails the job with `BGCOPY_E_SECURE_FAILURE`.
+ */
+int32_t bgcopy_job_set_client_certificate(bgcopy_job *j,
+                                          const char *cert_pem_path,
+                                          const char *key_pem_path);
+
+/**
+ * Stop presenting a client certificate (`BGCOPY_S_OK` also when there is none).
+ */
+int32_t bgcopy_job_remove_client_certificate(bgcopy_job *j);
 
 /**
  * The maximum download time in seconds (0: no limit, the default).

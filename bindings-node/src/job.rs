@@ -328,6 +328,29 @@ impl CopyJob {
         })
     }
 
+    /// Present a TLS client certificate (mutual TLS): `certPemPath` holds the
+    /// certificate (and chain), `keyPemPath` its private key (PKCS#8, PKCS#1 or SEC1).
+    /// Both are read and checked now (`INVALID_ARG` naming the file); the job stores
+    /// their absolute paths. A server that refuses it fails the job with
+    /// `SECURE_FAILURE`.
+    #[napi]
+    pub fn set_client_certificate(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "string")] cert_pem_path: Unknown,
+        #[napi(ts_arg_type = "string")] key_pem_path: Unknown,
+    ) -> Result<()> {
+        let cert = args::string(env, cert_pem_path, "certPemPath")?;
+        let key = args::string(env, key_pem_path, "keyPemPath")?;
+        self.job.set_client_certificate(&cert, &key).or_throw(env)
+    }
+
+    /// Stop presenting a client certificate (no error when there is none).
+    #[napi]
+    pub fn remove_client_certificate(&self, env: &Env) -> Result<()> {
+        self.job.remove_client_certificate().or_throw(env)
+    }
+
     /// The maximum download time in seconds (0: no limit, the default).
     #[napi]
     pub fn get_maximum_download_time(&self, env: &Env) -> Result<u32> {
@@ -560,6 +583,58 @@ impl CopyFile {
     ) -> Result<()> {
         let url = args::string(env, url, "url")?;
         self.file.set_remote_name(&url).or_throw(env)
+    }
+
+    /// The last response's header lines (`Name: value`; empty before any response). A
+    /// value holding one of the job's secrets shows as `***`.
+    #[napi]
+    pub fn get_response_headers(&self, env: &Env) -> Result<Vec<String>> {
+        self.file.get_response_headers().or_throw(env)
+    }
+
+    /// Check the content before the file counts as transferred: `algorithm`
+    /// `'sha256'`, `hex` its 64 hexadecimal digits. A mismatch drops the bytes and puts
+    /// the job in ERROR with `VALIDATION_FAILED`; `resume()` fetches the file again.
+    /// `''` removes the check. `INVALID_STATE` once the bytes are all transferred.
+    #[napi]
+    pub fn set_expected_hash(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "string")] algorithm: Unknown,
+        #[napi(ts_arg_type = "string")] hex: Unknown,
+    ) -> Result<()> {
+        let algorithm = args::string(env, algorithm, "algorithm")?;
+        let hex = args::string(env, hex, "hex")?;
+        self.file.set_expected_hash(&algorithm, &hex).or_throw(env)
+    }
+
+    /// The expected digest `{ algorithm, hex }`, or `null`.
+    #[napi]
+    pub fn get_expected_hash(&self, env: &Env) -> Result<Option<ExpectedHash>> {
+        Ok(self
+            .file
+            .get_expected_hash()
+            .or_throw(env)?
+            .map(|(algorithm, hex)| ExpectedHash { algorithm, hex }))
+    }
+
+    /// The app's verdict once the file is transferred (BITS File3
+    /// `SetValidationState`): `true` marks the bytes valid; `false` drops them and puts
+    /// the job in ERROR with `VALIDATION_FAILED` (`resume()` fetches the file again).
+    #[napi]
+    pub fn set_validation_state(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "boolean")] valid: Unknown,
+    ) -> Result<()> {
+        let valid = args::boolean(env, &valid, "valid")?;
+        self.file.set_validation_state(valid).or_throw(env)
+    }
+
+    /// Whether the app marked the bytes valid (`false` until it does).
+    #[napi]
+    pub fn get_validation_state(&self, env: &Env) -> Result<bool> {
+        self.file.get_validation_state().or_throw(env)
     }
 
     /// The URL the file's last response came from, after redirects; `null` before any

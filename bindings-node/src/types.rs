@@ -103,6 +103,15 @@ impl From<bgcopy::JobProgress> for JobProgress {
 }
 
 /// Progress of one file (BG_FILE_PROGRESS). Byte counts are `bigint`: exact.
+/// A file's expected digest (`getExpectedHash()`).
+#[napi(object, object_from_js = false)]
+pub struct ExpectedHash {
+    /// `'sha256'`.
+    pub algorithm: String,
+    /// The digest's hexadecimal digits (lower case).
+    pub hex: String,
+}
+
 /// A job's proxy settings (`getProxySettings()`).
 #[napi(object, object_from_js = false)]
 pub struct ProxySettings {

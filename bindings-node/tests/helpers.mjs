@@ -46,6 +46,10 @@ export async function startOrigin() {
     http: `http://127.0.0.1:${info.http}`,
     https: `https://localhost:${info.https}`,
     cert: info.cert,
+    /** HTTPS that requires a client certificate; one it accepts and its key. */
+    mtls: `https://localhost:${info.mtls}`,
+    clientCert: info.client_cert,
+    clientKey: info.client_key,
     async stats(name) {
       const r = await fetch(`http://127.0.0.1:${info.http}/stats/${encodeURIComponent(name)}`)
       return r.json()

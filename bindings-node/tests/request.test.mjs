@@ -169,4 +169,29 @@ describe('request options', () => {
     throwsCode(() => refused.setCredentials(AuthTarget.Proxy, AuthScheme.Bearer, '', 't'), 'NOT_IMPLEMENTED')
     refused.cancel()
   })
+
+  it('presents a client certificate to a port that requires one', async () => {
+    const mm = CopyManager.open(join(tmp.dir, 'mtls-state'), { tlsRootCerts: [origin.cert] })
+    try {
+      const url = `${origin.mtls}/f/node-mt?size=3000`
+      const job = mm.createJob('mtls', JobType.Download)
+      job.addFile(url, join(tmp.dir, 'm.bin'))
+      throwsCode(() => job.setClientCertificate(origin.clientKey, origin.clientKey), 'INVALID_ARG')
+      job.setClientCertificate(origin.clientCert, origin.clientKey)
+      job.resume()
+      assert.equal(await job.wait(60000), JobState.Transferred)
+      job.complete()
+      assert.equal(statSync(join(tmp.dir, 'm.bin')).size, 3000)
+      const bare = mm.createJob('nocert', JobType.Download)
+      bare.addFile(url, join(tmp.dir, 'n.bin'))
+      bare.setClientCertificate(origin.clientCert, origin.clientKey)
+      bare.removeClientCertificate()
+      bare.resume()
+      assert.equal(await bare.wait(60000), JobState.Error)
+      assert.equal(bare.getError().getError().symbol, 'SECURE_FAILURE')
+      bare.cancel()
+    } finally {
+      mm.close()
+    }
+  })
 })

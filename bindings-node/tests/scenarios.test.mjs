@@ -615,6 +615,18 @@ class Run {
         const p = job.getProxySettings()
         return { usage: specName(ProxyUsage, p.usage), proxy: p.proxy, bypass: p.bypass }
       }
+      case 'set_expected_hash':
+        return job.enumFiles()[args[0]].setExpectedHash(args[1], args[2]) ?? null
+      case 'get_expected_hash': {
+        const h = job.enumFiles()[args[0]].getExpectedHash()
+        return h === null ? null : [h.algorithm, h.hex]
+      }
+      case 'set_validation_state':
+        return job.enumFiles()[args[0]].setValidationState(args[1]) ?? null
+      case 'get_validation_state':
+        return job.enumFiles()[args[0]].getValidationState()
+      case 'get_response_headers':
+        return job.enumFiles()[args[0]].getResponseHeaders().join('\n')
       case 'set_remote_name':
         return job.enumFiles()[args[0]].setRemoteName(args[1]) ?? null
       case 'wait':

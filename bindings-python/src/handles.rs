@@ -328,6 +328,28 @@ impl PyCopyJob {
         Ok((convert::proxy_usage_value(py, s.usage)?, s.proxy, s.bypass))
     }
 
+    /// Present a TLS client certificate (mutual TLS): ``cert_pem_path`` holds the
+    /// certificate (and chain), ``key_pem_path`` its private key (PKCS#8, PKCS#1 or
+    /// SEC1). Both are read and checked now (``InvalidArgError`` naming the file); the
+    /// job stores their absolute paths. A server that refuses it fails the job with
+    /// SECURE_FAILURE.
+    #[pyo3(signature = (cert_pem_path, key_pem_path))]
+    fn set_client_certificate(
+        &self,
+        py: Python<'_>,
+        cert_pem_path: &Bound<'_, PyAny>,
+        key_pem_path: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let cert = convert::path(cert_pem_path, "cert_pem_path")?;
+        let key = convert::path(key_pem_path, "key_pem_path")?;
+        self.mutate(py, |j| j.set_client_certificate(&cert, &key))
+    }
+
+    /// Stop presenting a client certificate (no error when there is none).
+    fn remove_client_certificate(&self, py: Python<'_>) -> PyResult<()> {
+        self.mutate(py, |j| j.remove_client_certificate())
+    }
+
     /// The maximum download time in seconds (0: no limit, the default).
     fn get_maximum_download_time(&self, py: Python<'_>) -> PyResult<u32> {
         self.job.get_maximum_download_time().or_raise(py)
@@ -764,6 +786,50 @@ impl PyCopyFile {
         let url = convert::string(url, "url")?;
         let file = self.file.clone();
         py.detach(|| file.set_remote_name(&url)).or_raise(py)
+    }
+
+    /// The last response's header lines (``"Name: value"``; empty before any
+    /// response). A value holding one of the job's secrets shows as ``***``.
+    fn get_response_headers(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        self.file.get_response_headers().or_raise(py)
+    }
+
+    /// Check the content before the file counts as transferred: ``algorithm``
+    /// ``"sha256"``, ``hex`` its 64 hexadecimal digits (computed while the bytes are
+    /// written). A mismatch drops the bytes and puts the job in ERROR with
+    /// VALIDATION_FAILED; ``resume()`` fetches the file again. ``""`` removes the
+    /// check. InvalidStateError once the file's bytes are all transferred.
+    #[pyo3(signature = (algorithm, hex))]
+    fn set_expected_hash(
+        &self,
+        py: Python<'_>,
+        algorithm: &Bound<'_, PyAny>,
+        hex: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let algorithm = convert::string(algorithm, "algorithm")?;
+        let hex = convert::string(hex, "hex")?;
+        let file = self.file.clone();
+        py.detach(|| file.set_expected_hash(&algorithm, &hex))
+            .or_raise(py)
+    }
+
+    /// The expected digest as ``(algorithm, hex)``, or None.
+    fn get_expected_hash(&self, py: Python<'_>) -> PyResult<Option<(String, String)>> {
+        self.file.get_expected_hash().or_raise(py)
+    }
+
+    /// The app's verdict once the file is transferred (BITS File3
+    /// ``SetValidationState``): True marks the bytes valid; False drops them and puts
+    /// the job in ERROR with VALIDATION_FAILED (``resume()`` fetches the file again).
+    #[pyo3(signature = (valid))]
+    fn set_validation_state(&self, py: Python<'_>, valid: bool) -> PyResult<()> {
+        let file = self.file.clone();
+        py.detach(|| file.set_validation_state(valid)).or_raise(py)
+    }
+
+    /// Whether the app marked the bytes valid (False until it does).
+    fn get_validation_state(&self, py: Python<'_>) -> PyResult<bool> {
+        self.file.get_validation_state().or_raise(py)
     }
 
     /// The URL the file's last response came from, after redirects; None before any

@@ -45,6 +45,10 @@ class Origin:
         self.http: int = info["http"]
         self.https: int = info["https"]
         self.cert: str = info["cert"]
+        #: HTTPS that requires a client certificate; one it accepts and its key.
+        self.mtls: int = info["mtls"]
+        self.client_cert: str = info["client_cert"]
+        self.client_key: str = info["client_key"]
 
     @property
     def http_base(self) -> str:

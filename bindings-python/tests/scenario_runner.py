@@ -522,6 +522,15 @@ class Run:
             return {"usage": usage.name, "proxy": proxy, "bypass": bypass}
         if method == "set_remote_name":
             return job.enum_files()[args[0]].set_remote_name(args[1])
+        if method in ("set_expected_hash", "set_validation_state"):
+            return getattr(job.enum_files()[args[0]], method)(*args[1:])
+        if method == "get_expected_hash":
+            h = job.enum_files()[args[0]].get_expected_hash()
+            return None if h is None else list(h)
+        if method == "get_validation_state":
+            return job.enum_files()[args[0]].get_validation_state()
+        if method == "get_response_headers":
+            return "\n".join(job.enum_files()[args[0]].get_response_headers())
         if method == "wait":
             ms = args[0] if args else 30000
             return job.wait(ms / 1000.0).name

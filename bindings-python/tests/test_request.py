@@ -171,3 +171,27 @@ def test_proxy_settings_through_real_proxies(origin: Origin, tmp_path: Path) -> 
         bad.set_proxy_settings(U.NO_PROXY, None, None)
         assert bad.get_proxy_settings() == (U.NO_PROXY, "", "")
         bad.cancel()
+
+
+def test_client_certificate(origin: Origin, tmp_path: Path) -> None:
+    with bgcopy.CopyManager.open(tmp_path / "state", tls_root_certs=[origin.cert]) as m:
+        url = f"https://localhost:{origin.mtls}/f/py-mt?size=4000"
+        job = m.create_job("mtls", bgcopy.JobType.DOWNLOAD)
+        job.add_file(url, str(tmp_path / "m.bin"))
+        with pytest.raises(bgcopy.InvalidArgError):
+            job.set_client_certificate(origin.client_key, origin.client_key)
+        with pytest.raises(bgcopy.InvalidArgError):
+            job.set_client_certificate(tmp_path / "missing.pem", origin.client_key)
+        job.set_client_certificate(Path(origin.client_cert), origin.client_key)
+        job.resume()
+        assert job.wait(60) == bgcopy.JobState.TRANSFERRED
+        job.complete()
+        assert (tmp_path / "m.bin").read_bytes() == content(4000)
+        job = m.create_job("nocert", bgcopy.JobType.DOWNLOAD)
+        job.add_file(url, str(tmp_path / "n.bin"))
+        job.set_client_certificate(origin.client_cert, origin.client_key)
+        job.remove_client_certificate()
+        job.resume()
+        assert job.wait(60) == bgcopy.JobState.ERROR
+        assert job.get_error().get_error()[1] == bgcopy.codes.SECURE_FAILURE
+        job.cancel()

@@ -277,6 +277,23 @@ impl CopyJob {
         })
     }
 
+    /// Present a TLS client certificate (mutual TLS): `cert_pem_path` holds the
+    /// certificate (and chain), `key_pem_path` its private key (PKCS#8, PKCS#1 or
+    /// SEC1). Both are read and checked now (INVALID_ARG naming the file). A server
+    /// that refuses it fails the job with SECURE_FAILURE.
+    pub fn set_client_certificate(
+        &self,
+        cert_pem_path: String,
+        key_pem_path: String,
+    ) -> Result<()> {
+        guard(|| self.0.set_client_certificate(&cert_pem_path, &key_pem_path))
+    }
+
+    /// Stop presenting a client certificate (no error when there is none).
+    pub fn remove_client_certificate(&self) -> Result<()> {
+        guard(|| self.0.remove_client_certificate())
+    }
+
     /// The maximum download time in seconds (0: no limit, the default).
     pub fn get_maximum_download_time(&self) -> Result<u32> {
         guard(|| self.0.get_maximum_download_time())
@@ -408,6 +425,38 @@ impl CopyFile {
     /// `GetTemporaryName`), beside the local path.
     pub fn get_temporary_name(&self) -> Result<String> {
         guard(|| self.0.get_temporary_name())
+    }
+
+    /// The last response's header lines (`Name: value`; empty before any response). A
+    /// value holding one of the job's secrets shows as `***`.
+    pub fn get_response_headers(&self) -> Result<Vec<String>> {
+        guard(|| self.0.get_response_headers())
+    }
+
+    /// Check the content before the file counts as transferred: `algorithm` `sha256`,
+    /// `hex` its 64 hexadecimal digits. A mismatch drops the bytes and puts the job in
+    /// ERROR with VALIDATION_FAILED; `resume()` fetches the file again. An empty
+    /// `algorithm` removes the check. INVALID_STATE once the bytes are all transferred.
+    pub fn set_expected_hash(&self, algorithm: String, hex: String) -> Result<()> {
+        guard(|| self.0.set_expected_hash(&algorithm, &hex))
+    }
+
+    /// The expected digest, or null/nil.
+    pub fn get_expected_hash(&self) -> Result<Option<ExpectedHash>> {
+        guard(|| self.0.get_expected_hash())
+            .map(|h| h.map(|(algorithm, hex)| ExpectedHash { algorithm, hex }))
+    }
+
+    /// The app's verdict once the file is transferred (BITS File3
+    /// `SetValidationState`): true marks the bytes valid; false drops them and puts the
+    /// job in ERROR with VALIDATION_FAILED (`resume()` fetches the file again).
+    pub fn set_validation_state(&self, valid: bool) -> Result<()> {
+        guard(|| self.0.set_validation_state(valid))
+    }
+
+    /// Whether the app marked the bytes valid (false until it does).
+    pub fn get_validation_state(&self) -> Result<bool> {
+        guard(|| self.0.get_validation_state())
     }
 
     /// Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed

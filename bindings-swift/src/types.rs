@@ -120,6 +120,15 @@ impl From<bg::JobProgress> for JobProgress {
     }
 }
 
+/// A file's expected digest (`get_expected_hash`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ExpectedHash {
+    /// `sha256`.
+    pub algorithm: String,
+    /// The digest's hexadecimal digits (lower case).
+    pub hex: String,
+}
+
 /// A job's proxy settings (`get_proxy_settings`).
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct ProxySettings {

@@ -25,6 +25,20 @@ pub struct Cli {
     )]
     pub state_dir: Option<PathBuf>,
 
+    /// Trust only the CA certificates in this PEM file for https (instead of the
+    /// built-in roots), in the commands that transfer (get, wait, run).
+    #[arg(long, global = true, value_name = "FILE", display_order = 101)]
+    pub cacert: Option<PathBuf>,
+
+    /// Follow at most N redirects a request (default 10), in the commands that transfer.
+    #[arg(
+        long = "max-redirs",
+        global = true,
+        value_name = "N",
+        display_order = 102
+    )]
+    pub max_redirs: Option<u32>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -169,6 +183,10 @@ pub struct GetArgs {
     pub list: Option<PathBuf>,
     #[command(flatten)]
     pub job: JobOptions,
+    /// The content's expected SHA-256 (64 hex digits; one URL): checked before the file
+    /// counts as downloaded (VALIDATION_FAILED otherwise).
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
     /// Show no progress bar and no summary line; print only errors.
     #[arg(long)]
     pub no_progress: bool,
@@ -221,6 +239,12 @@ pub struct RequestOptions {
     /// Proxy credentials USER:PASSWORD (Basic; like curl's -U).
     #[arg(short = 'U', long = "proxy-user", value_name = "USER:PASSWORD", value_parser = parse_user)]
     pub proxy_user: Option<(String, String)>,
+    /// Present this TLS client certificate (PEM; it may hold the key too).
+    #[arg(long = "cert", value_name = "FILE")]
+    pub cert: Option<String>,
+    /// The client certificate's private key (PEM; default: the --cert file).
+    #[arg(long = "key", value_name = "FILE", requires = "cert")]
+    pub key: Option<String>,
     /// Longest time the job may spend connecting and transferring, in seconds (0: no
     /// limit); then it fails with MAXDOWNLOAD_TIMEOUT.
     #[arg(long = "max-time", value_name = "S")]
@@ -231,7 +255,7 @@ pub struct RequestOptions {
 #[derive(Debug, Args)]
 #[command(group(
     ArgGroup::new("props")
-        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description", "notify_cmd", "header", "clear_headers", "headers_write_only", "security_flags", "user", "bearer", "max_time", "proxy", "noproxy", "proxy_user"])
+        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description", "notify_cmd", "header", "clear_headers", "headers_write_only", "security_flags", "user", "bearer", "max_time", "proxy", "noproxy", "proxy_user", "cert"])
         .required(true)
         .multiple(true)
 ))]

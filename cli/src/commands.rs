@@ -21,12 +21,33 @@ pub fn open(state_dir: Option<PathBuf>, transfers: bool) -> Result<CopyManager, 
     };
     let mut o = ManagerOptions::default();
     o.start_transfers = transfers;
+    if let Some(e) = ENGINE.get() {
+        if let Some(ca) = &e.cacert {
+            o.tls_root_certs = Some(vec![ca.clone()]);
+        }
+        if let Some(n) = e.max_redirs {
+            o.max_redirects = n;
+        }
+    }
     Ok(CopyManager::open_with(Some(&dir), o)?)
 }
+
+/// The global options that shape the engine (`--cacert`, `--max-redirs`), set once by
+/// [`dispatch`].
+struct EngineFlags {
+    cacert: Option<PathBuf>,
+    max_redirs: Option<u32>,
+}
+
+static ENGINE: std::sync::OnceLock<EngineFlags> = std::sync::OnceLock::new();
 
 /// Run the parsed command line; returns the exit status.
 pub fn dispatch(cli: Cli) -> Result<i32, Failure> {
     let dir = cli.explicit_state_dir();
+    let _ = ENGINE.set(EngineFlags {
+        cacert: cli.cacert.clone(),
+        max_redirs: cli.max_redirs,
+    });
     match &cli.command {
         Command::Get(a) => crate::get::run(dir, a),
         Command::Demo(a) => crate::demo::run(dir, a),

@@ -232,6 +232,7 @@ pub fn run(state_dir: Option<PathBuf>, args: &DemoArgs) -> Result<i32, Failure> 
             &manager,
             "bgcopy demo",
             &files,
+            &[None],
             &JobOptions::default(),
             args.no_progress,
         )

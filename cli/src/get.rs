@@ -92,6 +92,7 @@ pub fn download(
     manager: &CopyManager,
     display_name: &str,
     files: &[(String, PathBuf)],
+    hashes: &[Option<String>],
     opts: &JobOptions,
     quiet: bool,
 ) -> Result<i32, Failure> {
@@ -112,6 +113,11 @@ pub fn download(
             )));
         }
         job.add_file_set(&set)?;
+        for (f, hash) in job.enum_files()?.iter().zip(hashes) {
+            if let Some(h) = hash {
+                f.set_expected_hash("sha256", h)?;
+            }
+        }
         job.resume()
     };
     if let Err(e) = setup() {
@@ -121,10 +127,16 @@ pub fn download(
     drive_to_end(manager, &job, quiet)
 }
 
-/// The (URL, absolute local path) pairs a `get` command line asks for.
-pub fn plan(args: &GetArgs) -> Result<Vec<(String, PathBuf)>, Failure> {
+/// What a `get` command line asks for: (URL, absolute local path) pairs, and each
+/// one's expected SHA-256.
+pub type Plan = (Vec<(String, PathBuf)>, Vec<Option<String>>);
+
+/// The (URL, absolute local path) pairs a `get` command line asks for, and each one's
+/// expected SHA-256 (`--sha256` for a single URL, ` sha256=HEX` in a LIST line).
+pub fn plan(args: &GetArgs) -> Result<Plan, Failure> {
     let mut entries: Vec<(String, Option<PathBuf>)> =
         args.urls.iter().map(|u| (u.clone(), None)).collect();
+    let mut hashes: Vec<Option<String>> = args.urls.iter().map(|_| args.sha256.clone()).collect();
     if let Some(list) = &args.list {
         let text = if list.as_os_str() == "-" {
             let mut s = String::new();
@@ -138,7 +150,15 @@ pub fn plan(args: &GetArgs) -> Result<Vec<(String, PathBuf)>, Failure> {
         };
         let parsed =
             parse_list(&text).map_err(|e| Failure::Usage(format!("{}: {e}", list.display())))?;
-        entries.extend(parsed.into_iter().map(|e| (e.url, e.path)));
+        for e in parsed {
+            hashes.push(e.sha256);
+            entries.push((e.url, e.path));
+        }
+    }
+    if args.sha256.is_some() && entries.len() != 1 {
+        return Err(Failure::Usage(
+            "--sha256 goes with exactly one URL; in a LIST, end a line with ` sha256=HEX`".into(),
+        ));
     }
     if entries.is_empty() {
         return Err(Failure::Usage("no URLs to download".into()));
@@ -151,7 +171,7 @@ pub fn plan(args: &GetArgs) -> Result<Vec<(String, PathBuf)>, Failure> {
             )));
         }
         let local = absolute(out).map_err(|e| Failure::io("resolve -o FILE", &e))?;
-        return Ok(vec![(entries.remove(0).0, local)]);
+        return Ok((vec![(entries.remove(0).0, local)], hashes));
     }
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let dir = absolute(&dir).map_err(|e| Failure::io("resolve -d DIR", &e))?;
@@ -177,7 +197,7 @@ pub fn plan(args: &GetArgs) -> Result<Vec<(String, PathBuf)>, Failure> {
                 .map_err(|e| Failure::io(&format!("create {}", parent.display()), &e))?;
         }
     }
-    Ok(out)
+    Ok((out, hashes))
 }
 
 /// The display name of a `get` job: `bgcopy get NAME` (`… and N more`).
@@ -196,13 +216,14 @@ pub fn display_name(files: &[(String, PathBuf)]) -> String {
 
 /// `bgcopy get`.
 pub fn run(state_dir: Option<PathBuf>, args: &GetArgs) -> Result<i32, Failure> {
-    let files = plan(args)?;
+    let (files, hashes) = plan(args)?;
     let manager = crate::commands::open(state_dir, true)?;
     interrupt::install();
     let code = download(
         &manager,
         &display_name(&files),
         &files,
+        &hashes,
         &args.job,
         args.no_progress,
     )?;
@@ -312,6 +333,10 @@ pub(crate) fn apply_request(
     }
     if let Some(s) = opts.max_time {
         job.set_maximum_download_time(s)?;
+    }
+    if let Some(cert) = &opts.cert {
+        // Relative paths are this process's; the job stores them absolute.
+        job.set_client_certificate(cert, opts.key.as_deref().unwrap_or(cert))?;
     }
     if let Some((user, password)) = &opts.proxy_user {
         job.set_credentials(AuthTarget::Proxy, AuthScheme::Basic, user, password)?;

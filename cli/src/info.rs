@@ -52,6 +52,9 @@ pub fn job_json(job: &CopyJob) -> Result<Value> {
             "local_name": f.get_local_name()?,
             "temporary_name": f.get_temporary_name()?,
             "final_url": f.get_final_url()?,
+            "expected_hash": f.get_expected_hash()?.map(|(a, h)| format!("{a}:{h}")),
+            "validated": f.get_validation_state()?,
+            "response_headers": f.get_response_headers()?,
             "bytes_total": bytes_json(p.bytes_total),
             "bytes_transferred": p.bytes_transferred,
             "completed": p.completed,
@@ -89,6 +92,7 @@ pub fn job_json(job: &CopyJob) -> Result<Value> {
         "custom_headers": custom_headers(job)?.map_or(json!("write-only"), |l| json!(l)),
         "security_flags": job.get_security_flags()?,
         "max_download_time": job.get_maximum_download_time()?,
+        "client_certificate": job.get_client_certificate()?.map(|(c, k)| json!({"cert": c, "key": k})),
         "proxy": {
             "usage": proxy.usage.name(),
             "proxy": proxy.proxy,

@@ -78,6 +78,8 @@ pub struct ListEntry {
     pub url: String,
     /// The path relative to the destination directory, if the line gave one.
     pub path: Option<PathBuf>,
+    /// The content's expected SHA-256 (` sha256=HEX` at the end of the line).
+    pub sha256: Option<String>,
 }
 
 /// Parse a LIST: one `URL` or `URL<TAB>relative/path` a line; blank lines and lines
@@ -90,6 +92,14 @@ pub fn parse_list(text: &str) -> Result<Vec<ListEntry>, String> {
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
+        // ` sha256=HEX` ends the line.
+        let (line, sha256) = match line.trim_end().rsplit_once(char::is_whitespace) {
+            Some((rest, last)) if last.starts_with("sha256=") => {
+                (rest, Some(last["sha256=".len()..].to_string()))
+            }
+            _ => (line, None),
+        };
+        let t = line.trim();
         let (url, path) = match line.split_once('\t') {
             Some((u, p)) => (u.trim(), Some(p.trim())),
             None => (t, None),
@@ -118,6 +128,7 @@ pub fn parse_list(text: &str) -> Result<Vec<ListEntry>, String> {
         out.push(ListEntry {
             url: url.to_string(),
             path,
+            sha256,
         });
     }
     Ok(out)

@@ -1225,3 +1225,149 @@ fn proxies_from_the_environment_and_the_command_line() {
     let e = fails(&run(&state, &["set", &id, "--noproxy", "example.com"]), 1);
     assert!(e.contains("INVALID_ARG") || e.contains("NOT_FOUND"), "{e}");
 }
+
+#[test]
+fn client_certificates_cacert_and_max_redirs_from_the_command_line() {
+    let o = origin();
+    let d = scratch("mtls");
+    let state = d.join("state");
+    let url = format!("https://localhost:{}/f/cli-mt?size=800", o.mtls);
+    let out = d.join("m.bin");
+    let (cacert, cert, key) = (
+        o.cert.to_str().unwrap(),
+        o.client_cert.to_str().unwrap(),
+        o.client_key.to_str().unwrap(),
+    );
+    // Without --cacert the origin's certificate is not trusted: SECURE_FAILURE.
+    let e = fails(
+        &run(
+            &state,
+            &[
+                "get",
+                "--no-progress",
+                "--cert",
+                cert,
+                "--key",
+                key,
+                "-o",
+                out.to_str().unwrap(),
+                &url,
+            ],
+        ),
+        1,
+    );
+    assert!(e.contains("SECURE_FAILURE"), "{e}");
+    ok(&run(
+        &state,
+        &[
+            "--cacert",
+            cacert,
+            "get",
+            "--no-progress",
+            "--cert",
+            cert,
+            "--key",
+            key,
+            "-o",
+            out.to_str().unwrap(),
+            &url,
+        ],
+    ));
+    assert_eq!(std::fs::read(&out).unwrap(), content(800, 0));
+    let j = ok(&run(&state, &["list", "--json"]));
+    assert!(!j.contains("BEGIN"), "{j}");
+    // --max-redirs 0: a redirect is too many.
+    let out = d.join("r.bin");
+    let e = fails(
+        &run(
+            &state,
+            &[
+                "get",
+                "--no-progress",
+                "--max-redirs",
+                "0",
+                "-o",
+                out.to_str().unwrap(),
+                &o.url("cli-redir", "redirect=1&size=10"),
+            ],
+        ),
+        1,
+    );
+    assert!(e.contains("REDIRECT_FAILED"), "{e}");
+}
+
+#[test]
+fn sha256_from_the_command_line_and_in_a_list() {
+    let o = origin();
+    let d = scratch("sha256");
+    let state = d.join("state");
+    // content(2000, 0) and content(5000, 0)
+    let h2000 = "63d8d35920be456776a35578ade76725c687821ad55d4bb950225fed2d33e6cb";
+    let h5000 = "69dbee893909fa17d1be397e0c07691336fe42049c29d403467d3d4a1fc3b5a1";
+    let out = d.join("one.bin");
+    ok(&run(
+        &state,
+        &[
+            "get",
+            "--no-progress",
+            "--sha256",
+            h2000,
+            "-o",
+            out.to_str().unwrap(),
+            &o.url("cli-sha-1", "size=2000"),
+        ],
+    ));
+    assert_eq!(std::fs::read(&out).unwrap(), content(2000, 0));
+    // A wrong digest: VALIDATION_FAILED, exit 1, nothing at the path.
+    let bad = d.join("bad.bin");
+    let e = fails(
+        &run(
+            &state,
+            &[
+                "get",
+                "--no-progress",
+                "--sha256",
+                h5000,
+                "-o",
+                bad.to_str().unwrap(),
+                &o.url("cli-sha-2", "size=2000"),
+            ],
+        ),
+        1,
+    );
+    assert!(e.contains("VALIDATION_FAILED"), "{e}");
+    assert!(!bad.exists());
+    // A LIST line may end with sha256=HEX.
+    let list = d.join("list.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "{}\ta.bin sha256={h2000}\n{}\tb.bin\n",
+            o.url("cli-sha-3", "size=2000"),
+            o.url("cli-sha-4", "size=5000")
+        ),
+    )
+    .unwrap();
+    let dir = d.join("out");
+    ok(&run(
+        &state,
+        &[
+            "get",
+            "--no-progress",
+            "-i",
+            list.to_str().unwrap(),
+            "-d",
+            dir.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(std::fs::read(dir.join("a.bin")).unwrap(), content(2000, 0));
+    assert_eq!(std::fs::read(dir.join("b.bin")).unwrap(), content(5000, 0));
+    // --sha256 with several URLs is a usage error.
+    fails(
+        &run(
+            &state,
+            &["get", "--sha256", h2000, &o.url("x", ""), &o.url("y", "")],
+        ),
+        2,
+    );
+}

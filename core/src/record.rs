@@ -66,6 +66,14 @@ pub(crate) struct FileRec {
     /// The URL the last response came from (after redirects); saved with the file's
     /// next checkpoint.
     pub final_url: Option<String>,
+    /// The last response's header lines (`Name: value`, secrets of the job shown as
+    /// `***`); saved with the file's next checkpoint.
+    pub response_headers: Vec<String>,
+    /// The content's expected digest, `sha256:<64 lower-case hex digits>`.
+    pub expected_hash: Option<String>,
+    /// The app said the bytes are valid (BITS File3 `SetValidationState(TRUE)`);
+    /// false until it does, and again once the file starts over.
+    pub validated: bool,
 }
 
 impl FileRec {
@@ -86,6 +94,9 @@ impl FileRec {
             changed_restarts: 0,
             published: 0,
             final_url: None,
+            response_headers: Vec::new(),
+            expected_hash: None,
+            validated: false,
         }
     }
 
@@ -96,6 +107,7 @@ impl FileRec {
 
     /// Forget the bytes: the file starts over from 0 (same temporary file).
     pub fn reset(&mut self) {
+        self.validated = false;
         self.done_bytes = 0;
         self.published = 0;
         self.done = false;
@@ -200,6 +212,8 @@ pub(crate) struct JobRec {
     pub credentials: Vec<crate::request::Credential>,
     /// Which proxy the job's requests use.
     pub proxy: crate::proxy::ProxySettings,
+    /// The TLS client certificate and key files (PEM) the job presents.
+    pub client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// Longest time the job may spend CONNECTING or TRANSFERRING (s; 0 = no limit).
     pub max_download_time: u32,
     /// Time spent CONNECTING or TRANSFERRING since the last `resume()` (ms), up to the
@@ -269,6 +283,7 @@ impl JobRec {
             security_flags: 0,
             credentials: Vec::new(),
             proxy: Default::default(),
+            client_cert: None,
             max_download_time: 0,
             download_ms: 0,
             cmd_due: None,
@@ -463,6 +478,7 @@ impl JobRec {
             security_flags,
             credentials,
             proxy,
+            client_cert,
             max_download_time,
             download_ms,
             cmd_due,
@@ -472,6 +488,7 @@ impl JobRec {
         } = fresh;
         self.credentials = credentials;
         self.proxy = proxy;
+        self.client_cert = client_cert;
         self.max_download_time = max_download_time;
         self.download_ms = download_ms;
         self.notify_cmd = notify_cmd;

@@ -327,6 +327,110 @@ pub(crate) fn decode_credentials(fields: &[String]) -> Option<Vec<Credential>> {
         .collect()
 }
 
+/// A TLS client certificate for a job (BITS HttpOptions `SetClientCertificate…`, here
+/// from PEM files): the certificate chain and its private key, read and checked.
+pub(crate) fn load_client_cert(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<ureq::tls::ClientCert> {
+    let read = |p: &std::path::Path, what: &str| {
+        std::fs::read(p)
+            .map_err(|e| Error::invalid_arg(format!("cannot read the {what} {}: {e}", p.display())))
+    };
+    let bad = |p: &std::path::Path, what: &str| {
+        Error::invalid_arg(format!("{} holds no PEM {what}", p.display()))
+    };
+    let pem = read(cert, "client certificate")?;
+    let chain: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|i| match i {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c.to_owned()),
+            _ => None,
+        })
+        .collect();
+    if chain.is_empty() {
+        return Err(bad(cert, "certificate"));
+    }
+    let pem = read(key, "private key")?;
+    let private = ureq::tls::parse_pem(&pem)
+        .find_map(|i| match i {
+            Ok(ureq::tls::PemItem::PrivateKey(k)) => Some(k.to_owned()),
+            _ => None,
+        })
+        .ok_or_else(|| bad(key, "private key"))?;
+    Ok(ureq::tls::ClientCert::new_with_certs(&chain, private))
+}
+
+/// The stored form of an expected digest, `sha256:<64 lower-case hex digits>`, from
+/// `set_expected_hash(algorithm, hex)`: `sha256` (or `SHA-256`) only; other well-known
+/// algorithms are E_NOTIMPL, anything else E_INVALIDARG.
+pub(crate) fn check_expected_hash(algorithm: &str, hex: &str) -> Result<String> {
+    let algo = algorithm.to_ascii_lowercase().replace('-', "");
+    if algo != "sha256" {
+        let known = [
+            "md5", "sha1", "sha224", "sha384", "sha512", "sha3256", "blake2b", "blake3",
+        ];
+        let shown = crate::redact::printable(algorithm);
+        return Err(if known.contains(&algo.as_str()) {
+            Error::new(
+                codes::E_NOTIMPL,
+                format!("hash algorithm {shown:?} is not supported: use sha256"),
+            )
+        } else {
+            Error::invalid_arg(format!("hash algorithm {shown:?} is not known: use sha256"))
+        });
+    }
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::invalid_arg(format!(
+            "a sha256 digest is 64 hexadecimal digits, not {:?}",
+            crate::redact::printable(&hex.chars().take(80).collect::<String>())
+        )));
+    }
+    Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
+}
+
+/// A stored digest checked again (when loaded).
+pub(crate) fn check_hash_text(stored: &str) -> Result<String> {
+    let (algo, hex) = stored
+        .split_once(':')
+        .ok_or_else(|| Error::invalid_arg("a stored digest is algorithm:hex"))?;
+    check_expected_hash(algo, hex)
+}
+
+/// The bytes of a stored `sha256:<hex>` digest.
+pub(crate) fn sha256_bytes(stored: &str) -> Option<[u8; 32]> {
+    let hex = stored.strip_prefix("sha256:")?;
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A response's header lines (`Name: value`) as `get_response_headers()` shows them:
+/// values that hold one of `secrets` (the job's credentials and the `Authorization`
+/// it sent) are `***`, so no server can echo a secret back to whoever reads them.
+pub(crate) fn response_lines(headers: &ureq::http::HeaderMap, secrets: &[&str]) -> Vec<String> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let v = String::from_utf8_lossy(value.as_bytes());
+            let hidden = secrets.iter().any(|s| !s.is_empty() && v.contains(s));
+            let v = if hidden {
+                "***".into()
+            } else {
+                crate::redact::printable(&v).into_owned()
+            };
+            format!("{}: {v}", name.as_str())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -697,3 +697,217 @@ fn proxies_http_and_socks5_with_credentials_a_bypass_list_and_407() {
     );
     job.cancel().unwrap();
 }
+
+#[test]
+fn a_client_certificate_opens_a_port_that_requires_one() {
+    let dir = Dir::new("req-mtls");
+    let m = open(&dir);
+    let o = origin();
+    let url = format!("https://localhost:{}/f/mt-a?size=20000", o.mtls);
+    let (cert, key) = (
+        o.client_cert.to_str().unwrap(),
+        o.client_key.to_str().unwrap(),
+    );
+    // Without one the server refuses the handshake: SECURE_FAILURE, fatal.
+    let job = job_for(&m, &dir, &url, "mt-a");
+    assert_eq!(job.get_client_certificate().unwrap(), None);
+    assert_eq!(run(&job), JobState::Error);
+    assert_eq!(
+        job.get_error().unwrap().get_error().1,
+        codes::SECURE_FAILURE,
+        "{}",
+        job.get_error().unwrap().get_error_description()
+    );
+    // Bad files are refused at the call and change nothing.
+    let missing = dir.file("missing.pem");
+    for (c, k) in [(missing.as_str(), key), (key, key), (cert, cert), ("", key)] {
+        let e = job.set_client_certificate(c, k).unwrap_err();
+        assert_eq!(e.code(), codes::E_INVALIDARG, "{c} {k}: {e}");
+    }
+    assert_eq!(job.get_client_certificate().unwrap(), None);
+    // With it the file comes; stored with the job (a reopened manager presents it).
+    job.set_client_certificate(cert, key).unwrap();
+    let id = job.get_id();
+    m.close().unwrap();
+    drop(m);
+    let m = open(&dir);
+    let job = m.get_job(&id).unwrap();
+    assert_eq!(
+        job.get_client_certificate().unwrap(),
+        Some((
+            o.client_cert
+                .canonicalize()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+            o.client_key
+                .canonicalize()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        ))
+    );
+    assert_eq!(run(&job), JobState::Transferred);
+    job.complete().unwrap();
+    assert_eq!(std::fs::read(dir.file("mt-a")).unwrap(), content(20000, 0));
+    // Removed: refused again.
+    let job = job_for(&m, &dir, &url.replace("mt-a", "mt-b"), "mt-b");
+    job.set_client_certificate(cert, key).unwrap();
+    job.remove_client_certificate().unwrap();
+    assert_eq!(run(&job), JobState::Error);
+    assert_eq!(
+        job.get_error().unwrap().get_error().1,
+        codes::SECURE_FAILURE
+    );
+    job.cancel().unwrap();
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn an_expected_sha256_is_checked_across_a_resume_and_a_mismatch_refetches() {
+    let dir = Dir::new("req-hash");
+    let m = open(&dir);
+    let good = sha256_hex(&content(3_000_000, 0));
+    // The digest of bytes written by two runs (suspended mid-way): the resume hashes
+    // what the first run wrote, then goes on.
+    let job = job_for(
+        &m,
+        &dir,
+        &origin().url("hs-ok", "size=3000000&rate=3000000"),
+        "hs-ok",
+    );
+    let f = &job.enum_files().unwrap()[0];
+    assert_eq!(f.get_expected_hash().unwrap(), None);
+    f.set_expected_hash("SHA-256", &good.to_uppercase())
+        .unwrap();
+    assert_eq!(
+        f.get_expected_hash().unwrap(),
+        Some(("sha256".into(), good.clone()))
+    );
+    job.resume().unwrap();
+    suspend_after(&job, 500_000);
+    assert_eq!(run(&job), JobState::Transferred);
+    assert!(origin().stats("hs-ok")["range_starts"][1].as_u64().unwrap() > 0);
+    // Set too late: INVALID_STATE.
+    assert_eq!(
+        f.set_expected_hash("sha256", &good).unwrap_err().code(),
+        codes::INVALID_STATE
+    );
+    job.complete().unwrap();
+
+    // A mismatch: ERROR with VALIDATION_FAILED on the file, the bytes dropped; with
+    // the right digest a resume fetches the file again from zero.
+    let job = job_for(&m, &dir, &origin().url("hs-bad", "size=200000"), "hs-bad");
+    let f = &job.enum_files().unwrap()[0];
+    f.set_expected_hash("sha256", &"0".repeat(64)).unwrap();
+    assert_eq!(run(&job), JobState::Error);
+    let e = job.get_error().unwrap();
+    assert_eq!(
+        e.get_error(),
+        (ErrorContext::RemoteFile, codes::VALIDATION_FAILED)
+    );
+    assert_eq!(e.get_file().unwrap().index(), 0);
+    assert!(
+        e.get_error_description()
+            .contains(&sha256_hex(&content(200_000, 0)))
+    );
+    assert_eq!(f.get_progress().unwrap().bytes_transferred, 0);
+    f.set_expected_hash("sha256", &sha256_hex(&content(200_000, 0)))
+        .unwrap();
+    assert_eq!(run(&job), JobState::Transferred);
+    let s = origin().stats("hs-bad");
+    assert_eq!(s["requests"], 2);
+    assert_eq!(s["ranges"][1], "", "{s}");
+    job.complete().unwrap();
+
+    // Bad input.
+    let job = job_for(&m, &dir, &origin().url("hs-x", "size=10"), "hs-x");
+    let f = &job.enum_files().unwrap()[0];
+    for (algo, hex, code) in [
+        ("md5", "0".repeat(32), codes::E_NOTIMPL),
+        ("sha-3", good.clone(), codes::E_INVALIDARG),
+        ("sha256", "12".into(), codes::E_INVALIDARG),
+        ("sha256", "g".repeat(64), codes::E_INVALIDARG),
+    ] {
+        assert_eq!(
+            f.set_expected_hash(algo, &hex).unwrap_err().code(),
+            code,
+            "{algo} {hex}"
+        );
+    }
+    f.set_expected_hash("sha256", &good).unwrap();
+    f.set_expected_hash("", "").unwrap();
+    assert_eq!(f.get_expected_hash().unwrap(), None);
+    job.cancel().unwrap();
+}
+
+#[test]
+fn the_app_validates_files_and_response_headers_hide_secrets() {
+    let dir = Dir::new("req-valid");
+    let m = open(&dir);
+    let job = m.create_job("valid", JobType::Download).unwrap();
+    job.add_file(&origin().url("vs-a", "size=1000"), &dir.file("a"))
+        .unwrap();
+    job.add_file(
+        &origin().url("vs-b", "size=2000&echo_auth=1&auth=bearer:vs.secret.tok"),
+        &dir.file("b"),
+    )
+    .unwrap();
+    job.set_credentials(AuthTarget::Server, AuthScheme::Bearer, "", "vs.secret.tok")
+        .unwrap();
+    let files = job.enum_files().unwrap();
+    assert_eq!(
+        files[0].get_response_headers().unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        files[0].set_validation_state(true).unwrap_err().code(),
+        codes::INVALID_STATE
+    );
+    assert_eq!(run(&job), JobState::Transferred);
+    // The last response's headers; an echoed secret is hidden.
+    let h = files[1].get_response_headers().unwrap();
+    assert!(h.contains(&"etag: \"v0-2000\"".to_string()), "{h:?}");
+    assert!(
+        h.contains(&"x-echo-authorization: ***".to_string()),
+        "{h:?}"
+    );
+    assert!(!h.iter().any(|l| l.contains("vs.secret")), "{h:?}");
+    // Validation: false until the app says; false drops the file (ERROR with
+    // VALIDATION_FAILED on it), and resume() fetches it again.
+    assert!(!files[0].get_validation_state().unwrap());
+    files[0].set_validation_state(true).unwrap();
+    assert!(files[0].get_validation_state().unwrap());
+    files[1].set_validation_state(false).unwrap();
+    assert_eq!(job.get_state().unwrap(), JobState::Error);
+    let e = job.get_error().unwrap();
+    assert_eq!(e.get_error().1, codes::VALIDATION_FAILED);
+    assert_eq!(e.get_file().unwrap().index(), 1);
+    assert_eq!(files[1].get_progress().unwrap().bytes_transferred, 0);
+    assert_eq!(run(&job), JobState::Transferred);
+    assert_eq!(origin().stats("vs-b")["requests"], 2);
+    assert_eq!(origin().stats("vs-a")["requests"], 1);
+    assert!(!files[1].get_validation_state().unwrap());
+    // Stored with the file: another manager reads headers and validation.
+    let mut o = ManagerOptions::default();
+    o.start_transfers = false;
+    let reader = CopyManager::open_with(Some(&dir.state()), o).unwrap();
+    let seen = reader.get_job(&job.get_id()).unwrap().enum_files().unwrap();
+    assert!(seen[0].get_validation_state().unwrap());
+    assert!(
+        seen[1]
+            .get_response_headers()
+            .unwrap()
+            .contains(&"etag: \"v0-2000\"".to_string())
+    );
+    reader.close().unwrap();
+    job.complete().unwrap();
+    assert_eq!(std::fs::read(dir.file("b")).unwrap(), content(2000, 0));
+}

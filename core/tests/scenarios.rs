@@ -718,10 +718,26 @@ impl Run {
             "get_proxy_settings" => job
                 .get_proxy_settings()
                 .map(|p| json!({"usage": p.usage.name(), "proxy": p.proxy, "bypass": p.bypass})),
-            "set_remote_name" => {
+            "set_remote_name"
+            | "set_expected_hash"
+            | "get_expected_hash"
+            | "set_validation_state"
+            | "get_validation_state"
+            | "get_response_headers" => {
                 let files = job.enum_files().map_err(|e| e.to_string())?;
                 let f = files.get(n(0)? as usize).ok_or("no such file")?;
-                unit(f.set_remote_name(&s(1)))
+                match method {
+                    "set_remote_name" => unit(f.set_remote_name(&s(1))),
+                    "set_expected_hash" => unit(f.set_expected_hash(&s(1), &s(2))),
+                    "get_expected_hash" => f
+                        .get_expected_hash()
+                        .map(|h| h.map_or(Value::Null, |(a, x)| json!([a, x]))),
+                    "set_validation_state" => {
+                        unit(f.set_validation_state(args[1].as_bool().ok_or("needs a bool")?))
+                    }
+                    "get_validation_state" => f.get_validation_state().map(|v| json!(v)),
+                    _ => f.get_response_headers().map(|h| json!(h.join("\n"))),
+                }
             }
             "wait" => {
                 let ms = args.first().and_then(Value::as_u64).unwrap_or(30_000);

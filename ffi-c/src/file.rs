@@ -2,7 +2,7 @@
 
 use crate::boundary::{
     Handle, Out, arg, boundary, call, get, handle, handle_add_ref, handle_release, new_handle,
-    new_string, str_arg,
+    new_string, new_string_array, opt_str, str_arg,
 };
 use crate::types::*;
 use bgcopy_core::{CopyError, CopyFile};
@@ -66,6 +66,103 @@ pub unsafe extern "C" fn bgcopy_file_set_remote_name(
         // SAFETY: the C conventions.
         file.set_remote_name(unsafe { str_arg(url, "url") }?)
     })
+}
+
+/// The last response's header lines (`Name: value`): an array of `*out_n` strings
+/// `*out_lines` (free with `bgcopy_string_array_free`; NULL before any response). A
+/// value holding one of the job's secrets shows as `***`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_get_response_headers(
+    f: *mut bgcopy_file,
+    out_lines: *mut *mut *mut c_char,
+    out_n: *mut usize,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let (file, out_lines, out_n) = unsafe {
+            (
+                arg(f)?,
+                Out::new(out_lines, "out_lines")?,
+                Out::new(out_n, "out_n")?,
+            )
+        };
+        let (array, n) = new_string_array(file.inner().get_response_headers()?);
+        out_lines.set(array);
+        out_n.set(n);
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+/// Check the content before the file counts as transferred: `algorithm` `"sha256"`,
+/// `hex` its 64 hexadecimal digits (computed while the bytes are written). A mismatch
+/// drops the bytes and puts the job in ERROR with `BGCOPY_E_VALIDATION_FAILED`;
+/// `bgcopy_job_resume` fetches the file again. NULL or `""` `algorithm` removes the
+/// check. `BGCOPY_E_INVALID_STATE` once the file's bytes are all transferred.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_set_expected_hash(
+    f: *mut bgcopy_file,
+    algorithm: *const c_char,
+    hex: *const c_char,
+) -> i32 {
+    call(f, |file| {
+        // SAFETY: the C conventions.
+        let (algorithm, hex) = unsafe {
+            (
+                opt_str(algorithm, "algorithm")?.unwrap_or(""),
+                opt_str(hex, "hex")?.unwrap_or(""),
+            )
+        };
+        file.set_expected_hash(algorithm, hex)
+    })
+}
+
+/// The expected digest: `*out_algorithm` (`"sha256"`) and `*out_hex` (free both with
+/// `bgcopy_string_free`), both NULL when none is set.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_get_expected_hash(
+    f: *mut bgcopy_file,
+    out_algorithm: *mut *mut c_char,
+    out_hex: *mut *mut c_char,
+) -> i32 {
+    boundary(|| {
+        // SAFETY: the C conventions.
+        let (file, algo, hex) = unsafe {
+            (
+                arg(f)?,
+                Out::new(out_algorithm, "out_algorithm")?,
+                Out::new(out_hex, "out_hex")?,
+            )
+        };
+        match file.inner().get_expected_hash()? {
+            Some((a, h)) => {
+                algo.set(new_string(a));
+                hex.set(new_string(h));
+            }
+            None => {
+                algo.set(std::ptr::null_mut());
+                hex.set(std::ptr::null_mut());
+            }
+        }
+        Ok(BGCOPY_S_OK)
+    })
+}
+
+/// The app's verdict once the file is transferred (BITS File3 `SetValidationState`):
+/// nonzero marks the bytes valid; 0 drops them and puts the job in ERROR with
+/// `BGCOPY_E_VALIDATION_FAILED` (`bgcopy_job_resume` fetches the file again).
+/// `BGCOPY_E_INVALID_STATE` before its bytes are all transferred.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_set_validation_state(f: *mut bgcopy_file, valid: i32) -> i32 {
+    call(f, |file| file.set_validation_state(valid != 0))
+}
+
+/// Whether the app marked the bytes valid: `*out` 1 or 0 (0 until it does).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_file_get_validation_state(
+    f: *mut bgcopy_file,
+    out: *mut i32,
+) -> i32 {
+    get(f, out, |file| Ok(i32::from(file.get_validation_state()?)))
 }
 
 /// The URL the file's last response came from, after redirects; `*out` NULL before

@@ -450,6 +450,35 @@ pub unsafe extern "C" fn bgcopy_job_get_proxy_settings(
     })
 }
 
+/// Present a TLS client certificate (mutual TLS): `cert_pem_path` holds the
+/// certificate (and chain), `key_pem_path` its private key (PKCS#8, PKCS#1 or SEC1).
+/// Both are read and checked now (`BGCOPY_E_INVALIDARG` naming the file); the job
+/// stores their absolute paths and reads them again when a transfer starts. A server
+/// that refuses it fails the job with `BGCOPY_E_SECURE_FAILURE`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_client_certificate(
+    j: *mut bgcopy_job,
+    cert_pem_path: *const c_char,
+    key_pem_path: *const c_char,
+) -> i32 {
+    call(j, |job| {
+        // SAFETY: the C conventions.
+        let (cert, key) = unsafe {
+            (
+                str_arg(cert_pem_path, "cert_pem_path")?,
+                str_arg(key_pem_path, "key_pem_path")?,
+            )
+        };
+        job.set_client_certificate(cert, key)
+    })
+}
+
+/// Stop presenting a client certificate (`BGCOPY_S_OK` also when there is none).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_remove_client_certificate(j: *mut bgcopy_job) -> i32 {
+    call(j, |job| job.remove_client_certificate())
+}
+
 /// The maximum download time in seconds (0: no limit, the default).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bgcopy_job_get_maximum_download_time(

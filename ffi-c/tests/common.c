@@ -64,6 +64,11 @@ int origin_start(origin *o) {
   o->http = (int)json_integer_value(json_object_get(v, "http"));
   o->https = (int)json_integer_value(json_object_get(v, "https"));
   snprintf(o->cert, sizeof o->cert, "%s", json_string_value(json_object_get(v, "cert")));
+  o->mtls = (int)json_integer_value(json_object_get(v, "mtls"));
+  snprintf(o->client_cert, sizeof o->client_cert, "%s",
+           json_string_value(json_object_get(v, "client_cert")));
+  snprintf(o->client_key, sizeof o->client_key, "%s",
+           json_string_value(json_object_get(v, "client_key")));
   snprintf(o->http_base, sizeof o->http_base, "http://127.0.0.1:%d", o->http);
   snprintf(o->https_base, sizeof o->https_base, "https://localhost:%d", o->https);
   json_decref(v);

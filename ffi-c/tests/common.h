@@ -18,6 +18,9 @@ typedef struct origin {
   char cert[4096];
   char http_base[64];  /* http://127.0.0.1:PORT */
   char https_base[64]; /* https://localhost:PORT */
+  int mtls;                 /* HTTPS that requires a client certificate */
+  char client_cert[4096];   /* a client certificate it accepts (PEM) */
+  char client_key[4096];    /* and its key (PEM) */
 } origin;
 
 /* Start the origin: $BGCOPY_TEST_ORIGIN, else target/debug/bgcopy-test-origin relative

@@ -629,7 +629,11 @@ static int call(run *r, alias *a, const char *method, json_t *args, json_t *step
       bgcopy_string_free(proxy);
       bgcopy_string_free(bypass);
     }
-  } else if (strcmp(method, "set_remote_name") == 0) {
+  } else if (strcmp(method, "set_remote_name") == 0 || strcmp(method, "set_expected_hash") == 0 ||
+             strcmp(method, "get_expected_hash") == 0 ||
+             strcmp(method, "set_validation_state") == 0 ||
+             strcmp(method, "get_validation_state") == 0 ||
+             strcmp(method, "get_response_headers") == 0) {
     if (u32_at(r, args, 0, method, &n)) return -1;
     bgcopy_file **files = NULL;
     size_t nf = 0;
@@ -639,7 +643,40 @@ static int call(run *r, alias *a, const char *method, json_t *args, json_t *step
         bgcopy_file_array_free(files, nf);
         return fail(r, "no file %u", n);
       }
-      *hr = bgcopy_file_set_remote_name(files[n], str_at(args, 1));
+      bgcopy_file *f = files[n];
+      if (strcmp(method, "set_remote_name") == 0) {
+        *hr = bgcopy_file_set_remote_name(f, str_at(args, 1));
+      } else if (strcmp(method, "set_expected_hash") == 0) {
+        *hr = bgcopy_file_set_expected_hash(f, str_at(args, 1), str_at(args, 2));
+      } else if (strcmp(method, "get_expected_hash") == 0) {
+        char *algo = NULL, *hex = NULL;
+        *hr = bgcopy_file_get_expected_hash(f, &algo, &hex);
+        if (*hr == BGCOPY_S_OK) *v = algo ? json_pack("[s, s]", algo, hex) : json_null();
+        bgcopy_string_free(algo);
+        bgcopy_string_free(hex);
+      } else if (strcmp(method, "set_validation_state") == 0) {
+        *hr = bgcopy_file_set_validation_state(f, json_is_true(json_array_get(args, 1)));
+      } else if (strcmp(method, "get_validation_state") == 0) {
+        int valid = 0;
+        *hr = bgcopy_file_get_validation_state(f, &valid);
+        if (*hr == BGCOPY_S_OK) *v = json_boolean(valid);
+      } else {
+        char **lines = NULL;
+        size_t nl = 0;
+        *hr = bgcopy_file_get_response_headers(f, &lines, &nl);
+        if (*hr == BGCOPY_S_OK) {
+          size_t len = 1;
+          for (size_t k = 0; k < nl; k++) len += strlen(lines[k]) + 1;
+          char *joined = calloc(len, 1);
+          for (size_t k = 0; k < nl; k++) {
+            if (k) strcat(joined, "\n");
+            strcat(joined, lines[k]);
+          }
+          *v = json_string(joined);
+          free(joined);
+          bgcopy_string_array_free(lines, nl);
+        }
+      }
       bgcopy_file_array_free(files, nf);
     }
   } else if (strcmp(method, "wait") == 0) {

@@ -1522,6 +1522,53 @@ static void test_proxy_settings(void) {
   fx_done(&f);
 }
 
+/* A client certificate opens the origin's port that requires one. */
+static void test_client_certificate(void) {
+  fx f;
+  memset(&f, 0, sizeof f);
+  CHECK(make_temp_dir(f.dir, sizeof f.dir, "mtls") == 0);
+  snprintf(f.state, sizeof f.state, "%s/state", f.dir);
+  bgcopy_manager_options o;
+  bgcopy_manager_options_init(&o);
+  const char *roots[] = {O.cert};
+  o.tls_root_certs = roots;
+  o.tls_root_certs_count = 1;
+  OK(bgcopy_manager_open_with(f.state, &o, &f.m));
+  bgcopy_job *j = NULL;
+  OK(bgcopy_manager_create_job(f.m, "mtls", BGCOPY_JOB_TYPE_DOWNLOAD, &j));
+  char u[512], p[PATH_MAX];
+  snprintf(u, sizeof u, "https://localhost:%d/f/c-mt?size=5000", O.mtls);
+  path(p, sizeof p, &f, "m.bin");
+  OK(bgcopy_job_add_file(j, u, p));
+  CHECK(bgcopy_job_set_client_certificate(j, O.client_key, O.client_key) == BGCOPY_E_INVALIDARG);
+  CHECK(bgcopy_job_set_client_certificate(j, "/nonexistent.pem", O.client_key) ==
+        BGCOPY_E_INVALIDARG);
+  BAD(bgcopy_job_set_client_certificate(j, NULL, O.client_key));
+  OK(bgcopy_job_set_client_certificate(j, O.client_cert, O.client_key));
+  OK(bgcopy_job_resume(j));
+  CHECK(wait_for_state(j, BGCOPY_JOB_STATE_TRANSFERRED, 30));
+  OK(bgcopy_job_complete(j));
+  CHECK(file_is(p, 5000));
+  bgcopy_job_release(j);
+  OK(bgcopy_manager_create_job(f.m, "nocert", BGCOPY_JOB_TYPE_DOWNLOAD, &j));
+  path(p, sizeof p, &f, "n.bin");
+  OK(bgcopy_job_add_file(j, u, p));
+  OK(bgcopy_job_set_client_certificate(j, O.client_cert, O.client_key));
+  OK(bgcopy_job_remove_client_certificate(j));
+  OK(bgcopy_job_resume(j));
+  CHECK(wait_for_state(j, BGCOPY_JOB_STATE_ERROR, 30));
+  bgcopy_error *e = NULL;
+  bgcopy_error_context ctx = 0;
+  int32_t code = 0;
+  OK(bgcopy_job_get_error(j, &e));
+  OK(bgcopy_error_get_error(e, &ctx, &code));
+  CHECK(code == BGCOPY_E_SECURE_FAILURE);
+  bgcopy_error_release(e);
+  OK(bgcopy_job_cancel(j));
+  bgcopy_job_release(j);
+  fx_done(&f);
+}
+
 /* `unit --engine STATE`: a process that only holds a manager that transfers (the
  * engine of STATE) until its standard input closes. */
 static int run_engine(const char *state) {
@@ -1732,6 +1779,7 @@ static const test TESTS[] = {
     T(test_custom_headers_and_security_flags),
     T(test_credentials_remote_names_and_max_time),
     T(test_proxy_settings),
+    T(test_client_certificate),
 };
 
 int main(int argc, char **argv) {

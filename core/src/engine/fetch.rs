@@ -25,6 +25,8 @@ pub(super) struct Ask<'a> {
     /// The job's proxy settings and credentials (each hop picks its proxy).
     pub proxy: &'a crate::ProxySettings,
     pub creds: &'a [crate::request::Credential],
+    /// The job's TLS client certificate files.
+    pub client_cert: Option<&'a (std::path::PathBuf, std::path::PathBuf)>,
 }
 
 /// GET the file; the response and the URL it came from (after redirects).
@@ -35,6 +37,13 @@ pub(super) fn fetch(
     let opts = &ctx.opts;
     let mut url = ask.url.to_string();
     let mut seen = HashSet::new();
+    let agent = ctx.agent_for(ask.client_cert).map_err(|e| {
+        Blame {
+            file: ask.file,
+            protocol: Some(scheme_of(&url)),
+        }
+        .transport(false, e.code(), e.message())
+    })?;
     for _ in 0..=opts.max_redirects {
         let blame = Blame {
             file: ask.file,
@@ -44,8 +53,7 @@ pub(super) fn fetch(
         if !seen.insert(url.clone()) {
             return Err(refuse(format!("redirect loop at {url}")));
         }
-        let mut req = ctx
-            .agent
+        let mut req = agent
             .get(&url)
             .config()
             .proxy(crate::proxy::proxy_for(&url, ask.proxy, ask.creds))

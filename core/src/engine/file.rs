@@ -55,6 +55,12 @@ pub(super) struct FileTransfer<'a> {
     /// The job's proxy settings and credentials.
     proxy: crate::ProxySettings,
     creds: Vec<crate::request::Credential>,
+    client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// The content's expected SHA-256 digest, checked before the file counts as
+    /// transferred.
+    pub(super) expected: Option<[u8; 32]>,
+    /// Values no response header may show (credentials, the `Authorization` sent).
+    secrets: Vec<String>,
 }
 
 impl<'a> FileTransfer<'a> {
@@ -92,6 +98,12 @@ impl<'a> FileTransfer<'a> {
                     flags: j.security_flags,
                     proxy: j.proxy.clone(),
                     creds: j.credentials.clone(),
+                    client_cert: j.client_cert.clone(),
+                    expected: f
+                        .expected_hash
+                        .as_deref()
+                        .and_then(crate::request::sha256_bytes),
+                    secrets: secrets_of(j, &f.remote),
                 })
             })
             .ok()?
@@ -128,6 +140,10 @@ impl<'a> FileTransfer<'a> {
         }
         if self.offset > 0 && self.total == Some(self.offset) {
             // Every byte is here (stopped just before the file was marked done).
+            if let Some(want) = self.expected {
+                let digest = self.hash_prefix(&file, self.offset)?;
+                self.verify(digest.finish(), want)?;
+            }
             let validator = self.validator.clone();
             self.mark_done(&file, self.offset, validator);
             return Ok(());
@@ -153,8 +169,10 @@ impl<'a> FileTransfer<'a> {
                 flags: self.flags,
                 proxy: &self.proxy,
                 creds: &self.creds,
+                client_cert: self.client_cert.as_ref(),
             };
             let (resp, final_url) = super::fetch::fetch(self.ctx, ask)?;
+            self.note_response(&resp);
             self.proto = scheme_of(&final_url);
             self.note_final_url(&final_url);
             if final_url != self.url
@@ -315,6 +333,76 @@ impl<'a> FileTransfer<'a> {
 
     /// The URL the response came from (in memory; saved with the file's next
     /// checkpoint, so it costs no transaction of its own).
+    /// Keep the response's headers for `get_response_headers()` (in memory; saved
+    /// with the file's next checkpoint).
+    fn note_response(&self, resp: &ureq::http::Response<ureq::Body>) {
+        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        let lines = crate::request::response_lines(resp.headers(), &secrets);
+        let idx = self.idx;
+        self.ctx.table.update_live(self.id, Wake::NONE, |job| {
+            job.files[idx].response_headers = lines;
+        });
+    }
+
+    /// SHA-256 of the first `len` bytes of the temporary file (a resume hashes what an
+    /// earlier run wrote, once, then goes on with the new bytes).
+    pub(super) fn hash_prefix(
+        &mut self,
+        file: &File,
+        len: u64,
+    ) -> Result<ring::digest::Context, Failure> {
+        use std::os::unix::fs::FileExt;
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        if self.buf.len() < 1 << 20 {
+            self.buf.resize(1 << 20, 0);
+        }
+        let mut at = 0u64;
+        while at < len {
+            let want = (len - at).min(self.buf.len() as u64) as usize;
+            let n = file
+                .read_at(&mut self.buf[..want], at)
+                .map_err(|e| self.blame().local("read temp file", &e))?;
+            if n == 0 {
+                break;
+            }
+            ctx.update(&self.buf[..n]);
+            at += n as u64;
+        }
+        Ok(ctx)
+    }
+
+    /// The bytes' digest against the expected one: a mismatch drops the bytes (the
+    /// file starts over from zero at the next `resume()`) and fails the job with
+    /// VALIDATION_FAILED on this file.
+    pub(super) fn verify(
+        &mut self,
+        got: ring::digest::Digest,
+        want: [u8; 32],
+    ) -> Result<(), Failure> {
+        if got.as_ref() == want {
+            return Ok(());
+        }
+        let (id, idx) = (self.id, self.idx);
+        if let Some(epoch) = self.ctx.table.update(id, Wake::ENGINE, |job, store| {
+            let f = &mut job.files[idx];
+            f.reset();
+            f.epoch += 1;
+            let _ = store.save_file(id, idx, f);
+            f.epoch
+        }) {
+            self.epoch = epoch;
+        }
+        Err(self.blame().remote(
+            codes::VALIDATION_FAILED,
+            &format!(
+                "the file's sha256 is {}, not the expected {}; its bytes were dropped and \
+                 resume() fetches it again",
+                crate::request::to_hex(got.as_ref()),
+                crate::request::to_hex(&want)
+            ),
+        ))
+    }
+
     fn note_final_url(&self, url: &str) {
         let idx = self.idx;
         self.ctx.table.update_live(self.id, Wake::NONE, |job| {
@@ -452,4 +540,17 @@ pub(super) fn foreign_temp(
         transient: false,
         retry_after: None,
     }
+}
+
+/// What no response header shown to the app may contain: the job's credential secrets
+/// and the `Authorization` value sent to `url`'s origin.
+fn secrets_of(j: &crate::record::JobRec, url: &str) -> Vec<String> {
+    let mut out: Vec<String> = j.credentials.iter().map(|c| c.secret.clone()).collect();
+    for (name, value) in crate::request::origin_headers(&j.custom_headers, &j.credentials, url) {
+        if name.eq_ignore_ascii_case("authorization") {
+            out.push(value);
+        }
+    }
+    out.retain(|s| s.len() >= 4);
+    out
 }

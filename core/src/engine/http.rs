@@ -5,8 +5,13 @@ use crate::error::Error;
 use crate::options::ManagerOptions;
 use ureq::http::{HeaderMap, Response};
 
-/// The HTTP agent every transfer of a manager shares (its connection pool).
-pub(crate) fn make_agent(opts: &ManagerOptions) -> crate::Result<ureq::Agent> {
+/// The HTTP agent every transfer of a manager shares (its connection pool); with
+/// `client`, the agent of the jobs that present that TLS client certificate (ureq's
+/// pool does not tell TLS configurations apart, so each certificate has its own).
+pub(crate) fn make_agent(
+    opts: &ManagerOptions,
+    client: Option<ureq::tls::ClientCert>,
+) -> crate::Result<ureq::Agent> {
     let mut tls = ureq::tls::TlsConfig::builder();
     if let Some(paths) = &opts.tls_root_certs {
         let mut certs = Vec::new();
@@ -31,6 +36,7 @@ pub(crate) fn make_agent(opts: &ManagerOptions) -> crate::Result<ureq::Agent> {
         }
         tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
     }
+    tls = tls.client_cert(client);
     let pool = (opts.connections_per_job * opts.background_slots.max(1) * 2).max(16);
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)

@@ -29,10 +29,11 @@ use crate::table::JobTable;
 use crate::wake::Wake;
 use checkpoint::Checkpointer;
 use ratelimit::RateLimiter;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How long `stop()` waits for running transfers to checkpoint and exit.
 const STOP_WAIT: Duration = Duration::from_secs(2);
@@ -42,6 +43,9 @@ pub(crate) struct EngineCtx {
     table: Arc<JobTable>,
     opts: ManagerOptions,
     agent: ureq::Agent,
+    /// The agents of jobs with a TLS client certificate, by the certificate's files
+    /// and their modification times (a renewed certificate gets a new agent).
+    cert_agents: Mutex<std::collections::HashMap<CertKey, ureq::Agent>>,
     limiter: Option<RateLimiter>,
     checkpoints: Arc<Checkpointer>,
     shutdown: AtomicBool,
@@ -55,6 +59,34 @@ pub(crate) struct EngineCtx {
     wakeups: Option<WakeReceiver>,
     /// The notify command lines running now.
     commands: Arc<command::Running>,
+}
+
+/// A client certificate's files and when each was last modified.
+type CertKey = (PathBuf, PathBuf, Option<SystemTime>, Option<SystemTime>);
+
+impl EngineCtx {
+    /// The agent for a job's requests: the shared one, or the one of its client
+    /// certificate (files that can no longer be read: SECURE_FAILURE, fatal).
+    fn agent_for(
+        &self,
+        cert: Option<&(PathBuf, PathBuf)>,
+    ) -> std::result::Result<ureq::Agent, crate::Error> {
+        let Some((c, k)) = cert else {
+            return Ok(self.agent.clone());
+        };
+        let mtime = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let key = (c.clone(), k.clone(), mtime(c), mtime(k));
+        let mut agents = self.cert_agents.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(a) = agents.get(&key) {
+            return Ok(a.clone());
+        }
+        let client = crate::request::load_client_cert(c, k)
+            .map_err(|e| crate::Error::new(crate::codes::SECURE_FAILURE, e.message()))?;
+        let agent = http::make_agent(&self.opts, Some(client))?;
+        agents.retain(|(c2, k2, ..), _| (c2, k2) != (c, k));
+        agents.insert(key, agent.clone());
+        Ok(agent)
+    }
 }
 
 /// How often the wake thread looks at the store when no wake-up came (with a
@@ -94,13 +126,14 @@ impl Engine {
         opts: ManagerOptions,
         lock: Arc<EngineLock>,
     ) -> Result<Engine> {
-        let agent = http::make_agent(&opts)?;
+        let agent = http::make_agent(&opts, None)?;
         let limiter = opts.background_bandwidth_limit.map(RateLimiter::new);
         let checkpoints = Arc::new(Checkpointer::default());
         let ctx = Arc::new(EngineCtx {
             table: table.clone(),
             opts,
             agent,
+            cert_agents: Mutex::default(),
             limiter,
             checkpoints: checkpoints.clone(),
             shutdown: AtomicBool::new(false),

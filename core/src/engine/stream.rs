@@ -32,6 +32,12 @@ impl FileTransfer<'_> {
             file.set_len(0)
                 .map_err(|e| blame.local("truncate temp file", &e))?;
         }
+        // The content's digest, from what an earlier run wrote (read once) and then
+        // every byte as it is written.
+        let mut digest = match self.expected {
+            Some(_) => Some(self.hash_prefix(file, start)?),
+            None => None,
+        };
         let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
         if self.buf.len() != READ_BUF {
             self.buf.resize(READ_BUF, 0);
@@ -69,6 +75,9 @@ impl FileTransfer<'_> {
             }
             out.write_all(&self.buf[..n])
                 .map_err(|e| blame.local("write temp file", &e))?;
+            if let Some(d) = &mut digest {
+                d.update(&self.buf[..n]);
+            }
             offset += n as u64;
             if offset - written_back >= WRITEBACK_STEP {
                 start_writeback(file, written_back, offset);
@@ -97,6 +106,9 @@ impl FileTransfer<'_> {
                 codes::CONNECTION_CLOSED,
                 &format!("the connection closed at byte {offset} of {t}"),
             ));
+        }
+        if let (Some(d), Some(want)) = (digest, self.expected) {
+            self.verify(d.finish(), want)?;
         }
         self.mark_done(file, offset, validator);
         Ok(())

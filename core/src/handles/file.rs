@@ -58,6 +58,103 @@ impl CopyFile {
         })
     }
 
+    /// The last response's header lines (`Name: value`, in the server's order; empty
+    /// before any response). A value that holds one of the job's secrets (its
+    /// credentials, the `Authorization` it sent) shows as `***`. Saved with the
+    /// file's next checkpoint, so other processes see them a moment later.
+    pub fn get_response_headers(&self) -> Result<Vec<String>> {
+        self.with(|f| f.response_headers.clone())
+    }
+
+    /// Check the content before the file counts as transferred (Delivery
+    /// Optimization's integrity check): `algorithm` `sha256`, `hex` its 64 hexadecimal
+    /// digits. The digest is computed while the bytes are written (a resume reads what
+    /// is already in the temporary file once). A mismatch drops the file's bytes and
+    /// puts the job in ERROR with VALIDATION_FAILED on this file; `resume()` fetches
+    /// it again from zero. An empty `algorithm` removes the check. Not on a file whose
+    /// bytes are all transferred (INVALID_STATE): set it before. A running transfer
+    /// starts again to include it.
+    pub fn set_expected_hash(&self, algorithm: &str, hex: &str) -> Result<()> {
+        let hash = if algorithm.is_empty() {
+            None
+        } else {
+            Some(crate::request::check_expected_hash(algorithm, hex)?)
+        };
+        let idx = self.idx;
+        self.table.mutate(self.job, |job, store| {
+            let f = file_at(job, idx)?;
+            if f.done {
+                return Err(Error::invalid_state(
+                    "the file's bytes are all transferred: set the expected hash before",
+                ));
+            }
+            let mut changed = f.clone();
+            changed.expected_hash = hash;
+            store.save_file(job.id, idx, &changed)?;
+            job.files[idx] = changed;
+            restart_run(job);
+            store.save_job(job)
+        })
+    }
+
+    /// The expected digest as `(algorithm, hex)`, if one is set.
+    pub fn get_expected_hash(&self) -> Result<Option<(String, String)>> {
+        self.with(|f| {
+            f.expected_hash.as_deref().and_then(|h| {
+                h.split_once(':')
+                    .map(|(a, x)| (a.to_string(), x.to_string()))
+            })
+        })
+    }
+
+    /// The app's verdict on the bytes (BITS File3 `SetValidationState`), once the file
+    /// is transferred: `true` marks them valid; `false` drops them and puts the job in
+    /// ERROR with VALIDATION_FAILED on this file (`resume()` fetches it again from
+    /// zero). Before the bytes are all transferred: INVALID_STATE.
+    pub fn set_validation_state(&self, valid: bool) -> Result<()> {
+        let idx = self.idx;
+        self.table.mutate(self.job, |job, store| {
+            let f = file_at(job, idx)?;
+            if !f.done {
+                return Err(Error::invalid_state(
+                    "the file cannot be validated before its bytes are all transferred",
+                ));
+            }
+            let mut changed = f.clone();
+            let now = now_ms();
+            if valid {
+                changed.validated = true;
+            } else {
+                changed.reset();
+                changed.epoch += 1;
+            }
+            store.save_file(job.id, idx, &changed)?;
+            job.files[idx] = changed;
+            if !valid {
+                job.stop_run();
+                job.error = Some(crate::record::ErrorRec {
+                    context: crate::types::ErrorContext::RemoteFile,
+                    code: codes::VALIDATION_FAILED,
+                    description: "the application found the file's bytes invalid \
+                                  (set_validation_state(false)); resume() fetches it again"
+                        .into(),
+                    file: Some(idx),
+                    protocol: None,
+                });
+                job.retry_at_ms = None;
+                job.set_state(JobState::Error, now);
+            }
+            job.touch(now);
+            store.save_job(job)
+        })
+    }
+
+    /// Whether the app marked the bytes valid (`false` until it does, and again once
+    /// the file starts over).
+    pub fn get_validation_state(&self) -> Result<bool> {
+        self.with(|f| f.validated)
+    }
+
     /// The local path.
     pub fn get_local_name(&self) -> Result<String> {
         self.with(|f| f.local.to_string_lossy().into_owned())
@@ -99,11 +196,7 @@ pub(super) fn retarget(
     let id = job.id;
     let mut updated = Vec::with_capacity(changes.len());
     for (idx, url) in changes {
-        let mut f = job
-            .files
-            .get(idx)
-            .ok_or_else(|| Error::new(codes::NOT_FOUND, "file not found"))?
-            .clone();
+        let mut f = file_at(job, idx)?.clone();
         f.remote = url;
         f.final_url = None;
         updated.push((idx, f));
@@ -117,11 +210,24 @@ pub(super) fn retarget(
     for (idx, f) in updated {
         job.files[idx] = f;
     }
+    restart_run(job);
+    store.save_job(job)
+}
+
+/// File `idx` of `job` (NOT_FOUND when there is none).
+fn file_at(job: &JobRec, idx: usize) -> Result<&FileRec> {
+    job.files
+        .get(idx)
+        .ok_or_else(|| Error::new(codes::NOT_FOUND, "file not found"))
+}
+
+/// A running transfer of `job` stops and the job is queued again (it restarts with
+/// what changed); the job is touched either way.
+fn restart_run(job: &mut JobRec) {
     let now = now_ms();
     if job.run.is_some() {
         job.stop_run();
         job.set_state(JobState::Queued, now);
     }
     job.touch(now);
-    store.save_job(job)
 }

@@ -110,6 +110,43 @@ impl CopyJob {
         self.set(|j| &mut j.proxy, settings)
     }
 
+    /// Present a TLS client certificate (mutual TLS; BITS `SetClientCertificate…`, here
+    /// from PEM files): `cert_pem_path` holds the certificate (and its chain),
+    /// `key_pem_path` its private key (PKCS#8, PKCS#1 or SEC1). Both are read and
+    /// checked now (E_INVALIDARG naming the file); the job stores their paths and
+    /// reads them again when a transfer starts, so a renewed certificate at the same
+    /// paths is used. A server that refuses it fails the job with SECURE_FAILURE.
+    pub fn set_client_certificate(&self, cert_pem_path: &str, key_pem_path: &str) -> Result<()> {
+        let abs = |p: &str, what: &str| -> Result<std::path::PathBuf> {
+            crate::args::check_text(what, p)?;
+            std::path::Path::new(p)
+                .canonicalize()
+                .map_err(|e| Error::invalid_arg(format!("cannot read the {what} {p}: {e}")))
+        };
+        let cert = abs(cert_pem_path, "client certificate")?;
+        let key = abs(key_pem_path, "private key")?;
+        crate::request::load_client_cert(&cert, &key)?;
+        self.set(|j| &mut j.client_cert, Some((cert, key)))
+    }
+
+    /// Stop presenting a client certificate (no error when there is none).
+    pub fn remove_client_certificate(&self) -> Result<()> {
+        self.set(|j| &mut j.client_cert, None)
+    }
+
+    /// The client certificate and key files the job presents, if any (not secret:
+    /// paths only).
+    pub fn get_client_certificate(&self) -> Result<Option<(String, String)>> {
+        self.table.read(self.id, |j| {
+            j.client_cert.as_ref().map(|(c, k)| {
+                (
+                    c.to_string_lossy().into_owned(),
+                    k.to_string_lossy().into_owned(),
+                )
+            })
+        })
+    }
+
     /// The longest time the job may spend CONNECTING or TRANSFERRING, in seconds (0:
     /// no limit, the default).
     pub fn get_maximum_download_time(&self) -> Result<u32> {

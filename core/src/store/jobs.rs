@@ -34,6 +34,8 @@ struct JobRow {
     credentials: Option<Vec<u8>>,
     proxy: Option<String>,
     proxy_bypass: Option<String>,
+    client_cert: Option<String>,
+    client_key: Option<String>,
 }
 
 /// Columns of [`JobRow::ints`], in order.
@@ -177,6 +179,10 @@ fn decode_job(row: JobRow) -> Result<JobRec> {
         row.proxy_bypass.as_deref().unwrap_or_default(),
     )
     .map_err(|e| bad_row("jobs", &key, "proxy", e.message()))?;
+    job.client_cert = match (&row.client_cert, &row.client_key) {
+        (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
+        _ => None,
+    };
     Ok(job)
 }
 
@@ -187,7 +193,7 @@ const JOB_SELECT: &str = "SELECT id, seq, job_type, priority, notify_flags, no_p
      no_progress_since_ms, completing, cmd_due, cmd_retry_at_ms, headers_write_only,
      security_flags, max_download_time, download_ms, proxy_usage, err_description,
      err_protocol, display_name, description, notify_program, notify_args, custom_headers,
-     credentials, proxy, proxy_bypass FROM jobs";
+     credentials, proxy, proxy_bypass, client_cert, client_key FROM jobs";
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
     let mut ints = [None; JOB_INTS.len()];
@@ -208,6 +214,8 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
         credentials: r.get(n + 7)?,
         proxy: r.get(n + 8)?,
         proxy_bypass: r.get(n + 9)?,
+        client_cert: r.get(n + 10)?,
+        client_key: r.get(n + 11)?,
     })
 }
 
@@ -252,7 +260,8 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT idx, remote, local, total, done_bytes, validator, done, completed,
-                 temp_name, changed_restarts, live_bytes, final_url FROM files WHERE job_id = ?1
+                 temp_name, changed_restarts, live_bytes, final_url, expected_hash, validated,
+                 response_headers FROM files WHERE job_id = ?1
                  ORDER BY idx",
             )
             .map_err(e)?;
@@ -271,6 +280,9 @@ impl Store {
                     r.get::<_, i64>(9)?,
                     r.get::<_, i64>(10)?,
                     r.get::<_, Option<String>>(11)?,
+                    r.get::<_, Option<String>>(12)?,
+                    r.get::<_, bool>(13)?,
+                    r.get::<_, Option<Vec<u8>>>(14)?,
                 ))
             })
             .map_err(e)?;
@@ -288,6 +300,9 @@ impl Store {
                 restarts,
                 live,
                 final_url,
+                expected_hash,
+                validated,
+                response_headers,
             ) = row.map_err(e)?;
             let fkey = format!("{key} #{idx}");
             if usize::try_from(idx).ok() != Some(job.files.len()) {
@@ -312,6 +327,23 @@ impl Store {
             f.changed_restarts = changed_restarts;
             f.published = u64::try_from(live).unwrap_or(0);
             f.final_url = final_url;
+            f.expected_hash = match expected_hash {
+                Some(h) => Some(
+                    crate::request::check_hash_text(&h)
+                        .map_err(|_| bad_row("files", &fkey, "expected_hash", &h))?,
+                ),
+                None => None,
+            };
+            f.validated = validated;
+            f.response_headers = decode_args(response_headers.as_deref().unwrap_or_default())
+                .ok_or_else(|| {
+                    bad_row(
+                        "files",
+                        &fkey,
+                        "response_headers",
+                        "bytes that are not UTF-8",
+                    )
+                })?;
             match temp {
                 Some(name) if !name.contains('/') && name.starts_with('.') => {
                     f.temp_name = name;
@@ -447,9 +479,9 @@ impl Store {
                  modification_ms, completion_ms, retry_at_ms, no_progress_since_ms, completing,
                  notify_program, notify_args, cmd_due, cmd_retry_at_ms, custom_headers,
                  headers_write_only, security_flags, credentials, max_download_time, download_ms,
-                 proxy_usage, proxy, proxy_bypass, rev)
+                 proxy_usage, proxy, proxy_bypass, client_cert, client_key, rev)
                  VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,
-                 ?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,
+                 ?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,
                  (SELECT coalesce(max(rev), 0) + 1 FROM jobs))",
             )
             .and_then(|mut st| {
@@ -492,6 +524,8 @@ impl Store {
                     j.proxy.usage as u32,
                     (!j.proxy.proxy.is_empty()).then_some(j.proxy.proxy.as_str()),
                     (!j.proxy.bypass.is_empty()).then_some(j.proxy.bypass.as_str()),
+                    j.client_cert.as_ref().map(|c| c.0.to_string_lossy().into_owned()),
+                    j.client_cert.as_ref().map(|c| c.1.to_string_lossy().into_owned()),
                 ])
             })
             .map_err(|e| self.err("save job", e))?;
@@ -504,8 +538,9 @@ impl Store {
         self.conn
             .prepare_cached(&format!(
                 "INSERT OR REPLACE INTO files (job_id, idx, remote, local, total, done_bytes,
-                 validator, done, completed, temp_name, changed_restarts, live_bytes, final_url)
-                 SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13
+                 validator, done, completed, temp_name, changed_restarts, live_bytes, final_url,
+                 expected_hash, validated, response_headers)
+                 SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16
                  WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND NOT ({LIVE}))"
             ))
             .and_then(|mut st| {
@@ -523,6 +558,9 @@ impl Store {
                     f.changed_restarts,
                     f.published as i64,
                     f.final_url,
+                    f.expected_hash,
+                    f.validated,
+                    (!f.response_headers.is_empty()).then(|| encode_args(&f.response_headers)),
                 ])
             })
             .map_err(|e| self.err("save file", e))?;

@@ -112,6 +112,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE jobs ADD COLUMN proxy_usage INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN proxy TEXT;
     ALTER TABLE jobs ADD COLUMN proxy_bypass TEXT;",
+    // 9 -> 10: the job's TLS client certificate and key (PEM file paths); per file,
+    // the expected digest, the app's validation, the last response's headers (each
+    // line ended by a NUL byte).
+    "ALTER TABLE jobs ADD COLUMN client_cert TEXT;
+    ALTER TABLE jobs ADD COLUMN client_key TEXT;
+    ALTER TABLE files ADD COLUMN expected_hash TEXT;
+    ALTER TABLE files ADD COLUMN validated INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE files ADD COLUMN response_headers BLOB;",
 ];
 
 impl Store {

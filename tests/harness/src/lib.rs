@@ -58,6 +58,11 @@ pub struct Origin {
     pub https: u16,
     /// PEM of the self-signed certificate the HTTPS port uses.
     pub cert: PathBuf,
+    /// HTTPS port that requires a client certificate (the origin's own client CA).
+    pub mtls: u16,
+    /// A client certificate that port accepts (PEM), and its key (PKCS#8 PEM).
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
 }
 
 impl Origin {
@@ -82,6 +87,9 @@ impl Origin {
             http: v["http"].as_u64().expect("http port") as u16,
             https: v["https"].as_u64().expect("https port") as u16,
             cert: PathBuf::from(v["cert"].as_str().expect("cert path")),
+            mtls: v["mtls"].as_u64().expect("mtls port") as u16,
+            client_cert: PathBuf::from(v["client_cert"].as_str().expect("client cert")),
+            client_key: PathBuf::from(v["client_key"].as_str().expect("client key")),
         }
     }
 

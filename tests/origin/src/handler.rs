@@ -518,6 +518,11 @@ fn serve_file(
     if let Some(lm) = last_modified {
         h.add("Last-Modified", lm);
     }
+    if p.echo_auth
+        && let Some(a) = req.header("authorization")
+    {
+        h.add("X-Echo-Authorization", a.to_string());
+    }
     if !p.norange {
         h.add("Accept-Ranges", "bytes");
     }

@@ -89,12 +89,13 @@ fn main() {
     let tls = tls::setup(&dir, Some(args.bind)).unwrap_or_else(|e| fail(&e));
     let http = TcpListener::bind((args.bind, 0)).unwrap_or_else(|e| fail(&format!("bind: {e}")));
     let https = TcpListener::bind((args.bind, 0)).unwrap_or_else(|e| fail(&format!("bind: {e}")));
+    let mtls = TcpListener::bind((args.bind, 0)).unwrap_or_else(|e| fail(&format!("bind: {e}")));
     let port = |l: &TcpListener| {
         l.local_addr()
             .unwrap_or_else(|e| fail(&format!("local_addr: {e}")))
             .port()
     };
-    let (http_port, https_port) = (port(&http), port(&https));
+    let (http_port, https_port, mtls_port) = (port(&http), port(&https), port(&mtls));
 
     let ctx = Arc::new(Ctx {
         verbose: args.verbose,
@@ -115,10 +116,18 @@ fn main() {
         let cfg = tls.config.clone();
         thread::spawn(move || accept_loop(https, ctx, Some(cfg)));
     }
+    {
+        let ctx = ctx.clone();
+        let cfg = tls.mtls_config.clone();
+        thread::spawn(move || accept_loop(mtls, ctx, Some(cfg)));
+    }
 
     let line = format!(
-        "{{\"http\":{http_port},\"https\":{https_port},\"cert\":{}}}",
-        state::json_string(&tls.cert_path.to_string_lossy())
+        "{{\"http\":{http_port},\"https\":{https_port},\"cert\":{},\"mtls\":{mtls_port},\
+         \"client_cert\":{},\"client_key\":{}}}",
+        state::json_string(&tls.cert_path.to_string_lossy()),
+        state::json_string(&tls.client_cert_path.to_string_lossy()),
+        state::json_string(&tls.client_key_path.to_string_lossy())
     );
     {
         let mut out = io::stdout().lock();

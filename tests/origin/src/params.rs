@@ -80,6 +80,9 @@ pub struct Params {
     /// The `Authorization` value a request must carry (`basic:USER:PASS` or
     /// `bearer:TOKEN` in the query); without it the answer is 401.
     pub auth: Option<String>,
+    /// Echo the request's `Authorization` in an `X-Echo-Authorization` response header
+    /// (a server that would leak a secret back).
+    pub echo_auth: bool,
     /// The raw (undecoded) `key=value` segments, in order, for rebuilding
     /// redirect targets.
     pub raw_segments: Vec<String>,
@@ -111,6 +114,7 @@ impl Default for Params {
             redirect_loop: false,
             to: None,
             auth: None,
+            echo_auth: false,
             raw_segments: Vec::new(),
         }
     }
@@ -180,6 +184,7 @@ impl Params {
                         }
                     });
                 }
+                "echo_auth" => p.echo_auth = flag("echo_auth", v)?,
                 "change_after" => p.change_after = Some(num("change_after", v)?),
                 "change_each" => p.change_each = flag("change_each", v)?,
                 "retry_after_date" => p.retry_after_date = Some(num("retry_after_date", v)?),

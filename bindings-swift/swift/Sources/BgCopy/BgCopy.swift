@@ -1185,6 +1185,11 @@ public func FfiConverterTypeCopyError_lower(_ value: CopyError) -> UInt64 {
 public protocol CopyFileProtocol: AnyObject, Sendable {
     
     /**
+     * The expected digest, or null/nil.
+     */
+    func getExpectedHash() throws  -> ExpectedHash?
+    
+    /**
      * The URL the file's last response came from, after redirects; null/nil before
      * any response.
      */
@@ -1211,10 +1216,29 @@ public protocol CopyFileProtocol: AnyObject, Sendable {
     func getRemoteName() throws  -> String
     
     /**
+     * The last response's header lines (`Name: value`; empty before any response). A
+     * value holding one of the job's secrets shows as `***`.
+     */
+    func getResponseHeaders() throws  -> [String]
+    
+    /**
      * The hidden temporary file that holds the bytes until `complete()` (BITS File3
      * `GetTemporaryName`), beside the local path.
      */
     func getTemporaryName() throws  -> String
+    
+    /**
+     * Whether the app marked the bytes valid (false until it does).
+     */
+    func getValidationState() throws  -> Bool
+    
+    /**
+     * Check the content before the file counts as transferred: `algorithm` `sha256`,
+     * `hex` its 64 hexadecimal digits. A mismatch drops the bytes and puts the job in
+     * ERROR with VALIDATION_FAILED; `resume()` fetches the file again. An empty
+     * `algorithm` removes the check. INVALID_STATE once the bytes are all transferred.
+     */
+    func setExpectedHash(algorithm: String, hex: String) throws 
     
     /**
      * Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed
@@ -1223,6 +1247,13 @@ public protocol CopyFileProtocol: AnyObject, Sendable {
      * with the stored validator), else the file starts over.
      */
     func setRemoteName(url: String) throws 
+    
+    /**
+     * The app's verdict once the file is transferred (BITS File3
+     * `SetValidationState`): true marks the bytes valid; false drops them and puts the
+     * job in ERROR with VALIDATION_FAILED (`resume()` fetches the file again).
+     */
+    func setValidationState(valid: Bool) throws 
     
 }
 /**
@@ -1280,6 +1311,18 @@ open class CopyFile: CopyFileProtocol, @unchecked Sendable, CustomDebugStringCon
 
     
 
+    
+    /**
+     * The expected digest, or null/nil.
+     */
+open func getExpectedHash()throws  -> ExpectedHash?  {
+    return try  FfiConverterOptionTypeExpectedHash.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyfile_get_expected_hash(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
     
     /**
      * The URL the file's last response came from, after redirects; null/nil before
@@ -1343,6 +1386,19 @@ open func getRemoteName()throws  -> String  {
 }
     
     /**
+     * The last response's header lines (`Name: value`; empty before any response). A
+     * value holding one of the job's secrets shows as `***`.
+     */
+open func getResponseHeaders()throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyfile_get_response_headers(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The hidden temporary file that holds the bytes until `complete()` (BITS File3
      * `GetTemporaryName`), beside the local path.
      */
@@ -1356,6 +1412,34 @@ open func getTemporaryName()throws  -> String  {
 }
     
     /**
+     * Whether the app marked the bytes valid (false until it does).
+     */
+open func getValidationState()throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyfile_get_validation_state(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Check the content before the file counts as transferred: `algorithm` `sha256`,
+     * `hex` its 64 hexadecimal digits. A mismatch drops the bytes and puts the job in
+     * ERROR with VALIDATION_FAILED; `resume()` fetches the file again. An empty
+     * `algorithm` removes the check. INVALID_STATE once the bytes are all transferred.
+     */
+open func setExpectedHash(algorithm: String, hex: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyfile_set_expected_hash(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(algorithm),
+        FfiConverterString.lower(hex),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed
      * URL, a new token, a mirror), checked like `add_file`'s; not on a final job. The
      * bytes already here are kept when the new URL serves the same content (If-Range
@@ -1366,6 +1450,20 @@ open func setRemoteName(url: String)throws   {try rustCallWithError(FfiConverter
     uniffi_bgcopy_uniffi_fn_method_copyfile_set_remote_name(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(url),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The app's verdict once the file is transferred (BITS File3
+     * `SetValidationState`): true marks the bytes valid; false drops them and puts the
+     * job in ERROR with VALIDATION_FAILED (`resume()` fetches the file again).
+     */
+open func setValidationState(valid: Bool)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyfile_set_validation_state(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(valid),uniffiCallStatus
     )
 }
 }
@@ -1566,6 +1664,11 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     func makeCustomHeadersWriteOnly() throws 
     
     /**
+     * Stop presenting a client certificate (no error when there is none).
+     */
+    func removeClientCertificate() throws 
+    
+    /**
      * Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`); no
      * error when there are none.
      */
@@ -1584,6 +1687,14 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * EMPTY when the job has no files.
      */
     func resume() throws 
+    
+    /**
+     * Present a TLS client certificate (mutual TLS): `cert_pem_path` holds the
+     * certificate (and chain), `key_pem_path` its private key (PKCS#8, PKCS#1 or
+     * SEC1). Both are read and checked now (INVALID_ARG naming the file). A server
+     * that refuses it fails the job with SECURE_FAILURE.
+     */
+    func setClientCertificate(certPemPath: String, keyPemPath: String) throws 
     
     /**
      * Set the credentials for `target` and `scheme`, replacing those set for the same
@@ -2051,6 +2162,17 @@ open func makeCustomHeadersWriteOnly()throws   {try rustCallWithError(FfiConvert
 }
     
     /**
+     * Stop presenting a client certificate (no error when there is none).
+     */
+open func removeClientCertificate()throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_remove_client_certificate(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`); no
      * error when there are none.
      */
@@ -2089,6 +2211,22 @@ open func resume()throws   {try rustCallWithError(FfiConverterTypeBgCopyError_li
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_resume(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Present a TLS client certificate (mutual TLS): `cert_pem_path` holds the
+     * certificate (and chain), `key_pem_path` its private key (PKCS#8, PKCS#1 or
+     * SEC1). Both are read and checked now (INVALID_ARG naming the file). A server
+     * that refuses it fails the job with SECURE_FAILURE.
+     */
+open func setClientCertificate(certPemPath: String, keyPemPath: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_set_client_certificate(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(certPemPath),
+        FfiConverterString.lower(keyPemPath),uniffiCallStatus
     )
 }
 }
@@ -2859,6 +2997,75 @@ public func FfiConverterTypeEvent_lift(_ buf: RustBuffer) throws -> Event {
 #endif
 public func FfiConverterTypeEvent_lower(_ value: Event) -> RustBuffer {
     return FfiConverterTypeEvent.lower(value)
+}
+
+
+/**
+ * A file's expected digest (`get_expected_hash`).
+ */
+public struct ExpectedHash: Equatable, Hashable {
+    /**
+     * `sha256`.
+     */
+    public var algorithm: String
+    /**
+     * The digest's hexadecimal digits (lower case).
+     */
+    public var hex: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `sha256`.
+         */algorithm: String, 
+        /**
+         * The digest's hexadecimal digits (lower case).
+         */hex: String) {
+        self.algorithm = algorithm
+        self.hex = hex
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ExpectedHash: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeExpectedHash: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ExpectedHash {
+        return
+            try ExpectedHash(
+                algorithm: FfiConverterString.read(from: &buf), 
+                hex: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ExpectedHash, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.algorithm, into: &buf)
+        FfiConverterString.write(value.hex, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExpectedHash_lift(_ buf: RustBuffer) throws -> ExpectedHash {
+    return try FfiConverterTypeExpectedHash.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExpectedHash_lower(_ value: ExpectedHash) -> RustBuffer {
+    return FfiConverterTypeExpectedHash.lower(value)
 }
 
 
@@ -4882,6 +5089,30 @@ fileprivate struct FfiConverterOptionTypeCopyCallback: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeExpectedHash: FfiConverterRustBuffer {
+    typealias SwiftType = ExpectedHash?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeExpectedHash.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeExpectedHash.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeManagerOptions: FfiConverterRustBuffer {
     typealias SwiftType = ManagerOptions?
 
@@ -5218,6 +5449,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyerror_get_protocol() != 60395) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_expected_hash() != 12721) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_final_url() != 25485) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5233,10 +5467,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_remote_name() != 17572) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_response_headers() != 56458) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_temporary_name() != 27746) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_validation_state() != 4568) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyfile_set_expected_hash() != 37430) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyfile_set_remote_name() != 59852) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyfile_set_validation_state() != 34650) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_add_file() != 35110) {
@@ -5314,6 +5560,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_make_custom_headers_write_only() != 9549) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_remove_client_certificate() != 24564) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_remove_credentials() != 63722) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5321,6 +5570,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_resume() != 40562) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_client_certificate() != 45189) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_credentials() != 21318) {

@@ -744,6 +744,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyerror_get_protocol(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_get_expected_hash(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_get_final_url(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_get_index(
@@ -754,9 +756,17 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_get_remote_name(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_get_response_headers(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_get_temporary_name(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_get_validation_state(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_set_expected_hash(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_set_remote_name(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_set_validation_state(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_add_file(
     ): Int
@@ -808,11 +818,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_make_custom_headers_write_only(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_remove_client_certificate(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_remove_credentials(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_replace_remote_prefix(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_resume(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_client_certificate(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_credentials(
     ): Int
@@ -913,6 +927,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_bgcopy_uniffi_fn_free_copyfile(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyfile_get_expected_hash(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyfile_get_final_url(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyfile_get_index(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -923,9 +939,17 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyfile_get_remote_name(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_copyfile_get_response_headers(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyfile_get_temporary_name(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_copyfile_get_validation_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_bgcopy_uniffi_fn_method_copyfile_set_expected_hash(`ptr`: Long,`algorithm`: RustBuffer.ByValue,`hex`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyfile_set_remote_name(`ptr`: Long,`url`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyfile_set_validation_state(`ptr`: Long,`valid`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyfile_uniffi_trait_debug(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -983,11 +1007,15 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_make_custom_headers_write_only(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_remove_client_certificate(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_remove_credentials(`ptr`: Long,`target`: RustBuffer.ByValue,`scheme`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_replace_remote_prefix(`ptr`: Long,`oldPrefix`: RustBuffer.ByValue,`newPrefix`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_resume(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_client_certificate(`ptr`: Long,`certPemPath`: RustBuffer.ByValue,`keyPemPath`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_credentials(`ptr`: Long,`target`: RustBuffer.ByValue,`scheme`: RustBuffer.ByValue,`user`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1203,6 +1231,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyerror_get_protocol() and 0xFFFF) != 60395) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_expected_hash() and 0xFFFF) != 12721) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_final_url() and 0xFFFF) != 25485) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1218,10 +1249,22 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_remote_name() and 0xFFFF) != 17572) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_response_headers() and 0xFFFF) != 56458) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_temporary_name() and 0xFFFF) != 27746) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_validation_state() and 0xFFFF) != 4568) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_set_expected_hash() and 0xFFFF) != 37430) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_set_remote_name() and 0xFFFF) != 59852) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_set_validation_state() and 0xFFFF) != 34650) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_add_file() and 0xFFFF) != 35110) {
@@ -1299,6 +1342,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_make_custom_headers_write_only() and 0xFFFF) != 9549) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_remove_client_certificate() and 0xFFFF) != 24564) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_remove_credentials() and 0xFFFF) != 63722) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1306,6 +1352,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_resume() and 0xFFFF) != 40562) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_client_certificate() and 0xFFFF) != 45189) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_credentials() and 0xFFFF) != 21318) {
@@ -2703,6 +2752,11 @@ public object FfiConverterTypeCopyError: FfiConverter<CopyError, Long> {
 public interface CopyFileInterface {
     
     /**
+     * The expected digest, or null/nil.
+     */
+    fun `getExpectedHash`(): ExpectedHash?
+    
+    /**
      * The URL the file's last response came from, after redirects; null/nil before
      * any response.
      */
@@ -2729,10 +2783,29 @@ public interface CopyFileInterface {
     fun `getRemoteName`(): kotlin.String
     
     /**
+     * The last response's header lines (`Name: value`; empty before any response). A
+     * value holding one of the job's secrets shows as `***`.
+     */
+    fun `getResponseHeaders`(): List<kotlin.String>
+    
+    /**
      * The hidden temporary file that holds the bytes until `complete()` (BITS File3
      * `GetTemporaryName`), beside the local path.
      */
     fun `getTemporaryName`(): kotlin.String
+    
+    /**
+     * Whether the app marked the bytes valid (false until it does).
+     */
+    fun `getValidationState`(): kotlin.Boolean
+    
+    /**
+     * Check the content before the file counts as transferred: `algorithm` `sha256`,
+     * `hex` its 64 hexadecimal digits. A mismatch drops the bytes and puts the job in
+     * ERROR with VALIDATION_FAILED; `resume()` fetches the file again. An empty
+     * `algorithm` removes the check. INVALID_STATE once the bytes are all transferred.
+     */
+    fun `setExpectedHash`(`algorithm`: kotlin.String, `hex`: kotlin.String)
     
     /**
      * Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed
@@ -2741,6 +2814,13 @@ public interface CopyFileInterface {
      * with the stored validator), else the file starts over.
      */
     fun `setRemoteName`(`url`: kotlin.String)
+    
+    /**
+     * The app's verdict once the file is transferred (BITS File3
+     * `SetValidationState`): true marks the bytes valid; false drops them and puts the
+     * job in ERROR with VALIDATION_FAILED (`resume()` fetches the file again).
+     */
+    fun `setValidationState`(`valid`: kotlin.Boolean)
     
     companion object
 }
@@ -2851,6 +2931,23 @@ open class CopyFile: Disposable, AutoCloseable, CopyFileInterface
 
     
     /**
+     * The expected digest, or null/nil.
+     */
+    @Throws(BgCopyException::class)override fun `getExpectedHash`(): ExpectedHash? {
+            return FfiConverterOptionalTypeExpectedHash.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyfile_get_expected_hash(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The URL the file's last response came from, after redirects; null/nil before
      * any response.
      */
@@ -2936,6 +3033,24 @@ open class CopyFile: Disposable, AutoCloseable, CopyFileInterface
 
     
     /**
+     * The last response's header lines (`Name: value`; empty before any response). A
+     * value holding one of the job's secrets shows as `***`.
+     */
+    @Throws(BgCopyException::class)override fun `getResponseHeaders`(): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyfile_get_response_headers(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The hidden temporary file that holds the bytes until `complete()` (BITS File3
      * `GetTemporaryName`), beside the local path.
      */
@@ -2954,6 +3069,44 @@ open class CopyFile: Disposable, AutoCloseable, CopyFileInterface
 
     
     /**
+     * Whether the app marked the bytes valid (false until it does).
+     */
+    @Throws(BgCopyException::class)override fun `getValidationState`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyfile_get_validation_state(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Check the content before the file counts as transferred: `algorithm` `sha256`,
+     * `hex` its 64 hexadecimal digits. A mismatch drops the bytes and puts the job in
+     * ERROR with VALIDATION_FAILED; `resume()` fetches the file again. An empty
+     * `algorithm` removes the check. INVALID_STATE once the bytes are all transferred.
+     */
+    @Throws(BgCopyException::class)override fun `setExpectedHash`(`algorithm`: kotlin.String, `hex`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyfile_set_expected_hash(
+        it,
+        
+        FfiConverterString.lower(`algorithm`),
+        FfiConverterString.lower(`hex`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed
      * URL, a new token, a mirror), checked like `add_file`'s; not on a final job. The
      * bytes already here are kept when the new URL serves the same content (If-Range
@@ -2967,6 +3120,25 @@ open class CopyFile: Disposable, AutoCloseable, CopyFileInterface
         it,
         
         FfiConverterString.lower(`url`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The app's verdict once the file is transferred (BITS File3
+     * `SetValidationState`): true marks the bytes valid; false drops them and puts the
+     * job in ERROR with VALIDATION_FAILED (`resume()` fetches the file again).
+     */
+    @Throws(BgCopyException::class)override fun `setValidationState`(`valid`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyfile_set_validation_state(
+        it,
+        
+        FfiConverterBoolean.lower(`valid`),_status)
 }
     }
     
@@ -3253,6 +3425,11 @@ public interface CopyJobInterface {
     fun `makeCustomHeadersWriteOnly`()
     
     /**
+     * Stop presenting a client certificate (no error when there is none).
+     */
+    fun `removeClientCertificate`()
+    
+    /**
      * Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`); no
      * error when there are none.
      */
@@ -3271,6 +3448,14 @@ public interface CopyJobInterface {
      * EMPTY when the job has no files.
      */
     fun `resume`()
+    
+    /**
+     * Present a TLS client certificate (mutual TLS): `cert_pem_path` holds the
+     * certificate (and chain), `key_pem_path` its private key (PKCS#8, PKCS#1 or
+     * SEC1). Both are read and checked now (INVALID_ARG naming the file). A server
+     * that refuses it fails the job with SECURE_FAILURE.
+     */
+    fun `setClientCertificate`(`certPemPath`: kotlin.String, `keyPemPath`: kotlin.String)
     
     /**
      * Set the credentials for `target` and `scheme`, replacing those set for the same
@@ -3913,6 +4098,22 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
 
     
     /**
+     * Stop presenting a client certificate (no error when there is none).
+     */
+    @Throws(BgCopyException::class)override fun `removeClientCertificate`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_remove_client_certificate(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
      * Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`); no
      * error when there are none.
      */
@@ -3964,6 +4165,27 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_resume(
         it,
         _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Present a TLS client certificate (mutual TLS): `cert_pem_path` holds the
+     * certificate (and chain), `key_pem_path` its private key (PKCS#8, PKCS#1 or
+     * SEC1). Both are read and checked now (INVALID_ARG naming the file). A server
+     * that refuses it fails the job with SECURE_FAILURE.
+     */
+    @Throws(BgCopyException::class)override fun `setClientCertificate`(`certPemPath`: kotlin.String, `keyPemPath`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_client_certificate(
+        it,
+        
+        FfiConverterString.lower(`certPemPath`),
+        FfiConverterString.lower(`keyPemPath`),_status)
 }
     }
     
@@ -4890,6 +5112,53 @@ public object FfiConverterTypeEvent: FfiConverterRustBuffer<Event> {
             FfiConverterOptionalUInt.write(value.`errorCode`, buf)
             FfiConverterOptionalTypeErrorContext.write(value.`errorContext`, buf)
             FfiConverterOptionalString.write(value.`errorDescription`, buf)
+    }
+}
+
+
+
+/**
+ * A file's expected digest (`get_expected_hash`).
+ */
+data class ExpectedHash (
+    /**
+     * `sha256`.
+     */
+    var `algorithm`: kotlin.String
+    , 
+    /**
+     * The digest's hexadecimal digits (lower case).
+     */
+    var `hex`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeExpectedHash: FfiConverterRustBuffer<ExpectedHash> {
+    override fun read(buf: ByteBuffer): ExpectedHash {
+        return ExpectedHash(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ExpectedHash) = (
+            FfiConverterString.allocationSize(value.`algorithm`) +
+            FfiConverterString.allocationSize(value.`hex`)
+    )
+
+    override fun write(value: ExpectedHash, buf: ByteBuffer) {
+            FfiConverterString.write(value.`algorithm`, buf)
+            FfiConverterString.write(value.`hex`, buf)
     }
 }
 
@@ -6258,6 +6527,38 @@ public object FfiConverterOptionalTypeCopyCallback: FfiConverterRustBuffer<CopyC
         } else {
             buf.put(1)
             FfiConverterTypeCopyCallback.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeExpectedHash: FfiConverterRustBuffer<ExpectedHash?> {
+    override fun read(buf: ByteBuffer): ExpectedHash? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeExpectedHash.read(buf)
+    }
+
+    override fun allocationSize(value: ExpectedHash?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeExpectedHash.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ExpectedHash?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeExpectedHash.write(value, buf)
         }
     }
 }

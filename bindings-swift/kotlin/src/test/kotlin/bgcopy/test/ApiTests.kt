@@ -62,7 +62,28 @@ class ApiTests(private val origin: Origin) {
         "custom headers (write-only) and security flags" to ::headersAndSecurityFlags,
         "credentials, new remote names, maximum download time" to ::credentialsAndRemoteNames,
         "proxy settings through a real HTTP proxy (407, then Basic)" to ::proxySettings,
+        "a client certificate opens a port that requires one" to ::clientCertificate,
     )
+
+    fun clientCertificate() = withManager("mtls", ManagerOptions(tlsRootCerts = listOf(origin.cert))) { m, dir ->
+        val url = "https://localhost:${origin.mtls}/f/kt-mt?size=2000"
+        val job = m.createJob("mtls", JobType.DOWNLOAD)
+        job.addFile(url, "$dir/m.bin")
+        expectError("INVALID_ARG") { job.setClientCertificate(origin.clientKey, origin.clientKey) }
+        job.setClientCertificate(origin.clientCert, origin.clientKey)
+        job.resume()
+        assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
+        job.complete()
+        assertEquals(2000L, File("$dir/m.bin").length())
+        val bare = m.createJob("nocert", JobType.DOWNLOAD)
+        bare.addFile(url, "$dir/n.bin")
+        bare.setClientCertificate(origin.clientCert, origin.clientKey)
+        bare.removeClientCertificate()
+        bare.resume()
+        assertEquals(JobState.ERROR, bare.wait(30_000u))
+        assertEquals("SECURE_FAILURE", bare.getError().getError().symbol)
+        bare.cancel()
+    }
 
     fun proxySettings() = withManager("proxy") { m, dir ->
         val (url, id) = origin.proxy("http", "ku:kpw")

@@ -12,6 +12,10 @@ class Origin(binary: File) : AutoCloseable {
     val http: Int
     val https: Int
     val cert: String
+    /** HTTPS that requires a client certificate, one it accepts (PEM) and its key. */
+    val mtls: Int
+    val clientCert: String
+    val clientKey: String
 
     init {
         val line = process.inputStream.bufferedReader().readLine()
@@ -21,6 +25,9 @@ class Origin(binary: File) : AutoCloseable {
         http = (info["http"] as Long).toInt()
         https = (info["https"] as Long).toInt()
         cert = info["cert"] as String
+        mtls = (info["mtls"] as Long).toInt()
+        clientCert = info["client_cert"] as String
+        clientKey = info["client_key"] as String
     }
 
     val httpBase get() = "http://127.0.0.1:$http"

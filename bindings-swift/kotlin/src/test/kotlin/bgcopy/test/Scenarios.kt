@@ -493,14 +493,22 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
             "get_proxy_settings" -> job.getProxySettings().let {
                 mapOf("usage" to it.usage.name, "proxy" to it.proxy, "bypass" to it.bypass)
             }
-            "set_remote_name" -> {
+            "set_remote_name", "set_expected_hash", "get_expected_hash", "set_validation_state",
+            "get_validation_state", "get_response_headers" -> {
                 val files = job.enumFiles()
                 try {
-                    files[n(0).toInt()].setRemoteName(s(1))
+                    val f = files[n(0).toInt()]
+                    when (method) {
+                        "set_remote_name" -> f.setRemoteName(s(1)).let { null }
+                        "set_expected_hash" -> f.setExpectedHash(s(1), s(2)).let { null }
+                        "get_expected_hash" -> f.getExpectedHash()?.let { listOf(it.algorithm, it.hex) }
+                        "set_validation_state" -> f.setValidationState(args[1] as Boolean).let { null }
+                        "get_validation_state" -> f.getValidationState()
+                        else -> f.getResponseHeaders().joinToString("\n")
+                    }
                 } finally {
                     files.forEach { it.close() }
                 }
-                null
             }
             "wait" -> job.wait((args.firstOrNull() as Long? ?: 30_000L).toULong()).name
             else -> fail("unknown job method $method")
