@@ -134,6 +134,7 @@ function matches(want, got) {
   if (want === 'any') return true
   if (want !== null && typeof want === 'object' && !Array.isArray(want)) {
     if ('contains' in want && typeof got === 'string') return got.includes(want.contains)
+    if ('lacks' in want && typeof got === 'string') return !got.includes(want.lacks)
     if (got === null || typeof got !== 'object') return false
     return Object.keys(want).every((k) => matches(want[k], got[k] ?? null))
   }
@@ -177,6 +178,10 @@ class Run {
       let s = v
       if (this.late !== null) s = s.replaceAll('{late}', this.late)
       if (this.proxy !== null) s = s.replaceAll('{proxy}', this.proxy.url)
+      s = s
+        .replaceAll('{mtls}', this.origin.mtls)
+        .replaceAll('{client_cert}', this.origin.clientCert)
+        .replaceAll('{client_key}', this.origin.clientKey)
       s = s
         .replaceAll('{http}', this.origin.http)
         .replaceAll('{https}', this.origin.https)
@@ -385,6 +390,12 @@ class Run {
         }
         if (step.bytes_sent_max !== undefined && stats.bytes_sent > step.bytes_sent_max) {
           throw new Error(`origin ${step.name}: ${show}, wanted at most ${step.bytes_sent_max} bytes sent`)
+        }
+        if (step.headers !== undefined) {
+          const got = stats.headers.map((h) => h.join('\n'))
+          if (!matches(step.headers, got)) {
+            throw new Error(`origin ${step.name}: headers ${JSON.stringify(got)}, wanted ${JSON.stringify(step.headers)}`)
+          }
         }
         if (step.if_ranges !== undefined && !matches(step.if_ranges, stats.if_ranges)) {
           throw new Error(`origin ${step.name}: ${show}, wanted If-Range ${JSON.stringify(step.if_ranges)}`)
@@ -609,6 +620,24 @@ class Run {
         return job.setMaximumDownloadTime(u32(0)) ?? null
       case 'replace_remote_prefix':
         return job.replaceRemotePrefix(args[0], args[1])
+      case 'set_client_certificate':
+        return job.setClientCertificate(args[0], args[1]) ?? null
+      case 'remove_client_certificate':
+        return job.removeClientCertificate() ?? null
+      case 'set_custom_headers':
+        return job.setCustomHeaders(args[0]) ?? null
+      case 'get_custom_headers':
+        return job.getCustomHeaders()
+      case 'make_custom_headers_write_only':
+        return job.makeCustomHeadersWriteOnly() ?? null
+      case 'set_security_flags':
+        return job.setSecurityFlags(u32(0)) ?? null
+      case 'get_security_flags':
+        return job.getSecurityFlags()
+      case 'get_final_url':
+        return job.enumFiles()[args[0]].getFinalUrl()
+      case 'get_temporary_name':
+        return job.enumFiles()[args[0]].getTemporaryName()
       case 'set_proxy_settings':
         return job.setProxySettings(fromSpecName(ProxyUsage, args[0]), args[1], args[2]) ?? null
       case 'get_proxy_settings': {

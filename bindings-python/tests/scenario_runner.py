@@ -100,6 +100,8 @@ def matches(want: Any, got: Any) -> bool:
         return True
     if isinstance(want, dict) and "contains" in want and isinstance(got, str):
         return str(want["contains"]) in got
+    if isinstance(want, dict) and "lacks" in want and isinstance(got, str):
+        return str(want["lacks"]) not in got
     if isinstance(want, dict) and isinstance(got, dict):
         return all(matches(v, got.get(k)) for k, v in want.items())
     if isinstance(want, list) and isinstance(got, list):
@@ -174,6 +176,11 @@ class Run:
         if isinstance(v, str):
             if self.late is not None:
                 v = v.replace("{late}", self.late)
+            v = (
+                v.replace("{mtls}", f"https://localhost:{self.origin.mtls}")
+                .replace("{client_cert}", self.origin.client_cert)
+                .replace("{client_key}", self.origin.client_key)
+            )
             if self.proxy is not None:
                 v = v.replace("{proxy}", self.proxy[0])
             s = (v.replace("{http}", self.origin.http_base)
@@ -347,6 +354,10 @@ class Run:
             if "bytes_sent_max" in step and stats["bytes_sent"] > step["bytes_sent_max"]:
                 raise StepFailed(f"origin {name}: {stats}, wanted at most "
                                  f"{step['bytes_sent_max']} bytes sent")
+            if "headers" in step:
+                got_h = ["\n".join(h) for h in stats["headers"]]
+                if not matches(step["headers"], got_h):
+                    raise StepFailed(f"origin {step['name']}: headers {got_h}, wanted {step['headers']}")
             if "if_ranges" in step and not matches(step["if_ranges"], stats["if_ranges"]):
                 raise StepFailed(f"origin {name}: {stats}, wanted If-Range {step['if_ranges']}")
             if "range_from_min" in step:
@@ -515,6 +526,17 @@ class Run:
         if method in ("get_maximum_download_time", "set_maximum_download_time",
                       "replace_remote_prefix"):
             return getattr(job, method)(*args)
+        if method == "set_client_certificate":
+            return job.set_client_certificate(args[0], args[1])
+        if method == "remove_client_certificate":
+            return job.remove_client_certificate()
+        if method in ("set_custom_headers", "set_security_flags"):
+            return getattr(job, method)(args[0])
+        if method in ("get_custom_headers", "get_security_flags", "make_custom_headers_write_only"):
+            v = getattr(job, method)()
+            return int(v) if method == "get_security_flags" else v
+        if method in ("get_final_url", "get_temporary_name"):
+            return getattr(job.enum_files()[args[0]], method)()
         if method == "set_proxy_settings":
             return job.set_proxy_settings(bgcopy.ProxyUsage[args[0]], args[1], args[2])
         if method == "get_proxy_settings":

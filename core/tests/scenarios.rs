@@ -144,6 +144,9 @@ impl Run {
                     )
                     .replace("{http}", &self.origin.http_base())
                     .replace("{https}", &self.origin.https_base())
+                    .replace("{mtls}", &format!("https://localhost:{}", self.origin.mtls))
+                    .replace("{client_cert}", &self.origin.client_cert.to_string_lossy())
+                    .replace("{client_key}", &self.origin.client_key.to_string_lossy())
                     .replace("{dir}", &self.dir.to_string_lossy());
                 while let Some(i) = s.find("{job:") {
                     let end = s[i..].find('}').map(|e| i + e).unwrap_or(s.len() - 1);
@@ -519,6 +522,26 @@ impl Run {
                         "origin {name}: {stats}, wanted at most {max} bytes sent"
                     ));
                 }
+                // Each counted request's header lines, joined with "\n".
+                if let Some(want) = step.get("headers") {
+                    let got: Vec<Value> = stats["headers"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|h| {
+                                    let lines: Vec<&str> = h
+                                        .as_array()
+                                        .map(|l| l.iter().filter_map(Value::as_str).collect())
+                                        .unwrap_or_default();
+                                    json!(lines.join("\n"))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if !matches_value(want, &Value::Array(got.clone())) {
+                        return fail(format!("origin {name}: headers {got:?}, wanted {want}"));
+                    }
+                }
                 if let Some(want) = step.get("if_ranges")
                     && !matches_value(want, &stats["if_ranges"])
                 {
@@ -711,6 +734,22 @@ impl Run {
             "get_maximum_download_time" => job.get_maximum_download_time().map(|v| json!(v)),
             "set_maximum_download_time" => unit(job.set_maximum_download_time(n(0)?)),
             "replace_remote_prefix" => job.replace_remote_prefix(&s(0), &s(1)).map(|v| json!(v)),
+            "set_client_certificate" => unit(job.set_client_certificate(&s(0), &s(1))),
+            "remove_client_certificate" => unit(job.remove_client_certificate()),
+            "set_custom_headers" => {
+                let lines: Vec<String> = args
+                    .first()
+                    .and_then(Value::as_array)
+                    .ok_or("set_custom_headers takes [[line, ...]]")?
+                    .iter()
+                    .map(|l| l.as_str().unwrap_or("").to_string())
+                    .collect();
+                unit(job.set_custom_headers(&lines))
+            }
+            "get_custom_headers" => job.get_custom_headers().map(|v| json!(v)),
+            "make_custom_headers_write_only" => unit(job.make_custom_headers_write_only()),
+            "set_security_flags" => unit(job.set_security_flags(n(0)?)),
+            "get_security_flags" => job.get_security_flags().map(|v| json!(v)),
             "set_proxy_settings" => {
                 let usage = ProxyUsage::from_name(&s(0)).ok_or("bad proxy usage name")?;
                 unit(job.set_proxy_settings(usage, &s(1), &s(2)))
@@ -719,6 +758,8 @@ impl Run {
                 .get_proxy_settings()
                 .map(|p| json!({"usage": p.usage.name(), "proxy": p.proxy, "bypass": p.bypass})),
             "set_remote_name"
+            | "get_final_url"
+            | "get_temporary_name"
             | "set_expected_hash"
             | "get_expected_hash"
             | "set_validation_state"
@@ -728,6 +769,8 @@ impl Run {
                 let f = files.get(n(0)? as usize).ok_or("no such file")?;
                 match method {
                     "set_remote_name" => unit(f.set_remote_name(&s(1))),
+                    "get_final_url" => f.get_final_url().map(|u| json!(u)),
+                    "get_temporary_name" => f.get_temporary_name().map(|t| json!(t)),
                     "set_expected_hash" => unit(f.set_expected_hash(&s(1), &s(2))),
                     "get_expected_hash" => f
                         .get_expected_hash()
@@ -812,6 +855,9 @@ fn matches_value(want: &Value, got: &Value) -> bool {
         (Value::String(w), _) if w == "any" => true,
         (Value::Object(w), Value::String(g)) if w.contains_key("contains") => {
             g.contains(w["contains"].as_str().unwrap_or(""))
+        }
+        (Value::Object(w), Value::String(g)) if w.contains_key("lacks") => {
+            !g.contains(w["lacks"].as_str().unwrap_or(""))
         }
         (Value::Object(w), Value::Object(g)) => w
             .iter()

@@ -258,6 +258,17 @@ static json_t *subst_string(run *r, const char *s, size_t len) {
     if (TOKEN("{late}") && r->late[0]) {
       buf_add(&b, r->late, strlen(r->late));
       i += strlen("{late}");
+    } else if (TOKEN("{mtls}")) {
+      char m[64];
+      snprintf(m, sizeof m, "https://localhost:%d", r->o->mtls);
+      buf_add(&b, m, strlen(m));
+      i += strlen("{mtls}");
+    } else if (TOKEN("{client_cert}")) {
+      buf_add(&b, r->o->client_cert, strlen(r->o->client_cert));
+      i += strlen("{client_cert}");
+    } else if (TOKEN("{client_key}")) {
+      buf_add(&b, r->o->client_key, strlen(r->o->client_key));
+      i += strlen("{client_key}");
     } else if (TOKEN("{proxy}") && r->proxy[0]) {
       buf_add(&b, r->proxy, strlen(r->proxy));
       i += strlen("{proxy}");
@@ -365,6 +376,10 @@ static int matches(json_t *want, json_t *got) {
   if (json_is_object(want) && json_is_string(got) && json_object_get(want, "contains")) {
     const char *needle = json_string_value(json_object_get(want, "contains"));
     return strstr(json_string_value(got), needle ? needle : "") != NULL;
+  }
+  if (json_is_object(want) && json_is_string(got) && json_object_get(want, "lacks")) {
+    const char *needle = json_string_value(json_object_get(want, "lacks"));
+    return strstr(json_string_value(got), needle ? needle : "") == NULL;
   }
   if (json_is_object(want) && json_is_object(got)) {
     const char *k;
@@ -610,6 +625,34 @@ static int call(run *r, alias *a, const char *method, json_t *args, json_t *step
   } else if (strcmp(method, "replace_remote_prefix") == 0) {
     *hr = bgcopy_job_replace_remote_prefix(j, str_at(args, 0), str_at(args, 1), &n);
     if (*hr == BGCOPY_S_OK) *v = json_integer(n);
+  } else if (strcmp(method, "set_client_certificate") == 0) {
+    *hr = bgcopy_job_set_client_certificate(j, str_at(args, 0), str_at(args, 1));
+  } else if (strcmp(method, "remove_client_certificate") == 0) {
+    *hr = bgcopy_job_remove_client_certificate(j);
+  } else if (strcmp(method, "set_custom_headers") == 0) {
+    json_t *list = json_array_get(args, 0);
+    size_t nl = json_array_size(list);
+    const char *lines[64];
+    if (nl > 64) return fail(r, "too many header lines for the runner");
+    for (size_t k = 0; k < nl; k++) lines[k] = json_string_value(json_array_get(list, k));
+    *hr = bgcopy_job_set_custom_headers(j, nl ? lines : NULL, nl);
+  } else if (strcmp(method, "get_custom_headers") == 0) {
+    char **lines = NULL;
+    size_t nl = 0;
+    *hr = bgcopy_job_get_custom_headers(j, &lines, &nl);
+    if (*hr == BGCOPY_S_OK) {
+      *v = json_array();
+      for (size_t k = 0; k < nl; k++) json_array_append_new(*v, json_string(lines[k]));
+      bgcopy_string_array_free(lines, nl);
+    }
+  } else if (strcmp(method, "make_custom_headers_write_only") == 0) {
+    *hr = bgcopy_job_make_custom_headers_write_only(j);
+  } else if (strcmp(method, "set_security_flags") == 0) {
+    if (u32_at(r, args, 0, method, &n)) return -1;
+    *hr = bgcopy_job_set_security_flags(j, n);
+  } else if (strcmp(method, "get_security_flags") == 0) {
+    *hr = bgcopy_job_get_security_flags(j, &n);
+    if (*hr == BGCOPY_S_OK) *v = json_integer(n);
   } else if (strcmp(method, "set_proxy_settings") == 0) {
     const char *u = str_at(args, 0);
     uint32_t usage = strcmp(u, "PRECONFIG") == 0  ? BGCOPY_PROXY_USAGE_PRECONFIG
@@ -630,6 +673,7 @@ static int call(run *r, alias *a, const char *method, json_t *args, json_t *step
       bgcopy_string_free(bypass);
     }
   } else if (strcmp(method, "set_remote_name") == 0 || strcmp(method, "set_expected_hash") == 0 ||
+             strcmp(method, "get_final_url") == 0 || strcmp(method, "get_temporary_name") == 0 ||
              strcmp(method, "get_expected_hash") == 0 ||
              strcmp(method, "set_validation_state") == 0 ||
              strcmp(method, "get_validation_state") == 0 ||
@@ -646,6 +690,12 @@ static int call(run *r, alias *a, const char *method, json_t *args, json_t *step
       bgcopy_file *f = files[n];
       if (strcmp(method, "set_remote_name") == 0) {
         *hr = bgcopy_file_set_remote_name(f, str_at(args, 1));
+      } else if (strcmp(method, "get_final_url") == 0 || strcmp(method, "get_temporary_name") == 0) {
+        char *s = NULL;
+        *hr = strcmp(method, "get_final_url") == 0 ? bgcopy_file_get_final_url(f, &s)
+                                                   : bgcopy_file_get_temporary_name(f, &s);
+        if (*hr == BGCOPY_S_OK) *v = s ? json_string(s) : json_null();
+        bgcopy_string_free(s);
       } else if (strcmp(method, "set_expected_hash") == 0) {
         *hr = bgcopy_file_set_expected_hash(f, str_at(args, 1), str_at(args, 2));
       } else if (strcmp(method, "get_expected_hash") == 0) {
@@ -772,6 +822,27 @@ static int expect_origin(run *r, json_t *step) {
     if (k != json_integer_value(ranges))
       rc = fail(r, "origin %s: %s, wanted %lld range requests", name, text,
                 json_integer_value(ranges));
+  }
+  json_t *want_headers = json_object_get(step, "headers");
+  if (rc == 0 && want_headers) {
+    /* Each counted request's header lines, joined with "\n". */
+    json_t *got = json_array();
+    size_t i;
+    json_t *req;
+    json_array_foreach(json_object_get(stats, "headers"), i, req) {
+      size_t len = 1, k;
+      json_t *line;
+      json_array_foreach(req, k, line) len += json_string_length(line) + 1;
+      char *joined = calloc(len, 1);
+      json_array_foreach(req, k, line) {
+        if (k) strcat(joined, "\n");
+        strcat(joined, json_string_value(line));
+      }
+      json_array_append_new(got, json_string(joined));
+      free(joined);
+    }
+    if (!matches(want_headers, got)) rc = fail(r, "origin %s: %s, wanted these headers", name, text);
+    json_decref(got);
   }
   json_t *if_ranges = json_object_get(step, "if_ranges");
   if (rc == 0 && if_ranges && !matches(if_ranges, json_object_get(stats, "if_ranges")))

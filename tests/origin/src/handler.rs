@@ -483,6 +483,21 @@ fn serve_file(
         return Outcome::new(flow, 401);
     }
 
+    // A header required.
+    if let Some((name, value)) = &p.require
+        && req.header(name) != Some(value.as_str())
+    {
+        let flow = simple(
+            conn,
+            403,
+            "a required header is missing",
+            &[],
+            is_head,
+            keep,
+        );
+        return Outcome::new(flow, 403);
+    }
+
     // Injected status.
     if let Some(s) = p.status
         && p.fail.is_none_or(|f| k <= f)
@@ -517,6 +532,12 @@ fn serve_file(
     }
     if let Some(lm) = last_modified {
         h.add("Last-Modified", lm);
+    }
+    if let Some(name) = &p.disposition {
+        h.add(
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}\""),
+        );
     }
     if p.echo_auth
         && let Some(a) = req.header("authorization")

@@ -83,6 +83,10 @@ pub struct Params {
     /// Echo the request's `Authorization` in an `X-Echo-Authorization` response header
     /// (a server that would leak a secret back).
     pub echo_auth: bool,
+    /// A request header (`name`, `value`) every request must carry; 403 otherwise.
+    pub require: Option<(String, String)>,
+    /// Send `Content-Disposition: attachment; filename="…"` with this name.
+    pub disposition: Option<String>,
     /// The raw (undecoded) `key=value` segments, in order, for rebuilding
     /// redirect targets.
     pub raw_segments: Vec<String>,
@@ -115,6 +119,8 @@ impl Default for Params {
             to: None,
             auth: None,
             echo_auth: false,
+            require: None,
+            disposition: None,
             raw_segments: Vec::new(),
         }
     }
@@ -185,6 +191,18 @@ impl Params {
                     });
                 }
                 "echo_auth" => p.echo_auth = flag("echo_auth", v)?,
+                "require" => {
+                    let (n, val) = v
+                        .split_once(':')
+                        .ok_or_else(|| format!("require must be NAME:VALUE: {v:?}"))?;
+                    p.require = Some((n.trim().to_ascii_lowercase(), val.trim().to_string()));
+                }
+                "disposition" => {
+                    if v.chars().any(|c| c.is_control() || c == '"') {
+                        return Err("disposition must not hold control characters or quotes".into());
+                    }
+                    p.disposition = Some(v.to_string());
+                }
                 "change_after" => p.change_after = Some(num("change_after", v)?),
                 "change_each" => p.change_each = flag("change_each", v)?,
                 "retry_after_date" => p.retry_after_date = Some(num("retry_after_date", v)?),

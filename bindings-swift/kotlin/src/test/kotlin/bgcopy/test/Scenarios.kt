@@ -141,6 +141,9 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
         is String -> {
             var s = (late?.let { v.replace("{late}", it) } ?: v).replace("{http}", origin.httpBase)
                 .let { t -> proxy?.let { t.replace("{proxy}", it.first) } ?: t }
+                .replace("{mtls}", "https://localhost:${origin.mtls}")
+                .replace("{client_cert}", origin.clientCert)
+                .replace("{client_key}", origin.clientKey)
                 .replace("{https}", origin.httpsBase)
                 .replace("{dir}", dir.path)
             while (true) {
@@ -295,6 +298,10 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
                 val max = step["bytes_sent_max"] as Long?
                 if (max != null && (stats["bytes_sent"] as Long) > max) {
                     fail("origin $name: $show, wanted at most $max bytes sent")
+                }
+                if (step.containsKey("headers")) {
+                    val got = (stats["headers"] as List<*>).map { (it as List<*>).joinToString("\n") }
+                    if (!matches(step["headers"], got)) fail("origin $name: headers $got, wanted ${Json.write(step["headers"])}")
                 }
                 if (step.containsKey("if_ranges") && !matches(step["if_ranges"], stats["if_ranges"])) {
                     fail("origin $name: $show, wanted If-Range ${Json.write(step["if_ranges"])}")
@@ -489,17 +496,26 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
             "get_maximum_download_time" -> job.getMaximumDownloadTime().toLong()
             "set_maximum_download_time" -> job.setMaximumDownloadTime(n(0)).let { null }
             "replace_remote_prefix" -> job.replaceRemotePrefix(s(0), s(1)).toLong()
+            "set_client_certificate" -> job.setClientCertificate(s(0), s(1)).let { null }
+            "remove_client_certificate" -> job.removeClientCertificate().let { null }
+            "set_custom_headers" -> job.setCustomHeaders((args[0] as List<*>).map { it as String }).let { null }
+            "get_custom_headers" -> job.getCustomHeaders()
+            "make_custom_headers_write_only" -> job.makeCustomHeadersWriteOnly().let { null }
+            "set_security_flags" -> job.setSecurityFlags(n(0)).let { null }
+            "get_security_flags" -> job.getSecurityFlags().toLong()
             "set_proxy_settings" -> job.setProxySettings(ProxyUsage.valueOf(s(0)), s(1), s(2)).let { null }
             "get_proxy_settings" -> job.getProxySettings().let {
                 mapOf("usage" to it.usage.name, "proxy" to it.proxy, "bypass" to it.bypass)
             }
-            "set_remote_name", "set_expected_hash", "get_expected_hash", "set_validation_state",
+            "set_remote_name", "get_final_url", "get_temporary_name", "set_expected_hash", "get_expected_hash", "set_validation_state",
             "get_validation_state", "get_response_headers" -> {
                 val files = job.enumFiles()
                 try {
                     val f = files[n(0).toInt()]
                     when (method) {
                         "set_remote_name" -> f.setRemoteName(s(1)).let { null }
+                        "get_final_url" -> f.getFinalUrl()
+                        "get_temporary_name" -> f.getTemporaryName()
                         "set_expected_hash" -> f.setExpectedHash(s(1), s(2)).let { null }
                         "get_expected_hash" -> f.getExpectedHash()?.let { listOf(it.algorithm, it.hex) }
                         "set_validation_state" -> f.setValidationState(args[1] as Boolean).let { null }
@@ -539,6 +555,8 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
             want == "any" -> true
             want is Map<*, *> && got is String && want.containsKey("contains") ->
                 got.contains(want["contains"] as String)
+            want is Map<*, *> && got is String && want.containsKey("lacks") ->
+                !got.contains(want["lacks"] as String)
             want is Map<*, *> && got is Map<*, *> -> want.all { (k, w) -> matches(w, got[k]) }
             want is List<*> && got is List<*> -> want.size == got.size && want.indices.all { matches(want[it], got[it]) }
             want is Number && got is Number -> want.toLong() == got.toLong() && want.toDouble() == got.toDouble()
