@@ -255,7 +255,7 @@ pub struct RequestOptions {
 #[derive(Debug, Args)]
 #[command(group(
     ArgGroup::new("props")
-        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description", "notify_cmd", "header", "clear_headers", "headers_write_only", "security_flags", "user", "bearer", "max_time", "proxy", "noproxy", "proxy_user", "cert"])
+        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description", "notify_cmd", "header", "clear_headers", "headers_write_only", "security_flags", "user", "bearer", "max_time", "proxy", "noproxy", "proxy_user", "cert", "url", "replace_prefix"])
         .required(true)
         .multiple(true)
 ))]
@@ -305,6 +305,13 @@ pub struct SetArgs {
     /// a redirect is an error; 0x0800: allow https to http).
     #[arg(long, value_name = "FLAGS", value_parser = parse_flags)]
     pub security_flags: Option<u32>,
+    /// Give file INDEX (0-based, as `info` lists them) a new URL: an expired signed
+    /// URL, a mirror. Bytes already fetched are kept when it serves the same content.
+    #[arg(long = "url", value_name = "INDEX=URL", value_parser = parse_index_url)]
+    pub url: Vec<(usize, String)>,
+    /// Replace the prefix OLD of every file URL that starts with it by NEW.
+    #[arg(long = "replace-prefix", value_names = ["OLD", "NEW"], num_args = 2)]
+    pub replace_prefix: Option<Vec<String>>,
     #[command(flatten)]
     pub request: RequestOptions,
 }
@@ -330,6 +337,15 @@ pub struct DemoArgs {
 pub fn parse_priority(s: &str) -> Result<Priority, String> {
     Priority::from_name(s)
         .ok_or_else(|| format!("{s:?} is not a priority (foreground, high, normal or low)"))
+}
+
+/// `INDEX=URL` for `set --url`.
+fn parse_index_url(s: &str) -> Result<(usize, String), String> {
+    let (i, url) = s.split_once('=').ok_or("expected INDEX=URL")?;
+    let i = i
+        .parse()
+        .map_err(|_| format!("{i:?} is not a file index"))?;
+    Ok((i, url.to_string()))
 }
 
 /// `USER:PASSWORD` for `-u` (split at the first `:`).

@@ -221,6 +221,21 @@ fn set(m: &CopyManager, a: &SetArgs) -> bgcopy::Result<()> {
     if let Some(flags) = a.security_flags {
         job.set_security_flags(flags)?;
     }
+    if !a.url.is_empty() {
+        let files = job.enum_files()?;
+        for (i, url) in &a.url {
+            let f = files.get(*i).ok_or_else(|| {
+                bgcopy::Error::invalid_arg(format!(
+                    "the job has no file {i} (it has {})",
+                    files.len()
+                ))
+            })?;
+            f.set_remote_name(url)?;
+        }
+    }
+    if let Some([old, new]) = a.replace_prefix.as_deref() {
+        job.replace_remote_prefix(old, new)?;
+    }
     crate::get::apply_request(&job, &a.request)
 }
 

@@ -1371,3 +1371,45 @@ fn sha256_from_the_command_line_and_in_a_list() {
         2,
     );
 }
+
+#[test]
+fn a_new_url_from_the_command_line() {
+    let o = origin();
+    let d = scratch("newurl");
+    let state = d.join("state");
+    let id = create(&state, "newurl");
+    let local = d.join("n.bin");
+    ok(&run(
+        &state,
+        &[
+            "add",
+            &id,
+            &o.url("cli-nu-old/a", "size=400"),
+            local.to_str().unwrap(),
+        ],
+    ));
+    ok(&run(
+        &state,
+        &[
+            "set",
+            &id,
+            "--url",
+            &format!("0={}", o.url("cli-nu-mid/a", "size=400")),
+        ],
+    ));
+    let old = format!("{}/f/cli-nu-mid/", o.http_base());
+    let new = format!("{}/f/cli-nu-new/", o.http_base());
+    ok(&run(&state, &["set", &id, "--replace-prefix", &old, &new]));
+    assert_eq!(
+        info(&state, &id)["files"][0]["remote_name"],
+        o.url("cli-nu-new/a", "size=400")
+    );
+    let e = fails(&run(&state, &["set", &id, "--url", "3=http://x/"]), 1);
+    assert!(e.contains("no file 3"), "{e}");
+    fails(&run(&state, &["set", &id, "--url", "nonsense"]), 2);
+    ok(&run(&state, &["resume", &id]));
+    ok(&run(&state, &["wait", &id, "--timeout", "60"]));
+    ok(&run(&state, &["complete", &id]));
+    assert_eq!(std::fs::read(&local).unwrap(), content(400, 0));
+    assert_eq!(o.stats("cli-nu-new/a")["requests"], 1);
+}

@@ -71,6 +71,10 @@ pub(crate) struct FileRec {
     pub response_headers: Vec<String>,
     /// The content's expected digest, `sha256:<64 lower-case hex digits>`.
     pub expected_hash: Option<String>,
+    /// The URL whose origin the job's custom headers and credentials go to, when it is
+    /// not `remote` any more: ALLOW_REPORT made a redirect's target on another origin
+    /// the remote name, and that server must not receive them.
+    pub auth_url: Option<String>,
     /// The app said the bytes are valid (BITS File3 `SetValidationState(TRUE)`);
     /// false until it does, and again once the file starts over.
     pub validated: bool,
@@ -96,6 +100,7 @@ impl FileRec {
             final_url: None,
             response_headers: Vec::new(),
             expected_hash: None,
+            auth_url: None,
             validated: false,
         }
     }

@@ -84,12 +84,13 @@ fn is_token_char(b: u8) -> bool {
 
 /// Split a custom header line `Name: value` (checked: a token name that bgcopy does
 /// not reserve, a value of visible characters, spaces and tabs). The value is trimmed.
+/// No error shows a value (it may be a secret): at most the name.
 pub fn parse_header_line(line: &str) -> Result<(String, String)> {
-    let shown = || {
-        crate::redact::printable(line)
-            .chars()
-            .take(60)
-            .collect::<String>()
+    let which = || match line.split_once(':') {
+        Some((n, _)) if !n.is_empty() && n.len() <= 64 && n.bytes().all(is_token_char) => {
+            format!("custom header {n:?}")
+        }
+        _ => "a custom header line".to_string(),
     };
     if line.len() > MAX_HEADER_LINE {
         return Err(Error::new(
@@ -102,20 +103,22 @@ pub fn parse_header_line(line: &str) -> Result<(String, String)> {
     }
     if line.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
         return Err(Error::invalid_arg(format!(
-            "custom header {:?} holds CR, LF or NUL (one header a line, without line ends)",
-            shown()
+            "{} holds CR, LF or NUL (one header a line, without line ends)",
+            which()
         )));
     }
     let Some((name, value)) = line.split_once(':') else {
-        return Err(Error::invalid_arg(format!(
-            "custom header {:?} is not of the form \"Name: value\"",
-            shown()
-        )));
+        return Err(Error::invalid_arg(
+            "a custom header line is not of the form \"Name: value\" (it has no ':')",
+        ));
     };
     if name.is_empty() || !name.bytes().all(is_token_char) {
         return Err(Error::invalid_arg(format!(
             "custom header name {:?} is not a valid HTTP field name",
             crate::redact::printable(name)
+                .chars()
+                .take(40)
+                .collect::<String>()
         )));
     }
     if RESERVED.iter().any(|r| name.eq_ignore_ascii_case(r)) {

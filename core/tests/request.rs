@@ -827,6 +827,19 @@ fn an_expected_sha256_is_checked_across_a_resume_and_a_mismatch_refetches() {
     assert_eq!(s["ranges"][1], "", "{s}");
     job.complete().unwrap();
 
+    // Another size than the expected content's (the digest fixes the size): the same
+    // VALIDATION_FAILED.
+    let job = job_for(&m, &dir, &origin().url("hs-size", "size=1500"), "hs-size");
+    job.enum_files().unwrap()[0]
+        .set_expected_hash("sha256", &sha256_hex(&content(1000, 0)))
+        .unwrap();
+    assert_eq!(run(&job), JobState::Error);
+    assert_eq!(
+        job.get_error().unwrap().get_error().1,
+        codes::VALIDATION_FAILED
+    );
+    job.cancel().unwrap();
+
     // Bad input.
     let job = job_for(&m, &dir, &origin().url("hs-x", "size=10"), "hs-x");
     let f = &job.enum_files().unwrap()[0];
@@ -910,4 +923,43 @@ fn the_app_validates_files_and_response_headers_hide_secrets() {
     reader.close().unwrap();
     job.complete().unwrap();
     assert_eq!(std::fs::read(dir.file("b")).unwrap(), content(2000, 0));
+}
+
+#[test]
+fn allow_report_to_another_origin_never_carries_the_jobs_secrets_there() {
+    let dir = Dir::new("req-report-origin");
+    let m = open(&dir);
+    // http (wants the token) → https (another origin, slow): ALLOW_REPORT makes the
+    // https URL the remote name; the resume goes there directly, without the token or
+    // the custom header.
+    let target = format!(
+        "{}/f/ro-to?size=2000000&rate=1000000&echo_auth=1",
+        origin().https_base()
+    );
+    let url = origin().url("ro-from", &format!("to={}", encode(&target)));
+    let job = job_for(&m, &dir, &url, "ro");
+    job.set_security_flags(security::REDIRECT_ALLOW_REPORT)
+        .unwrap();
+    job.set_credentials(AuthTarget::Server, AuthScheme::Bearer, "", "ro.secret.tok")
+        .unwrap();
+    job.set_custom_headers(&["X-Key: ro-key-value"]).unwrap();
+    job.resume().unwrap();
+    suspend_after(&job, 200_000);
+    let file = &job.enum_files().unwrap()[0];
+    assert_eq!(file.get_remote_name().unwrap(), target);
+    assert_eq!(run(&job), JobState::Transferred);
+    let reqs = seen("ro-to");
+    assert!(reqs.len() >= 2, "{reqs:?}");
+    for r in &reqs {
+        assert!(
+            !r.iter()
+                .any(|h| h.starts_with("authorization") || h.starts_with("x-key")),
+            "{reqs:?}"
+        );
+    }
+    job.complete().unwrap();
+    assert_eq!(
+        std::fs::read(dir.file("ro")).unwrap(),
+        content(2_000_000, 0)
+    );
 }

@@ -121,6 +121,14 @@ pub(crate) fn ureq_class(e: &ureq::Error) -> (bool, u32) {
 /// Transient or not, and the code, of an I/O error from the connection. TLS failures
 /// arrive wrapped in I/O errors: certificate and handshake refusals are fatal.
 pub(crate) fn io_class(e: &std::io::Error) -> (bool, u32) {
+    // A SOCKS5 proxy that wants credentials, or refuses the ones given: fatal, like a
+    // CONNECT proxy's 407 (ureq's wording).
+    let text = e.to_string();
+    if text.contains("password authentication failed")
+        || text.contains("no acceptable auth methods")
+    {
+        return (false, codes::http(407));
+    }
     if let Some(inner) = e.get_ref() {
         if let Some(u) = inner.downcast_ref::<ureq::Error>() {
             return match u {

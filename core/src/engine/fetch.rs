@@ -18,8 +18,10 @@ pub(super) struct Ask<'a> {
     pub offset: u64,
     pub validator: Option<&'a str>,
     pub file: usize,
-    /// The job's custom headers (name, value).
+    /// The job's custom headers and `Authorization` (name, value), sent only to the
+    /// origin of `headers_origin`.
     pub headers: &'a [(String, String)],
+    pub headers_origin: &'a str,
     /// The job's security flags.
     pub flags: u32,
     /// The job's proxy settings and credentials (each hop picks its proxy).
@@ -58,7 +60,7 @@ pub(super) fn fetch(
             .config()
             .proxy(crate::proxy::proxy_for(&url, ask.proxy, ask.creds))
             .build();
-        if !ask.headers.is_empty() && crate::request::same_origin(ask.url, &url) {
+        if !ask.headers.is_empty() && crate::request::same_origin(ask.headers_origin, &url) {
             for (name, value) in ask.headers {
                 req = req.header(name.as_str(), value.as_str());
             }

@@ -48,9 +48,10 @@ pub(super) struct FileTransfer<'a> {
     pub(super) background: bool,
     /// `http`/`https` of the URL in use (after redirects).
     pub(super) proto: &'static str,
-    /// What goes to the file URL's origin only (custom headers, `Authorization`), and
-    /// the security flags.
+    /// What goes to the file URL's origin only (custom headers, `Authorization`), the
+    /// URL of that origin, and the security flags.
     headers: Vec<(String, String)>,
+    headers_origin: String,
     flags: u32,
     /// The job's proxy settings and credentials.
     proxy: crate::ProxySettings,
@@ -93,8 +94,9 @@ impl<'a> FileTransfer<'a> {
                     headers: crate::request::origin_headers(
                         &j.custom_headers,
                         &j.credentials,
-                        &f.remote,
+                        f.auth_url.as_deref().unwrap_or(&f.remote),
                     ),
+                    headers_origin: f.auth_url.clone().unwrap_or_else(|| f.remote.clone()),
                     flags: j.security_flags,
                     proxy: j.proxy.clone(),
                     creds: j.credentials.clone(),
@@ -103,7 +105,7 @@ impl<'a> FileTransfer<'a> {
                         .expected_hash
                         .as_deref()
                         .and_then(crate::request::sha256_bytes),
-                    secrets: secrets_of(j, &f.remote),
+                    secrets: secrets_of(j, f.auth_url.as_deref().unwrap_or(&f.remote)),
                 })
             })
             .ok()?
@@ -166,6 +168,7 @@ impl<'a> FileTransfer<'a> {
                 validator: self.validator.as_deref(),
                 file: self.idx,
                 headers: &self.headers,
+                headers_origin: &self.headers_origin,
                 flags: self.flags,
                 proxy: &self.proxy,
                 creds: &self.creds,
@@ -420,6 +423,10 @@ impl<'a> FileTransfer<'a> {
         self.ctx.table.update(id, Wake::ENGINE, |job, store| {
             let f = &mut job.files[idx];
             if f.epoch == epoch {
+                // The job's headers and credentials stay with the origin the app chose.
+                if f.auth_url.is_none() && !crate::request::same_origin(&f.remote, &url) {
+                    f.auth_url = Some(f.remote.clone());
+                }
                 f.remote = url.clone();
                 let _ = store.save_file(id, idx, f);
                 job.touch(now_ms());
@@ -546,10 +553,19 @@ pub(super) fn foreign_temp(
 /// and the `Authorization` value sent to `url`'s origin.
 fn secrets_of(j: &crate::record::JobRec, url: &str) -> Vec<String> {
     let mut out: Vec<String> = j.credentials.iter().map(|c| c.secret.clone()).collect();
-    for (name, value) in crate::request::origin_headers(&j.custom_headers, &j.credentials, url) {
-        if name.eq_ignore_ascii_case("authorization") {
-            out.push(value);
-        }
+    // Every custom header value and the `Authorization` sent (from credentials or the
+    // URL's userinfo), and the userinfo password itself.
+    for (_, value) in crate::request::origin_headers(&j.custom_headers, &j.credentials, url) {
+        out.push(value);
+    }
+    if let Ok(u) = url::Url::parse(url)
+        && let Some(p) = u.password()
+    {
+        out.push(
+            percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned(),
+        );
     }
     out.retain(|s| s.len() >= 4);
     out

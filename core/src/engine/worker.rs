@@ -66,6 +66,14 @@ fn finish(ctx: &EngineCtx, id: Uuid, generation: u64, outcome: Outcome) {
             let current = job.run.as_ref().is_some_and(|r| r.generation == generation);
             if current && !job.state.is_final() {
                 job.run = None;
+                // A failed request's answer (status, headers, final URL) is what the
+                // app reads to decide (a new URL, a token): record it now.
+                if let Outcome::Failed(f) = &outcome
+                    && let Some(idx) = f.error.file
+                    && let Some(file) = job.files.get(idx)
+                {
+                    let _ = all.store.save_response(id, idx, file);
+                }
                 apply_outcome(job, outcome, now_ms());
                 let _ = all.store.save_job(job);
             }

@@ -199,6 +199,8 @@ pub(super) fn retarget(
         let mut f = file_at(job, idx)?.clone();
         f.remote = url;
         f.final_url = None;
+        // The app chose this URL: its origin gets the job's headers and credentials.
+        f.auth_url = None;
         updated.push((idx, f));
     }
     store.atomic(|s| {

@@ -261,7 +261,7 @@ impl Store {
             .prepare_cached(
                 "SELECT idx, remote, local, total, done_bytes, validator, done, completed,
                  temp_name, changed_restarts, live_bytes, final_url, expected_hash, validated,
-                 response_headers FROM files WHERE job_id = ?1
+                 response_headers, auth_url FROM files WHERE job_id = ?1
                  ORDER BY idx",
             )
             .map_err(e)?;
@@ -283,6 +283,7 @@ impl Store {
                     r.get::<_, Option<String>>(12)?,
                     r.get::<_, bool>(13)?,
                     r.get::<_, Option<Vec<u8>>>(14)?,
+                    r.get::<_, Option<String>>(15)?,
                 ))
             })
             .map_err(e)?;
@@ -303,6 +304,7 @@ impl Store {
                 expected_hash,
                 validated,
                 response_headers,
+                auth_url,
             ) = row.map_err(e)?;
             let fkey = format!("{key} #{idx}");
             if usize::try_from(idx).ok() != Some(job.files.len()) {
@@ -335,6 +337,7 @@ impl Store {
                 None => None,
             };
             f.validated = validated;
+            f.auth_url = auth_url;
             f.response_headers = decode_args(response_headers.as_deref().unwrap_or_default())
                 .ok_or_else(|| {
                     bad_row(
@@ -539,8 +542,8 @@ impl Store {
             .prepare_cached(&format!(
                 "INSERT OR REPLACE INTO files (job_id, idx, remote, local, total, done_bytes,
                  validator, done, completed, temp_name, changed_restarts, live_bytes, final_url,
-                 expected_hash, validated, response_headers)
-                 SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16
+                 expected_hash, validated, response_headers, auth_url)
+                 SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17
                  WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND NOT ({LIVE}))"
             ))
             .and_then(|mut st| {
@@ -560,6 +563,27 @@ impl Store {
                     f.final_url,
                     f.expected_hash,
                     f.validated,
+                    (!f.response_headers.is_empty()).then(|| encode_args(&f.response_headers)),
+                    f.auth_url,
+                ])
+            })
+            .map_err(|e| self.err("save file", e))?;
+        self.stamp(id)
+    }
+
+    /// Record file `idx`'s last response (its final URL and headers) without touching
+    /// its progress (which only a synced checkpoint records): after a failed request,
+    /// so that the app and other processes see what the server answered.
+    pub fn save_response(&self, id: Uuid, idx: usize, f: &FileRec) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE files SET final_url = ?3, response_headers = ?4 WHERE job_id = ?1 AND idx = ?2",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    id.to_string(),
+                    idx as i64,
+                    f.final_url,
                     (!f.response_headers.is_empty()).then(|| encode_args(&f.response_headers)),
                 ])
             })

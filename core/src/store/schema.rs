@@ -119,7 +119,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE jobs ADD COLUMN client_key TEXT;
     ALTER TABLE files ADD COLUMN expected_hash TEXT;
     ALTER TABLE files ADD COLUMN validated INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE files ADD COLUMN response_headers BLOB;",
+    ALTER TABLE files ADD COLUMN response_headers BLOB;
+    ALTER TABLE files ADD COLUMN auth_url TEXT;",
 ];
 
 impl Store {
