@@ -110,6 +110,14 @@ impl FileRec {
         self.local.with_file_name(&self.temp_name)
     }
 
+    /// [`FileRec::reset`] under a new epoch, so that checkpoints of the bytes dropped
+    /// are void; returns the new epoch.
+    pub fn start_over(&mut self) -> u32 {
+        self.reset();
+        self.epoch += 1;
+        self.epoch
+    }
+
     /// Forget the bytes: the file starts over from 0 (same temporary file).
     pub fn reset(&mut self) {
         self.validated = false;

@@ -305,6 +305,9 @@ impl Inner {
     fn take_journal(&mut self, scope: Scope) -> Vec<(Uuid, Vec<crate::record::PendingEvent>)> {
         let take = |j: &mut JobRec| (j.id, std::mem::take(&mut j.journal));
         match scope {
+            Scope::One(id) if self.unsaved.is_empty() => {
+                self.jobs.get_mut(&id).map(take).into_iter().collect()
+            }
             // And those of the unsaved jobs, saved again in every transaction.
             Scope::One(id) => std::iter::once(id)
                 .chain(self.unsaved.iter().copied().filter(|u| *u != id))

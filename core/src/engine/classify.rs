@@ -111,9 +111,8 @@ pub(crate) fn ureq_class(e: &ureq::Error) -> (bool, u32) {
         | E::TooManyRedirects => (true, codes::INVALID_SERVER_RESPONSE),
         E::BadUri(_) | E::Http(_) => (false, codes::E_INVALIDARG),
         // A CONNECT proxy that wants credentials: fatal, like a 401 (the app sets
-        // PROXY credentials and resumes); any other refusal is retried.
+        // PROXY credentials and resumes); any other refusal is retried (below).
         E::ConnectProxyFailed(why) if why.contains("responded 407") => (false, codes::http(407)),
-        E::ConnectProxyFailed(_) => (true, codes::CONNECT_FAILURE),
         _ => (true, codes::CONNECT_FAILURE),
     }
 }

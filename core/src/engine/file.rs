@@ -76,6 +76,13 @@ impl<'a> FileTransfer<'a> {
         ctx.table
             .read_running(id, |j| {
                 let f = j.files.get(idx)?;
+                let headers_origin = f.auth_url.clone().unwrap_or_else(|| f.remote.clone());
+                let headers = crate::request::origin_headers(
+                    &j.custom_headers,
+                    &j.credentials,
+                    &headers_origin,
+                );
+                let secrets = secrets_of(j, &headers, &headers_origin);
                 Some(FileTransfer {
                     ctx,
                     id,
@@ -91,12 +98,8 @@ impl<'a> FileTransfer<'a> {
                     total: f.total,
                     background: j.priority != Priority::Foreground,
                     proto: scheme_of(&f.remote),
-                    headers: crate::request::origin_headers(
-                        &j.custom_headers,
-                        &j.credentials,
-                        f.auth_url.as_deref().unwrap_or(&f.remote),
-                    ),
-                    headers_origin: f.auth_url.clone().unwrap_or_else(|| f.remote.clone()),
+                    headers,
+                    headers_origin,
                     flags: j.security_flags,
                     proxy: j.proxy.clone(),
                     creds: j.credentials.clone(),
@@ -105,7 +108,7 @@ impl<'a> FileTransfer<'a> {
                         .expected_hash
                         .as_deref()
                         .and_then(crate::request::sha256_bytes),
-                    secrets: secrets_of(j, f.auth_url.as_deref().unwrap_or(&f.remote)),
+                    secrets,
                 })
             })
             .ok()?
@@ -175,9 +178,8 @@ impl<'a> FileTransfer<'a> {
                 client_cert: self.client_cert.as_ref(),
             };
             let (resp, final_url) = super::fetch::fetch(self.ctx, ask)?;
-            self.note_response(&resp);
             self.proto = scheme_of(&final_url);
-            self.note_final_url(&final_url);
+            self.note_response(&resp, &final_url);
             if final_url != self.url
                 && self.flags & security::REDIRECT_POLICY_MASK == security::REDIRECT_ALLOW_REPORT
             {
@@ -284,9 +286,7 @@ impl<'a> FileTransfer<'a> {
                 f.changed_restarts = f.changed_restarts.saturating_add(1);
             }
             let too_often = f.changed_restarts > MAX_CHANGED_RESTARTS;
-            f.reset();
-            f.epoch += 1;
-            let epoch = f.epoch;
+            let epoch = f.start_over();
             let _ = store.save_file(id, idx, f);
             job.error_count = job.error_count.saturating_add(1);
             job.touch(now_ms());
@@ -334,16 +334,19 @@ impl<'a> FileTransfer<'a> {
         Ok(())
     }
 
-    /// The URL the response came from (in memory; saved with the file's next
-    /// checkpoint, so it costs no transaction of its own).
-    /// Keep the response's headers for `get_response_headers()` (in memory; saved
-    /// with the file's next checkpoint).
-    fn note_response(&self, resp: &ureq::http::Response<ureq::Body>) {
+    /// Keep the response's headers (`get_response_headers()`) and the URL it came from
+    /// (`get_final_url()`): in memory, saved with the file's next checkpoint (or at once
+    /// when the run fails), so a request costs no transaction of its own.
+    fn note_response(&self, resp: &ureq::http::Response<ureq::Body>, final_url: &str) {
         let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
         let lines = crate::request::response_lines(resp.headers(), &secrets);
         let idx = self.idx;
         self.ctx.table.update_live(self.id, Wake::NONE, |job| {
-            job.files[idx].response_headers = lines;
+            let f = &mut job.files[idx];
+            f.response_headers = lines;
+            if f.final_url.as_deref() != Some(final_url) {
+                f.final_url = Some(final_url.to_string());
+            }
         });
     }
 
@@ -388,10 +391,9 @@ impl<'a> FileTransfer<'a> {
         let (id, idx) = (self.id, self.idx);
         if let Some(epoch) = self.ctx.table.update(id, Wake::ENGINE, |job, store| {
             let f = &mut job.files[idx];
-            f.reset();
-            f.epoch += 1;
+            let epoch = f.start_over();
             let _ = store.save_file(id, idx, f);
-            f.epoch
+            epoch
         }) {
             self.epoch = epoch;
         }
@@ -404,16 +406,6 @@ impl<'a> FileTransfer<'a> {
                 crate::request::to_hex(&want)
             ),
         ))
-    }
-
-    fn note_final_url(&self, url: &str) {
-        let idx = self.idx;
-        self.ctx.table.update_live(self.id, Wake::NONE, |job| {
-            let f = &mut job.files[idx];
-            if f.final_url.as_deref() != Some(url) {
-                f.final_url = Some(url.to_string());
-            }
-        });
     }
 
     /// Redirect policy ALLOW_REPORT: the final URL becomes the file's remote name (at
@@ -549,15 +541,12 @@ pub(super) fn foreign_temp(
     }
 }
 
-/// What no response header shown to the app may contain: the job's credential secrets
-/// and the `Authorization` value sent to `url`'s origin.
-fn secrets_of(j: &crate::record::JobRec, url: &str) -> Vec<String> {
+/// What no response header shown to the app may contain: the job's credential secrets,
+/// every header value it sends to `url`'s origin (custom ones, the `Authorization`),
+/// and the password of `url`'s userinfo.
+fn secrets_of(j: &crate::record::JobRec, headers: &[(String, String)], url: &str) -> Vec<String> {
     let mut out: Vec<String> = j.credentials.iter().map(|c| c.secret.clone()).collect();
-    // Every custom header value and the `Authorization` sent (from credentials or the
-    // URL's userinfo), and the userinfo password itself.
-    for (_, value) in crate::request::origin_headers(&j.custom_headers, &j.credentials, url) {
-        out.push(value);
-    }
+    out.extend(headers.iter().map(|(_, v)| v.clone()));
     if let Ok(u) = url::Url::parse(url)
         && let Some(p) = u.password()
     {

@@ -125,21 +125,20 @@ impl CopyFile {
             if valid {
                 changed.validated = true;
             } else {
-                changed.reset();
-                changed.epoch += 1;
+                changed.start_over();
             }
             store.save_file(job.id, idx, &changed)?;
             job.files[idx] = changed;
             if !valid {
                 job.stop_run();
                 job.error = Some(crate::record::ErrorRec {
-                    context: crate::types::ErrorContext::RemoteFile,
-                    code: codes::VALIDATION_FAILED,
-                    description: "the application found the file's bytes invalid \
-                                  (set_validation_state(false)); resume() fetches it again"
-                        .into(),
                     file: Some(idx),
-                    protocol: None,
+                    ..crate::record::ErrorRec::general(
+                        crate::types::ErrorContext::RemoteFile,
+                        codes::VALIDATION_FAILED,
+                        "the application found the file's bytes invalid \
+                         (set_validation_state(false)); resume() fetches it again",
+                    )
                 });
                 job.retry_at_ms = None;
                 job.set_state(JobState::Error, now);
