@@ -10,6 +10,12 @@ Scenarios:
   b  1000 files of 64 KiB in one job, 16 connections:
      curl --parallel --parallel-max 16, aria2c -j16, bgcopy (connections_per_job 16),
      bgcopy CLI
+  c  the large file from an nginx location that caps every connection at 48 MiB/s
+     (`limit_rate 48m`, like many CDNs): curl, aria2c -x16 -s16 -k1M, aria2c -x8 -s8
+     -k1M, bgcopy (default options: up to 8 connections per file)
+  d  bytes fetched twice per kill -9: bgcopy on the throttled file is SIGKILLed three
+     times and restarted (`--continue`), one stream and segmented; nginx's log of that
+     location gives each request's range and bytes sent
 
 Every tool runs once per round; the order rotates each round (paired runs), and the
 reported numbers are medians over the rounds. Each run is one child process measured
@@ -51,10 +57,14 @@ SMALL_SIZE = 64 * 1024
 PARALLEL = 16
 MiB = 1 << 20
 
-# Targets from the issue.
-TARGET_A_WALL = 1.0  # x curl
+# Targets from the issues (#14 for a, b, c and d).
+TARGET_A_WALL = 0.8  # x curl
 TARGET_A_RSS_MIB = 32
-TARGET_B_WALL = 1.5  # x curl --parallel
+TARGET_B_WALL = 1.0  # x curl --parallel
+TARGET_C_WALL = 1.0  # x aria2c -x16
+TARGET_C_RSS_MIB = 32
+TARGET_D_BYTES = MiB  # fetched twice per kill
+THROTTLE = "48m"  # nginx limit_rate of /throttled/ (48 MiB/s per connection)
 
 
 def log(msg: str) -> None:
@@ -83,7 +93,7 @@ def gen_file(path: Path, size: int, seed: int) -> None:
 
 def prepare_data(big_size: int, scenarios: list[str]) -> dict:
     data = {}
-    if "a" in scenarios:
+    if {"a", "c", "d"} & set(scenarios):
         big = WWW / f"big-{big_size // MiB}M.bin"
         if not (big.exists() and big.stat().st_size == big_size):
             log(f"generating {big.relative_to(BENCH)} ({big_size // MiB} MiB)")
@@ -161,9 +171,15 @@ http {{
     fastcgi_temp_path {d}/tmp/fastcgi;
     uwsgi_temp_path {d}/tmp/uwsgi;
     scgi_temp_path {d}/tmp/scgi;
+    log_format ranges '$status $body_bytes_sent "$http_range"';
     server {{
         listen 127.0.0.1:{self.port};
         root {WWW};
+        location /throttled/ {{
+            alias {WWW}/;
+            limit_rate {THROTTLE};
+            access_log {d}/logs/throttled.log ranges;
+        }}
     }}
 }}
 """
@@ -326,6 +342,16 @@ def tools_for(scenario: str, args, nginx: Nginx, data: dict) -> list[Tool]:
             str(driver), "--state-dir", str(s), "--out", str(o), url]))
         if args.cli and cli.exists():
             tools.append(Tool("bgcopy-cli", "bgcopy get (CLI)", lambda o, s: cli_cmd(args, cli, o, s, [url], None)))
+    elif scenario == "c":
+        big = data["big"]
+        url = nginx.url(f"throttled/{big.name}")
+        tools.append(Tool("curl", "curl", lambda o, s: ["curl", "-sS", "--fail", "-o", str(o / big.name), url]))
+        for n in (16, 8):
+            tools.append(Tool(f"aria2c-x{n}", f"aria2c -x{n} -s{n} -k1M", lambda o, s, n=n: [
+                "aria2c", "-q", f"-x{n}", f"-s{n}", "-k1M", "--file-allocation=none",
+                "--allow-overwrite=true", "--auto-file-renaming=false", "-d", str(o), "-o", big.name, url]))
+        tools.append(Tool("bgcopy", "bgcopy (library, default)", lambda o, s: [
+            str(driver), "--state-dir", str(s), "--out", str(o), url]))
     else:
         urls = [nginx.url(f"small/{p.name}") for p in data["small"]]
         lst = WORK / "small-urls.txt"
@@ -360,7 +386,7 @@ def cli_cmd(args, cli: Path, out: Path, state: Path, urls: list[str], lst: Path 
 
 
 def expected_files(scenario: str, data: dict) -> list[Path]:
-    return [data["big"]] if scenario == "a" else data["small"]
+    return data["small"] if scenario == "b" else [data["big"]]
 
 
 def verify(scenario: str, data: dict, out: Path, deep: bool) -> str | None:
@@ -373,7 +399,7 @@ def verify(scenario: str, data: dict, out: Path, deep: bool) -> str | None:
             return f"{dst}: {dst.stat().st_size} bytes, want {src.stat().st_size}"
     if deep:
         files = expected_files(scenario, data)
-        if scenario == "a":
+        if scenario != "b":
             if sha256(files[0]) != sha256(out / files[0].name):
                 return f"{files[0].name}: content differs"
         else:
@@ -400,7 +426,7 @@ def clean(tool: Tool, scenario: str) -> None:
         if d.exists():
             dst = TRASH / f"{d.name}-{time.time_ns()}"
             d.rename(dst)
-            if scenario == "a":
+            if scenario != "b":
                 shutil.rmtree(dst)  # a few inodes; frees the disk space now
     # Flush dirty pages now, so no run pays for the previous one's writeback.
     os.sync()
@@ -465,6 +491,135 @@ def run_scenario(scenario: str, args, nginx: Nginx, data: dict) -> dict:
     return {"tools": [(t.key, t.label) for t in tools], "runs": runs, "failures": failures}
 
 
+def log_entries(path: Path, skip: int) -> list[tuple[int, int]]:
+    """(first offset, bytes sent) of each request nginx logged after line `skip`."""
+    out = []
+    lines = path.read_text().splitlines() if path.exists() else []
+    for line in lines[skip:]:
+        parts = line.split(" ", 2)
+        if len(parts) < 3:
+            continue
+        sent = int(parts[1])
+        rng = parts[2].strip('"')
+        start = 0
+        if rng.startswith("bytes="):
+            try:
+                start = int(rng[6:].split("-", 1)[0] or 0)
+            except ValueError:
+                start = 0
+        out.append((start, sent))
+    return out
+
+
+def written_ranges(out: Path) -> list[tuple[int, int]]:
+    """The parts of the temporary file that hold data (SEEK_DATA/SEEK_HOLE): what the
+    killed process had written, measured independently of bgcopy's own records."""
+    parts = list(out.glob(".*.bgcopy-part"))
+    if not parts:
+        return []
+    fd = os.open(parts[0], os.O_RDONLY)
+    try:
+        end = os.fstat(fd).st_size
+        spans, at = [], 0
+        while at < end:
+            try:
+                a = os.lseek(fd, at, os.SEEK_DATA)
+            except OSError:
+                break
+            b = os.lseek(fd, a, os.SEEK_HOLE)
+            spans.append((a, b))
+            at = b
+        return spans
+    finally:
+        os.close(fd)
+
+
+def overlap(spans: list[tuple[int, int]], a: int, b: int) -> int:
+    """Bytes of [a, b) inside the union of spans (sorted, disjoint)."""
+    return sum(max(0, min(b, d) - max(a, c)) for c, d in spans)
+
+
+def refetched(groups: list[list[tuple[int, int]]], written: list[list[tuple[int, int]]]) -> list[int]:
+    """For each kill k: the bytes the run after it asked for (and got) that the killed
+    process had already written to the temporary file."""
+    return [sum(overlap(written[k - 1], a, a + n) for a, n in groups[k]) for k in range(1, len(groups))]
+
+
+def sent_twice(groups: list[list[tuple[int, int]]]) -> list[int]:
+    """For each kill k: the bytes the requests of the run after it sent that a request
+    of an earlier run had sent already."""
+    out = []
+    for k in range(1, len(groups)):
+        old = [(a, a + n) for g in groups[:k] for (a, n) in g]
+        twice = 0
+        for a, n in groups[k]:
+            b = a + n
+            # Overlap with the union of the old spans.
+            spans = sorted((max(a, c), min(b, d)) for c, d in old if min(b, d) > max(a, c))
+            end = a
+            for c, d in spans:
+                c = max(c, end)
+                if d > c:
+                    twice += d - c
+                    end = d
+        out.append(twice)
+    return out
+
+
+def run_kills(args, nginx: Nginx, data: dict) -> dict:
+    """Scenario d: kill -9 bgcopy three times during the throttled download."""
+    driver = ROOT / "target/release/bgcopy-bench"
+    big = data["big"]
+    url = nginx.url(f"throttled/{big.name}")
+    logf = nginx.dir / "logs/throttled.log"
+    logs = WORK / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    res = {}
+    # Kill after this long in each run: about a quarter of the whole download.
+    size_mib = big.stat().st_size / MiB
+    modes = [("one stream", ["--file-connections", "1"], size_mib / 48 / 4),
+             ("segmented", [], max(0.4, size_mib / 48 / 8 / 4))]
+    for label, extra, every in modes:
+        tool = Tool("bgcopy-kill", label, None)
+        clean(tool, "d")
+        out, state = tool.out_dir("d"), tool.state_dir()
+        out.mkdir(parents=True)
+        mark = len(logf.read_text().splitlines()) if logf.exists() else 0
+        marks = [mark]
+        written = []
+        for k in range(4):
+            cmd = [str(driver), "--state-dir", str(state), "--out", str(out)] + extra
+            if k:
+                cmd.append("--continue")
+            lf = logs / f"d-{label.replace(' ', '-')}-{k}.log"
+            with open(lf, "wb") as o:
+                p = subprocess.Popen(cmd + [url], stdin=subprocess.DEVNULL, stdout=o, stderr=subprocess.STDOUT)
+                if k < 3:
+                    time.sleep(every)
+                    p.send_signal(signal.SIGKILL)
+                rc = p.wait()
+            if k < 3:
+                written.append(written_ranges(out))
+                time.sleep(0.5)  # nginx logs the reset connections
+                marks.append(len(logf.read_text().splitlines()))
+            elif rc != 0:
+                res[label] = {"error": f"exit status {rc} (log {lf})"}
+        problem = res.get(label, {}).get("error") or verify("d", data, out, deep=True)
+        entries = log_entries(logf, mark)
+        groups = []
+        lines_before = mark
+        for m in marks[1:] + [mark + len(entries)]:
+            groups.append(entries[lines_before - mark:m - mark])
+            lines_before = m
+        twice = sent_twice(groups)
+        again = refetched(groups, written)
+        res[label] = {"refetched": again, "twice": twice, "requests": len(entries), "problem": problem}
+        log(f"  d {label}: written bytes fetched again per kill {again}; "
+            f"sent twice (with what was in flight) {twice}" + (f" PROBLEM {problem}" if problem else ""))
+        clean(tool, "d")
+    return res
+
+
 # ---------------------------------------------------------------------------
 # Report
 
@@ -521,6 +676,14 @@ def table(scenario: str, res: dict, bytes_total: int) -> tuple[list[str], dict]:
         )
     verdict = {}
     b = s.get("bgcopy")
+    if scenario == "c":
+        x16 = s.get("aria2c-x16")
+        if x16 and b:
+            verdict["wall_ratio"] = b["wall"] / x16["wall"]
+            verdict["wall_ok"] = verdict["wall_ratio"] <= TARGET_C_WALL
+            verdict["rss_mib"] = b["rss_mib"]
+            verdict["rss_ok"] = b["rss_mib"] <= TARGET_C_RSS_MIB
+        return lines, verdict
     if base and b:
         if scenario == "a":
             verdict["wall_ratio"] = b["wall"] / base["wall"]
@@ -606,6 +769,31 @@ def report(args, results: dict, data: dict, nginx_port: int, started: float, loa
     if "b" in results:
         lines, verdicts["b"] = table("b", results["b"], SMALL_COUNT * SMALL_SIZE)
         out += [f"**(b) {SMALL_COUNT} files of 64 KiB in one job** ({PARALLEL} connections)", ""] + lines + [""]
+    if "c" in results:
+        size = data["big"].stat().st_size
+        lines, verdicts["c"] = table("c", results["c"], size)
+        out += [f"**(c) the {size // MiB} MiB file, every connection capped at {THROTTLE}B/s by nginx "
+                "(`limit_rate`)** (ratios against curl's one connection; the target is against aria2c -x16)",
+                ""] + lines + [""]
+    if "d" in results:
+        out += ["**(d) bytes fetched again per kill -9** (3 kills during the throttled download, then a run "
+                "to the end). *Re-fetched*: bytes the killed process had written to its temporary file "
+                "(its data extents, read with SEEK_DATA/SEEK_HOLE right after the kill) that the next run "
+                "asked for again (nginx's log of each request's range and bytes sent). *Sent twice* also "
+                "counts what was in flight in the kernel's socket buffers, which no client can keep.", "",
+                "| mode | re-fetched per kill (bytes) | max | sent twice per kill (bytes) | requests | file |",
+                "|---|---|---:|---|---:|---|"]
+        worst = 0
+        for label, r in results["d"].items():
+            rf = r.get("refetched", [])
+            tw = r.get("twice", [])
+            worst = max([worst] + rf)
+            out.append(f"| {label} | {', '.join(str(x) for x in rf)} | {max(rf) if rf else '–'} "
+                       f"| {', '.join(str(x) for x in tw)} | {r.get('requests', '–')} "
+                       f"| {r.get('problem') or 'identical'} |")
+        out.append("")
+        verdicts["d"] = {"max": worst, "ok": worst <= TARGET_D_BYTES and
+                         not any(r.get("problem") for r in results["d"].values())}
     out += ["**Targets**", ""]
     if "a" in verdicts:
         v = verdicts["a"]
@@ -620,6 +808,17 @@ def report(args, results: dict, data: dict, nginx_port: int, started: float, loa
             out.append(f"- (b) wall ≤ {TARGET_B_WALL}× curl --parallel: **{'met' if v['wall_ok'] else 'NOT met'}** ({v['wall_ratio']:.2f}×)")
         else:
             out.append("- (b) not evaluated (bgcopy or curl failed)")
+    if "c" in verdicts:
+        v = verdicts["c"]
+        if v:
+            out.append(f"- (c) wall ≤ {TARGET_C_WALL}× aria2c -x16: **{'met' if v['wall_ok'] else 'NOT met'}** ({v['wall_ratio']:.2f}×)")
+            out.append(f"- (c) peak RSS ≤ {TARGET_C_RSS_MIB} MiB: **{'met' if v['rss_ok'] else 'NOT met'}** ({v['rss_mib']:.1f} MiB)")
+        else:
+            out.append("- (c) not evaluated (bgcopy or aria2c failed)")
+    if "d" in verdicts:
+        v = verdicts["d"]
+        out.append(f"- (d) ≤ {TARGET_D_BYTES // 1024} KiB re-fetched per kill, file identical: "
+                   f"**{'met' if v['ok'] else 'NOT met'}** (worst {v['max']} bytes)")
     out += [
         "",
         "**Conditions**",
@@ -653,7 +852,7 @@ def write_readme(section: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5, help="rounds per scenario (default 5)")
-    ap.add_argument("--only", choices=["a", "b"], help="run one scenario")
+    ap.add_argument("--only", choices=["a", "b", "c", "d"], help="run one scenario")
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 round, 256 MiB instead of 1 GiB")
     ap.add_argument("--port", type=int, default=0, help="nginx port (default: a free ephemeral one)")
     ap.add_argument("--no-readme", action="store_true", help="don't rewrite the results section of bench/README.md")
@@ -667,7 +866,7 @@ def main() -> int:
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
     big_size = (256 if args.quick else 1024) * MiB
-    scenarios = [args.only] if args.only else ["a", "b"]
+    scenarios = [args.only] if args.only else ["a", "b", "c", "d"]
 
     driver = ROOT / "target/release/bgcopy-bench"
     if not driver.exists():
@@ -696,6 +895,10 @@ def main() -> int:
     results = {}
     try:
         for sc in scenarios:
+            if sc == "d":
+                log("scenario d: kill -9 three times, one stream and segmented")
+                results[sc] = run_kills(args, nginx, data)
+                continue
             log(f"scenario {sc}: {args.rounds} round(s)")
             results[sc] = run_scenario(sc, args, nginx, data)
     finally:
@@ -707,7 +910,7 @@ def main() -> int:
     raw = {
         "args": vars(args),
         "results": results,
-        "summary": {sc: summarize(r) for sc, r in results.items()},
+        "summary": {sc: summarize(r) for sc, r in results.items() if sc != "d"},
     }
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (WORK / f"results-{stamp}.json").write_text(json.dumps(raw, indent=1, default=str))
@@ -717,7 +920,8 @@ def main() -> int:
     if not args.no_readme:
         write_readme(section)
         log(f"results written to {README.relative_to(ROOT)} (raw data in bench/work/results-{stamp}.json)")
-    bad = [f"{sc}:{k}" for sc, r in results.items() for k in r["failures"]]
+    bad = [f"{sc}:{k}" for sc, r in results.items() if sc != "d" for k in r["failures"]]
+    bad += [f"d:{k}" for k, r in results.get("d", {}).items() if r.get("problem")]
     if bad:
         log(f"failed: {', '.join(bad)} (logs in bench/work/logs/)")
         return 1

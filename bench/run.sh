@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bgcopy benchmarks: installs the tools if missing, builds the driver, runs bench.py.
-#   bench/run.sh [--rounds N] [--only a|b] [--quick] [--port P] [--no-readme] [--no-cli]
+#   bench/run.sh [--rounds N] [--only a|b|c|d] [--quick] [--port P] [--no-readme] [--no-cli]
 # See bench/README.md.
 set -euo pipefail
 

@@ -220,6 +220,25 @@ export declare class CopyJob {
    */
   setMaximumDownloadTime(seconds: number): void
   /**
+   * How many connections one file of the job may use at once (segmented download,
+   * BITS Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
+   * `maxConnectionsPerFile` option.
+   */
+  getMaxConnectionsPerFile(): number
+  /**
+   * Let one file of the job use up to `n` connections at once (1..=64; 1 = one
+   * stream). A file is split only when the server honours ranges for it and it is
+   * at least 2 MiB.
+   */
+  setMaxConnectionsPerFile(n: number): void
+  /** The job's bandwidth limit in bytes per second (0: none, the default). */
+  getBandwidthLimit(): number
+  /**
+   * Limit the job to `bytesPerSecond` over all its connections (0: none); applies
+   * within a second while it transfers.
+   */
+  setBandwidthLimit(bytesPerSecond: number): void
+  /**
    * Give every file whose remote URL starts with `oldPrefix` that URL with the
    * prefix replaced by `newPrefix` (BITS Job3 `ReplaceRemotePrefix`), all or none;
    * returns how many files changed. A file keeps its bytes when the new URL serves
@@ -319,6 +338,18 @@ export declare class CopyManager {
    * cancelled); `INVALID_ARG` if `id` is not a UUID.
    */
   getJob(id: string): CopyJob
+  /**
+   * Change the bandwidth limit shared by every HIGH, NORMAL and LOW transfer of the
+   * queue (bytes per second; 0: none) while they run: it applies within a second,
+   * whichever process runs the transfers, and stays with the state directory.
+   * FOREGROUND jobs are never limited by it.
+   */
+  setBackgroundBandwidthLimit(bytesPerSecond: number): void
+  /**
+   * The background bandwidth limit in bytes per second (0: none): the one stored
+   * for the state directory, else the `backgroundBandwidthLimit` option.
+   */
+  getBackgroundBandwidthLimit(): number
   /**
    * The durable event journal: up to `limit` (1..=10000) entries numbered above
    * `cursor`, oldest first (start with 0, then pass the last entry's `seq`). Every
@@ -538,8 +569,18 @@ export declare enum JobType {
 export interface ManagerOptions {
   /** Transfer slots shared by HIGH/NORMAL/LOW jobs (FOREGROUND jobs always run). Default 2. */
   backgroundSlots?: number
-  /** Files of one job transferred at once. Default 8. */
+  /**
+   * Connections one job uses at once (its files, and the segments of a large
+   * file). Default 8.
+   */
   connectionsPerJob?: number
+  /**
+   * Connections one file may use at once (segmented download) unless its job says
+   * otherwise; 1 = one stream. Default 8.
+   */
+  maxConnectionsPerFile?: number
+  /** Connections to one host at once, over all jobs. Default 16. */
+  connectionsPerHost?: number
   /** A connection idle this long (ms) is a transient error. Default 60000. */
   readTimeoutMs?: number
   /** Connecting (TCP + TLS) may take this long (ms). Default 30000. */

@@ -109,13 +109,13 @@ valgrind=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect
 run "unit tests under valgrind" "${valgrind[@]}" "$work/unit-shared"
 # These assert on timing (pre-emption, round robin, bytes in flight, a retry that must
 # not start before a reopen, a one-second TRANSIENT_ERROR window, a port refusing
-# connections for only 2.5 s) that a program slowed
+# connections for only 2.5 s, measured rates, paced segmented transfers) that a program slowed
 # down 20-50x by valgrind cannot meet; they run in every other configuration. Valgrind
 # runs one thread at a time, so fewer scenarios at once keep each one closer to real
 # time.
-skip=priority_preemption,round_robin,suspend_resume,reopen_continues,transient_survives_reopen,bandwidth_limit,stall_read_timeout,connect_failure_transient
+skip=priority_preemption,round_robin,suspend_resume,reopen_continues,transient_survives_reopen,bandwidth_limit,stall_read_timeout,connect_failure_transient,bandwidth_change,segmented_download,segmented_fallback,segmented_429
 BGCOPY_SCENARIO_SKIP=$skip BGCOPY_SCENARIO_JOBS=6 \
-  run "scenarios under valgrind (all but 8 timing-sensitive ones)" "${valgrind[@]}" \
+  run "scenarios under valgrind (all but 12 timing-sensitive ones)" "${valgrind[@]}" \
   "$work/scenarios-shared" tests/scenarios
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0

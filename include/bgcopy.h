@@ -654,7 +654,8 @@ typedef struct bgcopy_manager_options {
    */
   uint32_t background_slots;
   /**
-   * Files of one job transferred at once. At least 1; default 8.
+   * Connections one job uses at once (its files, and the segments of a large file).
+   * At least 1; default 8.
    */
   uint32_t connections_per_job;
   /**
@@ -713,6 +714,16 @@ typedef struct bgcopy_manager_options {
    * Number of entries of `tls_root_certs`.
    */
   size_t tls_root_certs_count;
+  /**
+   * Connections one file may use at once (segmented download) unless its job says
+   * otherwise; 1 = one stream. 1..=64; default 8.
+   */
+  uint32_t max_connections_per_file;
+  /**
+   * Connections to one host (name and port) at once, over all jobs. At least 1;
+   * default 16.
+   */
+  uint32_t connections_per_host;
 } bgcopy_manager_options;
 
 /**
@@ -1200,6 +1211,36 @@ int32_t bgcopy_job_set_maximum_download_time(bgcopy_job *j,
                                              uint32_t seconds);
 
 /**
+ * How many connections one file of the job may use at once (segmented download, BITS
+ * Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
+ * `max_connections_per_file` option.
+ */
+int32_t bgcopy_job_get_max_connections_per_file(bgcopy_job *j,
+                                                uint32_t *out);
+
+/**
+ * Let one file of the job use up to `n` connections at once (1..=64; 1 = one stream,
+ * else `BGCOPY_E_INVALIDARG`). A file is split only when the server honours ranges
+ * for it and it is at least 2 MiB; every connection counts against the manager's
+ * `connections_per_job` and `connections_per_host`.
+ */
+int32_t bgcopy_job_set_max_connections_per_file(bgcopy_job *j,
+                                                uint32_t n);
+
+/**
+ * The job's bandwidth limit in bytes per second (0: none, the default).
+ */
+int32_t bgcopy_job_get_bandwidth_limit(bgcopy_job *j,
+                                       uint64_t *out);
+
+/**
+ * Limit the job to `bytes_per_second` over all its connections (0: none); applies
+ * within a second while it transfers. Above `INT64_MAX`: `BGCOPY_E_INVALIDARG`.
+ */
+int32_t bgcopy_job_set_bandwidth_limit(bgcopy_job *j,
+                                       uint64_t bytes_per_second);
+
+/**
  * Give every file whose remote URL starts with `old_prefix` that URL with the prefix
  * replaced by `new_prefix` (BITS Job3 `ReplaceRemotePrefix`), all or none (each new
  * URL is checked like `bgcopy_job_add_file`'s). A file keeps its bytes when the new
@@ -1405,6 +1446,23 @@ int32_t bgcopy_manager_events_since(bgcopy_manager *m,
  */
 void bgcopy_event_array_free(bgcopy_event *events,
                              size_t count);
+
+/**
+ * Change the bandwidth limit shared by every HIGH, NORMAL and LOW transfer of the
+ * queue (bytes per second; 0: none) while they run: it applies within a second,
+ * whichever process runs the transfers, and stays with the state directory (it
+ * replaces the `background_bandwidth_limit` option from then on). FOREGROUND jobs are
+ * never limited by it.
+ */
+int32_t bgcopy_manager_set_background_bandwidth_limit(bgcopy_manager *m,
+                                                      uint64_t bytes_per_second);
+
+/**
+ * The background bandwidth limit in bytes per second (0: none): the one stored for
+ * the state directory, else the option the manager was opened with.
+ */
+int32_t bgcopy_manager_get_background_bandwidth_limit(bgcopy_manager *m,
+                                                      uint64_t *out);
 
 /**
  * Stop every transfer (each checkpoints where it is), flush the store, stop the

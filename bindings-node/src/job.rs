@@ -371,6 +371,49 @@ impl CopyJob {
         self.job.set_maximum_download_time(s).or_throw(env)
     }
 
+    /// How many connections one file of the job may use at once (segmented download,
+    /// BITS Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
+    /// `maxConnectionsPerFile` option.
+    #[napi]
+    pub fn get_max_connections_per_file(&self, env: &Env) -> Result<u32> {
+        self.job.get_max_connections_per_file().or_throw(env)
+    }
+
+    /// Let one file of the job use up to `n` connections at once (1..=64; 1 = one
+    /// stream). A file is split only when the server honours ranges for it and it is
+    /// at least 2 MiB.
+    #[napi]
+    pub fn set_max_connections_per_file(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "number")] n: Unknown,
+    ) -> Result<()> {
+        let n = args::uint32(env, n, "n")?;
+        self.job.set_max_connections_per_file(n).or_throw(env)
+    }
+
+    /// The job's bandwidth limit in bytes per second (0: none, the default).
+    #[napi]
+    pub fn get_bandwidth_limit(&self, env: &Env) -> Result<f64> {
+        self.job
+            .get_bandwidth_limit()
+            .map(|n| n as f64)
+            .or_throw(env)
+    }
+
+    /// Limit the job to `bytesPerSecond` over all its connections (0: none); applies
+    /// within a second while it transfers.
+    #[napi]
+    pub fn set_bandwidth_limit(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "number")] bytes_per_second: Unknown,
+    ) -> Result<()> {
+        const SAFE: f64 = 9_007_199_254_740_991.0; // Number.MAX_SAFE_INTEGER
+        let n = args::integer(env, &bytes_per_second, "bytesPerSecond", 0.0, SAFE)? as u64;
+        self.job.set_bandwidth_limit(n).or_throw(env)
+    }
+
     /// Give every file whose remote URL starts with `oldPrefix` that URL with the
     /// prefix replaced by `newPrefix` (BITS Job3 `ReplaceRemotePrefix`), all or none;
     /// returns how many files changed. A file keeps its bytes when the new URL serves

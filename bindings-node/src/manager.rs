@@ -102,6 +102,35 @@ impl CopyManager {
         Ok(CopyJob::new(job, self.mgr.clone()))
     }
 
+    /// Change the bandwidth limit shared by every HIGH, NORMAL and LOW transfer of the
+    /// queue (bytes per second; 0: none) while they run: it applies within a second,
+    /// whichever process runs the transfers, and stays with the state directory.
+    /// FOREGROUND jobs are never limited by it.
+    #[napi]
+    pub fn set_background_bandwidth_limit(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "number")] bytes_per_second: Unknown,
+    ) -> Result<()> {
+        const SAFE: f64 = 9_007_199_254_740_991.0; // Number.MAX_SAFE_INTEGER
+        let n = args::integer(env, &bytes_per_second, "bytesPerSecond", 0.0, SAFE)? as u64;
+        self.mgr
+            .core
+            .set_background_bandwidth_limit(n)
+            .or_throw(env)
+    }
+
+    /// The background bandwidth limit in bytes per second (0: none): the one stored
+    /// for the state directory, else the `backgroundBandwidthLimit` option.
+    #[napi]
+    pub fn get_background_bandwidth_limit(&self, env: &Env) -> Result<f64> {
+        self.mgr
+            .core
+            .get_background_bandwidth_limit()
+            .map(|n| n as f64)
+            .or_throw(env)
+    }
+
     /// The durable event journal: up to `limit` (1..=10000) entries numbered above
     /// `cursor`, oldest first (start with 0, then pass the last entry's `seq`). Every
     /// process sees the same numbers; a job's entries are kept while it is live and

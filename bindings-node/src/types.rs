@@ -297,8 +297,14 @@ pub struct CopyCallback {
 pub struct ManagerOptions {
     /// Transfer slots shared by HIGH/NORMAL/LOW jobs (FOREGROUND jobs always run). Default 2.
     pub background_slots: Option<u32>,
-    /// Files of one job transferred at once. Default 8.
+    /// Connections one job uses at once (its files, and the segments of a large
+    /// file). Default 8.
     pub connections_per_job: Option<u32>,
+    /// Connections one file may use at once (segmented download) unless its job says
+    /// otherwise; 1 = one stream. Default 8.
+    pub max_connections_per_file: Option<u32>,
+    /// Connections to one host at once, over all jobs. Default 16.
+    pub connections_per_host: Option<u32>,
     /// A connection idle this long (ms) is a transient error. Default 60000.
     pub read_timeout_ms: Option<u32>,
     /// Connecting (TCP + TLS) may take this long (ms). Default 30000.

@@ -414,11 +414,12 @@ class Run {
             }
           }
         }
-        if (step.range_requests !== undefined) {
-          const n = stats.ranges.filter((r) => r !== '').length
-          if (n !== step.range_requests) {
-            throw new Error(`origin ${step.name}: ${show}, wanted ${step.range_requests} range requests`)
-          }
+        const rangeRequests = stats.ranges.filter((r) => r !== '').length
+        if (step.range_requests !== undefined && rangeRequests !== step.range_requests) {
+          throw new Error(`origin ${step.name}: ${show}, wanted ${step.range_requests} range requests`)
+        }
+        if (step.min_range_requests !== undefined && rangeRequests < step.min_range_requests) {
+          throw new Error(`origin ${step.name}: ${show}, wanted at least ${step.min_range_requests} range requests`)
         }
         return
       }
@@ -478,6 +479,10 @@ class Run {
         m.close()
         return null
       }
+      case 'set_background_bandwidth_limit':
+        return this.mgr().setBackgroundBandwidthLimit(args[0]) ?? null
+      case 'get_background_bandwidth_limit':
+        return this.mgr().getBackgroundBandwidthLimit()
       case 'reopen': {
         this.close()
         this.open()
@@ -496,6 +501,10 @@ class Run {
   async call(job, method, args, step) {
     const u32 = (i) => {
       if (!Number.isInteger(args[i])) throw new Error(`${method}: argument ${i} must be a u32`)
+      return args[i]
+    }
+    const u64 = (i) => {
+      if (!Number.isInteger(args[i])) throw new Error(`${method}: argument ${i} must be a u64`)
       return args[i]
     }
     switch (method) {
@@ -618,6 +627,14 @@ class Run {
         return job.getMaximumDownloadTime()
       case 'set_maximum_download_time':
         return job.setMaximumDownloadTime(u32(0)) ?? null
+      case 'get_max_connections_per_file':
+        return job.getMaxConnectionsPerFile()
+      case 'set_max_connections_per_file':
+        return job.setMaxConnectionsPerFile(u32(0)) ?? null
+      case 'get_bandwidth_limit':
+        return job.getBandwidthLimit()
+      case 'set_bandwidth_limit':
+        return job.setBandwidthLimit(u64(0)) ?? null
       case 'replace_remote_prefix':
         return job.replaceRemotePrefix(args[0], args[1])
       case 'set_client_certificate':

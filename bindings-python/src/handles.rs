@@ -369,6 +369,39 @@ impl PyCopyJob {
         self.mutate(py, |j| j.set_maximum_download_time(s))
     }
 
+    /// How many connections one file of the job may use at once (segmented download,
+    /// BITS Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
+    /// ``max_connections_per_file`` option.
+    fn get_max_connections_per_file(&self, py: Python<'_>) -> PyResult<u32> {
+        self.job.get_max_connections_per_file().or_raise(py)
+    }
+
+    /// Let one file of the job use up to ``n`` connections at once (1..=64; 1 = one
+    /// stream). A file is split only when the server honours ranges for it and it is
+    /// at least 2 MiB.
+    #[pyo3(signature = (n))]
+    fn set_max_connections_per_file(&self, py: Python<'_>, n: &Bound<'_, PyAny>) -> PyResult<()> {
+        let n = convert::u32_arg(n, "n")?;
+        self.mutate(py, |j| j.set_max_connections_per_file(n))
+    }
+
+    /// The job's bandwidth limit in bytes per second (0: none, the default).
+    fn get_bandwidth_limit(&self, py: Python<'_>) -> PyResult<u64> {
+        self.job.get_bandwidth_limit().or_raise(py)
+    }
+
+    /// Limit the job to ``bytes_per_second`` over all its connections (0: none);
+    /// applies within a second while it transfers.
+    #[pyo3(signature = (bytes_per_second))]
+    fn set_bandwidth_limit(
+        &self,
+        py: Python<'_>,
+        bytes_per_second: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let n = convert::uint(bytes_per_second, "bytes_per_second", i64::MAX as u64)?;
+        self.mutate(py, |j| j.set_bandwidth_limit(n))
+    }
+
     /// Give every file whose remote URL starts with ``old_prefix`` that URL with the
     /// prefix replaced by ``new_prefix`` (BITS Job3 ``ReplaceRemotePrefix``), all or
     /// none; returns how many files changed. A file keeps its bytes when the new URL

@@ -135,6 +135,8 @@ impl PyCopyManager {
     ///
     /// Keyword options (None keeps the default): ``background_slots`` (2) transfer
     /// slots shared by non-FOREGROUND jobs; ``connections_per_job`` (8);
+    /// ``max_connections_per_file`` (8; 1 = one stream per file);
+    /// ``connections_per_host`` (16);
     /// ``read_timeout`` (60 s) and ``connect_timeout`` (30 s) in seconds;
     /// ``checkpoint_bytes`` (8 MiB) and ``checkpoint_interval`` (1 s);
     /// ``notify_interval`` (0.5 s) JOB_MODIFICATION coalescing; ``time_slice`` (30 s)
@@ -206,6 +208,30 @@ impl PyCopyManager {
         let id = convert::string(job_id, "job_id")?;
         let job = self.owner.manager().get_job(&id).or_raise(py)?;
         Ok(PyCopyJob::new(job, self.owner.clone()))
+    }
+
+    /// Change the bandwidth limit shared by every HIGH, NORMAL and LOW transfer of the
+    /// queue (bytes per second; 0: none) while they run: it applies within a second,
+    /// whichever process runs the transfers, and stays with the state directory.
+    /// FOREGROUND jobs are never limited by it.
+    #[pyo3(signature = (bytes_per_second))]
+    fn set_background_bandwidth_limit(
+        &self,
+        py: Python<'_>,
+        bytes_per_second: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let n = convert::uint(bytes_per_second, "bytes_per_second", i64::MAX as u64)?;
+        let m = self.owner.manager();
+        py.detach(|| m.set_background_bandwidth_limit(n))
+            .or_raise(py)
+    }
+
+    /// The background bandwidth limit in bytes per second (0: none): the one stored for
+    /// the state directory, else the ``background_bandwidth_limit`` option.
+    fn get_background_bandwidth_limit(&self, py: Python<'_>) -> PyResult<u64> {
+        let m = self.owner.manager();
+        py.detach(|| m.get_background_bandwidth_limit())
+            .or_raise(py)
     }
 
     /// The durable event journal: up to ``limit`` (1..=10000) ``Event`` entries

@@ -371,11 +371,13 @@ class Run:
                     if b - a < step["min_gap_ms"]:
                         raise StepFailed(f"origin {name}: requests {b - a} ms apart, wanted "
                                          f">= {step['min_gap_ms']}")
-            if "range_requests" in step:
-                n = sum(1 for r in stats["ranges"] if r)
-                if n != step["range_requests"]:
-                    raise StepFailed(f"origin {name}: {stats}, wanted "
-                                     f"{step['range_requests']} range requests")
+            range_requests = sum(1 for r in stats["ranges"] if r)
+            if "range_requests" in step and range_requests != step["range_requests"]:
+                raise StepFailed(f"origin {name}: {stats}, wanted "
+                                 f"{step['range_requests']} range requests")
+            if "min_range_requests" in step and range_requests < step["min_range_requests"]:
+                raise StepFailed(f"origin {name}: {stats}, wanted at least "
+                                 f"{step['min_range_requests']} range requests")
         elif op == "sleep":
             time.sleep(step.get("ms", 0) / 1000.0)
         else:
@@ -425,6 +427,8 @@ class Run:
             self.manager = None
             m.close()
             return None
+        if method in ("set_background_bandwidth_limit", "get_background_bandwidth_limit"):
+            return getattr(self.mgr(), method)(*args)
         if method == "reopen":
             self.close()
             self.open()
@@ -524,7 +528,8 @@ class Run:
         if method == "remove_credentials":
             return job.remove_credentials(bgcopy.AuthTarget[args[0]], bgcopy.AuthScheme[args[1]])
         if method in ("get_maximum_download_time", "set_maximum_download_time",
-                      "replace_remote_prefix"):
+                      "get_max_connections_per_file", "set_max_connections_per_file",
+                      "get_bandwidth_limit", "set_bandwidth_limit", "replace_remote_prefix"):
             return getattr(job, method)(*args)
         if method == "set_client_certificate":
             return job.set_client_certificate(args[0], args[1])

@@ -56,6 +56,20 @@ impl CopyManager {
             .map(|v| v.into_iter().map(Event::from).collect())
     }
 
+    /// Change the bandwidth limit shared by every HIGH, NORMAL and LOW transfer of the
+    /// queue (bytes per second; 0: none) while they run: it applies within a second,
+    /// whichever process runs the transfers, and stays with the state directory.
+    /// FOREGROUND jobs are never limited by it.
+    pub fn set_background_bandwidth_limit(&self, bytes_per_second: u64) -> Result<()> {
+        guard(|| self.0.set_background_bandwidth_limit(bytes_per_second))
+    }
+
+    /// The background bandwidth limit in bytes per second (0: none): the one stored for
+    /// the state directory, else the `background_bandwidth_limit` option.
+    pub fn get_background_bandwidth_limit(&self) -> Result<u64> {
+        guard(|| self.0.get_background_bandwidth_limit())
+    }
+
     /// Every job that is not ACKNOWLEDGED or CANCELLED, in creation order.
     pub fn enum_jobs(&self) -> Result<Vec<Arc<CopyJob>>> {
         guard(|| self.0.enum_jobs()).map(|v| v.into_iter().map(CopyJob::wrap).collect())
@@ -305,6 +319,31 @@ impl CopyJob {
     /// passes, the job goes to ERROR with MAXDOWNLOAD_TIMEOUT.
     pub fn set_maximum_download_time(&self, seconds: u32) -> Result<()> {
         guard(|| self.0.set_maximum_download_time(seconds))
+    }
+
+    /// How many connections one file of the job may use at once (segmented download,
+    /// BITS Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
+    /// `max_connections_per_file` option.
+    pub fn get_max_connections_per_file(&self) -> Result<u32> {
+        guard(|| self.0.get_max_connections_per_file())
+    }
+
+    /// Let one file of the job use up to `n` connections at once (1..=64; 1 = one
+    /// stream). A file is split only when the server honours ranges for it and it is at
+    /// least 2 MiB.
+    pub fn set_max_connections_per_file(&self, n: u32) -> Result<()> {
+        guard(|| self.0.set_max_connections_per_file(n))
+    }
+
+    /// The job's bandwidth limit in bytes per second (0: none, the default).
+    pub fn get_bandwidth_limit(&self) -> Result<u64> {
+        guard(|| self.0.get_bandwidth_limit())
+    }
+
+    /// Limit the job to `bytes_per_second` over all its connections (0: none); applies
+    /// within a second while it transfers.
+    pub fn set_bandwidth_limit(&self, bytes_per_second: u64) -> Result<()> {
+        guard(|| self.0.set_bandwidth_limit(bytes_per_second))
     }
 
     /// Give every file whose remote URL starts with `old_prefix` that URL with the

@@ -266,7 +266,8 @@ pub struct ManagerOptions {
     /// Transfer slots shared by HIGH/NORMAL/LOW jobs (FOREGROUND jobs always run). Default 2.
     #[uniffi(default)]
     pub background_slots: Option<u32>,
-    /// Files of one job transferred at once. Default 8.
+    /// Connections one job uses at once (its files, and the segments of a large
+    /// file). Default 8.
     #[uniffi(default)]
     pub connections_per_job: Option<u32>,
     /// A connection idle this long (ms) is a transient error. Default 60 000.
@@ -307,6 +308,13 @@ pub struct ManagerOptions {
     /// Run transfers in this process. Default true.
     #[uniffi(default)]
     pub start_transfers: Option<bool>,
+    /// Connections one file may use at once (segmented download) unless its job says
+    /// otherwise; 1 = one stream. Default 8.
+    #[uniffi(default)]
+    pub max_connections_per_file: Option<u32>,
+    /// Connections to one host at once, over all jobs. Default 16.
+    #[uniffi(default)]
+    pub connections_per_host: Option<u32>,
 }
 
 impl ManagerOptions {
@@ -321,6 +329,14 @@ impl ManagerOptions {
             (
                 "connections_per_job",
                 n(self.connections_per_job.map(u64::from)),
+            ),
+            (
+                "max_connections_per_file",
+                n(self.max_connections_per_file.map(u64::from)),
+            ),
+            (
+                "connections_per_host",
+                n(self.connections_per_host.map(u64::from)),
             ),
             ("read_timeout", ms(self.read_timeout_ms)),
             ("connect_timeout", ms(self.connect_timeout_ms)),

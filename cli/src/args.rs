@@ -249,13 +249,21 @@ pub struct RequestOptions {
     /// limit); then it fails with MAXDOWNLOAD_TIMEOUT.
     #[arg(long = "max-time", value_name = "S")]
     pub max_time: Option<u32>,
+    /// Limit the job to RATE bytes per second over all its connections (suffixes like
+    /// curl's: K, M, G for 1024, 1024², 1024³; also KiB, MB, …; 0: no limit).
+    #[arg(long = "limit-rate", value_name = "RATE", value_parser = parse_size)]
+    pub limit_rate: Option<u64>,
+    /// Connections one file may use at once (1..=64; 1 = one stream; default 8): large
+    /// files from servers that honour ranges come in segments, like aria2's -x.
+    #[arg(long = "connections", value_name = "N")]
+    pub connections: Option<u32>,
 }
 
 /// `bgcopy set`.
 #[derive(Debug, Args)]
 #[command(group(
     ArgGroup::new("props")
-        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description", "notify_cmd", "header", "clear_headers", "headers_write_only", "security_flags", "user", "bearer", "max_time", "proxy", "noproxy", "proxy_user", "cert", "url", "replace_prefix"])
+        .args(["priority", "retry_delay", "no_progress_timeout", "display_name", "description", "notify_cmd", "header", "clear_headers", "headers_write_only", "security_flags", "user", "bearer", "max_time", "limit_rate", "connections", "proxy", "noproxy", "proxy_user", "cert", "url", "replace_prefix"])
         .required(true)
         .multiple(true)
 ))]
@@ -430,6 +438,7 @@ mod tests {
         assert!(parse_size("x").is_err());
         assert!(parse_size("1XB").is_err());
         assert!(parse_rate("0").is_err());
+        assert_eq!(parse_size("2M"), Ok(2 << 20));
     }
 
     #[test]

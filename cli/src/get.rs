@@ -334,6 +334,12 @@ pub(crate) fn apply_request(
     if let Some(s) = opts.max_time {
         job.set_maximum_download_time(s)?;
     }
+    if let Some(r) = opts.limit_rate {
+        job.set_bandwidth_limit(r)?;
+    }
+    if let Some(n) = opts.connections {
+        job.set_max_connections_per_file(n)?;
+    }
     if let Some(cert) = &opts.cert {
         // Relative paths are this process's; the job stores them absolute.
         job.set_client_certificate(cert, opts.key.as_deref().unwrap_or(cert))?;

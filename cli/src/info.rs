@@ -92,6 +92,8 @@ pub fn job_json(job: &CopyJob) -> Result<Value> {
         "custom_headers": custom_headers(job)?.map_or(json!("write-only"), |l| json!(l)),
         "security_flags": job.get_security_flags()?,
         "max_download_time": job.get_maximum_download_time()?,
+        "max_connections_per_file": job.get_max_connections_per_file()?,
+        "bandwidth_limit": job.get_bandwidth_limit()?,
         "client_certificate": job.get_client_certificate()?.map(|(c, k)| json!({"cert": c, "key": k})),
         "proxy": {
             "usage": proxy.usage.name(),
@@ -225,6 +227,17 @@ pub fn job_text(job: &CopyJob) -> Result<String> {
         match job.get_maximum_download_time()? {
             0 => "-".into(),
             s => format!("{s} s"),
+        },
+    );
+    row(
+        "connections per file:",
+        job.get_max_connections_per_file()?.to_string(),
+    );
+    row(
+        "bandwidth limit:",
+        match job.get_bandwidth_limit()? {
+            0 => "-".into(),
+            n => format!("{n} B/s"),
         },
     );
     row("created:", rfc3339(t.creation_time));

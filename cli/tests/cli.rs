@@ -1120,7 +1120,44 @@ fn credentials_and_max_time_from_the_command_line() {
     assert!(e.contains("USER:PASSWORD"), "{e}");
     let e = fails(&run(&state, &["set", &id, "--bearer", "bad token"]), 1);
     assert!(e.contains("INVALID_ARG") && !e.contains("bad token"), "{e}");
+    // --limit-rate (curl's K/M suffixes) and --connections, shown by info.
+    ok(&run(
+        &state,
+        &["set", &id, "--limit-rate", "2M", "--connections", "3"],
+    ));
+    let j = info(&state, &id);
+    assert_eq!(j["bandwidth_limit"], 2 << 20);
+    assert_eq!(j["max_connections_per_file"], 3);
+    let t = ok(&run(&state, &["info", &id]));
+    assert!(t.contains("2097152 B/s"), "{t}");
+    let e = fails(&run(&state, &["set", &id, "--connections", "0"]), 1);
+    assert!(e.contains("INVALID_ARG"), "{e}");
+    fails(&run(&state, &["set", &id, "--limit-rate", "fast"]), 2);
     ok(&run(&state, &["cancel", &id]));
+    // get --connections 1 --limit-rate: one stream, at most the rate.
+    let out = d.join("lim.bin");
+    let t0 = std::time::Instant::now();
+    ok(&run(
+        &state,
+        &[
+            "get",
+            "--no-progress",
+            "--connections",
+            "1",
+            "--limit-rate",
+            "1M",
+            "-o",
+            out.to_str().unwrap(),
+            &o.url("cli-lim", "size=3000000"),
+        ],
+    ));
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_millis(2000),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), content(3_000_000, 0));
+    assert_eq!(o.stats("cli-lim")["requests"], 1);
 }
 
 #[test]

@@ -31,6 +31,7 @@ mod notifier;
 mod options;
 mod policy;
 mod proxy;
+mod ranges;
 mod record;
 mod redact;
 mod request;

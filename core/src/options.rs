@@ -12,8 +12,15 @@ use std::time::Duration;
 pub struct ManagerOptions {
     /// Transfer slots shared by HIGH/NORMAL/LOW jobs (FOREGROUND jobs always run). Default 2.
     pub background_slots: usize,
-    /// Files of one job transferred at once. Default 8.
+    /// Connections one job uses at once (its files, and the segments of a large
+    /// file). Default 8.
     pub connections_per_job: usize,
+    /// Connections one file may use at once (segmented download, BITS Job5
+    /// HIGH_PERFORMANCE) unless its job says otherwise; 1 = one stream. Default 8.
+    pub max_connections_per_file: usize,
+    /// Connections to one host (name and port) at once, over all jobs, like aria2's
+    /// `-x`. Default 16.
+    pub connections_per_host: usize,
     /// A connection idle this long is a transient error. Default 60 s.
     pub read_timeout: Duration,
     /// Connecting (TCP + TLS) may take this long. Default 30 s.
@@ -65,6 +72,8 @@ impl ManagerOptions {
         Ok(match name {
             "background_slots" => count(self.background_slots),
             "connections_per_job" => count(self.connections_per_job),
+            "max_connections_per_file" => count(self.max_connections_per_file),
+            "connections_per_host" => count(self.connections_per_host),
             "read_timeout" => OptionValue::Duration(self.read_timeout),
             "connect_timeout" => OptionValue::Duration(self.connect_timeout),
             "checkpoint_bytes" => OptionValue::Count(self.checkpoint_bytes),
@@ -92,6 +101,8 @@ impl Default for ManagerOptions {
         ManagerOptions {
             background_slots: 2,
             connections_per_job: 8,
+            max_connections_per_file: 8,
+            connections_per_host: 16,
             read_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(30),
             checkpoint_bytes: 8 << 20,
@@ -195,7 +206,17 @@ impl ManagerOptions {
         OptionSpec {
             name: "connections_per_job",
             kind: OptionKind::Count { min: 1, max: 1024 },
-            doc: "files of one job transferred at once",
+            doc: "connections one job uses at once (files and segments)",
+        },
+        OptionSpec {
+            name: "max_connections_per_file",
+            kind: OptionKind::Count { min: 1, max: 64 },
+            doc: "connections one file may use at once (segmented download; 1: one stream)",
+        },
+        OptionSpec {
+            name: "connections_per_host",
+            kind: OptionKind::Count { min: 1, max: 1024 },
+            doc: "connections to one host at once, over all jobs",
         },
         OptionSpec {
             name: "read_timeout",
@@ -305,6 +326,8 @@ impl ManagerOptions {
                 match name {
                     "background_slots" => self.background_slots = as_usize(),
                     "connections_per_job" => self.connections_per_job = as_usize(),
+                    "max_connections_per_file" => self.max_connections_per_file = as_usize(),
+                    "connections_per_host" => self.connections_per_host = as_usize(),
                     "checkpoint_bytes" => self.checkpoint_bytes = n,
                     "background_bandwidth_limit" => self.background_bandwidth_limit = Some(n),
                     "max_redirects" => self.max_redirects = n as u32,
@@ -418,6 +441,8 @@ mod tests {
             let v = match spec.name {
                 "background_slots" => OptionValue::Count(d.background_slots as u64),
                 "connections_per_job" => OptionValue::Count(d.connections_per_job as u64),
+                "max_connections_per_file" => OptionValue::Count(8),
+                "connections_per_host" => OptionValue::Count(16),
                 "read_timeout" => OptionValue::Duration(d.read_timeout),
                 "connect_timeout" => OptionValue::Duration(d.connect_timeout),
                 "checkpoint_bytes" => OptionValue::Count(d.checkpoint_bytes),

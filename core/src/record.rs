@@ -41,8 +41,19 @@ pub(crate) struct FileRec {
     pub local: PathBuf,
     /// None until the server told the size.
     pub total: Option<u64>,
-    /// Bytes in the temp file (checkpointed value after a restart).
+    /// Bytes in the temp file (live: more than the store holds while data moves).
     pub done_bytes: u64,
+    /// Where those bytes are when they are not the prefix `[0, done_bytes)` (a
+    /// segmented download): sorted, disjoint ranges (live, like `done_bytes`).
+    pub parts: Option<crate::ranges::Ranges>,
+    /// What the store holds of `done_bytes` and `parts`: only what a checkpoint made
+    /// durable (or what recovery proved). `save_file` writes these, never the live
+    /// values, so no call that saves a file can record bytes that are not synced.
+    pub synced: u64,
+    pub synced_parts: Option<crate::ranges::Ranges>,
+    /// The server refused a segment's range once: the file uses one connection from
+    /// then on (stored; a server that does ranges for some requests only).
+    pub one_stream: bool,
     /// The validator (strong ETag, else Last-Modified) the bytes were fetched under.
     pub validator: Option<String>,
     /// Every byte is in the temp file.
@@ -89,6 +100,10 @@ impl FileRec {
             local,
             total: None,
             done_bytes: 0,
+            parts: None,
+            synced: 0,
+            synced_parts: None,
+            one_stream: false,
             validator: None,
             done: false,
             completed: false,
@@ -122,6 +137,9 @@ impl FileRec {
     pub fn reset(&mut self) {
         self.validated = false;
         self.done_bytes = 0;
+        self.parts = None;
+        self.synced = 0;
+        self.synced_parts = None;
         self.published = 0;
         self.done = false;
         self.validator = None;
@@ -134,6 +152,14 @@ impl FileRec {
         self.reset();
         self.temp_id = None;
         self.temp_name = new_temp_name(&self.local);
+    }
+
+    /// Where the durable bytes end: the temporary file must be at least this long.
+    pub fn synced_end(&self) -> u64 {
+        match &self.synced_parts {
+            Some(p) => p.last().map_or(0, |r| r.1),
+            None => self.synced,
+        }
     }
 
     /// The bytes progress reports: durable ones, or more when the engine published
@@ -232,6 +258,11 @@ pub(crate) struct JobRec {
     /// Time spent CONNECTING or TRANSFERRING since the last `resume()` (ms), up to the
     /// last time the job left those states (see [`JobRec::download_elapsed`]).
     pub download_ms: i64,
+    /// Connections one file may use at once (segmented download; 0: the manager's
+    /// `max_connections_per_file`).
+    pub max_connections_per_file: u32,
+    /// The job's bandwidth limit over all its connections (B/s; 0: none).
+    pub bandwidth_limit: u64,
     /// The state (TRANSFERRED or ERROR) whose command line is still to run.
     pub cmd_due: Option<JobState>,
     /// After a failed run of the command line: not again before this time (ms).
@@ -299,6 +330,8 @@ impl JobRec {
             client_cert: None,
             max_download_time: 0,
             download_ms: 0,
+            max_connections_per_file: 0,
+            bandwidth_limit: 0,
             cmd_due: None,
             cmd_retry_at_ms: None,
             files: Vec::new(),
@@ -494,6 +527,8 @@ impl JobRec {
             client_cert,
             max_download_time,
             download_ms,
+            max_connections_per_file,
+            bandwidth_limit,
             cmd_due,
             cmd_retry_at_ms,
             files,
@@ -504,6 +539,8 @@ impl JobRec {
         self.client_cert = client_cert;
         self.max_download_time = max_download_time;
         self.download_ms = download_ms;
+        self.max_connections_per_file = max_connections_per_file;
+        self.bandwidth_limit = bandwidth_limit;
         self.notify_cmd = notify_cmd;
         self.custom_headers = custom_headers;
         self.headers_write_only = headers_write_only;

@@ -372,6 +372,9 @@ pub(crate) struct JobTable {
     /// Makes every transferred byte durable before `complete()` moves files (installed
     /// by the engine when this process runs transfers).
     barrier: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// The manager's `max_connections_per_file` option (what a job without its own
+    /// setting reports).
+    pub file_connections: OnceLock<u32>,
 }
 
 /// INVALID_STATE for calls after `close()`.
@@ -411,6 +414,7 @@ impl JobTable {
             state_dir,
             pid: crate::sys::pid(),
             barrier: OnceLock::new(),
+            file_connections: OnceLock::new(),
         })
     }
 
@@ -758,6 +762,21 @@ impl JobTable {
 
     /// Up to `limit` journal entries numbered above `cursor`, oldest first (refused
     /// after close, like every manager call).
+    /// The manager's `max_connections_per_file` option.
+    pub fn options_max_connections_per_file(&self) -> u32 {
+        self.file_connections.get().copied().unwrap_or(8)
+    }
+
+    /// A setting of the queue as stored (`None`: never set).
+    pub fn setting(&self, name: &str) -> Result<Option<i64>> {
+        self.check_fork()?;
+        let g = self.lock();
+        if g.closed {
+            return Err(closed_error());
+        }
+        g.store.setting(name)
+    }
+
     pub fn events_since(&self, cursor: u64, limit: u32) -> Result<Vec<Event>> {
         self.check_fork()?;
         let g = self.lock();

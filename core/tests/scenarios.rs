@@ -240,6 +240,19 @@ impl Run {
                         self.manager = None;
                         r
                     }
+                    "set_background_bandwidth_limit" => {
+                        let n = args
+                            .first()
+                            .and_then(Value::as_u64)
+                            .ok_or("set_background_bandwidth_limit takes [bytes_per_second]")?;
+                        self.manager()?
+                            .set_background_bandwidth_limit(n)
+                            .map(|_| Value::Null)
+                    }
+                    "get_background_bandwidth_limit" => self
+                        .manager()?
+                        .get_background_bandwidth_limit()
+                        .map(|v| json!(v)),
                     "reopen" => {
                         if let Some(m) = self.manager.take() {
                             m.close().map_err(|e| e.to_string())?;
@@ -570,17 +583,24 @@ impl Run {
                         ));
                     }
                 }
-                if let Some(want) = step["range_requests"].as_u64() {
-                    let n = stats["ranges"].as_array().map_or(0, |a| {
-                        a.iter()
-                            .filter(|r| r.as_str().is_some_and(|s| !s.is_empty()))
-                            .count()
-                    }) as u64;
-                    if n != want {
-                        return fail(format!(
-                            "origin {name}: {stats}, wanted {want} range requests"
-                        ));
-                    }
+                let range_requests = stats["ranges"].as_array().map_or(0, |a| {
+                    a.iter()
+                        .filter(|r| r.as_str().is_some_and(|s| !s.is_empty()))
+                        .count()
+                }) as u64;
+                if let Some(want) = step["range_requests"].as_u64()
+                    && range_requests != want
+                {
+                    return fail(format!(
+                        "origin {name}: {stats}, wanted {want} range requests"
+                    ));
+                }
+                if let Some(min) = step["min_range_requests"].as_u64()
+                    && range_requests < min
+                {
+                    return fail(format!(
+                        "origin {name}: {stats}, wanted at least {min} range requests"
+                    ));
                 }
                 Ok(())
             }
@@ -610,6 +630,11 @@ impl Run {
                 .and_then(Value::as_u64)
                 .and_then(|v| u32::try_from(v).ok())
                 .ok_or_else(|| format!("{method}: argument {i} must be a u32"))
+        };
+        let n64 = |i: usize| -> Result<u64, String> {
+            args.get(i)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| format!("{method}: argument {i} must be a u64"))
         };
         let unit = |r: Result<(), Error>| r.map(|_| Value::Null);
         Ok(match method {
@@ -733,6 +758,10 @@ impl Run {
             }
             "get_maximum_download_time" => job.get_maximum_download_time().map(|v| json!(v)),
             "set_maximum_download_time" => unit(job.set_maximum_download_time(n(0)?)),
+            "get_max_connections_per_file" => job.get_max_connections_per_file().map(|v| json!(v)),
+            "set_max_connections_per_file" => unit(job.set_max_connections_per_file(n(0)?)),
+            "get_bandwidth_limit" => job.get_bandwidth_limit().map(|v| json!(v)),
+            "set_bandwidth_limit" => unit(job.set_bandwidth_limit(n64(0)?)),
             "replace_remote_prefix" => job.replace_remote_prefix(&s(0), &s(1)).map(|v| json!(v)),
             "set_client_certificate" => unit(job.set_client_certificate(&s(0), &s(1))),
             "remove_client_certificate" => unit(job.remove_client_certificate()),

@@ -500,6 +500,45 @@ pub unsafe extern "C" fn bgcopy_job_set_maximum_download_time(
     call(j, |job| job.set_maximum_download_time(seconds))
 }
 
+/// How many connections one file of the job may use at once (segmented download, BITS
+/// Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
+/// `max_connections_per_file` option.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_max_connections_per_file(
+    j: *mut bgcopy_job,
+    out: *mut u32,
+) -> i32 {
+    get(j, out, CopyJob::get_max_connections_per_file)
+}
+
+/// Let one file of the job use up to `n` connections at once (1..=64; 1 = one stream,
+/// else `BGCOPY_E_INVALIDARG`). A file is split only when the server honours ranges
+/// for it and it is at least 2 MiB; every connection counts against the manager's
+/// `connections_per_job` and `connections_per_host`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_max_connections_per_file(
+    j: *mut bgcopy_job,
+    n: u32,
+) -> i32 {
+    call(j, |job| job.set_max_connections_per_file(n))
+}
+
+/// The job's bandwidth limit in bytes per second (0: none, the default).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_get_bandwidth_limit(j: *mut bgcopy_job, out: *mut u64) -> i32 {
+    get(j, out, CopyJob::get_bandwidth_limit)
+}
+
+/// Limit the job to `bytes_per_second` over all its connections (0: none); applies
+/// within a second while it transfers. Above `INT64_MAX`: `BGCOPY_E_INVALIDARG`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_job_set_bandwidth_limit(
+    j: *mut bgcopy_job,
+    bytes_per_second: u64,
+) -> i32 {
+    call(j, |job| job.set_bandwidth_limit(bytes_per_second))
+}
+
 /// Give every file whose remote URL starts with `old_prefix` that URL with the prefix
 /// replaced by `new_prefix` (BITS Job3 `ReplaceRemotePrefix`), all or none (each new
 /// URL is checked like `bgcopy_job_add_file`'s). A file keeps its bytes when the new

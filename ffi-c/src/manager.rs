@@ -34,7 +34,8 @@ pub struct bgcopy_manager_options {
     /// Transfer slots shared by HIGH/NORMAL/LOW jobs (FOREGROUND jobs always run).
     /// At least 1; default 2.
     pub background_slots: u32,
-    /// Files of one job transferred at once. At least 1; default 8.
+    /// Connections one job uses at once (its files, and the segments of a large file).
+    /// At least 1; default 8.
     pub connections_per_job: u32,
     /// A connection idle this long is a transient error. At least 1; default 60000.
     pub read_timeout_ms: u32,
@@ -66,6 +67,12 @@ pub struct bgcopy_manager_options {
     pub tls_root_certs: *const *const c_char,
     /// Number of entries of `tls_root_certs`.
     pub tls_root_certs_count: usize,
+    /// Connections one file may use at once (segmented download) unless its job says
+    /// otherwise; 1 = one stream. 1..=64; default 8.
+    pub max_connections_per_file: u32,
+    /// Connections to one host (name and port) at once, over all jobs. At least 1;
+    /// default 16.
+    pub connections_per_host: u32,
 }
 
 const OPTIONS_SIZE: usize = std::mem::size_of::<bgcopy_manager_options>();
@@ -92,6 +99,8 @@ fn options_to_c(o: &ManagerOptions) -> bgcopy_manager_options {
         user_agent: std::ptr::null(),
         tls_root_certs: std::ptr::null(),
         tls_root_certs_count: 0,
+        max_connections_per_file: o.max_connections_per_file.min(u32::MAX as usize) as u32,
+        connections_per_host: o.connections_per_host.min(u32::MAX as usize) as u32,
     }
 }
 
@@ -113,6 +122,8 @@ unsafe fn options_from_c(c: &bgcopy_manager_options) -> Result<ManagerOptions> {
     o.max_redirects = c.max_redirects;
     o.allow_https_to_http_redirect = c.allow_https_to_http_redirect;
     o.start_transfers = c.start_transfers;
+    o.max_connections_per_file = c.max_connections_per_file as usize;
+    o.connections_per_host = c.connections_per_host as usize;
     // SAFETY: the strings are NULL or valid for the call (the caller's contract).
     if let Some(ua) = unsafe { opt_str(c.user_agent, "options: user_agent") }? {
         o.user_agent = ua.to_string();
@@ -360,6 +371,29 @@ pub unsafe extern "C" fn bgcopy_event_array_free(events: *mut bgcopy_event, coun
         }
         Ok(())
     })
+}
+
+/// Change the bandwidth limit shared by every HIGH, NORMAL and LOW transfer of the
+/// queue (bytes per second; 0: none) while they run: it applies within a second,
+/// whichever process runs the transfers, and stays with the state directory (it
+/// replaces the `background_bandwidth_limit` option from then on). FOREGROUND jobs are
+/// never limited by it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_manager_set_background_bandwidth_limit(
+    m: *mut bgcopy_manager,
+    bytes_per_second: u64,
+) -> i32 {
+    call(m, |m| m.set_background_bandwidth_limit(bytes_per_second))
+}
+
+/// The background bandwidth limit in bytes per second (0: none): the one stored for
+/// the state directory, else the option the manager was opened with.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bgcopy_manager_get_background_bandwidth_limit(
+    m: *mut bgcopy_manager,
+    out: *mut u64,
+) -> i32 {
+    get(m, out, CopyManager::get_background_bandwidth_limit)
 }
 
 /// Stop every transfer (each checkpoints where it is), flush the store, stop the

@@ -345,6 +345,14 @@ static int u32_at(run *r, json_t *args, size_t i, const char *method, uint32_t *
   return 0;
 }
 
+static int u64_at(run *r, json_t *args, size_t i, const char *method, uint64_t *out) {
+  json_t *v = json_array_get(args, i);
+  if (!json_is_integer(v) || json_integer_value(v) < 0)
+    return fail(r, "%s: argument %zu must be a u64", method, i);
+  *out = (uint64_t)json_integer_value(v);
+  return 0;
+}
+
 /* {"repeat": s, "count": n} builds long strings. */
 static char *long_string(json_t *v) {
   if (json_is_object(v)) {
@@ -622,6 +630,20 @@ static int call(run *r, alias *a, const char *method, json_t *args, json_t *step
   } else if (strcmp(method, "set_maximum_download_time") == 0) {
     if (u32_at(r, args, 0, method, &n)) return -1;
     *hr = bgcopy_job_set_maximum_download_time(j, n);
+  } else if (strcmp(method, "get_max_connections_per_file") == 0) {
+    *hr = bgcopy_job_get_max_connections_per_file(j, &n);
+    if (*hr == BGCOPY_S_OK) *v = json_integer(n);
+  } else if (strcmp(method, "set_max_connections_per_file") == 0) {
+    if (u32_at(r, args, 0, method, &n)) return -1;
+    *hr = bgcopy_job_set_max_connections_per_file(j, n);
+  } else if (strcmp(method, "get_bandwidth_limit") == 0) {
+    uint64_t limit = 0;
+    *hr = bgcopy_job_get_bandwidth_limit(j, &limit);
+    if (*hr == BGCOPY_S_OK) *v = json_integer((json_int_t)limit);
+  } else if (strcmp(method, "set_bandwidth_limit") == 0) {
+    uint64_t limit = 0;
+    if (u64_at(r, args, 0, method, &limit)) return -1;
+    *hr = bgcopy_job_set_bandwidth_limit(j, limit);
   } else if (strcmp(method, "replace_remote_prefix") == 0) {
     *hr = bgcopy_job_replace_remote_prefix(j, str_at(args, 0), str_at(args, 1), &n);
     if (*hr == BGCOPY_S_OK) *v = json_integer(n);
@@ -822,6 +844,16 @@ static int expect_origin(run *r, json_t *step) {
     if (k != json_integer_value(ranges))
       rc = fail(r, "origin %s: %s, wanted %lld range requests", name, text,
                 json_integer_value(ranges));
+  }
+  json_t *min_ranges = json_object_get(step, "min_range_requests");
+  if (rc == 0 && json_is_integer(min_ranges)) {
+    json_int_t k = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(stats, "ranges"), i, x) if (json_string_length(x) > 0) k++;
+    if (k < json_integer_value(min_ranges))
+      rc = fail(r, "origin %s: %s, wanted at least %lld range requests", name, text,
+                json_integer_value(min_ranges));
   }
   json_t *want_headers = json_object_get(step, "headers");
   if (rc == 0 && want_headers) {
@@ -1028,6 +1060,14 @@ static int manager_step(run *r, json_t *step, json_t *args, const char *expect) 
     hr = bgcopy_manager_close(r->m);
     bgcopy_manager_release(r->m);
     r->m = NULL;
+  } else if (strcmp(method, "set_background_bandwidth_limit") == 0) {
+    uint64_t limit = 0;
+    if (u64_at(r, args, 0, method, &limit)) return -1;
+    hr = bgcopy_manager_set_background_bandwidth_limit(r->m, limit);
+  } else if (strcmp(method, "get_background_bandwidth_limit") == 0) {
+    uint64_t limit = 0;
+    hr = bgcopy_manager_get_background_bandwidth_limit(r->m, &limit);
+    if (hr == BGCOPY_S_OK) v = json_integer((json_int_t)limit);
   } else if (strcmp(method, "reopen") == 0) {
     close_manager(r);
     if (open_manager(r)) return -1;
@@ -1255,6 +1295,8 @@ static void options_from(run *r, json_t *spec) {
   if (json_is_integer(v = json_object_get(spec, key))) r->opts.field = (uint64_t)json_integer_value(v)
   U32("background_slots", background_slots);
   U32("connections_per_job", connections_per_job);
+  U32("max_connections_per_file", max_connections_per_file);
+  U32("connections_per_host", connections_per_host);
   U32("read_timeout_ms", read_timeout_ms);
   U32("notify_interval_ms", notify_interval_ms);
   U32("time_slice_ms", time_slice_ms);

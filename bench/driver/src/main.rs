@@ -8,21 +8,26 @@
 //! (saved as `DIR/<last path segment>`), resumes it, waits for it, completes it.
 //! Exits 0 only if every file was transferred and moved into place; otherwise prints
 //! the error and exits 1 (2 for usage errors). `--list FILE` reads URLs one a line.
-//! `--connections N` sets `connections_per_job`; `--checkpoint-mib N` sets
-//! `checkpoint_bytes` (for diagnosis; the benchmark keeps the default).
+//! `--connections N` sets `connections_per_job`; `--file-connections N` sets the job's
+//! `max_connections_per_file` (default: the manager's, 8); `--continue` goes on with
+//! the job already in `D` (after the benchmark killed the previous driver) instead of
+//! creating one; `--checkpoint-mib N` sets `checkpoint_bytes` (for diagnosis; the
+//! benchmark keeps the default).
 
 use bgcopy::{Completion, CopyManager, JobState, JobType, ManagerOptions, Priority};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-const USAGE: &str = "usage: bgcopy-bench --state-dir D --out DIR [--connections N] [--checkpoint-mib N] [--verbose] (URL... | --list FILE)";
+const USAGE: &str = "usage: bgcopy-bench --state-dir D --out DIR [--connections N] [--file-connections N] [--continue] [--checkpoint-mib N] [--verbose] (URL... | --list FILE)";
 
 struct Args {
     state_dir: PathBuf,
     out: PathBuf,
     connections: Option<usize>,
     checkpoint_mib: Option<u64>,
+    file_connections: Option<u32>,
+    resume_existing: bool,
     verbose: bool,
     urls: Vec<String>,
 }
@@ -31,6 +36,7 @@ fn parse() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     let (mut state_dir, mut out, mut connections, mut verbose) = (None, None, None, false);
     let mut checkpoint_mib = None;
+    let (mut file_connections, mut resume_existing) = (None, false);
     let mut urls = Vec::new();
     while let Some(a) = it.next() {
         let mut val = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -48,6 +54,14 @@ fn parse() -> Result<Args, String> {
                         .map_err(|_| format!("bad --checkpoint-mib {v:?}"))?,
                 );
             }
+            "--file-connections" => {
+                let v = val("--file-connections")?;
+                file_connections = Some(
+                    v.parse()
+                        .map_err(|_| format!("bad --file-connections {v:?}"))?,
+                );
+            }
+            "--continue" => resume_existing = true,
             "--list" => {
                 let f = val("--list")?;
                 let text = std::fs::read_to_string(&f).map_err(|e| format!("read {f}: {e}"))?;
@@ -74,6 +88,8 @@ fn parse() -> Result<Args, String> {
         out,
         connections,
         checkpoint_mib,
+        file_connections,
+        resume_existing,
         verbose,
         urls,
     })
@@ -109,13 +125,32 @@ fn run(args: Args) -> Result<(), String> {
     }
     let manager =
         CopyManager::open_with(Some(&args.state_dir), opts).map_err(|e| format!("open: {e}"))?;
-    let job = manager
-        .create_job("bgcopy-bench", JobType::Download)
-        .map_err(|e| format!("create_job: {e}"))?;
-    job.set_priority(Priority::Foreground)
-        .map_err(|e| format!("set_priority: {e}"))?;
-    job.add_file_set(&files)
-        .map_err(|e| format!("add_file_set: {e}"))?;
+    let existing = if args.resume_existing {
+        manager
+            .enum_jobs()
+            .map_err(|e| format!("enum_jobs: {e}"))?
+            .into_iter()
+            .next()
+    } else {
+        None
+    };
+    let job = match existing {
+        Some(job) => job,
+        None => {
+            let job = manager
+                .create_job("bgcopy-bench", JobType::Download)
+                .map_err(|e| format!("create_job: {e}"))?;
+            job.set_priority(Priority::Foreground)
+                .map_err(|e| format!("set_priority: {e}"))?;
+            if let Some(n) = args.file_connections {
+                job.set_max_connections_per_file(n)
+                    .map_err(|e| format!("set_max_connections_per_file: {e}"))?;
+            }
+            job.add_file_set(&files)
+                .map_err(|e| format!("add_file_set: {e}"))?;
+            job
+        }
+    };
     let t_setup = t0.elapsed();
     job.resume().map_err(|e| format!("resume: {e}"))?;
     let state = job.wait(None).map_err(|e| format!("wait: {e}"))?;

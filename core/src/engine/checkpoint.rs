@@ -29,7 +29,10 @@ pub(crate) struct Checkpoint {
     /// The file's restart epoch when the bytes were written; a restart since then
     /// makes this checkpoint void.
     pub epoch: u32,
+    /// The bytes written: the prefix `[0, offset)`, or `parts` (whose sum `offset` is)
+    /// for a segmented download.
     pub offset: u64,
+    pub parts: Option<crate::ranges::Ranges>,
     pub done: bool,
     pub file: Arc<File>,
 }
@@ -179,14 +182,15 @@ fn record(table: &JobTable, batch: &[Checkpoint]) {
     }
     let result = table.try_with_all(|all| {
         for c in batch {
-            let Some(job) = all.jobs.get(&c.job).filter(|j| !j.state.is_final()) else {
+            let Some(job) = all.jobs.get_mut(&c.job).filter(|j| !j.state.is_final()) else {
                 continue;
             };
-            let Some(f) = job.files.get(c.idx).filter(|f| f.epoch == c.epoch) else {
+            let Some(f) = job.files.get_mut(c.idx).filter(|f| f.epoch == c.epoch) else {
                 continue;
             };
+            f.synced = c.offset;
+            f.synced_parts = c.parts.clone();
             let mut durable = f.clone();
-            durable.done_bytes = c.offset;
             durable.done = c.done;
             all.store.save_file(c.job, c.idx, &durable)?;
         }

@@ -16,6 +16,8 @@ use ureq::http::Response;
 pub(super) struct Ask<'a> {
     pub url: &'a str,
     pub offset: u64,
+    /// Where a segment ends (exclusive): the request asks for `[offset, end)`.
+    pub end: Option<u64>,
     pub validator: Option<&'a str>,
     pub file: usize,
     /// The job's custom headers and `Authorization` (name, value), sent only to the
@@ -65,7 +67,12 @@ pub(super) fn fetch(
                 req = req.header(name.as_str(), value.as_str());
             }
         }
-        if ask.offset > 0 {
+        if let Some(end) = ask.end {
+            req = req.header("Range", format!("bytes={}-{}", ask.offset, end - 1));
+            if let Some(v) = ask.validator {
+                req = req.header("If-Range", v);
+            }
+        } else if ask.offset > 0 {
             req = req.header("Range", format!("bytes={}-", ask.offset));
             if let Some(v) = ask.validator {
                 req = req.header("If-Range", v);

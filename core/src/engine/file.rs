@@ -7,6 +7,7 @@ use super::EngineCtx;
 use super::checkpoint::Checkpoint;
 use super::classify::Blame;
 use super::http::{content_length, parse_content_range, range_total, scheme_of, validator_of};
+use super::pool::Pool;
 use crate::error::codes;
 use crate::policy::Failure;
 use crate::record::foreign_error;
@@ -38,7 +39,7 @@ pub(super) struct FileTransfer<'a> {
     pub(super) url: String,
     /// Restart counter: checkpoints from before a restart are void.
     pub(super) epoch: u32,
-    temp: PathBuf,
+    pub(super) temp: PathBuf,
     temp_id: Option<FileId>,
     /// Bytes already in the temporary file.
     pub(super) offset: u64,
@@ -50,18 +51,29 @@ pub(super) struct FileTransfer<'a> {
     pub(super) proto: &'static str,
     /// What goes to the file URL's origin only (custom headers, `Authorization`), the
     /// URL of that origin, and the security flags.
-    headers: Vec<(String, String)>,
-    headers_origin: String,
-    flags: u32,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) headers_origin: String,
+    pub(super) flags: u32,
     /// The job's proxy settings and credentials.
-    proxy: crate::ProxySettings,
-    creds: Vec<crate::request::Credential>,
-    client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    pub(super) proxy: crate::ProxySettings,
+    pub(super) creds: Vec<crate::request::Credential>,
+    pub(super) client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// The content's expected SHA-256 digest, checked before the file counts as
     /// transferred.
     pub(super) expected: Option<[u8; 32]>,
     /// Values no response header may show (credentials, the `Authorization` sent).
     secrets: Vec<String>,
+    /// Where the bytes in the temporary file are when not the prefix `[0, offset)`.
+    pub(super) parts: Option<crate::ranges::Ranges>,
+    /// Connections this file may use (segmented download).
+    pub(super) max_connections: usize,
+    /// The connection threads of the job's round (to let others join a segmented
+    /// file); `None` outside a round.
+    pub(super) pool: Option<&'a Pool>,
+    /// The job's bandwidth limit (B/s, 0: none), as last read.
+    pub(super) job_limit: u64,
+    /// This connection holds a slot of the file's host (its first connection).
+    pub(super) holds_host: bool,
 }
 
 impl<'a> FileTransfer<'a> {
@@ -72,6 +84,7 @@ impl<'a> FileTransfer<'a> {
         idx: usize,
         stop: &'a AtomicBool,
         buf: &'a mut Vec<u8>,
+        pool: Option<&'a Pool>,
     ) -> Option<FileTransfer<'a>> {
         ctx.table
             .read_running(id, |j| {
@@ -109,6 +122,15 @@ impl<'a> FileTransfer<'a> {
                         .as_deref()
                         .and_then(crate::request::sha256_bytes),
                     secrets,
+                    parts: f.parts.clone(),
+                    max_connections: match j.max_connections_per_file {
+                        _ if f.one_stream => 1,
+                        0 => ctx.opts.max_connections_per_file,
+                        n => n as usize,
+                    },
+                    pool,
+                    job_limit: j.bandwidth_limit,
+                    holds_host: false,
                 })
             })
             .ok()?
@@ -128,8 +150,16 @@ impl<'a> FileTransfer<'a> {
         let Some(file) = self.open()? else {
             return Ok(());
         };
+        let host = super::hosts::host_of(&self.url);
+        let Some(_slot) = self.ctx.hosts.acquire(&host, self.stop) else {
+            return Ok(());
+        };
+        self.holds_host = true;
         if self.stop.load(Ordering::SeqCst) {
             return Ok(());
+        }
+        if self.parts.is_some() {
+            return self.run_parts(&file);
         }
         let len = file
             .metadata()
@@ -168,6 +198,7 @@ impl<'a> FileTransfer<'a> {
             let ask = super::fetch::Ask {
                 url: &self.url,
                 offset: self.offset,
+                end: None,
                 validator: self.validator.as_deref(),
                 file: self.idx,
                 headers: &self.headers,
@@ -240,6 +271,13 @@ impl<'a> FileTransfer<'a> {
             };
             self.set_meta(total, validator.clone());
             self.mark_transferring();
+            if let Some(t) = total
+                && self.can_split(&resp, status, start, t, validator.as_deref())
+            {
+                self.validator = validator;
+                self.total = total;
+                return self.run_split(resp, &file, start, t);
+            }
             return self.stream(resp, &file, start, total, validator);
         }
     }
@@ -278,8 +316,9 @@ impl<'a> FileTransfer<'a> {
     /// count, modification) at once, and older checkpoints of it become void. When
     /// the remote file `changed` once more than [`MAX_CHANGED_RESTARTS`] allows, the
     /// job fails with REMOTE_FILE_CHANGED.
-    fn restart(&mut self, changed: bool) -> Result<(), Failure> {
+    pub(super) fn restart(&mut self, changed: bool) -> Result<(), Failure> {
         let (id, idx) = (self.id, self.idx);
+        super::crashlog::remove(&self.ctx.table.state_dir, id, idx);
         let restarted = self.ctx.table.update(id, Wake::ENGINE, |job, store| {
             let f = &mut job.files[idx];
             if changed {
@@ -337,7 +376,7 @@ impl<'a> FileTransfer<'a> {
     /// Keep the response's headers (`get_response_headers()`) and the URL it came from
     /// (`get_final_url()`): in memory, saved with the file's next checkpoint (or at once
     /// when the run fails), so a request costs no transaction of its own.
-    fn note_response(&self, resp: &ureq::http::Response<ureq::Body>, final_url: &str) {
+    pub(super) fn note_response(&self, resp: &ureq::http::Response<ureq::Body>, final_url: &str) {
         let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
         let lines = crate::request::response_lines(resp.headers(), &secrets);
         let idx = self.idx;
@@ -389,6 +428,7 @@ impl<'a> FileTransfer<'a> {
             return Ok(());
         }
         let (id, idx) = (self.id, self.idx);
+        super::crashlog::remove(&self.ctx.table.state_dir, id, idx);
         if let Some(epoch) = self.ctx.table.update(id, Wake::ENGINE, |job, store| {
             let f = &mut job.files[idx];
             let epoch = f.start_over();
@@ -410,7 +450,7 @@ impl<'a> FileTransfer<'a> {
 
     /// Redirect policy ALLOW_REPORT: the final URL becomes the file's remote name (at
     /// once, so every process sees it), and the rest of this transfer uses it.
-    fn report_final_url(&mut self, url: String) {
+    pub(super) fn report_final_url(&mut self, url: String) {
         let (id, idx, epoch) = (self.id, self.idx, self.epoch);
         self.ctx.table.update(id, Wake::ENGINE, |job, store| {
             let f = &mut job.files[idx];
@@ -429,7 +469,7 @@ impl<'a> FileTransfer<'a> {
     }
 
     /// The size and validator the server gave (made durable with the next checkpoint).
-    fn set_meta(&self, total: Option<u64>, validator: Option<String>) {
+    pub(super) fn set_meta(&self, total: Option<u64>, validator: Option<String>) {
         let idx = self.idx;
         // Nobody waits for a file's size: only a callback of this process hears it.
         self.ctx.table.update_live(self.id, Wake::NOTIFIER, |job| {
@@ -442,7 +482,7 @@ impl<'a> FileTransfer<'a> {
         });
     }
 
-    fn mark_transferring(&self) {
+    pub(super) fn mark_transferring(&self) {
         // Only the job's first file changes the state: the others must not pay for a
         // write transaction (nor carry the journal entries waiting for the next
         // checkpoint into a commit of their own).
@@ -485,6 +525,7 @@ impl<'a> FileTransfer<'a> {
         });
         if live == Some(true) {
             self.checkpoint(file, size, true, false);
+            super::crashlog::remove(&self.ctx.table.state_dir, self.id, idx);
         }
     }
 
@@ -496,6 +537,7 @@ impl<'a> FileTransfer<'a> {
                 idx: self.idx,
                 epoch: self.epoch,
                 offset,
+                parts: None,
                 done,
                 file: file.clone(),
             },
@@ -504,16 +546,20 @@ impl<'a> FileTransfer<'a> {
     }
 
     /// Live progress (not yet durable); wakes the notifier only when someone listens.
-    pub(super) fn progress(&self, offset: u64) {
+    /// Reads the job's bandwidth limit on the way (it may change while bytes move).
+    pub(super) fn progress(&mut self, offset: u64) {
         let idx = self.idx;
-        let listening = self.ctx.table.update_live(self.id, Wake::NONE, |job| {
+        let seen = self.ctx.table.update_live(self.id, Wake::NONE, |job| {
             job.files[idx].done_bytes = offset;
             job.made_progress();
             job.touch(now_ms());
-            job.listens_for_modifications()
+            (job.listens_for_modifications(), job.bandwidth_limit)
         });
-        if listening == Some(true) {
-            self.ctx.table.wake(Wake::NOTIFIER);
+        if let Some((listening, limit)) = seen {
+            self.job_limit = limit;
+            if listening {
+                self.ctx.table.wake(Wake::NOTIFIER);
+            }
         }
     }
 }

@@ -13,12 +13,17 @@
 mod checkpoint;
 mod classify;
 mod command;
+pub(crate) mod crashlog;
 mod fetch;
 mod file;
+mod hosts;
 mod http;
+mod pool;
 mod ratelimit;
 pub(crate) mod recovery;
 mod scheduler;
+mod segmented;
+mod segments;
 mod stream;
 mod worker;
 
@@ -46,7 +51,10 @@ pub(crate) struct EngineCtx {
     /// The agents of jobs with a TLS client certificate, by the certificate's files
     /// and their modification times (a renewed certificate gets a new agent).
     cert_agents: Mutex<std::collections::HashMap<CertKey, ureq::Agent>>,
-    limiter: Option<RateLimiter>,
+    /// The manager's bandwidth limit for background jobs (rate 0: none).
+    limiter: RateLimiter,
+    /// The per-host connection cap.
+    hosts: hosts::HostSlots,
     checkpoints: Arc<Checkpointer>,
     shutdown: AtomicBool,
     /// Worker threads that have not exited yet.
@@ -127,7 +135,8 @@ impl Engine {
         lock: Arc<EngineLock>,
     ) -> Result<Engine> {
         let agent = http::make_agent(&opts, None)?;
-        let limiter = opts.background_bandwidth_limit.map(RateLimiter::new);
+        let limiter = RateLimiter::new(opts.background_bandwidth_limit.unwrap_or(0));
+        let hosts = hosts::HostSlots::new(opts.connections_per_host);
         let checkpoints = Arc::new(Checkpointer::default());
         let ctx = Arc::new(EngineCtx {
             table: table.clone(),
@@ -135,6 +144,7 @@ impl Engine {
             agent,
             cert_agents: Mutex::default(),
             limiter,
+            hosts,
             checkpoints: checkpoints.clone(),
             shutdown: AtomicBool::new(false),
             workers: AtomicUsize::new(0),
@@ -145,6 +155,7 @@ impl Engine {
         let barrier = checkpoints.clone();
         table.set_barrier(Box::new(move || barrier.flush()));
         table.set_engine_here(true);
+        read_settings(&ctx);
         let c = ctx.clone();
         let checkpointer = std::thread::Builder::new()
             .name("bgcopy-checkpoint".into())
@@ -203,6 +214,11 @@ impl Engine {
         }
     }
 
+    /// A new bandwidth limit for background transfers (0: none), at once.
+    pub fn set_background_limit(&self, bytes_per_second: u64) {
+        self.ctx.limiter.set_rate(bytes_per_second);
+    }
+
     /// In a child process after `fork()`: the engine's threads exist only in the
     /// parent; let go of everything without joining or locking.
     pub fn abandon(self) {
@@ -241,6 +257,7 @@ fn listen(ctx: &EngineCtx) {
             break;
         }
         ctx.table.poll_foreign(Wake::ALL);
+        read_settings(ctx);
         if busy && published.elapsed() >= PUBLISH {
             publish(&ctx.table);
             published = Instant::now();
@@ -251,6 +268,14 @@ fn listen(ctx: &EngineCtx) {
             let _ = ctx.table.try_with_all(|all| all.store.prune(now));
             pruned = Some(Instant::now());
         }
+    }
+}
+
+/// Apply the queue's settings another process (or this one) stored: the background
+/// bandwidth limit.
+fn read_settings(ctx: &EngineCtx) {
+    if let Ok(Some(v)) = ctx.table.setting(crate::store::BACKGROUND_LIMIT) {
+        ctx.limiter.set_rate(v.max(0) as u64);
     }
 }
 

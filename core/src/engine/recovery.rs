@@ -6,6 +6,7 @@
 //! at a temporary path is left untouched and reported. Each job is one transaction,
 //! so other processes' calls interleave safely.
 
+use super::crashlog;
 use crate::complete;
 use crate::error::Result;
 use crate::record::{JobRec, foreign_error};
@@ -14,7 +15,7 @@ use crate::sys::{self, TempError};
 use crate::table::JobTable;
 use crate::types::*;
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Bring every job of the store to a state consistent with its files. Only the jobs
 /// that may need it are visited (left running, completing, owning temporary files), so
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 pub(crate) fn recover(table: &JobTable) -> Result<()> {
     let now = now_ms();
     let mut live = HashSet::new();
+    let mut records = HashSet::new();
     let (ids, legacy) = match table.recovery_candidates()? {
         Some(ids) => (ids, false),
         None => (table.stored_ids(&[])?, true),
@@ -38,7 +40,7 @@ pub(crate) fn recover(table: &JobTable) -> Result<()> {
                 job.state = JobState::Queued;
                 store.save_job(job)?;
             }
-            recover_files(job, store, now)?;
+            recover_files(job, store, now, &table.state_dir)?;
             let temps: Vec<PathBuf> = job
                 .files
                 .iter()
@@ -50,17 +52,27 @@ pub(crate) fn recover(table: &JobTable) -> Result<()> {
                 store.name_temps(job.id, &temps)?;
             }
             live.extend(temps);
+            records.extend(
+                job.files
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| !f.completed && f.temp_id.is_some() && !job.state.is_final())
+                    .map(|(i, _)| (job.id, i)),
+            );
             Ok(())
         })?;
     }
     table.with_all(crate::wake::Wake::NONE, |all| {
         remove_strays(&live, all.store)
     });
+    // Every job owning a temporary file was visited: the records of all others are
+    // stale.
+    crashlog::sweep(&table.state_dir, &records);
     Ok(())
 }
 
 /// Check each unfinished file's temporary file against its checkpoint.
-fn recover_files(job: &mut JobRec, store: &mut Store, now: i64) -> Result<()> {
+fn recover_files(job: &mut JobRec, store: &mut Store, now: i64, dir: &Path) -> Result<()> {
     let mut forget: Vec<PathBuf> = Vec::new();
     let mut changed = Vec::new();
     let mut foreign = None;
@@ -82,12 +94,33 @@ fn recover_files(job: &mut JobRec, store: &mut Store, now: i64) -> Result<()> {
         };
         match sys::open_temp(&path, id) {
             Ok(file) => {
-                let want = f.done_bytes;
+                // What a crashed process wrote beyond its checkpoint, if its record
+                // proves it (made durable here before it counts).
+                let synced = match &f.synced_parts {
+                    Some(p) => p.clone(),
+                    None if f.synced > 0 => vec![(0, f.synced)],
+                    None => Vec::new(),
+                };
+                if let Some(rec) = crashlog::read(dir, job.id, idx)
+                    && let Some(r) =
+                        crashlog::trusted(&rec, &file, f.total, f.validator.as_deref(), &synced)
+                    && file.sync_data().is_ok()
+                {
+                    f.total = Some(rec.total);
+                    f.validator = Some(rec.validator);
+                    f.synced = crate::ranges::sum(&r);
+                    f.synced_parts = crate::ranges::as_list(r);
+                    f.done_bytes = f.synced;
+                    f.parts = f.synced_parts.clone();
+                    changed.push(idx);
+                }
+                let want = f.synced_end();
                 let len = file.metadata().map(|m| m.len()).unwrap_or(0);
                 if len < want || (len > want && file.set_len(want).is_err()) {
                     // Shorter than its checkpoint (or cannot be cut back): start over.
                     let _ = file.set_len(0);
                     f.reset();
+                    crashlog::remove(dir, job.id, idx);
                     changed.push(idx);
                 }
             }

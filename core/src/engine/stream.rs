@@ -3,6 +3,7 @@
 //! the background bandwidth limit, and a stop checked between reads.
 
 use super::classify::io_class;
+use super::crashlog::{self, CrashLog};
 use super::file::FileTransfer;
 use crate::error::codes;
 use crate::policy::Failure;
@@ -25,6 +26,7 @@ impl FileTransfer<'_> {
         validator: Option<String>,
     ) -> Result<(), Failure> {
         let blame = self.blame();
+        self.validator.clone_from(&validator);
         let mut out: &File = file;
         out.seek(SeekFrom::Start(start))
             .map_err(|e| blame.local("seek temp file", &e))?;
@@ -47,12 +49,14 @@ impl FileTransfer<'_> {
         let mut submitted = start;
         let mut written_back = start;
         let mut last = Instant::now();
+        let mut log: Option<CrashLog> = None;
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 self.checkpoint(file, offset, false, true);
                 return Ok(());
             }
-            let n = match reader.read(self.buf) {
+            let want = self.chunk();
+            let n = match reader.read(&mut self.buf[..want]) {
                 Ok(n) => n,
                 Err(e) => {
                     self.checkpoint(file, offset, false, true);
@@ -79,16 +83,21 @@ impl FileTransfer<'_> {
                 d.update(&self.buf[..n]);
             }
             offset += n as u64;
+            if let Some(t) = total
+                && log.is_none()
+                && offset - start >= crashlog::AFTER
+            {
+                log = self.crash_log(file, t);
+            }
+            if let Some(l) = &mut log {
+                l.write(&[(0, offset)], offset);
+            }
             if offset - written_back >= WRITEBACK_STEP {
                 start_writeback(file, written_back, offset);
                 written_back = offset;
             }
             self.progress(offset);
-            if self.background
-                && let Some(l) = &self.ctx.limiter
-            {
-                l.take(n);
-            }
+            self.throttle(n);
             if offset - submitted >= opts.checkpoint_bytes
                 || last.elapsed() >= opts.checkpoint_interval
             {
@@ -113,17 +122,55 @@ impl FileTransfer<'_> {
         self.mark_done(file, offset, validator);
         Ok(())
     }
+
+    /// Start this transfer's crash-only progress record (see `crashlog.rs`).
+    pub(super) fn crash_log(&self, file: &File, total: u64) -> Option<CrashLog> {
+        CrashLog::create(
+            &self.ctx.table.state_dir,
+            self.id,
+            self.idx,
+            file,
+            total,
+            self.validator.as_deref(),
+        )
+    }
+
+    /// Wait as long as the bandwidth limits require for `n` bytes: the job's own limit
+    /// (shared by all its connections) and, for a background job, the manager's.
+    pub(super) fn throttle(&self, n: usize) {
+        if let Some(pool) = self.pool {
+            pool.limiter.set_rate(self.job_limit);
+            pool.limiter.take(n);
+        }
+        if self.background {
+            self.ctx.limiter.take(n);
+        }
+    }
+
+    /// How much to read at once: less under a bandwidth limit, so that the job's
+    /// connections share it evenly.
+    pub(super) fn chunk(&self) -> usize {
+        let mut c = READ_BUF;
+        if let Some(pool) = self.pool {
+            pool.limiter.set_rate(self.job_limit);
+            c = pool.limiter.chunk(c);
+        }
+        if self.background {
+            c = self.ctx.limiter.chunk(c);
+        }
+        c
+    }
 }
 
 /// Size of a worker's read buffer (each read is one write to the temp file).
-const READ_BUF: usize = 256 * 1024;
+pub(super) const READ_BUF: usize = 256 * 1024;
 
 /// Start writing back every this many new bytes, so the checkpoint syncs (and the one
 /// before `complete()`) find little left to write.
-const WRITEBACK_STEP: u64 = 2 << 20;
+pub(super) const WRITEBACK_STEP: u64 = 2 << 20;
 
 /// Ask the kernel to start writing `[from, to)` to disk now, without waiting for it.
-fn start_writeback(file: &File, from: u64, to: u64) {
+pub(super) fn start_writeback(file: &File, from: u64, to: u64) {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;

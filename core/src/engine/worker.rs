@@ -5,12 +5,12 @@
 use super::EngineCtx;
 use super::classify::Blame;
 use super::file::{FileTransfer, foreign_temp};
+use super::pool::Pool;
 use crate::error::{Error, codes};
 use crate::policy::{Failure, Outcome, apply_outcome};
 use crate::sys::{self, TempError};
 use crate::types::*;
 use crate::wake::Wake;
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -113,41 +113,53 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
         if let Err(f) = prepare_temps(ctx, id) {
             return Outcome::Failed(f);
         }
-        let taken = Mutex::new(HashSet::new());
+        let pool = Pool::default();
         let first_error: Mutex<Option<Failure>> = Mutex::new(None);
         let halt = AtomicBool::new(false);
+        let fail = |f: Failure| {
+            halt.store(true, Ordering::SeqCst);
+            pool.abort_boards();
+            let mut e = first_error.lock().unwrap_or_else(|p| p.into_inner());
+            if e.is_none() {
+                *e = Some(f);
+            }
+        };
         let worker = || {
             let mut buf = Vec::new();
             loop {
                 if stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
                     return;
                 }
-                let next = ctx
-                    .table
-                    .read_running(id, |j| {
-                        let mut t = taken.lock().unwrap_or_else(|p| p.into_inner());
-                        let idx = (0..j.files.len()).find(|i| !j.files[*i].done && !t.contains(i));
-                        if let Some(i) = idx {
-                            t.insert(i);
-                        }
-                        idx
-                    })
-                    .ok()
-                    .flatten();
-                let Some(idx) = next else { return };
-                let done = FileTransfer::start(ctx, id, idx, stop, &mut buf)
-                    .map_or(Ok(()), FileTransfer::run);
-                if let Err(f) = done {
-                    halt.store(true, Ordering::SeqCst);
-                    let mut e = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                    if e.is_none() {
-                        *e = Some(f);
+                if let Some(idx) = pool.next_file(ctx, id) {
+                    let done = FileTransfer::start(ctx, id, idx, stop, &mut buf, Some(&pool))
+                        .map_or(Ok(()), FileTransfer::run);
+                    pool.file_ended();
+                    if let Err(f) = done {
+                        return fail(f);
                     }
+                    continue;
+                }
+                if let Some(shared) = pool.board_with_work() {
+                    let helped =
+                        FileTransfer::start(ctx, id, shared.idx, stop, &mut buf, Some(&pool))
+                            .filter(|t| t.epoch == shared.epoch)
+                            .map_or(Ok(()), |mut t| t.help(&shared));
+                    if let Err(f) = helped {
+                        return fail(f);
+                    }
+                    continue;
+                }
+                if !pool.may_get_work() {
                     return;
                 }
+                pool.wait();
             }
         };
-        let threads = pending.min(ctx.opts.connections_per_job).max(1);
+        let threads = ctx
+            .opts
+            .connections_per_job
+            .min(pending * ctx.opts.max_connections_per_file.max(1))
+            .max(1);
         std::thread::scope(|s| {
             for _ in 1..threads {
                 s.spawn(worker);

@@ -126,6 +126,8 @@ impl CopyFile {
                 changed.validated = true;
             } else {
                 changed.start_over();
+                // A crash-only progress record must not bring the dropped bytes back.
+                crate::engine::crashlog::remove(&self.table.state_dir, job.id, idx);
             }
             store.save_file(job.id, idx, &changed)?;
             job.files[idx] = changed;

@@ -45,6 +45,8 @@ pub struct CopyManager {
     engine: EngineSlot,
     election: Mutex<Option<Election>>,
     notifier: Mutex<Option<Notifier>>,
+    /// `background_bandwidth_limit` of the options it was opened with (0: none).
+    bandwidth_option: u64,
 }
 
 impl std::fmt::Debug for CopyManager {
@@ -118,6 +120,9 @@ impl CopyManager {
             let store = Store::open(&dir.join("bgcopy.db"))?;
             Arc::new(JobTable::new(store, dir)?)
         };
+        let _ = table
+            .file_connections
+            .set(opts.max_connections_per_file.min(u32::MAX as usize) as u32);
         let engine: EngineSlot = Arc::new(Mutex::new(None));
         // The engine lock, if no other process holds it: recover, then run the engine
         // (or, without start_transfers, let go again for a manager that transfers).
@@ -143,6 +148,7 @@ impl CopyManager {
             engine,
             election: Mutex::new(election),
             notifier: Mutex::new(Some(notifier)),
+            bandwidth_option: opts.background_bandwidth_limit.unwrap_or(0),
         })
     }
 
@@ -231,6 +237,38 @@ impl CopyManager {
             )));
         }
         self.table.events_since(cursor, limit)
+    }
+
+    /// Change the bandwidth limit shared by every HIGH, NORMAL and LOW transfer of the
+    /// queue (bytes per second; 0: none) while they run: it applies within a second,
+    /// whichever process runs the transfers, and stays for this state directory (it
+    /// replaces the `background_bandwidth_limit` option of every manager opened on it
+    /// from now on). FOREGROUND jobs are never limited by it; a job's own limit is
+    /// `set_bandwidth_limit`.
+    pub fn set_background_bandwidth_limit(&self, bytes_per_second: u64) -> Result<()> {
+        let v = i64::try_from(bytes_per_second).map_err(|_| {
+            Error::invalid_arg(format!(
+                "bytes_per_second {bytes_per_second} is too large (at most {})",
+                i64::MAX
+            ))
+        })?;
+        self.table.check_fork()?;
+        self.table
+            .try_with_all(|all| all.store.set_setting(crate::store::BACKGROUND_LIMIT, v))?;
+        if let Some(e) = self.engine.lock().unwrap_or_else(poisoned).as_ref() {
+            e.set_background_limit(bytes_per_second);
+        }
+        Ok(())
+    }
+
+    /// The bandwidth limit of background transfers (bytes per second; 0: none): the
+    /// one `set_background_bandwidth_limit` stored for this state directory, else this
+    /// manager's `background_bandwidth_limit` option.
+    pub fn get_background_bandwidth_limit(&self) -> Result<u64> {
+        Ok(match self.table.setting(crate::store::BACKGROUND_LIMIT)? {
+            Some(v) => v.max(0) as u64,
+            None => self.bandwidth_option,
+        })
     }
 
     /// Every job not ACKNOWLEDGED or CANCELLED, in creation order.

@@ -161,6 +161,50 @@ impl CopyJob {
         self.set(|j| &mut j.max_download_time, seconds)
     }
 
+    /// How many connections one file of the job may use at once (segmented download,
+    /// BITS Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
+    /// `max_connections_per_file` option.
+    pub fn get_max_connections_per_file(&self) -> Result<u32> {
+        let default = self.table.options_max_connections_per_file();
+        self.table
+            .read(self.id, |j| match j.max_connections_per_file {
+                0 => default,
+                n => n,
+            })
+    }
+
+    /// Let one file of the job use up to `n` connections at once (1..=64; 1 = one
+    /// stream). A file is split only when the server honours ranges for it (a size, a
+    /// validator, `Accept-Ranges: bytes` or a 206) and it is at least 2 MiB; each
+    /// connection counts against the manager's `connections_per_job` and
+    /// `connections_per_host`. Takes effect at the file's next request.
+    pub fn set_max_connections_per_file(&self, n: u32) -> Result<()> {
+        if !(1..=64).contains(&n) {
+            return Err(Error::invalid_arg(format!(
+                "max_connections_per_file must be 1..=64, not {n}"
+            )));
+        }
+        self.set(|j| &mut j.max_connections_per_file, n)
+    }
+
+    /// The job's bandwidth limit in bytes per second (0: none, the default).
+    pub fn get_bandwidth_limit(&self) -> Result<u64> {
+        self.table.read(self.id, |j| j.bandwidth_limit)
+    }
+
+    /// Limit the job to `bytes_per_second` over all its connections and segments (0:
+    /// no limit). Applies within a second while the job transfers, whichever process
+    /// runs it; for a background job the manager's background limit applies too.
+    pub fn set_bandwidth_limit(&self, bytes_per_second: u64) -> Result<()> {
+        if i64::try_from(bytes_per_second).is_err() {
+            return Err(Error::invalid_arg(format!(
+                "bytes_per_second {bytes_per_second} is too large (at most {})",
+                i64::MAX
+            )));
+        }
+        self.set(|j| &mut j.bandwidth_limit, bytes_per_second)
+    }
+
     /// Give every file whose remote URL starts with `old_prefix` the URL with that
     /// prefix replaced by `new_prefix` (BITS Job3 `ReplaceRemotePrefix`), all or none:
     /// each new URL is checked like `add_file`'s. Prefixes match the URLs as stored

@@ -23,7 +23,7 @@ fn bad_row(table: &str, key: &str, column: &str, value: impl std::fmt::Display) 
 /// Raw values of a `jobs` row, checked by [`decode_job`].
 struct JobRow {
     id: String,
-    ints: [Option<i64>; 24],
+    ints: [Option<i64>; JOB_INTS.len()],
     err_description: Option<String>,
     err_protocol: Option<String>,
     display_name: String,
@@ -39,7 +39,7 @@ struct JobRow {
 }
 
 /// Columns of [`JobRow::ints`], in order.
-const JOB_INTS: [&str; 24] = [
+const JOB_INTS: [&str; 26] = [
     "seq",
     "job_type",
     "priority",
@@ -64,6 +64,8 @@ const JOB_INTS: [&str; 24] = [
     "max_download_time",
     "download_ms",
     "proxy_usage",
+    "max_connections_per_file",
+    "bandwidth_limit",
 ];
 
 fn decode_job(row: JobRow) -> Result<JobRec> {
@@ -171,6 +173,11 @@ fn decode_job(row: JobRow) -> Result<JobRec> {
         .ok_or_else(|| bad_row("jobs", &key, "credentials", "fields that do not decode"))?;
     job.max_download_time = u32_of("max_download_time")?;
     job.download_ms = need("download_ms")?.max(0);
+    job.max_connections_per_file = u32_of("max_connections_per_file")?;
+    job.bandwidth_limit = {
+        let v = need("bandwidth_limit")?;
+        u64::try_from(v).map_err(|_| bad_row("jobs", &key, "bandwidth_limit", v))?
+    };
     let usage = ProxyUsage::from_u32(en("proxy_usage", |v| ProxyUsage::from_u32(v).is_some())?)
         .unwrap_or(ProxyUsage::Preconfig);
     job.proxy = crate::proxy::check_proxy_settings(
@@ -191,7 +198,8 @@ const JOB_SELECT: &str = "SELECT id, seq, job_type, priority, notify_flags, no_p
      min_retry_delay, state, error_count, err_context, err_code, err_file,
      creation_ms, modification_ms, completion_ms, retry_at_ms,
      no_progress_since_ms, completing, cmd_due, cmd_retry_at_ms, headers_write_only,
-     security_flags, max_download_time, download_ms, proxy_usage, err_description,
+     security_flags, max_download_time, download_ms, proxy_usage, max_connections_per_file,
+     bandwidth_limit, err_description,
      err_protocol, display_name, description, notify_program, notify_args, custom_headers,
      credentials, proxy, proxy_bypass, client_cert, client_key FROM jobs";
 
@@ -261,7 +269,7 @@ impl Store {
             .prepare_cached(
                 "SELECT idx, remote, local, total, done_bytes, validator, done, completed,
                  temp_name, changed_restarts, live_bytes, final_url, expected_hash, validated,
-                 response_headers, auth_url FROM files WHERE job_id = ?1
+                 response_headers, auth_url, parts, one_stream FROM files WHERE job_id = ?1
                  ORDER BY idx",
             )
             .map_err(e)?;
@@ -284,6 +292,8 @@ impl Store {
                     r.get::<_, bool>(13)?,
                     r.get::<_, Option<Vec<u8>>>(14)?,
                     r.get::<_, Option<String>>(15)?,
+                    r.get::<_, Option<String>>(16)?,
+                    r.get::<_, bool>(17)?,
                 ))
             })
             .map_err(e)?;
@@ -305,6 +315,8 @@ impl Store {
                 validated,
                 response_headers,
                 auth_url,
+                parts,
+                one_stream,
             ) = row.map_err(e)?;
             let fkey = format!("{key} #{idx}");
             if usize::try_from(idx).ok() != Some(job.files.len()) {
@@ -320,9 +332,21 @@ impl Store {
                 .ok_or_else(|| bad_row("files", &fkey, "done_bytes", done_bytes))?;
             let changed_restarts = u32::try_from(restarts)
                 .map_err(|_| bad_row("files", &fkey, "changed_restarts", restarts))?;
+            let parts = match parts {
+                Some(p) => Some(
+                    crate::ranges::decode(&p, total)
+                        .filter(|r| crate::ranges::sum(r) == done_bytes)
+                        .ok_or_else(|| bad_row("files", &fkey, "parts", &p))?,
+                ),
+                None => None,
+            };
             let mut f = FileRec::new(remote, PathBuf::from(local));
             f.total = total;
             f.done_bytes = done_bytes;
+            f.synced = done_bytes;
+            f.parts = parts.clone();
+            f.synced_parts = parts;
+            f.one_stream = one_stream;
             f.validator = validator;
             f.done = done;
             f.completed = completed;
@@ -482,9 +506,10 @@ impl Store {
                  modification_ms, completion_ms, retry_at_ms, no_progress_since_ms, completing,
                  notify_program, notify_args, cmd_due, cmd_retry_at_ms, custom_headers,
                  headers_write_only, security_flags, credentials, max_download_time, download_ms,
-                 proxy_usage, proxy, proxy_bypass, client_cert, client_key, rev)
+                 proxy_usage, proxy, proxy_bypass, client_cert, client_key,
+                 max_connections_per_file, bandwidth_limit, rev)
                  VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,
-                 ?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,
+                 ?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38,?39,
                  (SELECT coalesce(max(rev), 0) + 1 FROM jobs))",
             )
             .and_then(|mut st| {
@@ -529,6 +554,8 @@ impl Store {
                     (!j.proxy.bypass.is_empty()).then_some(j.proxy.bypass.as_str()),
                     j.client_cert.as_ref().map(|c| c.0.to_string_lossy().into_owned()),
                     j.client_cert.as_ref().map(|c| c.1.to_string_lossy().into_owned()),
+                    j.max_connections_per_file,
+                    j.bandwidth_limit as i64,
                 ])
             })
             .map_err(|e| self.err("save job", e))?;
@@ -542,8 +569,8 @@ impl Store {
             .prepare_cached(&format!(
                 "INSERT OR REPLACE INTO files (job_id, idx, remote, local, total, done_bytes,
                  validator, done, completed, temp_name, changed_restarts, live_bytes, final_url,
-                 expected_hash, validated, response_headers, auth_url)
-                 SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17
+                 expected_hash, validated, response_headers, auth_url, parts, one_stream)
+                 SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19
                  WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND NOT ({LIVE}))"
             ))
             .and_then(|mut st| {
@@ -553,9 +580,10 @@ impl Store {
                     f.remote,
                     f.local.to_string_lossy(),
                     f.total.map(|t| t as i64),
-                    f.done_bytes as i64,
+                    f.synced as i64,
                     f.validator,
-                    f.done,
+                    // Done only once every byte is durable.
+                    f.done && f.total == Some(f.synced) && f.synced_parts.is_none(),
                     f.completed,
                     f.temp_name,
                     f.changed_restarts,
@@ -565,6 +593,8 @@ impl Store {
                     f.validated,
                     (!f.response_headers.is_empty()).then(|| encode_args(&f.response_headers)),
                     f.auth_url,
+                    f.synced_parts.as_deref().map(crate::ranges::encode),
+                    f.one_stream,
                 ])
             })
             .map_err(|e| self.err("save file", e))?;

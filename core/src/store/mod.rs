@@ -8,6 +8,9 @@ mod schema;
 mod temps;
 
 use crate::error::{Error, Result, codes};
+
+/// The setting `set_background_bandwidth_limit` stores (bytes per second, 0: none).
+pub(crate) const BACKGROUND_LIMIT: &str = "background_bandwidth_limit";
 use rusqlite::Connection;
 use std::path::Path;
 
@@ -265,6 +268,24 @@ impl Store {
     }
 
     /// SQLite's `data_version`: it changes when another connection (process) commits.
+    /// A setting of the queue (see the `settings` table), if one was stored.
+    pub fn setting(&self, name: &str) -> Result<Option<i64>> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .prepare_cached("SELECT value FROM settings WHERE name = ?1")
+            .and_then(|mut st| st.query_row([name], |r| r.get(0)).optional())
+            .map_err(|e| self.err("read a setting", e))
+    }
+
+    /// Store a setting of the queue.
+    pub fn set_setting(&self, name: &str, value: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO settings (name, value) VALUES (?1, ?2)")
+            .and_then(|mut st| st.execute(rusqlite::params![name, value]))
+            .map_err(|e| self.err("store a setting", e))?;
+        Ok(())
+    }
+
     pub fn data_version(&self) -> Result<i64> {
         self.conn
             .prepare_cached("PRAGMA data_version")

@@ -121,6 +121,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE files ADD COLUMN validated INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE files ADD COLUMN response_headers BLOB;
     ALTER TABLE files ADD COLUMN auth_url TEXT;",
+    // 10 -> 11: segmented downloads (SPEC §8, BITS Job5): the connections one file may
+    // use (0: the manager's default) and the job's bandwidth limit (B/s, 0: none); per
+    // file, the durable done ranges (`a-b,c-d`) when they are not the prefix
+    // `[0, done_bytes)`, and whether the server refused a segment's range (one stream
+    // from then on). Settings of the queue that any process may change while the
+    // engine runs (`background_bandwidth_limit`).
+    "ALTER TABLE jobs ADD COLUMN max_connections_per_file INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN bandwidth_limit INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE files ADD COLUMN parts TEXT;
+    ALTER TABLE files ADD COLUMN one_stream INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
 ];
 
 impl Store {

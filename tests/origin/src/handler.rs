@@ -501,6 +501,7 @@ fn serve_file(
     // Injected status.
     if let Some(s) = p.status
         && p.fail.is_none_or(|f| k <= f)
+        && p.status_from.is_none_or(|from| k >= from)
     {
         let mut extra: Vec<_> = p
             .retry_after
@@ -551,6 +552,7 @@ fn serve_file(
     let sel = match range_hdr {
         Some(r)
             if !p.norange
+                && p.norange_at != Some(k)
                 && if_range_ok(req.header("if-range"), etag.as_deref(), last_modified) =>
         {
             parse_range(r, size)
@@ -602,7 +604,7 @@ fn serve_file(
         };
         return Outcome::new(flow, status);
     }
-    out.set_stats(stats);
+    out.set_stats(stats, k);
     out.set_chunked(p.chunked);
 
     let mut faults: Vec<(u64, Fault)> = Vec::new();

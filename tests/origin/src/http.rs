@@ -247,7 +247,8 @@ pub struct Out<'a> {
     pending_body: u64,
     /// Content bytes successfully written so far.
     pub body_sent: u64,
-    stats: Option<Stats>,
+    /// The statistics to account to, and the request's index in them.
+    stats: Option<(Stats, usize)>,
 }
 
 impl<'a> Out<'a> {
@@ -268,9 +269,9 @@ impl<'a> Out<'a> {
         self.chunked = chunked;
     }
 
-    /// Account content bytes written from now on to `stats`.
-    pub fn set_stats(&mut self, stats: Stats) {
-        self.stats = Some(stats);
+    /// Account content bytes written from now on to `stats`, request number `k`.
+    pub fn set_stats(&mut self, stats: Stats, k: u64) {
+        self.stats = Some((stats, k.saturating_sub(1) as usize));
     }
 
     /// Queue raw bytes (a response head).
@@ -304,8 +305,12 @@ impl<'a> Out<'a> {
     /// always sees them in `/stats`; a failed write takes them back.
     pub fn flush(&mut self) -> io::Result<()> {
         let pending = std::mem::take(&mut self.pending_body);
-        if let Some(s) = &self.stats {
-            lock(s).bytes_sent += pending;
+        if let Some((s, i)) = &self.stats {
+            let mut s = lock(s);
+            s.bytes_sent += pending;
+            if let Some(n) = s.sent.get_mut(*i) {
+                *n += pending;
+            }
         }
         let mut result = Ok(());
         if !self.buf.is_empty() {
@@ -316,8 +321,12 @@ impl<'a> Out<'a> {
         match &result {
             Ok(()) => self.body_sent += pending,
             Err(_) => {
-                if let Some(s) = &self.stats {
-                    lock(s).bytes_sent -= pending;
+                if let Some((s, i)) = &self.stats {
+                    let mut s = lock(s);
+                    s.bytes_sent -= pending;
+                    if let Some(n) = s.sent.get_mut(*i) {
+                        *n -= pending;
+                    }
                 }
             }
         }

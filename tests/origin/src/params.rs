@@ -43,6 +43,12 @@ pub struct Params {
     pub last_modified: bool,
     /// Ignore `Range` entirely.
     pub norange: bool,
+    /// Ignore `Range` in request number K only (a server behind a balancer whose
+    /// nodes differ).
+    pub norange_at: Option<u64>,
+    /// The injected status applies from request number K on (requests before it are
+    /// served normally).
+    pub status_from: Option<u64>,
     /// Answer range requests with a wrong `Content-Range` (start + 1).
     pub badrange: bool,
     /// Use `Transfer-Encoding: chunked`.
@@ -100,6 +106,8 @@ impl Default for Params {
             weak: false,
             last_modified: true,
             norange: false,
+            norange_at: None,
+            status_from: None,
             badrange: false,
             chunked: false,
             status: None,
@@ -159,6 +167,8 @@ impl Params {
                 "weak" => p.weak = flag("weak", v)?,
                 "lm" => p.last_modified = flag("lm", v)?,
                 "norange" => p.norange = flag("norange", v)?,
+                "norange_at" => p.norange_at = Some(num("norange_at", v)?),
+                "status_from" => p.status_from = Some(num("status_from", v)?),
                 "badrange" => p.badrange = flag("badrange", v)?,
                 "chunked" => p.chunked = flag("chunked", v)?,
                 "status" => {

@@ -22,6 +22,8 @@ pub struct NameStats {
     pub at_ms: Vec<u64>,
     /// Each counted request's headers as `name: value` lines (names lower-case).
     pub headers: Vec<Vec<String>>,
+    /// Content bytes written for each counted request.
+    pub sent: Vec<u64>,
 }
 
 /// Shared handle to one name's statistics.
@@ -83,6 +85,7 @@ impl Registry {
             s.range_starts.push(range_start(range));
             s.if_ranges.push(if_range.to_string());
             s.at_ms.push(self.started.elapsed().as_millis() as u64);
+            s.sent.push(0);
             s.headers
                 .push(headers.iter().map(|(n, v)| format!("{n}: {v}")).collect());
             s.requests
@@ -122,6 +125,12 @@ impl Registry {
             .map(u64::to_string)
             .collect::<Vec<_>>()
             .join(",");
+        let sent = s
+            .sent
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         let headers = s
             .headers
             .iter()
@@ -129,7 +138,7 @@ impl Registry {
             .collect::<Vec<_>>()
             .join(",");
         format!(
-            "{{\"requests\":{},\"bytes_sent\":{},\"ranges\":[{}],\"range_starts\":[{starts}],\"if_ranges\":[{}],\"at_ms\":[{at}],\"headers\":[{headers}]}}",
+            "{{\"requests\":{},\"bytes_sent\":{},\"ranges\":[{}],\"range_starts\":[{starts}],\"if_ranges\":[{}],\"at_ms\":[{at}],\"headers\":[{headers}],\"sent\":[{sent}]}}",
             s.requests,
             s.bytes_sent,
             strings(&s.ranges),
@@ -166,7 +175,7 @@ mod tests {
         let r = Registry::default();
         assert_eq!(
             r.stats_json("a"),
-            r#"{"requests":0,"bytes_sent":0,"ranges":[],"range_starts":[],"if_ranges":[],"at_ms":[],"headers":[]}"#
+            r#"{"requests":0,"bytes_sent":0,"ranges":[],"range_starts":[],"if_ranges":[],"at_ms":[],"headers":[],"sent":[]}"#
         );
         assert_eq!(r.count("a", "", "", &[]).0, 1);
         let (k, s) = r.count("a", "bytes=5-", "\"v0-9\"", &[("x-a".into(), "1".into())]);
@@ -179,7 +188,10 @@ mod tests {
             ),
             "{j}"
         );
-        assert!(j.ends_with(r#"],"headers":[[],["x-a: 1"]]}"#), "{j}");
+        assert!(
+            j.ends_with(r#"],"headers":[[],["x-a: 1"]],"sent":[0,0]}"#),
+            "{j}"
+        );
         r.reset("a");
         assert_eq!(r.count("a", "", "", &[]).0, 1);
         assert_eq!(range_start("bytes=12-"), Some(12));

@@ -604,7 +604,7 @@ fn stats_and_reset() {
     assert_eq!(r.status, 200);
     assert_eq!(
         o.stats("s"),
-        serde_json::json!({"requests": 0, "bytes_sent": 0, "ranges": [], "range_starts": [], "if_ranges": [], "at_ms": [], "headers": []})
+        serde_json::json!({"requests": 0, "bytes_sent": 0, "ranges": [], "range_starts": [], "if_ranges": [], "at_ms": [], "headers": [], "sent": []})
     );
     // Counting restarts at 1.
     let r = o.get("/f/s?status=503&fail=1", &[]);

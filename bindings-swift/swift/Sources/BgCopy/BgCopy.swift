@@ -1561,6 +1561,11 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     func enumFiles() throws  -> [CopyFile]
     
     /**
+     * The job's bandwidth limit in bytes per second (0: none, the default).
+     */
+    func getBandwidthLimit() throws  -> UInt64
+    
+    /**
      * The custom header lines (`"Name: value"`); ACCESS_DENIED once they were made
      * write-only.
      */
@@ -1590,6 +1595,13 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * The job's id, canonical UUID text.
      */
     func getId()  -> String
+    
+    /**
+     * How many connections one file of the job may use at once (segmented download,
+     * BITS Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
+     * `max_connections_per_file` option.
+     */
+    func getMaxConnectionsPerFile() throws  -> UInt32
     
     /**
      * The maximum download time in seconds (0: no limit, the default).
@@ -1689,6 +1701,12 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     func resume() throws 
     
     /**
+     * Limit the job to `bytes_per_second` over all its connections (0: none); applies
+     * within a second while it transfers.
+     */
+    func setBandwidthLimit(bytesPerSecond: UInt64) throws 
+    
+    /**
      * Present a TLS client certificate (mutual TLS): `cert_pem_path` holds the
      * certificate (and chain), `key_pem_path` its private key (PKCS#8, PKCS#1 or
      * SEC1). Both are read and checked now (INVALID_ARG naming the file). A server
@@ -1722,6 +1740,13 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * Set the display name (at most 256 characters, else STRING_TOO_LONG).
      */
     func setDisplayName(name: String) throws 
+    
+    /**
+     * Let one file of the job use up to `n` connections at once (1..=64; 1 = one
+     * stream). A file is split only when the server honours ranges for it and it is at
+     * least 2 MiB.
+     */
+    func setMaxConnectionsPerFile(n: UInt32) throws 
     
     /**
      * Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS Job4
@@ -1920,6 +1945,18 @@ open func enumFiles()throws  -> [CopyFile]  {
 }
     
     /**
+     * The job's bandwidth limit in bytes per second (0: none, the default).
+     */
+open func getBandwidthLimit()throws  -> UInt64  {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_get_bandwidth_limit(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The custom header lines (`"Name: value"`); ACCESS_DENIED once they were made
      * write-only.
      */
@@ -1987,6 +2024,20 @@ open func getId() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_get_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * How many connections one file of the job may use at once (segmented download,
+     * BITS Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
+     * `max_connections_per_file` option.
+     */
+open func getMaxConnectionsPerFile()throws  -> UInt32  {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_get_max_connections_per_file(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -2216,6 +2267,19 @@ open func resume()throws   {try rustCallWithError(FfiConverterTypeBgCopyError_li
 }
     
     /**
+     * Limit the job to `bytes_per_second` over all its connections (0: none); applies
+     * within a second while it transfers.
+     */
+open func setBandwidthLimit(bytesPerSecond: UInt64)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_set_bandwidth_limit(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(bytesPerSecond),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Present a TLS client certificate (mutual TLS): `cert_pem_path` holds the
      * certificate (and chain), `key_pem_path` its private key (PKCS#8, PKCS#1 or
      * SEC1). Both are read and checked now (INVALID_ARG naming the file). A server
@@ -2285,6 +2349,20 @@ open func setDisplayName(name: String)throws   {try rustCallWithError(FfiConvert
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_display_name(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(name),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Let one file of the job use up to `n` connections at once (1..=64; 1 = one
+     * stream). A file is split only when the server honours ranges for it and it is at
+     * least 2 MiB.
+     */
+open func setMaxConnectionsPerFile(n: UInt32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_set_max_connections_per_file(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(n),uniffiCallStatus
     )
 }
 }
@@ -2557,6 +2635,12 @@ public protocol CopyManagerProtocol: AnyObject, Sendable {
     func eventsSince(cursor: UInt64, limit: UInt32) throws  -> [Event]
     
     /**
+     * The background bandwidth limit in bytes per second (0: none): the one stored for
+     * the state directory, else the `background_bandwidth_limit` option.
+     */
+    func getBackgroundBandwidthLimit() throws  -> UInt64
+    
+    /**
      * The job with this id (canonical UUID text), or NOT_FOUND.
      */
     func getJob(id: String) throws  -> CopyJob
@@ -2565,6 +2649,14 @@ public protocol CopyManagerProtocol: AnyObject, Sendable {
      * The state directory this manager owns (absolute, symlinks resolved).
      */
     func getStateDir()  -> String
+    
+    /**
+     * Change the bandwidth limit shared by every HIGH, NORMAL and LOW transfer of the
+     * queue (bytes per second; 0: none) while they run: it applies within a second,
+     * whichever process runs the transfers, and stays with the state directory.
+     * FOREGROUND jobs are never limited by it.
+     */
+    func setBackgroundBandwidthLimit(bytesPerSecond: UInt64) throws 
     
 }
 /**
@@ -2699,6 +2791,19 @@ open func eventsSince(cursor: UInt64, limit: UInt32)throws  -> [Event]  {
 }
     
     /**
+     * The background bandwidth limit in bytes per second (0: none): the one stored for
+     * the state directory, else the `background_bandwidth_limit` option.
+     */
+open func getBackgroundBandwidthLimit()throws  -> UInt64  {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copymanager_get_background_bandwidth_limit(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The job with this id (canonical UUID text), or NOT_FOUND.
      */
 open func getJob(id: String)throws  -> CopyJob  {
@@ -2721,6 +2826,21 @@ open func getStateDir() -> String  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Change the bandwidth limit shared by every HIGH, NORMAL and LOW transfer of the
+     * queue (bytes per second; 0: none) while they run: it applies within a second,
+     * whichever process runs the transfers, and stays with the state directory.
+     * FOREGROUND jobs are never limited by it.
+     */
+open func setBackgroundBandwidthLimit(bytesPerSecond: UInt64)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copymanager_set_background_bandwidth_limit(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(bytesPerSecond),uniffiCallStatus
+    )
+}
 }
     
 
@@ -3397,7 +3517,8 @@ public struct ManagerOptions: Equatable, Hashable {
      */
     public var backgroundSlots: UInt32?
     /**
-     * Files of one job transferred at once. Default 8.
+     * Connections one job uses at once (its files, and the segments of a large
+     * file). Default 8.
      */
     public var connectionsPerJob: UInt32?
     /**
@@ -3450,6 +3571,15 @@ public struct ManagerOptions: Equatable, Hashable {
      * Run transfers in this process. Default true.
      */
     public var startTransfers: Bool?
+    /**
+     * Connections one file may use at once (segmented download) unless its job says
+     * otherwise; 1 = one stream. Default 8.
+     */
+    public var maxConnectionsPerFile: UInt32?
+    /**
+     * Connections to one host at once, over all jobs. Default 16.
+     */
+    public var connectionsPerHost: UInt32?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3458,7 +3588,8 @@ public struct ManagerOptions: Equatable, Hashable {
          * Transfer slots shared by HIGH/NORMAL/LOW jobs (FOREGROUND jobs always run). Default 2.
          */backgroundSlots: UInt32? = nil, 
         /**
-         * Files of one job transferred at once. Default 8.
+         * Connections one job uses at once (its files, and the segments of a large
+         * file). Default 8.
          */connectionsPerJob: UInt32? = nil, 
         /**
          * A connection idle this long (ms) is a transient error. Default 60 000.
@@ -3497,7 +3628,14 @@ public struct ManagerOptions: Equatable, Hashable {
          */userAgent: String? = nil, 
         /**
          * Run transfers in this process. Default true.
-         */startTransfers: Bool? = nil) {
+         */startTransfers: Bool? = nil, 
+        /**
+         * Connections one file may use at once (segmented download) unless its job says
+         * otherwise; 1 = one stream. Default 8.
+         */maxConnectionsPerFile: UInt32? = nil, 
+        /**
+         * Connections to one host at once, over all jobs. Default 16.
+         */connectionsPerHost: UInt32? = nil) {
         self.backgroundSlots = backgroundSlots
         self.connectionsPerJob = connectionsPerJob
         self.readTimeoutMs = readTimeoutMs
@@ -3512,6 +3650,8 @@ public struct ManagerOptions: Equatable, Hashable {
         self.tlsRootCerts = tlsRootCerts
         self.userAgent = userAgent
         self.startTransfers = startTransfers
+        self.maxConnectionsPerFile = maxConnectionsPerFile
+        self.connectionsPerHost = connectionsPerHost
     }
 
     
@@ -3543,7 +3683,9 @@ public struct FfiConverterTypeManagerOptions: FfiConverterRustBuffer {
                 allowHttpsToHttpRedirect: FfiConverterOptionBool.read(from: &buf), 
                 tlsRootCerts: FfiConverterOptionSequenceString.read(from: &buf), 
                 userAgent: FfiConverterOptionString.read(from: &buf), 
-                startTransfers: FfiConverterOptionBool.read(from: &buf)
+                startTransfers: FfiConverterOptionBool.read(from: &buf), 
+                maxConnectionsPerFile: FfiConverterOptionUInt32.read(from: &buf), 
+                connectionsPerHost: FfiConverterOptionUInt32.read(from: &buf)
         )
     }
 
@@ -3562,6 +3704,8 @@ public struct FfiConverterTypeManagerOptions: FfiConverterRustBuffer {
         FfiConverterOptionSequenceString.write(value.tlsRootCerts, into: &buf)
         FfiConverterOptionString.write(value.userAgent, into: &buf)
         FfiConverterOptionBool.write(value.startTransfers, into: &buf)
+        FfiConverterOptionUInt32.write(value.maxConnectionsPerFile, into: &buf)
+        FfiConverterOptionUInt32.write(value.connectionsPerHost, into: &buf)
     }
 }
 
@@ -5500,6 +5644,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_enum_files() != 4889) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_bandwidth_limit() != 20145) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_custom_headers() != 16166) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5516,6 +5663,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_id() != 42305) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_max_connections_per_file() != 44211) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_maximum_download_time() != 1864) {
@@ -5572,6 +5722,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_resume() != 40562) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_bandwidth_limit() != 41230) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_client_certificate() != 45189) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5585,6 +5738,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_display_name() != 10792) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_max_connections_per_file() != 247) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_maximum_download_time() != 3740) {
@@ -5635,10 +5791,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copymanager_events_since() != 63065) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copymanager_get_background_bandwidth_limit() != 45282) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copymanager_get_job() != 6082) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copymanager_get_state_dir() != 32822) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copymanager_set_background_bandwidth_limit() != 16869) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_constructor_copymanager_open() != 48713) {

@@ -778,6 +778,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_enum_files(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_bandwidth_limit(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_custom_headers(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_description(
@@ -789,6 +791,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_error_count(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_id(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_max_connections_per_file(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_get_maximum_download_time(
     ): Int
@@ -826,6 +830,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_resume(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_bandwidth_limit(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_client_certificate(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_credentials(
@@ -835,6 +841,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_description(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_display_name(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_max_connections_per_file(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_set_maximum_download_time(
     ): Int
@@ -866,9 +874,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_events_since(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_get_background_bandwidth_limit(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_get_job(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_get_state_dir(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_set_background_bandwidth_limit(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_constructor_copymanager_open(
     ): Int
@@ -967,6 +979,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_enum_files(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_bandwidth_limit(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_custom_headers(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_description(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -979,6 +993,8 @@ internal object UniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_max_connections_per_file(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_maximum_download_time(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_get_minimum_retry_delay(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1015,6 +1031,8 @@ internal object UniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_resume(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_bandwidth_limit(`ptr`: Long,`bytesPerSecond`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_client_certificate(`ptr`: Long,`certPemPath`: RustBuffer.ByValue,`keyPemPath`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_credentials(`ptr`: Long,`target`: RustBuffer.ByValue,`scheme`: RustBuffer.ByValue,`user`: RustBuffer.ByValue,`secret`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1024,6 +1042,8 @@ internal object UniffiLib {
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_description(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_display_name(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_max_connections_per_file(`ptr`: Long,`n`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_set_maximum_download_time(`ptr`: Long,`seconds`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1063,10 +1083,14 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copymanager_events_since(`ptr`: Long,`cursor`: Long,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_copymanager_get_background_bandwidth_limit(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_bgcopy_uniffi_fn_method_copymanager_get_job(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bgcopy_uniffi_fn_method_copymanager_get_state_dir(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_copymanager_set_background_bandwidth_limit(`ptr`: Long,`bytesPerSecond`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copymanager_uniffi_trait_debug(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_bgcopyerror_code(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1282,6 +1306,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_enum_files() and 0xFFFF) != 4889) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_bandwidth_limit() and 0xFFFF) != 20145) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_custom_headers() and 0xFFFF) != 16166) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1298,6 +1325,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_id() and 0xFFFF) != 42305) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_max_connections_per_file() and 0xFFFF) != 44211) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_maximum_download_time() and 0xFFFF) != 1864) {
@@ -1354,6 +1384,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_resume() and 0xFFFF) != 40562) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_bandwidth_limit() and 0xFFFF) != 41230) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_client_certificate() and 0xFFFF) != 45189) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1367,6 +1400,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_display_name() and 0xFFFF) != 10792) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_max_connections_per_file() and 0xFFFF) != 247) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_maximum_download_time() and 0xFFFF) != 3740) {
@@ -1414,10 +1450,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_events_since() and 0xFFFF) != 63065) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_get_background_bandwidth_limit() and 0xFFFF) != 45282) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_get_job() and 0xFFFF) != 6082) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_get_state_dir() and 0xFFFF) != 32822) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_set_background_bandwidth_limit() and 0xFFFF) != 16869) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_constructor_copymanager_open() and 0xFFFF) != 48713) {
@@ -3322,6 +3364,11 @@ public interface CopyJobInterface {
     fun `enumFiles`(): List<CopyFile>
     
     /**
+     * The job's bandwidth limit in bytes per second (0: none, the default).
+     */
+    fun `getBandwidthLimit`(): kotlin.ULong
+    
+    /**
      * The custom header lines (`"Name: value"`); ACCESS_DENIED once they were made
      * write-only.
      */
@@ -3351,6 +3398,13 @@ public interface CopyJobInterface {
      * The job's id, canonical UUID text.
      */
     fun `getId`(): kotlin.String
+    
+    /**
+     * How many connections one file of the job may use at once (segmented download,
+     * BITS Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
+     * `max_connections_per_file` option.
+     */
+    fun `getMaxConnectionsPerFile`(): kotlin.UInt
     
     /**
      * The maximum download time in seconds (0: no limit, the default).
@@ -3450,6 +3504,12 @@ public interface CopyJobInterface {
     fun `resume`()
     
     /**
+     * Limit the job to `bytes_per_second` over all its connections (0: none); applies
+     * within a second while it transfers.
+     */
+    fun `setBandwidthLimit`(`bytesPerSecond`: kotlin.ULong)
+    
+    /**
      * Present a TLS client certificate (mutual TLS): `cert_pem_path` holds the
      * certificate (and chain), `key_pem_path` its private key (PKCS#8, PKCS#1 or
      * SEC1). Both are read and checked now (INVALID_ARG naming the file). A server
@@ -3483,6 +3543,13 @@ public interface CopyJobInterface {
      * Set the display name (at most 256 characters, else STRING_TOO_LONG).
      */
     fun `setDisplayName`(`name`: kotlin.String)
+    
+    /**
+     * Let one file of the job use up to `n` connections at once (1..=64; 1 = one
+     * stream). A file is split only when the server honours ranges for it and it is at
+     * least 2 MiB.
+     */
+    fun `setMaxConnectionsPerFile`(`n`: kotlin.UInt)
     
     /**
      * Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS Job4
@@ -3757,6 +3824,23 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
 
     
     /**
+     * The job's bandwidth limit in bytes per second (0: none, the default).
+     */
+    @Throws(BgCopyException::class)override fun `getBandwidthLimit`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_bandwidth_limit(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The custom header lines (`"Name: value"`); ACCESS_DENIED once they were made
      * write-only.
      */
@@ -3849,6 +3933,25 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * How many connections one file of the job may use at once (segmented download,
+     * BITS Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
+     * `max_connections_per_file` option.
+     */
+    @Throws(BgCopyException::class)override fun `getMaxConnectionsPerFile`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_max_connections_per_file(
         it,
         _status)
 }
@@ -4172,6 +4275,24 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
 
     
     /**
+     * Limit the job to `bytes_per_second` over all its connections (0: none); applies
+     * within a second while it transfers.
+     */
+    @Throws(BgCopyException::class)override fun `setBandwidthLimit`(`bytesPerSecond`: kotlin.ULong)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_bandwidth_limit(
+        it,
+        
+        FfiConverterULong.lower(`bytesPerSecond`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Present a TLS client certificate (mutual TLS): `cert_pem_path` holds the
      * certificate (and chain), `key_pem_path` its private key (PKCS#8, PKCS#1 or
      * SEC1). Both are read and checked now (INVALID_ARG naming the file). A server
@@ -4264,6 +4385,25 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
         it,
         
         FfiConverterString.lower(`name`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Let one file of the job use up to `n` connections at once (1..=64; 1 = one
+     * stream). A file is split only when the server honours ranges for it and it is at
+     * least 2 MiB.
+     */
+    @Throws(BgCopyException::class)override fun `setMaxConnectionsPerFile`(`n`: kotlin.UInt)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_max_connections_per_file(
+        it,
+        
+        FfiConverterUInt.lower(`n`),_status)
 }
     }
     
@@ -4677,6 +4817,12 @@ public interface CopyManagerInterface {
     fun `eventsSince`(`cursor`: kotlin.ULong, `limit`: kotlin.UInt): List<Event>
     
     /**
+     * The background bandwidth limit in bytes per second (0: none): the one stored for
+     * the state directory, else the `background_bandwidth_limit` option.
+     */
+    fun `getBackgroundBandwidthLimit`(): kotlin.ULong
+    
+    /**
      * The job with this id (canonical UUID text), or NOT_FOUND.
      */
     fun `getJob`(`id`: kotlin.String): CopyJob
@@ -4685,6 +4831,14 @@ public interface CopyManagerInterface {
      * The state directory this manager owns (absolute, symlinks resolved).
      */
     fun `getStateDir`(): kotlin.String
+    
+    /**
+     * Change the bandwidth limit shared by every HIGH, NORMAL and LOW transfer of the
+     * queue (bytes per second; 0: none) while they run: it applies within a second,
+     * whichever process runs the transfers, and stays with the state directory.
+     * FOREGROUND jobs are never limited by it.
+     */
+    fun `setBackgroundBandwidthLimit`(`bytesPerSecond`: kotlin.ULong)
     
     companion object
 }
@@ -4858,6 +5012,24 @@ open class CopyManager: Disposable, AutoCloseable, CopyManagerInterface
 
     
     /**
+     * The background bandwidth limit in bytes per second (0: none): the one stored for
+     * the state directory, else the `background_bandwidth_limit` option.
+     */
+    @Throws(BgCopyException::class)override fun `getBackgroundBandwidthLimit`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copymanager_get_background_bandwidth_limit(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The job with this id (canonical UUID text), or NOT_FOUND.
      */
     @Throws(BgCopyException::class)override fun `getJob`(`id`: kotlin.String): CopyJob {
@@ -4888,6 +5060,26 @@ open class CopyManager: Disposable, AutoCloseable, CopyManagerInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Change the bandwidth limit shared by every HIGH, NORMAL and LOW transfer of the
+     * queue (bytes per second; 0: none) while they run: it applies within a second,
+     * whichever process runs the transfers, and stays with the state directory.
+     * FOREGROUND jobs are never limited by it.
+     */
+    @Throws(BgCopyException::class)override fun `setBackgroundBandwidthLimit`(`bytesPerSecond`: kotlin.ULong)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copymanager_set_background_bandwidth_limit(
+        it,
+        
+        FfiConverterULong.lower(`bytesPerSecond`),_status)
+}
+    }
+    
     
 
     
@@ -5396,7 +5588,8 @@ data class ManagerOptions (
     var `backgroundSlots`: kotlin.UInt? = null 
     , 
     /**
-     * Files of one job transferred at once. Default 8.
+     * Connections one job uses at once (its files, and the segments of a large
+     * file). Default 8.
      */
     var `connectionsPerJob`: kotlin.UInt? = null 
     , 
@@ -5461,6 +5654,17 @@ data class ManagerOptions (
      * Run transfers in this process. Default true.
      */
     var `startTransfers`: kotlin.Boolean? = null 
+    , 
+    /**
+     * Connections one file may use at once (segmented download) unless its job says
+     * otherwise; 1 = one stream. Default 8.
+     */
+    var `maxConnectionsPerFile`: kotlin.UInt? = null 
+    , 
+    /**
+     * Connections to one host at once, over all jobs. Default 16.
+     */
+    var `connectionsPerHost`: kotlin.UInt? = null 
     
 ){
     
@@ -5491,6 +5695,8 @@ public object FfiConverterTypeManagerOptions: FfiConverterRustBuffer<ManagerOpti
             FfiConverterOptionalSequenceString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalUInt.read(buf),
         )
     }
 
@@ -5508,7 +5714,9 @@ public object FfiConverterTypeManagerOptions: FfiConverterRustBuffer<ManagerOpti
             FfiConverterOptionalBoolean.allocationSize(value.`allowHttpsToHttpRedirect`) +
             FfiConverterOptionalSequenceString.allocationSize(value.`tlsRootCerts`) +
             FfiConverterOptionalString.allocationSize(value.`userAgent`) +
-            FfiConverterOptionalBoolean.allocationSize(value.`startTransfers`)
+            FfiConverterOptionalBoolean.allocationSize(value.`startTransfers`) +
+            FfiConverterOptionalUInt.allocationSize(value.`maxConnectionsPerFile`) +
+            FfiConverterOptionalUInt.allocationSize(value.`connectionsPerHost`)
     )
 
     override fun write(value: ManagerOptions, buf: ByteBuffer) {
@@ -5526,6 +5734,8 @@ public object FfiConverterTypeManagerOptions: FfiConverterRustBuffer<ManagerOpti
             FfiConverterOptionalSequenceString.write(value.`tlsRootCerts`, buf)
             FfiConverterOptionalString.write(value.`userAgent`, buf)
             FfiConverterOptionalBoolean.write(value.`startTransfers`, buf)
+            FfiConverterOptionalUInt.write(value.`maxConnectionsPerFile`, buf)
+            FfiConverterOptionalUInt.write(value.`connectionsPerHost`, buf)
     }
 }
 

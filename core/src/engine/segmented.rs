@@ -1,0 +1,432 @@
+//! One file over several connections. When the first answer shows that the server
+//! honours ranges for this content (a 206, or `Accept-Ranges: bytes`, with a size and
+//! a validator) and the file is large enough, the file gets a segment board
+//! (`segments.rs`): the first connection goes on with its answer as the first
+//! segment, and free connections of the job take the second half of the largest
+//! remaining segment, each asking `Range: bytes=a-b` with `If-Range` and writing at its
+//! offset (`pwrite`). A checkpoint records every segment's done range.
+//!
+//! What a segment answer can mean: a 206 for exactly the range asked, with the same
+//! validator and size, is used; a 200 or 206 with another validator or size means the
+//! content changed (the file restarts, as for one stream); a 200 with the same
+//! validator, a 416 or a wrong `Content-Range` means the server will not do this range
+//! (the file goes on over one connection, no error); a broken connection gives the
+//! segment back to be fetched again (at most [`MAX_SEGMENT_FAILURES`] per run); any
+//! other status (429, 503, …) stops the whole file with that error, `Retry-After`
+//! honoured by the job's retry.
+
+use super::checkpoint::Checkpoint;
+use super::classify::io_class;
+use super::crashlog;
+use super::file::FileTransfer;
+use super::http::{content_length, header, parse_content_range, validator_of};
+use super::pool::Shared;
+use super::segments::{Board, Closed, MAX_SEGMENT_FAILURES, MIN_SEGMENT, Released, Slot};
+use crate::error::codes;
+use crate::policy::Failure;
+use crate::wake::Wake;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use ureq::http::Response;
+
+/// How a segment request ended.
+enum SegEnd {
+    /// The segment is complete (or the board closed, or it was cut).
+    Done,
+    /// The job stops.
+    Stopped,
+    /// The connection broke: the segment is fetched again.
+    Broken(Failure),
+    /// The server will not do this range: one stream from now on.
+    Refused,
+    /// The content changed (`true`) or its answers cannot be used: the file restarts.
+    Restart(bool),
+    /// An error that ends the run (a status such as 429 or 503, a local error).
+    Fatal(Failure),
+}
+
+impl FileTransfer<'_> {
+    /// Whether the first answer lets the rest of the file come over several
+    /// connections.
+    pub(super) fn can_split(
+        &self,
+        resp: &Response<ureq::Body>,
+        status: u16,
+        start: u64,
+        total: u64,
+        validator: Option<&str>,
+    ) -> bool {
+        let ranges = status == 206
+            || header(resp, "accept-ranges")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("bytes"));
+        self.pool.is_some()
+            && self.max_connections > 1
+            && validator.is_some()
+            && ranges
+            && total.saturating_sub(start) >= 2 * MIN_SEGMENT
+    }
+
+    /// Go on with the first answer as the first segment of a new board, others joining.
+    pub(super) fn run_split(
+        mut self,
+        resp: Response<ureq::Body>,
+        file: &Arc<File>,
+        start: u64,
+        total: u64,
+    ) -> Result<(), Failure> {
+        let done = if start > 0 {
+            vec![(0, start)]
+        } else {
+            Vec::new()
+        };
+        let shared = self.share(
+            file,
+            Board::new(total, done, Some(start), self.max_connections),
+        );
+        let slot = Slot {
+            key: start,
+            from: start,
+            end: total,
+        };
+        let end = self.body(&shared, slot, resp);
+        if self.settle(&shared, slot, end)? {
+            self.help(&shared)?;
+        }
+        Ok(())
+    }
+
+    /// Resume a file whose done bytes are not a prefix: every hole is a segment.
+    pub(super) fn run_parts(mut self, file: &Arc<File>) -> Result<(), Failure> {
+        let parts = self.parts.clone().unwrap_or_default();
+        let end = parts.last().map_or(0, |r| r.1);
+        let len = file
+            .metadata()
+            .map_err(|e| self.blame().local("stat temp file", &e))?
+            .len();
+        let (Some(total), Some(_)) = (self.total, self.validator.as_ref()) else {
+            return self.lost_parts(file);
+        };
+        if len < end || end > total {
+            return self.lost_parts(file);
+        }
+        let shared = self.share(file, Board::new(total, parts, None, self.max_connections));
+        if shared.board.closed() == Closed::Done {
+            // Every byte is here (stopped just before the file was marked done).
+            return self.finish(&shared);
+        }
+        self.help(&shared)
+    }
+
+    /// The ranges cannot be trusted (the temporary file is shorter than they say):
+    /// the file starts over.
+    fn lost_parts(&mut self, file: &File) -> Result<(), Failure> {
+        self.restart(false)?;
+        file.set_len(0)
+            .map_err(|e| self.blame().local("truncate temp file", &e))?;
+        Ok(())
+    }
+
+    fn share(&self, file: &Arc<File>, board: Board) -> Arc<Shared> {
+        let len = file.metadata().map_or(0, |m| m.len());
+        let shared = Arc::new(Shared {
+            idx: self.idx,
+            epoch: self.epoch,
+            board,
+            file: file.clone(),
+            ck: Mutex::new(()),
+            log: Mutex::new(None),
+            len: AtomicU64::new(len),
+            written: AtomicU64::new(0),
+        });
+        if let Some(pool) = self.pool {
+            pool.register(shared.clone());
+        }
+        shared
+    }
+
+    /// A connection works on a segmented file until there is nothing left for it.
+    pub(super) fn help(&mut self, shared: &Arc<Shared>) -> Result<(), Failure> {
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            let Some(slot) = shared.board.take() else {
+                return Ok(());
+            };
+            // The file's first connection holds a slot of the host already; every
+            // other one needs its own, free now and wanted by nobody else.
+            let held = if self.holds_host {
+                None
+            } else {
+                let host = super::hosts::host_of(&self.url);
+                match self.ctx.hosts.try_acquire(&host) {
+                    Some(h) => Some(h),
+                    None => {
+                        shared.board.release(slot.key, false, false);
+                        return Ok(());
+                    }
+                }
+            };
+            let end = self.segment(shared, slot);
+            drop(held);
+            if !self.settle(shared, slot, end)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// After a segment: give it back and act on how it ended. `Ok(true)`: look for
+    /// more work on this file.
+    fn settle(&mut self, shared: &Arc<Shared>, slot: Slot, end: SegEnd) -> Result<bool, Failure> {
+        let board = &shared.board;
+        match end {
+            SegEnd::Done => {
+                if board.release(slot.key, false, false) == Released::Finish {
+                    self.finish(shared)?;
+                    return Ok(false);
+                }
+                Ok(true)
+            }
+            SegEnd::Stopped => {
+                board.release(slot.key, false, false);
+                self.checkpoint_parts(shared, true);
+                Ok(false)
+            }
+            SegEnd::Broken(f) => {
+                self.checkpoint_parts(shared, true);
+                board.release(slot.key, true, false);
+                // Fetched again at once, but counted like any transient error.
+                self.ctx.table.update(self.id, Wake::NONE, |job, store| {
+                    job.error_count = job.error_count.saturating_add(1);
+                    let _ = store.save_job(job);
+                });
+                if board.failures() > MAX_SEGMENT_FAILURES {
+                    board.abort();
+                    return Err(f);
+                }
+                Ok(true)
+            }
+            SegEnd::Refused => {
+                self.one_stream();
+                if board.release(slot.key, false, true) == Released::Finish {
+                    self.finish(shared)?;
+                    return Ok(false);
+                }
+                Ok(true)
+            }
+            SegEnd::Restart(changed) => {
+                let first = board.abort();
+                board.release(slot.key, false, false);
+                // The next round of the job fetches the file from its start (one
+                // restart however many segments saw the change).
+                if first {
+                    self.restart(changed)?;
+                }
+                Ok(false)
+            }
+            SegEnd::Fatal(f) => {
+                board.abort();
+                board.release(slot.key, false, false);
+                self.checkpoint_parts(shared, true);
+                Err(f)
+            }
+        }
+    }
+
+    /// Record that the server refused a segment's range: the file keeps to one
+    /// connection (no error; `bgcopy info` shows it).
+    fn one_stream(&self) {
+        let idx = self.idx;
+        self.ctx.table.update(self.id, Wake::NONE, |job, store| {
+            let f = &mut job.files[idx];
+            if !f.one_stream {
+                f.one_stream = true;
+                let _ = store.save_file(job.id, idx, f);
+            }
+        });
+    }
+
+    /// Every byte is in: check the digest (read back once: segments arrive out of
+    /// order) and mark the file done.
+    fn finish(&mut self, shared: &Shared) -> Result<(), Failure> {
+        let total = shared.board.total();
+        if let Some(want) = self.expected {
+            let digest = self.hash_prefix(&shared.file, total)?;
+            self.verify(digest.finish(), want)?;
+        }
+        let validator = self.validator.clone();
+        self.mark_done(&shared.file, total, validator);
+        Ok(())
+    }
+
+    /// Ask for one segment and write what comes.
+    fn segment(&mut self, shared: &Shared, slot: Slot) -> SegEnd {
+        let ask = super::fetch::Ask {
+            url: &self.url,
+            offset: slot.from,
+            end: Some(slot.end),
+            validator: self.validator.as_deref(),
+            file: self.idx,
+            headers: &self.headers,
+            headers_origin: &self.headers_origin,
+            flags: self.flags,
+            proxy: &self.proxy,
+            creds: &self.creds,
+            client_cert: self.client_cert.as_ref(),
+        };
+        let (resp, final_url) = match super::fetch::fetch(self.ctx, ask) {
+            Ok(r) => r,
+            Err(f) if f.transient => return SegEnd::Broken(f),
+            Err(f) => return SegEnd::Fatal(f),
+        };
+        self.note_response(&resp, &final_url);
+        let total = shared.board.total();
+        let validator = validator_of(&resp);
+        let same = validator == self.validator;
+        match resp.status().as_u16() {
+            206 => {
+                let range = header(&resp, "content-range").and_then(parse_content_range);
+                match range {
+                    Some((_, _, size)) if !same || size.is_some_and(|s| s != total) => {
+                        SegEnd::Restart(true)
+                    }
+                    Some((first, last, _)) if first == slot.from && last >= first => {
+                        self.body(shared, slot, resp)
+                    }
+                    _ => SegEnd::Refused,
+                }
+            }
+            200 if !same || content_length(&resp).is_some_and(|n| n != total) => {
+                SegEnd::Restart(true)
+            }
+            200 | 416 => SegEnd::Refused,
+            s => SegEnd::Fatal(self.blame().status(s, &resp)),
+        }
+    }
+
+    /// Write a segment's body at its offsets until the segment is complete (its end
+    /// may move down while it runs: another connection took the rest).
+    fn body(&mut self, shared: &Shared, slot: Slot, resp: Response<ureq::Body>) -> SegEnd {
+        let blame = self.blame();
+        let board = &shared.board;
+        let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
+        if self.buf.len() != super::stream::READ_BUF {
+            self.buf.resize(super::stream::READ_BUF, 0);
+        }
+        let opts = &self.ctx.opts;
+        let mut pos = slot.from;
+        let mut submitted = 0u64;
+        let mut written_back = pos;
+        let mut last = Instant::now();
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                return SegEnd::Stopped;
+            }
+            let want = self.chunk();
+            let n = match reader.read(&mut self.buf[..want]) {
+                Ok(n) => n,
+                Err(e) => {
+                    let (transient, code) = io_class(&e);
+                    let f = blame.transport(
+                        transient,
+                        code,
+                        &format!("a segment broke off at byte {pos}: {e}"),
+                    );
+                    return if transient {
+                        SegEnd::Broken(f)
+                    } else {
+                        SegEnd::Fatal(f)
+                    };
+                }
+            };
+            if n == 0 {
+                if board.reserve(slot.key, 1) == 0 {
+                    return SegEnd::Done;
+                }
+                return SegEnd::Broken(blame.transport(
+                    true,
+                    codes::CONNECTION_CLOSED,
+                    &format!("the connection closed at byte {pos} within a segment"),
+                ));
+            }
+            let k = board.reserve(slot.key, n as u64);
+            if k == 0 {
+                return SegEnd::Done;
+            }
+            // Before the write: the record never claims a shorter file than there is.
+            shared.len.fetch_max(pos + k, Ordering::SeqCst);
+            if let Err(e) = shared.file.write_all_at(&self.buf[..k as usize], pos) {
+                return SegEnd::Fatal(blame.local("write temp file", &e));
+            }
+            let (now_at, complete) = board.advance(slot.key, k);
+            self.log_parts(shared, k);
+            submitted += now_at - pos;
+            pos = now_at;
+            if pos - written_back >= super::stream::WRITEBACK_STEP {
+                super::stream::start_writeback(&shared.file, written_back, pos);
+                written_back = pos;
+            }
+            let (_, sum) = board.done();
+            self.progress(sum);
+            self.throttle(k as usize);
+            if submitted >= opts.checkpoint_bytes || last.elapsed() >= opts.checkpoint_interval {
+                self.checkpoint_parts(shared, true);
+                submitted = 0;
+                last = Instant::now();
+            }
+            if complete {
+                return SegEnd::Done;
+            }
+        }
+    }
+
+    /// Rewrite the crash-only record after a write of `n` bytes (made once the run
+    /// wrote [`crashlog::AFTER`] bytes).
+    fn log_parts(&self, shared: &Shared, n: u64) {
+        let written = shared.written.fetch_add(n, Ordering::Relaxed) + n;
+        let mut log = shared.log.lock().unwrap_or_else(|p| p.into_inner());
+        if log.is_none() {
+            if written < crashlog::AFTER {
+                return;
+            }
+            *log = self.crash_log(&shared.file, shared.board.total());
+        }
+        if let Some(l) = log.as_mut() {
+            let done = shared.board.done().0;
+            l.write(&done, shared.len.load(Ordering::SeqCst));
+        }
+    }
+
+    /// Ask the checkpointer to record the board's done ranges once synced (and keep
+    /// them as the file's live ranges, so a new run here goes on from them).
+    fn checkpoint_parts(&self, shared: &Shared, urgent: bool) {
+        let _one = shared.ck.lock().unwrap_or_else(|p| p.into_inner());
+        let (done, sum) = shared.board.done();
+        let parts = crate::ranges::as_list(done);
+        let (idx, epoch) = (self.idx, self.epoch);
+        let live = parts.clone();
+        self.ctx.table.update_live(self.id, Wake::NONE, |job| {
+            let f = &mut job.files[idx];
+            if f.epoch == epoch && !f.done {
+                f.parts = live;
+                f.done_bytes = sum;
+            }
+        });
+        self.ctx.checkpoints.submit(
+            Checkpoint {
+                job: self.id,
+                idx,
+                epoch,
+                offset: sum,
+                parts,
+                done: false,
+                file: shared.file.clone(),
+            },
+            urgent,
+        );
+    }
+}
