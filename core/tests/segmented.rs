@@ -321,3 +321,93 @@ fn the_per_host_cap_bounds_every_transfer_to_one_host_and_shares_it() {
     job.complete().unwrap();
     bg.complete().unwrap();
 }
+
+/// Suspend `job` once it has at least `bytes` (live progress).
+fn suspend_after(job: &CopyJob, bytes: u64) {
+    let t = Instant::now();
+    while job.get_progress().unwrap().bytes_transferred < bytes {
+        assert!(t.elapsed() < Duration::from_secs(30), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    job.suspend().unwrap();
+}
+
+#[test]
+fn a_shorter_new_content_leaves_no_old_bytes_at_the_end() {
+    // 8 MiB of a 24 MiB file, then its URL serves other content of 4 MiB: the file
+    // restarts, comes in segments, and is exactly the new content (not 4 MiB of it
+    // followed by the old bytes).
+    let dir = Dir::new("seg-shrink");
+    let m = open(&dir);
+    let big = origin().url("seg-shrink-a", &format!("size={}&rate=8000000", 24 * MIB));
+    let job = job_for(&m, &dir, &big, "a.bin");
+    // One stream first (the bytes are a prefix), segments after the change.
+    job.set_max_connections_per_file(1).unwrap();
+    job.resume().unwrap();
+    suspend_after(&job, 8 * MIB);
+    job.set_max_connections_per_file(8).unwrap();
+    let small = origin().url("seg-shrink-b", &format!("size={}", 4 * MIB));
+    job.enum_files().unwrap()[0]
+        .set_remote_name(&small)
+        .unwrap();
+    assert_eq!(finish(&job, 60), JobState::Transferred);
+    assert_eq!(
+        std::fs::read(dir.file("a.bin")).unwrap(),
+        content(4 * MIB, 0)
+    );
+}
+
+#[test]
+fn another_files_error_stops_a_segmented_file_which_resumes_intact() {
+    // File b breaks after half a second, before a's first checkpoint: the run stops
+    // (TRANSIENT_ERROR) while a is in segments; the retry in this process goes on
+    // from a's ranges as they were written.
+    let dir = Dir::new("seg-abort");
+    let m = open(&dir);
+    let job = m.create_job("two", JobType::Download).unwrap();
+    job.set_priority(Priority::Foreground).unwrap();
+    job.set_minimum_retry_delay(1).unwrap();
+    let a = origin().url("seg-abort-a", &format!("size={}&rate=1000000", 32 * MIB));
+    let b = origin().url("seg-abort-b", "size=100000&rate=100000&reset_at=50000");
+    job.add_file(&a, &dir.file("a.bin")).unwrap();
+    job.add_file(&b, &dir.file("b.bin")).unwrap();
+    assert_eq!(finish(&job, 90), JobState::Transferred);
+    assert!(job.get_error_count().unwrap() >= 1);
+    assert_eq!(
+        std::fs::read(dir.file("a.bin")).unwrap(),
+        content(32 * MIB, 0)
+    );
+    assert_eq!(
+        std::fs::read(dir.file("b.bin")).unwrap(),
+        content(100_000, 0)
+    );
+}
+
+#[test]
+fn resumed_segments_from_a_server_that_stopped_doing_ranges_end_as_one_stream() {
+    // Segments of a file are in; then the server ignores every Range (the same
+    // content and ETag): the file goes on over one stream (here: from 0, since the
+    // server sends the whole file), never a loop of refused requests.
+    let dir = Dir::new("seg-refuse");
+    let m = open(&dir);
+    let size = 16 * MIB;
+    let url = origin().url("seg-refuse", &format!("size={size}&rate=2000000"));
+    let job = job_for(&m, &dir, &url, "a.bin");
+    job.resume().unwrap();
+    suspend_after(&job, 4 * MIB);
+    let before = origin().stats("seg-refuse")["requests"].as_u64().unwrap();
+    let plain = origin().url("seg-refuse", &format!("size={size}&norange=1"));
+    job.enum_files().unwrap()[0]
+        .set_remote_name(&plain)
+        .unwrap();
+    assert_eq!(finish(&job, 60), JobState::Transferred);
+    assert_eq!(std::fs::read(dir.file("a.bin")).unwrap(), content(size, 0));
+    // One refused request per connection that asked at once (8 at most), then one
+    // stream: not a loop.
+    let after = origin().stats("seg-refuse")["requests"].as_u64().unwrap();
+    assert!(
+        after - before <= 10,
+        "{} requests after the change",
+        after - before
+    );
+}

@@ -159,7 +159,10 @@ impl<'a> FileTransfer<'a> {
             return Ok(());
         }
         if self.parts.is_some() {
-            return self.run_parts(&file);
+            if self.max_connections > 1 && self.pool.is_some() {
+                return self.run_parts(&file);
+            }
+            self.continue_as_one_stream(&file)?;
         }
         let len = file
             .metadata()
@@ -269,6 +272,12 @@ impl<'a> FileTransfer<'a> {
                 }
                 s => return Err(self.blame().status(s, &resp)),
             };
+            if total.is_some_and(|t| i64::try_from(t).is_err()) {
+                return Err(self.blame().remote(
+                    codes::INVALID_SERVER_RESPONSE,
+                    "the server announced a size beyond 2^63 bytes",
+                ));
+            }
             self.set_meta(total, validator.clone());
             self.mark_transferring();
             if let Some(t) = total
@@ -297,6 +306,7 @@ impl<'a> FileTransfer<'a> {
             Err(TempError::Missing) => {
                 // Deleted behind our back: the file starts over under a new name.
                 let (id, idx, temp) = (self.id, self.idx, &self.temp);
+                super::crashlog::remove(&self.ctx.table.state_dir, id, idx);
                 self.ctx.table.update(id, Wake::ENGINE, |job, store| {
                     job.files[idx].abandon_temp();
                     job.files[idx].epoch += 1;
@@ -524,8 +534,13 @@ impl<'a> FileTransfer<'a> {
             true
         });
         if live == Some(true) {
-            self.checkpoint(file, size, true, false);
-            super::crashlog::remove(&self.ctx.table.state_dir, self.id, idx);
+            // A large file's end is recorded at once (its crash-only record goes now);
+            // small files' ends are batched.
+            let large = size >= super::crashlog::AFTER;
+            self.checkpoint(file, size, true, large);
+            if large {
+                super::crashlog::remove(&self.ctx.table.state_dir, self.id, idx);
+            }
         }
     }
 
@@ -549,10 +564,14 @@ impl<'a> FileTransfer<'a> {
     /// Reads the job's bandwidth limit on the way (it may change while bytes move).
     pub(super) fn progress(&mut self, offset: u64) {
         let idx = self.idx;
+        let epoch = self.epoch;
         let seen = self.ctx.table.update_live(self.id, Wake::NONE, |job| {
-            job.files[idx].done_bytes = offset;
-            job.made_progress();
-            job.touch(now_ms());
+            let f = &mut job.files[idx];
+            if f.epoch == epoch && !f.done {
+                f.done_bytes = offset;
+                job.made_progress();
+                job.touch(now_ms());
+            }
             (job.listens_for_modifications(), job.bandwidth_limit)
         });
         if let Some((listening, limit)) = seen {
@@ -574,6 +593,7 @@ pub(super) fn foreign_temp(
     path: &Path,
     what: &str,
 ) -> Failure {
+    super::crashlog::remove(&ctx.table.state_dir, id, idx);
     ctx.table.update(id, Wake::ENGINE, |job, store| {
         job.files[idx].abandon_temp();
         let _ = store.save_file(id, idx, &job.files[idx]);

@@ -24,18 +24,35 @@ pub(crate) struct Shared {
     /// replaces a newer one.
     pub ck: Mutex<()>,
     /// The crash-only progress record (`crashlog.rs`), once made.
-    pub log: Mutex<Option<CrashLog>>,
+    pub log: Mutex<Record>,
     /// The temporary file's length (the end of the furthest write).
     pub len: AtomicU64,
     /// Bytes written in this run.
     pub written: AtomicU64,
 }
 
+/// A segmented file's crash-only record, once made; `retired` once the file restarted
+/// (no record of the old bytes may be written again).
+#[derive(Default)]
+pub(crate) struct Record {
+    pub log: Option<CrashLog>,
+    pub retired: bool,
+}
+
+impl Record {
+    pub fn retire(&mut self) {
+        self.log = None;
+        self.retired = true;
+    }
+}
+
 /// What the connection threads of one round of a job share: the files taken, the
 /// files running, and the segmented files other connections can join.
 #[derive(Default)]
 pub(super) struct Pool {
-    taken: Mutex<HashSet<usize>>,
+    /// The files taken, and where to look for the next one (every file before it is
+    /// done or taken: a job of many files is not scanned from the start each time).
+    taken: Mutex<(HashSet<usize>, usize)>,
     running: AtomicUsize,
     boards: Mutex<Vec<Arc<Shared>>>,
     bell: Mutex<()>,
@@ -50,9 +67,10 @@ impl Pool {
         ctx.table
             .read_running(id, |j| {
                 let mut t = self.taken.lock().unwrap_or_else(|p| p.into_inner());
-                let idx = (0..j.files.len()).find(|i| !j.files[*i].done && !t.contains(i));
+                let idx = (t.1..j.files.len()).find(|i| !j.files[*i].done && !t.0.contains(i));
                 if let Some(i) = idx {
-                    t.insert(i);
+                    t.0.insert(i);
+                    t.1 = i + 1;
                     self.running.fetch_add(1, Ordering::SeqCst);
                 }
                 idx

@@ -3,7 +3,7 @@
 //! transfers run; a waiting connection sees a new rate within [`SLICE`].
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// A waiting connection looks at the rate again this often.
@@ -63,22 +63,28 @@ impl RateLimiter {
         s.0
     }
 
-    /// Account for `n` bytes, sleeping as long as the budget requires.
-    pub fn take(&self, n: usize) {
+    /// Account for `n` bytes, sleeping as long as the budget requires (at most about a
+    /// second: a read sized under an earlier, higher rate owes no more than that), or
+    /// until `stop` is raised.
+    pub fn take(&self, n: usize, stop: &AtomicBool) {
+        if self.rate() == 0 {
+            // Unlimited: no lock (every read of every connection comes here).
+            return;
+        }
         {
             let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
             self.refill(&mut s);
             if self.rate() == 0 {
                 return;
             }
-            s.0 -= n as f64;
+            s.0 = (s.0 - n as f64).max(-(self.rate() as f64));
         }
         loop {
             let wait = {
                 let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 let tokens = self.refill(&mut s);
                 let rate = self.rate();
-                if tokens >= 0.0 || rate == 0 {
+                if tokens >= 0.0 || rate == 0 || stop.load(Ordering::Relaxed) {
                     return;
                 }
                 Duration::from_secs_f64(-tokens / rate as f64)
@@ -94,9 +100,10 @@ mod tests {
 
     #[test]
     fn unlimited_never_waits_and_a_new_rate_applies_at_once() {
+        let go = AtomicBool::new(false);
         let l = RateLimiter::new(0);
         let t = Instant::now();
-        l.take(1 << 30);
+        l.take(1 << 30, &go);
         assert!(t.elapsed() < Duration::from_millis(50));
         assert_eq!(l.chunk(1 << 18), 1 << 18);
         l.set_rate(1 << 20);
@@ -105,10 +112,27 @@ mod tests {
         let l = std::sync::Arc::new(RateLimiter::new(1 << 20));
         let l2 = l.clone();
         let t = Instant::now();
-        let h = std::thread::spawn(move || l2.take(4 << 20));
+        let h = std::thread::spawn(move || l2.take(4 << 20, &AtomicBool::new(false)));
         std::thread::sleep(Duration::from_millis(100));
         l.set_rate(0);
         h.join().unwrap();
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        // A debt is at most a second's worth, and a stop ends the wait.
+        let l = RateLimiter::new(1 << 20);
+        let t = Instant::now();
+        l.take(64 << 20, &go);
+        assert!(
+            t.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            t.elapsed()
+        );
+        let stop = AtomicBool::new(true);
+        let t = Instant::now();
+        l.take(1 << 20, &stop);
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }

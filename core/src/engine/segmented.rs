@@ -24,6 +24,7 @@ use super::pool::Shared;
 use super::segments::{Board, Closed, MAX_SEGMENT_FAILURES, MIN_SEGMENT, Released, Slot};
 use crate::error::codes;
 use crate::policy::Failure;
+use crate::types::now_ms;
 use crate::wake::Wake;
 use std::fs::File;
 use std::io::Read;
@@ -83,6 +84,16 @@ impl FileTransfer<'_> {
         } else {
             Vec::new()
         };
+        // Nothing past `start` is ours any more (a restart from 0 keeps the old, maybe
+        // longer, file until here).
+        let len = file
+            .metadata()
+            .map_err(|e| self.blame().local("stat temp file", &e))?
+            .len();
+        if len > start {
+            file.set_len(start)
+                .map_err(|e| self.blame().local("truncate temp file", &e))?;
+        }
         let shared = self.share(
             file,
             Board::new(total, done, Some(start), self.max_connections),
@@ -96,6 +107,29 @@ impl FileTransfer<'_> {
         if self.settle(&shared, slot, end)? {
             self.help(&shared)?;
         }
+        Ok(())
+    }
+
+    /// A file with done ranges that may use one connection only (its job says so, or
+    /// its server refused a range): it goes on as one stream from its first hole; the
+    /// ranges after it are fetched again (their bytes are cut off).
+    pub(super) fn continue_as_one_stream(&mut self, file: &File) -> Result<(), Failure> {
+        let parts = self.parts.take().unwrap_or_default();
+        let offset = match parts.first() {
+            Some(&(0, e)) => e,
+            _ => 0,
+        };
+        file.set_len(offset)
+            .map_err(|e| self.blame().local("truncate temp file", &e))?;
+        let (idx, epoch) = (self.idx, self.epoch);
+        self.ctx.table.update_live(self.id, Wake::NONE, |job| {
+            let f = &mut job.files[idx];
+            if f.epoch == epoch {
+                f.parts = None;
+                f.done_bytes = offset;
+            }
+        });
+        self.offset = offset;
         Ok(())
     }
 
@@ -118,7 +152,7 @@ impl FileTransfer<'_> {
             // Every byte is here (stopped just before the file was marked done).
             return self.finish(&shared);
         }
-        self.help(&shared)
+        self.help(&shared).map(|_| ())
     }
 
     /// The ranges cannot be trusted (the temporary file is shorter than they say):
@@ -138,7 +172,7 @@ impl FileTransfer<'_> {
             board,
             file: file.clone(),
             ck: Mutex::new(()),
-            log: Mutex::new(None),
+            log: Mutex::new(Default::default()),
             len: AtomicU64::new(len),
             written: AtomicU64::new(0),
         });
@@ -149,32 +183,37 @@ impl FileTransfer<'_> {
     }
 
     /// A connection works on a segmented file until there is nothing left for it.
-    pub(super) fn help(&mut self, shared: &Arc<Shared>) -> Result<(), Failure> {
+    /// `Ok(false)` when it found nothing to do at all.
+    pub(super) fn help(&mut self, shared: &Arc<Shared>) -> Result<bool, Failure> {
+        let mut worked = false;
         loop {
             if self.stop.load(Ordering::SeqCst) {
-                return Ok(());
+                return Ok(worked);
             }
-            let Some(slot) = shared.board.take() else {
-                return Ok(());
-            };
             // The file's first connection holds a slot of the host already; every
-            // other one needs its own, free now and wanted by nobody else.
+            // other one needs its own, free now and wanted by nobody else (asked for
+            // before a segment is split off, so no split waits for a slot).
             let held = if self.holds_host {
                 None
             } else {
                 let host = super::hosts::host_of(&self.url);
                 match self.ctx.hosts.try_acquire(&host) {
                     Some(h) => Some(h),
-                    None => {
-                        shared.board.release(slot.key, false, false);
-                        return Ok(());
-                    }
+                    None => return Ok(worked),
                 }
             };
+            let Some(slot) = shared.board.take() else {
+                return Ok(worked);
+            };
+            worked = true;
             let end = self.segment(shared, slot);
             drop(held);
-            if !self.settle(shared, slot, end)? {
-                return Ok(());
+            let more = self.settle(shared, slot, end);
+            if let Some(pool) = self.pool {
+                pool.wake();
+            }
+            if !more? {
+                return Ok(true);
             }
         }
     }
@@ -187,6 +226,11 @@ impl FileTransfer<'_> {
             SegEnd::Done => {
                 if board.release(slot.key, false, false) == Released::Finish {
                     self.finish(shared)?;
+                    return Ok(false);
+                }
+                if board.closed() == Closed::Aborted {
+                    // The run stops: what this connection wrote is recorded.
+                    self.checkpoint_parts(shared, true);
                     return Ok(false);
                 }
                 Ok(true)
@@ -212,11 +256,19 @@ impl FileTransfer<'_> {
             }
             SegEnd::Refused => {
                 self.one_stream();
-                if board.release(slot.key, false, true) == Released::Finish {
-                    self.finish(shared)?;
-                    return Ok(false);
+                match board.release(slot.key, false, true) {
+                    Released::Finish => {
+                        self.finish(shared)?;
+                        Ok(false)
+                    }
+                    // Nobody could take the rest back: the connections stop, and the
+                    // next round goes on over one stream from the first hole.
+                    Released::OneStream => {
+                        self.checkpoint_parts(shared, true);
+                        Ok(false)
+                    }
+                    Released::Others => Ok(true),
                 }
-                Ok(true)
             }
             SegEnd::Restart(changed) => {
                 let first = board.abort();
@@ -224,6 +276,13 @@ impl FileTransfer<'_> {
                 // The next round of the job fetches the file from its start (one
                 // restart however many segments saw the change).
                 if first {
+                    // No crash-only record of the old bytes may be written after the
+                    // restart removes it.
+                    shared
+                        .log
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .retire();
                     self.restart(changed)?;
                 }
                 Ok(false)
@@ -254,6 +313,18 @@ impl FileTransfer<'_> {
     /// order) and mark the file done.
     fn finish(&mut self, shared: &Shared) -> Result<(), Failure> {
         let total = shared.board.total();
+        let len = shared
+            .file
+            .metadata()
+            .map_err(|e| self.blame().local("stat temp file", &e))?
+            .len();
+        if len != total {
+            // Every range is in, so the file is at least this long; never longer.
+            shared
+                .file
+                .set_len(total)
+                .map_err(|e| self.blame().local("truncate temp file", &e))?;
+        }
         if let Some(want) = self.expected {
             let digest = self.hash_prefix(&shared.file, total)?;
             self.verify(digest.finish(), want)?;
@@ -286,8 +357,11 @@ impl FileTransfer<'_> {
         self.note_response(&resp, &final_url);
         let total = shared.board.total();
         let validator = validator_of(&resp);
-        let same = validator == self.validator;
-        match resp.status().as_u16() {
+        // A 206 to an If-Range request is the server saying the validator still holds;
+        // it need not repeat a Last-Modified.
+        let status = resp.status().as_u16();
+        let same = validator == self.validator || status == 206 && validator.is_none();
+        match status {
             206 => {
                 let range = header(&resp, "content-range").and_then(parse_content_range);
                 match range {
@@ -295,6 +369,7 @@ impl FileTransfer<'_> {
                         SegEnd::Restart(true)
                     }
                     Some((first, last, _)) if first == slot.from && last >= first => {
+                        self.mark_transferring();
                         self.body(shared, slot, resp)
                     }
                     _ => SegEnd::Refused,
@@ -362,7 +437,9 @@ impl FileTransfer<'_> {
             if let Err(e) = shared.file.write_all_at(&self.buf[..k as usize], pos) {
                 return SegEnd::Fatal(blame.local("write temp file", &e));
             }
-            let (now_at, complete) = board.advance(slot.key, k);
+            let (now_at, mut complete) = board.advance(slot.key, k);
+            // A read cut short: the segment's end moved below it, so it is complete.
+            complete |= k < n as u64;
             self.log_parts(shared, k);
             submitted += now_at - pos;
             pos = now_at;
@@ -370,8 +447,7 @@ impl FileTransfer<'_> {
                 super::stream::start_writeback(&shared.file, written_back, pos);
                 written_back = pos;
             }
-            let (_, sum) = board.done();
-            self.progress(sum);
+            self.progress_parts(shared);
             self.throttle(k as usize);
             if submitted >= opts.checkpoint_bytes || last.elapsed() >= opts.checkpoint_interval {
                 self.checkpoint_parts(shared, true);
@@ -389,15 +465,42 @@ impl FileTransfer<'_> {
     fn log_parts(&self, shared: &Shared, n: u64) {
         let written = shared.written.fetch_add(n, Ordering::Relaxed) + n;
         let mut log = shared.log.lock().unwrap_or_else(|p| p.into_inner());
-        if log.is_none() {
+        if shared.board.closed() != Closed::Open || log.retired {
+            return;
+        }
+        if log.log.is_none() {
             if written < crashlog::AFTER {
                 return;
             }
-            *log = self.crash_log(&shared.file, shared.board.total());
+            log.log = self.crash_log(&shared.file, shared.board.total());
         }
-        if let Some(l) = log.as_mut() {
+        if let Some(l) = log.log.as_mut() {
             let done = shared.board.done().0;
             l.write(&done, shared.len.load(Ordering::SeqCst));
+        }
+    }
+
+    /// Live progress of a segmented file: its done ranges and their sum, together (a
+    /// new run here starts from them), for this epoch only.
+    fn progress_parts(&mut self, shared: &Shared) {
+        let (done, sum) = shared.board.done();
+        let parts = crate::ranges::as_list(done);
+        let (idx, epoch) = (self.idx, self.epoch);
+        let seen = self.ctx.table.update_live(self.id, Wake::NONE, |job| {
+            let f = &mut job.files[idx];
+            if f.epoch == epoch && !f.done {
+                f.parts = parts;
+                f.done_bytes = sum;
+                job.made_progress();
+                job.touch(now_ms());
+            }
+            (job.listens_for_modifications(), job.bandwidth_limit)
+        });
+        if let Some((listening, limit)) = seen {
+            self.job_limit = limit;
+            if listening {
+                self.ctx.table.wake(Wake::NOTIFIER);
+            }
         }
     }
 

@@ -96,6 +96,9 @@ pub(crate) enum Released {
     Others,
     /// This connection was the last one and every byte is in: it ends the file.
     Finish,
+    /// A refused segment no open-ended request could take back: the board is closed,
+    /// and the file goes on over one stream from its first hole.
+    OneStream,
 }
 
 impl Board {
@@ -227,6 +230,11 @@ impl Board {
         let s = &mut st.segs[i];
         let k = n.min(s.end - s.pos);
         s.reserved = s.pos + k;
+        if k < n {
+            // The connection drops the rest of this read: its stream cannot go on
+            // past the end, so no refused segment may be handed back to it.
+            s.open_ended = false;
+        }
         k
     }
 
@@ -256,20 +264,30 @@ impl Board {
         if refused {
             st.single = true;
         }
+        let mut stranded = false;
         if let Some(i) = Self::find(&st, start) {
             st.segs[i].owned = false;
             st.segs[i].open_ended = false;
             st.segs[i].reserved = st.segs[i].pos;
-            if refused
-                && i > 0
-                && st.segs[i - 1].owned
-                && st.segs[i - 1].open_ended
-                && st.segs[i - 1].end == st.segs[i].pos
-            {
-                let end = st.segs[i].end;
-                st.segs[i - 1].end = end;
-                st.segs[i].end = st.segs[i].pos;
+            if refused {
+                if i > 0
+                    && st.segs[i - 1].owned
+                    && st.segs[i - 1].open_ended
+                    && st.segs[i - 1].end == st.segs[i].pos
+                {
+                    let end = st.segs[i].end;
+                    st.segs[i - 1].end = end;
+                    st.segs[i].end = st.segs[i].pos;
+                } else {
+                    stranded = st.segs[i].pos < st.segs[i].end;
+                }
             }
+        }
+        if stranded && st.closed == Closed::Open {
+            st.closed = Closed::Aborted;
+            drop(st);
+            self.changed.notify_all();
+            return Released::OneStream;
         }
         let complete = st.segs.iter().all(|s| s.pos >= s.end);
         let out = if complete && st.active == 0 && !st.finisher && st.closed == Closed::Open {
@@ -310,7 +328,9 @@ impl Board {
     /// and some segment is unowned, or large enough to split).
     pub fn has_work(&self) -> bool {
         let st = self.lock();
+        let limit = if st.single { 1 } else { st.max };
         st.closed == Closed::Open
+            && st.active < limit
             && st.segs.iter().any(|s| {
                 !s.owned && s.pos < s.end || !st.single && s.owned && s.left() >= 2 * MIN_SEGMENT
             })
@@ -396,6 +416,33 @@ mod tests {
         assert!(!b.has_work());
         b.advance(0, 8 * M);
         assert_eq!(b.release(0, false, false), Released::Finish);
+    }
+
+    #[test]
+    fn a_refused_range_nobody_can_take_back_closes_the_board() {
+        let b = Board::new(10 * M, vec![(0, 2 * M)], None, 8);
+        let s = b.take().unwrap();
+        assert_eq!(b.release(s.key, false, true), Released::OneStream);
+        assert_eq!(b.closed(), Closed::Aborted);
+        assert_eq!(b.take(), None);
+    }
+
+    #[test]
+    fn a_trimmed_read_ends_the_open_ended_request() {
+        let b = Board::new(8 * M, vec![], Some(0), 8);
+        let s = b.take().unwrap();
+        // The first connection read past the split point: it stops there, and a
+        // refusal of the second half cannot hand bytes back to it any more.
+        assert!(b.reserve(0, 8 * M) < 8 * M);
+        assert_eq!(b.release(s.key, false, true), Released::OneStream);
+    }
+
+    #[test]
+    fn no_work_while_the_file_has_all_its_connections() {
+        let b = Board::new(64 * M, vec![], Some(0), 2);
+        assert!(b.has_work());
+        b.take().unwrap();
+        assert!(!b.has_work(), "two connections already");
     }
 
     #[test]

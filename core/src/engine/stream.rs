@@ -30,7 +30,9 @@ impl FileTransfer<'_> {
         let mut out: &File = file;
         out.seek(SeekFrom::Start(start))
             .map_err(|e| blame.local("seek temp file", &e))?;
-        if start == 0 {
+        // A restart from 0 drops what the file held (a new file has nothing: fstat is
+        // cheaper than a truncation).
+        if start == 0 && file.metadata().map_or(true, |m| m.len() > 0) {
             file.set_len(0)
                 .map_err(|e| blame.local("truncate temp file", &e))?;
         }
@@ -119,6 +121,12 @@ impl FileTransfer<'_> {
         if let (Some(d), Some(want)) = (digest, self.expected) {
             self.verify(d.finish(), want)?;
         }
+        // Start writing the file's last bytes back now: the sync that makes it count as
+        // transferred (a batch of many small files, or the job's end) then finds them
+        // on their way to the disk instead of starting every write at once.
+        if offset > written_back {
+            start_writeback(file, written_back, offset);
+        }
         self.mark_done(file, offset, validator);
         Ok(())
     }
@@ -140,10 +148,10 @@ impl FileTransfer<'_> {
     pub(super) fn throttle(&self, n: usize) {
         if let Some(pool) = self.pool {
             pool.limiter.set_rate(self.job_limit);
-            pool.limiter.take(n);
+            pool.limiter.take(n, self.stop);
         }
         if self.background {
-            self.ctx.limiter.take(n);
+            self.ctx.limiter.take(n, self.stop);
         }
     }
 

@@ -143,9 +143,13 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
                     let helped =
                         FileTransfer::start(ctx, id, shared.idx, stop, &mut buf, Some(&pool))
                             .filter(|t| t.epoch == shared.epoch)
-                            .map_or(Ok(()), |mut t| t.help(&shared));
-                    if let Err(f) = helped {
-                        return fail(f);
+                            .map_or(Ok(false), |mut t| t.help(&shared));
+                    match helped {
+                        Err(f) => return fail(f),
+                        // Nothing after all (the host's slots are taken, another
+                        // connection was faster): wait instead of asking again at once.
+                        Ok(false) => pool.wait(),
+                        Ok(true) => {}
                     }
                     continue;
                 }
@@ -155,10 +159,19 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
                 pool.wait();
             }
         };
+        // As many connections as the files may use (a job's own setting wins over the
+        // manager's), within connections_per_job.
+        let per_file = ctx
+            .table
+            .read(id, |j| match j.max_connections_per_file {
+                0 => ctx.opts.max_connections_per_file,
+                n => n as usize,
+            })
+            .unwrap_or(1);
         let threads = ctx
             .opts
             .connections_per_job
-            .min(pending * ctx.opts.max_connections_per_file.max(1))
+            .min(pending * per_file.max(1))
             .max(1);
         std::thread::scope(|s| {
             for _ in 1..threads {
