@@ -742,7 +742,8 @@ def git_rev() -> str:
 
 
 def noise(results: dict) -> tuple[float, float]:
-    loads = [m["foreign_load"] for res in results.values() for rs in res["runs"].values() for m in rs]
+    loads = [m["foreign_load"] for res in results.values() if "runs" in res
+             for rs in res["runs"].values() for m in rs]
     if not loads:
         return 0.0, 0.0
     return statistics.median(loads), max(loads)

@@ -180,12 +180,13 @@ static int32_t cb_transferred(void *p, bgcopy_job *job) {
 static int32_t cb_error(void *p, bgcopy_job *job, bgcopy_error *e) {
   ctx *c = p;
   note_thread(c);
-  atomic_fetch_add(&c->error, 1);
   bgcopy_error_context cx;
   int32_t code;
   if (bgcopy_error_get_error(e, &cx, &code) != BGCOPY_S_OK) atomic_fetch_add(&c->reentrant_failures, 1);
   if (state_of(job) != BGCOPY_JOB_STATE_ERROR) atomic_fetch_add(&c->reentrant_failures, 1);
   if (!c->kept_error) c->kept_error = bgcopy_error_add_ref(e);
+  /* Counted last: a test that waits for the count then sees kept_error. */
+  atomic_fetch_add(&c->error, 1);
   return BGCOPY_S_OK;
 }
 

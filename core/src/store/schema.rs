@@ -135,28 +135,33 @@ pub(super) const MIGRATIONS: &[&str] = &[
 ];
 
 impl Store {
+    /// Bring the schema up to date in one transaction (a new store is one commit, not
+    /// one per version: its first open is that much faster).
     pub(super) fn migrate(&mut self, from: usize) -> Result<()> {
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
-            self.atomic(|s| {
-                // Another process may have migrated meanwhile (it held the write lock).
-                let now: i64 = s
-                    .conn
-                    .query_row("PRAGMA user_version", [], |r| r.get(0))
-                    .map_err(|e| s.err("migrate the job store", e))?;
-                if now > i as i64 {
-                    return Ok(());
-                }
+        if from >= MIGRATIONS.len() {
+            return Ok(());
+        }
+        self.atomic(|s| {
+            // Another process may have migrated meanwhile (it held the write lock).
+            let now: i64 = s
+                .conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| s.err("migrate the job store", e))?;
+            let now = usize::try_from(now).unwrap_or(0);
+            if now >= MIGRATIONS.len() {
+                return Ok(());
+            }
+            for sql in &MIGRATIONS[now..] {
                 s.conn
                     .execute_batch(sql)
-                    .and_then(|()| {
-                        s.conn.execute_batch(&format!(
-                            "PRAGMA user_version = {}; PRAGMA application_id = {APPLICATION_ID};",
-                            i + 1
-                        ))
-                    })
-                    .map_err(|e| s.err("migrate the job store", e))
-            })?;
-        }
-        Ok(())
+                    .map_err(|e| s.err("migrate the job store", e))?;
+            }
+            s.conn
+                .execute_batch(&format!(
+                    "PRAGMA user_version = {}; PRAGMA application_id = {APPLICATION_ID};",
+                    MIGRATIONS.len()
+                ))
+                .map_err(|e| s.err("migrate the job store", e))
+        })
     }
 }
