@@ -48,7 +48,15 @@ enum SegEnd {
     Restart(bool),
     /// An error that ends the run (a status such as 429 or 503, a local error).
     Fatal(Failure),
+    /// A request's piece ended here; the segment is not complete yet.
+    Piece(u64),
 }
+
+/// Bytes one segment request asks for at most (like aria2's pieces): a long segment is
+/// several requests on one kept-alive connection, so a server that paces each request
+/// (nginx's `limit_rate` allows every new request a second's worth at once) and a
+/// connection that must give way are both served.
+const PIECE: u64 = 4 << 20;
 
 impl FileTransfer<'_> {
     /// Whether the first answer lets the rest of the file come over several
@@ -223,7 +231,8 @@ impl FileTransfer<'_> {
     fn settle(&mut self, shared: &Arc<Shared>, slot: Slot, end: SegEnd) -> Result<bool, Failure> {
         let board = &shared.board;
         match end {
-            SegEnd::Done => {
+            // (`segment` turns the end of a piece into its next request.)
+            SegEnd::Done | SegEnd::Piece(_) => {
                 if board.release(slot.key, false, false) == Released::Finish {
                     self.finish(shared)?;
                     return Ok(false);
@@ -334,8 +343,26 @@ impl FileTransfer<'_> {
         Ok(())
     }
 
-    /// Ask for one segment and write what comes.
+    /// Ask for one segment, a piece of at most [`PIECE`] bytes per request (on one
+    /// kept-alive connection), and write what comes.
     fn segment(&mut self, shared: &Shared, slot: Slot) -> SegEnd {
+        let mut from = slot.from;
+        loop {
+            let piece = Slot {
+                from,
+                end: slot.end.min(from.saturating_add(PIECE)),
+                ..slot
+            };
+            match self.piece(shared, piece) {
+                SegEnd::Piece(next) if next > from => from = next,
+                SegEnd::Piece(_) => return SegEnd::Done,
+                end => return end,
+            }
+        }
+    }
+
+    /// One request of a segment: `[slot.from, slot.end)`.
+    fn piece(&mut self, shared: &Shared, slot: Slot) -> SegEnd {
         let ask = super::fetch::Ask {
             url: &self.url,
             offset: slot.from,
@@ -421,6 +448,10 @@ impl FileTransfer<'_> {
             if n == 0 {
                 if board.reserve(slot.key, 1) == 0 {
                     return SegEnd::Done;
+                }
+                if pos >= slot.end {
+                    // This request's piece is in; the segment goes on with the next.
+                    return SegEnd::Piece(pos);
                 }
                 return SegEnd::Broken(blame.transport(
                     true,
