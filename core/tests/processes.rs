@@ -259,6 +259,16 @@ fn ten_idle_clients_and_an_idle_engine_use_almost_no_cpu() {
     let percent = 100.0 * (after.0 - before.0) as f64 / 1e9 / elapsed;
     let wakeups = after.1 - before.1;
     eprintln!("11 idle managers, {elapsed:.1} s: {wakeups} wake-ups, {percent:.3} % CPU");
+    if std::env::var_os("BGCOPY_IDLE_DEBUG").is_some() {
+        for p in &pids {
+            for task in std::fs::read_dir(format!("/proc/{p}/task")).unwrap() {
+                let t = task.unwrap().path();
+                let comm = std::fs::read_to_string(t.join("comm")).unwrap_or_default();
+                let ss = std::fs::read_to_string(t.join("schedstat")).unwrap_or_default();
+                eprintln!("{p} {} {}", comm.trim(), ss.trim());
+            }
+        }
+    }
     for (mut child, _) in children {
         drop(child.stdin.take());
         let _ = child.kill();

@@ -257,7 +257,10 @@ fn listen(ctx: &EngineCtx) {
             break;
         }
         ctx.table.poll_foreign(Wake::ALL);
-        read_settings(ctx);
+        // The settings matter while bytes move (and an idle engine stays idle).
+        if busy {
+            read_settings(ctx);
+        }
         if busy && published.elapsed() >= PUBLISH {
             publish(&ctx.table);
             published = Instant::now();

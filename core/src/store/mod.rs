@@ -106,7 +106,18 @@ impl Store {
             let _ = conn.execute_batch("COMMIT");
             read
         };
-        let (app, version, tables) = identity().map_err(check)?;
+        // A store being created or migrated by another process is waited for as long
+        // as any call waits (BUSY_LIMIT), not only one busy timeout.
+        let started = std::time::Instant::now();
+        let (app, version, tables) = loop {
+            match identity() {
+                Ok(v) => break v,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && started.elapsed() < BUSY_LIMIT => {}
+                Err(e) => return Err(check(e)),
+            }
+        };
         if app != schema::APPLICATION_ID && (tables > 0 || version != 0) {
             return Err(Error::new(
                 codes::STORE_CORRUPT,
