@@ -74,6 +74,8 @@ pub(super) struct FileTransfer<'a> {
     pub(super) job_limit: u64,
     /// This connection holds a slot of the file's host (its first connection).
     pub(super) holds_host: bool,
+    /// Bytes this connection wrote since its last checkpoint, and when that was.
+    pub(super) ck: (u64, std::time::Instant),
 }
 
 impl<'a> FileTransfer<'a> {
@@ -131,6 +133,7 @@ impl<'a> FileTransfer<'a> {
                     pool,
                     job_limit: j.bandwidth_limit,
                     holds_host: false,
+                    ck: (0, std::time::Instant::now()),
                 })
             })
             .ok()?

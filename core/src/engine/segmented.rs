@@ -421,9 +421,7 @@ impl FileTransfer<'_> {
         }
         let opts = &self.ctx.opts;
         let mut pos = slot.from;
-        let mut submitted = 0u64;
         let mut written_back = pos;
-        let mut last = Instant::now();
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 return SegEnd::Stopped;
@@ -472,7 +470,9 @@ impl FileTransfer<'_> {
             // A read cut short: the segment's end moved below it, so it is complete.
             complete |= k < n as u64;
             self.log_parts(shared, k);
-            submitted += now_at - pos;
+            // Counted per connection across its pieces (a piece is much shorter than
+            // a checkpoint interval).
+            self.ck.0 += now_at - pos;
             pos = now_at;
             if pos - written_back >= super::stream::WRITEBACK_STEP {
                 super::stream::start_writeback(&shared.file, written_back, pos);
@@ -480,10 +480,10 @@ impl FileTransfer<'_> {
             }
             self.progress_parts(shared);
             self.throttle(k as usize);
-            if submitted >= opts.checkpoint_bytes || last.elapsed() >= opts.checkpoint_interval {
+            if self.ck.0 >= opts.checkpoint_bytes || self.ck.1.elapsed() >= opts.checkpoint_interval
+            {
                 self.checkpoint_parts(shared, true);
-                submitted = 0;
-                last = Instant::now();
+                self.ck = (0, Instant::now());
             }
             if complete {
                 return SegEnd::Done;
