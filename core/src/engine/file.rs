@@ -51,13 +51,13 @@ pub(super) struct FileTransfer<'a> {
     pub(super) proto: &'static str,
     /// What goes to the file URL's origin only (custom headers, `Authorization`), the
     /// URL of that origin, and the security flags.
-    pub(super) headers: Vec<(String, String)>,
-    pub(super) headers_origin: String,
-    pub(super) flags: u32,
+    headers: Vec<(String, String)>,
+    headers_origin: String,
+    flags: u32,
     /// The job's proxy settings and credentials.
-    pub(super) proxy: crate::ProxySettings,
-    pub(super) creds: Vec<crate::request::Credential>,
-    pub(super) client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    proxy: crate::ProxySettings,
+    creds: Vec<crate::request::Credential>,
+    client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// The content's expected SHA-256 digest, checked before the file counts as
     /// transferred.
     pub(super) expected: Option<[u8; 32]>,
@@ -139,6 +139,24 @@ impl<'a> FileTransfer<'a> {
             .ok()?
     }
 
+    /// The request for `[offset, end)` of this file (`end` None: to its end), with the
+    /// job's headers, credentials, proxy and certificate.
+    pub(super) fn ask(&self, offset: u64, end: Option<u64>) -> super::fetch::Ask<'_> {
+        super::fetch::Ask {
+            url: &self.url,
+            offset,
+            end,
+            validator: self.validator.as_deref(),
+            file: self.idx,
+            headers: &self.headers,
+            headers_origin: &self.headers_origin,
+            flags: self.flags,
+            proxy: &self.proxy,
+            creds: &self.creds,
+            client_cert: self.client_cert.as_ref(),
+        }
+    }
+
     /// Which file an error is about.
     pub(super) fn blame(&self) -> Blame {
         Blame {
@@ -201,20 +219,8 @@ impl<'a> FileTransfer<'a> {
         let mut bad_ranges = 0;
         loop {
             let ranged = self.offset > 0;
-            let ask = super::fetch::Ask {
-                url: &self.url,
-                offset: self.offset,
-                end: None,
-                validator: self.validator.as_deref(),
-                file: self.idx,
-                headers: &self.headers,
-                headers_origin: &self.headers_origin,
-                flags: self.flags,
-                proxy: &self.proxy,
-                creds: &self.creds,
-                client_cert: self.client_cert.as_ref(),
-            };
-            let (resp, final_url) = super::fetch::fetch(self.ctx, ask)?;
+            let ctx = self.ctx;
+            let (resp, final_url) = super::fetch::fetch(ctx, self.ask(self.offset, None))?;
             self.proto = scheme_of(&final_url);
             self.note_response(&resp, &final_url);
             if final_url != self.url
@@ -563,15 +569,18 @@ impl<'a> FileTransfer<'a> {
         );
     }
 
-    /// Live progress (not yet durable); wakes the notifier only when someone listens.
-    /// Reads the job's bandwidth limit on the way (it may change while bytes move).
-    pub(super) fn progress(&mut self, offset: u64) {
+    /// Live progress (not yet durable): `bytes` in the temporary file, at `parts` when
+    /// they are not the prefix `[0, bytes)`, for this epoch only; wakes the notifier
+    /// only when someone listens. Reads the job's bandwidth limit on the way (it may
+    /// change while bytes move).
+    pub(super) fn progress(&mut self, bytes: u64, parts: Option<crate::ranges::Ranges>) {
         let idx = self.idx;
         let epoch = self.epoch;
         let seen = self.ctx.table.update_live(self.id, Wake::NONE, |job| {
             let f = &mut job.files[idx];
             if f.epoch == epoch && !f.done {
-                f.done_bytes = offset;
+                f.parts = parts;
+                f.done_bytes = bytes;
                 job.made_progress();
                 job.touch(now_ms());
             }

@@ -24,7 +24,6 @@ use super::pool::Shared;
 use super::segments::{Board, Closed, MAX_SEGMENT_FAILURES, MIN_SEGMENT, Released, Slot};
 use crate::error::codes;
 use crate::policy::Failure;
-use crate::types::now_ms;
 use crate::wake::Wake;
 use std::fs::File;
 use std::io::Read;
@@ -363,20 +362,9 @@ impl FileTransfer<'_> {
 
     /// One request of a segment: `[slot.from, slot.end)`.
     fn piece(&mut self, shared: &Shared, slot: Slot) -> SegEnd {
-        let ask = super::fetch::Ask {
-            url: &self.url,
-            offset: slot.from,
-            end: Some(slot.end),
-            validator: self.validator.as_deref(),
-            file: self.idx,
-            headers: &self.headers,
-            headers_origin: &self.headers_origin,
-            flags: self.flags,
-            proxy: &self.proxy,
-            creds: &self.creds,
-            client_cert: self.client_cert.as_ref(),
-        };
-        let (resp, final_url) = match super::fetch::fetch(self.ctx, ask) {
+        let ctx = self.ctx;
+        let (resp, final_url) = match super::fetch::fetch(ctx, self.ask(slot.from, Some(slot.end)))
+        {
             Ok(r) => r,
             Err(f) if f.transient => return SegEnd::Broken(f),
             Err(f) => return SegEnd::Fatal(f),
@@ -512,27 +500,10 @@ impl FileTransfer<'_> {
     }
 
     /// Live progress of a segmented file: its done ranges and their sum, together (a
-    /// new run here starts from them), for this epoch only.
+    /// new run here starts from them).
     fn progress_parts(&mut self, shared: &Shared) {
         let (done, sum) = shared.board.done();
-        let parts = crate::ranges::as_list(done);
-        let (idx, epoch) = (self.idx, self.epoch);
-        let seen = self.ctx.table.update_live(self.id, Wake::NONE, |job| {
-            let f = &mut job.files[idx];
-            if f.epoch == epoch && !f.done {
-                f.parts = parts;
-                f.done_bytes = sum;
-                job.made_progress();
-                job.touch(now_ms());
-            }
-            (job.listens_for_modifications(), job.bandwidth_limit)
-        });
-        if let Some((listening, limit)) = seen {
-            self.job_limit = limit;
-            if listening {
-                self.ctx.table.wake(Wake::NOTIFIER);
-            }
-        }
+        self.progress(sum, crate::ranges::as_list(done));
     }
 
     /// Ask the checkpointer to record the board's done ranges once synced (and keep

@@ -98,7 +98,7 @@ impl FileTransfer<'_> {
                 start_writeback(file, written_back, offset);
                 written_back = offset;
             }
-            self.progress(offset);
+            self.progress(offset, None);
             self.throttle(n);
             if offset - submitted >= opts.checkpoint_bytes
                 || last.elapsed() >= opts.checkpoint_interval
