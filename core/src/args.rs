@@ -24,63 +24,93 @@ pub(crate) fn check_len(what: &str, s: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
-/// Check a local path given to `add_file`: absolute, naming a file (its name within
-/// the file system's `NAME_MAX` bytes) in an existing directory that is not inside
-/// the state directory `state_dir`. Returns it with the directory resolved.
-pub(crate) fn check_local(local: &str, state_dir: &Path) -> Result<PathBuf> {
-    check_len("local path", local, 4096)?;
-    let path = PathBuf::from(local);
-    if !path.is_absolute() {
-        return Err(Error::invalid_arg(format!(
-            "local path {local:?} is not absolute"
-        )));
+/// Checks the local paths given to `add_file`/`add_file_set`: each must be absolute,
+/// name a file (its name within the file system's `NAME_MAX` bytes) in an existing
+/// directory that is not inside the state directory. [`LocalPaths::check`] returns the
+/// path with its directory resolved. Each directory is resolved (and its `NAME_MAX`
+/// read) once per call, not once per file: a thousand files in one folder were a
+/// thousand `realpath` walks and `statfs` calls.
+pub(crate) struct LocalPaths<'a> {
+    state_dir: &'a Path,
+    /// Directory as given → (as the kernel resolves it, its `NAME_MAX`).
+    dirs: std::collections::HashMap<PathBuf, (PathBuf, usize)>,
+}
+
+impl<'a> LocalPaths<'a> {
+    pub(crate) fn new(state_dir: &'a Path) -> Self {
+        LocalPaths {
+            state_dir,
+            dirs: std::collections::HashMap::new(),
+        }
     }
-    if local.ends_with('/') || path.file_name().is_none() {
-        return Err(Error::invalid_arg(format!(
-            "local path {local:?} does not name a file"
-        )));
-    }
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let name = path.file_name().unwrap_or_default();
-    if name == ".." || name == "." {
-        return Err(Error::invalid_arg(format!(
-            "local path {local:?} does not name a file"
-        )));
-    }
-    // The directory as the kernel resolves it (symlinks, `..`), so that two spellings
-    // of one file are one file.
-    let parent = match parent.canonicalize() {
-        Ok(p) if p.is_dir() => p,
-        _ => {
+
+    pub(crate) fn check(&mut self, local: &str) -> Result<PathBuf> {
+        check_len("local path", local, 4096)?;
+        let path = PathBuf::from(local);
+        if !path.is_absolute() {
             return Err(Error::invalid_arg(format!(
-                "the directory of local path {local:?} does not exist"
+                "local path {local:?} is not absolute"
             )));
         }
-    };
-    if parent.starts_with(state_dir) {
-        return Err(Error::invalid_arg(format!(
-            "local path {local:?} is inside the state directory {}: bgcopy never writes \
-             its downloads among its own files",
-            state_dir.display()
-        )));
+        if local.ends_with('/') || path.file_name().is_none() {
+            return Err(Error::invalid_arg(format!(
+                "local path {local:?} does not name a file"
+            )));
+        }
+        let given = path.parent().unwrap_or(Path::new("/"));
+        let name = path.file_name().unwrap_or_default();
+        if name == ".." || name == "." {
+            return Err(Error::invalid_arg(format!(
+                "local path {local:?} does not name a file"
+            )));
+        }
+        let (parent, max) = match self.dirs.get(given) {
+            Some((p, m)) => (p.clone(), *m),
+            None => {
+                let resolved = self.dir(local, given)?;
+                self.dirs.insert(given.to_path_buf(), resolved.clone());
+                resolved
+            }
+        };
+        let bytes = name.len();
+        if bytes > max {
+            return Err(Error::new(
+                codes::STRING_TOO_LONG,
+                format!(
+                    "the file name of local path {local:?} is {bytes} bytes; the file system \
+                     of {} allows at most {max}",
+                    parent.display()
+                ),
+            ));
+        }
+        let path = parent.join(name);
+        if path.is_dir() {
+            return Err(Error::invalid_arg(format!(
+                "local path {local:?} is a directory"
+            )));
+        }
+        Ok(path)
     }
-    let bytes = name.len();
-    let max = crate::sys::name_max(&parent);
-    if bytes > max {
-        return Err(Error::new(
-            codes::STRING_TOO_LONG,
-            format!(
-                "the file name of local path {local:?} is {bytes} bytes; the file system \
-                 of {} allows at most {max}",
-                parent.display()
-            ),
-        ));
+
+    /// The directory `given` of `local` as the kernel resolves it (symlinks, `..`), so
+    /// that two spellings of one file are one file, and its `NAME_MAX`.
+    fn dir(&self, local: &str, given: &Path) -> Result<(PathBuf, usize)> {
+        let parent = match given.canonicalize() {
+            Ok(p) if p.is_dir() => p,
+            _ => {
+                return Err(Error::invalid_arg(format!(
+                    "the directory of local path {local:?} does not exist"
+                )));
+            }
+        };
+        if parent.starts_with(self.state_dir) {
+            return Err(Error::invalid_arg(format!(
+                "local path {local:?} is inside the state directory {}: bgcopy never writes \
+                 its downloads among its own files",
+                self.state_dir.display()
+            )));
+        }
+        let max = crate::sys::name_max(&parent);
+        Ok((parent, max))
     }
-    let path = parent.join(name);
-    if path.is_dir() {
-        return Err(Error::invalid_arg(format!(
-            "local path {local:?} is a directory"
-        )));
-    }
-    Ok(path)
 }

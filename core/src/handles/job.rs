@@ -3,7 +3,7 @@
 
 use super::error::CopyError;
 use super::file::CopyFile;
-use crate::args::{check_len, check_local, check_text};
+use crate::args::{LocalPaths, check_len, check_text};
 use crate::error::{Error, Result, codes};
 use crate::record::{FileRec, JobRec};
 use crate::table::JobTable;
@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// What a callback returns: `Err` (or a panic) counts as a failed delivery (SPEC §3).
+/// What a callback returns: `Err` (or a panic) counts as a failed delivery (docs/spec.md §3).
 pub type CallbackResult = std::result::Result<(), String>;
 
 /// Receives a job's notifications (IBackgroundCopyCallback). Every method has a default
@@ -87,10 +87,11 @@ impl CopyJob {
     pub fn add_file_set<R: AsRef<str>, L: AsRef<str>>(&self, files: &[(R, L)]) -> Result<()> {
         let mut new = Vec::with_capacity(files.len());
         let mut seen = std::collections::HashSet::with_capacity(files.len());
+        let mut paths = LocalPaths::new(&self.table.state_dir);
         for (remote, local) in files {
             let (remote, local) = (remote.as_ref(), local.as_ref());
             let url = crate::urls::parse_remote(remote)?;
-            let path = check_local(local, &self.table.state_dir)?;
+            let path = paths.check(local)?;
             if !seen.insert(path.clone()) {
                 return Err(Error::invalid_arg(format!(
                     "local path {local:?} appears twice"

@@ -84,8 +84,12 @@ pub(crate) fn create_temp(path: &Path) -> Result<(File, FileId), TempError> {
             _ => TempError::Io(e),
         })?;
     // The umask may have taken bits away; never more than owner read/write.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    let id = FileId::of(&file.metadata()?);
+    let mut meta = file.metadata()?;
+    if meta.permissions().mode() & 0o7777 != 0o600 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        meta = file.metadata()?;
+    }
+    let id = FileId::of(&meta);
     Ok((file, id))
 }
 
