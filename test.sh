@@ -55,6 +55,9 @@ check python3 tests/check_api.py
 step "the core's modules import each other without a cycle; nothing imports the manager"
 check python3 tests/check_imports.py
 
+step "the repository stands alone: no reference outside it, one version everywhere, licences in every package"
+check python3 tests/check_repo.py
+
 step "cargo test (every test binary, --no-fail-fast)"
 cargo test --workspace --no-fail-fast 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}

@@ -446,7 +446,7 @@ export declare enum ErrorContext {
 export interface ErrorInfo {
   /** Where the error came from. */
   context: ErrorContext
-  /** The SPEC §2 code as an unsigned 32-bit number (`0x80190194` for HTTP 404). */
+  /** The BITS HRESULT code (docs/spec.md#codes) as an unsigned 32-bit number (`0x80190194` for HTTP 404). */
   code: number
   /** The code's symbolic name (`'HTTP_404'`), as `err.code` of a thrown error. */
   symbol: string
@@ -691,3 +691,9 @@ export declare enum SecurityFlags {
   /** Follow a redirect from https to http. */
   AllowHttpsToHttp = 2048,
 }
+
+/**
+ * This library's version, e.g. `"0.1.0"` (the same number in every language and in
+ * package.json).
+ */
+export declare const VERSION: string

@@ -17,6 +17,7 @@ export const {
   NotifyFlags,
   SecurityFlags,
   BYTES_UNKNOWN,
+  VERSION,
 } = bgcopy
 
 export default bgcopy

@@ -79,7 +79,7 @@ step "the committed sources match the generated ones"
 check "generated sources are committed and current (cargo xtask codegen --check uniffi)" \
   cargo xtask codegen --check uniffi
 
-step "every SPEC method is declared"
+step "every contract method is declared"
 check "Kotlin and Swift declare every canonical method (tests/spec_methods.json)" \
   python3 "$root/tests/check_api.py" --lang kotlin,swift \
   --kotlin "$gen/kotlin/src/main/kotlin/bgcopy/bgcopy.kt" \
@@ -117,7 +117,9 @@ check "kotlinc (bindings + ${#sources[@]} files)" \
 step "run the Kotlin tests on the JVM against the test origin"
 if [ -f "$classes/bgcopy/test/MainKt.class" ]; then
   set +e
-  java -Djna.library.path="$target_dir/debug" \
+  # The workspace's version, which bgcopyVersion() must report.
+  version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/Cargo.toml" | head -1)"
+  java -Djna.library.path="$target_dir/debug" -Dbgcopy.expectedVersion="$version" \
     -cp "$classes:$cp:$klib/kotlin-stdlib.jar" bgcopy.test.MainKt \
     "$target_dir/debug/bgcopy-test-origin" "$root/tests/scenarios" | tee "$work/run.log"
   rc=${PIPESTATUS[0]}

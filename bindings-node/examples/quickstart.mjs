@@ -30,7 +30,7 @@ if (state === JobState.Transferred) {
   console.log(`still ${JobState[state]}; the job continues on the next open`)
 }
 
-// Calls throw an Error with the SPEC symbol and the HRESULT.
+// Calls throw an Error with the symbolic name and the HRESULT.
 try {
   job.resume() // the job is final now
 } catch (err) {

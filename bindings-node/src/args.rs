@@ -1,6 +1,6 @@
 //! Argument conversions. Every parameter of the addon arrives as an untyped JS value
 //! (`Unknown`; the TypeScript type is declared with `ts_arg_type`) and is converted
-//! here, so that every bad value throws `INVALID_ARG` (SPEC §5) instead of a napi
+//! here, so that every bad value throws `INVALID_ARG` (docs/spec.md §5) instead of a napi
 //! status error or a silent coercion (napi's own `u32` conversion wraps `-1` to
 //! 4294967295 and truncates `1.5`; its string conversion replaces lone surrogates).
 
@@ -95,7 +95,7 @@ pub(crate) fn uint32(env: &Env, v: Unknown, what: &str) -> Result<u32> {
     integer(env, &v, what, 0.0, u32::MAX as f64).map(|n| n as u32)
 }
 
-/// A SPEC enum value given as its number (`Priority.High`, or `1`); `from` is the
+/// A contract enum value given as its number (`Priority.High`, or `1`); `from` is the
 /// core's `try_from_number` of the enum (which checks the range).
 pub(crate) fn enum_value<T>(
     env: &Env,

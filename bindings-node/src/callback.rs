@@ -1,4 +1,4 @@
-//! Notification handlers (SPEC §3) on the JS thread.
+//! Notification handlers (docs/spec.md §3) on the JS thread.
 //!
 //! The core calls [`bgcopy::CopyCallback`] on its notification thread and wants to know
 //! whether the delivery worked. JS code can only run on the JS thread, so each call

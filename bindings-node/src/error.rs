@@ -1,5 +1,5 @@
 //! The one error conversion of the addon: a core [`bgcopy::Error`] becomes a thrown JS
-//! `Error` with `code` (the SPEC §6 symbol, Node's convention) and `hresult` (the
+//! `Error` with `code` (the docs/spec.md §6 symbol, Node's convention) and `hresult` (the
 //! unsigned 32-bit code). Its message is the core's (`INVALID_STATE (0x80200002): …`).
 
 use napi::bindgen_prelude::*;
@@ -21,7 +21,7 @@ pub(crate) fn invalid_arg(env: &Env, message: impl Into<String>) -> Error {
     to_js(env, &bgcopy::Error::invalid_arg(message))
 }
 
-/// `.or_throw(env)`: a core result as a napi result that throws the SPEC error.
+/// `.or_throw(env)`: a core result as a napi result that throws the bgcopy error.
 pub(crate) trait OrThrow<T> {
     fn or_throw(self, env: &Env) -> Result<T>;
 }

@@ -1,11 +1,11 @@
 //! The Node.js addon of bgcopy: `require('bgcopy')` / `import … from 'bgcopy'`.
 //!
-//! A forward plus conversions over the Rust core (`bgcopy`): every method of SPEC §1 in
+//! A forward plus conversions over the Rust core (`bgcopy`): every method of docs/spec.md §1 in
 //! camelCase on the classes `CopyManager`, `CopyJob`, `CopyFile` and `CopyError`, the
-//! SPEC §2 values as TypeScript enums, 64-bit byte counts as `bigint`, times as `Date`.
+//! docs/spec.md §2 values as TypeScript enums, 64-bit byte counts as `bigint`, times as `Date`.
 //! No transfer logic lives here.
 //!
-//! - Errors (`error.rs`): a thrown `Error` whose `code` is the SPEC §6 symbol
+//! - Errors (`error.rs`): a thrown `Error` whose `code` is the docs/spec.md §6 symbol
 //!   (`'INVALID_STATE'`) and `hresult` the unsigned 32-bit code.
 //! - Arguments (`args.rs`): every parameter arrives as an untyped JS value and is
 //!   checked here, so that `undefined`, a number for a string, a lone surrogate, a
@@ -15,7 +15,7 @@
 //!   a Promise: the event loop keeps running.
 //! - Callbacks (`callback.rs`): the core's notification thread hands each event to the
 //!   JS thread through a ThreadsafeFunction and waits for the handler's outcome, so a
-//!   throwing (or rejecting) handler is a failed delivery (SPEC §3).
+//!   throwing (or rejecting) handler is a failed delivery (docs/spec.md §3).
 //!
 //! The design notes are in `bindings-node/README.md`.
 
@@ -29,5 +29,12 @@ mod manager;
 mod types;
 
 pub use job::{CopyError, CopyFile, CopyJob};
+
+use napi_derive::napi;
+
+/// This library's version, e.g. `"0.1.0"` (the same number in every language and in
+/// package.json).
+#[napi]
+pub const VERSION: &str = bgcopy::VERSION;
 pub use manager::CopyManager;
 pub use types::*;

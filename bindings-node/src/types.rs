@@ -1,4 +1,4 @@
-//! The values of SPEC §2 as JS: enums (numbers, `JobState.Suspended`), progress with
+//! The values of docs/spec.md §2 as JS: enums (numbers, `JobState.Suspended`), progress with
 //! `bigint` byte counts (exact over the whole u64 range), times as `Date`, and the
 //! manager options.
 
@@ -263,7 +263,7 @@ impl From<bgcopy::Event> for Event {
 pub struct ErrorInfo {
     /// Where the error came from.
     pub context: ErrorContext,
-    /// The SPEC §2 code as an unsigned 32-bit number (`0x80190194` for HTTP 404).
+    /// The BITS HRESULT code (docs/spec.md#codes) as an unsigned 32-bit number (`0x80190194` for HTTP 404).
     pub code: u32,
     /// The code's symbolic name (`'HTTP_404'`), as `err.code` of a thrown error.
     pub symbol: String,

@@ -72,7 +72,7 @@ describe('module', () => {
     assert.equal(esm.default, cjs)
   })
 
-  it('exports the classes, enums and constants of the SPEC', () => {
+  it('exports the classes, enums and constants of the contract', () => {
     for (const c of [CopyManager, CopyJob, CopyFile, CopyError]) assert.equal(typeof c, 'function')
     assert.equal(JobState.Suspended, 3)
     assert.equal(JobState.TransientError, 5)
@@ -84,6 +84,11 @@ describe('module', () => {
     assert.equal(NotifyFlags.JobTransferred | NotifyFlags.JobError, 3)
     assert.equal(NotifyFlags.FileTransferred, 0x10)
     assert.equal(BYTES_UNKNOWN, 2n ** 64n - 1n)
+  })
+
+  it('reports the version of package.json (one number in every language)', () => {
+    assert.equal(cjs.VERSION, require('../package.json').version)
+    assert.equal(esm.VERSION, cjs.VERSION)
   })
 
   it('enums map both ways, like TypeScript numeric enums', () => {
@@ -373,7 +378,7 @@ describe('notification handlers', () => {
   })
 })
 
-describe('bad input (SPEC §5) throws INVALID_ARG, never crashes', () => {
+describe('bad input (docs/spec.md §5) throws INVALID_ARG, never crashes', () => {
   const job = () => fresh()
 
   it('undefined, null and numbers where strings are required', () => {
@@ -499,7 +504,7 @@ describe('bad input (SPEC §5) throws INVALID_ARG, never crashes', () => {
     CopyManager.open(dir).close()
   })
 
-  // One queue (SPEC §9): a second manager on the directory opens and sees the jobs.
+  // One queue (docs/spec.md §9): a second manager on the directory opens and sees the jobs.
   it('a second manager on the same directory shares its jobs', () => {
     const job = manager.createJob('shared')
     const other = CopyManager.open(manager.stateDir, { startTransfers: false })

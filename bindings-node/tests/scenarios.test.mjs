@@ -42,14 +42,14 @@ const files = readdirSync(scenarioDir)
   .filter((f) => !only || f === `${only}.json`)
   .sort()
 
-/** The SPEC name of an enum value: JobState.TransientError → 'TRANSIENT_ERROR'. */
+/** The contract's name of an enum value: JobState.TransientError → 'TRANSIENT_ERROR'. */
 function specName(enumObj, value) {
   const key = Object.keys(enumObj).find((k) => enumObj[k] === value)
   if (key === undefined) return `?${value}`
   return key.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()
 }
 
-/** The enum value for a SPEC name ('HIGH' → Priority.High). */
+/** The enum value for a contract name ('HIGH' → Priority.High). */
 function fromSpecName(enumObj, name) {
   const key = Object.keys(enumObj).find((k) => specName(enumObj, enumObj[k]) === name)
   if (key === undefined) throw new Error(`no ${name} in enum`)

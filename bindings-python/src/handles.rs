@@ -18,7 +18,7 @@ const WAIT_SLICE: Duration = Duration::from_millis(100);
 
 /// A transfer job (IBackgroundCopyJob). Made by ``CopyManager.create_job``,
 /// ``get_job`` and ``enum_jobs``; every handle of the same job is equal. Methods with
-/// the SPEC's names (``get_state()``, ``set_priority(p)``) plus properties
+/// the contract's names (``get_state()``, ``set_priority(p)``) plus properties
 /// (``job.state``, ``job.priority = Priority.HIGH``). Getters always work (also after
 /// the job is final or the manager closed); mutators of a final job raise
 /// ``InvalidStateError``. Thread-safe.
@@ -911,7 +911,7 @@ impl PyCopyFile {
 }
 
 /// The error of a job in ERROR or TRANSIENT_ERROR (IBackgroundCopyError), a snapshot
-/// taken by ``CopyJob.get_error()`` or passed to ``job_error``. Besides the SPEC
+/// taken by ``CopyJob.get_error()`` or passed to ``job_error``. Besides the contract
 /// methods: ``context``, ``code``, ``symbol``, ``description``, ``protocol`` and
 /// ``file`` properties, and ``to_exception()``.
 #[pyclass(frozen, module = "bgcopy", name = "CopyError")]

@@ -130,8 +130,8 @@ pub struct PyCopyManager {
 impl PyCopyManager {
     /// Open (or create) the durable job store in ``state_dir`` (None: the platform
     /// default, see ``default_state_dir()``), recover every job in it and start
-    /// transferring the queued ones. A directory is held by one process at a time
-    /// (``LockedError`` names the holder).
+    /// transferring the queued ones. Any number of processes may have one directory open:
+    /// they see one queue, and one of them at a time (the engine) transfers.
     ///
     /// Keyword options (None keeps the default): ``background_slots`` (2) transfer
     /// slots shared by non-FOREGROUND jobs; ``connections_per_job`` (8);

@@ -239,7 +239,7 @@ def test_http_error(tmp_path: Path, origin: Origin) -> None:
 
 
 def test_managers_share_one_state_dir(tmp_path: Path) -> None:
-    # One queue (SPEC 9): a second manager on the directory opens and sees the jobs.
+    # One queue (docs/spec.md §9): a second manager on the directory opens and sees the jobs.
     with bgcopy.CopyManager.open(tmp_path / "state") as m:
         job = m.create_job("shared")
         with bgcopy.CopyManager.open(tmp_path / "state", start_transfers=False) as other:
@@ -269,4 +269,12 @@ def test_default_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 
 
 def test_version() -> None:
-    assert bgcopy.__version__.count(".") == 2
+    """The module reports the workspace's version, and so does the installed package."""
+    import importlib.metadata
+    import re
+
+    cargo = (Path(__file__).resolve().parents[2] / "Cargo.toml").read_text()
+    m = re.search(r'^version = "([^"]+)"', cargo, re.M)
+    assert m is not None
+    assert bgcopy.__version__ == m.group(1)
+    assert importlib.metadata.version("bgcopy") == m.group(1)

@@ -1,4 +1,4 @@
-"""SPEC §5: every bad input raises the right BgCopyError (never a crash, hang or
+"""docs/spec.md §5: every bad input raises the right BgCopyError (never a crash, hang or
 silent success) and changes nothing."""
 
 from __future__ import annotations

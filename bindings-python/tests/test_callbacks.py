@@ -1,4 +1,4 @@
-"""Notifications from library threads (SPEC §3): re-entrant calls, failures reported
+"""Notifications from library threads (docs/spec.md §3): re-entrant calls, failures reported
 through sys.unraisablehook and redelivered, slow callbacks that never stall a transfer,
 and callback objects released (no leak) once the job is final."""
 

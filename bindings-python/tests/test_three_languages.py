@@ -1,4 +1,4 @@
-"""One queue, three languages, three processes (SPEC §9): this Python process creates
+"""One queue, three languages, three processes (docs/spec.md §9): this Python process creates
 and resumes a job (and runs the engine); a Node process watches the same job and its
 progress move; the ``bgcopy`` command suspends and resumes it. The bytes arrive intact.
 

@@ -1,5 +1,5 @@
 """The committed stubs match the built module (mypy.stubtest), the quick start
-type-checks under mypy --strict and runs, and api-parity counts every SPEC method."""
+type-checks under mypy --strict and runs, and api-parity counts every contract method."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 //! The one error conversion of this binding: a core [`bg::Error`] becomes
-//! [`BgCopyError::Failed`] with the SPEC code and symbol (Kotlin `BgCopyException`,
+//! [`BgCopyError::Failed`] with the BITS code and symbol (Kotlin `BgCopyException`,
 //! Swift `BgCopyError`), and one panic boundary for every fallible entry point.
 
 use bgcopy as bg;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-/// The error every fallible bgcopy call throws (SPEC §6): the numeric code (an unsigned
+/// The error every fallible bgcopy call throws: the numeric code (an unsigned
 /// 32-bit HRESULT, e.g. `0x80200002`) and its symbol (`INVALID_STATE`, `HTTP_404`, …).
 ///
 /// Kotlin: `catch (e: BgCopyException) { e.code(); e.symbol() }`;
@@ -14,7 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 pub enum BgCopyError {
     /// The call failed (the only case).
     Failed {
-        /// The SPEC §2 code, e.g. 0x80200002 (INVALID_STATE).
+        /// The BITS HRESULT code, e.g. 0x80200002 (INVALID_STATE); the table is in docs/spec.md#codes.
         code: u32,
         /// The code's symbolic name: `INVALID_STATE`, `HTTP_404`, `INVALID_ARG`, ….
         symbol: String,
@@ -25,7 +25,7 @@ pub enum BgCopyError {
 
 #[uniffi::export]
 impl BgCopyError {
-    /// The SPEC §2 code (an unsigned 32-bit HRESULT).
+    /// The BITS HRESULT code (unsigned 32-bit; the table is in docs/spec.md#codes).
     pub fn code(&self) -> u32 {
         match self {
             BgCopyError::Failed { code, .. } => *code,
@@ -78,7 +78,7 @@ impl From<bg::Error> for BgCopyError {
 }
 
 /// A Kotlin/Swift callback threw something other than `BgCopyError`: the delivery failed
-/// (and is retried, SPEC §3).
+/// (and is retried after the job's minimum retry delay).
 impl From<uniffi::UnexpectedUniFFICallbackError> for BgCopyError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
         BgCopyError::new(
@@ -89,7 +89,7 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for BgCopyError {
 }
 
 /// The panic boundary: runs a core call, turns its error into [`BgCopyError`] and a panic
-/// into E_UNEXPECTED (SPEC §2) instead of a UniFFI internal error.
+/// into E_UNEXPECTED (0x8000FFFF) instead of a UniFFI internal error.
 pub(crate) fn guard<T>(f: impl FnOnce() -> bg::Result<T>) -> Result<T, BgCopyError> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r.map_err(BgCopyError::from),

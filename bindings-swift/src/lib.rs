@@ -1,10 +1,10 @@
 //! # bgcopy for Swift and Kotlin (UniFFI)
 //!
 //! The UniFFI crate behind the Kotlin package `bgcopy` (JVM and Android) and the Swift
-//! module `BgCopy`: SPEC §1's `CopyManager`, `CopyJob`, `CopyFile` and `CopyError` as
-//! UniFFI objects, `CopyCallback` as a foreign trait, SPEC §2's values as enums and
+//! module `BgCopy`: the `CopyManager`, `CopyJob`, `CopyFile` and `CopyError` as
+//! UniFFI objects, `CopyCallback` as a foreign trait, the contract's values as enums and
 //! records, and every failure as the error `BgCopyError` (Kotlin `BgCopyException`)
-//! carrying the SPEC code and symbol. Every method forwards to the Rust core (`bgcopy`).
+//! carrying the BITS code and symbol. Every method forwards to the Rust core (`bgcopy`).
 //!
 //! The foreign sources are generated from this library by `generate.sh` (UniFFI library
 //! mode, names in `uniffi.toml`); see the folder's README.
@@ -25,11 +25,17 @@ pub use types::{
 
 uniffi::setup_scaffolding!("bgcopy");
 
-/// The symbolic name of a SPEC §2 code (`0x80200002` → `"INVALID_STATE"`, `HTTP_404`, …;
+/// The symbolic name of a BITS HRESULT code (`0x80200002` → `"INVALID_STATE"`, `HTTP_404`, …;
 /// `0x…` for a code without a name).
 #[uniffi::export]
 pub fn code_symbol(code: u32) -> String {
     bgcopy::codes::symbol(code)
+}
+
+/// This library's version, e.g. `"0.1.0"` (the same number in every language).
+#[uniffi::export]
+pub fn bgcopy_version() -> String {
+    bgcopy::VERSION.to_string()
 }
 
 /// The platform's default state directory (what `CopyManager.open(null)` uses).

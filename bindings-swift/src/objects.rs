@@ -1,5 +1,5 @@
-//! The four objects of SPEC §1. Each method is a one-line forward to the core plus type
-//! and error conversion; the names are the SPEC's snake_case names, which UniFFI turns
+//! The four objects of docs/spec.md §1. Each method is a one-line forward to the core plus type
+//! and error conversion; the names are the contract's snake_case names, which UniFFI turns
 //! into camelCase for Kotlin and Swift.
 
 use crate::callback::{self, CopyCallback};

@@ -1,5 +1,5 @@
-//! The values of SPEC §2 as UniFFI enums and records, with conversions from the core.
-//! Enums keep the SPEC numbers as discriminants (Kotlin `JobState.QUEUED.value == 0u`).
+//! The values of docs/spec.md §2 as UniFFI enums and records, with conversions from the core.
+//! Enums keep the contract's numbers as discriminants (Kotlin `JobState.QUEUED.value == 0u`).
 
 use bgcopy as bg;
 use std::time::SystemTime;
@@ -65,7 +65,7 @@ const _: () = {
     assert!(SecurityFlag::AllowHttpsToHttp as u32 == s::ALLOW_HTTPS_TO_HTTP);
 };
 
-/// How `complete()` ended; `value` is the SPEC success code.
+/// How `complete()` ended; `value` is the success code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
 #[repr(u32)]
 pub enum Completion {
@@ -244,7 +244,7 @@ impl From<bg::Event> for Event {
 pub struct ErrorInfo {
     /// Where the error came from.
     pub context: ErrorContext,
-    /// The SPEC §2 code.
+    /// The BITS HRESULT code (unsigned 32-bit; the table is in docs/spec.md#codes).
     pub code: u32,
     /// The code's symbolic name (`HTTP_404`, `CONNECT_FAILURE`, …).
     pub symbol: String,

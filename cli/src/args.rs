@@ -218,7 +218,7 @@ pub struct JobOptions {
     pub request: RequestOptions,
 }
 
-/// Request options that `get` and `set` share (SPEC §8).
+/// Request options that `get` and `set` share (docs/spec.md §8).
 #[derive(Debug, Args, Clone, Default)]
 pub struct RequestOptions {
     /// Server credentials USER:PASSWORD, sent as Basic (like curl's -u; never shown

@@ -489,7 +489,7 @@ fn unknown_jobs_are_not_found() {
 
 #[test]
 fn commands_work_while_run_transfers() {
-    // One queue, many processes (SPEC §9): `bgcopy run` is the engine; other commands
+    // One queue, many processes (docs/spec.md §9): `bgcopy run` is the engine; other commands
     // open the same directory as clients.
     let d = scratch("shared");
     let state = d.join("state");
@@ -1449,4 +1449,12 @@ fn a_new_url_from_the_command_line() {
     ok(&run(&state, &["complete", &id]));
     assert_eq!(std::fs::read(&local).unwrap(), content(400, 0));
     assert_eq!(o.stats("cli-nu-new/a")["requests"], 1);
+}
+
+#[test]
+fn version_is_the_librarys() {
+    let state = scratch("version").join("state");
+    let out = ok(&run(&state, &["--version"]));
+    assert_eq!(out.trim(), format!("bgcopy {}", bgcopy::VERSION));
+    assert_eq!(bgcopy::VERSION, env!("CARGO_PKG_VERSION"));
 }

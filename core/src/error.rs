@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// The numeric result codes of SPEC §2. Values are fixed forever: never renumber.
+/// The numeric result codes: BITS's HRESULT values (docs/spec.md#codes). Values are fixed forever: never renumber.
 pub mod codes {
     /// Success.
     pub const S_OK: u32 = 0;
@@ -78,7 +78,7 @@ pub mod codes {
         HTTP_BASE + status as u32
     }
 
-    /// The symbolic name of a code (SPEC §6): the SPEC name, `HTTP_404` for statuses,
+    /// The symbolic name of a code: the name in docs/spec.md#codes, `HTTP_404` for statuses,
     /// `INVALID_ARG`, `NOT_IMPLEMENTED`, `UNEXPECTED` for the E_ codes, else `0x…`.
     pub fn symbol(code: u32) -> String {
         let s = match code {
@@ -174,7 +174,7 @@ pub mod codes {
     ];
 }
 
-/// The error of every fallible bgcopy call: a SPEC code plus a human message.
+/// The error of every fallible bgcopy call: a BITS code plus a human message.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     code: u32,

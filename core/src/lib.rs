@@ -43,6 +43,11 @@ mod urls;
 mod wake;
 
 pub use error::{Error, Result, codes};
+
+/// This library's version (`MAJOR.MINOR.PATCH`): one number for the Rust crates, the C
+/// library (`bgcopy_version()`, `BGCOPY_VERSION_*`), the Python and npm packages and the
+/// Kotlin/Swift package, checked equal by the tests.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use handles::{
     CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob, CopyManager, ServeEnd, WaitOutcome,
     default_state_dir, engine_pid,

@@ -1,4 +1,4 @@
-//! A job's proxy (SPEC §8 `set_proxy_settings`, BITS `SetProxySettings`): the settings
+//! A job's proxy (docs/spec.md §8 `set_proxy_settings`, BITS `SetProxySettings`): the settings
 //! are checked here, at the call, and [`proxy_for`] picks the proxy of each request.
 //!
 //! - PRECONFIG (the default) reads the environment the way curl does: `https_proxy`

@@ -291,7 +291,7 @@ pub(crate) struct JobRec {
     pub backoff_ms: i64,
 }
 
-/// Defaults of a new job (SPEC §1).
+/// Defaults of a new job (docs/spec.md §1).
 pub(crate) mod defaults {
     /// 14 days.
     pub const NO_PROGRESS_TIMEOUT_S: u32 = 1_209_600;

@@ -1,4 +1,4 @@
-//! What a job adds to its requests (SPEC §8, BITS `IBackgroundCopyJobHttpOptions` and
+//! What a job adds to its requests (docs/spec.md §8, BITS `IBackgroundCopyJobHttpOptions` and
 //! `IBackgroundCopyJob2`): custom header lines, the security flags (redirect policy,
 //! https→http) and credentials. The values are checked here, at the call; the engine
 //! applies them in `engine/fetch.rs`.

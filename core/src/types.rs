@@ -1,4 +1,4 @@
-//! The values of SPEC §2: states, priorities, types, contexts, flags, progress and times.
+//! The values of docs/spec.md §2: states, priorities, types, contexts, flags, progress and times.
 
 use std::time::SystemTime;
 
@@ -41,12 +41,12 @@ macro_rules! spec_enum {
                 })
             }
 
-            /// The SPEC name in upper case (`"SUSPENDED"`).
+            /// The contract's name in upper case (`"SUSPENDED"`).
             pub fn name(self) -> &'static str {
                 match self { $($name::$v => $s,)* }
             }
 
-            /// The value for a SPEC name (case-insensitive).
+            /// The value for a contract name (case-insensitive).
             pub fn from_name(s: &str) -> Option<Self> {
                 $(if s.eq_ignore_ascii_case($s) { return Some($name::$v); })*
                 None

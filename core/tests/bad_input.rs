@@ -1,4 +1,4 @@
-//! SPEC §5 (bad input) at the core level: every mutator of a final job, a closed
+//! docs/spec.md §5 (bad input) at the core level: every mutator of a final job, a closed
 //! manager, unusable state directories, string limits, notify flags, job ids,
 //! add_file_set atomicity, numbers out of range, and the code table of §2/§6.
 //! (The URL and local-path cases of add_file are in tests/scenarios/bad_input.json.)
@@ -855,7 +855,7 @@ fn codes_are_distinct_and_symbols_round_trip() {
         // No named code falls in the HTTP range (its symbol would be ambiguous).
         assert!(!(codes::http(100)..=codes::http(999)).contains(&c), "{s}");
     }
-    // SPEC §2 values, and the §6 names of the E_ codes.
+    // docs/spec.md §2 values, and the §6 names of the E_ codes.
     for (name, value) in [
         ("NOT_FOUND", 0x8020_0001u32),
         ("INVALID_STATE", 0x8020_0002),

@@ -1,4 +1,4 @@
-//! The notification contract of SPEC §3, checked with a recording `CopyCallback`:
+//! The notification contract of docs/spec.md §3, checked with a recording `CopyCallback`:
 //! flags, coalescing of JOB_MODIFICATION, at-least-once TRANSFERRED/ERROR, nothing
 //! after a final state, re-entrancy, blocking and panicking callbacks, and release of
 //! the callback object.

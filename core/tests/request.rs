@@ -1,4 +1,4 @@
-//! What a job adds to its requests (SPEC §8): custom headers (write-only too), the
+//! What a job adds to its requests (docs/spec.md §8): custom headers (write-only too), the
 //! security flags (redirect policy, https→http), credentials, new remote names, the
 //! maximum download time and proxies, against the real test origin (whose `/stats`
 //! shows the headers each request carried) and real proxies it starts.

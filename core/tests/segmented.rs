@@ -1,4 +1,4 @@
-//! One file over several connections (SPEC §8 `set_max_connections_per_file`, BITS
+//! One file over several connections (docs/spec.md §8 `set_max_connections_per_file`, BITS
 //! Job5 HIGH_PERFORMANCE) and bandwidth limits, against the real test origin, whose
 //! `rate=` paces each response like a server that caps every connection, and whose
 //! `/stats` shows each request's `Range` and `If-Range`.

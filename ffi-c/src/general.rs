@@ -46,7 +46,7 @@ pub extern "C" fn bgcopy_last_error_message() -> *const c_char {
     boundary(|| Ok(last_error_ptr()))
 }
 
-/// The symbolic name of a code (SPEC §6): "OK", "PARTIAL_COMPLETE", "NOT_FOUND",
+/// The symbolic name of a code (docs/spec.md#codes): "OK", "PARTIAL_COMPLETE", "NOT_FOUND",
 /// "INVALID_STATE", ..., "INVALID_ARG" for `BGCOPY_E_INVALIDARG`, "NOT_IMPLEMENTED",
 /// "UNEXPECTED", "HTTP_404" for `BGCOPY_E_HTTP(404)`, else "0x" and 8 hex digits. Free
 /// `*out` with `bgcopy_string_free`.

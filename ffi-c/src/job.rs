@@ -1,4 +1,4 @@
-//! `bgcopy_job`: every method of SPEC §1's CopyJob.
+//! `bgcopy_job`: every method of docs/spec.md §1's CopyJob.
 
 use crate::boundary::{
     Handle, Out, Result, arg, boundary, call, free_array, get, handle, handle_add_ref,

@@ -1,7 +1,7 @@
-//! The C ABI of bgcopy (SPEC §7): `libbgcopy.so` / `libbgcopy.a` and
+//! The C ABI of bgcopy (docs/spec.md §7): `libbgcopy.so` / `libbgcopy.a` and
 //! `include/bgcopy.h`, generated from this crate by cbindgen (`build.rs`).
 //!
-//! Every SPEC §1 method is a `bgcopy_<object>_<method>` function here, a one-line
+//! Every docs/spec.md §1 method is a `bgcopy_<object>_<method>` function here, a one-line
 //! forward to the core plus pointer checks and conversions. The rules every function
 //! keeps (HRESULT returns, out-pointers written only on success, reference-counted
 //! handles, UTF-8 strings, per-thread error messages, no panic crossing into C) live in

@@ -1,4 +1,4 @@
-//! The values with fixed numbers (SPEC §2) and the plain structs of the C ABI.
+//! The values with fixed numbers (docs/spec.md §2) and the plain structs of the C ABI.
 //!
 //! Enumerations are `uint32_t` typedefs with `#define`d values (a C `enum` cannot be
 //! checked for out-of-range values coming in; these are, and give `E_INVALIDARG`).
@@ -307,7 +307,7 @@ pub const BGCOPY_E_NAME_NOT_RESOLVED: i32 = 0x8007_2EE7_u32 as i32;
 /// 0x80190000: HTTP status n is reported as `BGCOPY_E_HTTP_BASE + n` (see `BGCOPY_E_HTTP`).
 pub const BGCOPY_E_HTTP_BASE: i32 = 0x8019_0000_u32 as i32;
 
-/// Every code macro with its SPEC symbol, for the tests (and `bgcopy_code_symbol`'s
+/// Every code macro with its symbolic name, for the tests (and `bgcopy_code_symbol`'s
 /// documentation): each must equal the core's code of that symbol.
 #[cfg(test)]
 pub(crate) const C_CODES: &[(&str, i32)] = &[

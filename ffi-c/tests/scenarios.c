@@ -459,7 +459,7 @@ static json_t *error_value(bgcopy_error *e) {
   return o;
 }
 
-/* A SPEC §1 job method: *hr and *v (NULL for no value). -1 for a runner error. */
+/* A docs/spec.md §1 job method: *hr and *v (NULL for no value). -1 for a runner error. */
 static int call(run *r, alias *a, const char *method, json_t *args, json_t *step, int32_t *hr,
                 json_t **v) {
   bgcopy_job *j = a->job;

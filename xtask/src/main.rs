@@ -1,18 +1,20 @@
 //! The project's own tasks (run from anywhere in the workspace):
 //!
 //! ```text
-//! cargo xtask codegen [--check] [header] [node] [uniffi]
+//! cargo xtask codegen [--check] [header] [node] [uniffi] [licenses]
 //! cargo xtask pkg-config [--release]
 //! ```
 //!
-//! `codegen` regenerates the committed generated files into place (all three groups
-//! unless some are named):
+//! `codegen` regenerates the committed generated files into place (every group unless
+//! some are named):
 //! - `header`: `include/bgcopy.h`, by cbindgen from `ffi-c/src` (constants tidied to
-//!   the SPEC's hex form, typedef names in signatures);
+//!   the contract's hex form, typedef names in signatures);
 //! - `node`: `bindings-node/index.d.ts`, written by `napi build` while it builds the
 //!   addon (debug profile unless `BGCOPY_NODE_PROFILE` says otherwise);
 //! - `uniffi`: the Kotlin and Swift sources and the Swift module's C header and module
-//!   map, by `bindings-swift/generate.sh`.
+//!   map, by `bindings-swift/generate.sh`;
+//! - `licenses`: copies of `LICENSE-MIT` and `LICENSE-APACHE` in the Python and Node
+//!   package folders (their packages carry only what is in their folder).
 //!
 //! With `--check` nothing in the tree changes: each file is generated and compared
 //! with the committed one, and the exit status is 1 when any differs (the test
@@ -55,7 +57,7 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 // include/bgcopy.h
 
 /// cbindgen writes constants in decimal: write the HRESULT codes as the hex values the
-/// SPEC lists, parenthesized (`((int32_t)0x80200002u)`), the notification flags in hex,
+/// contract lists, parenthesized (`((int32_t)0x80200002u)`), the notification flags in hex,
 /// and large unsigned values in hex with their suffix.
 fn tidy_constant(line: &str) -> Option<String> {
     let rest = line.strip_prefix("#define BGCOPY_")?;
@@ -80,8 +82,8 @@ fn tidy_constant(line: &str) -> Option<String> {
 }
 
 /// cbindgen's `style = "both"` defines `typedef struct bgcopy_x {...} bgcopy_x;` (the
-/// SPEC's form) but also writes `struct bgcopy_x *` in every signature; write the
-/// typedef names there instead (`bgcopy_job *j`, as in SPEC §7). Constants: see
+/// contract's form) but also writes `struct bgcopy_x *` in every signature; write the
+/// typedef names there instead (`bgcopy_job *j`, as in docs/spec.md §7). Constants: see
 /// [`tidy_constant`].
 fn tidy_header(header: &str) -> String {
     let mut out = String::with_capacity(header.len());
@@ -95,6 +97,29 @@ fn tidy_header(header: &str) -> String {
         }
     }
     out
+}
+
+/// The version macros, after the other macros of `after_includes` (cbindgen cannot
+/// read the package version; xtask is built from the same workspace version).
+fn with_version(header: &str) -> Result<String> {
+    const ANCHOR: &str = "#define BGCOPY_E_HTTP(status)";
+    let at = header
+        .find(ANCHOR)
+        .and_then(|i| header[i..].find('\n').map(|n| i + n + 1))
+        .ok_or("include/bgcopy.h: the BGCOPY_E_HTTP macro is missing (ffi-c/cbindgen.toml)")?;
+    let block = format!(
+        "/** This header's version (the library's: compare with bgcopy_version() at run time). */\n\
+         #define BGCOPY_VERSION_MAJOR {}\n\
+         #define BGCOPY_VERSION_MINOR {}\n\
+         #define BGCOPY_VERSION_PATCH {}\n\
+         /** The version as a string literal, e.g. \"0.1.0\". */\n\
+         #define BGCOPY_VERSION_STRING \"{}\"\n",
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION"),
+    );
+    Ok(format!("{}{block}{}", &header[..at], &header[at..]))
 }
 
 fn header(root: &Path) -> Result<Vec<Generated>> {
@@ -111,7 +136,7 @@ fn header(root: &Path) -> Result<Vec<Generated>> {
     let text = String::from_utf8(raw).map_err(|e| format!("cbindgen wrote non-UTF-8: {e}"))?;
     Ok(vec![Generated {
         path: "include/bgcopy.h".into(),
-        content: tidy_header(&text).into_bytes(),
+        content: with_version(&tidy_header(&text))?.into_bytes(),
     }])
 }
 
@@ -188,14 +213,35 @@ fn pkg_config(root: &Path, release: bool) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------
+// The licence texts inside each package's folder (a wheel, an sdist and an npm tarball
+// carry only what is in their folder).
+
+/// Where the root's `LICENSE-MIT` and `LICENSE-APACHE` are copied.
+const LICENSE_COPIES: &[&str] = &["bindings-python", "bindings-node"];
+
+fn licenses(root: &Path) -> Result<Vec<Generated>> {
+    let mut out = Vec::new();
+    for name in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        let text = read(&root.join(name))?;
+        for dir in LICENSE_COPIES {
+            out.push(Generated {
+                path: format!("{dir}/{name}"),
+                content: text.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------
 
 fn codegen(root: &Path, check: bool, groups: &[String]) -> Result<bool> {
     let all = groups.is_empty();
     let wants = |g: &str| all || groups.iter().any(|x| x == g);
     for g in groups {
-        if !["header", "node", "uniffi"].contains(&g.as_str()) {
+        if !["header", "node", "uniffi", "licenses"].contains(&g.as_str()) {
             return Err(format!(
-                "unknown group {g:?}: the groups are header, node, uniffi"
+                "unknown group {g:?}: the groups are header, node, uniffi, licenses"
             ));
         }
     }
@@ -208,6 +254,9 @@ fn codegen(root: &Path, check: bool, groups: &[String]) -> Result<bool> {
     }
     if wants("uniffi") {
         files.extend(uniffi(root)?);
+    }
+    if wants("licenses") {
+        files.extend(licenses(root)?);
     }
     let mut current = true;
     for f in files {
@@ -229,7 +278,7 @@ fn codegen(root: &Path, check: bool, groups: &[String]) -> Result<bool> {
     Ok(current)
 }
 
-const USAGE: &str = "usage: cargo xtask codegen [--check] [header] [node] [uniffi]
+const USAGE: &str = "usage: cargo xtask codegen [--check] [header] [node] [uniffi] [licenses]
        cargo xtask pkg-config [--release]";
 
 fn main() -> ExitCode {

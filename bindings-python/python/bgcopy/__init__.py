@@ -15,7 +15,7 @@ restarts; nothing appears at a local path until ``complete()``.
             job.complete()
 
 Every failure raises ``BgCopyError`` (``.code``, ``.symbol``) or one of its
-subclasses. The method names are the SPEC's (``get_state()``, ``set_priority()``);
+subclasses. The method names are the contract's (``get_state()``, ``set_priority()``);
 properties (``job.state``, ``job.priority``) are extras on top.
 """
 

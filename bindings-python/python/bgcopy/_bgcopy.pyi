@@ -139,6 +139,8 @@ class CopyManager:
         *,
         background_slots: Optional[int] = None,
         connections_per_job: Optional[int] = None,
+        max_connections_per_file: Optional[int] = None,
+        connections_per_host: Optional[int] = None,
         read_timeout: Optional[_Seconds] = None,
         connect_timeout: Optional[_Seconds] = None,
         checkpoint_bytes: Optional[int] = None,

@@ -1,4 +1,5 @@
-"""The pure-Python half of bgcopy: enums, exceptions and result codes (SPEC §2, §6).
+"""The pure-Python half of bgcopy: enums, exceptions and result codes (the BITS
+values and HRESULT codes listed in docs/spec.md).
 
 The extension module (``bgcopy._bgcopy``) imports this module to build the values it
 returns, so everything here is plain Python with no import of the extension at load
@@ -171,10 +172,11 @@ class SecurityFlags(enum.IntFlag):
 
 
 class codes:
-    """The numeric result codes of SPEC §2 (BITS HRESULTs, unsigned) and their names.
+    """The numeric result codes (the BITS HRESULT values, unsigned; the table is in
+    docs/spec.md#codes) and their names.
 
     ``BgCopyError.code`` and ``CopyError.code`` hold these values; ``symbol(code)``
-    gives the SPEC §6 name (``"INVALID_STATE"``, ``"HTTP_404"``, ...).
+    gives the symbolic name (``"INVALID_STATE"``, ``"HTTP_404"``, ...).
     """
 
     S_OK = 0x0000_0000
@@ -219,7 +221,7 @@ class codes:
 
     @staticmethod
     def symbol(code: int) -> str:
-        """The SPEC §6 symbolic name of ``code``: ``"HTTP_404"`` for HTTP statuses,
+        """The symbolic name of ``code``: ``"HTTP_404"`` for HTTP statuses,
         ``"INVALID_ARG"``, ``"NOT_IMPLEMENTED"``, ``"UNEXPECTED"`` for the E_ codes,
         ``"OK"`` for S_OK, else ``"0x%08X"`` (the core's ``codes::symbol``)."""
         return str(_extension()._code_symbol(code & 0xFFFF_FFFF))
@@ -270,8 +272,8 @@ class CopyCallback:
 
 
 class BgCopyError(Exception):
-    """Every failure of a bgcopy call: ``code`` is the SPEC §2 code (an unsigned 32-bit
-    HRESULT, e.g. ``0x80200002``), ``symbol`` its name (``"INVALID_STATE"``), and
+    """Every failure of a bgcopy call: ``code`` is the BITS HRESULT code (unsigned 32-bit,
+    e.g. ``0x80200002``; see docs/spec.md#codes), ``symbol`` its name (``"INVALID_STATE"``), and
     ``message`` says what went wrong. Subclasses name the common codes."""
 
     code: int
@@ -300,7 +302,7 @@ class BgCopyError(Exception):
 
 
 class InvalidArgError(BgCopyError, ValueError):
-    """E_INVALIDARG (0x80070057): a bad argument (SPEC §5). Also a ``ValueError``."""
+    """E_INVALIDARG (0x80070057): a bad argument (see docs/spec.md#bad-input). Also a ``ValueError``."""
 
 
 class InvalidArgTypeError(InvalidArgError, TypeError):
@@ -339,8 +341,9 @@ class ProtocolNotAvailableError(BgCopyError):
 
 
 class LockedError(BgCopyError):
-    """LOCKED (0x80070021): another process holds the state directory (the message
-    names it)."""
+    """LOCKED (0x80070021): retired. Any number of processes may open one state
+    directory, so no call raises it any more; the class stays so that code catching it
+    keeps working."""
 
 
 class StoreError(BgCopyError):

@@ -1,4 +1,4 @@
-//! The job methods of the later BITS interfaces (SPEC §8) that shape its requests:
+//! The job methods of the later BITS interfaces (docs/spec.md §8) that shape its requests:
 //! custom headers and security flags (HttpOptions), credentials (Job2), the maximum
 //! download time (Job4) and new URLs for its files (Job3 `ReplaceRemotePrefix`).
 

@@ -95,7 +95,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX temps_job ON temps(job_id);
     CREATE INDEX jobs_completing ON jobs(completing) WHERE completing = 1;
     CREATE INDEX files_local ON files(local);",
-    // 6 -> 7: what a job adds to its requests (SPEC §8): custom header lines (each
+    // 6 -> 7: what a job adds to its requests (docs/spec.md §8): custom header lines (each
     // ended by a NUL byte), whether they are write-only, and the security flags; per
     // file, the URL its last response came from (after redirects).
     "ALTER TABLE jobs ADD COLUMN custom_headers BLOB;
@@ -121,7 +121,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE files ADD COLUMN validated INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE files ADD COLUMN response_headers BLOB;
     ALTER TABLE files ADD COLUMN auth_url TEXT;",
-    // 10 -> 11: segmented downloads (SPEC §8, BITS Job5): the connections one file may
+    // 10 -> 11: segmented downloads (docs/spec.md §8, BITS Job5): the connections one file may
     // use (0: the manager's default) and the job's bandwidth limit (B/s, 0: none); per
     // file, the durable done ranges (`a-b,c-d`) when they are not the prefix
     // `[0, done_bytes)`, and whether the server refused a segment's range (one stream

@@ -2911,7 +2911,7 @@ public struct ErrorInfo: Equatable, Hashable {
      */
     public var context: ErrorContext
     /**
-     * The SPEC §2 code.
+     * The BITS HRESULT code (unsigned 32-bit; the table is in docs/spec.md#codes).
      */
     public var code: UInt32
     /**
@@ -2926,7 +2926,7 @@ public struct ErrorInfo: Equatable, Hashable {
          * Where the error came from.
          */context: ErrorContext, 
         /**
-         * The SPEC §2 code.
+         * The BITS HRESULT code (unsigned 32-bit; the table is in docs/spec.md#codes).
          */code: UInt32, 
         /**
          * The code's symbolic name (`HTTP_404`, `CONNECT_FAILURE`, …).
@@ -4024,7 +4024,7 @@ public func FfiConverterTypeAuthTarget_lower(_ value: AuthTarget) -> RustBuffer 
 
 
 /**
- * The error every fallible bgcopy call throws (SPEC §6): the numeric code (an unsigned
+ * The error every fallible bgcopy call throws: the numeric code (an unsigned
  * 32-bit HRESULT, e.g. `0x80200002`) and its symbol (`INVALID_STATE`, `HTTP_404`, …).
  *
  * Kotlin: `catch (e: BgCopyException) { e.code(); e.symbol() }`;
@@ -4040,7 +4040,7 @@ enum BgCopyError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case Failed(
         /**
-         * The SPEC §2 code, e.g. 0x80200002 (INVALID_STATE).
+         * The BITS HRESULT code, e.g. 0x80200002 (INVALID_STATE); the table is in docs/spec.md#codes.
          */code: UInt32, 
         /**
          * The code's symbolic name: `INVALID_STATE`, `HTTP_404`, `INVALID_ARG`, ….
@@ -4052,7 +4052,7 @@ enum BgCopyError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
 
     
     /**
-     * The SPEC §2 code (an unsigned 32-bit HRESULT).
+     * The BITS HRESULT code (unsigned 32-bit; the table is in docs/spec.md#codes).
      */
 public func code() -> UInt32  {
     return try!  FfiConverterUInt32.lift(try! rustCall() {
@@ -4158,7 +4158,7 @@ public func FfiConverterTypeBgCopyError_lower(_ value: BgCopyError) -> RustBuffe
 
 
 /**
- * How `complete()` ended; `value` is the SPEC success code.
+ * How `complete()` ended; `value` is the success code.
  */
 
 public enum Completion: UInt32, Equatable, Hashable {
@@ -5523,7 +5523,17 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
     }
 }
 /**
- * The symbolic name of a SPEC §2 code (`0x80200002` → `"INVALID_STATE"`, `HTTP_404`, …;
+ * This library's version, e.g. `"0.1.0"` (the same number in every language).
+ */
+public func bgcopyVersion() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_func_bgcopy_version(uniffiCallStatus
+    )
+})
+}
+/**
+ * The symbolic name of a BITS HRESULT code (`0x80200002` → `"INVALID_STATE"`, `HTTP_404`, …;
  * `0x…` for a code without a name).
  */
 public func codeSymbol(code: UInt32) -> String  {
@@ -5560,7 +5570,10 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_func_code_symbol() != 27708) {
+    if (uniffi_bgcopy_uniffi_checksum_func_bgcopy_version() != 6936) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_func_code_symbol() != 23359) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_func_default_state_dir() != 59459) {

@@ -1,5 +1,5 @@
 // Hand-written (not generated): every CopyCallback method has a default that does
-// nothing, so a Swift callback implements only the notifications it wants (SPEC §3:
+// nothing, so a Swift callback implements only the notifications it wants (docs/spec.md §3:
 // "each may be left out"). The job's notify flags still select which methods run.
 
 public extension CopyCallback {

@@ -773,6 +773,12 @@ RustBuffer uniffi_bgcopy_uniffi_fn_method_bgcopyerror_detail(RustBuffer ptr, Rus
 RustBuffer uniffi_bgcopy_uniffi_fn_method_bgcopyerror_symbol(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_FUNC_BGCOPY_VERSION
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_FUNC_BGCOPY_VERSION
+RustBuffer uniffi_bgcopy_uniffi_fn_func_bgcopy_version(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_FUNC_CODE_SYMBOL
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_FUNC_CODE_SYMBOL
 RustBuffer uniffi_bgcopy_uniffi_fn_func_code_symbol(uint32_t code, RustCallStatus *_Nonnull out_status
@@ -1042,6 +1048,12 @@ void ffi_bgcopy_uniffi_rust_future_free_void(uint64_t handle
 #ifndef UNIFFI_FFIDEF_FFI_BGCOPY_UNIFFI_RUST_FUTURE_COMPLETE_VOID
 #define UNIFFI_FFIDEF_FFI_BGCOPY_UNIFFI_RUST_FUTURE_COMPLETE_VOID
 void ffi_bgcopy_uniffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_FUNC_BGCOPY_VERSION
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_FUNC_BGCOPY_VERSION
+uint16_t uniffi_bgcopy_uniffi_checksum_func_bgcopy_version(void
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_FUNC_CODE_SYMBOL

@@ -1,5 +1,5 @@
 // Hand-written (not generated): a CopyCallback whose methods do nothing, so that a
-// Kotlin callback overrides only the notifications it wants (SPEC §3: "each may be left
+// Kotlin callback overrides only the notifications it wants (docs/spec.md §3: "each may be left
 // out"). The job's notify flags still select which methods the library calls.
 package bgcopy
 

@@ -722,6 +722,8 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_bgcopy_uniffi_checksum_func_bgcopy_version(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_func_code_symbol(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_func_default_state_dir(
@@ -1099,6 +1101,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_bgcopyerror_symbol(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_func_bgcopy_version(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_func_code_symbol(`code`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_func_default_state_dir(uniffi_out_err: UniffiRustCallStatus, 
@@ -1222,7 +1226,10 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
-    if ((lib.uniffi_bgcopy_uniffi_checksum_func_code_symbol() and 0xFFFF) != 27708) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_func_bgcopy_version() and 0xFFFF) != 6936) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_func_code_symbol() and 0xFFFF) != 23359) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_func_default_state_dir() and 0xFFFF) != 59459) {
@@ -5161,7 +5168,7 @@ data class ErrorInfo (
     var `context`: ErrorContext
     , 
     /**
-     * The SPEC §2 code.
+     * The BITS HRESULT code (unsigned 32-bit; the table is in docs/spec.md#codes).
      */
     var `code`: kotlin.UInt
     , 
@@ -5932,7 +5939,7 @@ public object FfiConverterTypeAuthTarget: FfiConverterRustBuffer<AuthTarget> {
 
 
 /**
- * The error every fallible bgcopy call throws (SPEC §6): the numeric code (an unsigned
+ * The error every fallible bgcopy call throws: the numeric code (an unsigned
  * 32-bit HRESULT, e.g. `0x80200002`) and its symbol (`INVALID_STATE`, `HTTP_404`, …).
  *
  * Kotlin: `catch (e: BgCopyException) { e.code(); e.symbol() }`;
@@ -5946,7 +5953,7 @@ sealed class BgCopyException: kotlin.Exception() {
     class Failed(
         
         /**
-         * The SPEC §2 code, e.g. 0x80200002 (INVALID_STATE).
+         * The BITS HRESULT code, e.g. 0x80200002 (INVALID_STATE); the table is in docs/spec.md#codes.
          */
         val `code`: kotlin.UInt, 
         
@@ -5967,7 +5974,7 @@ sealed class BgCopyException: kotlin.Exception() {
 
     
         /**
-         * The SPEC §2 code (an unsigned 32-bit HRESULT).
+         * The BITS HRESULT code (unsigned 32-bit; the table is in docs/spec.md#codes).
          */ fun `code`(): kotlin.UInt {
             return FfiConverterUInt.lift(
     uniffiRustCall() { _status ->
@@ -6060,7 +6067,7 @@ public object FfiConverterTypeBgCopyError : FfiConverterRustBuffer<BgCopyExcepti
 
 
 /**
- * How `complete()` ended; `value` is the SPEC success code.
+ * How `complete()` ended; `value` is the success code.
  */
 
 enum class Completion(val value: kotlin.UInt) {
@@ -7049,7 +7056,20 @@ public object FfiConverterSequenceTypeFileSpec: FfiConverterRustBuffer<List<File
 
 
         /**
-         * The symbolic name of a SPEC §2 code (`0x80200002` → `"INVALID_STATE"`, `HTTP_404`, …;
+         * This library's version, e.g. `"0.1.0"` (the same number in every language).
+         */ fun `bgcopyVersion`(): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_func_bgcopy_version(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The symbolic name of a BITS HRESULT code (`0x80200002` → `"INVALID_STATE"`, `HTTP_404`, …;
          * `0x…` for a code without a name).
          */ fun `codeSymbol`(`code`: kotlin.UInt): kotlin.String {
             return FfiConverterString.lift(

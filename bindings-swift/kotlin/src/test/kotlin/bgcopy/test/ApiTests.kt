@@ -48,10 +48,10 @@ class ApiTests(private val origin: Origin) {
     }
 
     val tests: List<Pair<String, () -> Unit>> = listOf(
-        "values and codes match the SPEC" to ::valuesMatchSpec,
+        "values, codes and the version match the contract" to ::valuesMatchSpec,
         "download with callbacks on library threads, complete() inside the callback" to ::callbacksOnLibraryThreads,
         "suspend waitAsync does not block, is cancellable" to ::suspendWait,
-        "bad input throws BgCopyException with the SPEC code" to ::badInput,
+        "bad input throws BgCopyException with the BITS code" to ::badInput,
         "HTTP 404 gives ERROR and a CopyError object" to ::httpErrorObject,
         "close() and use {} release the manager and objects" to ::closeAndUse,
         "getNotifyInterface returns the object that was set" to ::notifyInterfaceRoundTrip,
@@ -263,6 +263,8 @@ class ApiTests(private val origin: Origin) {
         assertEquals(0x00200017u, Completion.PARTIAL.value)
         assertEquals("INVALID_STATE", codeSymbol(0x80200002u))
         assertEquals("HTTP_404", codeSymbol(0x80190194u))
+        // The library's version is the workspace's (test.sh passes it).
+        assertEquals(System.getProperty("bgcopy.expectedVersion"), bgcopyVersion())
         assertEquals("INVALID_ARG", codeSymbol(0x80070057u))
         assertEquals("PARTIAL_COMPLETE", codeSymbol(0x00200017u))
         assertTrue(defaultStateDir().isNotEmpty())
@@ -381,7 +383,7 @@ class ApiTests(private val origin: Origin) {
         expectError("INVALID_ARG") { CopyManager.open("relative/state", null) }
         expectError("INVALID_ARG") { CopyManager.open("$dir/s2", ManagerOptions(backgroundSlots = 0u)) }
         expectError("INVALID_ARG") { CopyManager.open("$dir/s3", ManagerOptions(userAgent = "a\r\nb: c")) }
-        // One queue (SPEC §9): a second manager on the directory opens and sees the jobs.
+        // One queue (docs/spec.md §9): a second manager on the directory opens and sees the jobs.
         CopyManager.open(File(dir, "state").path, ManagerOptions(startTransfers = false)).use { other ->
             other.getJob(job.getId()).use { seen ->
                 seen.setDescription("set by the other manager")

@@ -378,7 +378,7 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
             j.use { jobs.entries.find { it.value.getId() == j.getId() }?.key ?: j.getId() }
         }
         "close" -> {
-            // Kotlin's close() (AutoCloseable) is SPEC close(): it releases the object,
+            // Kotlin's close() (AutoCloseable) is the contract's close(): it releases the object,
             // and dropping the manager closes it.
             manager().close()
             manager = null
