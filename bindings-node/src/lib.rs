@@ -36,5 +36,27 @@ use napi_derive::napi;
 /// package.json).
 #[napi]
 pub const VERSION: &str = bgcopy::VERSION;
+
+/// Node's debug switch: with `bgcopy` in `NODE_DEBUG` (as for `util.debuglog`, e.g.
+/// `NODE_DEBUG=bgcopy node app.js`; `bgcopy*` and `*` too), the library's log records
+/// (state changes, retries, each request and answer; URLs without query or password,
+/// never header values or credentials) go to stderr as `BGCOPY <pid>: LEVEL area:
+/// message`. Read once, by the first `CopyManager.open`.
+fn debug_log_from_env() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let wanted = std::env::var("NODE_DEBUG").is_ok_and(|v| {
+            v.split([',', ' '])
+                .map(|w| w.trim().to_ascii_lowercase())
+                .any(|w| w == "bgcopy" || w == "bgcopy*" || w == "*")
+        });
+        if wanted {
+            bgcopy::logging::log_to_stderr(
+                bgcopy::logging::LevelFilter::Debug,
+                &format!("BGCOPY {}: ", std::process::id()),
+            );
+        }
+    });
+}
 pub use manager::CopyManager;
 pub use types::*;

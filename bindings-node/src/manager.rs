@@ -49,6 +49,7 @@ impl CopyManager {
         #[napi(ts_arg_type = "string | null")] state_dir: Option<Unknown>,
         #[napi(ts_arg_type = "ManagerOptions | null")] options: Option<Unknown>,
     ) -> Result<CopyManager> {
+        crate::debug_log_from_env();
         let dir = args::opt_string(env, state_dir, "stateDir")?;
         let opts = manager_options(env, options)?;
         let core = bgcopy::CopyManager::open_with(dir.as_deref().map(std::path::Path::new), opts)

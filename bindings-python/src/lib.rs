@@ -12,6 +12,7 @@ mod callback;
 mod convert;
 mod errors;
 mod handles;
+mod logs;
 mod manager;
 mod values;
 
@@ -41,6 +42,8 @@ fn bgcopy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(handles::bench_get_progress, m)?)?;
     m.add_function(wrap_pyfunction!(errors::code_table, m)?)?;
     m.add_function(wrap_pyfunction!(errors::code_symbol, m)?)?;
+    m.add_function(wrap_pyfunction!(logs::log_take, m)?)?;
+    m.add_function(wrap_pyfunction!(logs::log_level, m)?)?;
     m.add_function(wrap_pyfunction!(errors::code_from_symbol, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

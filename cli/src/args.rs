@@ -10,9 +10,11 @@ use std::path::PathBuf;
     name = "bgcopy",
     version,
     about = "Durable background HTTP(S) downloads (the job model of Windows BITS)",
-    after_help = "Exit codes: 0 success, 1 failure (a bgcopy error or a job in ERROR), \
-                  2 bad arguments, 3 `wait --timeout` expired, 130 interrupted (Ctrl-C).\n\
-                  See docs/cli.md for the full reference."
+    after_help = "Exit codes: 0 success, 1 other failure, 2 bad arguments, 3 `wait --timeout` \
+                  expired, 4 host name not resolved, 5 connection failed or timed out, \
+                  6 TLS failure, 7 the server answered with an error, 8 local file error, \
+                  9 content check failed, 130 interrupted (Ctrl-C).\n\
+                  `bgcopy help COMMAND` describes a command; `bgcopy man` prints the manual page."
 )]
 pub struct Cli {
     /// The job store (default: $BGCOPY_STATE_DIR, else the platform data directory).
@@ -38,6 +40,60 @@ pub struct Cli {
         display_order = 102
     )]
     pub max_redirs: Option<u32>,
+
+    /// The User-Agent header of every request (default `bgcopy/VERSION`).
+    #[arg(
+        long = "user-agent",
+        short = 'A',
+        global = true,
+        value_name = "TEXT",
+        env = "BGCOPY_USER_AGENT",
+        display_order = 103
+    )]
+    pub user_agent: Option<String>,
+
+    /// Give up connecting after S seconds (default 30), in the commands that transfer.
+    #[arg(
+        long = "connect-timeout",
+        global = true,
+        value_name = "S",
+        value_parser = parse_seconds,
+        display_order = 104
+    )]
+    pub connect_timeout: Option<std::time::Duration>,
+
+    /// Give up on a connection that sends nothing for S seconds (default 60).
+    #[arg(
+        long = "read-timeout",
+        global = true,
+        value_name = "S",
+        value_parser = parse_seconds,
+        display_order = 105
+    )]
+    pub read_timeout: Option<std::time::Duration>,
+
+    /// Print no progress, summaries or notices; only errors (and what a command is
+    /// asked to print, such as ids and JSON).
+    #[arg(
+        short = 'q',
+        long = "quiet",
+        global = true,
+        conflicts_with = "verbose",
+        display_order = 106
+    )]
+    pub quiet: bool,
+
+    /// Log what the library does on stderr: -v transfers and state changes, -vv each
+    /// request and answer, -vvv everything. URLs are logged without their query and
+    /// password; header values and credentials never.
+    #[arg(
+        short = 'v',
+        long = "verbose",
+        global = true,
+        action = clap::ArgAction::Count,
+        display_order = 107
+    )]
+    pub verbose: u8,
 
     /// What to do.
     #[command(subcommand)]
@@ -121,11 +177,9 @@ pub enum Command {
     /// Run the engine for every job in the foreground until interrupted.
     Run {
         /// Exit once no job is QUEUED, CONNECTING, TRANSFERRING or TRANSIENT_ERROR.
+        /// (With -q it does not print job state changes.)
         #[arg(long)]
         until_idle: bool,
-        /// Do not log job state changes.
-        #[arg(long, short = 'q')]
-        quiet: bool,
     },
     /// Print the event journal: every state change, file transferred, error and change
     /// of every job, as any process made them, oldest first.
@@ -149,6 +203,19 @@ pub enum Command {
     Service {
         #[command(subcommand)]
         action: ServiceAction,
+    },
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell), e.g.
+    /// `bgcopy completions bash > ~/.local/share/bash-completion/completions/bgcopy`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout, e.g. `bgcopy man | man -l -`; with
+    /// --dir, write bgcopy.1 and one page per command (bgcopy-get.1, …) into DIR.
+    Man {
+        /// Write the pages into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -190,6 +257,10 @@ pub struct GetArgs {
     /// Show no progress bar and no summary line; print only errors.
     #[arg(long)]
     pub no_progress: bool,
+    /// Print one JSON object when the command ends (the job: id, state, files, bytes,
+    /// error, and the exit status) instead of the progress and the summary line.
+    #[arg(long)]
+    pub json: bool,
     /// The URLs to download.
     #[arg(value_name = "URL", required_unless_present = "list")]
     pub urls: Vec<String>,
@@ -218,7 +289,7 @@ pub struct JobOptions {
     pub request: RequestOptions,
 }
 
-/// Request options that `get` and `set` share (docs/spec.md §8).
+/// Request options that `get` and `set` share (the later BITS interfaces).
 #[derive(Debug, Args, Clone, Default)]
 pub struct RequestOptions {
     /// Server credentials USER:PASSWORD, sent as Basic (like curl's -u; never shown
@@ -375,6 +446,16 @@ pub fn parse_flags(s: &str) -> Result<u32, String> {
 }
 
 /// Parse a non-negative number of seconds (fractions allowed).
+/// Parse a positive number of seconds (fractions allowed) as a duration.
+pub fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1e6 => Ok(std::time::Duration::from_secs_f64(v)),
+        _ => Err(format!(
+            "{s:?} is not a positive number of seconds (at most 1000000)"
+        )),
+    }
+}
+
 pub fn parse_timeout(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (0.0..=1e9).contains(&v) => Ok(v),

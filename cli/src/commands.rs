@@ -28,15 +28,27 @@ pub fn open(state_dir: Option<PathBuf>, transfers: bool) -> Result<CopyManager, 
         if let Some(n) = e.max_redirs {
             o.max_redirects = n;
         }
+        if let Some(ua) = &e.user_agent {
+            o.user_agent = ua.clone();
+        }
+        if let Some(t) = e.connect_timeout {
+            o.connect_timeout = t;
+        }
+        if let Some(t) = e.read_timeout {
+            o.read_timeout = t;
+        }
     }
     Ok(CopyManager::open_with(Some(&dir), o)?)
 }
 
-/// The global options that shape the engine (`--cacert`, `--max-redirs`), set once by
-/// [`dispatch`].
+/// The global options that shape the engine (`--cacert`, `--max-redirs`,
+/// `--user-agent`, `--connect-timeout`, `--read-timeout`), set once by [`dispatch`].
 struct EngineFlags {
     cacert: Option<PathBuf>,
     max_redirs: Option<u32>,
+    user_agent: Option<String>,
+    connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
 }
 
 static ENGINE: std::sync::OnceLock<EngineFlags> = std::sync::OnceLock::new();
@@ -47,7 +59,11 @@ pub fn dispatch(cli: Cli) -> Result<i32, Failure> {
     let _ = ENGINE.set(EngineFlags {
         cacert: cli.cacert.clone(),
         max_redirs: cli.max_redirs,
+        user_agent: cli.user_agent.clone(),
+        connect_timeout: cli.connect_timeout,
+        read_timeout: cli.read_timeout,
     });
+    let quiet = cli.quiet;
     match &cli.command {
         Command::Get(a) => crate::get::run(dir, a),
         Command::Demo(a) => crate::demo::run(dir, a),
@@ -55,8 +71,14 @@ pub fn dispatch(cli: Cli) -> Result<i32, Failure> {
             job,
             timeout,
             no_progress,
-        } => wait(dir, job, *timeout, *no_progress),
-        Command::Run { until_idle, quiet } => run(dir, *until_idle, *quiet),
+        } => wait(dir, job, *timeout, *no_progress || quiet),
+        Command::Run { until_idle } => run(dir, *until_idle, quiet),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "bgcopy", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man { dir: out } => man(out.as_deref()),
         Command::Service { action } => crate::service::run(dir, *action),
         Command::Events {
             since,
@@ -66,6 +88,30 @@ pub fn dispatch(cli: Cli) -> Result<i32, Failure> {
         } => events(dir, *since, *limit, *follow, *json),
         cmd => manage(dir, cmd),
     }
+}
+
+/// `bgcopy man`: the manual page on stdout, or every page into `dir`.
+fn man(dir: Option<&std::path::Path>) -> Result<i32, Failure> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    match dir {
+        None => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .map_err(|e| Failure::io("write the manual page", &e))?;
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&out)
+                .map_err(|e| Failure::io("write the manual page", &e))?;
+        }
+        Some(d) => {
+            std::fs::create_dir_all(d)
+                .map_err(|e| Failure::io(&format!("create {}", d.display()), &e))?;
+            clap_mangen::generate_to(cmd, d)
+                .map_err(|e| Failure::io(&format!("write the pages into {}", d.display()), &e))?;
+        }
+    }
+    Ok(0)
 }
 
 /// The inspection and mutation commands (never transfer).
@@ -134,6 +180,8 @@ fn manage(dir: Option<PathBuf>, cmd: &Command) -> Result<i32, Failure> {
         | Command::Wait { .. }
         | Command::Run { .. }
         | Command::Service { .. }
+        | Command::Completions { .. }
+        | Command::Man { .. }
         | Command::Events { .. } => {
             unreachable!("dispatched elsewhere")
         }
@@ -267,10 +315,7 @@ fn wait(dir: Option<PathBuf>, id: &str, timeout: Option<f64>, quiet: bool) -> Re
             ));
             0
         }
-        Ended::Error => {
-            report_job_error(&m, &job, &mut progress);
-            EXIT_FAILURE
-        }
+        Ended::Error => report_job_error(&m, &job, &mut progress),
         Ended::Interrupted => {
             progress.finish();
             eprintln!(

@@ -234,7 +234,10 @@ pub fn run(state_dir: Option<PathBuf>, args: &DemoArgs) -> Result<i32, Failure> 
             &files,
             &[None],
             &JobOptions::default(),
-            args.no_progress,
+            crate::get::Output {
+                quiet: args.no_progress,
+                json: false,
+            },
         )
     })();
     if let Some(s) = &temp_state {

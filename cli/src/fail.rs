@@ -10,6 +10,46 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_TIMEOUT: i32 = 3;
 /// Exit status after Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
+/// The host name could not be resolved (NAME_NOT_RESOLVED).
+pub const EXIT_DNS: i32 = 4;
+/// No connection, or it broke or went silent (CONNECT_FAILURE, CONNECTION_CLOSED,
+/// TIMEOUT, NO_PROGRESS, MAXDOWNLOAD_TIMEOUT).
+pub const EXIT_NETWORK: i32 = 5;
+/// TLS: the handshake or the certificate check failed (SECURE_FAILURE).
+pub const EXIT_TLS: i32 = 6;
+/// The server answered with an HTTP error status (HTTP_nnn), or an answer bgcopy
+/// cannot use (INVALID_SERVER_RESPONSE, REDIRECT_FAILED, INSUFFICIENT_RANGE_SUPPORT).
+pub const EXIT_HTTP: i32 = 7;
+/// A local file or directory (LOCAL_FILE context, PATH_NOT_FOUND, ACCESS_DENIED,
+/// DISK_FULL, IO_ERROR).
+pub const EXIT_LOCAL: i32 = 8;
+/// The content is not what was expected (VALIDATION_FAILED: a SHA-256 mismatch or the
+/// app's verdict).
+pub const EXIT_VALIDATION: i32 = 9;
+
+/// The exit status for a failure with `code` (and, for a job's error, its context):
+/// distinct statuses for what a script may act on differently, 1 for the rest.
+pub fn exit_status(code: u32, context: Option<bgcopy::ErrorContext>) -> i32 {
+    match code {
+        codes::NAME_NOT_RESOLVED => EXIT_DNS,
+        codes::CONNECT_FAILURE
+        | codes::CONNECTION_CLOSED
+        | codes::TIMEOUT
+        | codes::NO_PROGRESS
+        | codes::MAXDOWNLOAD_TIMEOUT => EXIT_NETWORK,
+        codes::SECURE_FAILURE => EXIT_TLS,
+        codes::INVALID_SERVER_RESPONSE
+        | codes::REDIRECT_FAILED
+        | codes::INSUFFICIENT_RANGE_SUPPORT => EXIT_HTTP,
+        c if (codes::HTTP_BASE + 100..=codes::HTTP_BASE + 999).contains(&c) => EXIT_HTTP,
+        codes::VALIDATION_FAILED => EXIT_VALIDATION,
+        codes::PATH_NOT_FOUND | codes::ACCESS_DENIED | codes::DISK_FULL | codes::IO_ERROR => {
+            EXIT_LOCAL
+        }
+        _ if context == Some(bgcopy::ErrorContext::LocalFile) => EXIT_LOCAL,
+        _ => EXIT_FAILURE,
+    }
+}
 
 /// Why a command did not succeed.
 #[derive(Debug)]
@@ -43,7 +83,7 @@ impl Failure {
         match self {
             Failure::Core(e) => {
                 eprintln!("bgcopy: {e}");
-                EXIT_FAILURE
+                exit_status(e.code(), None)
             }
             Failure::Usage(msg) => {
                 use clap::CommandFactory;
@@ -53,5 +93,37 @@ impl Failure {
                 EXIT_USAGE
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bgcopy::ErrorContext;
+
+    #[test]
+    fn each_kind_of_failure_has_its_status() {
+        // DNS is not a broken connection (it used to read CONNECTION_CLOSED).
+        assert_eq!(exit_status(codes::NAME_NOT_RESOLVED, None), EXIT_DNS);
+        assert_eq!(exit_status(codes::CONNECTION_CLOSED, None), EXIT_NETWORK);
+        assert_eq!(exit_status(codes::CONNECT_FAILURE, None), EXIT_NETWORK);
+        assert_eq!(exit_status(codes::TIMEOUT, None), EXIT_NETWORK);
+        assert_eq!(exit_status(codes::SECURE_FAILURE, None), EXIT_TLS);
+        assert_eq!(exit_status(codes::http(404), None), EXIT_HTTP);
+        assert_eq!(exit_status(codes::http(407), None), EXIT_HTTP);
+        assert_eq!(exit_status(codes::REDIRECT_FAILED, None), EXIT_HTTP);
+        assert_eq!(exit_status(codes::DISK_FULL, None), EXIT_LOCAL);
+        assert_eq!(
+            exit_status(codes::E_UNEXPECTED, Some(ErrorContext::LocalFile)),
+            EXIT_LOCAL
+        );
+        assert_eq!(exit_status(codes::VALIDATION_FAILED, None), EXIT_VALIDATION);
+        assert_eq!(exit_status(codes::NOT_FOUND, None), EXIT_FAILURE);
+        assert_eq!(exit_status(codes::INVALID_STATE, None), EXIT_FAILURE);
+        // Kept meanings.
+        assert_eq!(
+            [EXIT_FAILURE, EXIT_USAGE, EXIT_TIMEOUT, EXIT_INTERRUPTED],
+            [1, 2, 3, 130]
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! run in this process to the end, then completed.
 
 use crate::args::{GetArgs, JobOptions};
-use crate::fail::{EXIT_FAILURE, EXIT_INTERRUPTED, Failure};
+use crate::fail::{EXIT_FAILURE, EXIT_INTERRUPTED, Failure, exit_status};
 use crate::info::{bytes_of, error_text};
 use crate::interrupt;
 use crate::names::{absolute, file_name_from_url, parse_list, shell_quote};
@@ -69,13 +69,23 @@ pub fn prefix(manager: &CopyManager) -> String {
     )
 }
 
-/// Print a job's ERROR with what to do next.
-pub fn report_job_error(manager: &CopyManager, job: &CopyJob, progress: &mut Progress) {
+/// Print a job's ERROR with what to do next; returns the exit status for its error.
+pub fn report_job_error(manager: &CopyManager, job: &CopyJob, progress: &mut Progress) -> i32 {
     progress.finish();
     let id = job.get_id();
-    match job.get_error() {
-        Ok(e) => eprintln!("bgcopy: job {id} failed: {}", error_text(&e)),
-        Err(_) => eprintln!("bgcopy: job {id} failed"),
+    let status = match job.get_error() {
+        Ok(e) => {
+            eprintln!("bgcopy: job {id} failed: {}", error_text(&e));
+            let (context, code) = e.get_error();
+            exit_status(code, Some(context))
+        }
+        Err(_) => {
+            eprintln!("bgcopy: job {id} failed");
+            EXIT_FAILURE
+        }
+    };
+    if crate::logger::quiet() {
+        return status;
     }
     let b = prefix(manager);
     eprintln!(
@@ -83,21 +93,31 @@ pub fn report_job_error(manager: &CopyManager, job: &CopyJob, progress: &mut Pro
          {b} resume {id} && {b} wait {id} && {b} complete {id}\n\
          or discard it with\n  {b} cancel {id}"
     );
+    status
+}
+
+/// What [`download`] prints besides errors.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output {
+    /// No progress and no summary line.
+    pub quiet: bool,
+    /// One JSON object on stdout at the end (`get --json`).
+    pub json: bool,
 }
 
 /// Create one job for `files`, run it here to the end and complete it. Prints the
-/// progress (unless `quiet`), the summary line, errors and the Ctrl-C hint; returns
-/// the exit status.
+/// progress and the summary line (unless `out.quiet`), errors and the Ctrl-C hint, and
+/// with `out.json` the job as JSON at the end; returns the exit status.
 pub fn download(
     manager: &CopyManager,
     display_name: &str,
     files: &[(String, PathBuf)],
     hashes: &[Option<String>],
     opts: &JobOptions,
-    quiet: bool,
+    out: Output,
 ) -> Result<i32, Failure> {
     if let Some(job) = unfinished(manager, files)? {
-        return continue_job(manager, job, opts, quiet);
+        return continue_job(manager, job, opts, out);
     }
     let job = manager.create_job(display_name, JobType::Download)?;
     let setup = || -> bgcopy::Result<()> {
@@ -124,7 +144,7 @@ pub fn download(
         let _ = job.cancel();
         return Err(e.into());
     }
-    drive_to_end(manager, &job, quiet)
+    drive_to_end(manager, &job, out)
 }
 
 /// What a `get` command line asks for: (URL, absolute local path) pairs, and each
@@ -219,21 +239,52 @@ pub fn run(state_dir: Option<PathBuf>, args: &GetArgs) -> Result<i32, Failure> {
     let (files, hashes) = plan(args)?;
     let manager = crate::commands::open(state_dir, true)?;
     interrupt::install();
+    let out = Output {
+        quiet: args.no_progress || args.json,
+        json: args.json,
+    };
     let code = download(
         &manager,
         &display_name(&files),
         &files,
         &hashes,
         &args.job,
-        args.no_progress,
+        out,
     )?;
     drop(manager);
     Ok(code)
 }
 
+/// Drive `job` to its end (see [`ended`]); with `out.json`, print the job as one JSON
+/// object on stdout, whatever the end.
+fn drive_to_end(manager: &CopyManager, job: &CopyJob, out: Output) -> Result<i32, Failure> {
+    let status = ended(manager, job, out.quiet);
+    if out.json {
+        let code = match &status {
+            Ok(c) => *c,
+            Err(Failure::Core(e)) => exit_status(e.code(), None),
+            Err(Failure::Usage(_)) => crate::fail::EXIT_USAGE,
+        };
+        if let Err(e) = &status {
+            // The error still goes to stderr; stdout gets the job.
+            eprintln!(
+                "bgcopy: {}",
+                match e {
+                    Failure::Core(e) => e.to_string(),
+                    Failure::Usage(m) => m.clone(),
+                }
+            );
+        }
+        let v = crate::info::get_json(job, code)?;
+        println!("{v}");
+        return Ok(code);
+    }
+    status
+}
+
 /// Drive `job` to its end with a progress bar: complete it once TRANSFERRED; report an
 /// ERROR; on Ctrl-C suspend it and say how to continue.
-fn drive_to_end(manager: &CopyManager, job: &CopyJob, quiet: bool) -> Result<i32, Failure> {
+fn ended(manager: &CopyManager, job: &CopyJob, quiet: bool) -> Result<i32, Failure> {
     let mut progress = Progress::new(job, quiet);
     match drive(job, &mut progress, None)? {
         Ended::Transferred => {
@@ -247,10 +298,7 @@ fn drive_to_end(manager: &CopyManager, job: &CopyJob, quiet: bool) -> Result<i32
             ));
             Ok(0)
         }
-        Ended::Error => {
-            report_job_error(manager, job, &mut progress);
-            Ok(EXIT_FAILURE)
-        }
+        Ended::Error => Ok(report_job_error(manager, job, &mut progress)),
         Ended::Interrupted => {
             let _ = job.suspend();
             progress.finish();
@@ -366,14 +414,16 @@ fn continue_job(
     manager: &CopyManager,
     job: bgcopy::CopyJob,
     opts: &JobOptions,
-    quiet: bool,
+    out: Output,
 ) -> Result<i32, Failure> {
     let p = job.get_progress()?;
-    eprintln!(
-        "bgcopy: continuing job {} ({} already transferred)",
-        job.get_id(),
-        bytes_of(p.bytes_transferred, p.bytes_total)
-    );
+    if !crate::logger::quiet() {
+        eprintln!(
+            "bgcopy: continuing job {} ({} already transferred)",
+            job.get_id(),
+            bytes_of(p.bytes_transferred, p.bytes_total)
+        );
+    }
     if let Some(prio) = opts.priority {
         job.set_priority(prio)?;
     }
@@ -384,7 +434,7 @@ fn continue_job(
     ) {
         job.resume()?;
     }
-    drive_to_end(manager, &job, quiet)
+    drive_to_end(manager, &job, out)
 }
 
 /// `N files, B` for messages.

@@ -35,6 +35,35 @@ pub fn error_json(e: &CopyError) -> Value {
 }
 
 /// Everything about a job as one JSON object (the `info --json` schema).
+/// The one object `get --json` prints when it ends: what a script needs to know.
+pub fn get_json(job: &CopyJob, exit_status: i32) -> Result<Value> {
+    let progress = job.get_progress()?;
+    let error = match job.get_error() {
+        Ok(e) => error_json(&e),
+        Err(_) => Value::Null,
+    };
+    let mut files = Vec::new();
+    for f in job.enum_files()? {
+        let p = f.get_progress()?;
+        files.push(json!({
+            "url": f.get_remote_name()?,
+            "path": f.get_local_name()?,
+            "bytes_total": bytes_json(p.bytes_total),
+            "bytes_transferred": p.bytes_transferred,
+            "completed": p.completed,
+        }));
+    }
+    Ok(json!({
+        "id": job.get_id(),
+        "state": job.get_state()?.name(),
+        "files": files,
+        "bytes_total": bytes_json(progress.bytes_total),
+        "bytes_transferred": progress.bytes_transferred,
+        "error": error,
+        "exit_status": exit_status,
+    }))
+}
+
 pub fn job_json(job: &CopyJob) -> Result<Value> {
     let state = job.get_state()?;
     let progress = job.get_progress()?;

@@ -8,6 +8,7 @@ mod fail;
 mod get;
 mod info;
 mod interrupt;
+mod logger;
 mod names;
 mod progress;
 mod service;
@@ -16,6 +17,7 @@ use clap::Parser;
 
 fn main() {
     let cli = args::Cli::parse();
+    logger::init(cli.quiet, cli.verbose);
     let code = match commands::dispatch(cli) {
         Ok(code) => code,
         Err(failure) => failure.report(),

@@ -19,12 +19,15 @@ impl Progress {
     /// A display for `job`: a bar when stderr is a terminal and not `quiet`. Unless
     /// `quiet`, each transient error (retried by the engine) is reported as a line.
     pub fn new(job: &CopyJob, quiet: bool) -> Self {
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            bar.set_style(spinner_style());
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
+        // -q shows nothing; with -v the log lines take the place of the bar.
+        let quiet = quiet || crate::logger::quiet();
+        let bar = (!quiet && crate::logger::verbose() == 0 && std::io::stderr().is_terminal())
+            .then(|| {
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                bar.set_style(spinner_style());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar
+            });
         Progress {
             bar,
             quiet,

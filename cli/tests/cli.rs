@@ -241,7 +241,8 @@ fn get_of_a_404_reports_the_error() {
             &o.url("nf.bin", "status=404"),
         ],
     );
-    let e = fails(&r, 1);
+    // The server's error: exit status 7.
+    let e = fails(&r, 7);
     assert!(e.contains("0x80190194"), "{e}");
     assert!(e.contains("HTTP_404"), "{e}");
     assert!(e.contains("REMOTE_FILE"), "{e}");
@@ -1101,7 +1102,7 @@ fn credentials_and_max_time_from_the_command_line() {
                 &o.url("cli-auth-n", "size=300&auth=bearer:cli.tok"),
             ],
         ),
-        1,
+        7,
     );
     assert!(e.contains("HTTP_401") || e.contains("401"), "{e}");
 
@@ -1291,7 +1292,7 @@ fn client_certificates_cacert_and_max_redirs_from_the_command_line() {
                 &url,
             ],
         ),
-        1,
+        6,
     );
     assert!(e.contains("SECURE_FAILURE"), "{e}");
     ok(&run(
@@ -1328,7 +1329,7 @@ fn client_certificates_cacert_and_max_redirs_from_the_command_line() {
                 &o.url("cli-redir", "redirect=1&size=10"),
             ],
         ),
-        1,
+        7,
     );
     assert!(e.contains("REDIRECT_FAILED"), "{e}");
 }
@@ -1355,7 +1356,7 @@ fn sha256_from_the_command_line_and_in_a_list() {
         ],
     ));
     assert_eq!(std::fs::read(&out).unwrap(), content(2000, 0));
-    // A wrong digest: VALIDATION_FAILED, exit 1, nothing at the path.
+    // A wrong digest: VALIDATION_FAILED, exit 9, nothing at the path.
     let bad = d.join("bad.bin");
     let e = fails(
         &run(
@@ -1370,7 +1371,7 @@ fn sha256_from_the_command_line_and_in_a_list() {
                 &o.url("cli-sha-2", "size=2000"),
             ],
         ),
-        1,
+        9,
     );
     assert!(e.contains("VALIDATION_FAILED"), "{e}");
     assert!(!bad.exists());
@@ -1457,4 +1458,279 @@ fn version_is_the_librarys() {
     let out = ok(&run(&state, &["--version"]));
     assert_eq!(out.trim(), format!("bgcopy {}", bgcopy::VERSION));
     assert_eq!(bgcopy::VERSION, env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn completions_for_every_shell() {
+    let state = scratch("completions").join("state");
+    let bash = ok(&run(&state, &["completions", "bash"]));
+    assert!(
+        bash.contains("_bgcopy()") && bash.contains("complete -F"),
+        "{bash}"
+    );
+    for word in [
+        "get",
+        "--limit-rate",
+        "--json",
+        "completions",
+        "--user-agent",
+    ] {
+        assert!(bash.contains(word), "bash completion lacks {word}");
+    }
+    // The script is valid bash.
+    let dir = scratch("completions-check");
+    let script = dir.join("bgcopy.bash");
+    std::fs::write(&script, &bash).unwrap();
+    let check = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    let zsh = ok(&run(&state, &["completions", "zsh"]));
+    assert!(zsh.starts_with("#compdef bgcopy"), "{zsh}");
+    let fish = ok(&run(&state, &["completions", "fish"]));
+    assert!(fish.contains("complete -c bgcopy"), "{fish}");
+    assert!(fish.contains("-l limit-rate"), "{fish}");
+    fails(&run(&state, &["completions", "tcsh"]), 2);
+}
+
+#[test]
+fn man_pages() {
+    let state = scratch("man").join("state");
+    let page = ok(&run(&state, &["man"]));
+    assert!(page.contains(".TH bgcopy 1"), "{page}");
+    for word in ["get", "completions", "user\\-agent", "Exit codes"] {
+        assert!(page.contains(word), "the page lacks {word}");
+    }
+    // No path of this repository in what an installed binary prints.
+    assert!(!page.contains("docs/"), "{page}");
+    let help = ok(&run(&state, &["--help"]));
+    assert!(!help.contains("docs/") && !help.contains(".md"), "{help}");
+    let dir = scratch("man-dir");
+    ok(&run(&state, &["man", "--dir", dir.to_str().unwrap()]));
+    for f in ["bgcopy.1", "bgcopy-get.1", "bgcopy-completions.1"] {
+        let t = std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+        assert!(t.contains(".TH"), "{f}: {t}");
+    }
+}
+
+#[test]
+fn get_json_prints_one_object_at_the_end() {
+    let o = origin();
+    let d = scratch("json");
+    let state = d.join("state");
+    let url = o.url("j.bin", "size=3000");
+    let out = ok(&run(
+        &state,
+        &["get", "--json", "-d", d.to_str().unwrap(), &url],
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "one line of JSON: {out}");
+    let v: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["state"], "ACKNOWLEDGED");
+    assert_eq!(v["exit_status"], 0);
+    assert_eq!(v["bytes_transferred"], 3000);
+    assert_eq!(v["error"], Value::Null);
+    assert_eq!(v["files"][0]["url"], url);
+    assert_eq!(v["files"][0]["completed"], true);
+    assert_eq!(
+        v["files"][0]["path"].as_str().unwrap(),
+        d.join("j.bin").to_str().unwrap()
+    );
+    assert_eq!(v["id"].as_str().unwrap().len(), 36);
+    assert_eq!(std::fs::read(d.join("j.bin")).unwrap(), content(3000, 0));
+
+    // A failure: the object carries the error and the exit status.
+    let r = run(
+        &state,
+        &[
+            "get",
+            "--json",
+            "-d",
+            d.to_str().unwrap(),
+            &o.url("jnf.bin", "status=404"),
+        ],
+    );
+    let e = fails(&r, 7);
+    assert!(e.contains("HTTP_404"), "{e}");
+    let v: Value = serde_json::from_str(text(&r.stdout).trim()).unwrap();
+    assert_eq!(v["state"], "ERROR");
+    assert_eq!(v["exit_status"], 7);
+    assert_eq!(v["error"]["symbol"], "HTTP_404");
+}
+
+#[test]
+fn exit_statuses_tell_failures_apart() {
+    let o = origin();
+    let d = scratch("exits");
+    let state = d.join("state");
+    let dir = d.to_str().unwrap();
+    // The server's error status: 7.
+    fails(
+        &run(
+            &state,
+            &["get", "-q", "-d", dir, &o.url("x404.bin", "status=403")],
+        ),
+        7,
+    );
+    // Nothing listens on the port: 5 (connection), never DNS's 4.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let e = fails(
+        &run(
+            &state,
+            &[
+                "get",
+                "-q",
+                "--no-progress-timeout",
+                "0",
+                "-d",
+                dir,
+                &format!("http://127.0.0.1:{closed}/f"),
+            ],
+        ),
+        5,
+    );
+    assert!(e.contains("CONNECT_FAILURE"), "{e}");
+    // A wrong SHA-256: 9.
+    let e = fails(
+        &run(
+            &state,
+            &[
+                "get",
+                "-q",
+                "--sha256",
+                &"0".repeat(64),
+                "-d",
+                dir,
+                &o.url("xhash.bin", "size=100"),
+            ],
+        ),
+        9,
+    );
+    assert!(e.contains("VALIDATION_FAILED"), "{e}");
+    // A local directory that cannot be written: 8 (root may write anywhere; then skip).
+    let ro = d.join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o500)).unwrap();
+    if std::fs::write(ro.join("probe"), b"x").is_err() {
+        let e = fails(
+            &run(
+                &state,
+                &[
+                    "get",
+                    "-q",
+                    "-d",
+                    ro.to_str().unwrap(),
+                    &o.url("xro.bin", "size=10"),
+                ],
+            ),
+            8,
+        );
+        assert!(
+            e.contains("ACCESS_DENIED") || e.contains("LOCAL_FILE"),
+            "{e}"
+        );
+    }
+    // Bad arguments stay 2; an unknown job stays 1.
+    fails(
+        &run(&state, &["get", "--limit-rate", "lots", "http://x/"]),
+        2,
+    );
+    fails(
+        &run(&state, &["info", "00000000-0000-7000-8000-000000000000"]),
+        1,
+    );
+}
+
+#[test]
+fn quiet_prints_only_errors_and_verbose_logs_the_library() {
+    let o = origin();
+    let d = scratch("quiet");
+    let state = d.join("state");
+    let dir = d.to_str().unwrap();
+    let r = run(
+        &state,
+        &["-q", "get", "-d", dir, &o.url("q.bin", "size=5000")],
+    );
+    ok(&r);
+    assert_eq!(text(&r.stderr), "", "-q prints nothing on success");
+    assert_eq!(text(&r.stdout), "");
+
+    let r = run(
+        &state,
+        &[
+            "get",
+            "-vv",
+            "-d",
+            dir,
+            &o.url("v.bin", "size=5000&token=s3cr3t"),
+        ],
+    );
+    ok(&r);
+    let log = text(&r.stderr);
+    assert!(
+        log.contains("INFO job:") && log.contains("-> TRANSFERRED"),
+        "{log}"
+    );
+    assert!(log.contains("DEBUG http: GET http://127.0.0.1:"), "{log}");
+    assert!(log.contains("/v.bin?…"), "the query is left out: {log}");
+    assert!(!log.contains("s3cr3t"), "no query value in the log: {log}");
+    assert!(log.contains("DEBUG http: 200 5000 bytes from"), "{log}");
+    // -v alone: state changes, no requests.
+    let r = run(
+        &state,
+        &["get", "-v", "-d", dir, &o.url("v1.bin", "size=10")],
+    );
+    let log = text(&r.stderr);
+    assert!(log.contains("INFO job:") && !log.contains("DEBUG"), "{log}");
+}
+
+#[test]
+fn request_flags_reach_the_engine() {
+    let o = origin();
+    let d = scratch("ua");
+    let state = d.join("state");
+    let dir = d.to_str().unwrap();
+    ok(&run(
+        &state,
+        &[
+            "--user-agent",
+            "my-tool/2.0",
+            "--connect-timeout",
+            "5",
+            "--read-timeout",
+            "7.5",
+            "get",
+            "-d",
+            dir,
+            &o.url("ua.bin", "size=10"),
+        ],
+    ));
+    let stats = o.stats("ua.bin");
+    let sent: Vec<String> = stats["headers"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        sent.contains(&"user-agent: my-tool/2.0".to_string()),
+        "{sent:?}"
+    );
+    // And from the environment, like the other variables.
+    let r = run_env(
+        &state,
+        &[("BGCOPY_USER_AGENT", "env-tool/1")],
+        &["get", "-d", dir, &o.url("ua2.bin", "size=10")],
+    );
+    ok(&r);
+    let h = o.stats("ua2.bin")["headers"][0].to_string();
+    assert!(h.contains("user-agent: env-tool/1"), "{h}");
+    fails(&run(&state, &["--connect-timeout", "0", "list"]), 2);
+    fails(&run(&state, &["--read-timeout", "soon", "list"]), 2);
 }

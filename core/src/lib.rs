@@ -27,6 +27,7 @@ mod complete;
 mod engine;
 mod error;
 mod handles;
+pub mod logging;
 mod notifier;
 mod options;
 mod policy;

@@ -410,6 +410,18 @@ impl JobRec {
             }
             _ => {}
         }
+        match (&self.error, state) {
+            (Some(e), JobState::Error | JobState::TransientError) => log::info!(
+                target: "bgcopy::job",
+                "job {}: {} -> {state}: {} (0x{:08X}): {}",
+                self.id,
+                self.state,
+                crate::codes::symbol(e.code),
+                e.code,
+                e.description
+            ),
+            _ => log::info!(target: "bgcopy::job", "job {}: {} -> {state}", self.id, self.state),
+        }
         self.state = state;
         self.touch(now);
         self.record(EventKind::StateChanged, now, None);

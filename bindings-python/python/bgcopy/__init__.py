@@ -68,6 +68,12 @@ from ._bgcopy import (
 
 # Close every manager before the interpreter shuts down, so that no library thread
 # calls into Python while it finalizes (and every state directory is flushed).
+# The core's log records go to the `logging` logger "bgcopy" (see _logbridge); the
+# bridge stops after the managers are closed (atexit runs handlers last-in first-out).
+from . import _logbridge
+
+_logbridge.start()
+_atexit.register(_logbridge.stop)
 _atexit.register(_close_all)
 
 __all__ = [

@@ -78,8 +78,26 @@ pub(super) fn fetch(
                 req = req.header("If-Range", v);
             }
         }
-        let resp = req.call().map_err(|e| blame.ureq(e))?;
+        if log::log_enabled!(target: "bgcopy::http", log::Level::Debug) {
+            let range = match (ask.end, ask.offset) {
+                (Some(end), from) => format!(" bytes={from}-{}", end - 1),
+                (None, 0) => String::new(),
+                (None, from) => format!(" bytes={from}-"),
+            };
+            log::debug!(target: "bgcopy::http", "GET {}{range}", crate::redact::loggable_url(&url));
+        }
+        let resp = req.call().map_err(|e| {
+            let f = blame.ureq(e);
+            log::debug!(target: "bgcopy::http", "{}: {}", crate::redact::loggable_url(&url), f.error.description);
+            f
+        })?;
         let status = resp.status().as_u16();
+        log::debug!(
+            target: "bgcopy::http",
+            "{status} {} from {}",
+            super::http::header(&resp, "content-length").map_or("(no length)".to_string(), |n| format!("{n} bytes")),
+            crate::redact::loggable_url(&url)
+        );
         if !matches!(status, 301 | 302 | 303 | 307 | 308) {
             return Ok((resp, url));
         }

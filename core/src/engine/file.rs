@@ -337,6 +337,11 @@ impl<'a> FileTransfer<'a> {
     /// job fails with REMOTE_FILE_CHANGED.
     pub(super) fn restart(&mut self, changed: bool) -> Result<(), Failure> {
         let (id, idx) = (self.id, self.idx);
+        log::info!(
+            target: "bgcopy::transfer",
+            "job {id} file {idx}: starting the file again from byte 0 ({})",
+            if changed { "the remote file changed" } else { "its bytes cannot be resumed" }
+        );
         super::crashlog::remove(&self.ctx.table.state_dir, id, idx);
         let restarted = self.ctx.table.update(id, Wake::ENGINE, |job, store| {
             let f = &mut job.files[idx];

@@ -249,6 +249,13 @@ impl FileTransfer<'_> {
                 Ok(false)
             }
             SegEnd::Broken(f) => {
+                log::debug!(
+                    target: "bgcopy::transfer",
+                    "job {} file {}: a segment broke off ({}); asking again",
+                    self.id,
+                    self.idx,
+                    f.error.description
+                );
                 self.checkpoint_parts(shared, true);
                 board.release(slot.key, true, false);
                 // Fetched again at once, but counted like any transient error.
@@ -263,6 +270,12 @@ impl FileTransfer<'_> {
                 Ok(true)
             }
             SegEnd::Refused => {
+                log::info!(
+                    target: "bgcopy::transfer",
+                    "job {} file {}: the server refused a range request; going on over one stream",
+                    self.id,
+                    self.idx
+                );
                 self.one_stream();
                 match board.release(slot.key, false, true) {
                     Released::Finish => {

@@ -333,6 +333,12 @@ impl Election {
                                 let mut engine = engine;
                                 engine.stop();
                             } else {
+                                log::info!(
+                                    target: "bgcopy::engine",
+                                    "this process (pid {}) is now the engine of {}",
+                                    std::process::id(),
+                                    table.state_dir.display()
+                                );
                                 *e = Some(engine);
                                 // The jobs the dead engine left: schedule them now.
                                 table.scheduler.raise();
