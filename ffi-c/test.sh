@@ -8,7 +8,9 @@
 #     and the scenarios that are not timing-sensitive,
 #   - built with -fsanitize=address,undefined,
 # then builds examples/download.c with pkg-config and runs it against the test origin,
-# and compiles the C quick start of the README.
+# installs the library into a temporary prefix with ffi-c/install.sh and builds and runs
+# the example against that with `pkg-config --cflags --libs bgcopy` only, and compiles
+# the C quick start of the README.
 # The last line is "c: N passed, N failed" (N counts C test cases and scenarios, per
 # configuration). Needs `cargo build --workspace` to have run, or builds what it needs.
 set -euo pipefail
@@ -143,9 +145,43 @@ if "$work/download" -s "$work/state" "http://127.0.0.1:$port/f/example-404?statu
   example_ok=0
 fi
 [ ! -e "$work/missing.bin" ] || example_ok=0
+
+# ---- the install layout: ffi-c/install.sh into a prefix, then only pkg-config ----
+say "ffi-c/install.sh --prefix (SONAME, links, bgcopy.pc); examples/download.c against it"
+prefix=$work/prefix
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
+install_ok=1
+ffi-c/install.sh --prefix "$prefix" --debug --no-build || install_ok=0
+for f in include/bgcopy.h lib/libbgcopy.a "lib/libbgcopy.so.$version" \
+  share/licenses/bgcopy/LICENSE-MIT share/licenses/bgcopy/LICENSE-APACHE; do
+  [ -f "$prefix/$f" ] || { echo "missing $prefix/$f"; install_ok=0; }
+done
+readelf -d "$prefix/lib/libbgcopy.so.$version" | grep -q 'SONAME.*\[libbgcopy\.so\.0\]' ||
+  { echo "SONAME is not libbgcopy.so.0"; install_ok=0; }
+[ "$(readlink "$prefix/lib/libbgcopy.so.0")" = "libbgcopy.so.$version" ] || install_ok=0
+[ "$(readlink "$prefix/lib/libbgcopy.so")" = libbgcopy.so.0 ] || install_ok=0
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+[ "$(pkg-config --modversion bgcopy)" = "$version" ] || { echo "bgcopy.pc version"; install_ok=0; }
+# shellcheck disable=SC2046
+gcc -std=c11 -Wall -Wextra -Werror -o "$work/download-installed" ffi-c/examples/download.c \
+  $(pkg-config --cflags --libs bgcopy) || install_ok=0
+unset PKG_CONFIG_PATH
+readelf -d "$work/download-installed" | grep -q 'NEEDED.*\[libbgcopy\.so\.0\]' ||
+  { echo "the program does not need libbgcopy.so.0"; install_ok=0; }
+LD_LIBRARY_PATH=$prefix/lib "$work/download-installed" -s "$work/state2" \
+  "http://127.0.0.1:$port/f/example-installed?size=123456" "$work/installed.bin" || install_ok=0
+[ "$(stat -c %s "$work/installed.bin" 2>/dev/null || echo 0)" = 123456 ] || install_ok=0
+
 exec {ORIGIN[1]}>&-
 wait "$ORIGIN_PID" || true
 if [ $example_ok -eq 1 ]; then echo "example ok"; pass 1; else echo "example FAILED"; fail 1; fi
+if [ $install_ok -eq 1 ]; then
+  echo "install ok: $(du -b "$prefix/lib/libbgcopy.so.$version" | cut -f1) bytes (debug .so)"
+  pass 1
+else
+  echo "install FAILED"
+  fail 1
+fi
 
 say "the README's C quick start compiles with its compile line"
 awk '/^## C quick start/ {s = 1} s && /^```c/ {c = 1; next} c && /^```/ {exit} c {print}' \

@@ -19,7 +19,7 @@
 //! With `--check` nothing in the tree changes: each file is generated and compared
 //! with the committed one, and the exit status is 1 when any differs (the test
 //! command runs this). `pkg-config` writes `target/<profile>/bgcopy.pc` for the build
-//! tree, from `ffi-c/bgcopy.pc.in`.
+//! tree, from `ffi-c/bgcopy.pc.in`, and the `libbgcopy.so.MAJOR` link (the SONAME).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -204,11 +204,22 @@ fn pkg_config(root: &Path, release: bool) -> Result<()> {
         .replace("@prefix@", &root.to_string_lossy())
         .replace("@libdir@", &lib_dir.to_string_lossy())
         .replace("@includedir@", &root.join("include").to_string_lossy())
+        .replace("@licensedir@", &root.to_string_lossy())
         .replace("@version@", env!("CARGO_PKG_VERSION"));
     std::fs::create_dir_all(&lib_dir).map_err(|e| format!("{}: {e}", lib_dir.display()))?;
     let out = lib_dir.join("bgcopy.pc");
     std::fs::write(&out, pc).map_err(|e| format!("write {}: {e}", out.display()))?;
     println!("wrote {}", out.display());
+    // The library's SONAME is libbgcopy.so.MAJOR (ffi-c/build.rs): programs linked
+    // against the build tree look for that name when they start.
+    #[cfg(unix)]
+    {
+        let soname = lib_dir.join(concat!("libbgcopy.so.", env!("CARGO_PKG_VERSION_MAJOR")));
+        let _ = std::fs::remove_file(&soname);
+        std::os::unix::fs::symlink("libbgcopy.so", &soname)
+            .map_err(|e| format!("link {}: {e}", soname.display()))?;
+        println!("linked {} -> libbgcopy.so", soname.display());
+    }
     Ok(())
 }
 
