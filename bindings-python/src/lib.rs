@@ -44,6 +44,8 @@ fn bgcopy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(errors::code_symbol, m)?)?;
     m.add_function(wrap_pyfunction!(logs::log_take, m)?)?;
     m.add_function(wrap_pyfunction!(logs::log_level, m)?)?;
+    m.add_function(wrap_pyfunction!(logs::log_close, m)?)?;
+    m.add_function(wrap_pyfunction!(logs::log_after_fork, m)?)?;
     m.add_function(wrap_pyfunction!(errors::code_from_symbol, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -5,12 +5,14 @@
 //! the level the `bgcopy` logger wants with `_log_level`, so that nothing below it is
 //! even formatted. No engine thread ever waits for the GIL.
 
-use bgcopy::logging::{LevelFilter, log_to_queue};
+use bgcopy::logging::{LevelFilter, LogQueue, log_to_queue};
 use pyo3::prelude::*;
 use std::time::Duration;
 
-/// How many records may wait before new ones are dropped (and counted).
-const CAPACITY: usize = 10_000;
+/// The queue (installed with nothing enabled: `_log_level` sets what is made).
+fn queue() -> Option<&'static LogQueue> {
+    log_to_queue(LevelFilter::Off)
+}
 
 /// Python's level number for a record's level.
 fn py_level(l: log::Level) -> u32 {
@@ -30,8 +32,12 @@ fn py_level(l: log::Level) -> u32 {
 #[pyo3(name = "_log_take")]
 #[allow(clippy::type_complexity)]
 pub fn log_take(py: Python<'_>, timeout: f64) -> Option<(Vec<(u32, String, String)>, u64)> {
-    let q = log_to_queue(LevelFilter::Off, CAPACITY)?;
-    let wait = Duration::from_secs_f64(timeout.clamp(0.0, 60.0));
+    let q = queue()?;
+    let wait = Duration::from_secs_f64(if timeout.is_finite() {
+        timeout.clamp(0.0, 60.0)
+    } else {
+        0.0
+    });
     let (lines, dropped) = py.detach(|| q.take(wait));
     Some((
         lines
@@ -56,7 +62,26 @@ pub fn log_level(level: i64) {
         31..=50 => LevelFilter::Error,
         _ => LevelFilter::Off,
     };
-    if log_to_queue(LevelFilter::Off, CAPACITY).is_some() {
+    if queue().is_some() {
         bgcopy::logging::set_log_level(filter);
+    }
+}
+
+/// Wake the bridge thread for good (interpreter exit): `_log_take` returns at once.
+#[pyfunction]
+#[pyo3(name = "_log_close")]
+pub fn log_close() {
+    if let Some(q) = queue() {
+        q.close();
+    }
+}
+
+/// In a child process just after `fork()` (only its forking thread exists): a fresh
+/// queue, since the parent's lock may have been held by a thread the child lacks.
+#[pyfunction]
+#[pyo3(name = "_log_after_fork")]
+pub fn log_after_fork() {
+    if let Some(q) = queue() {
+        q.after_fork();
     }
 }

@@ -445,17 +445,18 @@ pub fn parse_flags(s: &str) -> Result<u32, String> {
     v.map_err(|_| format!("{s:?} is not a number (decimal or 0x hexadecimal)"))
 }
 
-/// Parse a non-negative number of seconds (fractions allowed).
-/// Parse a positive number of seconds (fractions allowed) as a duration.
+/// Parse a timeout in seconds (fractions allowed) within the library's range for the
+/// connect and read timeouts: 0.001 to 86400 (one day).
 pub fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
     match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v <= 1e6 => Ok(std::time::Duration::from_secs_f64(v)),
+        Ok(v) if (0.001..=86_400.0).contains(&v) => Ok(std::time::Duration::from_secs_f64(v)),
         _ => Err(format!(
-            "{s:?} is not a positive number of seconds (at most 1000000)"
+            "{s:?} is not a number of seconds from 0.001 to 86400"
         )),
     }
 }
 
+/// Parse a non-negative number of seconds (fractions allowed).
 pub fn parse_timeout(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (0.0..=1e9).contains(&v) => Ok(v),

@@ -234,8 +234,52 @@ pub fn display_name(files: &[(String, PathBuf)]) -> String {
     s.chars().take(256).collect()
 }
 
-/// `bgcopy get`.
+/// Whether `get --json` printed its object (so that a failure before the job could be
+/// followed prints one too).
+static JSON_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `bgcopy get`. With `--json`, one object on stdout whatever the end: the job's (see
+/// [`drive_to_end`]), or, when the command failed before there was a job to follow
+/// (bad list, store, a URL refused by `add_file_set`), one with `id: null` and the
+/// failure.
 pub fn run(state_dir: Option<PathBuf>, args: &GetArgs) -> Result<i32, Failure> {
+    let result = run_job(state_dir, args);
+    if !args.json || JSON_PRINTED.load(std::sync::atomic::Ordering::SeqCst) {
+        return result;
+    }
+    let (error, failure) = match result {
+        Ok(code) => return Ok(code),
+        Err(f) => (
+            match &f {
+                Failure::Core(e) => serde_json::json!({
+                    "code": format!("0x{:08X}", e.code()),
+                    "symbol": bgcopy::codes::symbol(e.code()),
+                    "description": e.message(),
+                }),
+                Failure::Usage(m) => serde_json::json!({
+                    "code": null,
+                    "symbol": "USAGE",
+                    "description": m,
+                }),
+            },
+            f,
+        ),
+    };
+    let status = failure.report();
+    let v = serde_json::json!({
+        "id": null,
+        "state": null,
+        "files": [],
+        "bytes_total": null,
+        "bytes_transferred": 0,
+        "error": error,
+        "exit_status": status,
+    });
+    println!("{v}");
+    Ok(status)
+}
+
+fn run_job(state_dir: Option<PathBuf>, args: &GetArgs) -> Result<i32, Failure> {
     let (files, hashes) = plan(args)?;
     let manager = crate::commands::open(state_dir, true)?;
     interrupt::install();
@@ -277,6 +321,7 @@ fn drive_to_end(manager: &CopyManager, job: &CopyJob, out: Output) -> Result<i32
         }
         let v = crate::info::get_json(job, code)?;
         println!("{v}");
+        JSON_PRINTED.store(true, std::sync::atomic::Ordering::SeqCst);
         return Ok(code);
     }
     status

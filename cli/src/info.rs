@@ -34,7 +34,6 @@ pub fn error_json(e: &CopyError) -> Value {
     })
 }
 
-/// Everything about a job as one JSON object (the `info --json` schema).
 /// The one object `get --json` prints when it ends: what a script needs to know.
 pub fn get_json(job: &CopyJob, exit_status: i32) -> Result<Value> {
     let progress = job.get_progress()?;
@@ -64,6 +63,7 @@ pub fn get_json(job: &CopyJob, exit_status: i32) -> Result<Value> {
     }))
 }
 
+/// Everything about a job as one JSON object (the `info --json` schema).
 pub fn job_json(job: &CopyJob) -> Result<Value> {
     let state = job.get_state()?;
     let progress = job.get_progress()?;

@@ -1558,6 +1558,16 @@ fn get_json_prints_one_object_at_the_end() {
     assert_eq!(v["state"], "ERROR");
     assert_eq!(v["exit_status"], 7);
     assert_eq!(v["error"]["symbol"], "HTTP_404");
+
+    // A failure before there is a job to follow: still one object, without an id.
+    let missing = d.join("no-such-list");
+    let r = run(&state, &["get", "--json", "-i", missing.to_str().unwrap()]);
+    let e = fails(&r, 8);
+    assert!(e.contains("PATH_NOT_FOUND"), "{e}");
+    let v: Value = serde_json::from_str(text(&r.stdout).trim()).unwrap();
+    assert_eq!(v["id"], Value::Null);
+    assert_eq!(v["exit_status"], 8);
+    assert_eq!(v["error"]["symbol"], "PATH_NOT_FOUND");
 }
 
 #[test]

@@ -25,6 +25,37 @@ pub fn loggable_url(url: &str) -> String {
     out
 }
 
+/// `text` as the log shows it: every URL in it without its query and fragment (`?…`;
+/// signed URLs carry their tokens there) and with its password masked, whoever wrote
+/// the text (an error description quoting a redirect's `Location`, say).
+pub fn loggable_text(text: &str) -> String {
+    let text = redact_text(text);
+    if !text.contains("://") {
+        return text.into_owned();
+    }
+    let ends_url = |c: char| {
+        c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | ')' | ']' | '}' | '|')
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest: &str = &text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail.find(ends_url).unwrap_or(tail.len());
+        let url = &tail[..end];
+        match url.find(['?', '#']) {
+            Some(q) => {
+                out.push_str(&url[..q]);
+                out.push_str("?…");
+            }
+            None => out.push_str(url),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `text` with the userinfo secret of every URL in it replaced by `***`.
 pub fn redact_text(text: &str) -> Cow<'_, str> {
     if !text.contains("://") || !text.contains('@') {
@@ -89,6 +120,18 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logged_text_has_no_secret_and_no_query_in_any_url() {
+        assert_eq!(
+            loggable_text(
+                "redirect loop at https://a:b@h.test/x?sig=1 then \"http://c.test/?t=2\" (ok)"
+            ),
+            "redirect loop at https://a:***@h.test/x?… then \"http://c.test/?…\" (ok)"
+        );
+        assert_eq!(loggable_text("no url ?here"), "no url ?here");
+        assert_eq!(loggable_text("end http://h/p#frag"), "end http://h/p?…");
+    }
 
     #[test]
     fn a_logged_url_has_no_secret_and_no_query() {

@@ -304,6 +304,8 @@ impl CopyManager {
         if let Some(mut e) = engine {
             e.stop();
         }
+        // The log lines of what just stopped reach stderr before a program exits.
+        crate::logging::flush(std::time::Duration::from_millis(500));
         Ok(())
     }
 }
