@@ -53,6 +53,8 @@ pub(crate) struct CrashLog {
     total: u64,
     validator: String,
     buf: Vec<u8>,
+    /// The longest record written so far (the file's length).
+    written: usize,
 }
 
 /// The record's path.
@@ -118,6 +120,7 @@ impl CrashLog {
             total,
             validator: validator.unwrap_or_default().to_string(),
             buf: Vec::with_capacity(256),
+            written: 0,
         })
     }
 
@@ -149,7 +152,16 @@ impl CrashLog {
         }
         let sum = fnv(b);
         b.extend_from_slice(&sum.to_le_bytes());
-        let _ = self.file.write_all_at(b, 0);
+        if self.file.write_all_at(b, 0).is_err() {
+            return;
+        }
+        // A record shorter than the last one (done ranges merged) leaves the old tail
+        // behind it: cut it off. A crash before the cut leaves the tail, which the
+        // reader ignores (the record says its own length and carries its checksum).
+        if b.len() < self.written && self.file.set_len(b.len() as u64).is_ok() {
+            self.written = b.len();
+        }
+        self.written = self.written.max(b.len());
     }
 }
 
@@ -181,7 +193,8 @@ pub(crate) fn read(state_dir: &Path, job: Uuid, idx: usize) -> Option<Record> {
         u64_at(at + 32)? as usize,
         u64_at(at + 40)? as usize,
     );
-    if n > MAX_RANGES || vlen > 4096 || b.len() != head + vlen + 16 * n + 8 {
+    // Bytes after the record are the tail of a longer earlier one (see `write`).
+    if n > MAX_RANGES || vlen > 4096 || b.len() < head + vlen + 16 * n + 8 {
         return None;
     }
     let body = head + vlen + 16 * n;
@@ -282,9 +295,19 @@ mod tests {
         let Some(mut log) = CrashLog::create(&dir, job, 3, &temp, 1000, Some("\"e\"")) else {
             return; // no boot id on this system
         };
+        log.write(&[(0, 50), (60, 100), (200, 300)], 300);
+        // Fewer ranges than before (two merged): a shorter record, still read. It once
+        // left the longer one's tail and was refused, so a kill -9 re-fetched it all.
         log.write(&[(0, 100), (200, 300)], 300);
         let rec = read(&dir, job, 3).unwrap();
         assert_eq!(rec.ranges, vec![(0, 100), (200, 300)]);
+        // A crash between the write and the cut: the tail is ignored.
+        let p = path(&dir, job, 3);
+        let mut with_tail = std::fs::read(&p).unwrap();
+        with_tail.extend_from_slice(&[7u8; 16]);
+        std::fs::write(&p, &with_tail).unwrap();
+        assert_eq!(read(&dir, job, 3).unwrap().ranges, rec.ranges);
+        std::fs::write(&p, &with_tail[..with_tail.len() - 16]).unwrap();
         let t = |total, v, synced: &[(u64, u64)]| trusted(&rec, &temp, total, v, synced);
         assert_eq!(
             t(Some(1000), Some("\"e\""), &[(0, 50)]),
