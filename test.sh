@@ -3,7 +3,7 @@
 # workspace (core unit tests, the shared scenarios against the test origin, durability
 # with SIGKILLed child processes, notifications, thread stress, bad input, the hostile-
 # input tests, the CLI, the test origin itself), the method-list check, then each
-# language binding's own test script.
+# language binding's own test script, and the Python and npm packages as published.
 #
 # The last line sums every stage: "all: N passed, N failed, N skipped". Every stage
 # counts: a check (fmt, clippy, build, the method list) is one test; a test runner
@@ -88,7 +88,10 @@ fi
 # Node before Python: a Python test drives the Node addon and the CLI in one queue
 # (bindings-python/tests/test_three_languages.py), and here it may not be skipped.
 export BGCOPY_REQUIRE_NODE=1
-for t in ffi-c/test.sh bindings-node/test.sh bindings-python/test.sh bindings-swift/test.sh; do
+# Then the packages as they would be published (release builds, installed into fresh
+# projects with no Rust on PATH): the Python wheel and sdist, the npm tarballs.
+for t in ffi-c/test.sh bindings-node/test.sh bindings-python/test.sh bindings-swift/test.sh \
+  bindings-python/package.sh bindings-node/package.sh; do
   step "$t"
   if [ ! -x "$t" ]; then
     echo "$t is missing or not executable"

@@ -103,6 +103,30 @@ PY
 }
 check "README quick starts match kotlin/examples and swift/Examples" quickstarts
 
+step "the root Package.swift (SwiftPM by git URL) and its release script"
+root_package() {
+  local pkg="$root/Package.swift"
+  if grep -q unsafeFlags "$pkg"; then echo "the root Package.swift uses unsafeFlags"; return 1; fi
+  grep -q 'path: "bindings-swift/swift/Sources/BgCopy"' "$pkg" || { echo "no BgCopy target"; return 1; }
+  grep -q '\.binaryTarget(name: "BgCopyFFI"' "$pkg" || { echo "no binary target"; return 1; }
+  local zip="$work/BgCopyFFI.xcframework.zip" out="$work/Package.swift"
+  printf 'not really a zip' >"$zip"
+  "$here/release-package.sh" --zip "$zip" --url https://releases.test/v1/BgCopyFFI.xcframework.zip \
+    --out "$out" || return 1
+  local sum
+  sum=$(sha256sum "$zip" | cut -d' ' -f1)
+  grep -q "\.binaryTarget(name: \"BgCopyFFI\", url: \"https://releases.test/v1/BgCopyFFI.xcframework.zip\", checksum: \"$sum\")" "$out" ||
+    { echo "release-package.sh did not write the URL and checksum"; cat "$out"; return 1; }
+  if grep -q 'path: "bindings-swift/swift/BgCopyFFI.xcframework"' "$out"; then
+    echo "the local binary target is still there"; return 1
+  fi
+  # Refuses what SwiftPM would refuse.
+  if "$here/release-package.sh" --zip "$zip" --url http://plain.test/x.zip --out "$out" 2>/dev/null; then
+    echo "release-package.sh accepted a plain http URL"; return 1
+  fi
+}
+check "root Package.swift: no unsafe flags; release-package.sh writes url + checksum" root_package
+
 step "compile the Kotlin bindings and tests (kotlinc)"
 klib="$khome/lib"
 cp="$jna:$klib/kotlinx-coroutines-core-jvm.jar:$klib/kotlin-test.jar"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the C library of bgcopy into a prefix, the usual Unix way:
 #
-#   ffi-c/install.sh [--prefix DIR] [--libdir DIR] [--destdir DIR] [--debug] [--no-build]
+#   ffi-c/install.sh [--prefix DIR] [--libdir DIR] [--destdir DIR] [--debug] [--no-build] [--no-strip]
 #
 #   PREFIX/include/bgcopy.h
 #   LIBDIR/libbgcopy.so.X.Y.Z  (SONAME libbgcopy.so.X), libbgcopy.so.X -> it, libbgcopy.so -> .so.X
@@ -12,7 +12,9 @@
 # Defaults: --prefix /usr/local, --libdir PREFIX/lib. --destdir stages the files under
 # DIR (for packagers) while bgcopy.pc still names PREFIX. The library is built with
 # `cargo build --release -p bgcopy-ffi` first (--debug: the debug profile; --no-build:
-# use what target/ holds). Then:
+# use what target/ holds). A release build is installed stripped (the shared library of
+# its symbols, the archive of its debug information; the workspace's release profile
+# keeps line tables): --no-strip keeps them. Then:
 #
 #   cc app.c $(pkg-config --cflags --libs bgcopy)
 #
@@ -25,6 +27,7 @@ libdir=
 destdir=
 profile=release
 build=1
+strip=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix=$2; shift 2 ;;
@@ -35,7 +38,8 @@ while [ $# -gt 0 ]; do
     --destdir=*) destdir=${1#*=}; shift ;;
     --debug) profile=debug; shift ;;
     --no-build) build=0; shift ;;
-    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-strip) strip=0; shift ;;
+    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -69,6 +73,10 @@ ln -sfn "libbgcopy.so.$version" "$lib/libbgcopy.so.$major"
 ln -sfn "libbgcopy.so.$major" "$lib/libbgcopy.so"
 install -m 0644 "$built/libbgcopy.a" "$lib/libbgcopy.a"
 install -m 0644 "$root/LICENSE-MIT" "$root/LICENSE-APACHE" "$lic/"
+if [ "$profile" = release ] && [ "$strip" -eq 1 ] && command -v strip >/dev/null 2>&1; then
+  strip --strip-unneeded "$lib/libbgcopy.so.$version"
+  strip --strip-debug "$lib/libbgcopy.a"
+fi
 sed -e "s|@prefix@|$prefix|" \
   -e "s|@libdir@|$libdir|" \
   -e "s|@includedir@|$prefix/include|" \

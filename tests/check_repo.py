@@ -4,8 +4,8 @@
 1. No file refers to a path outside the repository (``../shared``) or to the input
    contract's section marks ("SPEC" followed by a section sign): a user has only this
    repository, whose contract is docs/spec.md.
-2. One version everywhere: the workspace's ``Cargo.toml``, ``bindings-node/package.json``
-   and its lock file, the C header's ``BGCOPY_VERSION_*`` macros, and a section of
+2. One version everywhere: the workspace's ``Cargo.toml``, ``bindings-node/package.json``,
+   its lock file and the per-platform packages (``bindings-node/npm/*``), the C header's ``BGCOPY_VERSION_*`` macros, and a section of
    CHANGELOG.md.
 3. The licence texts exist, every manifest declares ``MIT OR Apache-2.0``, and the
    copies inside the package folders equal the root's (``cargo xtask codegen licenses``).
@@ -82,6 +82,11 @@ def versions(problems: list[str]) -> str:
     }
     if pkg.get("license") != LICENSE:
         problems.append(f"bindings-node/package.json: licence is not {LICENSE!r}")
+    for plat in sorted((ROOT / "bindings-node/npm").glob("*/package.json")):
+        p = json.loads(plat.read_text())
+        found[str(plat.relative_to(ROOT))] = p.get("version")
+        if p.get("license") != LICENSE:
+            problems.append(f"{plat.relative_to(ROOT)}: licence is not {LICENSE!r}")
     header = (ROOT / "include/bgcopy.h").read_text()
     macros = {m: re.search(rf"#define BGCOPY_VERSION_{m} (\d+)", header) for m in ("MAJOR", "MINOR", "PATCH")}
     if all(macros.values()):
