@@ -5,7 +5,7 @@
 #   bindings-swift/generate.sh [OUT_DIR]      (default: bindings-swift itself)
 #
 # Writes, under OUT_DIR:
-#   kotlin/src/main/kotlin/bgcopy/bgcopy.kt      the Kotlin package `bgcopy` (JVM + Android)
+#   kotlin/src/main/kotlin/io/github/bgcopy/bgcopy.kt      the Kotlin package `io.github.bgcopy` (JVM + Android)
 #   swift/Sources/BgCopy/BgCopy.swift            the Swift module `BgCopy`
 #   swift/Sources/BgCopyFFI/BgCopyFFI.h          the C header the Swift module calls
 #   swift/Sources/BgCopyFFI/module.modulemap     its module map (+ `link "bgcopy_uniffi"`)
@@ -34,7 +34,7 @@ trap 'rm -rf "$tmp"' EXIT
 "$bindgen" generate --no-format --metadata-no-deps --language swift --out-dir "$tmp/swift" "$lib"
 
 put() { mkdir -p "$(dirname "$2")" && cp "$1" "$2" && chmod 644 "$2"; }
-put "$tmp/kotlin/bgcopy/bgcopy.kt" "$out/kotlin/src/main/kotlin/bgcopy/bgcopy.kt"
+put "$tmp/kotlin/io/github/bgcopy/bgcopy.kt" "$out/kotlin/src/main/kotlin/io/github/bgcopy/bgcopy.kt"
 put "$tmp/swift/BgCopy.swift" "$out/swift/Sources/BgCopy/BgCopy.swift"
 put "$tmp/swift/BgCopyFFI.h" "$out/swift/Sources/BgCopyFFI/BgCopyFFI.h"
 # SwiftPM's system-library target (Linux, and macOS without the XCFramework) needs the

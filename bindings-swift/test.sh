@@ -5,7 +5,9 @@
 #   3. check that both declare every canonical method (tests/check_api.py);
 #   4. compile the Kotlin bindings with the Kotlin test suite (kotlinc from the npm
 #      package kotlin-compiler; JNA from Debian's libjna-java) and run it on the JVM
-#      against the test origin: every tests/scenarios/*.json plus the API tests.
+#      against the test origin: every tests/scenarios/*.json plus the API tests;
+#   5. build the standalone jar (package-jar.sh) and run a download with only it and
+#      JNA on the class path.
 # Swift can't be compiled here (no toolchain): see README.md for running its tests.
 # Installs what it needs; ends with one line "kotlin: N passed, N failed".
 set -euo pipefail
@@ -82,7 +84,7 @@ check "generated sources are committed and current (cargo xtask codegen --check 
 step "every contract method is declared"
 check "Kotlin and Swift declare every canonical method (tests/spec_methods.json)" \
   python3 "$root/tests/check_api.py" --lang kotlin,swift \
-  --kotlin "$gen/kotlin/src/main/kotlin/bgcopy/bgcopy.kt" \
+  --kotlin "$gen/kotlin/src/main/kotlin/io/github/bgcopy/bgcopy.kt" \
   --swift "$gen/swift/Sources/BgCopy/BgCopy.swift"
 
 step "the README's quick starts are the compiled examples"
@@ -91,7 +93,7 @@ quickstarts() {
 import re, sys
 readme = open(sys.argv[1], encoding="utf-8").read()
 ok = True
-for lang, path, first in (("kotlin", sys.argv[2], "import bgcopy."), ("swift", sys.argv[3], "import BgCopy")):
+for lang, path, first in (("kotlin", sys.argv[2], "import io.github.bgcopy."), ("swift", sys.argv[3], "import BgCopy")):
     src = open(path, encoding="utf-8").read()
     body = src[src.index(first):].strip()
     blocks = [b.strip() for b in re.findall(r"```" + lang + r"\n(.*?)```", readme, re.S)]
@@ -131,20 +133,50 @@ step "compile the Kotlin bindings and tests (kotlinc)"
 klib="$khome/lib"
 cp="$jna:$klib/kotlinx-coroutines-core-jvm.jar:$klib/kotlin-test.jar"
 classes="$work/classes"
-sources=("$gen/kotlin/src/main/kotlin/bgcopy/bgcopy.kt")
+sources=("$gen/kotlin/src/main/kotlin/io/github/bgcopy/bgcopy.kt")
 while IFS= read -r f; do sources+=("$f"); done < <(
-  find "$here/kotlin/src" "$here/kotlin/examples" -name '*.kt' ! -path '*/src/main/kotlin/bgcopy/bgcopy.kt' | sort
+  find "$here/kotlin/src" "$here/kotlin/examples" -name '*.kt' ! -path '*/src/main/kotlin/io/github/bgcopy/bgcopy.kt' | sort
 )
 check "kotlinc (bindings + ${#sources[@]} files)" \
   "$khome/bin/kotlinc" -nowarn -jvm-target 17 -cp "$cp" -d "$classes" "${sources[@]}"
 
+step "the standalone jar (package-jar.sh): a download with only the jar and JNA on the class path"
+jar_check() {
+  "$here/package-jar.sh" --kotlin-home "$khome" --out "$work/jar" || return 1
+  local jarf
+  jarf=$(ls "$work/jar"/bgcopy-*.jar)
+  unzip -l "$jarf" >"$work/jar.txt"
+  for f in linux-x86-64/libbgcopy_uniffi.so io/github/bgcopy/CopyManager.class \
+    kotlin/Unit.class META-INF/LICENSE-APACHE; do
+    grep -q " $f\$" "$work/jar.txt" || { echo "the jar lacks $f"; return 1; }
+  done
+  "$khome/bin/kotlinc" -nowarn -jvm-target 17 -cp "$jarf:$jna" -d "$work/smoke" \
+    "$here/kotlin/jar-smoke/JarSmoke.kt" || return 1
+  local line port out
+  coproc ORIGIN { exec "$target_dir/debug/bgcopy-test-origin"; }
+  read -r line <&"${ORIGIN[0]}"
+  port=$(echo "$line" | sed -E 's/.*"http":([0-9]+).*/\1/')
+  # No -Djna.library.path and no Kotlin runtime on the class path: the jar has them.
+  out=$(env -u LD_LIBRARY_PATH java -cp "$jarf:$jna:$work/smoke" io.github.bgcopy.jarsmoke.JarSmokeKt \
+    "$work/jar-state" "http://127.0.0.1:$port/f/jar-smoke?size=150000" "$work/jar.bin" 2>&1) || { echo "$out"; return 1; }
+  exec {ORIGIN[1]}>&-
+  wait "$ORIGIN_PID" || true
+  echo "$out"
+  local version
+  version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/Cargo.toml" | head -1)
+  [ "$out" = "jar ok $version" ] || return 1
+  [ "$(stat -c %s "$work/jar.bin")" = 150000 ] || return 1
+  echo "$(basename "$jarf"): $(stat -c %s "$jarf") bytes"
+}
+check "standalone jar: java -cp bgcopy.jar:jna.jar runs a download" jar_check
+
 step "run the Kotlin tests on the JVM against the test origin"
-if [ -f "$classes/bgcopy/test/MainKt.class" ]; then
+if [ -f "$classes/io/github/bgcopy/test/MainKt.class" ]; then
   set +e
   # The workspace's version, which bgcopyVersion() must report.
   version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/Cargo.toml" | head -1)"
   java -Djna.library.path="$target_dir/debug" -Dbgcopy.expectedVersion="$version" \
-    -cp "$classes:$cp:$klib/kotlin-stdlib.jar" bgcopy.test.MainKt \
+    -cp "$classes:$cp:$klib/kotlin-stdlib.jar" io.github.bgcopy.test.MainKt \
     "$target_dir/debug/bgcopy-test-origin" "$root/tests/scenarios" | tee "$work/run.log"
   rc=${PIPESTATUS[0]}
   set -e

@@ -1,6 +1,6 @@
 //! # bgcopy for Swift and Kotlin (UniFFI)
 //!
-//! The UniFFI crate behind the Kotlin package `bgcopy` (JVM and Android) and the Swift
+//! The UniFFI crate behind the Kotlin package `io.github.bgcopy` (JVM and Android) and the Swift
 //! module `BgCopy`: the `CopyManager`, `CopyJob`, `CopyFile` and `CopyError` as
 //! UniFFI objects, `CopyCallback` as a foreign trait, the contract's values as enums and
 //! records, and every failure as the error `BgCopyError` (Kotlin `BgCopyException`)

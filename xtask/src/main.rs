@@ -167,7 +167,7 @@ fn node(root: &Path) -> Result<Vec<Generated>> {
 
 fn uniffi(root: &Path) -> Result<Vec<Generated>> {
     const FILES: [&str; 4] = [
-        "kotlin/src/main/kotlin/bgcopy/bgcopy.kt",
+        "kotlin/src/main/kotlin/io/github/bgcopy/bgcopy.kt",
         "swift/Sources/BgCopy/BgCopy.swift",
         "swift/Sources/BgCopyFFI/BgCopyFFI.h",
         "swift/Sources/BgCopyFFI/module.modulemap",

@@ -1,7 +1,7 @@
 // The Kotlin quick start of the README (compiled by bindings-swift/test.sh).
-package bgcopy.examples
+package io.github.bgcopy.examples
 
-import bgcopy.*
+import io.github.bgcopy.*
 
 fun main() {
     // null = the platform default ($BGCOPY_STATE_DIR, else ~/.local/share/bgcopy).

@@ -1,8 +1,8 @@
 // The Kotlin runner of the shared scenarios (tests/scenarios/*.json; step language in
 // tests/scenarios/README.md), the twin of core/tests/scenarios.rs.
-package bgcopy.test
+package io.github.bgcopy.test
 
-import bgcopy.*
+import io.github.bgcopy.*
 import java.io.File
 import java.util.Collections
 import java.util.concurrent.ConcurrentHashMap

@@ -1,7 +1,7 @@
 // A small JSON reader and writer for the test runner (no Maven here): objects become
 // LinkedHashMap<String, Any?>, arrays List<Any?>, numbers Long (or Double), strings,
 // booleans and null.
-package bgcopy.test
+package io.github.bgcopy.test
 
 object Json {
     fun parse(text: String): Any? {

@@ -4,7 +4,7 @@
 // "RESULT passed=N failed=N"; the exit status is 1 when anything failed.
 //
 // Usage: Main <bgcopy-test-origin> <tests/scenarios dir>   (BGCOPY_SCENARIO=name: one)
-package bgcopy.test
+package io.github.bgcopy.test
 
 import java.io.File
 import kotlin.system.exitProcess

@@ -1,6 +1,6 @@
 // The fault-injecting test origin (tests/origin) as a child process: it prints one JSON
 // line with its ports and exits when its stdin closes.
-package bgcopy.test
+package io.github.bgcopy.test
 
 import java.io.File
 import java.net.HttpURLConnection

@@ -1,9 +1,9 @@
 // Kotlin-specific tests of the generated bindings against the test origin: callbacks on
 // library threads, re-entrant calls, the suspend wait, thrown errors with codes,
 // close()/use {} releasing objects.
-package bgcopy.test
+package io.github.bgcopy.test
 
-import bgcopy.*
+import io.github.bgcopy.*
 import java.io.File
 import java.nio.file.Files
 import java.time.Instant

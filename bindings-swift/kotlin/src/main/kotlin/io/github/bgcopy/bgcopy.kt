@@ -3,7 +3,7 @@
 
 @file:Suppress("NAME_SHADOWING")
 
-package bgcopy
+package io.github.bgcopy
 
 // Common helper code.
 //
