@@ -95,7 +95,7 @@ def report(lang, finder):
 
 def main(argv):
     langs = ["rust", "c", "python", "node", "kotlin", "swift"]
-    kotlin = ROOT / "bindings-swift" / "kotlin" / "src" / "main" / "kotlin" / "bgcopy" / "bgcopy.kt"
+    kotlin = ROOT / "bindings-swift" / "kotlin" / "src" / "main" / "kotlin" / "io" / "github" / "bgcopy" / "bgcopy.kt"
     swift = ROOT / "bindings-swift" / "swift" / "Sources" / "BgCopy" / "BgCopy.swift"
     it = iter(argv)
     for a in it:
