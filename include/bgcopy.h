@@ -503,6 +503,16 @@ typedef struct bgcopy_file_progress {
 typedef uint32_t bgcopy_error_context;
 
 /**
+ * The state of a job: one of the `BGCOPY_JOB_STATE_*` values.
+ */
+typedef uint32_t bgcopy_job_state;
+
+/**
+ * The priority of a job: one of the `BGCOPY_PRIORITY_*` values (lower runs first).
+ */
+typedef uint32_t bgcopy_priority;
+
+/**
  * One file for `bgcopy_job_add_file_set`: both strings are borrowed for the call.
  */
 typedef struct bgcopy_file_info {
@@ -520,11 +530,6 @@ typedef struct bgcopy_file_info {
  * The kind of job: one of the `BGCOPY_JOB_TYPE_*` values.
  */
 typedef uint32_t bgcopy_job_type;
-
-/**
- * The state of a job: one of the `BGCOPY_JOB_STATE_*` values.
- */
-typedef uint32_t bgcopy_job_state;
 
 /**
  * Progress of a whole job.
@@ -581,11 +586,6 @@ typedef uint32_t bgcopy_auth_scheme;
  * Which proxy a job uses: one of the `BGCOPY_PROXY_USAGE_*` values (BG_JOB_PROXY_USAGE).
  */
 typedef uint32_t bgcopy_proxy_usage;
-
-/**
- * The priority of a job: one of the `BGCOPY_PRIORITY_*` values (lower runs first).
- */
-typedef uint32_t bgcopy_priority;
 
 /**
  * A job's notification callbacks (IBackgroundCopyCallback); any member may be NULL.
@@ -963,6 +963,18 @@ int32_t bgcopy_code_symbol(int32_t code,
  * The library's version, e.g. "0.1.0" (static, never NULL).
  */
 const char *bgcopy_version(void);
+
+/**
+ * The name of job state `state` ("QUEUED", "CONNECTING", …, "CANCELLED"): a static
+ * string (never free it), or NULL for a number that is no state.
+ */
+const char *bgcopy_job_state_name(bgcopy_job_state state);
+
+/**
+ * The name of priority `priority` ("FOREGROUND", "HIGH", "NORMAL", "LOW"): a static
+ * string (never free it), or NULL for a number that is no priority.
+ */
+const char *bgcopy_priority_name(bgcopy_priority priority);
 
 /**
  * Append a file: `remote_url` an http(s) URL, `local_path` an absolute path in an

@@ -262,6 +262,11 @@ impl PyCopyManager {
         )
     }
 
+    /// Iterating a manager yields its jobs (those of ``enum_jobs()``).
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
+        self.enum_jobs(py)?.as_any().try_iter()
+    }
+
     /// Serve the queue like ``bgcopy run`` (``python -m bgcopy run``): transfers run here
     /// while this process holds the engine; ``log`` (a callable taking one str, or
     /// None) gets a line for each state change and error of any job, from any process.

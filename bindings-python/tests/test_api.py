@@ -278,3 +278,22 @@ def test_version() -> None:
     assert m is not None
     assert bgcopy.__version__ == m.group(1)
     assert importlib.metadata.version("bgcopy") == m.group(1)
+
+
+def test_enums_print_their_names_and_completion_is_true(tmp_path: Path, origin: Origin) -> None:
+    assert str(bgcopy.JobState.TRANSFERRED) == "TRANSFERRED"
+    assert f"{bgcopy.Priority.HIGH}" == "HIGH"
+    assert f"{bgcopy.Priority.HIGH:d}" == "1"
+    assert bgcopy.JobState.TRANSFERRED == 6  # still an int
+    assert str(bgcopy.Completion.ALL) == "ALL" and bool(bgcopy.Completion.ALL)
+    assert bool(bgcopy.Completion.PARTIAL)
+    with bgcopy.CopyManager.open(tmp_path / "state") as m:
+        a = m.create_job("a")
+        b = m.create_job("b")
+        assert [j.id for j in m] == [a.id, b.id]
+        a.add_file(origin.url("names", "size=10"), str(tmp_path / "n.bin"))
+        a.resume()
+        assert a.wait(30) == bgcopy.JobState.TRANSFERRED
+        done = a.complete()
+        assert done and done is bgcopy.Completion.ALL
+        assert [j.id for j in m] == [b.id]

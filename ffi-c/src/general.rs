@@ -65,3 +65,48 @@ pub unsafe extern "C" fn bgcopy_code_symbol(code: i32, out: *mut *mut c_char) ->
 pub extern "C" fn bgcopy_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
+
+/// Static, NUL-terminated copies of an enum's names, indexed by value.
+fn names_of<T: Copy>(
+    all: &[T],
+    name: impl Fn(T) -> &'static str,
+    value: impl Fn(T) -> u32,
+) -> Vec<Option<CString>> {
+    let max = all.iter().map(|v| value(*v)).max().unwrap_or(0) as usize;
+    let mut out = vec![None; max + 1];
+    for v in all {
+        out[value(*v) as usize] = CString::new(name(*v)).ok();
+    }
+    out
+}
+
+fn name_at(names: &'static [Option<CString>], n: u32) -> *const c_char {
+    names
+        .get(n as usize)
+        .and_then(|c| c.as_ref())
+        .map_or(std::ptr::null(), |c| c.as_ptr())
+}
+
+/// The name of job state `state` ("QUEUED", "CONNECTING", …, "CANCELLED"): a static
+/// string (never free it), or NULL for a number that is no state.
+#[unsafe(no_mangle)]
+pub extern "C" fn bgcopy_job_state_name(state: crate::types::bgcopy_job_state) -> *const c_char {
+    static NAMES: std::sync::OnceLock<Vec<Option<CString>>> = std::sync::OnceLock::new();
+    use bgcopy_core::JobState;
+    name_at(
+        NAMES.get_or_init(|| names_of(JobState::ALL, JobState::name, |v| v as u32)),
+        state,
+    )
+}
+
+/// The name of priority `priority` ("FOREGROUND", "HIGH", "NORMAL", "LOW"): a static
+/// string (never free it), or NULL for a number that is no priority.
+#[unsafe(no_mangle)]
+pub extern "C" fn bgcopy_priority_name(priority: crate::types::bgcopy_priority) -> *const c_char {
+    static NAMES: std::sync::OnceLock<Vec<Option<CString>>> = std::sync::OnceLock::new();
+    use bgcopy_core::Priority;
+    name_at(
+        NAMES.get_or_init(|| names_of(Priority::ALL, Priority::name, |v| v as u32)),
+        priority,
+    )
+}

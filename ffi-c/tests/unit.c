@@ -263,6 +263,18 @@ static void test_version_codes_and_macros(void) {
   BAD(bgcopy_code_symbol(0, NULL));
 }
 
+static void test_enum_names(void) {
+  CHECK(strcmp(bgcopy_job_state_name(BGCOPY_JOB_STATE_QUEUED), "QUEUED") == 0);
+  CHECK(strcmp(bgcopy_job_state_name(BGCOPY_JOB_STATE_TRANSIENT_ERROR), "TRANSIENT_ERROR") == 0);
+  CHECK(strcmp(bgcopy_job_state_name(BGCOPY_JOB_STATE_CANCELLED), "CANCELLED") == 0);
+  CHECK(bgcopy_job_state_name(9) == NULL && bgcopy_job_state_name(UINT32_MAX) == NULL);
+  CHECK(strcmp(bgcopy_priority_name(BGCOPY_PRIORITY_FOREGROUND), "FOREGROUND") == 0);
+  CHECK(strcmp(bgcopy_priority_name(BGCOPY_PRIORITY_LOW), "LOW") == 0);
+  CHECK(bgcopy_priority_name(4) == NULL);
+  /* The same pointer every time: static, never freed. */
+  CHECK(bgcopy_job_state_name(3) == bgcopy_job_state_name(3));
+}
+
 static void test_release_null_is_a_noop(void) {
   bgcopy_manager_release(NULL);
   bgcopy_job_release(NULL);
@@ -1763,6 +1775,7 @@ typedef struct test {
 #define T(f) {#f, f}
 static const test TESTS[] = {
     T(test_version_codes_and_macros),
+    T(test_enum_names),
     T(test_release_null_is_a_noop),
     T(test_options),
     T(test_open_and_lock),

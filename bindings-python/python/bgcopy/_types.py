@@ -46,7 +46,21 @@ __all__ = [
 BYTES_UNKNOWN: int = 0xFFFF_FFFF_FFFF_FFFF
 
 
-class JobState(enum.IntEnum):
+class _Named(enum.IntEnum):
+    """An IntEnum that prints as its name: ``str(JobState.TRANSFERRED)`` and
+    ``f"{state}"`` give ``"TRANSFERRED"`` (plain IntEnums print their number from
+    Python 3.11 on); with a format spec (``f"{state:d}"``) it formats the number."""
+
+    def __str__(self) -> str:
+        """The member's name."""
+        return self.name
+
+    def __format__(self, spec: str) -> str:
+        """The name, or the number when a format spec is given."""
+        return self.name if not spec else int.__format__(int(self), spec)
+
+
+class JobState(_Named):
     """The state of a job (BG_JOB_STATE)."""
 
     QUEUED = 0
@@ -75,7 +89,7 @@ class JobState(enum.IntEnum):
         )
 
 
-class Priority(enum.IntEnum):
+class Priority(_Named):
     """The priority of a job (BG_JOB_PRIORITY); lower values run first."""
 
     FOREGROUND = 0
@@ -84,7 +98,7 @@ class Priority(enum.IntEnum):
     LOW = 3
 
 
-class JobType(enum.IntEnum):
+class JobType(_Named):
     """The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built."""
 
     DOWNLOAD = 0
@@ -92,7 +106,7 @@ class JobType(enum.IntEnum):
     UPLOAD_REPLY = 2
 
 
-class ErrorContext(enum.IntEnum):
+class ErrorContext(_Named):
     """Where an error came from (BG_ERROR_CONTEXT)."""
 
     NONE = 0
@@ -105,7 +119,7 @@ class ErrorContext(enum.IntEnum):
     REMOTE_APPLICATION = 7
 
 
-class EventKind(enum.IntEnum):
+class EventKind(_Named):
     """What an entry of the event journal records (``CopyManager.events_since``)."""
 
     #: The job entered the state the event carries (also at creation: SUSPENDED).
@@ -130,21 +144,21 @@ class NotifyFlags(enum.IntFlag):
     DEFAULT = 0x03
 
 
-class AuthTarget(enum.IntEnum):
+class AuthTarget(_Named):
     """Whom credentials are for (BG_AUTH_TARGET)."""
 
     SERVER = 1
     PROXY = 2
 
 
-class AuthScheme(enum.IntEnum):
+class AuthScheme(_Named):
     """How credentials are sent: BITS's BASIC, and BEARER (a token), which bgcopy adds."""
 
     BASIC = 1
     BEARER = 6
 
 
-class ProxyUsage(enum.IntEnum):
+class ProxyUsage(_Named):
     """Which proxy a job's requests use (BG_JOB_PROXY_USAGE)."""
 
     #: The environment's: https_proxy / http_proxy / all_proxy, bypassed by no_proxy.
@@ -238,12 +252,18 @@ def _extension() -> Any:
     return importlib.import_module("bgcopy._bgcopy")
 
 
-class Completion(enum.IntEnum):
+class Completion(_Named):
     """How ``CopyJob.complete()`` ended: every file is in place (S_OK), or some were
-    not transferred and were deleted (PARTIAL_COMPLETE, a success code)."""
+    not transferred and were deleted (PARTIAL_COMPLETE, a success code). Always true:
+    ``complete()`` succeeded either way (``ALL`` is 0, and ``if job.complete():`` must
+    not read as a failure); compare with ``Completion.PARTIAL`` to tell them apart."""
 
     ALL = codes.S_OK
     PARTIAL = codes.PARTIAL_COMPLETE
+
+    def __bool__(self) -> bool:
+        """True: both members are successes."""
+        return True
 
     @property
     def symbol(self) -> str:
