@@ -238,21 +238,43 @@ pub fn boolean(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<bool> {
     }
 }
 
-/// A number of seconds (int or float, ≥ 0, not NaN); `inf` gives `None` when
-/// `allow_forever`, else it is refused.
+/// Whether `obj` is a `datetime.timedelta`.
+fn is_timedelta(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    static TIMEDELTA: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let py = obj.py();
+    let cls = TIMEDELTA.get_or_try_init(py, || {
+        py.import("datetime")?
+            .getattr("timedelta")
+            .map(Bound::unbind)
+    })?;
+    obj.is_instance(cls.bind(py))
+}
+
+/// A number of seconds (int, float or `datetime.timedelta`, ≥ 0, not NaN); `inf` gives
+/// `None` when `allow_forever`, else it is refused.
 pub fn seconds(
     obj: &Bound<'_, PyAny>,
     what: &str,
     allow_forever: bool,
 ) -> PyResult<Option<Duration>> {
     let py = obj.py();
+    if is_timedelta(obj)? {
+        let v: f64 = obj.call_method0("total_seconds")?.extract()?;
+        return match bgcopy::timeout_from_f64(what, v, Duration::from_secs(1)) {
+            Ok(Some(t)) => Ok(Some(t)),
+            _ => Err(invalid_arg(
+                py,
+                format!("{what} must be a duration ≥ 0, not {}", describe(obj)),
+            )),
+        };
+    }
     if obj.is_instance_of::<PyBool>()
         || !(obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>())
     {
         return Err(wrong_type(
             py,
             format!(
-                "{what} must be a number of seconds (int or float), not {}",
+                "{what} must be a number of seconds (int, float or timedelta), not {}",
                 type_name(obj)
             ),
         ));
@@ -274,6 +296,25 @@ pub fn seconds(
         Ok(t) => Ok(t),
         Err(_) => Err(bad()),
     }
+}
+
+/// Whole seconds as a `u32`: an int, or a `datetime.timedelta` of whole seconds.
+pub fn whole_seconds(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u32> {
+    if is_timedelta(obj)? {
+        let v: f64 = obj.call_method0("total_seconds")?.extract()?;
+        if v.fract() != 0.0 || !(0.0..=u32::MAX as f64).contains(&v) {
+            return Err(invalid_arg(
+                obj.py(),
+                format!(
+                    "{what} must be whole seconds from 0 to {}, not {}",
+                    u32::MAX,
+                    describe(obj)
+                ),
+            ));
+        }
+        return Ok(v as u32);
+    }
+    u32_arg(obj, what)
 }
 
 /// A `Priority` (or its int value).

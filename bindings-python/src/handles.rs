@@ -365,7 +365,7 @@ impl PyCopyJob {
         py: Python<'_>,
         seconds: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let s = convert::u32_arg(seconds, "seconds")?;
+        let s = convert::whole_seconds(seconds, "seconds")?;
         self.mutate(py, |j| j.set_maximum_download_time(s))
     }
 
@@ -492,10 +492,11 @@ impl PyCopyJob {
         self.job.get_no_progress_timeout().or_raise(py)
     }
 
-    /// Set the no-progress timeout in whole seconds (0: every error is fatal).
+    /// Set the no-progress timeout in whole seconds, an int or a ``timedelta`` (0: every
+    /// error is fatal).
     #[pyo3(signature = (seconds))]
     fn set_no_progress_timeout(&self, py: Python<'_>, seconds: &Bound<'_, PyAny>) -> PyResult<()> {
-        let s = convert::u32_arg(seconds, "no_progress_timeout")?;
+        let s = convert::whole_seconds(seconds, "no_progress_timeout")?;
         self.mutate(py, |j| j.set_no_progress_timeout(s))
     }
 
@@ -508,7 +509,7 @@ impl PyCopyJob {
     /// backoff and the notification redelivery delay.
     #[pyo3(signature = (seconds))]
     fn set_minimum_retry_delay(&self, py: Python<'_>, seconds: &Bound<'_, PyAny>) -> PyResult<()> {
-        let s = convert::u32_arg(seconds, "minimum_retry_delay")?;
+        let s = convert::whole_seconds(seconds, "minimum_retry_delay")?;
         self.mutate(py, |j| j.set_minimum_retry_delay(s))
     }
 

@@ -297,3 +297,31 @@ def test_enums_print_their_names_and_completion_is_true(tmp_path: Path, origin: 
         done = a.complete()
         assert done and done is bgcopy.Completion.ALL
         assert [j.id for j in m] == [b.id]
+
+
+def test_timedelta_wherever_seconds_are(tmp_path: Path) -> None:
+    import datetime as dt
+
+    with bgcopy.CopyManager.open(
+        tmp_path / "state", read_timeout=dt.timedelta(seconds=5), start_transfers=False
+    ) as m:
+        job = m.create_job("td")
+        job.set_no_progress_timeout(dt.timedelta(days=1))
+        assert job.get_no_progress_timeout() == 86400
+        job.set_minimum_retry_delay(dt.timedelta(minutes=2))
+        assert job.get_minimum_retry_delay() == 120
+        job.set_maximum_download_time(dt.timedelta(hours=1))
+        assert job.get_maximum_download_time() == 3600
+        with pytest.raises(bgcopy.InvalidArgError):
+            job.set_minimum_retry_delay(dt.timedelta(seconds=1.5))
+        with pytest.raises(bgcopy.InvalidArgError):
+            job.set_no_progress_timeout(dt.timedelta(seconds=-1))
+        with pytest.raises(bgcopy.InvalidArgError):
+            job.wait(dt.timedelta(seconds=-1))
+        # A SUSPENDED job: the wait times out at once and returns its state... or says
+        # why it would never end; either way the timedelta was taken.
+        try:
+            state = job.wait(dt.timedelta(milliseconds=20))
+            assert state == bgcopy.JobState.SUSPENDED
+        except bgcopy.InvalidStateError:
+            pass
