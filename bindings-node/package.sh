@@ -17,21 +17,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/bgcopy-node-package.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "FAILED: $*"; failed=$((failed + 1)); }
-step() { printf '\n--> %s\n' "$*"; }
-finish() {
-  echo "node-package: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit $?
-}
-
-target="${CARGO_TARGET_DIR:-$root/target}"
-[ -x "$target/debug/bgcopy-test-origin" ] || cargo build -p bgcopy-test-origin
+checks_name=node-package
+# shellcheck source=../tests/package-checks.sh
+. "$root/tests/package-checks.sh"
 dist="${BGCOPY_NODE_DIST:-$work/dist}"
 mkdir -p "$dist"
 version=$(node -p "require('$here/package.json').version")
@@ -128,7 +116,7 @@ origin.kill()
 console.log('smoke ok', VERSION)
 JS
 if (cd "$app" && env PATH="$node_dir:/usr/bin:/bin" sh -c '! command -v cargo >/dev/null' &&
-  env PATH="$node_dir:/usr/bin:/bin" BGCOPY_TEST_ORIGIN="$target/debug/bgcopy-test-origin" node smoke.mjs); then
+  env PATH="$node_dir:/usr/bin:/bin" node smoke.mjs); then
   ok "require, import and a download from the installed tarballs"
 else
   bad "the installed tarballs do not work"

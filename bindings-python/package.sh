@@ -15,24 +15,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/bgcopy-python-package.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "FAILED: $*"; failed=$((failed + 1)); }
-step() { printf '\n--> %s\n' "$*"; }
-finish() {
-  echo "python-package: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit $?
-}
-
-target="${CARGO_TARGET_DIR:-$root/target}"
-if [ ! -x "$target/debug/bgcopy-test-origin" ]; then
-  cargo build -p bgcopy-test-origin
-fi
-export BGCOPY_TEST_ORIGIN="$target/debug/bgcopy-test-origin"
+checks_name=python-package
+# shellcheck source=../tests/package-checks.sh
+. "$root/tests/package-checks.sh"
 dist="${BGCOPY_PY_DIST:-$work/dist}"
 mkdir -p "$dist"
 rm -f "$dist"/bgcopy-*.whl "$dist"/bgcopy-*.tar.gz

@@ -238,8 +238,8 @@ pub fn boolean(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<bool> {
     }
 }
 
-/// Whether `obj` is a `datetime.timedelta`.
-fn is_timedelta(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+/// The seconds of `obj` if it is a `datetime.timedelta` (`total_seconds()`).
+fn timedelta_seconds(obj: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
     static TIMEDELTA: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let py = obj.py();
     let cls = TIMEDELTA.get_or_try_init(py, || {
@@ -247,7 +247,10 @@ fn is_timedelta(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
             .getattr("timedelta")
             .map(Bound::unbind)
     })?;
-    obj.is_instance(cls.bind(py))
+    if !obj.is_instance(cls.bind(py))? {
+        return Ok(None);
+    }
+    obj.call_method0("total_seconds")?.extract().map(Some)
 }
 
 /// A number of seconds (int, float or `datetime.timedelta`, ≥ 0, not NaN); `inf` gives
@@ -258,8 +261,7 @@ pub fn seconds(
     allow_forever: bool,
 ) -> PyResult<Option<Duration>> {
     let py = obj.py();
-    if is_timedelta(obj)? {
-        let v: f64 = obj.call_method0("total_seconds")?.extract()?;
+    if let Some(v) = timedelta_seconds(obj)? {
         return match bgcopy::timeout_from_f64(what, v, Duration::from_secs(1)) {
             Ok(Some(t)) => Ok(Some(t)),
             _ => Err(invalid_arg(
@@ -300,8 +302,7 @@ pub fn seconds(
 
 /// Whole seconds as a `u32`: an int, or a `datetime.timedelta` of whole seconds.
 pub fn whole_seconds(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u32> {
-    if is_timedelta(obj)? {
-        let v: f64 = obj.call_method0("total_seconds")?.extract()?;
+    if let Some(v) = timedelta_seconds(obj)? {
         if v.fract() != 0.0 || !(0.0..=u32::MAX as f64).contains(&v) {
             return Err(invalid_arg(
                 obj.py(),

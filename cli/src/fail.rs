@@ -78,19 +78,44 @@ impl Failure {
         Failure::Core(bgcopy::Error::new(code, format!("{what}: {e}")))
     }
 
+    /// The exit status for this failure.
+    pub fn status(&self) -> i32 {
+        match self {
+            Failure::Core(e) => exit_status(e.code(), None),
+            Failure::Usage(_) => EXIT_USAGE,
+        }
+    }
+
+    /// This failure as the `error` object of `get --json`.
+    pub fn json(&self) -> serde_json::Value {
+        match self {
+            Failure::Core(e) => serde_json::json!({
+                "code": format!("0x{:08X}", e.code()),
+                "symbol": codes::symbol(e.code()),
+                "description": e.message(),
+            }),
+            Failure::Usage(m) => serde_json::json!({
+                "code": null,
+                "symbol": "USAGE",
+                "description": m,
+            }),
+        }
+    }
+
     /// Print the failure (clap prints usage errors itself) and return the exit status.
     pub fn report(self) -> i32 {
+        let status = self.status();
         match self {
             Failure::Core(e) => {
                 eprintln!("bgcopy: {e}");
-                exit_status(e.code(), None)
+                status
             }
             Failure::Usage(msg) => {
                 use clap::CommandFactory;
                 let e =
                     crate::args::Cli::command().error(clap::error::ErrorKind::ValueValidation, msg);
                 let _ = e.print();
-                EXIT_USAGE
+                status
             }
         }
     }

@@ -234,37 +234,18 @@ pub fn display_name(files: &[(String, PathBuf)]) -> String {
     s.chars().take(256).collect()
 }
 
-/// Whether `get --json` printed its object (so that a failure before the job could be
-/// followed prints one too).
-static JSON_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// `bgcopy get`. With `--json`, one object on stdout whatever the end: the job's (see
 /// [`drive_to_end`]), or, when the command failed before there was a job to follow
 /// (bad list, store, a URL refused by `add_file_set`), one with `id: null` and the
 /// failure.
 pub fn run(state_dir: Option<PathBuf>, args: &GetArgs) -> Result<i32, Failure> {
-    let result = run_job(state_dir, args);
-    if !args.json || JSON_PRINTED.load(std::sync::atomic::Ordering::SeqCst) {
-        return result;
-    }
-    let (error, failure) = match result {
-        Ok(code) => return Ok(code),
-        Err(f) => (
-            match &f {
-                Failure::Core(e) => serde_json::json!({
-                    "code": format!("0x{:08X}", e.code()),
-                    "symbol": bgcopy::codes::symbol(e.code()),
-                    "description": e.message(),
-                }),
-                Failure::Usage(m) => serde_json::json!({
-                    "code": null,
-                    "symbol": "USAGE",
-                    "description": m,
-                }),
-            },
-            f,
-        ),
+    // With --json a followed job always ends in Ok (drive_to_end printed it), so an
+    // error here came before there was a job to print.
+    let failure = match run_job(state_dir, args) {
+        Err(f) if args.json => f,
+        result => return result,
     };
+    let error = failure.json();
     let status = failure.report();
     let v = serde_json::json!({
         "id": null,
@@ -303,28 +284,13 @@ fn run_job(state_dir: Option<PathBuf>, args: &GetArgs) -> Result<i32, Failure> {
 /// object on stdout, whatever the end.
 fn drive_to_end(manager: &CopyManager, job: &CopyJob, out: Output) -> Result<i32, Failure> {
     let status = ended(manager, job, out.quiet);
-    if out.json {
-        let code = match &status {
-            Ok(c) => *c,
-            Err(Failure::Core(e)) => exit_status(e.code(), None),
-            Err(Failure::Usage(_)) => crate::fail::EXIT_USAGE,
-        };
-        if let Err(e) = &status {
-            // The error still goes to stderr; stdout gets the job.
-            eprintln!(
-                "bgcopy: {}",
-                match e {
-                    Failure::Core(e) => e.to_string(),
-                    Failure::Usage(m) => m.clone(),
-                }
-            );
-        }
-        let v = crate::info::get_json(job, code)?;
-        println!("{v}");
-        JSON_PRINTED.store(true, std::sync::atomic::Ordering::SeqCst);
-        return Ok(code);
+    if !out.json {
+        return status;
     }
-    status
+    // The error still goes to stderr; stdout gets the job.
+    let code = status.unwrap_or_else(Failure::report);
+    println!("{}", crate::info::get_json(job, code)?);
+    Ok(code)
 }
 
 /// Drive `job` to its end with a progress bar: complete it once TRANSFERRED; report an

@@ -196,9 +196,11 @@ impl log::Log for Queue {
 
 static QUEUE: OnceLock<Option<&'static LogQueue>> = OnceLock::new();
 
-/// The process's queue, installed as its `log` logger by the first call (None when
-/// the process already had another logger).
-fn queue(level: LevelFilter) -> Option<&'static LogQueue> {
+/// Keep the library's records up to `level` for a binding to [`LogQueue::take`].
+/// The first call installs the queue as the process's `log` logger; later calls return
+/// the same one (and leave the level alone). None when the process already has
+/// another logger.
+pub fn log_to_queue(level: LevelFilter) -> Option<&'static LogQueue> {
     *QUEUE.get_or_init(|| {
         let inner: &'static mut Inner = Box::leak(Box::default());
         let q: &'static LogQueue = Box::leak(Box::new(LogQueue {
@@ -210,25 +212,16 @@ fn queue(level: LevelFilter) -> Option<&'static LogQueue> {
     })
 }
 
-/// Keep the library's records up to `level` for a binding to [`LogQueue::take`].
-/// The first call installs the queue; later calls return the same one (and leave the
-/// level alone). None when the process already has another logger.
-pub fn log_to_queue(level: LevelFilter) -> Option<&'static LogQueue> {
-    queue(level)
-}
-
 /// Print the library's records up to `level` on stderr, each line starting with
 /// `prefix`, from a `bgcopy-log` thread. Returns false when the process already has
 /// another logger (which then gets the records instead).
 pub fn log_to_stderr(level: LevelFilter, prefix: &str) -> bool {
-    let Some(q) = queue(level) else {
+    let Some(q) = log_to_queue(level) else {
         return false;
     };
     log::set_max_level(level);
-    static WRITER: Once = Once::new();
     let prefix = prefix.to_string();
     WRITER.call_once(move || {
-        STDERR_WRITER.store(true, std::sync::atomic::Ordering::SeqCst);
         let spawned = std::thread::Builder::new()
             .name("bgcopy-log".into())
             .spawn(move || {
@@ -253,14 +246,14 @@ pub fn log_to_stderr(level: LevelFilter, prefix: &str) -> bool {
     true
 }
 
-/// Whether [`log_to_stderr`] started its writer.
-static STDERR_WRITER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Starts [`log_to_stderr`]'s writer once (and says whether it runs).
+static WRITER: Once = Once::new();
 
 /// Wait up to `timeout` until every record made so far has been written by
 /// [`log_to_stderr`]'s thread (a program calls it before it exits; closing a manager
 /// does it too). Does nothing for [`log_to_queue`], whose reader is the binding's.
 pub fn flush(timeout: Duration) {
-    if !STDERR_WRITER.load(std::sync::atomic::Ordering::SeqCst) {
+    if !WRITER.is_completed() {
         return;
     }
     if let Some(Some(q)) = QUEUE.get() {

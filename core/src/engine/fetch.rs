@@ -84,11 +84,12 @@ pub(super) fn fetch(
                 (None, 0) => String::new(),
                 (None, from) => format!(" bytes={from}-"),
             };
-            log::debug!(target: "bgcopy::http", "GET {}{range}", crate::redact::loggable_url(&url));
+            // The log sink strips every URL's query and password (redact::loggable_text).
+            log::debug!(target: "bgcopy::http", "GET {url}{range}");
         }
         let resp = req.call().map_err(|e| {
             let f = blame.ureq(e);
-            log::debug!(target: "bgcopy::http", "{}: {}", crate::redact::loggable_url(&url), f.error.description);
+            log::debug!(target: "bgcopy::http", "{url}: {}", f.error.description);
             f
         })?;
         let status = resp.status().as_u16();
@@ -96,7 +97,7 @@ pub(super) fn fetch(
             target: "bgcopy::http",
             "{status} {} from {}",
             super::http::header(&resp, "content-length").map_or("(no length)".to_string(), |n| format!("{n} bytes")),
-            crate::redact::loggable_url(&url)
+            url
         );
         if !matches!(status, 301 | 302 | 303 | 307 | 308) {
             return Ok((resp, url));
