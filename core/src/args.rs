@@ -44,7 +44,8 @@ impl<'a> LocalPaths<'a> {
         }
     }
 
-    pub(crate) fn check(&mut self, local: &str) -> Result<PathBuf> {
+    /// The path, checked, and its directory's `NAME_MAX`.
+    pub(crate) fn check(&mut self, local: &str) -> Result<(PathBuf, usize)> {
         check_len("local path", local, 4096)?;
         let path = PathBuf::from(local);
         if !path.is_absolute() {
@@ -89,7 +90,7 @@ impl<'a> LocalPaths<'a> {
                 "local path {local:?} is a directory"
             )));
         }
-        Ok(path)
+        Ok((path, max))
     }
 
     /// The directory `given` of `local` as the kernel resolves it (symlinks, `..`), so

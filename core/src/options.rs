@@ -25,7 +25,8 @@ pub struct ManagerOptions {
     pub read_timeout: Duration,
     /// Connecting (TCP + TLS) may take this long. Default 30 s.
     pub connect_timeout: Duration,
-    /// Checkpoint after this many bytes of a file. Default 8 MiB.
+    /// Checkpoint after this many bytes of a file (or of files that ended since the
+    /// last checkpoint). Default 8 MiB.
     pub checkpoint_bytes: u64,
     /// Checkpoint at least this often while data moves. Default 1 s.
     pub checkpoint_interval: Duration,
@@ -234,7 +235,7 @@ impl ManagerOptions {
                 min: 1,
                 max: u64::MAX,
             },
-            doc: "checkpoint after this many bytes of a file",
+            doc: "checkpoint after this many bytes of a file, or of small files together",
         },
         OptionSpec {
             name: "checkpoint_interval",

@@ -92,9 +92,9 @@ pub(crate) struct FileRec {
 }
 
 impl FileRec {
-    /// A new file of a job, nothing transferred yet.
-    pub fn new(remote: String, local: PathBuf) -> FileRec {
-        let temp_name = new_temp_name(&local);
+    /// A new file of a job, nothing transferred yet, with temporary file name
+    /// `temp_name` ([`new_temp_name`]).
+    pub fn new(remote: String, local: PathBuf, temp_name: String) -> FileRec {
         FileRec {
             remote,
             local,
@@ -648,11 +648,16 @@ const TEMP_RANDOM: usize = 32;
 /// is cut (by bytes, on a character boundary) so the whole fits in the directory's
 /// `NAME_MAX`, and the random part cannot be predicted from anything visible.
 pub(crate) fn new_temp_name(local: &Path) -> String {
+    temp_name_within(local, local.parent().map_or(255, crate::sys::name_max))
+}
+
+/// [`new_temp_name`] for a directory whose `NAME_MAX` is known.
+pub(crate) fn temp_name_within(local: &Path, max: usize) -> String {
     let name = local
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let max = local.parent().map_or(255, crate::sys::name_max).min(255);
+    let max = max.min(255);
     let budget = max.saturating_sub(2 + TEMP_RANDOM + TEMP_SUFFIX.len());
     let mut cut = name.len().min(budget);
     while !name.is_char_boundary(cut) {

@@ -260,6 +260,10 @@ fn basic(user: &str, secret: &str) -> String {
 /// `Basic` credentials from a URL's userinfo (percent-decoded), like curl: how a URL
 /// `https://user:pass@host/…` keeps working when the job sets no SERVER credentials.
 pub(crate) fn userinfo_basic(url: &str) -> Option<String> {
+    // No `@`, no userinfo (and no URL parse for each file's request).
+    if !url.contains('@') {
+        return None;
+    }
     let u = url::Url::parse(url).ok()?;
     if u.username().is_empty() && u.password().is_none() {
         return None;

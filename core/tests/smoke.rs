@@ -97,3 +97,55 @@ fn waits_in_the_background_answer_or_stop_when_cancelled() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A job of more files than the first batch of temporary files (twice the connections)
+/// plus one more batch: the rest are made while the first ones transfer, and every
+/// file arrives whole, each with its own content.
+#[test]
+fn many_files_while_their_temporary_files_are_made_in_batches() {
+    let origin = Origin::start();
+    let dir = std::env::temp_dir().join(format!("bgc-smoke-many-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    let mut opts = ManagerOptions::default();
+    opts.connections_per_job = 2;
+    let m = CopyManager::open_with(Some(&dir.join("state")), opts).unwrap();
+    let job = m.create_job("many", JobType::Download).unwrap();
+    let n = 300u64;
+    let files: Vec<(String, String)> = (0..n)
+        .map(|i| {
+            let local = dir.join("out").join(format!("f{i}.bin"));
+            (
+                origin.url(&format!("many-{i}"), &format!("size={}", 100 + i)),
+                local.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    job.add_file_set(&files).unwrap();
+    job.resume().unwrap();
+    let st = job.wait(Some(Duration::from_secs(60))).unwrap();
+    assert_eq!(
+        st,
+        JobState::Transferred,
+        "{:?}",
+        job.get_error().map(|e| e.get_error_description())
+    );
+    assert_eq!(job.get_error_count().unwrap(), 0);
+    assert_eq!(job.complete().unwrap(), Completion::All);
+    for (i, (_, local)) in files.iter().enumerate() {
+        assert_eq!(
+            std::fs::read(local).unwrap(),
+            content(100 + i as u64, 0),
+            "{local}"
+        );
+    }
+    // No temporary file is left behind.
+    let left: Vec<_> = std::fs::read_dir(dir.join("out"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    m.close().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,8 +9,10 @@
 //! thousand of each.
 //!
 //! A batch runs at once for an urgent checkpoint (every `checkpoint_bytes` of a file,
-//! or a stopped transfer), else once the oldest pending one is `checkpoint_interval`
-//! old. `flush()` waits until everything submitted before it is recorded.
+//! or a stopped transfer) and once the files ended since the last batch hold
+//! `checkpoint_bytes` together (many small files: their data goes to the disk while
+//! the next ones arrive, not all at the job's end), else once the oldest pending one
+//! is `checkpoint_interval` old. `flush()` waits until everything submitted before it is recorded.
 
 use crate::policy::{Outcome, apply_outcome};
 use crate::table::JobTable;
@@ -44,12 +46,16 @@ struct State {
     urgent: bool,
     submitted: u64,
     recorded: u64,
+    /// Bytes of the files that ended since the last batch.
+    ended: u64,
     shutdown: bool,
 }
 
 /// Pending checkpoints and the batch bookkeeping.
-#[derive(Default)]
 pub(crate) struct Checkpointer {
+    /// The files that ended since the last batch make one now once they hold this
+    /// many bytes (`checkpoint_bytes`).
+    batch_bytes: u64,
     state: Mutex<State>,
     wake: Condvar,
     batch_done: Condvar,
@@ -59,6 +65,15 @@ pub(crate) struct Checkpointer {
 const BATCH_MAX: usize = 1024;
 
 impl Checkpointer {
+    pub fn new(batch_bytes: u64) -> Checkpointer {
+        Checkpointer {
+            batch_bytes,
+            state: Mutex::default(),
+            wake: Condvar::new(),
+            batch_done: Condvar::new(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -71,7 +86,10 @@ impl Checkpointer {
         }
         s.submitted += 1;
         s.oldest.get_or_insert_with(Instant::now);
-        s.urgent |= urgent || s.pending.len() + 1 >= BATCH_MAX;
+        if c.done {
+            s.ended = s.ended.saturating_add(c.offset);
+        }
+        s.urgent |= urgent || s.pending.len() + 1 >= BATCH_MAX || s.ended >= self.batch_bytes;
         // The newest checkpoint of a file supersedes older ones.
         s.pending.insert((c.job, c.idx), c);
         if s.urgent {
@@ -131,6 +149,7 @@ impl Checkpointer {
                 }
                 s.urgent = false;
                 s.oldest = None;
+                s.ended = 0;
                 let batch: Vec<Checkpoint> = s.pending.drain().map(|(_, c)| c).collect();
                 (batch, s.submitted)
             };
@@ -219,5 +238,54 @@ fn record(table: &JobTable, batch: &[Checkpoint]) {
     });
     if failed {
         table.wake(Wake::ALL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ck(ck: &Checkpointer, idx: usize, bytes: u64, done: bool) {
+        let file = Arc::new(tempfile_in_tmp());
+        ck.submit(
+            Checkpoint {
+                job: Uuid::nil(),
+                idx,
+                epoch: 0,
+                offset: bytes,
+                parts: None,
+                done,
+                file,
+            },
+            false,
+        );
+    }
+
+    fn tempfile_in_tmp() -> File {
+        let p = std::env::temp_dir().join(format!("bgcopy-ck-unit-{}", Uuid::new_v4().simple()));
+        let f = File::create(&p).unwrap();
+        let _ = std::fs::remove_file(&p);
+        f
+    }
+
+    #[test]
+    fn files_that_ended_make_a_batch_once_they_hold_checkpoint_bytes() {
+        let c = Checkpointer::new(100);
+        ck(&c, 0, 60, true);
+        assert!(!c.lock().urgent, "60 of 100 bytes: wait for the interval");
+        // Progress of a running file does not count (its own every-N-bytes rule does).
+        ck(&c, 1, 500, false);
+        assert!(!c.lock().urgent);
+        ck(&c, 2, 40, true);
+        assert!(c.lock().urgent, "100 bytes of ended files: a batch now");
+        // A batch starts the count again.
+        {
+            let mut s = c.lock();
+            s.urgent = false;
+            s.ended = 0;
+            s.pending.clear();
+        }
+        ck(&c, 3, 99, true);
+        assert!(!c.lock().urgent);
     }
 }

@@ -630,7 +630,8 @@ pub(super) fn foreign_temp(
 fn secrets_of(j: &crate::record::JobRec, headers: &[(String, String)], url: &str) -> Vec<String> {
     let mut out: Vec<String> = j.credentials.iter().map(|c| c.secret.clone()).collect();
     out.extend(headers.iter().map(|(_, v)| v.clone()));
-    if let Ok(u) = url::Url::parse(url)
+    if url.contains('@')
+        && let Ok(u) = url::Url::parse(url)
         && let Some(p) = u.password()
     {
         out.push(

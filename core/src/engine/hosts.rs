@@ -61,7 +61,9 @@ impl HostSlots {
                 h.queue.pop_front();
                 h.used += 1;
                 // The next in line may fit too.
-                self.freed.notify_all();
+                if !h.queue.is_empty() {
+                    self.freed.notify_all();
+                }
                 return Some(self.slot(host));
             }
             if stop.load(Ordering::SeqCst) {
@@ -105,13 +107,18 @@ impl HostSlots {
 impl Drop for HostSlot<'_> {
     fn drop(&mut self) {
         let mut st = self.slots.lock();
+        let mut waiters = false;
         if let Some(h) = st.0.get_mut(&self.host) {
             h.used = h.used.saturating_sub(1);
-            if h.used == 0 && h.queue.is_empty() {
+            waiters = !h.queue.is_empty();
+            if h.used == 0 && !waiters {
                 st.0.remove(&self.host);
             }
         }
-        self.slots.freed.notify_all();
+        // Only a waiter for this host can use the slot.
+        if waiters {
+            self.slots.freed.notify_all();
+        }
     }
 }
 
@@ -141,9 +148,15 @@ mod tests {
         assert!(slots.try_acquire("h:80").is_none(), "cap 2");
         assert!(slots.try_acquire("other:80").is_some(), "per host");
         let s2 = slots.clone();
+        let (got, got_rx) = std::sync::mpsc::channel();
+        let (release, release_rx) = std::sync::mpsc::channel::<()>();
         let waiter = std::thread::spawn(move || {
             let stop = AtomicBool::new(false);
-            s2.acquire("h:80", &stop).map(|_| ()).is_some()
+            // Held until the test says so (a slot given back at once would be free for
+            // the try_acquire below).
+            let slot = s2.acquire("h:80", &stop);
+            got.send(slot.is_some()).unwrap();
+            let _ = release_rx.recv();
         });
         while slots
             .lock()
@@ -156,7 +169,9 @@ mod tests {
         drop(a);
         // The free slot belongs to the waiter, not to an extra segment.
         assert!(slots.try_acquire("h:80").is_none());
-        assert!(waiter.join().unwrap());
+        assert!(got_rx.recv().unwrap());
+        release.send(()).unwrap();
+        waiter.join().unwrap();
         drop(b);
         assert_eq!(slots.used("h:80"), 0);
         let stop_now = AtomicBool::new(true);

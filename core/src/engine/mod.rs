@@ -137,7 +137,7 @@ impl Engine {
         let agent = http::make_agent(&opts, None)?;
         let limiter = RateLimiter::new(opts.background_bandwidth_limit.unwrap_or(0));
         let hosts = hosts::HostSlots::new(opts.connections_per_host);
-        let checkpoints = Arc::new(Checkpointer::default());
+        let checkpoints = Arc::new(Checkpointer::new(opts.checkpoint_bytes));
         let ctx = Arc::new(EngineCtx {
             table: table.clone(),
             opts,

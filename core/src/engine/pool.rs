@@ -9,7 +9,7 @@ use super::ratelimit::RateLimiter;
 use super::segments::{Board, Closed};
 use std::collections::HashSet;
 use std::fs::File;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use uuid::Uuid;
 
@@ -54,8 +54,13 @@ pub(super) struct Pool {
     /// done or taken: a job of many files is not scanned from the start each time).
     taken: Mutex<(HashSet<usize>, usize)>,
     running: AtomicUsize,
+    /// Temporary files are still being created (the files after the first one without
+    /// one wait for them).
+    preparing: AtomicBool,
     boards: Mutex<Vec<Arc<Shared>>>,
-    bell: Mutex<()>,
+    /// How often the bell rang (a waiter that saw a number waits only if it is the
+    /// same), and how many threads wait for it.
+    bell: Mutex<(u64, usize)>,
     rung: Condvar,
     /// The job's bandwidth limit, over all its connections.
     pub(super) limiter: RateLimiter,
@@ -67,7 +72,10 @@ impl Pool {
         ctx.table
             .read_running(id, |j| {
                 let mut t = self.taken.lock().unwrap_or_else(|p| p.into_inner());
-                let idx = (t.1..j.files.len()).find(|i| !j.files[*i].done && !t.0.contains(i));
+                let idx = (t.1..j.files.len())
+                    .find(|i| !j.files[*i].done && !t.0.contains(i))
+                    // Its temporary file is not made yet: the next batch makes it.
+                    .filter(|i| j.files[*i].temp_id.is_some() || !self.preparing());
                 if let Some(i) = idx {
                     t.0.insert(i);
                     t.1 = i + 1;
@@ -77,6 +85,21 @@ impl Pool {
             })
             .ok()
             .flatten()
+    }
+
+    /// Temporary files are still being created (see `next_file`).
+    pub(super) fn temps_pending(&self) {
+        self.preparing.store(true, Ordering::SeqCst);
+    }
+
+    /// Every temporary file of the round is made (or making them failed).
+    pub(super) fn temps_ready(&self) {
+        self.preparing.store(false, Ordering::SeqCst);
+        self.wake();
+    }
+
+    fn preparing(&self) -> bool {
+        self.preparing.load(Ordering::SeqCst)
     }
 
     pub(super) fn file_ended(&self) {
@@ -100,9 +123,10 @@ impl Pool {
     }
 
     /// Whether a thread with nothing to do should wait: a file still runs (it may
-    /// become segmented) or a segmented file may still split.
+    /// become segmented), a segmented file may still split, or temporary files are
+    /// still being made.
     pub(super) fn may_get_work(&self) -> bool {
-        self.running.load(Ordering::SeqCst) > 0
+        self.running.load(Ordering::SeqCst) > 0 || self.preparing()
     }
 
     /// The run stops: every segmented file's connections return.
@@ -115,17 +139,75 @@ impl Pool {
 
     /// Ring the threads waiting for work.
     pub(super) fn wake(&self) {
-        let _g = self.bell.lock().unwrap_or_else(|p| p.into_inner());
-        self.rung.notify_all();
+        let mut g = self.bell.lock().unwrap_or_else(|p| p.into_inner());
+        g.0 = g.0.wrapping_add(1);
+        if g.1 > 0 {
+            self.rung.notify_all();
+        }
+    }
+
+    /// How often the bell rang so far: read before looking for work, so that
+    /// [`Pool::wait`] does not sleep through a ring that came after the look.
+    pub(super) fn rings(&self) -> u64 {
+        self.bell.lock().unwrap_or_else(|p| p.into_inner()).0
     }
 
     /// Wait for work (a file registered as segmented, a segment given up, a file's
-    /// end), at most [`IDLE_LOOK`].
-    pub(super) fn wait(&self) {
-        let g = self.bell.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = self.rung.wait_timeout(g, IDLE_LOOK);
+    /// end, temporary files made), at most [`IDLE_LOOK`]; at once if the bell rang
+    /// since `seen` ([`Pool::rings`]).
+    pub(super) fn wait(&self, seen: u64) {
+        let mut g = self.bell.lock().unwrap_or_else(|p| p.into_inner());
+        if g.0 == seen {
+            g.1 += 1;
+            let mut g = self
+                .rung
+                .wait_timeout(g, IDLE_LOOK)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+            g.1 -= 1;
+        }
     }
 }
 
 /// How often an idle connection thread looks for work without being rung.
 const IDLE_LOOK: std::time::Duration = std::time::Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_ring_after_the_look_is_not_slept_through() {
+        let pool = Pool::default();
+        let seen = pool.rings();
+        pool.wake();
+        let t = Instant::now();
+        pool.wait(seen);
+        assert!(t.elapsed() < IDLE_LOOK / 2, "{:?}", t.elapsed());
+        // Nothing rang since: a waiter sleeps until rung (or IDLE_LOOK).
+        let seen = pool.rings();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while pool.bell.lock().unwrap().1 == 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                pool.wake();
+            });
+            let t = Instant::now();
+            pool.wait(seen);
+            assert!(t.elapsed() < IDLE_LOOK, "{:?}", t.elapsed());
+        });
+        assert_eq!(pool.bell.lock().unwrap().1, 0);
+    }
+
+    #[test]
+    fn files_without_a_temporary_file_wait_while_temporary_files_are_made() {
+        let pool = Pool::default();
+        assert!(!pool.may_get_work());
+        pool.temps_pending();
+        assert!(pool.may_get_work(), "a thread waits for the next batch");
+        pool.temps_ready();
+        assert!(!pool.may_get_work());
+    }
+}

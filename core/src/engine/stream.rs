@@ -98,7 +98,10 @@ impl FileTransfer<'_> {
                 start_writeback(file, written_back, offset);
                 written_back = offset;
             }
-            self.progress(offset, None);
+            // The last read of a file: its end (`mark_done`) publishes it.
+            if total != Some(offset) {
+                self.progress(offset, None);
+            }
             self.throttle(n);
             if offset - submitted >= opts.checkpoint_bytes
                 || last.elapsed() >= opts.checkpoint_interval

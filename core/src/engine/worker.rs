@@ -110,9 +110,25 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
         if pending == 0 {
             return Outcome::Done;
         }
-        if let Err(f) = prepare_temps(ctx, id) {
-            return Outcome::Failed(f);
-        }
+        // As many connections as the files may use (a job's own setting wins over the
+        // manager's), within connections_per_job.
+        let per_file = ctx
+            .table
+            .read(id, |j| match j.max_connections_per_file {
+                0 => ctx.opts.max_connections_per_file,
+                n => n as usize,
+            })
+            .unwrap_or(1);
+        let threads = ctx
+            .opts
+            .connections_per_job
+            .min(pending * per_file.max(1))
+            .max(1);
+        // The first files' temporary files now; the rest while those transfer.
+        let more = match prepare_temps(ctx, id, threads * 2) {
+            Ok(more) => more,
+            Err(f) => return Outcome::Failed(f),
+        };
         let pool = Pool::default();
         let first_error: Mutex<Option<Failure>> = Mutex::new(None);
         let halt = AtomicBool::new(false);
@@ -130,6 +146,7 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
                 if stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
                     return;
                 }
+                let seen = pool.rings();
                 if let Some(idx) = pool.next_file(ctx, id) {
                     let done = FileTransfer::start(ctx, id, idx, stop, &mut buf, Some(&pool))
                         .map_or(Ok(()), FileTransfer::run);
@@ -148,7 +165,7 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
                         Err(f) => return fail(f),
                         // Nothing after all (the host's slots are taken, another
                         // connection was faster): wait instead of asking again at once.
-                        Ok(false) => pool.wait(),
+                        Ok(false) => pool.wait(seen),
                         Ok(true) => {}
                     }
                     continue;
@@ -156,24 +173,30 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
                 if !pool.may_get_work() {
                     return;
                 }
-                pool.wait();
+                pool.wait(seen);
             }
         };
-        // As many connections as the files may use (a job's own setting wins over the
-        // manager's), within connections_per_job.
-        let per_file = ctx
-            .table
-            .read(id, |j| match j.max_connections_per_file {
-                0 => ctx.opts.max_connections_per_file,
-                n => n as usize,
-            })
-            .unwrap_or(1);
-        let threads = ctx
-            .opts
-            .connections_per_job
-            .min(pending * per_file.max(1))
-            .max(1);
+        // Creates the other files' temporary files, a batch at a time.
+        let preparer = || {
+            while !stop.load(Ordering::SeqCst) && !halt.load(Ordering::SeqCst) {
+                match prepare_temps(ctx, id, TEMPS_BATCH) {
+                    Ok(true) => pool.wake(),
+                    Ok(false) => break,
+                    Err(f) => {
+                        pool.temps_ready();
+                        return fail(f);
+                    }
+                }
+            }
+            pool.temps_ready();
+        };
+        if more {
+            pool.temps_pending();
+        }
         std::thread::scope(|s| {
+            if more {
+                s.spawn(preparer);
+            }
             for _ in 1..threads {
                 s.spawn(worker);
             }
@@ -185,10 +208,14 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
     }
 }
 
-/// Create the temporary files of the job's pending files that have none yet
-/// (`O_CREAT|O_EXCL|O_NOFOLLOW`, 0600) and record their identities in the store's
-/// ledger in one transaction, before any byte is written to them.
-fn prepare_temps(ctx: &EngineCtx, id: Uuid) -> Result<(), Failure> {
+/// Temporary files created and recorded at once while a job's first files transfer.
+const TEMPS_BATCH: usize = 128;
+
+/// Create the temporary files of (at most `limit` of) the job's pending files that have
+/// none yet (`O_CREAT|O_EXCL|O_NOFOLLOW`, 0600), in file order, and record their
+/// identities in the store's ledger in one transaction, before any byte is written to
+/// them. `Ok(true)` when files without one remain.
+fn prepare_temps(ctx: &EngineCtx, id: Uuid, limit: usize) -> Result<bool, Failure> {
     let wanted: Vec<(usize, PathBuf, String)> = ctx
         .table
         .read(id, |j| {
@@ -199,14 +226,17 @@ fn prepare_temps(ctx: &EngineCtx, id: Uuid) -> Result<(), Failure> {
                 .iter()
                 .enumerate()
                 .filter(|(_, f)| !f.done && f.temp_id.is_none())
+                .take(limit + 1)
                 .map(|(i, f)| (i, f.temp_path(), f.temp_name.clone()))
                 .collect()
         })
         .unwrap_or_default();
-    if wanted.is_empty() {
-        return Ok(());
+    let more = wanted.len() > limit;
+    if wanted.is_empty() || limit == 0 {
+        return Ok(more);
     }
-    let mut created = Vec::with_capacity(wanted.len());
+    let wanted = wanted.into_iter().take(limit);
+    let mut created = Vec::with_capacity(limit.min(TEMPS_BATCH * 8));
     let mut failed = None;
     for (idx, path, name) in wanted {
         match sys::create_temp(&path) {
@@ -240,12 +270,12 @@ fn prepare_temps(ctx: &EngineCtx, id: Uuid) -> Result<(), Failure> {
             let _ = sys::remove_ours(path, *fid);
         }
         if e.code() == codes::INVALID_STATE {
-            return Ok(());
+            return Ok(false);
         }
         return Err(Failure::store(&e));
     }
     let Some((idx, path, e)) = failed else {
-        return Ok(());
+        return Ok(more);
     };
     let blame = Blame {
         file: idx,

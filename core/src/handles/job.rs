@@ -91,13 +91,14 @@ impl CopyJob {
         for (remote, local) in files {
             let (remote, local) = (remote.as_ref(), local.as_ref());
             let url = crate::urls::parse_remote(remote)?;
-            let path = paths.check(local)?;
+            let (path, name_max) = paths.check(local)?;
             if !seen.insert(path.clone()) {
                 return Err(Error::invalid_arg(format!(
                     "local path {local:?} appears twice"
                 )));
             }
-            new.push(FileRec::new(url.into(), path));
+            let temp = crate::record::temp_name_within(&path, name_max);
+            new.push(FileRec::new(url.into(), path, temp));
         }
         self.table.mutate(self.id, |job, store| {
             let existing: std::collections::HashSet<&Path> =

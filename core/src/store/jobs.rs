@@ -340,7 +340,14 @@ impl Store {
                 ),
                 None => None,
             };
-            let mut f = FileRec::new(remote, PathBuf::from(local));
+            // A store from before random temporary names has none: its old temporary
+            // file cannot be proven ours, so the file starts over under a new one.
+            let temp = temp.filter(|n| !n.contains('/') && n.starts_with('.'));
+            let local = PathBuf::from(local);
+            let name = temp
+                .clone()
+                .unwrap_or_else(|| crate::record::new_temp_name(&local));
+            let mut f = FileRec::new(remote, local, name);
             f.total = total;
             f.done_bytes = done_bytes;
             f.synced = done_bytes;
@@ -372,13 +379,8 @@ impl Store {
                     )
                 })?;
             match temp {
-                Some(name) if !name.contains('/') && name.starts_with('.') => {
-                    f.temp_name = name;
-                    f.temp_id = self.temp_id(&f.temp_path())?;
-                }
-                // A store from before random temporary names: its old temporary
-                // file cannot be proven ours, so the file starts over.
-                _ => f.reset(),
+                Some(_) => f.temp_id = self.temp_id(&f.temp_path())?,
+                None => f.reset(),
             }
             job.files.push(f);
         }
@@ -565,39 +567,55 @@ impl Store {
     /// Insert or replace file `idx` of job `id` (nothing for a final job, whose files
     /// are gone) and stamp the job as changed.
     pub fn save_file(&self, id: Uuid, idx: usize, f: &FileRec) -> Result<()> {
-        self.conn
+        let values = params![
+            id.to_string(),
+            idx as i64,
+            f.remote,
+            f.local.to_string_lossy(),
+            f.total.map(|t| t as i64),
+            f.synced as i64,
+            f.validator,
+            // Done only once every byte is durable.
+            f.done && f.total == Some(f.synced) && f.synced_parts.is_none(),
+            f.completed,
+            f.temp_name,
+            f.changed_restarts,
+            f.published as i64,
+            f.final_url,
+            f.expected_hash,
+            f.validated,
+            (!f.response_headers.is_empty()).then(|| encode_args(&f.response_headers)),
+            f.auth_url,
+            f.synced_parts.as_deref().map(crate::ranges::encode),
+            f.one_stream,
+        ];
+        // The row in place when it exists (a checkpoint of a thousand small files
+        // rewrites a thousand rows: no delete and insert, no index touched), else a new
+        // one; never for a job that is no longer live.
+        let updated = self
+            .conn
             .prepare_cached(&format!(
-                "INSERT OR REPLACE INTO files (job_id, idx, remote, local, total, done_bytes,
-                 validator, done, completed, temp_name, changed_restarts, live_bytes, final_url,
-                 expected_hash, validated, response_headers, auth_url, parts, one_stream)
-                 SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19
-                 WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND NOT ({LIVE}))"
+                "UPDATE files SET remote = ?3, total = ?5, done_bytes = ?6, validator = ?7,
+                 done = ?8, completed = ?9, temp_name = ?10, changed_restarts = ?11,
+                 live_bytes = ?12, final_url = ?13, expected_hash = ?14, validated = ?15,
+                 response_headers = ?16, auth_url = ?17, parts = ?18, one_stream = ?19
+                 WHERE job_id = ?1 AND idx = ?2
+                 AND NOT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND NOT ({LIVE}))"
             ))
-            .and_then(|mut st| {
-                st.execute(params![
-                    id.to_string(),
-                    idx as i64,
-                    f.remote,
-                    f.local.to_string_lossy(),
-                    f.total.map(|t| t as i64),
-                    f.synced as i64,
-                    f.validator,
-                    // Done only once every byte is durable.
-                    f.done && f.total == Some(f.synced) && f.synced_parts.is_none(),
-                    f.completed,
-                    f.temp_name,
-                    f.changed_restarts,
-                    f.published as i64,
-                    f.final_url,
-                    f.expected_hash,
-                    f.validated,
-                    (!f.response_headers.is_empty()).then(|| encode_args(&f.response_headers)),
-                    f.auth_url,
-                    f.synced_parts.as_deref().map(crate::ranges::encode),
-                    f.one_stream,
-                ])
-            })
+            .and_then(|mut st| st.execute(values))
             .map_err(|e| self.err("save file", e))?;
+        if updated == 0 {
+            self.conn
+                .prepare_cached(&format!(
+                    "INSERT OR REPLACE INTO files (job_id, idx, remote, local, total, done_bytes,
+                     validator, done, completed, temp_name, changed_restarts, live_bytes, final_url,
+                     expected_hash, validated, response_headers, auth_url, parts, one_stream)
+                     SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19
+                     WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND NOT ({LIVE}))"
+                ))
+                .and_then(|mut st| st.execute(values))
+                .map_err(|e| self.err("save file", e))?;
+        }
         self.stamp(id)
     }
 
@@ -623,12 +641,18 @@ impl Store {
 
     /// Mark job `id` as changed (a new revision) for the other processes.
     pub fn stamp(&self, id: Uuid) -> Result<()> {
+        if self.depth > 0 && self.stamped.borrow().contains(&id) {
+            return Ok(());
+        }
         self.conn
             .prepare_cached(
                 "UPDATE jobs SET rev = (SELECT coalesce(max(rev), 0) + 1 FROM jobs) WHERE id = ?1",
             )
             .and_then(|mut st| st.execute([id.to_string()]))
             .map_err(|e| self.err("save job", e))?;
+        if self.depth > 0 {
+            self.stamped.borrow_mut().insert(id);
+        }
         Ok(())
     }
 
@@ -650,5 +674,78 @@ impl Store {
             )
             .map_err(e)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{FileRec, JobRec};
+    use crate::types::JobType;
+
+    fn store() -> (Store, PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "bgcopy-jobs-unit-{}-{}",
+            std::process::id(),
+            Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        (Store::open(&dir.join("bgcopy.db")).unwrap(), dir)
+    }
+
+    fn file(name: &str, done: u64) -> FileRec {
+        let mut f = FileRec::new(
+            format!("http://127.0.0.1:9/{name}"),
+            PathBuf::from(format!("/tmp/{name}")),
+            format!(".{name}.x.bgcopy-part"),
+        );
+        f.total = Some(100);
+        f.synced = done;
+        f
+    }
+
+    #[test]
+    fn a_transaction_stamps_a_job_once_and_rows_are_updated_in_place() {
+        let (mut s, dir) = store();
+        let id = Uuid::now_v7();
+        let job = JobRec::new(id, 1, JobType::Download, "j".into(), 0);
+        s.atomic(|s| s.save_job(&job)).unwrap();
+        let r0 = s.max_rev().unwrap();
+        // Two new rows and an update of the first, in one transaction: one new revision.
+        s.atomic(|s| {
+            s.save_file(id, 0, &file("a", 0))?;
+            s.save_file(id, 1, &file("b", 0))?;
+            s.save_file(id, 0, &file("a", 40))
+        })
+        .unwrap();
+        assert_eq!(s.max_rev().unwrap(), r0 + 1);
+        let loaded = s.load_job(id).unwrap().unwrap();
+        assert_eq!(loaded.files.len(), 2);
+        assert_eq!(loaded.files[0].done_bytes, 40);
+        assert_eq!(loaded.files[0].local, PathBuf::from("/tmp/a"));
+        // The next transaction stamps again.
+        s.atomic(|s| s.save_file(id, 1, &file("b", 70))).unwrap();
+        assert_eq!(s.max_rev().unwrap(), r0 + 2);
+        // A savepoint rolled back takes its stamp with it: the next save stamps anew.
+        s.begin().unwrap();
+        let r = s.atomic(|s| {
+            s.save_file(id, 0, &file("a", 50))?;
+            Err::<(), _>(crate::Error::invalid_arg("roll back"))
+        });
+        assert!(r.is_err());
+        s.save_file(id, 0, &file("a", 60)).unwrap();
+        s.commit().unwrap();
+        assert!(s.max_rev().unwrap() > r0 + 2);
+        assert_eq!(s.load_job(id).unwrap().unwrap().files[0].done_bytes, 60);
+        // A final job's files are neither updated nor written again.
+        s.atomic(|s| s.finish_job(id, JobState::Cancelled, 1))
+            .unwrap();
+        s.atomic(|s| s.save_file(id, 0, &file("a", 90))).unwrap();
+        let n: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM files", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -22,6 +22,9 @@ pub(crate) struct Store {
     /// The jobs whose row [`Store::save_job`] wrote (`true`) or failed to write
     /// (`false`) since [`Store::begin`] or the last [`Store::take_saves`], in order.
     saves: std::cell::RefCell<Vec<(uuid::Uuid, bool)>>,
+    /// The jobs [`Store::stamp`] gave a new revision in the open transaction: one is
+    /// enough (other processes see only what it commits).
+    stamped: std::cell::RefCell<std::collections::HashSet<uuid::Uuid>>,
 }
 
 /// How long one attempt to take the store's write lock waits (SQLite's busy handler);
@@ -183,6 +186,7 @@ impl Store {
             conn,
             depth: 0,
             saves: Default::default(),
+            stamped: Default::default(),
         };
         store.migrate(version as usize)?;
         Ok(store)
@@ -202,6 +206,8 @@ impl Store {
             self.depth -= 1;
             if r.is_err() {
                 let _ = self.exec("ROLLBACK TO inner", "roll back");
+                // The stamps it rolled back are made again.
+                self.stamped.get_mut().clear();
             }
             self.exec("RELEASE inner", "commit")?;
             return r;
@@ -229,6 +235,7 @@ impl Store {
                 Ok(()) => {
                     self.depth = 1;
                     self.saves.get_mut().clear();
+                    self.stamped.get_mut().clear();
                     return Ok(());
                 }
                 Err(rusqlite::Error::SqliteFailure(f, _))
@@ -247,6 +254,7 @@ impl Store {
     /// Commit the transaction of [`Store::begin`] (rolled back if that fails).
     pub fn commit(&mut self) -> Result<()> {
         self.depth = 0;
+        self.stamped.get_mut().clear();
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             let err = self.err("commit", e);
             let _ = self.conn.execute_batch("ROLLBACK");
@@ -270,6 +278,7 @@ impl Store {
     /// Roll back the transaction of [`Store::begin`].
     pub fn rollback(&mut self) {
         self.depth = 0;
+        self.stamped.get_mut().clear();
         let _ = self.conn.execute_batch("ROLLBACK");
     }
 
