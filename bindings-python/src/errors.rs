@@ -10,9 +10,36 @@ static MAKE_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// The exception for `code` with `message`; `type_error` picks `InvalidArgTypeError`.
 pub fn make(py: Python<'_>, code: u32, message: &str, type_error: bool) -> PyErr {
+    build(
+        py,
+        code,
+        message,
+        type_error,
+        bgcopy::ErrorKind::of(code, None),
+    )
+}
+
+/// The exception for `code` of `kind` (the core's table: the class for a code the
+/// exceptions do not name, e.g. `HttpError`, `NetworkError`).
+fn build(
+    py: Python<'_>,
+    code: u32,
+    message: &str,
+    type_error: bool,
+    kind: bgcopy::ErrorKind,
+) -> PyErr {
     let built = MAKE_ERROR
         .import(py, "bgcopy._types", "_make_error")
-        .and_then(|f| f.call1((code, bgcopy::codes::symbol(code), message, type_error)));
+        .and_then(|f| {
+            f.call1((
+                code,
+                bgcopy::codes::symbol(code),
+                message,
+                type_error,
+                kind.name(),
+                bgcopy::codes::http_status(code),
+            ))
+        });
     match built {
         Ok(exc) => PyErr::from_value(exc),
         Err(e) => e,
@@ -21,7 +48,7 @@ pub fn make(py: Python<'_>, code: u32, message: &str, type_error: bool) -> PyErr
 
 /// A core error as a Python exception.
 pub fn core(py: Python<'_>, e: &bgcopy::Error) -> PyErr {
-    make(py, e.code(), e.message(), false)
+    build(py, e.code(), e.message(), false, e.kind())
 }
 
 /// E_INVALIDARG: `InvalidArgError` (a `ValueError`).

@@ -543,6 +543,23 @@ impl PyCopyJob {
         convert::state(py, out.or_raise(py)?.state)
     }
 
+    /// This job's events from now on (``JobEvents``, a blocking iterator): its state
+    /// now, then every state change, file transferred, error and (at most every 200 ms)
+    /// progress, ending after the first state ``wait()`` returns on. Sees changes made
+    /// by any process. ``for ev in job.watch(): ...``
+    fn watch(&self, py: Python<'_>) -> PyResult<crate::idioms::PyJobEvents> {
+        let stream = self.job.events().or_raise(py)?;
+        Ok(crate::idioms::PyJobEvents::new(stream, self.owner.clone()))
+    }
+
+    /// ``async for ev in job.events(): ...``: ``watch()`` for asyncio (each wait runs on
+    /// a helper thread; breaking out of the loop or cancelling the task releases it).
+    fn events(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let stream = self.watch(py)?;
+        let f = py.import("bgcopy._idioms")?.getattr("_aiter_events")?;
+        Ok(f.call1((stream,))?.unbind())
+    }
+
     /// ``await job.wait_async(timeout)``: ``wait()`` for asyncio. The waiting happens on
     /// a helper thread, so the event loop keeps running; cancelling the await stops it.
     /// Must be called with a running event loop.

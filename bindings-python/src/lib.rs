@@ -12,6 +12,7 @@ mod callback;
 mod convert;
 mod errors;
 mod handles;
+mod idioms;
 mod logs;
 mod manager;
 mod values;
@@ -36,6 +37,10 @@ fn bgcopy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<values::PyFileProgress>()?;
     m.add_class::<values::PyJobTimes>()?;
     m.add_class::<values::PyEvent>()?;
+    m.add_class::<idioms::PyJobEvent>()?;
+    m.add_class::<idioms::PyJobEvents>()?;
+    m.add_function(wrap_pyfunction!(idioms::download, m)?)?;
+    m.add_function(wrap_pyfunction!(idioms::error_kind, m)?)?;
     m.add_function(wrap_pyfunction!(default_state_dir, m)?)?;
     m.add_function(wrap_pyfunction!(manager::close_all, m)?)?;
     m.add_function(wrap_pyfunction!(manager::bench_create_jobs, m)?)?;

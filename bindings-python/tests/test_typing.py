@@ -69,9 +69,13 @@ def test_root_readme_python_quick_start_runs(tmp_path: Path, origin: Origin) -> 
     code = (block.group(1)
             .replace("https://example.com/a.iso", origin.url("readme-a", "size=20000"))
             .replace("https://example.com/b.iso", origin.url("readme-b", "size=30000"))
+            .replace("https://example.com/missing.iso", origin.url("readme-404", "status=404"))
             .replace('"/tmp/', f'"{tmp_path}/'))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "True INVALID_STATE" in r.stdout
+    assert "404 HTTP_404 (0x80190194): " in r.stdout
+    assert "STATE_CHANGED TRANSFERRED 2/2 files" in r.stdout, r.stdout
+    assert (tmp_path / "downloads" / "readme-a").stat().st_size == 20000
     assert (tmp_path / "a.iso").stat().st_size == 20000
     assert (tmp_path / "b.iso").stat().st_size == 30000

@@ -18,7 +18,8 @@ pub const EXIT_NETWORK: i32 = 5;
 /// TLS: the handshake or the certificate check failed (SECURE_FAILURE).
 pub const EXIT_TLS: i32 = 6;
 /// The server answered with an HTTP error status (HTTP_nnn), or an answer bgcopy
-/// cannot use (INVALID_SERVER_RESPONSE, REDIRECT_FAILED, INSUFFICIENT_RANGE_SUPPORT).
+/// cannot use (INVALID_SERVER_RESPONSE, REDIRECT_FAILED, INSUFFICIENT_RANGE_SUPPORT,
+/// REMOTE_FILE_CHANGED, MISSING_FILE_SIZE).
 pub const EXIT_HTTP: i32 = 7;
 /// A local file or directory (LOCAL_FILE context, PATH_NOT_FOUND, ACCESS_DENIED,
 /// DISK_FULL, IO_ERROR).
@@ -28,25 +29,19 @@ pub const EXIT_LOCAL: i32 = 8;
 pub const EXIT_VALIDATION: i32 = 9;
 
 /// The exit status for a failure with `code` (and, for a job's error, its context):
-/// distinct statuses for what a script may act on differently, 1 for the rest.
+/// distinct statuses for what a script may act on differently, 1 for the rest. The
+/// grouping is the core's [`bgcopy::ErrorKind`]; DNS and TLS get statuses of their own.
 pub fn exit_status(code: u32, context: Option<bgcopy::ErrorContext>) -> i32 {
-    match code {
-        codes::NAME_NOT_RESOLVED => EXIT_DNS,
-        codes::CONNECT_FAILURE
-        | codes::CONNECTION_CLOSED
-        | codes::TIMEOUT
-        | codes::NO_PROGRESS
-        | codes::MAXDOWNLOAD_TIMEOUT => EXIT_NETWORK,
-        codes::SECURE_FAILURE => EXIT_TLS,
-        codes::INVALID_SERVER_RESPONSE
-        | codes::REDIRECT_FAILED
-        | codes::INSUFFICIENT_RANGE_SUPPORT => EXIT_HTTP,
-        c if (codes::HTTP_BASE + 100..=codes::HTTP_BASE + 999).contains(&c) => EXIT_HTTP,
-        codes::VALIDATION_FAILED => EXIT_VALIDATION,
-        codes::PATH_NOT_FOUND | codes::ACCESS_DENIED | codes::DISK_FULL | codes::IO_ERROR => {
-            EXIT_LOCAL
-        }
-        _ if context == Some(bgcopy::ErrorContext::LocalFile) => EXIT_LOCAL,
+    use bgcopy::ErrorKind as K;
+    match bgcopy::ErrorKind::of(code, context) {
+        K::Network => match code {
+            codes::NAME_NOT_RESOLVED => EXIT_DNS,
+            codes::SECURE_FAILURE => EXIT_TLS,
+            _ => EXIT_NETWORK,
+        },
+        K::Http | K::Server => EXIT_HTTP,
+        K::Validation => EXIT_VALIDATION,
+        K::Local => EXIT_LOCAL,
         _ => EXIT_FAILURE,
     }
 }
@@ -81,7 +76,7 @@ impl Failure {
     /// The exit status for this failure.
     pub fn status(&self) -> i32 {
         match self {
-            Failure::Core(e) => exit_status(e.code(), None),
+            Failure::Core(e) => exit_status(e.code(), e.context()),
             Failure::Usage(_) => EXIT_USAGE,
         }
     }

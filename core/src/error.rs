@@ -78,6 +78,15 @@ pub mod codes {
         HTTP_BASE + status as u32
     }
 
+    /// The HTTP status (100–999) of an HTTP code, `None` for every other code.
+    pub const fn http_status(code: u32) -> Option<u16> {
+        if code >= HTTP_BASE + 100 && code <= HTTP_BASE + 999 {
+            Some((code - HTTP_BASE) as u16)
+        } else {
+            None
+        }
+    }
+
     /// The symbolic name of a code: the name in docs/spec.md#codes, `HTTP_404` for statuses,
     /// `INVALID_ARG`, `NOT_IMPLEMENTED`, `UNEXPECTED` for the E_ codes, else `0x…`.
     pub fn symbol(code: u32) -> String {
@@ -174,12 +183,111 @@ pub mod codes {
     ];
 }
 
-/// The error of every fallible bgcopy call: a BITS code plus a human message.
+/// What kind of failure an error is, for code that handles kinds differently (retry a
+/// network error, show an HTTP status, fix an argument): one table, used by every
+/// language's error classes and the CLI's exit statuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The server answered with an HTTP error status ([`Error::http_status`]).
+    Http,
+    /// The server's answer cannot be used: not valid HTTP, a failed redirect, ranges
+    /// it cannot serve, a remote file that keeps changing, no size.
+    Server,
+    /// The network: the name did not resolve, no connection, the connection broke or
+    /// went silent, TLS failed, no progress or the maximum download time.
+    Network,
+    /// A local file or directory: missing, not allowed, the disk full, an I/O error.
+    Local,
+    /// The content is not what was expected (a SHA-256 mismatch, the app's verdict).
+    Validation,
+    /// An argument is invalid (or a string too long).
+    InvalidArgument,
+    /// The call is not allowed in the job's state (or after `close()`).
+    InvalidState,
+    /// The job or file does not exist.
+    NotFound,
+    /// The state directory: held by another process, corrupt, or from a newer bgcopy.
+    Store,
+    /// Everything else (not implemented, an unexpected failure, no error information).
+    Other,
+}
+
+impl ErrorKind {
+    /// The kind of `code`; `local_file` (a job error in context LOCAL_FILE) places codes
+    /// the table does not name. [`ErrorKind::of`] takes the context itself.
+    pub(crate) fn of_code(code: u32, local_file: bool) -> ErrorKind {
+        use codes::*;
+        match code {
+            c if (HTTP_BASE + 100..=HTTP_BASE + 999).contains(&c) => ErrorKind::Http,
+            INVALID_SERVER_RESPONSE
+            | REDIRECT_FAILED
+            | INSUFFICIENT_RANGE_SUPPORT
+            | REMOTE_FILE_CHANGED
+            | MISSING_FILE_SIZE => ErrorKind::Server,
+            NAME_NOT_RESOLVED | CONNECT_FAILURE | CONNECTION_CLOSED | TIMEOUT | SECURE_FAILURE
+            | NO_PROGRESS | MAXDOWNLOAD_TIMEOUT => ErrorKind::Network,
+            PATH_NOT_FOUND | ACCESS_DENIED | DISK_FULL | IO_ERROR => ErrorKind::Local,
+            VALIDATION_FAILED => ErrorKind::Validation,
+            E_INVALIDARG | STRING_TOO_LONG => ErrorKind::InvalidArgument,
+            INVALID_STATE | EMPTY => ErrorKind::InvalidState,
+            NOT_FOUND => ErrorKind::NotFound,
+            LOCKED | STORE_CORRUPT | STORE_TOO_NEW => ErrorKind::Store,
+            _ if local_file => ErrorKind::Local,
+            _ => ErrorKind::Other,
+        }
+    }
+
+    /// The kind's name (`HTTP`, `NETWORK`, `INVALID_ARGUMENT`, …), the same in every
+    /// language.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Http => "HTTP",
+            ErrorKind::Server => "SERVER",
+            ErrorKind::Network => "NETWORK",
+            ErrorKind::Local => "LOCAL",
+            ErrorKind::Validation => "VALIDATION",
+            ErrorKind::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorKind::InvalidState => "INVALID_STATE",
+            ErrorKind::NotFound => "NOT_FOUND",
+            ErrorKind::Store => "STORE",
+            ErrorKind::Other => "OTHER",
+        }
+    }
+
+    /// Every kind, in order.
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::Http,
+        ErrorKind::Server,
+        ErrorKind::Network,
+        ErrorKind::Local,
+        ErrorKind::Validation,
+        ErrorKind::InvalidArgument,
+        ErrorKind::InvalidState,
+        ErrorKind::NotFound,
+        ErrorKind::Store,
+        ErrorKind::Other,
+    ];
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error of every fallible bgcopy call: a BITS code plus a human message (and, for
+/// a job's error, its context).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     code: u32,
     message: String,
+    /// The job error's context (BG_ERROR_CONTEXT number; see `types::ErrorContext`).
+    context: Option<u32>,
 }
+
+/// BG_ERROR_CONTEXT_LOCAL_FILE.
+const LOCAL_FILE_CONTEXT: u32 = 4;
 
 /// `std::result::Result` with [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
@@ -193,7 +301,18 @@ impl Error {
             std::borrow::Cow::Borrowed(_) => message,
             std::borrow::Cow::Owned(m) => m,
         };
-        Error { code, message }
+        Error {
+            code,
+            message,
+            context: None,
+        }
+    }
+
+    /// This error with the context (BG_ERROR_CONTEXT number) of the job error it comes
+    /// from.
+    pub(crate) fn with_context_number(mut self, context: u32) -> Self {
+        self.context = Some(context);
+        self
     }
 
     /// E_INVALIDARG with a message.
@@ -219,6 +338,22 @@ impl Error {
     /// The message for people.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// What kind of failure it is.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::of_code(self.code, self.context == Some(LOCAL_FILE_CONTEXT))
+    }
+
+    /// The HTTP status of an [`ErrorKind::Http`] error (`HTTP_404` → 404).
+    pub fn http_status(&self) -> Option<u16> {
+        codes::http_status(self.code)
+    }
+
+    /// The job error's context as its BG_ERROR_CONTEXT number (see
+    /// [`Error::context`]).
+    pub(crate) fn context_number(&self) -> Option<u32> {
+        self.context
     }
 
     pub(crate) fn from_io(context: &str, e: &std::io::Error) -> Self {
@@ -262,6 +397,29 @@ impl std::error::Error for Error {}
 #[cfg(test)]
 mod tests {
     use super::codes::*;
+
+    #[test]
+    fn kinds_and_http_status() {
+        use super::{Error, ErrorKind};
+        let e = Error::new(http(404), "gone");
+        assert_eq!((e.kind(), e.http_status()), (ErrorKind::Http, Some(404)));
+        assert_eq!(format!("{e}"), "HTTP_404 (0x80190194): gone");
+        assert_eq!(Error::new(TIMEOUT, "").kind(), ErrorKind::Network);
+        assert_eq!(Error::new(SECURE_FAILURE, "").kind(), ErrorKind::Network);
+        assert_eq!(Error::new(DISK_FULL, "").kind(), ErrorKind::Local);
+        assert_eq!(Error::invalid_arg("x").kind(), ErrorKind::InvalidArgument);
+        assert_eq!(Error::invalid_state("x").kind(), ErrorKind::InvalidState);
+        assert_eq!(Error::new(NOT_FOUND, "").kind(), ErrorKind::NotFound);
+        assert_eq!(Error::new(REDIRECT_FAILED, "").kind(), ErrorKind::Server);
+        assert_eq!(Error::new(E_NOTIMPL, "").kind(), ErrorKind::Other);
+        assert_eq!(Error::new(TIMEOUT, "").http_status(), None);
+        assert_eq!(http_status(HTTP_BASE + 99), None);
+        // A code the table does not place, in a LOCAL_FILE context: local.
+        let e = Error::new(E_UNEXPECTED, "").with_context_number(4);
+        assert_eq!(e.kind(), ErrorKind::Local);
+        let names: std::collections::HashSet<_> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+    }
 
     #[test]
     fn symbols_round_trip() {

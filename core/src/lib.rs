@@ -24,10 +24,12 @@
 
 mod args;
 mod complete;
+mod download;
 mod engine;
 mod error;
 mod handles;
 pub mod logging;
+pub mod names;
 mod notifier;
 mod options;
 mod policy;
@@ -43,15 +45,16 @@ mod types;
 mod urls;
 mod wake;
 
-pub use error::{Error, Result, codes};
+pub use download::{DownloadOptions, download, download_until};
+pub use error::{Error, ErrorKind, Result, codes};
 
 /// This library's version (`MAJOR.MINOR.PATCH`): one number for the Rust crates, the C
 /// library (`bgcopy_version()`, `BGCOPY_VERSION_*`), the Python and npm packages and the
 /// Kotlin/Swift package, checked equal by the tests.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use handles::{
-    CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob, CopyManager, ServeEnd, WaitOutcome,
-    default_state_dir, engine_pid,
+    CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob, CopyManager, JobEvent,
+    JobEventKind, JobEvents, ServeEnd, WaitOutcome, default_state_dir, engine_pid,
 };
 pub use options::{ManagerOptions, OptionKind, OptionSpec, OptionValue};
 pub use proxy::ProxySettings;

@@ -302,6 +302,27 @@ pub struct Event {
     pub error_description: Option<String>,
 }
 
+impl crate::error::ErrorKind {
+    /// The kind of `code`; `context` (a job's error context, when known) places codes
+    /// the table does not name (a LOCAL_FILE context is a local failure).
+    pub fn of(code: u32, context: Option<ErrorContext>) -> crate::error::ErrorKind {
+        Self::of_code(code, context == Some(ErrorContext::LocalFile))
+    }
+}
+
+impl crate::error::Error {
+    /// This error with the context of the job error it comes from.
+    pub(crate) fn with_context(self, context: ErrorContext) -> Self {
+        self.with_context_number(context as u32)
+    }
+
+    /// The job error's context, for an error made from one ([`crate::CopyError`], a
+    /// job event's error).
+    pub fn context(&self) -> Option<ErrorContext> {
+        self.context_number().and_then(ErrorContext::from_u32)
+    }
+}
+
 impl Event {
     /// [`Event::time`] in milliseconds since the Unix epoch.
     pub fn time_ms(&self) -> i64 {

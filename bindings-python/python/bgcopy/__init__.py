@@ -14,8 +14,15 @@ restarts; nothing appears at a local path until ``complete()``.
         if job.wait() == bgcopy.JobState.TRANSFERRED:
             job.complete()
 
-Every failure raises ``BgCopyError`` (``.code``, ``.symbol``) or one of its
-subclasses. The method names are the contract's (``get_state()``, ``set_priority()``);
+For the common case one call does it all (it opens the manager, makes a job, waits,
+completes, and on failure cancels the job and raises the typed error):
+
+    paths = bgcopy.download(["https://example.com/a.iso"], "/tmp/downloads")
+
+and ``for ev in job.watch()`` / ``async for ev in job.events()`` follow a job.
+
+Every failure raises ``BgCopyError`` (``.code``, ``.symbol``, ``.kind``, ``.status``) or
+one of its subclasses (``HttpError``, ``NetworkError``, ``LocalFileError``, …). The method names are the contract's (``get_state()``, ``set_priority()``);
 properties (``job.state``, ``job.priority``) are extras on top.
 """
 
@@ -33,23 +40,28 @@ from ._types import (
     ErrorInformationUnavailableError,
     EventKind,
     FileNotAvailableError,
+    HttpError,
     InvalidArgError,
     InvalidArgTypeError,
     InvalidStateError,
+    JobEventKind,
     JobState,
     JobType,
     LocalFileError,
     LockedError,
+    NetworkError,
     NotFoundError,
     NotifyFlags,
     ProxyUsage,
     SecurityFlags,
     Priority,
     ProtocolNotAvailableError,
+    ServerError,
     StoreError,
     StringTooLongError,
     UnexpectedError,
     UnsupportedError,
+    ValidationError,
     codes,
 )
 from ._bgcopy import (
@@ -59,12 +71,16 @@ from ._bgcopy import (
     CopyManager,
     Event,
     FileProgress,
+    JobEvent,
+    JobEvents,
     JobProgress,
     JobTimes,
     __version__,
     _close_all,
     default_state_dir,
 )
+
+from ._idioms import download, download_async
 
 # Close every manager before the interpreter shuts down, so that no library thread
 # calls into Python while it finalizes (and every state directory is flushed).
@@ -94,26 +110,35 @@ __all__ = [
     "EventKind",
     "FileNotAvailableError",
     "FileProgress",
+    "HttpError",
     "InvalidArgError",
     "InvalidArgTypeError",
     "InvalidStateError",
+    "JobEvent",
+    "JobEventKind",
+    "JobEvents",
     "JobProgress",
     "JobState",
     "JobTimes",
     "JobType",
     "LocalFileError",
     "LockedError",
+    "NetworkError",
     "NotFoundError",
     "NotifyFlags",
-    "ProxyUsage",
-    "SecurityFlags",
     "Priority",
     "ProtocolNotAvailableError",
+    "ProxyUsage",
+    "SecurityFlags",
+    "ServerError",
     "StoreError",
     "StringTooLongError",
     "UnexpectedError",
     "UnsupportedError",
-    "__version__",
+    "ValidationError",
     "codes",
     "default_state_dir",
+    "download",
+    "download_async",
+    "__version__",
 ]

@@ -5,7 +5,7 @@
 
 import datetime
 import os
-from typing import Any, Awaitable, Callable, Iterable, List, Optional, Tuple, Type, Union, Iterator
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, List, Optional, Tuple, Type, Union, Iterator
 
 from types import TracebackType
 
@@ -19,6 +19,7 @@ from ._types import (
     CopyCallback,
     ErrorContext,
     EventKind,
+    JobEventKind,
     JobState,
     JobType,
     NotifyFlags,
@@ -40,7 +41,11 @@ __all__ = [
     "FileProgress",
     "JobTimes",
     "Event",
+    "JobEvent",
+    "JobEvents",
     "default_state_dir",
+    "_download",
+    "_error_kind",
     "_close_all",
     "_bench_create_jobs",
     "_bench_get_progress",
@@ -65,6 +70,16 @@ def _log_take(timeout: float) -> Optional[Tuple[List[Tuple[int, str, str]], int]
 def _log_level(level: int) -> None: ...
 def _log_close() -> None: ...
 def _log_after_fork() -> None: ...
+def _download(
+    urls: List[str],
+    dest: _Path,
+    state_dir: Optional[_Path] = None,
+    priority: Optional[Priority] = None,
+    display_name: Optional[str] = None,
+    progress: Optional[Callable[[JobEvent], Any]] = None,
+    stop: Optional[Callable[[], Any]] = None,
+) -> Optional[List[str]]: ...
+def _error_kind(code: int) -> str: ...
 def _bench_create_jobs(manager: CopyManager, n: int, url: str, out_dir: str) -> float: ...
 def _bench_get_progress(job: CopyJob, n: int) -> float: ...
 
@@ -137,6 +152,44 @@ class Event:
     def error_description(self) -> Optional[str]: ...
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
+
+@final
+class JobEvent:
+    """One event of a job's stream (CopyJob.watch / CopyJob.events)."""
+
+    @property
+    def kind(self) -> JobEventKind: ...
+    @property
+    def state(self) -> JobState: ...
+    @property
+    def progress(self) -> JobProgress: ...
+    @property
+    def file_index(self) -> Optional[int]: ...
+    @property
+    def error(self) -> Optional[BgCopyError]: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def time(self) -> datetime.datetime: ...
+
+@final
+class JobEvents:
+    """A job's events (CopyJob.watch): a blocking iterator that ends after the first
+    state wait() returns on."""
+
+    def __iter__(self) -> JobEvents: ...
+    def __next__(self) -> JobEvent: ...
+    def next_event(self, timeout: Optional[_Seconds] = None) -> Optional[JobEvent]: ...
+    @property
+    def ended(self) -> bool: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> JobEvents: ...
+    def __exit__(
+        self,
+        t: Optional[Type[BaseException]],
+        v: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool: ...
 
 @final
 class CopyManager:
@@ -256,6 +309,8 @@ class CopyJob:
     def get_error_count(self) -> int: ...
     def wait(self, timeout: Optional[_Seconds] = None) -> JobState: ...
     def wait_async(self, timeout: Optional[_Seconds] = None) -> Awaitable[JobState]: ...
+    def watch(self) -> JobEvents: ...
+    def events(self) -> AsyncIterator[JobEvent]: ...
     @property
     def id(self) -> str: ...
     @property

@@ -291,22 +291,49 @@ class CopyCallback:
         """One file's bytes are all transferred (flag FILE_TRANSFERRED)."""
 
 
+class JobEventKind(enum.Enum):
+    """What a ``JobEvent`` reports (the same names in every language)."""
+
+    STATE_CHANGED = "STATE_CHANGED"
+    """The job's state changed (a stream's first event is the state it started in)."""
+    PROGRESS = "PROGRESS"
+    """Bytes moved (at most every 200 ms)."""
+    FILE_TRANSFERRED = "FILE_TRANSFERRED"
+    """All bytes of one file arrived (``file_index``)."""
+    ERROR = "ERROR"
+    """An error (``error``): the job went to ERROR (the stream's end) or TRANSIENT_ERROR."""
+
+    def __str__(self) -> str:
+        """The name."""
+        return self.value
+
+
 class BgCopyError(Exception):
     """Every failure of a bgcopy call: ``code`` is the BITS HRESULT code (unsigned 32-bit,
-    e.g. ``0x80200002``; see docs/spec.md#codes), ``symbol`` its name (``"INVALID_STATE"``), and
-    ``message`` says what went wrong. Subclasses name the common codes."""
+    e.g. ``0x80200002``; see docs/spec.md#codes), ``symbol`` its name (``"INVALID_STATE"``),
+    ``message`` says what went wrong, ``kind`` what kind of failure it is (``"HTTP"``,
+    ``"NETWORK"``, ``"LOCAL"``, ``"INVALID_ARGUMENT"``, …, the same names in every language)
+    and ``status`` the HTTP status of an HTTP error (else None). Subclasses name the
+    common codes and kinds: catch ``HttpError``, ``NetworkError``, ``LocalFileError``, …"""
 
     code: int
     symbol: str
     message: str
+    kind: str
+    status: Optional[int]
 
     def __init__(self, message: str, code: int = codes.E_UNEXPECTED,
-                 symbol: Optional[str] = None) -> None:
+                 symbol: Optional[str] = None, kind: Optional[str] = None,
+                 status: Optional[int] = None) -> None:
         """An error with ``message``, ``code`` and its ``symbol`` (derived when None)."""
         super().__init__(message)
         self.message = message
         self.code = code
         self.symbol = symbol if symbol is not None else codes.symbol(code)
+        self.kind = kind if kind is not None else _kind_of(code)
+        if status is None and 0x80190064 <= code <= 0x801903E7:
+            status = code - 0x80190000
+        self.status = status
 
     def __str__(self) -> str:
         """``SYMBOL (0xCODE): message``."""
@@ -317,8 +344,14 @@ class BgCopyError(Exception):
         return f"{type(self).__name__}({self.message!r}, code=0x{self.code:08X}, symbol={self.symbol!r})"
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        """Pickles with its code and symbol (for multiprocessing)."""
-        return (type(self), (self.message, self.code, self.symbol))
+        """Pickles with its code, symbol, kind and status (for multiprocessing)."""
+        return (type(self), (self.message, self.code, self.symbol, self.kind, self.status))
+
+
+def _kind_of(code: int) -> str:
+    """The core's kind of ``code`` (for an error made in Python)."""
+    from . import _bgcopy
+    return _bgcopy._error_kind(code)
 
 
 class InvalidArgError(BgCopyError, ValueError):
@@ -385,6 +418,26 @@ class UnexpectedError(BgCopyError):
     """E_UNEXPECTED (0x8000FFFF): an internal failure (a caught panic)."""
 
 
+class HttpError(BgCopyError):
+    """The server answered with an HTTP error status: ``status`` (404, 503, …); the code
+    is ``HTTP_<status>``."""
+
+
+class ServerError(BgCopyError):
+    """The server's answer cannot be used: INVALID_SERVER_RESPONSE, REDIRECT_FAILED,
+    INSUFFICIENT_RANGE_SUPPORT, REMOTE_FILE_CHANGED, MISSING_FILE_SIZE."""
+
+
+class NetworkError(BgCopyError):
+    """The network failed: NAME_NOT_RESOLVED, CONNECT_FAILURE, CONNECTION_CLOSED, TIMEOUT,
+    SECURE_FAILURE (TLS), NO_PROGRESS, MAXDOWNLOAD_TIMEOUT."""
+
+
+class ValidationError(BgCopyError):
+    """VALIDATION_FAILED (0x80200053): the content is not what was expected (a SHA-256
+    mismatch, or the app's verdict)."""
+
+
 _CLASSES: Dict[int, Type[BgCopyError]] = {
     codes.E_INVALIDARG: InvalidArgError,
     codes.STRING_TOO_LONG: StringTooLongError,
@@ -406,11 +459,27 @@ _CLASSES: Dict[int, Type[BgCopyError]] = {
 }
 
 
-def _make_error(code: int, symbol: str, message: str, type_error: bool = False) -> BgCopyError:
-    """The exception for a code (used by the extension module)."""
+_KIND_CLASSES: Dict[str, Type[BgCopyError]] = {
+    "HTTP": HttpError,
+    "SERVER": ServerError,
+    "NETWORK": NetworkError,
+    "LOCAL": LocalFileError,
+    "VALIDATION": ValidationError,
+    "INVALID_ARGUMENT": InvalidArgError,
+    "INVALID_STATE": InvalidStateError,
+    "NOT_FOUND": NotFoundError,
+    "STORE": StoreError,
+}
+
+
+def _make_error(code: int, symbol: str, message: str, type_error: bool = False,
+                kind: Optional[str] = None, status: Optional[int] = None) -> BgCopyError:
+    """The exception for a code of a kind (used by the extension module): the class of
+    the code, else of the kind, else ``BgCopyError``."""
     if type_error and code == codes.E_INVALIDARG:
-        return InvalidArgTypeError(message, code, symbol)
-    return _CLASSES.get(code, BgCopyError)(message, code, symbol)
+        return InvalidArgTypeError(message, code, symbol, kind, status)
+    cls = _CLASSES.get(code) or _KIND_CLASSES.get(kind or "", BgCopyError)
+    return cls(message, code, symbol, kind, status)
 
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)

@@ -178,6 +178,10 @@ impl FileTransfer<'_> {
 /// Size of a worker's read buffer (each read is one write to the temp file).
 pub(super) const READ_BUF: usize = 256 * 1024;
 
+// A kill inside one write leaves the file longer than its crash-only record by at most
+// this much, which recovery accepts.
+const _: () = assert!(READ_BUF as u64 <= crashlog::IN_FLIGHT);
+
 /// Start writing back every this many new bytes, so the checkpoint syncs (and the one
 /// before `complete()`) find little left to write.
 pub(super) const WRITEBACK_STEP: u64 = 2 << 20;

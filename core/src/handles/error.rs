@@ -85,6 +85,6 @@ impl CopyError {
 
 impl From<&CopyError> for Error {
     fn from(e: &CopyError) -> Error {
-        Error::new(e.rec.code, e.rec.description.clone())
+        Error::new(e.rec.code, e.rec.description.clone()).with_context(e.rec.context)
     }
 }

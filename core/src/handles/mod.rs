@@ -3,6 +3,7 @@
 //! through the `JobTable`.
 
 mod error;
+mod events;
 mod file;
 mod job;
 mod manager;
@@ -10,6 +11,7 @@ mod requests;
 mod wait;
 
 pub use error::CopyError;
+pub use events::{JobEvent, JobEventKind, JobEvents};
 pub use file::CopyFile;
 pub(crate) use job::CallbackSlot;
 pub use job::{CallbackResult, CopyCallback, CopyJob};

@@ -1,0 +1,166 @@
+//! The one-call download every language forwards (`bgcopy.download`, `download()` in
+//! Node, `CopyManager.download` in Kotlin and Swift): the BITS model one level down.
+//! It opens the manager, makes one FOREGROUND job of the URLs, follows its events,
+//! completes it and returns where the files are. On an error the job is cancelled
+//! (its temporary files deleted) and the job's error returned, with its kind and
+//! HTTP status; a stop asked by the caller cancels it too.
+
+use crate::error::{Error, Result};
+use crate::handles::{CopyManager, JobEvent};
+use crate::names::file_name_from_url;
+use crate::types::{Completion, JobState, JobType, Priority};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The options of [`download`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DownloadOptions {
+    /// The state directory (`None`: the platform's default, as `open` takes it).
+    pub state_dir: Option<PathBuf>,
+    /// The job's priority. Default FOREGROUND (someone waits for it).
+    pub priority: Priority,
+    /// The job's display name. Default `bgcopy download NAME` (`… and N more`).
+    pub display_name: Option<String>,
+}
+
+impl Default for DownloadOptions {
+    fn default() -> Self {
+        DownloadOptions {
+            state_dir: None,
+            priority: Priority::Foreground,
+            display_name: None,
+        }
+    }
+}
+
+/// How often [`download_until`] asks whether to stop.
+const LOOK: Duration = Duration::from_millis(100);
+
+/// Download `urls` into `dest` and return each file's path, in the order of `urls`.
+/// `dest` is a directory (created if missing; each file named from its URL's last path
+/// segment, like `curl -O`), or, for a single URL, the file's own path when it is not
+/// an existing directory and does not end with `/`.
+pub fn download(urls: &[&str], dest: &Path, opts: &DownloadOptions) -> Result<Vec<PathBuf>> {
+    download_until(urls, dest, opts, &mut |_| {}, &|| false)
+        .map(|done| done.expect("never stopped"))
+}
+
+/// [`download`], with every event of the job given to `on_event` as it comes, and
+/// `stop` asked about every 100 ms: when it says yes, the job is cancelled and the
+/// answer is `Ok(None)` (each language turns that into its own cancellation).
+pub fn download_until(
+    urls: &[&str],
+    dest: &Path,
+    opts: &DownloadOptions,
+    on_event: &mut dyn FnMut(&JobEvent),
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<Vec<PathBuf>>> {
+    let files = destinations(urls, dest)?;
+    let manager = CopyManager::open(opts.state_dir.as_deref())?;
+    let result = run(&manager, &files, opts, on_event, stop);
+    let closed = manager.close();
+    let done = result?;
+    closed?;
+    Ok(done.then(|| files.into_iter().map(|(_, p)| p).collect()))
+}
+
+/// Follow one job to its end; `Ok(false)` when stopped.
+fn run(
+    manager: &CopyManager,
+    files: &[(String, PathBuf)],
+    opts: &DownloadOptions,
+    on_event: &mut dyn FnMut(&JobEvent),
+    stop: &dyn Fn() -> bool,
+) -> Result<bool> {
+    let name = opts
+        .display_name
+        .clone()
+        .unwrap_or_else(|| display_name(files));
+    let job = manager.create_job(&name, JobType::Download)?;
+    let pairs: Vec<(&str, String)> = files
+        .iter()
+        .map(|(u, p)| (u.as_str(), p.to_string_lossy().into_owned()))
+        .collect();
+    let setup = job
+        .set_priority(opts.priority)
+        .and_then(|()| job.add_file_set(&pairs))
+        .and_then(|()| job.resume());
+    if let Err(e) = setup {
+        let _ = job.cancel();
+        return Err(e);
+    }
+    let mut events = job.events()?;
+    loop {
+        if stop() {
+            let _ = job.cancel();
+            return Ok(false);
+        }
+        let Some(ev) = events.next_event(Some(LOOK))? else {
+            if events.is_ended() {
+                break;
+            }
+            continue;
+        };
+        on_event(&ev);
+    }
+    match job.get_state()? {
+        JobState::Transferred => match job.complete()? {
+            Completion::All => Ok(true),
+            _ => Err(Error::new(
+                crate::codes::PARTIAL_COMPLETE,
+                "the download completed without every file",
+            )),
+        },
+        JobState::Error => {
+            let err = job.get_error().map(|e| Error::from(&e));
+            let _ = job.cancel();
+            Err(err.unwrap_or_else(|e| e))
+        }
+        // Cancelled or completed by someone else, or the manager closed.
+        state => Err(Error::invalid_state(format!(
+            "the download's job ended {state} before its files arrived"
+        ))),
+    }
+}
+
+/// Where each URL goes (see [`download`]).
+fn destinations(urls: &[&str], dest: &Path) -> Result<Vec<(String, PathBuf)>> {
+    if urls.is_empty() {
+        return Err(Error::invalid_arg("no URLs to download"));
+    }
+    // `dir/` names a directory even before it exists.
+    let dir_like = dest.as_os_str().to_string_lossy().ends_with('/');
+    let dest = std::path::absolute(dest)
+        .map_err(|e| Error::from_io(&format!("resolve {}", dest.display()), &e))?;
+    if urls.len() == 1 && !dest.is_dir() && !dir_like {
+        return Ok(vec![(urls[0].to_string(), dest)]);
+    }
+    std::fs::create_dir_all(&dest)
+        .map_err(|e| Error::from_io(&format!("create {}", dest.display()), &e))?;
+    let mut out: Vec<(String, PathBuf)> = Vec::with_capacity(urls.len());
+    for url in urls {
+        let path = dest.join(file_name_from_url(url));
+        if let Some((other, _)) = out.iter().find(|(_, p)| *p == path) {
+            return Err(Error::invalid_arg(format!(
+                "{other} and {url} would both be saved as {}",
+                path.display()
+            )));
+        }
+        out.push((url.to_string(), path));
+    }
+    Ok(out)
+}
+
+fn display_name(files: &[(String, PathBuf)]) -> String {
+    let first = files
+        .first()
+        .and_then(|(_, l)| l.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut s = format!("bgcopy download {first}");
+    if files.len() > 1 {
+        s.push_str(&format!(" and {} more", files.len() - 1));
+    }
+    s.chars().take(256).collect()
+}
