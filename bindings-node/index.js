@@ -67,4 +67,49 @@ for (const name of ['JobState', 'Priority', 'JobType', 'ErrorContext', 'EventKin
   for (const [key, value] of Object.entries(e)) if (typeof value === 'number') e[value] = key
 }
 
+// The error classes. The addon throws `Error` objects named `BgCopyError` that carry
+// `code` (the symbol), `hresult`, `kind` (the core's error kind) and `status`; these
+// classes recognise them with `instanceof` (`err instanceof HttpError`), and building
+// one in JS (`new BgCopyError(...)`) gives the same fields.
+function isBgCopyError(e) {
+  return e instanceof Error && typeof e.hresult === 'number' && typeof e.kind === 'string'
+}
+
+class BgCopyError extends Error {
+  constructor(message, { code = 'UNEXPECTED', hresult = 0x8000ffff, kind = 'OTHER', status = null } = {}) {
+    super(message)
+    this.name = 'BgCopyError'
+    this.code = code
+    this.hresult = hresult
+    this.kind = kind
+    this.status = status
+  }
+
+  static [Symbol.hasInstance](e) {
+    return isBgCopyError(e)
+  }
+}
+
+function kindClass(name, kind) {
+  const cls = {
+    [name]: class extends BgCopyError {
+      static [Symbol.hasInstance](e) {
+        return isBgCopyError(e) && e.kind === kind
+      }
+    },
+  }[name]
+  return cls
+}
+
+binding.BgCopyError = BgCopyError
+binding.HttpError = kindClass('HttpError', 'HTTP')
+binding.ServerError = kindClass('ServerError', 'SERVER')
+binding.NetworkError = kindClass('NetworkError', 'NETWORK')
+binding.LocalFileError = kindClass('LocalFileError', 'LOCAL')
+binding.ValidationError = kindClass('ValidationError', 'VALIDATION')
+binding.InvalidArgumentError = kindClass('InvalidArgumentError', 'INVALID_ARGUMENT')
+binding.InvalidStateError = kindClass('InvalidStateError', 'INVALID_STATE')
+binding.NotFoundError = kindClass('NotFoundError', 'NOT_FOUND')
+binding.StoreError = kindClass('StoreError', 'STORE')
+
 module.exports = binding

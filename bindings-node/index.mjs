@@ -18,6 +18,16 @@ export const {
   SecurityFlags,
   BYTES_UNKNOWN,
   VERSION,
+  BgCopyError,
+  HttpError,
+  ServerError,
+  NetworkError,
+  LocalFileError,
+  ValidationError,
+  InvalidArgumentError,
+  InvalidStateError,
+  NotFoundError,
+  StoreError,
 } = bgcopy
 
 export default bgcopy

@@ -30,10 +30,11 @@ if (state === JobState.Transferred) {
   console.log(`still ${JobState[state]}; the job continues on the next open`)
 }
 
-// Calls throw an Error with the symbolic name and the HRESULT.
+// Calls throw a BgCopyError (code, hresult, kind, status); one class per kind.
 try {
   job.resume() // the job is final now
 } catch (err) {
-  console.error(err.code, `0x${err.hresult.toString(16)}`) // INVALID_STATE 0x80200002
+  // err instanceof BgCopyError && err instanceof InvalidStateError (HttpError, NetworkError, …)
+  console.error(err.code, `0x${err.hresult.toString(16)}`, err.kind) // INVALID_STATE 0x80200002 INVALID_STATE
 }
 manager.close()

@@ -735,6 +735,13 @@ impl CopyError {
         self.error.get_file().or_throw(env).map(CopyFile::new)
     }
 
+    /// This error as the `BgCopyError` a call would throw for it (`HttpError` with
+    /// `status` for an HTTP error, …), e.g. to reject a promise with it.
+    #[napi(ts_return_type = "BgCopyError")]
+    pub fn to_error<'e>(&self, env: &'e Env) -> Result<Unknown<'e>> {
+        crate::error::object(env, &bgcopy::Error::from(&self.error))
+    }
+
     /// What went wrong, for people.
     #[napi]
     pub fn get_error_description(&self) -> String {
