@@ -52,4 +52,50 @@ export declare class NotFoundError extends BgCopyError {}
 /** The state directory's store cannot be used. */
 export declare class StoreError extends BgCopyError {}
 
+/** One event of a job's stream (`job.events()`, `download({ onProgress })`). */
+export interface JobEvent {
+  /** What it reports. */
+  kind: 'STATE_CHANGED' | 'PROGRESS' | 'FILE_TRANSFERRED' | 'ERROR'
+  /** The job's state with this event. */
+  state: JobState
+  /** The job's progress when the event was delivered. */
+  progress: JobProgress
+  /** FILE_TRANSFERRED (and an ERROR about one file): the file's index, else `null`. */
+  fileIndex: number | null
+  /** ERROR: what failed (`HttpError` with `status`, …), else `null`. */
+  error: BgCopyError | null
+  /** The journal entry's number (0 for progress and the first state). */
+  seq: number
+  /** When it happened. */
+  time: Date
+}
+export interface CopyJob {
+  /**
+   * This job's events from now on: its state now, then every state change, file
+   * transferred, error and (at most every 200 ms) progress, ending after the first
+   * state `wait()` resolves on. Sees changes made by any process. An aborted `signal`
+   * rejects with its reason; `break` releases the stream.
+   */
+  events(options?: { signal?: AbortSignal }): AsyncGenerator<JobEvent, void, undefined>
+}
+/**
+ * Download `urls` (one URL or several) into `dest` and resolve with each file's path.
+ * `dest` is a directory (made if missing; names from the URLs, like `curl -O`) or, for
+ * one URL, the file's own path when it is not an existing directory and does not end
+ * with `/`. The manager is opened on `stateDir` (default: the platform's), one job made
+ * (priority `Foreground`), followed, completed. On failure the job is cancelled and its
+ * typed error thrown (`HttpError` with `status`, …); an aborted `signal` cancels the job
+ * and rejects with the signal's reason.
+ */
+export declare function download(
+  urls: string | string[],
+  dest: string,
+  options?: {
+    stateDir?: string | null
+    priority?: Priority | null
+    signal?: AbortSignal
+    onProgress?: (event: JobEvent) => void
+  },
+): Promise<string[]>
+
 /* Generated from the Rust sources: */

@@ -52,6 +52,52 @@ export declare class NotFoundError extends BgCopyError {}
 /** The state directory's store cannot be used. */
 export declare class StoreError extends BgCopyError {}
 
+/** One event of a job's stream (`job.events()`, `download({ onProgress })`). */
+export interface JobEvent {
+  /** What it reports. */
+  kind: 'STATE_CHANGED' | 'PROGRESS' | 'FILE_TRANSFERRED' | 'ERROR'
+  /** The job's state with this event. */
+  state: JobState
+  /** The job's progress when the event was delivered. */
+  progress: JobProgress
+  /** FILE_TRANSFERRED (and an ERROR about one file): the file's index, else `null`. */
+  fileIndex: number | null
+  /** ERROR: what failed (`HttpError` with `status`, …), else `null`. */
+  error: BgCopyError | null
+  /** The journal entry's number (0 for progress and the first state). */
+  seq: number
+  /** When it happened. */
+  time: Date
+}
+export interface CopyJob {
+  /**
+   * This job's events from now on: its state now, then every state change, file
+   * transferred, error and (at most every 200 ms) progress, ending after the first
+   * state `wait()` resolves on. Sees changes made by any process. An aborted `signal`
+   * rejects with its reason; `break` releases the stream.
+   */
+  events(options?: { signal?: AbortSignal }): AsyncGenerator<JobEvent, void, undefined>
+}
+/**
+ * Download `urls` (one URL or several) into `dest` and resolve with each file's path.
+ * `dest` is a directory (made if missing; names from the URLs, like `curl -O`) or, for
+ * one URL, the file's own path when it is not an existing directory and does not end
+ * with `/`. The manager is opened on `stateDir` (default: the platform's), one job made
+ * (priority `Foreground`), followed, completed. On failure the job is cancelled and its
+ * typed error thrown (`HttpError` with `status`, …); an aborted `signal` cancels the job
+ * and rejects with the signal's reason.
+ */
+export declare function download(
+  urls: string | string[],
+  dest: string,
+  options?: {
+    stateDir?: string | null
+    priority?: Priority | null
+    signal?: AbortSignal
+    onProgress?: (event: JobEvent) => void
+  },
+): Promise<string[]>
+
 /* Generated from the Rust sources: */
 
 /**
@@ -357,6 +403,8 @@ export declare class CopyJob {
   setMinimumRetryDelay(seconds: number): void
   /** Errors seen (transient and fatal, plus restarts of changed files); never reset. */
   getErrorCount(): number
+  /** This job's event stream (what `job.events()` reads; use that). */
+  _eventStream(): JobEventStream
   /**
    * Resolve once the job is `Transferred`, `Error`, `Acknowledged` or `Cancelled`
    * (or the manager closes), or when `timeoutMs` passes (omitted, `null` or
@@ -435,6 +483,36 @@ export declare class CopyManager {
   close(): void
 }
 
+/**
+ * A one-call download running on a thread of its own (`_download(...)`; index.js's
+ * `download()` reads it).
+ */
+export declare class DownloadTask {
+  /** The next event or the end within `timeoutMs`, or `null`. */
+  next(timeoutMs: number): Promise<DownloadStep | null>
+  /** Stop: the job is cancelled, and the end comes as `cancelled`. */
+  cancel(): void
+}
+
+/** A job's event stream (`job._eventStream()`; index.js's `job.events()` reads it). */
+export declare class JobEventStream {
+  /**
+   * The next event within `timeoutMs`, or `null` (the time passed, or the stream
+   * ended: `ended`).
+   */
+  next(timeoutMs: number): Promise<RawJobEvent | null>
+  /** The stream delivered its last event (or was closed). */
+  get ended(): boolean
+  /** Release the stream (idempotent). */
+  close(): void
+}
+
+/**
+ * Start the core's one-call download of `urls` into `dest` on a thread (index.js's
+ * `download()` is the API).
+ */
+export declare function _download(urls: Array<string>, dest: string, stateDir?: string | undefined | null, priority?: Priority | undefined | null): DownloadTask
+
 /** How credentials are sent (BG_AUTH_SCHEME's BASIC, and BEARER, which bgcopy adds). */
 export declare enum AuthScheme {
   /** `Authorization: Basic` with a user name and password (BITS value 1). */
@@ -451,7 +529,10 @@ export declare enum AuthTarget {
   Proxy = 2,
 }
 
-/** `bytesTotal` while a size is not yet known: 2^64 - 1 (u64::MAX), as a `bigint`. */
+/**
+ * The contract's value for a size not yet known: 2^64 - 1 (u64::MAX), as a `bigint`.
+ * Progress objects report `null` instead (a `number` cannot hold it exactly).
+ */
 export declare const BYTES_UNKNOWN: bigint
 
 /**
@@ -478,6 +559,17 @@ export interface CopyCallback {
   jobModification?: (job: CopyJob) => unknown
   /** One file's bytes are all transferred (flag `FileTransferred`). */
   fileTransferred?: (job: CopyJob, file: CopyFile) => unknown
+}
+
+/**
+ * What `DownloadTask.next` gives: an event, or the end (`done`: the paths, or
+ * `cancelled`).
+ */
+export interface DownloadStep {
+  event?: RawJobEvent
+  done: boolean
+  cancelled: boolean
+  paths?: Array<string>
 }
 
 /** Where an error came from (BG_ERROR_CONTEXT). */
@@ -549,10 +641,7 @@ export declare enum EventKind {
   Modified = 3,
 }
 
-/**
- * Progress of one file (BG_FILE_PROGRESS). Byte counts are `bigint`: exact.
- * A file's expected digest (`getExpectedHash()`).
- */
+/** A file's expected digest (`getExpectedHash()`). */
 export interface ExpectedHash {
   /** `'sha256'`. */
   algorithm: string
@@ -560,21 +649,25 @@ export interface ExpectedHash {
   hex: string
 }
 
+/** Progress of one file (BG_FILE_PROGRESS). Byte counts are `number`s. */
 export interface FileProgress {
-  /** The file's size; `BYTES_UNKNOWN` until known. */
-  bytesTotal: bigint
+  /** The file's size; `null` until known. */
+  bytesTotal: number | null
   /** Bytes transferred so far. */
-  bytesTransferred: bigint
+  bytesTransferred: number
   /** True only once `complete()` made the file visible at its local path. */
   completed: boolean
 }
 
-/** Progress of a whole job (BG_JOB_PROGRESS). Byte counts are `bigint`: exact. */
+/**
+ * Progress of a whole job (BG_JOB_PROGRESS). Byte counts are `number`s (exact below
+ * 2^53, 8 PiB), so `JSON.stringify` and arithmetic work.
+ */
 export interface JobProgress {
-  /** Sum of the file sizes; `BYTES_UNKNOWN` until every size is known; 0n without files. */
-  bytesTotal: bigint
+  /** Sum of the file sizes; `null` until every size is known; 0 without files. */
+  bytesTotal: number | null
   /** Bytes transferred so far. */
-  bytesTransferred: bigint
+  bytesTransferred: number
   /** Number of files. */
   filesTotal: number
   /** Number of files whose bytes are all transferred. */
@@ -730,6 +823,27 @@ export declare enum ProxyUsage {
   NoProxy = 1,
   /** The job's own proxy URL and bypass list. */
   Override = 2,
+}
+
+/**
+ * One event of a job's stream as the addon gives it (index.js turns it into the
+ * `JobEvent` object, its error into a `BgCopyError`).
+ */
+export interface RawJobEvent {
+  /** `'STATE_CHANGED'`, `'PROGRESS'`, `'FILE_TRANSFERRED'` or `'ERROR'`. */
+  kind: string
+  state: JobState
+  progress: JobProgress
+  fileIndex?: number
+  /** ERROR: the error's message (`SYMBOL (0xCODE): text`), symbol, code, kind, status. */
+  errorMessage?: string
+  errorCode?: string
+  errorHresult?: number
+  errorKind?: string
+  errorStatus?: number
+  seq: number
+  /** Milliseconds since the Unix epoch. */
+  timeMs: number
 }
 
 /**

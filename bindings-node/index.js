@@ -112,4 +112,74 @@ binding.InvalidStateError = kindClass('InvalidStateError', 'INVALID_STATE')
 binding.NotFoundError = kindClass('NotFoundError', 'NOT_FOUND')
 binding.StoreError = kindClass('StoreError', 'STORE')
 
+// A job's events as an async iterator: its state now, then every state change, file
+// transferred, error and (at most every 200 ms) progress, ending after the first state
+// wait() resolves on. Each wait runs on the thread pool in quarter-second slices, so an
+// AbortSignal (rejecting with its reason) or a `break` releases the stream at once.
+const SLICE_MS = 250
+
+function jobEvent(raw) {
+  const error =
+    raw.errorMessage == null
+      ? null
+      : new BgCopyError(raw.errorMessage, {
+          code: raw.errorCode,
+          hresult: raw.errorHresult,
+          kind: raw.errorKind,
+          status: raw.errorStatus ?? null,
+        })
+  return {
+    kind: raw.kind,
+    state: raw.state,
+    progress: raw.progress,
+    fileIndex: raw.fileIndex ?? null,
+    error,
+    seq: raw.seq,
+    time: new Date(raw.timeMs),
+  }
+}
+
+binding.CopyJob.prototype.events = async function* events({ signal } = {}) {
+  signal?.throwIfAborted()
+  const stream = this._eventStream()
+  try {
+    for (;;) {
+      signal?.throwIfAborted()
+      const raw = await stream.next(SLICE_MS)
+      if (raw === null) {
+        if (stream.ended) return
+        continue
+      }
+      yield jobEvent(raw)
+    }
+  } finally {
+    stream.close()
+  }
+}
+
+// The one-call download: the core opens the manager, makes one job, follows it,
+// completes it and returns the paths; on failure the job is cancelled and the typed
+// error thrown; an AbortSignal cancels the job and rejects with the signal's reason.
+binding.download = async function download(urls, dest, { stateDir = null, priority = null, signal, onProgress } = {}) {
+  signal?.throwIfAborted()
+  const list = typeof urls === 'string' ? [urls] : [...urls]
+  const task = binding._download(list, dest, stateDir, priority)
+  const abort = () => task.cancel()
+  signal?.addEventListener('abort', abort, { once: true })
+  try {
+    for (;;) {
+      const step = await task.next(SLICE_MS)
+      if (step === null) continue
+      if (step.event) {
+        onProgress?.(jobEvent(step.event))
+        continue
+      }
+      if (step.cancelled) throw signal?.reason ?? new DOMException('The download was aborted', 'AbortError')
+      return step.paths
+    }
+  } finally {
+    signal?.removeEventListener('abort', abort)
+  }
+}
+
 module.exports = binding

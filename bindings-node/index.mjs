@@ -28,6 +28,10 @@ export const {
   InvalidStateError,
   NotFoundError,
   StoreError,
+  download,
+  JobEventStream,
+  DownloadTask,
+  _download,
 } = bgcopy
 
 export default bgcopy

@@ -1,24 +1,30 @@
-import { BYTES_UNKNOWN, CopyManager, JobState, NotifyFlags, Priority } from 'bgcopy'
+import { CopyManager, HttpError, JobState, Priority, download } from 'bgcopy'
 
 const [url = 'https://example.com/file.iso', dest = '/tmp/file.iso'] = process.argv.slice(2)
 
-// The durable job store: $BGCOPY_STATE_DIR, else ~/.local/share/bgcopy (or pass a dir).
+// The common case in one call: a job made, followed, completed; on failure the job is
+// cancelled and the typed error thrown. An AbortSignal cancels it.
+try {
+  const [path] = await download(url, `${dest}.copy`, { signal: AbortSignal.timeout(3_600_000) })
+  console.log('downloaded', path)
+} catch (err) {
+  if (!(err instanceof HttpError)) throw err
+  console.error(`HTTP ${err.status}: ${err.message}`) // HTTP 404: HTTP_404 (0x80190194): …
+}
+
+// The BITS model: a durable job (store: $BGCOPY_STATE_DIR, else ~/.local/share/bgcopy).
 const manager = CopyManager.open()
 const job = manager.createJob('my download')
 job.addFile(url, dest)
 job.setPriority(Priority.Foreground)
-job.setNotifyFlags(NotifyFlags.JobModification | NotifyFlags.JobTransferred | NotifyFlags.JobError)
-job.setNotifyInterface({
-  // Called on the JS thread; byte counts are bigint.
-  jobModification(job) {
-    const { bytesTransferred, bytesTotal } = job.getProgress()
-    console.log(`${bytesTransferred} / ${bytesTotal === BYTES_UNKNOWN ? '?' : bytesTotal} bytes`)
-  },
-})
 job.resume()
+// Its events: state changes, progress (byte counts are numbers), files, errors.
+for await (const ev of job.events()) {
+  const { bytesTransferred, bytesTotal } = ev.progress
+  if (ev.kind === 'PROGRESS') console.log(`${bytesTransferred} / ${bytesTotal ?? '?'} bytes`)
+}
 
-// A Promise: the event loop keeps running while the job transfers.
-const state = await job.wait(3_600_000)
+const state = await job.wait(3_600_000) // a Promise: the event loop keeps running
 if (state === JobState.Transferred) {
   console.log(job.complete(), dest) // the file appears now, atomically
 } else if (state === JobState.Error) {

@@ -551,6 +551,13 @@ impl CopyJob {
         self.job.get_error_count().or_throw(env)
     }
 
+    /// This job's event stream (what `job.events()` reads; use that).
+    #[napi(js_name = "_eventStream")]
+    pub fn event_stream(&self, env: &Env) -> Result<crate::idioms::JobEventStream> {
+        let stream = self.job.events().or_throw(env)?;
+        Ok(crate::idioms::JobEventStream::new(stream, self.mgr.clone()))
+    }
+
     /// Resolve once the job is `Transferred`, `Error`, `Acknowledged` or `Cancelled`
     /// (or the manager closes), or when `timeoutMs` passes (omitted, `null` or
     /// `Infinity`: no timeout), with the job's state then. Never blocks the event

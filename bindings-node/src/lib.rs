@@ -24,6 +24,7 @@
 mod args;
 mod callback;
 mod error;
+mod idioms;
 mod job;
 mod manager;
 mod types;

@@ -1,6 +1,6 @@
 //! The values of docs/spec.md §2 as JS: enums (numbers, `JobState.Suspended`), progress with
-//! `bigint` byte counts (exact over the whole u64 range), times as `Date`, and the
-//! manager options.
+//! `number` byte counts (`null` for an unknown size), times as `Date`, and the manager
+//! options.
 
 use crate::args;
 use crate::error::{OrThrow, invalid_arg};
@@ -9,7 +9,8 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::time::Duration;
 
-/// `bytesTotal` while a size is not yet known: 2^64 - 1 (u64::MAX), as a `bigint`.
+/// The contract's value for a size not yet known: 2^64 - 1 (u64::MAX), as a `bigint`.
+/// Progress objects report `null` instead (a `number` cannot hold it exactly).
 #[napi]
 pub const BYTES_UNKNOWN: u64 = bgcopy::BYTES_UNKNOWN;
 
@@ -78,13 +79,43 @@ const _: () = {
     assert!(SecurityFlags::AllowHttpsToHttp as u32 == s::ALLOW_HTTPS_TO_HTTP);
 };
 
-/// Progress of a whole job (BG_JOB_PROGRESS). Byte counts are `bigint`: exact.
+/// A byte count as a JS `number` (exact below 2^53 bytes, 8 PiB).
+pub(crate) fn byte_count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A size as a JS `number`, or `null` while unknown (the core's `BYTES_UNKNOWN`).
+pub struct Size(Option<i64>);
+
+pub(crate) fn size(n: u64) -> Size {
+    Size((n != bgcopy::BYTES_UNKNOWN).then(|| byte_count(n)))
+}
+
+impl TypeName for Size {
+    fn type_name() -> &'static str {
+        "number | null"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Number
+    }
+}
+
+impl ToNapiValue for Size {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
+        // `null`, not a missing property, for an unknown size.
+        unsafe { Option::<i64>::to_napi_value(env, val.0) }
+    }
+}
+
+/// Progress of a whole job (BG_JOB_PROGRESS). Byte counts are `number`s (exact below
+/// 2^53, 8 PiB), so `JSON.stringify` and arithmetic work.
 #[napi(object, object_from_js = false)]
 pub struct JobProgress {
-    /// Sum of the file sizes; `BYTES_UNKNOWN` until every size is known; 0n without files.
-    pub bytes_total: u64,
+    /// Sum of the file sizes; `null` until every size is known; 0 without files.
+    #[napi(ts_type = "number | null")]
+    pub bytes_total: Size,
     /// Bytes transferred so far.
-    pub bytes_transferred: u64,
+    pub bytes_transferred: i64,
     /// Number of files.
     pub files_total: u32,
     /// Number of files whose bytes are all transferred.
@@ -94,15 +125,14 @@ pub struct JobProgress {
 impl From<bgcopy::JobProgress> for JobProgress {
     fn from(p: bgcopy::JobProgress) -> Self {
         JobProgress {
-            bytes_total: p.bytes_total,
-            bytes_transferred: p.bytes_transferred,
+            bytes_total: size(p.bytes_total),
+            bytes_transferred: byte_count(p.bytes_transferred),
             files_total: p.files_total,
             files_transferred: p.files_transferred,
         }
     }
 }
 
-/// Progress of one file (BG_FILE_PROGRESS). Byte counts are `bigint`: exact.
 /// A file's expected digest (`getExpectedHash()`).
 #[napi(object, object_from_js = false)]
 pub struct ExpectedHash {
@@ -123,12 +153,14 @@ pub struct ProxySettings {
     pub bypass: String,
 }
 
+/// Progress of one file (BG_FILE_PROGRESS). Byte counts are `number`s.
 #[napi(object, object_from_js = false)]
 pub struct FileProgress {
-    /// The file's size; `BYTES_UNKNOWN` until known.
-    pub bytes_total: u64,
+    /// The file's size; `null` until known.
+    #[napi(ts_type = "number | null")]
+    pub bytes_total: Size,
     /// Bytes transferred so far.
-    pub bytes_transferred: u64,
+    pub bytes_transferred: i64,
     /// True only once `complete()` made the file visible at its local path.
     pub completed: bool,
 }
@@ -136,8 +168,8 @@ pub struct FileProgress {
 impl From<bgcopy::FileProgress> for FileProgress {
     fn from(p: bgcopy::FileProgress) -> Self {
         FileProgress {
-            bytes_total: p.bytes_total,
-            bytes_transferred: p.bytes_transferred,
+            bytes_total: size(p.bytes_total),
+            bytes_transferred: byte_count(p.bytes_transferred),
             completed: p.completed,
         }
     }

@@ -39,6 +39,8 @@ describe('quick start', () => {
     const { stdout, stderr } = await runExample(`${origin.http}/f/qs-ok?size=1500000&rate=1000000`, dest)
     assert.match(stdout, /[1-9]\d* \/ 1500000 bytes/)
     assert.match(stdout, new RegExp(`^OK ${dest}$`, 'm'))
+    assert.match(stdout, new RegExp(`^downloaded ${dest}.copy$`, 'm'))
+    assert.equal(readFileSync(`${dest}.copy`).length, 1500000)
     assert.match(stderr, /INVALID_STATE 0x80200002/)
     const data = readFileSync(dest)
     assert.equal(data.length, 1500000)
@@ -48,5 +50,6 @@ describe('quick start', () => {
   it('reports an error', async () => {
     const { stderr } = await runExample(`${origin.http}/f/qs-404?status=404`, join(tmp.dir, 'nf.bin'))
     assert.match(stderr, /failed: HTTP_404 \(0x80190194\): /)
+    assert.match(stderr, /HTTP 404: HTTP_404 \(0x80190194\): /)
   })
 })

@@ -120,7 +120,7 @@ class Recorder {
   }
 }
 
-const bytes = (n) => (n === BYTES_UNKNOWN ? 'UNKNOWN' : Number(n))
+const bytes = (n) => (n === null ? 'UNKNOWN' : n)
 
 function countMatches(spec, n) {
   const s = String(spec)
@@ -281,7 +281,7 @@ class Run {
         const end = Date.now() + timeout
         for (;;) {
           const p = job.getProgress()
-          if (p.bytesTransferred >= BigInt(step.at_least)) return
+          if (p.bytesTransferred >= step.at_least) return
           if (Date.now() > end) {
             throw new Error(
               `${p.bytesTransferred} bytes after ${timeout} ms, wanted ${step.at_least} ` +

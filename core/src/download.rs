@@ -39,8 +39,8 @@ const LOOK: Duration = Duration::from_millis(100);
 
 /// Download `urls` into `dest` and return each file's path, in the order of `urls`.
 /// `dest` is a directory (created if missing; each file named from its URL's last path
-/// segment, like `curl -O`), or, for a single URL, the file's own path when it is not
-/// an existing directory and does not end with `/`.
+/// segment, like `curl -O`), or, for a single URL, the file's own path (its directory
+/// created if missing) when it is not an existing directory and does not end with `/`.
 pub fn download(urls: &[&str], dest: &Path, opts: &DownloadOptions) -> Result<Vec<PathBuf>> {
     download_until(urls, dest, opts, &mut |_| {}, &|| false)
         .map(|done| done.expect("never stopped"))
@@ -134,6 +134,10 @@ fn destinations(urls: &[&str], dest: &Path) -> Result<Vec<(String, PathBuf)>> {
     let dest = std::path::absolute(dest)
         .map_err(|e| Error::from_io(&format!("resolve {}", dest.display()), &e))?;
     if urls.len() == 1 && !dest.is_dir() && !dir_like {
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::from_io(&format!("create {}", parent.display()), &e))?;
+        }
         return Ok(vec![(urls[0].to_string(), dest)]);
     }
     std::fs::create_dir_all(&dest)

@@ -1,0 +1,252 @@
+//! What index.js builds the Node idioms from: a job's event stream (`job.events()`, an
+//! async iterator) and the one-call download (`download()`), both the core's. Their
+//! blocking waits run on libuv's thread pool in slices (`next(timeoutMs)`), so the event
+//! loop never blocks and an `AbortSignal` is heard within a slice.
+
+use crate::error::to_js;
+use crate::manager::Mgr;
+use crate::types::{JobProgress, JobState, Priority};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One event of a job's stream as the addon gives it (index.js turns it into the
+/// `JobEvent` object, its error into a `BgCopyError`).
+#[napi(object, object_from_js = false)]
+pub struct RawJobEvent {
+    /// `'STATE_CHANGED'`, `'PROGRESS'`, `'FILE_TRANSFERRED'` or `'ERROR'`.
+    pub kind: String,
+    pub state: JobState,
+    pub progress: JobProgress,
+    pub file_index: Option<u32>,
+    /// ERROR: the error's message (`SYMBOL (0xCODE): text`), symbol, code, kind, status.
+    pub error_message: Option<String>,
+    pub error_code: Option<String>,
+    pub error_hresult: Option<u32>,
+    pub error_kind: Option<String>,
+    pub error_status: Option<u32>,
+    pub seq: i64,
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: f64,
+}
+
+impl From<bgcopy::JobEvent> for RawJobEvent {
+    fn from(e: bgcopy::JobEvent) -> Self {
+        let err = e.error.as_ref();
+        RawJobEvent {
+            kind: e.kind.name().to_string(),
+            state: e.state.into(),
+            progress: e.progress.into(),
+            file_index: e.file_index,
+            error_message: err.map(|e| e.to_string()),
+            error_code: err.map(|e| e.symbol()),
+            error_hresult: err.map(|e| e.code()),
+            error_kind: err.map(|e| e.kind().name().to_string()),
+            error_status: err.and_then(|e| e.http_status()).map(u32::from),
+            seq: i64::try_from(e.seq).unwrap_or(i64::MAX),
+            time_ms: bgcopy::to_ms(e.time) as f64,
+        }
+    }
+}
+
+/// A job's event stream (`job._eventStream()`; index.js's `job.events()` reads it).
+#[napi]
+pub struct JobEventStream {
+    stream: Arc<Mutex<Option<bgcopy::JobEvents>>>,
+    _mgr: Arc<Mgr>,
+}
+
+impl JobEventStream {
+    pub(crate) fn new(stream: bgcopy::JobEvents, mgr: Arc<Mgr>) -> Self {
+        JobEventStream {
+            stream: Arc::new(Mutex::new(Some(stream))),
+            _mgr: mgr,
+        }
+    }
+}
+
+/// Waits for the next event on the thread pool.
+pub struct NextEvent {
+    stream: Arc<Mutex<Option<bgcopy::JobEvents>>>,
+    timeout: Duration,
+}
+
+impl Task for NextEvent {
+    type Output = bgcopy::Result<Option<bgcopy::JobEvent>>;
+    type JsValue = Option<RawJobEvent>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let mut g = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(match g.as_mut() {
+            Some(s) => s.next_event(Some(self.timeout)),
+            None => Ok(None),
+        })
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        output
+            .map(|e| e.map(RawJobEvent::from))
+            .map_err(|e| to_js(&env, &e))
+    }
+}
+
+#[napi]
+impl JobEventStream {
+    /// The next event within `timeoutMs`, or `null` (the time passed, or the stream
+    /// ended: `ended`).
+    #[napi(ts_return_type = "Promise<RawJobEvent | null>")]
+    pub fn next(&self, timeout_ms: u32) -> AsyncTask<NextEvent> {
+        AsyncTask::new(NextEvent {
+            stream: self.stream.clone(),
+            timeout: Duration::from_millis(timeout_ms.into()),
+        })
+    }
+
+    /// The stream delivered its last event (or was closed).
+    #[napi(getter)]
+    pub fn ended(&self) -> bool {
+        self.stream
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_none_or(|s| s.is_ended())
+    }
+
+    /// Release the stream (idempotent).
+    #[napi]
+    pub fn close(&self) {
+        self.stream.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+/// What the download thread sends (private to the addon: index.js never sees it).
+pub enum Msg {
+    Event(bgcopy::JobEvent),
+    Done(bgcopy::Result<Option<Vec<std::path::PathBuf>>>),
+}
+
+/// A one-call download running on a thread of its own (`_download(...)`; index.js's
+/// `download()` reads it).
+#[napi]
+pub struct DownloadTask {
+    rx: Arc<Mutex<Receiver<Msg>>>,
+    stop: Arc<AtomicBool>,
+}
+
+/// What `DownloadTask.next` gives: an event, or the end (`done`: the paths, or
+/// `cancelled`).
+#[napi(object, object_from_js = false)]
+pub struct DownloadStep {
+    pub event: Option<RawJobEvent>,
+    pub done: bool,
+    pub cancelled: bool,
+    pub paths: Option<Vec<String>>,
+}
+
+/// Waits for the download's next message on the thread pool.
+pub struct NextStep {
+    rx: Arc<Mutex<Receiver<Msg>>>,
+    timeout: Duration,
+}
+
+impl Task for NextStep {
+    type Output = Option<Msg>;
+    type JsValue = Option<DownloadStep>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let rx = self.rx.lock().unwrap_or_else(|p| p.into_inner());
+        match rx.recv_timeout(self.timeout) {
+            Ok(m) => Ok(Some(m)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            // The thread ended without a word: it cannot (it always sends Done).
+            Err(RecvTimeoutError::Disconnected) => Ok(Some(Msg::Done(Err(bgcopy::Error::new(
+                bgcopy::codes::E_UNEXPECTED,
+                "the download thread ended",
+            ))))),
+        }
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        Ok(match output {
+            None => None,
+            Some(Msg::Event(e)) => Some(DownloadStep {
+                event: Some(e.into()),
+                done: false,
+                cancelled: false,
+                paths: None,
+            }),
+            Some(Msg::Done(r)) => {
+                let r = r.map_err(|e| to_js(&env, &e))?;
+                Some(DownloadStep {
+                    event: None,
+                    done: true,
+                    cancelled: r.is_none(),
+                    paths: r.map(|p| {
+                        p.into_iter()
+                            .map(|p| p.to_string_lossy().into_owned())
+                            .collect()
+                    }),
+                })
+            }
+        })
+    }
+}
+
+#[napi]
+impl DownloadTask {
+    /// The next event or the end within `timeoutMs`, or `null`.
+    #[napi(ts_return_type = "Promise<DownloadStep | null>")]
+    pub fn next(&self, timeout_ms: u32) -> AsyncTask<NextStep> {
+        AsyncTask::new(NextStep {
+            rx: self.rx.clone(),
+            timeout: Duration::from_millis(timeout_ms.into()),
+        })
+    }
+
+    /// Stop: the job is cancelled, and the end comes as `cancelled`.
+    #[napi]
+    pub fn cancel(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Start the core's one-call download of `urls` into `dest` on a thread (index.js's
+/// `download()` is the API).
+#[napi(js_name = "_download")]
+#[cfg_attr(test, allow(dead_code))] // registered with Node by the macro, not called from Rust
+pub fn download(
+    urls: Vec<String>,
+    dest: String,
+    state_dir: Option<String>,
+    priority: Option<Priority>,
+) -> DownloadTask {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let mut opts = bgcopy::DownloadOptions::default();
+    opts.state_dir = state_dir.map(Into::into);
+    if let Some(p) = priority {
+        opts.priority = p.into();
+    }
+    std::thread::spawn(move || {
+        let refs: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let events = tx.clone();
+        let r = bgcopy::download_until(
+            &refs,
+            std::path::Path::new(&dest),
+            &opts,
+            &mut |e| {
+                let _ = events.send(Msg::Event(e.clone()));
+            },
+            &|| stop2.load(Ordering::SeqCst),
+        );
+        let _ = tx.send(Msg::Done(r));
+    });
+    DownloadTask {
+        rx: Arc::new(Mutex::new(rx)),
+        stop,
+    }
+}
