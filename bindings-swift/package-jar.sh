@@ -63,7 +63,8 @@ mkdir -p "$classes/$jna_dir" "$classes/META-INF" "$out"
 klib="$khome/lib"
 "$khome/bin/kotlinc" -nowarn -jvm-target 17 \
   -cp "$jna:$klib/kotlinx-coroutines-core-jvm.jar" -d "$classes" \
-  "$here/kotlin/src/main/kotlin/io/github/bgcopy/bgcopy.kt" "$here/kotlin/src/main/kotlin/io/github/bgcopy/CopyCallbackAdapter.kt"
+  "$here/kotlin/src/main/kotlin/io/github/bgcopy/bgcopy.kt" "$here/kotlin/src/main/kotlin/io/github/bgcopy/CopyCallbackAdapter.kt" \
+  "$here/kotlin/src/main/kotlin/io/github/bgcopy/Idioms.kt"
 # The Kotlin runtime the bindings call (a standalone jar; a Gradle build gets these as
 # dependencies instead).
 (cd "$classes" && for j in "$klib/kotlin-stdlib.jar" "$klib/kotlinx-coroutines-core-jvm.jar"; do

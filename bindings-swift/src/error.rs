@@ -39,6 +39,18 @@ impl BgCopyError {
         }
     }
 
+    /// What kind of failure it is: `HTTP`, `SERVER`, `NETWORK`, `LOCAL`, `VALIDATION`,
+    /// `INVALID_ARGUMENT`, `INVALID_STATE`, `NOT_FOUND`, `STORE` or `OTHER` (the core's
+    /// table, the same names in every language).
+    pub fn kind(&self) -> String {
+        bg::ErrorKind::of(self.code(), None).name().to_string()
+    }
+
+    /// An HTTP error's status (404, 503, …), else null/nil.
+    pub fn http_status(&self) -> Option<u16> {
+        bg::codes::http_status(self.code())
+    }
+
     /// What went wrong, for people.
     pub fn detail(&self) -> String {
         match self {

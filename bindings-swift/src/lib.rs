@@ -11,6 +11,7 @@
 
 mod callback;
 mod error;
+mod idioms;
 mod objects;
 mod oneshot;
 mod types;

@@ -20,7 +20,7 @@ type Result<T> = std::result::Result<T, BgCopyError>;
 /// the last reference goes away.
 #[derive(Debug, uniffi::Object)]
 #[uniffi::export(Debug)]
-pub struct CopyManager(bg::CopyManager);
+pub struct CopyManager(pub(crate) bg::CopyManager);
 
 #[uniffi::export]
 impl CopyManager {

@@ -56,13 +56,31 @@ pub fn download_until(
     on_event: &mut dyn FnMut(&JobEvent),
     stop: &dyn Fn() -> bool,
 ) -> Result<Option<Vec<PathBuf>>> {
-    let files = destinations(urls, dest)?;
+    destinations(urls, dest)?;
     let manager = CopyManager::open(opts.state_dir.as_deref())?;
-    let result = run(&manager, &files, opts, on_event, stop);
+    let result = manager.download_until(urls, dest, opts, on_event, stop);
     let closed = manager.close();
     let done = result?;
     closed?;
-    Ok(done.then(|| files.into_iter().map(|(_, p)| p).collect()))
+    Ok(done)
+}
+
+impl CopyManager {
+    /// [`download_until`] with this manager (its state directory;
+    /// [`DownloadOptions::state_dir`] is not used): what Kotlin's and Swift's
+    /// `manager.download(...)` forward to.
+    pub fn download_until(
+        &self,
+        urls: &[&str],
+        dest: &Path,
+        opts: &DownloadOptions,
+        on_event: &mut dyn FnMut(&JobEvent),
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<Vec<PathBuf>>> {
+        let files = destinations(urls, dest)?;
+        let done = run(self, &files, opts, on_event, stop)?;
+        Ok(done.then(|| files.into_iter().map(|(_, p)| p).collect()))
+    }
 }
 
 /// Follow one job to its end; `Ok(false)` when stopped.

@@ -2,27 +2,31 @@
 package io.github.bgcopy.examples
 
 import io.github.bgcopy.*
+import kotlinx.coroutines.runBlocking
 
-fun main() {
+fun main() = runBlocking {
     // null = the platform default ($BGCOPY_STATE_DIR, else ~/.local/share/bgcopy).
     CopyManager.open("/tmp/bgcopy-state").use { manager ->
+        // The common case in one call (suspends; cancelling the coroutine cancels it).
+        try {
+            val path = manager.download("https://example.com/a.iso", "/tmp/downloads/")
+            println("downloaded $path")
+        } catch (e: BgCopyException) {
+            println("${e.kind()} ${e.httpStatus()} ${e.symbol()}") // HTTP 404 HTTP_404
+        }
+
+        // The BITS model: a durable job, its events as a Flow.
         val job = manager.createJob("my download", JobType.DOWNLOAD)
         job.addFile("https://example.com/a.iso", "/tmp/a.iso")
         job.addFile("https://example.com/b.iso", "/tmp/b.iso")
         job.setPriority(Priority.FOREGROUND)
-        job.setNotifyFlags(
-            NotifyFlag.JOB_MODIFICATION.value or NotifyFlag.JOB_TRANSFERRED.value or NotifyFlag.JOB_ERROR.value,
-        )
-        job.setNotifyInterface(object : CopyCallbackAdapter() {
-            // Runs on a library thread; it may call any method.
-            override fun jobModification(job: CopyJob) {
-                val p = job.getProgress()
-                println("${p.bytesTransferred} / ${p.bytesTotal} bytes")
-            }
-        })
         job.resume()
-        // Blocks; in a coroutine, `job.waitAsync(3_600_000u)` suspends instead.
-        when (job.wait(3_600_000u)) {
+        job.events().collect { ev ->
+            if (ev.kind == JobEventKind.PROGRESS) {
+                println("${ev.progress.bytesTransferred} / ${ev.progress.bytesTotal} bytes")
+            }
+        }
+        when (job.getState()) {
             JobState.TRANSFERRED -> job.complete() // the files appear now, atomically
             JobState.ERROR -> job.getError().use { e ->
                 val info = e.getError()

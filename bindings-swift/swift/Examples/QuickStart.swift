@@ -1,27 +1,25 @@
 // The Swift quick start of the README (a `main.swift` of an executable target that
 // depends on the BgCopy product). Not compiled here: there is no Swift toolchain.
 import BgCopy
-
-final class Progress: CopyCallback, @unchecked Sendable {
-    // Runs on a library thread; the other notifications default to doing nothing.
-    func jobModification(job: CopyJob) throws {
-        let p = try job.getProgress()
-        print("\(p.bytesTransferred) / \(p.bytesTotal) bytes")
-    }
-}
+import Foundation
 
 do {
     // nil = the platform default ($BGCOPY_STATE_DIR, else ~/Library/Application Support/bgcopy).
     let manager = try CopyManager.open(stateDir: "/tmp/bgcopy-state")
+    // The common case in one call (cancelling the task cancels the job).
+    let path = try await manager.download(from: URL(string: "https://example.com/a.iso")!,
+                                          to: URL(fileURLWithPath: "/tmp/downloads/"))
+    print("downloaded \(path.path)")
+
+    // The BITS model: a durable job, its events as an AsyncThrowingStream.
     let job = try manager.createJob(displayName: "my download", jobType: .download)
     try job.addFile(remoteUrl: "https://example.com/a.iso", localPath: "/tmp/a.iso")
     try job.setPriority(priority: .foreground)
-    try job.setNotifyFlags(flags: NotifyFlag.jobModification.rawValue
-        | NotifyFlag.jobTransferred.rawValue | NotifyFlag.jobError.rawValue)
-    try job.setNotifyInterface(callback: Progress())
     try job.resume()
-    // Suspends; `try job.wait(timeoutMs: 3_600_000)` blocks instead.
-    switch try await job.waitAsync(timeoutMs: 3_600_000) {
+    for try await ev in job.events where ev.kind == .progress {
+        print("\(ev.progress.bytesTransferred) / \(ev.progress.bytesTotal) bytes")
+    }
+    switch try job.getState() {
     case .transferred:
         _ = try job.complete() // the files appear now, atomically
     case .error:
@@ -33,5 +31,5 @@ do {
     }
     try manager.close() // the transfers stop and the state directory is released
 } catch let e as BgCopyError {
-    print("bgcopy: \(e.symbol()) (0x\(String(e.code(), radix: 16)))")
+    print("bgcopy: \(e.kind()) \(e.symbol()) (0x\(String(e.code(), radix: 16)))")
 }

@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -1535,6 +1551,13 @@ public func FfiConverterTypeCopyFile_lower(_ value: CopyFile) -> UInt64 {
 public protocol CopyJobProtocol: AnyObject, Sendable {
     
     /**
+     * This job's event stream (Kotlin `job.events()` and Swift `job.events` read it):
+     * its state now, then every state change, file transferred, error and (at most
+     * every 200 ms) progress, until the first state `wait()` returns on.
+     */
+    func eventStream() throws  -> JobEventStream
+    
+    /**
      * Append a file: an http(s) URL and an absolute local path whose directory exists.
      */
     func addFile(remoteUrl: String, localPath: String) throws 
@@ -1882,6 +1905,20 @@ open class CopyJob: CopyJobProtocol, @unchecked Sendable, CustomDebugStringConve
 
     
 
+    
+    /**
+     * This job's event stream (Kotlin `job.events()` and Swift `job.events` read it):
+     * its state now, then every state change, file transferred, error and (at most
+     * every 200 ms) progress, until the first state `wait()` returns on.
+     */
+open func eventStream()throws  -> JobEventStream  {
+    return try  FfiConverterTypeJobEventStream_lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copyjob_event_stream(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
     
     /**
      * Append a file: an http(s) URL and an absolute local path whose directory exists.
@@ -2611,6 +2648,13 @@ public func FfiConverterTypeCopyJob_lower(_ value: CopyJob) -> UInt64 {
 public protocol CopyManagerProtocol: AnyObject, Sendable {
     
     /**
+     * Start the one-call download of `urls` into `dest` with this manager (Kotlin
+     * `manager.download(...)` and Swift `manager.download(from:to:)` read it): one
+     * FOREGROUND job, followed, completed; cancelled on failure or `cancel()`.
+     */
+    func startDownload(urls: [String], dest: String)  -> DownloadTask
+    
+    /**
      * Stop every transfer (each checkpoints), flush the store and release the state
      * directory. Jobs continue on the next `open`. Idempotent.
      */
@@ -2734,6 +2778,22 @@ public static func `open`(stateDir: String? = nil, options: ManagerOptions? = ni
 }
     
 
+    
+    /**
+     * Start the one-call download of `urls` into `dest` with this manager (Kotlin
+     * `manager.download(...)` and Swift `manager.download(from:to:)` read it): one
+     * FOREGROUND job, followed, completed; cancelled on failure or `cancel()`.
+     */
+open func startDownload(urls: [String], dest: String) -> DownloadTask  {
+    return try!  FfiConverterTypeDownloadTask_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copymanager_start_download(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceString.lower(urls),
+        FfiConverterString.lower(dest),uniffiCallStatus
+    )
+})
+}
     
     /**
      * Stop every transfer (each checkpoints), flush the store and release the state
@@ -2900,6 +2960,375 @@ public func FfiConverterTypeCopyManager_lower(_ value: CopyManager) -> UInt64 {
 }
 
 
+
+
+
+
+/**
+ * A one-call download running on a thread of its own (`CopyManager.startDownload`;
+ * Kotlin `manager.download(...)` and Swift `manager.download(from:to:)` read it).
+ */
+public protocol DownloadTaskProtocol: AnyObject, Sendable {
+    
+    /**
+     * Stop: the job is cancelled, and the end comes as `cancelled`.
+     */
+    func cancel() 
+    
+    /**
+     * The next event or the end within `timeoutMs`, or null/nil; throws the job's
+     * error when it failed (its job cancelled).
+     */
+    func nextStep(timeoutMs: UInt32) throws  -> DownloadStep?
+    
+}
+/**
+ * A one-call download running on a thread of its own (`CopyManager.startDownload`;
+ * Kotlin `manager.download(...)` and Swift `manager.download(from:to:)` read it).
+ */
+open class DownloadTask: DownloadTaskProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_bgcopy_uniffi_fn_clone_downloadtask(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_bgcopy_uniffi_fn_free_downloadtask(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Stop: the job is cancelled, and the end comes as `cancelled`.
+     */
+open func cancel()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_downloadtask_cancel(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The next event or the end within `timeoutMs`, or null/nil; throws the job's
+     * error when it failed (its job cancelled).
+     */
+open func nextStep(timeoutMs: UInt32)throws  -> DownloadStep?  {
+    return try  FfiConverterOptionTypeDownloadStep.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_downloadtask_next_step(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(timeoutMs),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDownloadTask: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = DownloadTask
+
+    public static func lift(_ handle: UInt64) throws -> DownloadTask {
+        return DownloadTask(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: DownloadTask) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DownloadTask {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: DownloadTask, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadTask_lift(_ handle: UInt64) throws -> DownloadTask {
+    return try FfiConverterTypeDownloadTask.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadTask_lower(_ value: DownloadTask) -> UInt64 {
+    return FfiConverterTypeDownloadTask.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A job's event stream (`CopyJob.eventStream()`; Kotlin `job.events()` and Swift
+ * `job.events` read it).
+ */
+public protocol JobEventStreamProtocol: AnyObject, Sendable {
+    
+    /**
+     * The stream delivered its last event. (Releasing the object releases the stream:
+     * Kotlin `close()`/`use {}`, Swift when the last reference goes.)
+     */
+    func ended()  -> Bool
+    
+    /**
+     * The next event within `timeoutMs`, or null/nil (the time passed, or the stream
+     * ended: `ended()`).
+     */
+    func nextEvent(timeoutMs: UInt32) throws  -> JobEvent?
+    
+}
+/**
+ * A job's event stream (`CopyJob.eventStream()`; Kotlin `job.events()` and Swift
+ * `job.events` read it).
+ */
+open class JobEventStream: JobEventStreamProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_bgcopy_uniffi_fn_clone_jobeventstream(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_bgcopy_uniffi_fn_free_jobeventstream(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The stream delivered its last event. (Releasing the object releases the stream:
+     * Kotlin `close()`/`use {}`, Swift when the last reference goes.)
+     */
+open func ended() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_jobeventstream_ended(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The next event within `timeoutMs`, or null/nil (the time passed, or the stream
+     * ended: `ended()`).
+     */
+open func nextEvent(timeoutMs: UInt32)throws  -> JobEvent?  {
+    return try  FfiConverterOptionTypeJobEvent.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_jobeventstream_next_event(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(timeoutMs),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeJobEventStream: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = JobEventStream
+
+    public static func lift(_ handle: UInt64) throws -> JobEventStream {
+        return JobEventStream(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: JobEventStream) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> JobEventStream {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: JobEventStream, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJobEventStream_lift(_ handle: UInt64) throws -> JobEventStream {
+    return try FfiConverterTypeJobEventStream.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJobEventStream_lower(_ value: JobEventStream) -> UInt64 {
+    return FfiConverterTypeJobEventStream.lower(value)
+}
+
+
+
+
+/**
+ * What `DownloadTask.nextStep` gives: an event, or the end (`done`: the paths, or
+ * `cancelled`).
+ */
+public struct DownloadStep: Equatable, Hashable {
+    public var event: JobEvent?
+    public var done: Bool
+    public var cancelled: Bool
+    public var paths: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(event: JobEvent?, done: Bool, cancelled: Bool, paths: [String]) {
+        self.event = event
+        self.done = done
+        self.cancelled = cancelled
+        self.paths = paths
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DownloadStep: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDownloadStep: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DownloadStep {
+        return
+            try DownloadStep(
+                event: FfiConverterOptionTypeJobEvent.read(from: &buf), 
+                done: FfiConverterBool.read(from: &buf), 
+                cancelled: FfiConverterBool.read(from: &buf), 
+                paths: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DownloadStep, into buf: inout [UInt8]) {
+        FfiConverterOptionTypeJobEvent.write(value.event, into: &buf)
+        FfiConverterBool.write(value.done, into: &buf)
+        FfiConverterBool.write(value.cancelled, into: &buf)
+        FfiConverterSequenceString.write(value.paths, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadStep_lift(_ buf: RustBuffer) throws -> DownloadStep {
+    return try FfiConverterTypeDownloadStep.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadStep_lower(_ value: DownloadStep) -> RustBuffer {
+    return FfiConverterTypeDownloadStep.lower(value)
+}
 
 
 /**
@@ -3334,6 +3763,143 @@ public func FfiConverterTypeFileSpec_lift(_ buf: RustBuffer) throws -> FileSpec 
 #endif
 public func FfiConverterTypeFileSpec_lower(_ value: FileSpec) -> RustBuffer {
     return FfiConverterTypeFileSpec.lower(value)
+}
+
+
+/**
+ * One event of a job's stream.
+ */
+public struct JobEvent: Equatable, Hashable {
+    /**
+     * What it reports.
+     */
+    public var kind: JobEventKind
+    /**
+     * The job's state with this event.
+     */
+    public var state: JobState
+    /**
+     * The job's progress when the event was delivered.
+     */
+    public var progress: JobProgress
+    /**
+     * FILE_TRANSFERRED (and an ERROR about one file): the file's index.
+     */
+    public var fileIndex: UInt32?
+    /**
+     * ERROR: what failed: the BITS code, its symbol, the message, the kind (`HTTP`,
+     * `NETWORK`, …, the same names in every language) and an HTTP error's status.
+     */
+    public var errorCode: UInt32?
+    public var errorSymbol: String?
+    public var errorDetail: String?
+    public var errorKind: String?
+    public var errorStatus: UInt16?
+    /**
+     * The journal entry's number (0 for progress and the first state).
+     */
+    public var seq: UInt64
+    /**
+     * When it happened.
+     */
+    public var time: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What it reports.
+         */kind: JobEventKind, 
+        /**
+         * The job's state with this event.
+         */state: JobState, 
+        /**
+         * The job's progress when the event was delivered.
+         */progress: JobProgress, 
+        /**
+         * FILE_TRANSFERRED (and an ERROR about one file): the file's index.
+         */fileIndex: UInt32?, 
+        /**
+         * ERROR: what failed: the BITS code, its symbol, the message, the kind (`HTTP`,
+         * `NETWORK`, …, the same names in every language) and an HTTP error's status.
+         */errorCode: UInt32?, errorSymbol: String?, errorDetail: String?, errorKind: String?, errorStatus: UInt16?, 
+        /**
+         * The journal entry's number (0 for progress and the first state).
+         */seq: UInt64, 
+        /**
+         * When it happened.
+         */time: Date) {
+        self.kind = kind
+        self.state = state
+        self.progress = progress
+        self.fileIndex = fileIndex
+        self.errorCode = errorCode
+        self.errorSymbol = errorSymbol
+        self.errorDetail = errorDetail
+        self.errorKind = errorKind
+        self.errorStatus = errorStatus
+        self.seq = seq
+        self.time = time
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension JobEvent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeJobEvent: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> JobEvent {
+        return
+            try JobEvent(
+                kind: FfiConverterTypeJobEventKind.read(from: &buf), 
+                state: FfiConverterTypeJobState.read(from: &buf), 
+                progress: FfiConverterTypeJobProgress.read(from: &buf), 
+                fileIndex: FfiConverterOptionUInt32.read(from: &buf), 
+                errorCode: FfiConverterOptionUInt32.read(from: &buf), 
+                errorSymbol: FfiConverterOptionString.read(from: &buf), 
+                errorDetail: FfiConverterOptionString.read(from: &buf), 
+                errorKind: FfiConverterOptionString.read(from: &buf), 
+                errorStatus: FfiConverterOptionUInt16.read(from: &buf), 
+                seq: FfiConverterUInt64.read(from: &buf), 
+                time: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: JobEvent, into buf: inout [UInt8]) {
+        FfiConverterTypeJobEventKind.write(value.kind, into: &buf)
+        FfiConverterTypeJobState.write(value.state, into: &buf)
+        FfiConverterTypeJobProgress.write(value.progress, into: &buf)
+        FfiConverterOptionUInt32.write(value.fileIndex, into: &buf)
+        FfiConverterOptionUInt32.write(value.errorCode, into: &buf)
+        FfiConverterOptionString.write(value.errorSymbol, into: &buf)
+        FfiConverterOptionString.write(value.errorDetail, into: &buf)
+        FfiConverterOptionString.write(value.errorKind, into: &buf)
+        FfiConverterOptionUInt16.write(value.errorStatus, into: &buf)
+        FfiConverterUInt64.write(value.seq, into: &buf)
+        FfiConverterTimestamp.write(value.time, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJobEvent_lift(_ buf: RustBuffer) throws -> JobEvent {
+    return try FfiConverterTypeJobEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJobEvent_lower(_ value: JobEvent) -> RustBuffer {
+    return FfiConverterTypeJobEvent.lower(value)
 }
 
 
@@ -4076,6 +4642,32 @@ public func detail() -> String  {
 }
     
     /**
+     * An HTTP error's status (404, 503, …), else null/nil.
+     */
+public func httpStatus() -> UInt16?  {
+    return try!  FfiConverterOptionUInt16.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_bgcopyerror_http_status(
+            FfiConverterTypeBgCopyError_lower(self),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What kind of failure it is: `HTTP`, `SERVER`, `NETWORK`, `LOCAL`, `VALIDATION`,
+     * `INVALID_ARGUMENT`, `INVALID_STATE`, `NOT_FOUND`, `STORE` or `OTHER` (the core's
+     * table, the same names in every language).
+     */
+public func kind() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_bgcopyerror_kind(
+            FfiConverterTypeBgCopyError_lower(self),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The code's symbolic name (`INVALID_STATE`, `HTTP_404`, …).
      */
 public func symbol() -> String  {
@@ -4458,6 +5050,101 @@ public func FfiConverterTypeEventKind_lift(_ buf: RustBuffer) throws -> EventKin
 #endif
 public func FfiConverterTypeEventKind_lower(_ value: EventKind) -> RustBuffer {
     return FfiConverterTypeEventKind.lower(value)
+}
+
+
+
+/**
+ * What a [`JobEvent`] reports.
+ */
+
+public enum JobEventKind: Equatable, Hashable {
+    
+    /**
+     * The job's state changed (a stream's first event is the state it started in).
+     */
+    case stateChanged
+    /**
+     * Bytes moved (at most every 200 ms).
+     */
+    case progress
+    /**
+     * All bytes of one file arrived (`fileIndex`).
+     */
+    case fileTransferred
+    /**
+     * An error: the job went to ERROR (the stream's end) or TRANSIENT_ERROR.
+     */
+    case error
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension JobEventKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeJobEventKind: FfiConverterRustBuffer {
+    typealias SwiftType = JobEventKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> JobEventKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .stateChanged
+        
+        case 2: return .progress
+        
+        case 3: return .fileTransferred
+        
+        case 4: return .error
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: JobEventKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .stateChanged:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .progress:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .fileTransferred:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .error:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJobEventKind_lift(_ buf: RustBuffer) throws -> JobEventKind {
+    return try FfiConverterTypeJobEventKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJobEventKind_lower(_ value: JobEventKind) -> RustBuffer {
+    return FfiConverterTypeJobEventKind.lower(value)
 }
 
 
@@ -5089,6 +5776,30 @@ public func FfiConverterTypeSecurityFlag_lower(_ value: SecurityFlag) -> RustBuf
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
+    typealias SwiftType = UInt16?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt16.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt16.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
     typealias SwiftType = UInt32?
 
@@ -5233,6 +5944,30 @@ fileprivate struct FfiConverterOptionTypeCopyCallback: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeDownloadStep: FfiConverterRustBuffer {
+    typealias SwiftType = DownloadStep?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeDownloadStep.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeDownloadStep.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeExpectedHash: FfiConverterRustBuffer {
     typealias SwiftType = ExpectedHash?
 
@@ -5249,6 +5984,30 @@ fileprivate struct FfiConverterOptionTypeExpectedHash: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeExpectedHash.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeJobEvent: FfiConverterRustBuffer {
+    typealias SwiftType = JobEvent?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeJobEvent.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeJobEvent.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5591,6 +6350,18 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copycallback_file_transferred() != 21052) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_downloadtask_cancel() != 63989) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_downloadtask_next_step() != 17835) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_jobeventstream_ended() != 47683) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_jobeventstream_next_event() != 13130) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copyerror_get_error() != 27562) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5640,6 +6411,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyfile_set_validation_state() != 34650) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_event_stream() != 34103) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_add_file() != 35110) {
@@ -5790,6 +6564,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_wait_async() != 32570) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bgcopy_uniffi_checksum_method_copymanager_start_download() != 21758) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copymanager_close() != 63073) {

@@ -318,6 +318,46 @@ void uniffi_bgcopy_uniffi_fn_method_copycallback_job_modification(uint64_t ptr, 
 void uniffi_bgcopy_uniffi_fn_method_copycallback_file_transferred(uint64_t ptr, uint64_t job, uint64_t file, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_CLONE_DOWNLOADTASK
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_CLONE_DOWNLOADTASK
+uint64_t uniffi_bgcopy_uniffi_fn_clone_downloadtask(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_FREE_DOWNLOADTASK
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_FREE_DOWNLOADTASK
+void uniffi_bgcopy_uniffi_fn_free_downloadtask(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_DOWNLOADTASK_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_DOWNLOADTASK_CANCEL
+void uniffi_bgcopy_uniffi_fn_method_downloadtask_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_DOWNLOADTASK_NEXT_STEP
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_DOWNLOADTASK_NEXT_STEP
+RustBuffer uniffi_bgcopy_uniffi_fn_method_downloadtask_next_step(uint64_t ptr, uint32_t timeout_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_CLONE_JOBEVENTSTREAM
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_CLONE_JOBEVENTSTREAM
+uint64_t uniffi_bgcopy_uniffi_fn_clone_jobeventstream(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_FREE_JOBEVENTSTREAM
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_FREE_JOBEVENTSTREAM
+void uniffi_bgcopy_uniffi_fn_free_jobeventstream(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_JOBEVENTSTREAM_ENDED
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_JOBEVENTSTREAM_ENDED
+int8_t uniffi_bgcopy_uniffi_fn_method_jobeventstream_ended(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_JOBEVENTSTREAM_NEXT_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_JOBEVENTSTREAM_NEXT_EVENT
+RustBuffer uniffi_bgcopy_uniffi_fn_method_jobeventstream_next_event(uint64_t ptr, uint32_t timeout_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_CLONE_COPYERROR
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_CLONE_COPYERROR
 uint64_t uniffi_bgcopy_uniffi_fn_clone_copyerror(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -441,6 +481,11 @@ uint64_t uniffi_bgcopy_uniffi_fn_clone_copyjob(uint64_t handle, RustCallStatus *
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_FREE_COPYJOB
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_FREE_COPYJOB
 void uniffi_bgcopy_uniffi_fn_free_copyjob(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_EVENT_STREAM
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_EVENT_STREAM
+uint64_t uniffi_bgcopy_uniffi_fn_method_copyjob_event_stream(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYJOB_ADD_FILE
@@ -713,6 +758,11 @@ void uniffi_bgcopy_uniffi_fn_free_copymanager(uint64_t handle, RustCallStatus *_
 uint64_t uniffi_bgcopy_uniffi_fn_constructor_copymanager_open(RustBuffer state_dir, RustBuffer options, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYMANAGER_START_DOWNLOAD
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYMANAGER_START_DOWNLOAD
+uint64_t uniffi_bgcopy_uniffi_fn_method_copymanager_start_download(uint64_t ptr, RustBuffer urls, RustBuffer dest, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYMANAGER_CLOSE
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_COPYMANAGER_CLOSE
 void uniffi_bgcopy_uniffi_fn_method_copymanager_close(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -766,6 +816,16 @@ uint32_t uniffi_bgcopy_uniffi_fn_method_bgcopyerror_code(RustBuffer ptr, RustCal
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_BGCOPYERROR_DETAIL
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_BGCOPYERROR_DETAIL
 RustBuffer uniffi_bgcopy_uniffi_fn_method_bgcopyerror_detail(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_BGCOPYERROR_HTTP_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_BGCOPYERROR_HTTP_STATUS
+RustBuffer uniffi_bgcopy_uniffi_fn_method_bgcopyerror_http_status(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_BGCOPYERROR_KIND
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_BGCOPYERROR_KIND
+RustBuffer uniffi_bgcopy_uniffi_fn_method_bgcopyerror_kind(RustBuffer ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_FN_METHOD_BGCOPYERROR_SYMBOL
@@ -1092,6 +1152,30 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copycallback_file_transferred(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_DOWNLOADTASK_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_DOWNLOADTASK_CANCEL
+uint16_t uniffi_bgcopy_uniffi_checksum_method_downloadtask_cancel(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_DOWNLOADTASK_NEXT_STEP
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_DOWNLOADTASK_NEXT_STEP
+uint16_t uniffi_bgcopy_uniffi_checksum_method_downloadtask_next_step(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_JOBEVENTSTREAM_ENDED
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_JOBEVENTSTREAM_ENDED
+uint16_t uniffi_bgcopy_uniffi_checksum_method_jobeventstream_ended(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_JOBEVENTSTREAM_NEXT_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_JOBEVENTSTREAM_NEXT_EVENT
+uint16_t uniffi_bgcopy_uniffi_checksum_method_jobeventstream_next_event(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYERROR_GET_ERROR
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYERROR_GET_ERROR
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyerror_get_error(void
@@ -1191,6 +1275,12 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copyfile_set_remote_name(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYFILE_SET_VALIDATION_STATE
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYFILE_SET_VALIDATION_STATE
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyfile_set_validation_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_EVENT_STREAM
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_EVENT_STREAM
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_event_stream(void
     
 );
 #endif
@@ -1491,6 +1581,12 @@ uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_wait(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_WAIT_ASYNC
 #define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYJOB_WAIT_ASYNC
 uint16_t uniffi_bgcopy_uniffi_checksum_method_copyjob_wait_async(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYMANAGER_START_DOWNLOAD
+#define UNIFFI_FFIDEF_UNIFFI_BGCOPY_UNIFFI_CHECKSUM_METHOD_COPYMANAGER_START_DOWNLOAD
+uint16_t uniffi_bgcopy_uniffi_checksum_method_copymanager_start_download(void
     
 );
 #endif

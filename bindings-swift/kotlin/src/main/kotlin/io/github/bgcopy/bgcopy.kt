@@ -736,6 +736,14 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copycallback_file_transferred(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_downloadtask_cancel(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_downloadtask_next_step(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_jobeventstream_ended(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_jobeventstream_next_event(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyerror_get_error(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyerror_get_error_context_description(
@@ -769,6 +777,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_set_remote_name(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyfile_set_validation_state(
+    ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_event_stream(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_add_file(
     ): Int
@@ -870,6 +880,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copyjob_wait_async(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_start_download(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_create_job(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_enum_jobs(
@@ -921,6 +933,22 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copycallback_file_transferred(`ptr`: Long,`job`: Long,`file`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_clone_downloadtask(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bgcopy_uniffi_fn_free_downloadtask(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_downloadtask_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_downloadtask_next_step(`ptr`: Long,`timeoutMs`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_clone_jobeventstream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bgcopy_uniffi_fn_free_jobeventstream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_jobeventstream_ended(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_bgcopy_uniffi_fn_method_jobeventstream_next_event(`ptr`: Long,`timeoutMs`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_clone_copyerror(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bgcopy_uniffi_fn_free_copyerror(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -971,6 +999,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_bgcopy_uniffi_fn_free_copyjob(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_bgcopy_uniffi_fn_method_copyjob_event_stream(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_add_file(`ptr`: Long,`remoteUrl`: RustBuffer.ByValue,`localPath`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_method_copyjob_add_file_set(`ptr`: Long,`files`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1079,6 +1109,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_bgcopy_uniffi_fn_constructor_copymanager_open(`stateDir`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_bgcopy_uniffi_fn_method_copymanager_start_download(`ptr`: Long,`urls`: RustBuffer.ByValue,`dest`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_bgcopy_uniffi_fn_method_copymanager_create_job(`ptr`: Long,`displayName`: RustBuffer.ByValue,`jobType`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bgcopy_uniffi_fn_method_copymanager_enum_jobs(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1098,6 +1130,10 @@ internal object UniffiLib {
     external fun uniffi_bgcopy_uniffi_fn_method_bgcopyerror_code(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_bgcopy_uniffi_fn_method_bgcopyerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_bgcopyerror_http_status(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_bgcopyerror_kind(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_bgcopyerror_symbol(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1247,6 +1283,18 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copycallback_file_transferred() and 0xFFFF) != 21052) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_downloadtask_cancel() and 0xFFFF) != 63989) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_downloadtask_next_step() and 0xFFFF) != 17835) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_jobeventstream_ended() and 0xFFFF) != 47683) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_jobeventstream_next_event() and 0xFFFF) != 13130) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyerror_get_error() and 0xFFFF) != 27562) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1296,6 +1344,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_set_validation_state() and 0xFFFF) != 34650) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_event_stream() and 0xFFFF) != 34103) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_add_file() and 0xFFFF) != 35110) {
@@ -1446,6 +1497,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_wait_async() and 0xFFFF) != 32570) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_start_download() and 0xFFFF) != 21758) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_create_job() and 0xFFFF) != 21577) {
@@ -1698,6 +1752,33 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
+    }
 }
 
 /**
@@ -3345,6 +3426,13 @@ public object FfiConverterTypeCopyFile: FfiConverter<CopyFile, Long> {
 public interface CopyJobInterface {
     
     /**
+     * This job's event stream (Kotlin `job.events()` and Swift `job.events` read it):
+     * its state now, then every state change, file transferred, error and (at most
+     * every 200 ms) progress, until the first state `wait()` returns on.
+     */
+    fun `eventStream`(): JobEventStream
+    
+    /**
      * Append a file: an http(s) URL and an absolute local path whose directory exists.
      */
     fun `addFile`(`remoteUrl`: kotlin.String, `localPath`: kotlin.String)
@@ -3742,6 +3830,25 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
             UniffiLib.uniffi_bgcopy_uniffi_fn_clone_copyjob(handle, status)
         }
     }
+
+    
+    /**
+     * This job's event stream (Kotlin `job.events()` and Swift `job.events` read it):
+     * its state now, then every state change, file transferred, error and (at most
+     * every 200 ms) progress, until the first state `wait()` returns on.
+     */
+    @Throws(BgCopyException::class)override fun `eventStream`(): JobEventStream {
+            return FfiConverterTypeJobEventStream.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_event_stream(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -4806,6 +4913,13 @@ public object FfiConverterTypeCopyJob: FfiConverter<CopyJob, Long> {
 public interface CopyManagerInterface {
     
     /**
+     * Start the one-call download of `urls` into `dest` with this manager (Kotlin
+     * `manager.download(...)` and Swift `manager.download(from:to:)` read it): one
+     * FOREGROUND job, followed, completed; cancelled on failure or `cancel()`.
+     */
+    fun `startDownload`(`urls`: List<kotlin.String>, `dest`: kotlin.String): DownloadTask
+    
+    /**
      * A new job in state SUSPENDED with a fresh UUID.
      */
     fun `createJob`(`displayName`: kotlin.String, `jobType`: JobType): CopyJob
@@ -4958,6 +5072,26 @@ open class CopyManager: Disposable, AutoCloseable, CopyManagerInterface
             UniffiLib.uniffi_bgcopy_uniffi_fn_clone_copymanager(handle, status)
         }
     }
+
+    
+    /**
+     * Start the one-call download of `urls` into `dest` with this manager (Kotlin
+     * `manager.download(...)` and Swift `manager.download(from:to:)` read it): one
+     * FOREGROUND job, followed, completed; cancelled on failure or `cancel()`.
+     */override fun `startDownload`(`urls`: List<kotlin.String>, `dest`: kotlin.String): DownloadTask {
+            return FfiConverterTypeDownloadTask.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copymanager_start_download(
+        it,
+        
+        FfiConverterSequenceString.lower(`urls`),
+        FfiConverterString.lower(`dest`),_status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -5153,6 +5287,647 @@ public object FfiConverterTypeCopyManager: FfiConverter<CopyManager, Long> {
 
     override fun write(value: CopyManager, buf: ByteBuffer) {
         buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A one-call download running on a thread of its own (`CopyManager.startDownload`;
+ * Kotlin `manager.download(...)` and Swift `manager.download(from:to:)` read it).
+ */
+public interface DownloadTaskInterface {
+    
+    /**
+     * Stop: the job is cancelled, and the end comes as `cancelled`.
+     */
+    fun `cancel`()
+    
+    /**
+     * The next event or the end within `timeoutMs`, or null/nil; throws the job's
+     * error when it failed (its job cancelled).
+     */
+    fun `nextStep`(`timeoutMs`: kotlin.UInt): DownloadStep?
+    
+    companion object
+}
+
+/**
+ * A one-call download running on a thread of its own (`CopyManager.startDownload`;
+ * Kotlin `manager.download(...)` and Swift `manager.download(from:to:)` read it).
+ */
+open class DownloadTask: Disposable, AutoCloseable, DownloadTaskInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_bgcopy_uniffi_fn_free_downloadtask(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_bgcopy_uniffi_fn_clone_downloadtask(handle, status)
+        }
+    }
+
+    
+    /**
+     * Stop: the job is cancelled, and the end comes as `cancelled`.
+     */override fun `cancel`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_downloadtask_cancel(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The next event or the end within `timeoutMs`, or null/nil; throws the job's
+     * error when it failed (its job cancelled).
+     */
+    @Throws(BgCopyException::class)override fun `nextStep`(`timeoutMs`: kotlin.UInt): DownloadStep? {
+            return FfiConverterOptionalTypeDownloadStep.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_downloadtask_next_step(
+        it,
+        
+        FfiConverterUInt.lower(`timeoutMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDownloadTask: FfiConverter<DownloadTask, Long> {
+    override fun lower(value: DownloadTask): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): DownloadTask {
+        return DownloadTask(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): DownloadTask {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: DownloadTask) = 8UL
+
+    override fun write(value: DownloadTask, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A job's event stream (`CopyJob.eventStream()`; Kotlin `job.events()` and Swift
+ * `job.events` read it).
+ */
+public interface JobEventStreamInterface {
+    
+    /**
+     * The stream delivered its last event. (Releasing the object releases the stream:
+     * Kotlin `close()`/`use {}`, Swift when the last reference goes.)
+     */
+    fun `ended`(): kotlin.Boolean
+    
+    /**
+     * The next event within `timeoutMs`, or null/nil (the time passed, or the stream
+     * ended: `ended()`).
+     */
+    fun `nextEvent`(`timeoutMs`: kotlin.UInt): JobEvent?
+    
+    companion object
+}
+
+/**
+ * A job's event stream (`CopyJob.eventStream()`; Kotlin `job.events()` and Swift
+ * `job.events` read it).
+ */
+open class JobEventStream: Disposable, AutoCloseable, JobEventStreamInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_bgcopy_uniffi_fn_free_jobeventstream(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_bgcopy_uniffi_fn_clone_jobeventstream(handle, status)
+        }
+    }
+
+    
+    /**
+     * The stream delivered its last event. (Releasing the object releases the stream:
+     * Kotlin `close()`/`use {}`, Swift when the last reference goes.)
+     */override fun `ended`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_jobeventstream_ended(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The next event within `timeoutMs`, or null/nil (the time passed, or the stream
+     * ended: `ended()`).
+     */
+    @Throws(BgCopyException::class)override fun `nextEvent`(`timeoutMs`: kotlin.UInt): JobEvent? {
+            return FfiConverterOptionalTypeJobEvent.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_jobeventstream_next_event(
+        it,
+        
+        FfiConverterUInt.lower(`timeoutMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeJobEventStream: FfiConverter<JobEventStream, Long> {
+    override fun lower(value: JobEventStream): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): JobEventStream {
+        return JobEventStream(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): JobEventStream {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: JobEventStream) = 8UL
+
+    override fun write(value: JobEventStream, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+
+/**
+ * What `DownloadTask.nextStep` gives: an event, or the end (`done`: the paths, or
+ * `cancelled`).
+ */
+data class DownloadStep (
+    var `event`: JobEvent?
+    , 
+    var `done`: kotlin.Boolean
+    , 
+    var `cancelled`: kotlin.Boolean
+    , 
+    var `paths`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDownloadStep: FfiConverterRustBuffer<DownloadStep> {
+    override fun read(buf: ByteBuffer): DownloadStep {
+        return DownloadStep(
+            FfiConverterOptionalTypeJobEvent.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DownloadStep) = (
+            FfiConverterOptionalTypeJobEvent.allocationSize(value.`event`) +
+            FfiConverterBoolean.allocationSize(value.`done`) +
+            FfiConverterBoolean.allocationSize(value.`cancelled`) +
+            FfiConverterSequenceString.allocationSize(value.`paths`)
+    )
+
+    override fun write(value: DownloadStep, buf: ByteBuffer) {
+            FfiConverterOptionalTypeJobEvent.write(value.`event`, buf)
+            FfiConverterBoolean.write(value.`done`, buf)
+            FfiConverterBoolean.write(value.`cancelled`, buf)
+            FfiConverterSequenceString.write(value.`paths`, buf)
     }
 }
 
@@ -5460,6 +6235,114 @@ public object FfiConverterTypeFileSpec: FfiConverterRustBuffer<FileSpec> {
     override fun write(value: FileSpec, buf: ByteBuffer) {
             FfiConverterString.write(value.`remoteUrl`, buf)
             FfiConverterString.write(value.`localPath`, buf)
+    }
+}
+
+
+
+/**
+ * One event of a job's stream.
+ */
+data class JobEvent (
+    /**
+     * What it reports.
+     */
+    var `kind`: JobEventKind
+    , 
+    /**
+     * The job's state with this event.
+     */
+    var `state`: JobState
+    , 
+    /**
+     * The job's progress when the event was delivered.
+     */
+    var `progress`: JobProgress
+    , 
+    /**
+     * FILE_TRANSFERRED (and an ERROR about one file): the file's index.
+     */
+    var `fileIndex`: kotlin.UInt?
+    , 
+    /**
+     * ERROR: what failed: the BITS code, its symbol, the message, the kind (`HTTP`,
+     * `NETWORK`, …, the same names in every language) and an HTTP error's status.
+     */
+    var `errorCode`: kotlin.UInt?
+    , 
+    var `errorSymbol`: kotlin.String?
+    , 
+    var `errorDetail`: kotlin.String?
+    , 
+    var `errorKind`: kotlin.String?
+    , 
+    var `errorStatus`: kotlin.UShort?
+    , 
+    /**
+     * The journal entry's number (0 for progress and the first state).
+     */
+    var `seq`: kotlin.ULong
+    , 
+    /**
+     * When it happened.
+     */
+    var `time`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeJobEvent: FfiConverterRustBuffer<JobEvent> {
+    override fun read(buf: ByteBuffer): JobEvent {
+        return JobEvent(
+            FfiConverterTypeJobEventKind.read(buf),
+            FfiConverterTypeJobState.read(buf),
+            FfiConverterTypeJobProgress.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUShort.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: JobEvent) = (
+            FfiConverterTypeJobEventKind.allocationSize(value.`kind`) +
+            FfiConverterTypeJobState.allocationSize(value.`state`) +
+            FfiConverterTypeJobProgress.allocationSize(value.`progress`) +
+            FfiConverterOptionalUInt.allocationSize(value.`fileIndex`) +
+            FfiConverterOptionalUInt.allocationSize(value.`errorCode`) +
+            FfiConverterOptionalString.allocationSize(value.`errorSymbol`) +
+            FfiConverterOptionalString.allocationSize(value.`errorDetail`) +
+            FfiConverterOptionalString.allocationSize(value.`errorKind`) +
+            FfiConverterOptionalUShort.allocationSize(value.`errorStatus`) +
+            FfiConverterULong.allocationSize(value.`seq`) +
+            FfiConverterTimestamp.allocationSize(value.`time`)
+    )
+
+    override fun write(value: JobEvent, buf: ByteBuffer) {
+            FfiConverterTypeJobEventKind.write(value.`kind`, buf)
+            FfiConverterTypeJobState.write(value.`state`, buf)
+            FfiConverterTypeJobProgress.write(value.`progress`, buf)
+            FfiConverterOptionalUInt.write(value.`fileIndex`, buf)
+            FfiConverterOptionalUInt.write(value.`errorCode`, buf)
+            FfiConverterOptionalString.write(value.`errorSymbol`, buf)
+            FfiConverterOptionalString.write(value.`errorDetail`, buf)
+            FfiConverterOptionalString.write(value.`errorKind`, buf)
+            FfiConverterOptionalUShort.write(value.`errorStatus`, buf)
+            FfiConverterULong.write(value.`seq`, buf)
+            FfiConverterTimestamp.write(value.`time`, buf)
     }
 }
 
@@ -6000,6 +6883,34 @@ sealed class BgCopyException: kotlin.Exception() {
 
     
         /**
+         * An HTTP error's status (404, 503, …), else null/nil.
+         */ fun `httpStatus`(): kotlin.UShort? {
+            return FfiConverterOptionalUShort.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_bgcopyerror_http_status(FfiConverterTypeBgCopyError.lower(this),
+        _status)
+}
+    )
+    }
+    
+
+    
+        /**
+         * What kind of failure it is: `HTTP`, `SERVER`, `NETWORK`, `LOCAL`, `VALIDATION`,
+         * `INVALID_ARGUMENT`, `INVALID_STATE`, `NOT_FOUND`, `STORE` or `OTHER` (the core's
+         * table, the same names in every language).
+         */ fun `kind`(): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_bgcopyerror_kind(FfiConverterTypeBgCopyError.lower(this),
+        _status)
+}
+    )
+    }
+    
+
+    
+        /**
          * The code's symbolic name (`INVALID_STATE`, `HTTP_404`, …).
          */ fun `symbol`(): kotlin.String {
             return FfiConverterString.lift(
@@ -6219,6 +7130,57 @@ public object FfiConverterTypeEventKind: FfiConverterRustBuffer<EventKind> {
     override fun allocationSize(value: EventKind) = 4UL
 
     override fun write(value: EventKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What a [`JobEvent`] reports.
+ */
+
+enum class JobEventKind {
+    
+    /**
+     * The job's state changed (a stream's first event is the state it started in).
+     */
+    STATE_CHANGED,
+    /**
+     * Bytes moved (at most every 200 ms).
+     */
+    PROGRESS,
+    /**
+     * All bytes of one file arrived (`fileIndex`).
+     */
+    FILE_TRANSFERRED,
+    /**
+     * An error: the job went to ERROR (the stream's end) or TRANSIENT_ERROR.
+     */
+    ERROR;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeJobEventKind: FfiConverterRustBuffer<JobEventKind> {
+    override fun read(buf: ByteBuffer) = try {
+        JobEventKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: JobEventKind) = 4UL
+
+    override fun write(value: JobEventKind, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -6562,6 +7524,38 @@ public object FfiConverterTypeSecurityFlag: FfiConverterRustBuffer<SecurityFlag>
 /**
  * @suppress
  */
+public object FfiConverterOptionalUShort: FfiConverterRustBuffer<kotlin.UShort?> {
+    override fun read(buf: ByteBuffer): kotlin.UShort? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUShort.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UShort?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUShort.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UShort?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUShort.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
     override fun read(buf: ByteBuffer): kotlin.UInt? {
         if (buf.get().toInt() == 0) {
@@ -6754,6 +7748,38 @@ public object FfiConverterOptionalTypeCopyCallback: FfiConverterRustBuffer<CopyC
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeDownloadStep: FfiConverterRustBuffer<DownloadStep?> {
+    override fun read(buf: ByteBuffer): DownloadStep? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeDownloadStep.read(buf)
+    }
+
+    override fun allocationSize(value: DownloadStep?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeDownloadStep.allocationSize(value)
+        }
+    }
+
+    override fun write(value: DownloadStep?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeDownloadStep.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeExpectedHash: FfiConverterRustBuffer<ExpectedHash?> {
     override fun read(buf: ByteBuffer): ExpectedHash? {
         if (buf.get().toInt() == 0) {
@@ -6776,6 +7802,38 @@ public object FfiConverterOptionalTypeExpectedHash: FfiConverterRustBuffer<Expec
         } else {
             buf.put(1)
             FfiConverterTypeExpectedHash.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeJobEvent: FfiConverterRustBuffer<JobEvent?> {
+    override fun read(buf: ByteBuffer): JobEvent? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeJobEvent.read(buf)
+    }
+
+    override fun allocationSize(value: JobEvent?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeJobEvent.allocationSize(value)
+        }
+    }
+
+    override fun write(value: JobEvent?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeJobEvent.write(value, buf)
         }
     }
 }

@@ -23,6 +23,8 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.withTimeoutOrNull
 
 /** Asserts that `f` throws a BgCopyException with `symbol`, and returns it. */
@@ -63,7 +65,82 @@ class ApiTests(private val origin: Origin) {
         "credentials, new remote names, maximum download time" to ::credentialsAndRemoteNames,
         "proxy settings through a real HTTP proxy (407, then Basic)" to ::proxySettings,
         "a client certificate opens a port that requires one" to ::clientCertificate,
+        "events() is a Flow to TRANSFERRED; an HTTP error ends one; cancelling releases it" to ::eventsFlow,
+        "download(): paths, a typed 404 (its job cancelled), cancellation" to ::oneCallDownload,
     )
+
+    fun eventsFlow() = withManager("events") { m, dir ->
+        val job = m.createJob("events", JobType.DOWNLOAD)
+        job.setMaxConnectionsPerFile(1u)
+        job.addFile(origin.url("kt-ev-a", "size=300000&rate=1000000"), "$dir/a.bin")
+        job.addFile(origin.url("kt-ev-b", "size=100"), "$dir/b.bin")
+        job.resume()
+        val seen = runBlocking { job.events().toList() }
+        assertEquals(JobEventKind.STATE_CHANGED, seen.first().kind)
+        assertEquals(JobState.TRANSFERRED, seen.last().state)
+        assertEquals(2u, seen.last().progress.filesTransferred)
+        assertEquals(listOf(0u, 1u), seen.filter { it.kind == JobEventKind.FILE_TRANSFERRED }.mapNotNull { it.fileIndex }.sorted())
+        val progress = seen.filter { it.kind == JobEventKind.PROGRESS }.map { it.progress.bytesTransferred }
+        assertTrue(progress.isNotEmpty() && progress == progress.sorted(), "$progress")
+        assertEquals(Completion.ALL, job.complete())
+        // An HTTP error ends the flow with its kind and status.
+        val bad = m.createJob("404", JobType.DOWNLOAD)
+        bad.addFile(origin.url("kt-ev-404", "status=404"), "$dir/x.bin")
+        bad.resume()
+        val last = runBlocking { bad.events().toList() }.last()
+        assertEquals(JobEventKind.ERROR, last.kind)
+        assertEquals(JobState.ERROR, last.state)
+        assertEquals("HTTP", last.errorKind)
+        assertEquals(404.toUShort(), last.errorStatus)
+        assertEquals("HTTP_404", last.errorSymbol)
+        bad.cancel()
+        // Cancelling the collector releases the stream at once.
+        val slow = m.createJob("slow", JobType.DOWNLOAD)
+        slow.addFile(origin.url("kt-ev-slow", "size=5000000&rate=100000"), "$dir/s.bin")
+        slow.resume()
+        val t0 = System.nanoTime()
+        val first = runBlocking { withTimeoutOrNull(10_000) { slow.events().first() } }
+        assertEquals(JobEventKind.STATE_CHANGED, first?.kind)
+        assertTrue(System.nanoTime() - t0 < 5_000_000_000L)
+        slow.cancel()
+    }
+
+    fun oneCallDownload() {
+        val dir = tempDir("download")
+        try {
+            CopyManager.open(File(dir, "state").path, null).use { m ->
+                val kinds = Collections.synchronizedList(mutableListOf<JobEventKind>())
+                val paths = runBlocking {
+                    m.download(listOf(origin.url("kt-dl-a", "size=1000"), origin.url("kt-dl-b", "size=20")), "$dir/out") {
+                        kinds.add(it.kind)
+                    }
+                }
+                assertEquals(listOf("$dir/out/kt-dl-a", "$dir/out/kt-dl-b"), paths)
+                assertEquals(20L, File(paths[1]).length())
+                assertTrue(JobEventKind.FILE_TRANSFERRED in kinds, "$kinds")
+                val one = runBlocking { m.download(origin.url("kt-dl-c", "size=10"), "$dir/c.bin") }
+                assertEquals("$dir/c.bin", one)
+                // A 404: the typed error, its job cancelled.
+                val e = assertFailsWith<BgCopyException> {
+                    runBlocking { m.download(origin.url("kt-dl-gone", "status=404"), "$dir/gone.bin") }
+                }
+                assertEquals("HTTP", e.kind())
+                assertEquals(404.toUShort(), e.httpStatus())
+                assertEquals("HTTP_404", e.symbol())
+                assertEquals(emptyList(), m.enumJobs().map { it.getId() })
+                // Cancelling the coroutine cancels the job.
+                val t0 = System.nanoTime()
+                val r = runBlocking {
+                    withTimeoutOrNull(400) { m.download(origin.url("kt-dl-slow", "size=5000000&rate=100000"), "$dir/slow.bin") }
+                }
+                assertNull(r)
+                assertTrue(System.nanoTime() - t0 < 5_000_000_000L)
+                assertEquals(emptyList(), m.enumJobs().map { it.getId() })
+            }
+        } finally {
+            dir.deleteRecursively()
+        }
+    }
 
     fun clientCertificate() = withManager("mtls", ManagerOptions(tlsRootCerts = listOf(origin.cert))) { m, dir ->
         val url = "https://localhost:${origin.mtls}/f/kt-mt?size=2000"
