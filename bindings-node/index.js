@@ -179,6 +179,9 @@ binding.download = async function download(urls, dest, { stateDir = null, priori
     }
   } finally {
     signal?.removeEventListener('abort', abort)
+    // Ended by an exception from onProgress (or anything else): the job is cancelled,
+    // not left running unwatched (after the end this does nothing).
+    task.cancel()
   }
 }
 

@@ -250,3 +250,11 @@ pub fn download(
         stop,
     }
 }
+
+/// A task nobody reads any more (dropped, garbage-collected) stops its download: the
+/// job is cancelled rather than left running unwatched.
+impl Drop for DownloadTask {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}

@@ -22,6 +22,13 @@ pub struct DownloadOptions {
     pub priority: Priority,
     /// The job's display name. Default `bgcopy download NAME` (`… and N more`).
     pub display_name: Option<String>,
+    /// How long the job may make no progress (transient errors: no name, no
+    /// connection, a 503, …) before the download fails with the last error, in seconds.
+    /// Default 60 (a BITS job waits 14 days; someone waits for this one); 0: the first
+    /// error fails it.
+    pub no_progress_timeout: u32,
+    /// The delay before a transient error is retried, in seconds. Default 5.
+    pub retry_delay: u32,
 }
 
 impl Default for DownloadOptions {
@@ -30,6 +37,8 @@ impl Default for DownloadOptions {
             state_dir: None,
             priority: Priority::Foreground,
             display_name: None,
+            no_progress_timeout: 60,
+            retry_delay: 5,
         }
     }
 }
@@ -59,10 +68,9 @@ pub fn download_until(
     destinations(urls, dest)?;
     let manager = CopyManager::open(opts.state_dir.as_deref())?;
     let result = manager.download_until(urls, dest, opts, on_event, stop);
-    let closed = manager.close();
-    let done = result?;
-    closed?;
-    Ok(done)
+    // The files are in place whatever closing says (it flushes and stops threads).
+    let _ = manager.close();
+    result
 }
 
 impl CopyManager {
@@ -83,7 +91,8 @@ impl CopyManager {
     }
 }
 
-/// Follow one job to its end; `Ok(false)` when stopped.
+/// Follow one job to its end; `Ok(false)` when stopped. Any failure after the job
+/// exists cancels it (its temporary files go).
 fn run(
     manager: &CopyManager,
     files: &[(String, PathBuf)],
@@ -96,22 +105,32 @@ fn run(
         .clone()
         .unwrap_or_else(|| display_name(files));
     let job = manager.create_job(&name, JobType::Download)?;
+    let result = follow(&job, files, opts, on_event, stop);
+    if !matches!(result, Ok(true)) {
+        let _ = job.cancel();
+    }
+    result
+}
+
+fn follow(
+    job: &crate::handles::CopyJob,
+    files: &[(String, PathBuf)],
+    opts: &DownloadOptions,
+    on_event: &mut dyn FnMut(&JobEvent),
+    stop: &dyn Fn() -> bool,
+) -> Result<bool> {
     let pairs: Vec<(&str, String)> = files
         .iter()
         .map(|(u, p)| (u.as_str(), p.to_string_lossy().into_owned()))
         .collect();
-    let setup = job
-        .set_priority(opts.priority)
-        .and_then(|()| job.add_file_set(&pairs))
-        .and_then(|()| job.resume());
-    if let Err(e) = setup {
-        let _ = job.cancel();
-        return Err(e);
-    }
+    job.set_priority(opts.priority)?;
+    job.set_no_progress_timeout(opts.no_progress_timeout)?;
+    job.set_minimum_retry_delay(opts.retry_delay)?;
+    job.add_file_set(&pairs)?;
+    job.resume()?;
     let mut events = job.events()?;
     loop {
         if stop() {
-            let _ = job.cancel();
             return Ok(false);
         }
         let Some(ev) = events.next_event(Some(LOOK))? else {
@@ -130,11 +149,10 @@ fn run(
                 "the download completed without every file",
             )),
         },
-        JobState::Error => {
-            let err = job.get_error().map(|e| Error::from(&e));
-            let _ = job.cancel();
-            Err(err.unwrap_or_else(|e| e))
-        }
+        JobState::Error => Err(job
+            .get_error()
+            .map(|e| Error::from(&e))
+            .unwrap_or_else(|e| e)),
         // Cancelled or completed by someone else, or the manager closed.
         state => Err(Error::invalid_state(format!(
             "the download's job ended {state} before its files arrived"
@@ -158,8 +176,6 @@ fn destinations(urls: &[&str], dest: &Path) -> Result<Vec<(String, PathBuf)>> {
         }
         return Ok(vec![(urls[0].to_string(), dest)]);
     }
-    std::fs::create_dir_all(&dest)
-        .map_err(|e| Error::from_io(&format!("create {}", dest.display()), &e))?;
     let mut out: Vec<(String, PathBuf)> = Vec::with_capacity(urls.len());
     for url in urls {
         let path = dest.join(file_name_from_url(url));
@@ -171,6 +187,8 @@ fn destinations(urls: &[&str], dest: &Path) -> Result<Vec<(String, PathBuf)>> {
         }
         out.push((url.to_string(), path));
     }
+    std::fs::create_dir_all(&dest)
+        .map_err(|e| Error::from_io(&format!("create {}", dest.display()), &e))?;
     Ok(out)
 }
 

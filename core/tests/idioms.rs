@@ -161,6 +161,18 @@ fn one_call_downloads_into_a_directory_or_a_file_and_cancels_on_failure() {
         "the failed job is cancelled"
     );
     m.close().unwrap();
+    // A transient error (no connection) with no patience: a typed network error at once.
+    let mut impatient = opts.clone();
+    impatient.no_progress_timeout = 0;
+    let t = Instant::now();
+    let e = download(
+        &["http://127.0.0.1:1/refused"],
+        &d.join("refused.bin"),
+        &impatient,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Network, "{e}");
+    assert!(t.elapsed() < Duration::from_secs(20));
     // A stop: the job is cancelled, nothing is left.
     let slow = [origin.url("slow", "size=5000000&rate=100000")];
     let t = Instant::now();

@@ -85,14 +85,24 @@ impl JobEvents {
     pub(super) fn new(job: CopyJob) -> Result<JobEvents> {
         // The journal from now on; the first event is the state now.
         let cursor = job.table.last_event();
-        let (state, progress) = job.table.read(job.id, |j| (j.state, j.progress()))?;
+        let (state, progress, error) = job
+            .table
+            .read(job.id, |j| (j.state, j.progress(), j.error.clone()))?;
+        // A job already in ERROR (or TRANSIENT_ERROR) starts with its error.
+        let error = error
+            .filter(|_| matches!(state, JobState::Error | JobState::TransientError))
+            .map(|r| Error::new(r.code, r.description).with_context(r.context));
         let mut queue = VecDeque::new();
         queue.push_back(JobEvent {
-            kind: JobEventKind::StateChanged,
+            kind: if error.is_some() {
+                JobEventKind::Error
+            } else {
+                JobEventKind::StateChanged
+            },
             state,
             progress,
             file_index: None,
-            error: None,
+            error,
             seq: 0,
             time: SystemTime::now(),
         });

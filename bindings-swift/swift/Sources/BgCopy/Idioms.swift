@@ -42,7 +42,9 @@ public extension CopyManager {
     /// throws `CancellationError`.
     func download(from urls: [URL], to dest: URL,
                   onEvent: @escaping @Sendable (JobEvent) -> Void = { _ in }) async throws -> [URL] {
-        let task = try startDownload(urls: urls.map(\.absoluteString), dest: dest.path)
+        // A directory URL keeps its trailing `/` (one URL into a directory, not a file).
+        let task = startDownload(urls: urls.map(\.absoluteString),
+                                 dest: dest.hasDirectoryPath ? dest.path + "/" : dest.path)
         return try await withTaskCancellationHandler {
             try await Task.detached {
                 while true {
