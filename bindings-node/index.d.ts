@@ -485,7 +485,7 @@ export declare class CopyManager {
 
 /**
  * A one-call download running on a thread of its own (`_download(...)`; index.js's
- * `download()` reads it).
+ * `download()` reads it): the core's background download.
  */
 export declare class DownloadTask {
   /** The next event or the end within `timeoutMs`, or `null`. */

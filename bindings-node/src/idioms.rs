@@ -8,8 +8,6 @@ use crate::manager::Mgr;
 use crate::types::{JobProgress, JobState, Priority};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -122,19 +120,10 @@ impl JobEventStream {
     }
 }
 
-/// What the download thread sends (private to the addon: index.js never sees it).
-pub enum Msg {
-    Event(bgcopy::JobEvent),
-    Done(bgcopy::Result<Option<Vec<std::path::PathBuf>>>),
-}
-
 /// A one-call download running on a thread of its own (`_download(...)`; index.js's
-/// `download()` reads it).
+/// `download()` reads it): the core's background download.
 #[napi]
-pub struct DownloadTask {
-    rx: Arc<Mutex<Receiver<Msg>>>,
-    stop: Arc<AtomicBool>,
-}
+pub struct DownloadTask(Arc<bgcopy::Background>);
 
 /// What `DownloadTask.next` gives: an event, or the end (`done`: the paths, or
 /// `cancelled`).
@@ -146,39 +135,30 @@ pub struct DownloadStep {
     pub paths: Option<Vec<String>>,
 }
 
-/// Waits for the download's next message on the thread pool.
+/// Waits for the download's next step on the thread pool.
 pub struct NextStep {
-    rx: Arc<Mutex<Receiver<Msg>>>,
+    task: Arc<bgcopy::Background>,
     timeout: Duration,
 }
 
 impl Task for NextStep {
-    type Output = Option<Msg>;
+    type Output = Option<bgcopy::Step>;
     type JsValue = Option<DownloadStep>;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        let rx = self.rx.lock().unwrap_or_else(|p| p.into_inner());
-        match rx.recv_timeout(self.timeout) {
-            Ok(m) => Ok(Some(m)),
-            Err(RecvTimeoutError::Timeout) => Ok(None),
-            // The thread ended without a word: it cannot (it always sends Done).
-            Err(RecvTimeoutError::Disconnected) => Ok(Some(Msg::Done(Err(bgcopy::Error::new(
-                bgcopy::codes::E_UNEXPECTED,
-                "the download thread ended",
-            ))))),
-        }
+        Ok(self.task.next_step(self.timeout))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
         Ok(match output {
             None => None,
-            Some(Msg::Event(e)) => Some(DownloadStep {
+            Some(bgcopy::Step::Event(e)) => Some(DownloadStep {
                 event: Some(e.into()),
                 done: false,
                 cancelled: false,
                 paths: None,
             }),
-            Some(Msg::Done(r)) => {
+            Some(bgcopy::Step::Done(r)) => {
                 let r = r.map_err(|e| to_js(&env, &e))?;
                 Some(DownloadStep {
                     event: None,
@@ -201,7 +181,7 @@ impl DownloadTask {
     #[napi(ts_return_type = "Promise<DownloadStep | null>")]
     pub fn next(&self, timeout_ms: u32) -> AsyncTask<NextStep> {
         AsyncTask::new(NextStep {
-            rx: self.rx.clone(),
+            task: self.0.clone(),
             timeout: Duration::from_millis(timeout_ms.into()),
         })
     }
@@ -209,7 +189,7 @@ impl DownloadTask {
     /// Stop: the job is cancelled, and the end comes as `cancelled`.
     #[napi]
     pub fn cancel(&self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.0.cancel();
     }
 }
 
@@ -223,38 +203,15 @@ pub fn download(
     state_dir: Option<String>,
     priority: Option<Priority>,
 ) -> DownloadTask {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stop = Arc::new(AtomicBool::new(false));
-    let stop2 = stop.clone();
     let mut opts = bgcopy::DownloadOptions::default();
     opts.state_dir = state_dir.map(Into::into);
     if let Some(p) = priority {
         opts.priority = p.into();
     }
-    std::thread::spawn(move || {
-        let refs: Vec<&str> = urls.iter().map(String::as_str).collect();
-        let events = tx.clone();
-        let r = bgcopy::download_until(
-            &refs,
-            std::path::Path::new(&dest),
-            &opts,
-            &mut |e| {
-                let _ = events.send(Msg::Event(e.clone()));
-            },
-            &|| stop2.load(Ordering::SeqCst),
-        );
-        let _ = tx.send(Msg::Done(r));
-    });
-    DownloadTask {
-        rx: Arc::new(Mutex::new(rx)),
-        stop,
-    }
-}
-
-/// A task nobody reads any more (dropped, garbage-collected) stops its download: the
-/// job is cancelled rather than left running unwatched.
-impl Drop for DownloadTask {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
+    DownloadTask(Arc::new(bgcopy::Background::spawn(
+        move |on_event, stop| {
+            let refs: Vec<&str> = urls.iter().map(String::as_str).collect();
+            bgcopy::download_until(&refs, std::path::Path::new(&dest), &opts, on_event, stop)
+        },
+    )))
 }

@@ -285,9 +285,12 @@ pub fn download(
     }))
 }
 
-/// The kind name of `code` (for an exception made in Python).
+/// The kind name of `code` and its HTTP status (for an exception made in Python).
 #[pyfunction]
 #[pyo3(name = "_error_kind")]
-pub fn error_kind(code: u32) -> &'static str {
-    bgcopy::ErrorKind::of(code, None).name()
+pub fn error_kind(code: u32) -> (&'static str, Option<u16>) {
+    (
+        bgcopy::ErrorKind::of(code, None).name(),
+        bgcopy::codes::http_status(code),
+    )
 }

@@ -8,8 +8,6 @@ use crate::error::{BgCopyError, guard};
 use crate::objects::{CopyJob, CopyManager};
 use crate::types::*;
 use bgcopy as bg;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -114,12 +112,6 @@ impl JobEventStream {
     }
 }
 
-/// What the download thread sends.
-enum Msg {
-    Event(bg::JobEvent),
-    Done(bg::Result<Option<Vec<std::path::PathBuf>>>),
-}
-
 /// What `DownloadTask.nextStep` gives: an event, or the end (`done`: the paths, or
 /// `cancelled`).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
@@ -131,63 +123,27 @@ pub struct DownloadStep {
 }
 
 /// A one-call download running on a thread of its own (`CopyManager.startDownload`;
-/// Kotlin `manager.download(...)` and Swift `manager.download(from:to:)` read it).
+/// Kotlin `manager.download(...)` and Swift `manager.download(from:to:)` read it): the
+/// core's background download.
 #[derive(uniffi::Object)]
-pub struct DownloadTask {
-    rx: Mutex<Receiver<Msg>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl DownloadTask {
-    fn start(manager: Arc<CopyManager>, urls: Vec<String>, dest: String) -> Arc<DownloadTask> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        std::thread::spawn(move || {
-            let refs: Vec<&str> = urls.iter().map(String::as_str).collect();
-            let events = tx.clone();
-            let r = manager.0.download_until(
-                &refs,
-                std::path::Path::new(&dest),
-                &bg::DownloadOptions::default(),
-                &mut |e| {
-                    let _ = events.send(Msg::Event(e.clone()));
-                },
-                &|| stop2.load(Ordering::SeqCst),
-            );
-            let _ = tx.send(Msg::Done(r));
-        });
-        Arc::new(DownloadTask {
-            rx: Mutex::new(rx),
-            stop,
-        })
-    }
-}
+pub struct DownloadTask(bg::Background);
 
 #[uniffi::export]
 impl DownloadTask {
     /// The next event or the end within `timeoutMs`, or null/nil; throws the job's
     /// error when it failed (its job cancelled).
     pub fn next_step(&self, timeout_ms: u32) -> Result<Option<DownloadStep>> {
-        let rx = self.rx.lock().unwrap_or_else(|p| p.into_inner());
-        let msg = match rx.recv_timeout(Duration::from_millis(timeout_ms.into())) {
-            Ok(m) => m,
-            Err(RecvTimeoutError::Timeout) => return Ok(None),
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(BgCopyError::new(
-                    bg::codes::E_UNEXPECTED,
-                    "the download thread ended",
-                ));
-            }
+        let Some(step) = self.0.next_step(Duration::from_millis(timeout_ms.into())) else {
+            return Ok(None);
         };
-        Ok(Some(match msg {
-            Msg::Event(e) => DownloadStep {
+        Ok(Some(match step {
+            bg::Step::Event(e) => DownloadStep {
                 event: Some(e.into()),
                 done: false,
                 cancelled: false,
                 paths: Vec::new(),
             },
-            Msg::Done(r) => {
+            bg::Step::Done(r) => {
                 let r = r.map_err(BgCopyError::from)?;
                 DownloadStep {
                     event: None,
@@ -205,7 +161,7 @@ impl DownloadTask {
 
     /// Stop: the job is cancelled, and the end comes as `cancelled`.
     pub fn cancel(&self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.0.cancel();
     }
 }
 
@@ -225,14 +181,17 @@ impl CopyManager {
     /// `manager.download(...)` and Swift `manager.download(from:to:)` read it): one
     /// FOREGROUND job, followed, completed; cancelled on failure or `cancel()`.
     pub fn start_download(self: Arc<Self>, urls: Vec<String>, dest: String) -> Arc<DownloadTask> {
-        DownloadTask::start(self, urls, dest)
-    }
-}
-
-/// A task nobody reads any more (dropped, garbage-collected) stops its download: the
-/// job is cancelled rather than left running unwatched.
-impl Drop for DownloadTask {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        Arc::new(DownloadTask(bg::Background::spawn(
+            move |on_event, stop| {
+                let refs: Vec<&str> = urls.iter().map(String::as_str).collect();
+                self.0.download_until(
+                    &refs,
+                    std::path::Path::new(&dest),
+                    &bg::DownloadOptions::default(),
+                    on_event,
+                    stop,
+                )
+            },
+        )))
     }
 }

@@ -220,20 +220,6 @@ pub fn plan(args: &GetArgs) -> Result<Plan, Failure> {
     Ok((out, hashes))
 }
 
-/// The display name of a `get` job: `bgcopy get NAME` (`… and N more`).
-pub fn display_name(files: &[(String, PathBuf)]) -> String {
-    let first = files
-        .first()
-        .and_then(|(_, l)| l.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut s = format!("bgcopy get {first}");
-    if files.len() > 1 {
-        s.push_str(&format!(" and {} more", files.len() - 1));
-    }
-    s.chars().take(256).collect()
-}
-
 /// `bgcopy get`. With `--json`, one object on stdout whatever the end: the job's (see
 /// [`drive_to_end`]), or, when the command failed before there was a job to follow
 /// (bad list, store, a URL refused by `add_file_set`), one with `id: null` and the
@@ -270,7 +256,7 @@ fn run_job(state_dir: Option<PathBuf>, args: &GetArgs) -> Result<i32, Failure> {
     };
     let code = download(
         &manager,
-        &display_name(&files),
+        &bgcopy::names::job_name("bgcopy get", &files),
         &files,
         &hashes,
         &args.job,

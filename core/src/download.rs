@@ -103,7 +103,7 @@ fn run(
     let name = opts
         .display_name
         .clone()
-        .unwrap_or_else(|| display_name(files));
+        .unwrap_or_else(|| crate::names::job_name("bgcopy download", files));
     let job = manager.create_job(&name, JobType::Download)?;
     let result = follow(&job, files, opts, on_event, stop);
     if !matches!(result, Ok(true)) {
@@ -192,15 +192,76 @@ fn destinations(urls: &[&str], dest: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
-fn display_name(files: &[(String, PathBuf)]) -> String {
-    let first = files
-        .first()
-        .and_then(|(_, l)| l.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut s = format!("bgcopy download {first}");
-    if files.len() > 1 {
-        s.push_str(&format!(" and {} more", files.len() - 1));
+/// What a [`Background`] download gives: an event of its job, or its end (the paths;
+/// `None` when it was stopped; or the error).
+pub enum Step {
+    /// An event of the download's job.
+    Event(JobEvent),
+    /// The end: the paths, `None` when stopped, or the error.
+    Done(Result<Option<Vec<PathBuf>>>),
+}
+
+/// A download running on a thread of its own, read a step at a time with a timeout:
+/// what the bindings whose waits must not block (Node's event loop, Kotlin coroutines,
+/// Swift tasks) forward to. Dropping it (a task nobody reads any more) stops the
+/// download, which cancels its job.
+pub struct Background {
+    rx: std::sync::Mutex<std::sync::mpsc::Receiver<Step>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Background {
+    /// Run `download` on a new thread: it gets the sink for the job's events and the
+    /// stop question ([`download_until`] or [`CopyManager::download_until`]).
+    pub fn spawn<F>(download: F) -> Background
+    where
+        F: FnOnce(&mut dyn FnMut(&JobEvent), &dyn Fn() -> bool) -> Result<Option<Vec<PathBuf>>>
+            + Send
+            + 'static,
+    {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            let events = tx.clone();
+            let r = download(
+                &mut |e| {
+                    let _ = events.send(Step::Event(e.clone()));
+                },
+                &|| stopped.load(Ordering::SeqCst),
+            );
+            let _ = tx.send(Step::Done(r));
+        });
+        Background {
+            rx: std::sync::Mutex::new(rx),
+            stop,
+        }
     }
-    s.chars().take(256).collect()
+
+    /// The next step within `timeout`, or `None` when the time passed.
+    pub fn next_step(&self, timeout: Duration) -> Option<Step> {
+        use std::sync::mpsc::RecvTimeoutError;
+        let rx = self.rx.lock().unwrap_or_else(|p| p.into_inner());
+        match rx.recv_timeout(timeout) {
+            Ok(s) => Some(s),
+            Err(RecvTimeoutError::Timeout) => None,
+            // The thread always sends Done; after it, nothing more comes.
+            Err(RecvTimeoutError::Disconnected) => Some(Step::Done(Err(Error::new(
+                crate::codes::E_UNEXPECTED,
+                "the download thread ended",
+            )))),
+        }
+    }
+
+    /// Stop: the job is cancelled, and the end comes as `Done(Ok(None))`.
+    pub fn cancel(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.cancel();
+    }
 }

@@ -45,7 +45,7 @@ mod types;
 mod urls;
 mod wake;
 
-pub use download::{DownloadOptions, download, download_until};
+pub use download::{Background, DownloadOptions, Step, download, download_until};
 pub use error::{Error, ErrorKind, Result, codes};
 
 /// This library's version (`MAJOR.MINOR.PATCH`): one number for the Rust crates, the C

@@ -70,6 +70,21 @@ pub fn sanitize(name: &str) -> String {
     s
 }
 
+/// A display name for a job of `files` (URL, local path): `PREFIX NAME` after the first
+/// file's name, `… and N more` for several, at most 256 characters.
+pub fn job_name(prefix: &str, files: &[(String, std::path::PathBuf)]) -> String {
+    let first = files
+        .first()
+        .and_then(|(_, l)| l.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut s = format!("{prefix} {first}");
+    if files.len() > 1 {
+        s.push_str(&format!(" and {} more", files.len() - 1));
+    }
+    s.chars().take(256).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

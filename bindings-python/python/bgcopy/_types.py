@@ -330,9 +330,11 @@ class BgCopyError(Exception):
         self.message = message
         self.code = code
         self.symbol = symbol if symbol is not None else codes.symbol(code)
-        self.kind = kind if kind is not None else _kind_of(code)
-        if status is None and 0x80190064 <= code <= 0x801903E7:
-            status = code - 0x80190000
+        if kind is None or status is None:
+            derived_kind, derived_status = _kind_of(code)
+            kind = derived_kind if kind is None else kind
+            status = derived_status if status is None else status
+        self.kind = kind
         self.status = status
 
     def __str__(self) -> str:
@@ -348,8 +350,8 @@ class BgCopyError(Exception):
         return (type(self), (self.message, self.code, self.symbol, self.kind, self.status))
 
 
-def _kind_of(code: int) -> str:
-    """The core's kind of ``code`` (for an error made in Python)."""
+def _kind_of(code: int) -> Tuple[str, Optional[int]]:
+    """The core's kind of ``code`` and its HTTP status (for an error made in Python)."""
     from . import _bgcopy
     return _bgcopy._error_kind(code)
 

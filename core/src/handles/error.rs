@@ -85,6 +85,13 @@ impl CopyError {
 
 impl From<&CopyError> for Error {
     fn from(e: &CopyError) -> Error {
-        Error::new(e.rec.code, e.rec.description.clone()).with_context(e.rec.context)
+        Error::from(&e.rec)
+    }
+}
+
+/// A job's error record as an error (code, description, context).
+impl From<&crate::record::ErrorRec> for Error {
+    fn from(r: &crate::record::ErrorRec) -> Error {
+        Error::new(r.code, r.description.clone()).with_context(r.context)
     }
 }

@@ -88,24 +88,8 @@ impl JobEvents {
         let (state, progress, error) = job
             .table
             .read(job.id, |j| (j.state, j.progress(), j.error.clone()))?;
-        // A job already in ERROR (or TRANSIENT_ERROR) starts with its error.
-        let error = error
-            .filter(|_| matches!(state, JobState::Error | JobState::TransientError))
-            .map(|r| Error::new(r.code, r.description).with_context(r.context));
         let mut queue = VecDeque::new();
-        queue.push_back(JobEvent {
-            kind: if error.is_some() {
-                JobEventKind::Error
-            } else {
-                JobEventKind::StateChanged
-            },
-            state,
-            progress,
-            file_index: None,
-            error,
-            seq: 0,
-            time: SystemTime::now(),
-        });
+        queue.push_back(state_now(state, progress, error.as_ref()));
         Ok(JobEvents {
             job,
             cursor,
@@ -219,12 +203,7 @@ impl JobEvents {
             self.last_progress_at = Some(Instant::now());
             self.queue.push_back(JobEvent {
                 kind: JobEventKind::Progress,
-                state,
-                progress,
-                file_index: None,
-                error: None,
-                seq: 0,
-                time: SystemTime::now(),
+                ..state_now(state, progress, None)
             });
         }
         // A state that ends the stream, seen without its journal entry for a while:
@@ -232,29 +211,38 @@ impl JobEvents {
         if self.queue.is_empty() && state.ends_wait() && state != self.state {
             let since = *self.final_seen.get_or_insert_with(Instant::now);
             if since.elapsed() >= JOURNAL_GRACE {
-                let error = if state == JobState::Error {
-                    error.map(|r| Error::new(r.code, r.description).with_context(r.context))
-                } else {
-                    None
-                };
-                self.queue.push_back(JobEvent {
-                    kind: if error.is_some() {
-                        JobEventKind::Error
-                    } else {
-                        JobEventKind::StateChanged
-                    },
-                    state,
-                    progress,
-                    file_index: None,
-                    error,
-                    seq: 0,
-                    time: SystemTime::now(),
-                });
+                self.queue
+                    .push_back(state_now(state, progress, error.as_ref()));
             }
         } else {
             self.final_seen = None;
         }
         Ok(())
+    }
+}
+
+/// The job's state as an event of now (not from the journal): a STATE_CHANGED, or an
+/// ERROR carrying the job's error in ERROR or TRANSIENT_ERROR.
+fn state_now(
+    state: JobState,
+    progress: JobProgress,
+    error: Option<&crate::record::ErrorRec>,
+) -> JobEvent {
+    let error = error
+        .filter(|_| matches!(state, JobState::Error | JobState::TransientError))
+        .map(Error::from);
+    JobEvent {
+        kind: if error.is_some() {
+            JobEventKind::Error
+        } else {
+            JobEventKind::StateChanged
+        },
+        state,
+        progress,
+        file_index: None,
+        error,
+        seq: 0,
+        time: SystemTime::now(),
     }
 }
 

@@ -2966,7 +2966,8 @@ public func FfiConverterTypeCopyManager_lower(_ value: CopyManager) -> UInt64 {
 
 /**
  * A one-call download running on a thread of its own (`CopyManager.startDownload`;
- * Kotlin `manager.download(...)` and Swift `manager.download(from:to:)` read it).
+ * Kotlin `manager.download(...)` and Swift `manager.download(from:to:)` read it): the
+ * core's background download.
  */
 public protocol DownloadTaskProtocol: AnyObject, Sendable {
     
@@ -2984,7 +2985,8 @@ public protocol DownloadTaskProtocol: AnyObject, Sendable {
 }
 /**
  * A one-call download running on a thread of its own (`CopyManager.startDownload`;
- * Kotlin `manager.download(...)` and Swift `manager.download(from:to:)` read it).
+ * Kotlin `manager.download(...)` and Swift `manager.download(from:to:)` read it): the
+ * core's background download.
  */
 open class DownloadTask: DownloadTaskProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64

@@ -8,6 +8,7 @@ package io.github.bgcopy
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.ensureActive
+import kotlinx.coroutines.isActive
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.flow
 import kotlinx.coroutines.flow.flowOn
@@ -57,7 +58,7 @@ suspend fun CopyManager.download(
         var paths: List<String>? = null
         while (paths == null) {
             // Cancelled: the core cancels the job, and the end comes as `cancelled`.
-            if (!coroutineContext.isActiveSafe()) task.cancel()
+            if (!isActive) task.cancel()
             val step = task.nextStep(SLICE_MS) ?: continue
             step.event?.let(onEvent)
             if (step.done) {
@@ -71,9 +72,6 @@ suspend fun CopyManager.download(
         task.close()
     }
 }
-
-private fun kotlin.coroutines.CoroutineContext.isActiveSafe(): Boolean =
-    this[kotlinx.coroutines.Job]?.isActive ?: true
 
 /** One URL: [download] of a list of one. */
 suspend fun CopyManager.download(url: String, dest: String, onEvent: (JobEvent) -> Unit = {}): String =

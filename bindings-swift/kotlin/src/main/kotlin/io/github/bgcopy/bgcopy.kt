@@ -5388,7 +5388,8 @@ public object FfiConverterTypeCopyManager: FfiConverter<CopyManager, Long> {
 
 /**
  * A one-call download running on a thread of its own (`CopyManager.startDownload`;
- * Kotlin `manager.download(...)` and Swift `manager.download(from:to:)` read it).
+ * Kotlin `manager.download(...)` and Swift `manager.download(from:to:)` read it): the
+ * core's background download.
  */
 public interface DownloadTaskInterface {
     
@@ -5408,7 +5409,8 @@ public interface DownloadTaskInterface {
 
 /**
  * A one-call download running on a thread of its own (`CopyManager.startDownload`;
- * Kotlin `manager.download(...)` and Swift `manager.download(from:to:)` read it).
+ * Kotlin `manager.download(...)` and Swift `manager.download(from:to:)` read it): the
+ * core's background download.
  */
 open class DownloadTask: Disposable, AutoCloseable, DownloadTaskInterface
 {
