@@ -77,6 +77,82 @@ export interface CopyJob {
    * rejects with its reason; `break` releases the stream.
    */
   events(options?: { signal?: AbortSignal }): AsyncGenerator<JobEvent, void, undefined>
+  /** `getId()`. */
+  readonly id: string
+  /** `getType()`. */
+  readonly type: JobType
+  /** `getState()`. */
+  readonly state: JobState
+  /** `getProgress()`. */
+  readonly progress: JobProgress
+  /** `getTimes()`. */
+  readonly times: JobTimes
+  /** `getErrorCount()`. */
+  readonly errorCount: number
+  /** `getDisplayName()` / `setDisplayName()`. */
+  displayName: string
+  /** `getDescription()` / `setDescription()`. */
+  description: string
+  /** `getPriority()` / `setPriority()`. */
+  priority: Priority
+  /** `getNotifyFlags()` / `setNotifyFlags()`. */
+  notifyFlags: number
+  /** `getSecurityFlags()` / `setSecurityFlags()`. */
+  securityFlags: number
+  /** `getCustomHeaders()` / `setCustomHeaders()`. */
+  customHeaders: string[]
+  /** `getMaxConnectionsPerFile()` / `setMaxConnectionsPerFile()`. */
+  maxConnectionsPerFile: number
+  /** `getBandwidthLimit()` / `setBandwidthLimit()`, bytes per second (0: none). */
+  bandwidthLimit: number
+  /** `getNoProgressTimeout()` in milliseconds; setting rounds up to a whole second. */
+  noProgressTimeoutMs: number
+  /** `getMinimumRetryDelay()` in milliseconds; setting rounds up to a whole second. */
+  minimumRetryDelayMs: number
+  /** `getMaximumDownloadTime()` in milliseconds (0: none); setting rounds up to a whole second. */
+  maximumDownloadTimeMs: number
+}
+// The symbols `using` / `await using` read (TypeScript's lib `esnext.disposable` and
+// @types/node declare them the same way), so `manager[Symbol.dispose]` type-checks
+// whatever the program's `lib`.
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol
+    readonly asyncDispose: unique symbol
+  }
+}
+/** `createJob(name, options)`: the job set up in one call (all or nothing). */
+export interface CreateJobOptions {
+  /** The job type (default `JobType.Download`). */
+  type?: JobType | null
+  /** Files as `[remoteUrl, localPath]` pairs, added as by `addFileSet`. */
+  files?: Array<[remoteUrl: string, localPath: string]> | null
+  /** The priority (default `Priority.Normal`). */
+  priority?: Priority | null
+  /** The description (default empty). */
+  description?: string | null
+}
+export interface CopyFile {
+  /** `getRemoteName()` / `setRemoteName()`. */
+  remoteName: string
+  /** `getLocalName()`. */
+  readonly localName: string
+  /** `getTemporaryName()`. */
+  readonly temporaryName: string
+  /** `getProgress()`. */
+  readonly progress: FileProgress
+  /** `getFinalUrl()`. */
+  readonly finalUrl: string | null
+  /** `getValidationState()`. */
+  readonly validationState: boolean
+}
+export interface CopyManager {
+  /** `getBackgroundBandwidthLimit()` / `setBackgroundBandwidthLimit()`, bytes per second. */
+  backgroundBandwidthLimit: number
+  /** `close()`, for `using manager = CopyManager.open(...)`. */
+  [Symbol.dispose](): void
+  /** `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>
 }
 /**
  * Download `urls` (one URL or several) into `dest` and resolve with each file's path.

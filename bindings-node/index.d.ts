@@ -77,6 +77,82 @@ export interface CopyJob {
    * rejects with its reason; `break` releases the stream.
    */
   events(options?: { signal?: AbortSignal }): AsyncGenerator<JobEvent, void, undefined>
+  /** `getId()`. */
+  readonly id: string
+  /** `getType()`. */
+  readonly type: JobType
+  /** `getState()`. */
+  readonly state: JobState
+  /** `getProgress()`. */
+  readonly progress: JobProgress
+  /** `getTimes()`. */
+  readonly times: JobTimes
+  /** `getErrorCount()`. */
+  readonly errorCount: number
+  /** `getDisplayName()` / `setDisplayName()`. */
+  displayName: string
+  /** `getDescription()` / `setDescription()`. */
+  description: string
+  /** `getPriority()` / `setPriority()`. */
+  priority: Priority
+  /** `getNotifyFlags()` / `setNotifyFlags()`. */
+  notifyFlags: number
+  /** `getSecurityFlags()` / `setSecurityFlags()`. */
+  securityFlags: number
+  /** `getCustomHeaders()` / `setCustomHeaders()`. */
+  customHeaders: string[]
+  /** `getMaxConnectionsPerFile()` / `setMaxConnectionsPerFile()`. */
+  maxConnectionsPerFile: number
+  /** `getBandwidthLimit()` / `setBandwidthLimit()`, bytes per second (0: none). */
+  bandwidthLimit: number
+  /** `getNoProgressTimeout()` in milliseconds; setting rounds up to a whole second. */
+  noProgressTimeoutMs: number
+  /** `getMinimumRetryDelay()` in milliseconds; setting rounds up to a whole second. */
+  minimumRetryDelayMs: number
+  /** `getMaximumDownloadTime()` in milliseconds (0: none); setting rounds up to a whole second. */
+  maximumDownloadTimeMs: number
+}
+// The symbols `using` / `await using` read (TypeScript's lib `esnext.disposable` and
+// @types/node declare them the same way), so `manager[Symbol.dispose]` type-checks
+// whatever the program's `lib`.
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol
+    readonly asyncDispose: unique symbol
+  }
+}
+/** `createJob(name, options)`: the job set up in one call (all or nothing). */
+export interface CreateJobOptions {
+  /** The job type (default `JobType.Download`). */
+  type?: JobType | null
+  /** Files as `[remoteUrl, localPath]` pairs, added as by `addFileSet`. */
+  files?: Array<[remoteUrl: string, localPath: string]> | null
+  /** The priority (default `Priority.Normal`). */
+  priority?: Priority | null
+  /** The description (default empty). */
+  description?: string | null
+}
+export interface CopyFile {
+  /** `getRemoteName()` / `setRemoteName()`. */
+  remoteName: string
+  /** `getLocalName()`. */
+  readonly localName: string
+  /** `getTemporaryName()`. */
+  readonly temporaryName: string
+  /** `getProgress()`. */
+  readonly progress: FileProgress
+  /** `getFinalUrl()`. */
+  readonly finalUrl: string | null
+  /** `getValidationState()`. */
+  readonly validationState: boolean
+}
+export interface CopyManager {
+  /** `getBackgroundBandwidthLimit()` / `setBackgroundBandwidthLimit()`, bytes per second. */
+  backgroundBandwidthLimit: number
+  /** `close()`, for `using manager = CopyManager.open(...)`. */
+  [Symbol.dispose](): void
+  /** `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>
 }
 /**
  * Download `urls` (one URL or several) into `dest` and resolve with each file's path.
@@ -99,6 +175,14 @@ export declare function download(
 ): Promise<string[]>
 
 /* Generated from the Rust sources: */
+
+/** What index.js hands `wait()` for an `AbortSignal`: `cancel()` ends the wait. */
+export declare class _WaitCancel {
+  constructor()
+  /** End the wait it was given to. */
+  cancel(): void
+}
+export type WaitCancel = _WaitCancel
 
 /**
  * The error of a job in `Error` / `TransientError` (IBackgroundCopyError): a snapshot
@@ -410,9 +494,10 @@ export declare class CopyJob {
    * (or the manager closes), or when `timeoutMs` passes (omitted, `null` or
    * `Infinity`: no timeout), with the job's state then. Never blocks the event
    * loop: the wait runs on a thread of its own. A pending wait keeps the process
-   * alive, like a timer.
+   * alive, like a timer. An aborted `options.signal` rejects the promise with the
+   * signal's reason and ends the wait's thread.
    */
-  wait(timeoutMs?: number | null): Promise<JobState>
+  wait(timeoutMs?: number | null, options?: { signal?: AbortSignal } | null): Promise<JobState>
 }
 
 /**
@@ -436,8 +521,13 @@ export declare class CopyManager {
    * Create a job (state `Suspended`) with a fresh UUID. `displayName` ≤ 256
    * characters (else `STRING_TOO_LONG`); `jobType` defaults to `JobType.Download`
    * (the only type built: others throw `NOT_IMPLEMENTED`).
+   *
+   * Instead of the type, an options object sets the job up in the same call:
+   * `createJob('nightly', { files: [[url, path]], priority: Priority.Low,
+   * description: '…', type: JobType.Download })`. All or nothing: when one is refused
+   * the new job is cancelled and the error thrown.
    */
-  createJob(displayName: string, jobType?: JobType): CopyJob
+  createJob(displayName: string, jobType?: JobType | CreateJobOptions | null): CopyJob
   /**
    * The job with this id (canonical UUID text; `{…}` braces and the 32-digit form
    * are accepted). `NOT_FOUND` if there is none or it is final (acknowledged or

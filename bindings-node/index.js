@@ -157,6 +157,42 @@ binding.CopyJob.prototype.events = async function* events({ signal } = {}) {
   }
 }
 
+// wait(timeoutMs, { signal }): an aborted signal rejects with its reason and ends the
+// wait's thread (the addon's wait takes a cancel token for it).
+const nativeWait = binding.CopyJob.prototype.wait
+binding.CopyJob.prototype.wait = function wait(timeoutMs, options) {
+  if (options != null && typeof options !== 'object') {
+    throw new BgCopyError(`INVALID_ARG (0x80070057): options must be an object, not ${typeof options}`, {
+      code: 'INVALID_ARG',
+      hresult: 0x80070057,
+      kind: 'INVALID_ARGUMENT',
+    })
+  }
+  const signal = options?.signal
+  if (signal == null) return nativeWait.call(this, timeoutMs)
+  if (signal.aborted) return Promise.reject(signal.reason)
+  const cancel = new binding._WaitCancel()
+  const abort = () => cancel.cancel()
+  signal.addEventListener('abort', abort, { once: true })
+  let promise
+  try {
+    promise = nativeWait.call(this, timeoutMs, cancel)
+  } catch (e) {
+    signal.removeEventListener('abort', abort)
+    throw e
+  }
+  return promise.then(
+    (state) => {
+      signal.removeEventListener('abort', abort)
+      return state
+    },
+    (e) => {
+      signal.removeEventListener('abort', abort)
+      throw signal.aborted ? signal.reason : e
+    },
+  )
+}
+
 // The one-call download: the core opens the manager, makes one job, follows it,
 // completes it and returns the paths; on failure the job is cancelled and the typed
 // error thrown; an AbortSignal cancels the job and rejects with the signal's reason.
@@ -183,6 +219,113 @@ binding.download = async function download(urls, dest, { stateDir = null, priori
     // not left running unwatched (after the end this does nothing).
     task.cancel()
   }
+}
+
+
+// Properties over the canonical getX()/setX() methods (`job.priority = Priority.High`,
+// `job.state`), the same calls underneath. Durations are milliseconds, like the rest of
+// Node's API (the canonical methods keep BITS's seconds; a setter rounds up to a whole
+// second).
+function defineProps(cls, readOnly, readWrite, seconds = []) {
+  const proto = cls.prototype
+  const cap = (name) => name[0].toUpperCase() + name.slice(1)
+  for (const name of readOnly) {
+    const get = proto[`get${cap(name)}`]
+    Object.defineProperty(proto, name, {
+      get() {
+        return get.call(this)
+      },
+      configurable: true,
+    })
+  }
+  for (const name of readWrite) {
+    const get = proto[`get${cap(name)}`]
+    const set = proto[`set${cap(name)}`]
+    Object.defineProperty(proto, name, {
+      get() {
+        return get.call(this)
+      },
+      set(value) {
+        set.call(this, value)
+      },
+      configurable: true,
+    })
+  }
+  for (const name of seconds) {
+    const get = proto[`get${cap(name)}`]
+    const set = proto[`set${cap(name)}`]
+    Object.defineProperty(proto, `${name}Ms`, {
+      get() {
+        return get.call(this) * 1000
+      },
+      set(ms) {
+        // A bad value (negative, NaN, not a number) goes through as is, so the
+        // canonical setter refuses it with its typed error.
+        set.call(this, typeof ms === 'number' && ms >= 0 && Number.isFinite(ms) ? Math.ceil(ms / 1000) : ms)
+      },
+      configurable: true,
+    })
+  }
+}
+
+defineProps(
+  binding.CopyJob,
+  ['id', 'type', 'state', 'progress', 'times', 'errorCount'],
+  ['displayName', 'description', 'priority', 'notifyFlags', 'securityFlags', 'customHeaders', 'maxConnectionsPerFile', 'bandwidthLimit'],
+  ['noProgressTimeout', 'minimumRetryDelay', 'maximumDownloadTime'],
+)
+defineProps(binding.CopyFile, ['localName', 'temporaryName', 'progress', 'finalUrl', 'validationState'], ['remoteName'])
+defineProps(binding.CopyManager, [], ['backgroundBandwidthLimit'])
+
+// `using manager = CopyManager.open(...)` / `await using` close it at the end of the
+// block (explicit resource management; the symbols exist from Node 20).
+if (typeof Symbol.dispose === 'symbol') {
+  binding.CopyManager.prototype[Symbol.dispose] = function dispose() {
+    this.close()
+  }
+}
+if (typeof Symbol.asyncDispose === 'symbol') {
+  binding.CopyManager.prototype[Symbol.asyncDispose] = async function asyncDispose() {
+    this.close()
+  }
+}
+
+// util.inspect / console.log show what a handle is, not an empty object.
+const inspectSymbol = Symbol.for('nodejs.util.inspect.custom')
+function describe(name, fields, options, inspect) {
+  if (options.depth < 0) return `[${name}]`
+  return `${name} ${inspect(fields, { ...options, depth: options.depth - 1 })}`
+}
+function tryGet(fn) {
+  try {
+    return fn()
+  } catch (e) {
+    return `<${e.code ?? e.message}>`
+  }
+}
+binding.CopyJob.prototype[inspectSymbol] = function inspectJob(depth, options, inspect) {
+  return describe(
+    'CopyJob',
+    {
+      id: this.getId(),
+      name: tryGet(() => this.getDisplayName()),
+      state: tryGet(() => binding.JobState[this.getState()]),
+      priority: tryGet(() => binding.Priority[this.getPriority()]),
+    },
+    options,
+    inspect,
+  )
+}
+binding.CopyFile.prototype[inspectSymbol] = function inspectFile(depth, options, inspect) {
+  return describe(
+    'CopyFile',
+    { remoteName: tryGet(() => this.getRemoteName()), localName: tryGet(() => this.getLocalName()) },
+    options,
+    inspect,
+  )
+}
+binding.CopyManager.prototype[inspectSymbol] = function inspectManager(depth, options, inspect) {
+  return describe('CopyManager', { stateDir: tryGet(() => this.stateDir) }, options, inspect)
 }
 
 module.exports = binding

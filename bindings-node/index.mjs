@@ -31,6 +31,7 @@ export const {
   download,
   JobEventStream,
   DownloadTask,
+  _WaitCancel,
   _download,
 } = bgcopy
 

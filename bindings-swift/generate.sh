@@ -33,6 +33,19 @@ trap 'rm -rf "$tmp"' EXIT
 "$bindgen" generate --no-format --metadata-no-deps --language kotlin --out-dir "$tmp/kotlin" "$lib"
 "$bindgen" generate --no-format --metadata-no-deps --language swift --out-dir "$tmp/swift" "$lib"
 
+# UniFFI's Kotlin template builds an error case's `message` from its fields
+# ("code=2149580802, symbol=HTTP_404, detail=…"); every other language shows the core's
+# text ("HTTP_404 (0x80190194): Not Found"), which the exported Display gives Kotlin as
+# toString(). One getter per case is replaced by it, and the count is checked so that a
+# UniFFI upgrade that changes the template fails here instead of going unnoticed.
+kt="$tmp/kotlin/io/github/bgcopy/bgcopy.kt"
+sed -E -i 's/^( *get\(\) = )"code=\$\{ `code` \}, symbol=\$\{ `symbol` \}, detail=\$\{ `detail` \}(, status=\$\{ `status` \})?"$/\1toString()/' "$kt"
+cases=$(grep -c '^ *get() = toString()$' "$kt" || true)
+if [ "$cases" != 10 ]; then
+  echo "generate.sh: expected 10 BgCopyException message getters to rewrite, found $cases" >&2
+  exit 1
+fi
+
 put() { mkdir -p "$(dirname "$2")" && cp "$1" "$2" && chmod 644 "$2"; }
 put "$tmp/kotlin/io/github/bgcopy/bgcopy.kt" "$out/kotlin/src/main/kotlin/io/github/bgcopy/bgcopy.kt"
 put "$tmp/swift/BgCopy.swift" "$out/swift/Sources/BgCopy/BgCopy.swift"

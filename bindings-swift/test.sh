@@ -170,6 +170,59 @@ jar_check() {
 }
 check "standalone jar: java -cp bgcopy.jar:jna.jar runs a download" jar_check
 
+# Starts the test origin as a coprocess and sets $port.
+start_origin() {
+  local line
+  coproc ORIGIN { exec "$target_dir/debug/bgcopy-test-origin"; }
+  read -r line <&"${ORIGIN[0]}"
+  port=$(echo "$line" | sed -E 's/.*"http":([0-9]+).*/\1/')
+}
+stop_origin() {
+  exec {ORIGIN[1]}>&-
+  wait "$ORIGIN_PID" || true
+}
+
+step "the README's Kotlin quick start runs against the test origin"
+quickstart_run() {
+  local port out err rc=0
+  start_origin
+  local run=(java -Djna.library.path="$target_dir/debug" -cp "$classes:$cp:$klib/kotlin-stdlib.jar"
+    io.github.bgcopy.examples.QuickStartKt)
+  out=$(BGCOPY_STATE_DIR="$work/qs-state" "${run[@]}" "http://127.0.0.1:$port/f/qs-ok?size=1500000&rate=1000000" \
+    "$work/qs.bin" 2>"$work/qs.err") || rc=1
+  err=$(cat "$work/qs.err")
+  printf '%s\n%s\n' "$out" "$err"
+  grep -qE '^[1-9][0-9]* / 1500000 bytes$' <<<"$out" || { echo "no progress line"; rc=1; }
+  grep -qx "downloaded $work/qs.bin.copy" <<<"$out" || { echo "no download line"; rc=1; }
+  grep -qx "ALL $work/qs.bin" <<<"$out" || { echo "no completion line"; rc=1; }
+  grep -q '^INVALID_STATE (0x80200002): ' <<<"$err" || { echo "no INVALID_STATE line"; rc=1; }
+  [ "$(stat -c %s "$work/qs.bin" 2>/dev/null)" = 1500000 ] || { echo "qs.bin is not 1500000 bytes"; rc=1; }
+  out=$(BGCOPY_STATE_DIR="$work/qs-state" "${run[@]}" "http://127.0.0.1:$port/f/qs-404?status=404" \
+    "$work/nf.bin" 2>&1) || rc=1
+  echo "$out"
+  grep -q '^HTTP 404: HTTP_404 (0x80190194): ' <<<"$out" || { echo "no HTTP 404 line"; rc=1; }
+  grep -q '^failed: HTTP_404 (REMOTE_FILE): ' <<<"$out" || { echo "no failed line"; rc=1; }
+  stop_origin
+  return "$rc"
+}
+check "kotlin/examples/QuickStart.kt: a download with progress, then an HTTP 404" quickstart_run
+
+step "a Java caller (javac) uses the canonical methods without mangled names"
+java_caller() {
+  local port out rc=0
+  mkdir -p "$work/java"
+  javac -d "$work/java" -cp "$classes:$cp:$klib/kotlin-stdlib.jar" "$here/kotlin/java/JavaCaller.java" || return 1
+  start_origin
+  out=$(java -Djna.library.path="$target_dir/debug" -cp "$work/java:$classes:$cp:$klib/kotlin-stdlib.jar" JavaCaller \
+    "$work/java-state" "http://127.0.0.1:$port/f/java-ok?size=150000" "http://127.0.0.1:$port/f/java-404?status=404" \
+    "$work/java.bin" 2>&1) || rc=1
+  stop_origin
+  echo "$out"
+  [ "$out" = "java ok" ] || rc=1
+  return "$rc"
+}
+check "kotlin/java/JavaCaller.java: compiled with javac, runs a download and the typed errors" java_caller
+
 step "run the Kotlin tests on the JVM against the test origin"
 if [ -f "$classes/io/github/bgcopy/test/MainKt.class" ]; then
   set +e

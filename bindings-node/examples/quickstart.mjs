@@ -14,9 +14,8 @@ try {
 
 // The BITS model: a durable job (store: $BGCOPY_STATE_DIR, else ~/.local/share/bgcopy).
 const manager = CopyManager.open()
-const job = manager.createJob('my download')
-job.addFile(url, dest)
-job.setPriority(Priority.Foreground)
+const job = manager.createJob('my download', { files: [[url, dest]], priority: Priority.Foreground })
+job.noProgressTimeoutMs = 600_000 // properties over getX()/setX(); durations in ms
 job.resume()
 // Its events: state changes, progress (byte counts are numbers), files, errors.
 for await (const ev of job.events()) {

@@ -161,3 +161,22 @@ pub(crate) fn boolean(env: &Env, v: &Unknown, what: &str) -> Result<bool> {
     }
     v.coerce_to_bool()
 }
+
+/// `[[remoteUrl, localPath], …]` as (remote, local) pairs.
+pub(crate) fn file_pairs(env: &Env, files: Unknown, what: &str) -> Result<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    for (i, pair) in array(env, files, what)?.into_iter().enumerate() {
+        let pair = array(env, pair, &format!("{what}[{i}]"))?;
+        let [remote, local] = <[Unknown; 2]>::try_from(pair).map_err(|_| {
+            invalid_arg(
+                env,
+                format!("{what}[{i}] must be a pair [remoteUrl, localPath]"),
+            )
+        })?;
+        pairs.push((
+            string(env, remote, &format!("{what}[{i}][0]"))?,
+            string(env, local, &format!("{what}[{i}][1]"))?,
+        ));
+    }
+    Ok(pairs)
+}

@@ -3,12 +3,13 @@
 
 use crate::args;
 use crate::callback::JsCallback;
-use crate::error::{OrThrow, invalid_arg, to_js};
+use crate::error::{OrThrow, to_js};
 use crate::manager::Mgr;
 use crate::types::*;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A transfer job (IBackgroundCopyJob). Get one from `CopyManager.createJob`,
 /// `getJob` or `enumJobs`; several JS objects may stand for the same job (compare
@@ -49,20 +50,7 @@ impl CopyJob {
         env: &Env,
         #[napi(ts_arg_type = "Array<[remoteUrl: string, localPath: string]>")] files: Unknown,
     ) -> Result<()> {
-        let mut pairs = Vec::new();
-        for (i, pair) in args::array(env, files, "files")?.into_iter().enumerate() {
-            let pair = args::array(env, pair, &format!("files[{i}]"))?;
-            let [remote, local] = <[Unknown; 2]>::try_from(pair).map_err(|_| {
-                invalid_arg(
-                    env,
-                    format!("files[{i}] must be a pair [remoteUrl, localPath]"),
-                )
-            })?;
-            pairs.push((
-                args::string(env, remote, &format!("files[{i}][0]"))?,
-                args::string(env, local, &format!("files[{i}][1]"))?,
-            ));
-        }
+        let pairs = args::file_pairs(env, files, "files")?;
         self.job.add_file_set(&pairs).or_throw(env)
     }
 
@@ -562,29 +550,67 @@ impl CopyJob {
     /// (or the manager closes), or when `timeoutMs` passes (omitted, `null` or
     /// `Infinity`: no timeout), with the job's state then. Never blocks the event
     /// loop: the wait runs on a thread of its own. A pending wait keeps the process
-    /// alive, like a timer.
-    #[napi(ts_return_type = "Promise<JobState>")]
+    /// alive, like a timer. An aborted `options.signal` rejects the promise with the
+    /// signal's reason and ends the wait's thread.
+    #[napi(
+        ts_args_type = "timeoutMs?: number | null, options?: { signal?: AbortSignal } | null",
+        ts_return_type = "Promise<JobState>"
+    )]
     pub fn wait<'e>(
         &self,
         env: &'e Env,
-        #[napi(ts_arg_type = "number | null")] timeout_ms: Option<Unknown>,
+        timeout_ms: Option<Unknown>,
+        // index.js turns `options.signal` into this token.
+        cancel: Option<&WaitCancel>,
     ) -> Result<Object<'e>> {
         let timeout = args::timeout_ms(env, timeout_ms, "timeoutMs")?;
         let (deferred, promise) = env.create_deferred()?;
         // Holds the manager open while waiting, even if the script let go of it.
         let mgr = self.mgr.clone();
-        let never = || false; // a promise cannot be cancelled
+        let (flag, slice) = match cancel {
+            // A cancel is seen within a tenth of a second.
+            Some(c) => (c.flag.clone(), std::time::Duration::from_millis(100)),
+            None => (Arc::new(AtomicBool::new(false)), std::time::Duration::MAX),
+        };
         self.job
-            .wait_in_background(timeout, std::time::Duration::MAX, never, move |r| {
-                drop(mgr);
-                let r = r.expect("never cancelled");
-                deferred.resolve(move |env| match r {
-                    Ok(o) => Ok(JobState::from(o.state)),
-                    Err(e) => Err(to_js(&env, &e)),
-                });
-            })
+            .wait_in_background(
+                timeout,
+                slice,
+                move || flag.load(Ordering::SeqCst),
+                move |r| {
+                    drop(mgr);
+                    deferred.resolve(move |env| match r {
+                        Some(Ok(o)) => Ok(JobState::from(o.state)),
+                        Some(Err(e)) => Err(to_js(&env, &e)),
+                        // index.js rejects with the signal's reason instead.
+                        None => Err(Error::new(Status::Cancelled, "the wait was aborted")),
+                    });
+                },
+            )
             .or_throw(env)?;
         Ok(promise)
+    }
+}
+
+/// What index.js hands `wait()` for an `AbortSignal`: `cancel()` ends the wait.
+#[napi(js_name = "_WaitCancel")]
+pub struct WaitCancel {
+    flag: Arc<AtomicBool>,
+}
+
+#[napi]
+impl WaitCancel {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        WaitCancel {
+            flag: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// End the wait it was given to.
+    #[napi]
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
     }
 }
 

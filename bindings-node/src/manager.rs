@@ -71,21 +71,54 @@ impl CopyManager {
     /// Create a job (state `Suspended`) with a fresh UUID. `displayName` ≤ 256
     /// characters (else `STRING_TOO_LONG`); `jobType` defaults to `JobType.Download`
     /// (the only type built: others throw `NOT_IMPLEMENTED`).
+    ///
+    /// Instead of the type, an options object sets the job up in the same call:
+    /// `createJob('nightly', { files: [[url, path]], priority: Priority.Low,
+    /// description: '…', type: JobType.Download })`. All or nothing: when one is refused
+    /// the new job is cancelled and the error thrown.
     #[napi]
     pub fn create_job(
         &self,
         env: &Env,
         #[napi(ts_arg_type = "string")] display_name: Unknown,
-        #[napi(ts_arg_type = "JobType")] job_type: Option<Unknown>,
+        #[napi(ts_arg_type = "JobType | CreateJobOptions | null")] job_type: Option<Unknown>,
     ) -> Result<CopyJob> {
         let name = args::string(env, display_name, "displayName")?;
-        let ty = match job_type.filter(|v| !args::is_nullish(v)) {
-            Some(v) => args::enum_value(env, v, "jobType", |w, n| {
-                bgcopy::JobType::try_from_number(w, n)
-            })?,
-            None => bgcopy::JobType::Download,
+        let job_type_of = |v: Unknown, what: &str| {
+            args::enum_value(env, v, what, bgcopy::JobType::try_from_number)
         };
-        let job = self.mgr.core.create_job(&name, ty).or_throw(env)?;
+        let mut setup = bgcopy::JobSetup::default();
+        match job_type.filter(|v| !args::is_nullish(v)) {
+            Some(v) if v.get_type()? == ValueType::Object => {
+                let obj = args::object(env, v, "options")?;
+                for key in Object::keys(&obj)? {
+                    let val: Unknown = obj.get_named_property(&key)?;
+                    if args::is_nullish(&val) {
+                        continue;
+                    }
+                    let what = format!("options.{key}");
+                    match key.as_str() {
+                        "type" => setup.job_type = Some(job_type_of(val, &what)?),
+                        "files" => setup.files = args::file_pairs(env, val, &what)?,
+                        "priority" => {
+                            setup.priority = Some(args::enum_value(env, val, &what, |w, n| {
+                                bgcopy::Priority::try_from_number(w, n)
+                            })?)
+                        }
+                        "description" => setup.description = Some(args::string(env, val, &what)?),
+                        _ => {
+                            return Err(crate::error::invalid_arg(
+                                env,
+                                format!("unknown createJob option {key:?}"),
+                            ));
+                        }
+                    }
+                }
+            }
+            Some(v) => setup.job_type = Some(job_type_of(v, "jobType")?),
+            None => {}
+        }
+        let job = self.mgr.core.create_job_with(&name, setup).or_throw(env)?;
         Ok(CopyJob::new(job, self.mgr.clone()))
     }
 

@@ -4,7 +4,18 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { BgCopyError, CopyManager, HttpError, JobState, download } from '../index.mjs'
+import { inspect } from 'node:util'
+import {
+  BgCopyError,
+  CopyManager,
+  HttpError,
+  InvalidArgumentError,
+  InvalidStateError,
+  JobState,
+  JobType,
+  Priority,
+  download,
+} from '../index.mjs'
 import { firstDifference, startOrigin, tempDir } from './helpers.mjs'
 
 let origin
@@ -126,5 +137,100 @@ describe('download()', () => {
     assert.deepEqual(m.enumJobs(), [])
     m.close()
     assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], [])
+  })
+})
+
+describe('the JS shape of the canonical API', () => {
+  it('createJob(name, { files, priority, description }) sets the job up, all or nothing', async () => {
+    const m = CopyManager.open(join(tmp.dir, 'setup-state'))
+    const local = join(tmp.dir, 'setup-a')
+    const job = m.createJob('setup', {
+      files: [[`${origin.http}/f/setup-a?size=1000`, local]],
+      priority: Priority.High,
+      description: 'one call',
+    })
+    assert.deepEqual([job.displayName, job.description, job.priority], ['setup', 'one call', Priority.High])
+    assert.equal(job.state, JobState.Suspended)
+    assert.deepEqual(job.enumFiles().map((f) => f.localName), [local])
+    job.resume()
+    assert.equal(await job.wait(30000), JobState.Transferred)
+    job.complete()
+    assert.equal(readFileSync(local).length, 1000)
+    const before = m.enumJobs().length
+    assert.throws(
+      () => m.createJob('bad', { files: [[`${origin.http}/f/setup-b?size=1`, 'relative/b']], priority: Priority.Low }),
+      (e) => e instanceof InvalidArgumentError && e.code === 'INVALID_ARG',
+    )
+    assert.throws(() => m.createJob('long', { description: 'x'.repeat(1025) }), (e) => e.code === 'STRING_TOO_LONG')
+    assert.throws(() => m.createJob('typo', { priorty: Priority.Low }), (e) => e.code === 'INVALID_ARG')
+    assert.equal(m.enumJobs().length, before)
+    // The job type still goes second on its own.
+    assert.equal(m.createJob('typed', JobType.Download).type, JobType.Download)
+    m.close()
+  })
+
+  it('properties over getX()/setX(), durations in milliseconds', () => {
+    const m = CopyManager.open(join(tmp.dir, 'props-state'))
+    const job = m.createJob('props')
+    job.priority = Priority.Low
+    assert.equal(job.getPriority(), Priority.Low)
+    job.displayName = 'renamed'
+    assert.equal(job.getDisplayName(), 'renamed')
+    job.noProgressTimeoutMs = 90_000
+    assert.equal(job.getNoProgressTimeout(), 90)
+    job.minimumRetryDelayMs = 1500 // rounds up to whole seconds
+    assert.equal(job.minimumRetryDelayMs, 2000)
+    assert.equal(job.maximumDownloadTimeMs, 0)
+    assert.throws(() => {
+      job.noProgressTimeoutMs = -1
+    }, (e) => e instanceof InvalidArgumentError)
+    assert.throws(() => {
+      job.priority = 42
+    }, (e) => e instanceof BgCopyError && e.code === 'INVALID_ARG')
+    assert.equal(job.id, job.getId())
+    assert.deepEqual(job.progress, job.getProgress())
+    assert.equal(job.errorCount, 0)
+    job.bandwidthLimit = 1_000_000
+    assert.equal(job.getBandwidthLimit(), 1_000_000)
+    m.backgroundBandwidthLimit = 5_000_000
+    assert.equal(m.getBackgroundBandwidthLimit(), 5_000_000)
+    job.cancel()
+    m.close()
+  })
+
+  it('util.inspect shows what a handle is; Symbol.dispose closes the manager', () => {
+    const m = CopyManager.open(join(tmp.dir, 'inspect-state'))
+    const job = m.createJob('shown')
+    const text = inspect(job)
+    assert.match(text, /^CopyJob \{/)
+    assert.ok(text.includes(job.id) && text.includes("'shown'") && text.includes("'Suspended'"), text)
+    assert.match(inspect(m), /^CopyManager \{ stateDir: '.*inspect-state' \}$/)
+    job.addFile(`${origin.http}/f/inspect?size=1`, join(tmp.dir, 'inspect.bin'))
+    assert.match(inspect(job.enumFiles()[0], { breakLength: Infinity }), /^CopyFile \{ remoteName: '.*inspect\?size=1', localName: '.*inspect\.bin' \}$/)
+    job.cancel()
+    m[Symbol.dispose]()
+    assert.throws(() => m.enumJobs(), (e) => e instanceof InvalidStateError)
+    // A closed manager's job still prints (a failing getter shows its code).
+    assert.match(inspect(job), /^CopyJob \{/)
+  })
+
+  it('wait(timeoutMs, { signal }): an abort rejects with its reason at once', async () => {
+    const m = CopyManager.open(join(tmp.dir, 'wait-state'))
+    const job = m.createJob('slow wait')
+    job.addFile(`${origin.http}/f/wait-slow?size=5000000&rate=100000`, join(tmp.dir, 'wait-slow.bin'))
+    job.resume()
+    const start = Date.now()
+    await assert.rejects(job.wait(null, { signal: AbortSignal.timeout(300) }), (e) => e.name === 'TimeoutError')
+    assert.ok(Date.now() - start < 3000, `took ${Date.now() - start} ms`)
+    const aborted = AbortSignal.abort(new Error('stop now'))
+    await assert.rejects(job.wait(1000, { signal: aborted }), /stop now/)
+    assert.throws(() => job.wait(1000, 'no'), (e) => e instanceof InvalidArgumentError)
+    // Without an abort it waits as before.
+    const c = new AbortController()
+    const running = await job.wait(50, { signal: c.signal })
+    assert.ok([JobState.Queued, JobState.Connecting, JobState.Transferring].includes(running), `${running}`)
+    job.cancel()
+    assert.equal(await job.wait(5000, { signal: c.signal }), JobState.Cancelled)
+    m.close()
   })
 })

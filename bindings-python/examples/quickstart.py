@@ -24,10 +24,8 @@ def main() -> int:
     out = Path(sys.argv[3] if len(sys.argv) > 3 else tempfile.gettempdir())
     # None = the platform default ($BGCOPY_STATE_DIR, else ~/.local/share/bgcopy).
     with bgcopy.CopyManager.open(out / "bgcopy-state") as manager:
-        job = manager.create_job("my download")
-        job.add_file(urls[0], out / "a.iso")
-        job.add_file(urls[1], out / "b.iso")
-        job.priority = bgcopy.Priority.FOREGROUND
+        job = manager.create_job("my download", priority=bgcopy.Priority.FOREGROUND,
+                                 files=[(urls[0], out / "a.iso"), (urls[1], out / "b.iso")])
         job.notify_flags = bgcopy.NotifyFlags.DEFAULT | bgcopy.NotifyFlags.JOB_MODIFICATION
         job.set_notify_interface(Progress())
         job.resume()

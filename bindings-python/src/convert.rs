@@ -366,3 +366,46 @@ pub fn str_repr(s: &str) -> String {
     out.push(quote);
     out
 }
+
+/// `files` as (remote URL, local path) pairs: an iterable of 2-item iterables (not
+/// strings); TypeError naming the bad item otherwise.
+pub fn file_pairs(py: Python<'_>, files: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
+    let not_pairs = || {
+        wrong_type(
+            py,
+            format!(
+                "files must be an iterable of (remote_url, local_path) pairs, not {}",
+                type_name(files)
+            ),
+        )
+    };
+    if files.is_none() || files.is_instance_of::<PyString>() {
+        return Err(not_pairs());
+    }
+    let mut pairs = Vec::new();
+    for (i, item) in files.try_iter().map_err(|_| not_pairs())?.enumerate() {
+        let item = item?;
+        let pair: Vec<Bound<'_, PyAny>> = if item.is_instance_of::<PyString>() {
+            Vec::new()
+        } else {
+            match item.try_iter() {
+                Ok(it) => it.collect::<PyResult<_>>()?,
+                Err(_) => Vec::new(),
+            }
+        };
+        if pair.len() != 2 {
+            return Err(wrong_type(
+                py,
+                format!(
+                    "files[{i}] must be a (remote_url, local_path) pair, not {}",
+                    type_name(&item)
+                ),
+            ));
+        }
+        pairs.push((
+            string(&pair[0], &format!("files[{i}] remote_url"))?,
+            path(&pair[1], &format!("files[{i}] local_path"))?,
+        ));
+    }
+    Ok(pairs)
+}

@@ -7,7 +7,7 @@ use crate::manager::{Owner, SHUTTING_DOWN};
 use crate::values::{PyFileProgress, PyJobProgress, PyJobTimes};
 use bgcopy::codes;
 use pyo3::prelude::*;
-use pyo3::types::{PyCFunction, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyCFunction, PyDict, PyList, PyTuple};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -64,43 +64,7 @@ impl PyCopyJob {
     /// ``(remote_url, local_path)`` pairs.
     #[pyo3(signature = (files))]
     fn add_file_set(&self, py: Python<'_>, files: &Bound<'_, PyAny>) -> PyResult<()> {
-        let not_pairs = || {
-            errors::wrong_type(
-                py,
-                format!(
-                    "files must be an iterable of (remote_url, local_path) pairs, not {}",
-                    convert::type_name(files)
-                ),
-            )
-        };
-        if files.is_none() || files.is_instance_of::<PyString>() {
-            return Err(not_pairs());
-        }
-        let mut pairs = Vec::new();
-        for (i, item) in files.try_iter().map_err(|_| not_pairs())?.enumerate() {
-            let item = item?;
-            let pair: Vec<Bound<'_, PyAny>> = if item.is_instance_of::<PyString>() {
-                Vec::new()
-            } else {
-                match item.try_iter() {
-                    Ok(it) => it.collect::<PyResult<_>>()?,
-                    Err(_) => Vec::new(),
-                }
-            };
-            if pair.len() != 2 {
-                return Err(errors::wrong_type(
-                    py,
-                    format!(
-                        "files[{i}] must be a (remote_url, local_path) pair, not {}",
-                        convert::type_name(&item)
-                    ),
-                ));
-            }
-            pairs.push((
-                convert::string(&pair[0], &format!("files[{i}] remote_url"))?,
-                convert::path(&pair[1], &format!("files[{i}] local_path"))?,
-            ));
-        }
+        let pairs = convert::file_pairs(py, files)?;
         self.mutate(py, |j| j.add_file_set(&pairs))
     }
 
@@ -900,10 +864,16 @@ impl PyCopyFile {
         self.get_remote_name(py)
     }
 
-    /// The local path (``get_local_name()``).
+    /// The local path as a ``pathlib.Path`` (``get_local_name()`` gives the text).
     #[getter(local_name)]
-    fn prop_local_name(&self, py: Python<'_>) -> PyResult<String> {
-        self.get_local_name(py)
+    fn prop_local_name(&self, py: Python<'_>) -> PyResult<std::path::PathBuf> {
+        self.get_local_name(py).map(Into::into)
+    }
+
+    /// The temporary file's path as a ``pathlib.Path`` (``get_temporary_name()``).
+    #[getter(temporary_name)]
+    fn prop_temporary_name(&self, py: Python<'_>) -> PyResult<std::path::PathBuf> {
+        self.file.get_temporary_name().or_raise(py).map(Into::into)
     }
 
     /// The file's progress (``get_progress()``).

@@ -20,9 +20,8 @@ mod values;
 /// The default state directory: `$BGCOPY_STATE_DIR`, else `$XDG_DATA_HOME/bgcopy`,
 /// else `~/.local/share/bgcopy` (macOS: `~/Library/Application Support/bgcopy`).
 #[pyfunction]
-fn default_state_dir(py: Python<'_>) -> PyResult<String> {
-    let dir = bgcopy::default_state_dir().map_err(|e| errors::core(py, &e))?;
-    Ok(dir.to_string_lossy().into_owned())
+fn default_state_dir(py: Python<'_>) -> PyResult<std::path::PathBuf> {
+    bgcopy::default_state_dir().map_err(|e| errors::core(py, &e))
 }
 
 /// The module.

@@ -184,20 +184,37 @@ impl PyCopyManager {
     /// Create a job (state SUSPENDED, priority NORMAL) with a fresh UUID id.
     /// ``job_type`` defaults to ``JobType.DOWNLOAD`` (the only type built; others raise
     /// ``UnsupportedError``). ``display_name`` is at most 256 characters.
-    #[pyo3(signature = (display_name, job_type=None))]
-    fn create_job(
+    ///
+    /// The keywords set the job up in the same call: ``files`` (``(remote_url,
+    /// local_path)`` pairs, as ``add_file_set``), ``priority`` and ``description``. All
+    /// or nothing: when one is refused the new job is cancelled and the error raised.
+    #[pyo3(signature = (display_name, job_type=None, *, files=None, priority=None, description=None))]
+    fn create_job<'py>(
         &self,
-        py: Python<'_>,
-        display_name: &Bound<'_, PyAny>,
-        job_type: Option<&Bound<'_, PyAny>>,
+        py: Python<'py>,
+        display_name: &Bound<'py, PyAny>,
+        job_type: Option<&Bound<'py, PyAny>>,
+        files: Option<&Bound<'py, PyAny>>,
+        priority: Option<&Bound<'py, PyAny>>,
+        description: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PyCopyJob> {
         let name = convert::string(display_name, "display_name")?;
-        let ty = match job_type.filter(|t| !t.is_none()) {
-            Some(t) => convert::job_type_arg(t)?,
-            None => JobType::Download,
+        fn given<'a, 'py>(o: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py, PyAny>> {
+            o.filter(|v| !v.is_none())
+        }
+        let setup = bgcopy::JobSetup {
+            job_type: given(job_type).map(convert::job_type_arg).transpose()?,
+            files: match given(files) {
+                Some(f) => convert::file_pairs(py, f)?,
+                None => Vec::new(),
+            },
+            priority: given(priority).map(convert::priority_arg).transpose()?,
+            description: given(description)
+                .map(|d| convert::string(d, "description"))
+                .transpose()?,
         };
         let m = self.owner.manager();
-        let job = py.detach(|| m.create_job(&name, ty)).or_raise(py)?;
+        let job = py.detach(|| m.create_job_with(&name, setup)).or_raise(py)?;
         Ok(PyCopyJob::new(job, self.owner.clone()))
     }
 
@@ -330,14 +347,10 @@ impl PyCopyManager {
         self.owner.close(py)
     }
 
-    /// The state directory this manager holds (absolute).
+    /// The state directory this manager holds (absolute), a ``pathlib.Path``.
     #[getter]
-    fn state_dir(&self) -> String {
-        self.owner
-            .manager()
-            .state_dir()
-            .to_string_lossy()
-            .into_owned()
+    fn state_dir(&self) -> std::path::PathBuf {
+        self.owner.manager().state_dir().to_path_buf()
     }
 
     /// True once ``close()`` was called (and in a child process that inherited the

@@ -181,7 +181,8 @@ def test_job_properties(tmp_path: Path) -> None:
         files = job.enum_files()
         assert [f.index for f in files] == [0, 1, 2, 3]
         assert files[1].get_local_name() == str(tmp_path / "b.bin")
-        assert files[3].local_name == str(tmp_path / "d.bin")
+        assert files[3].local_name == tmp_path / "d.bin"  # a pathlib.Path
+        assert isinstance(files[3].temporary_name, Path)
         assert files[0].get_remote_name() == "http://127.0.0.1:9/a" == files[0].remote_name
         assert files[0].get_progress() == bgcopy.FileProgress(bgcopy.BYTES_UNKNOWN, 0, False)
         assert "CopyFile(index=0" in repr(files[0])
@@ -263,7 +264,7 @@ def test_jobs_survive_reopen(tmp_path: Path) -> None:
 
 def test_default_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("BGCOPY_STATE_DIR", str(tmp_path / "default"))
-    assert bgcopy.default_state_dir() == str(tmp_path / "default")
+    assert bgcopy.default_state_dir() == tmp_path / "default"
     with bgcopy.CopyManager.open() as m:
         assert Path(m.state_dir) == (tmp_path / "default").resolve()
 

@@ -196,3 +196,29 @@ def test_exceptions_by_kind() -> None:
     # A code the exceptions name keeps its class.
     assert type(bgcopy._types._make_error(c.DISK_FULL, "DISK_FULL", "d", False,
                                           "LOCAL")) is bgcopy.LocalFileError
+
+
+def test_create_job_sets_the_job_up_in_one_call(manager: bgcopy.CopyManager,
+                                                 origin: Origin, tmp_path: Path) -> None:
+    job = manager.create_job("setup", files=[(origin.url("s-a", "size=1000"), tmp_path / "a")],
+                             priority=bgcopy.Priority.HIGH, description="one call")
+    assert (job.display_name, job.priority, job.description) == ("setup", bgcopy.Priority.HIGH, "one call")
+    assert job.state is bgcopy.JobState.SUSPENDED
+    assert [f.local_name for f in job.files] == [tmp_path / "a"]
+    job.resume()
+    assert job.wait(30) is bgcopy.JobState.TRANSFERRED
+    job.complete()
+    assert (tmp_path / "a").read_bytes() == content(1000)
+    # All or nothing: a refused file leaves no job behind and raises the typed error.
+    before = len(manager.enum_jobs())
+    with pytest.raises(bgcopy.InvalidArgError):
+        manager.create_job("bad", files=[(origin.url("s-b", "size=10"), "relative/b")],
+                           priority=bgcopy.Priority.LOW)
+    with pytest.raises(bgcopy.StringTooLongError):
+        manager.create_job("long", description="x" * 1025)
+    with pytest.raises(TypeError):
+        manager.create_job("typed", files="http://x/not-pairs")
+    assert len(manager.enum_jobs()) == before
+    # The keywords are keywords only; the second positional stays the job type.
+    with pytest.raises(TypeError):
+        manager.create_job("pos", bgcopy.JobType.DOWNLOAD, [])  # type: ignore[misc]

@@ -36,16 +36,16 @@ pub struct JobEvent {
     /// The job's progress when the event was delivered.
     pub progress: JobProgress,
     /// FILE_TRANSFERRED (and an ERROR about one file): the file's index.
-    pub file_index: Option<u32>,
+    pub file_index: Option<i32>,
     /// ERROR: what failed: the BITS code, its symbol, the message, the kind (`HTTP`,
     /// `NETWORK`, …, the same names in every language) and an HTTP error's status.
-    pub error_code: Option<u32>,
+    pub error_code: Option<i64>,
     pub error_symbol: Option<String>,
     pub error_detail: Option<String>,
     pub error_kind: Option<String>,
-    pub error_status: Option<u16>,
+    pub error_status: Option<i32>,
     /// The journal entry's number (0 for progress and the first state).
-    pub seq: u64,
+    pub seq: i64,
     /// When it happened.
     pub time: std::time::SystemTime,
 }
@@ -62,13 +62,13 @@ impl From<bg::JobEvent> for JobEvent {
             },
             state: e.state.into(),
             progress: e.progress.into(),
-            file_index: e.file_index,
-            error_code: err.map(|e| e.code()),
+            file_index: e.file_index.map(signed32),
+            error_code: err.map(|e| i64::from(e.code())),
             error_symbol: err.map(|e| e.symbol()),
             error_detail: err.map(|e| e.message().to_string()),
             error_kind: err.map(|e| e.kind().name().to_string()),
-            error_status: err.and_then(|e| e.http_status()),
-            seq: e.seq,
+            error_status: err.and_then(|e| e.http_status()).map(i32::from),
+            seq: signed64(e.seq),
             time: e.time,
         }
     }
@@ -89,8 +89,9 @@ impl JobEventStream {
 impl JobEventStream {
     /// The next event within `timeoutMs`, or null/nil (the time passed, or the stream
     /// ended: `ended()`).
-    pub fn next_event(&self, timeout_ms: u32) -> Result<Option<JobEvent>> {
+    pub fn next_event(&self, timeout_ms: i32) -> Result<Option<JobEvent>> {
         guard(|| {
+            let timeout_ms = unsigned32(timeout_ms, "timeout_ms")?;
             let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
             match g.as_mut() {
                 Some(s) => s
@@ -132,7 +133,8 @@ pub struct DownloadTask(bg::Background);
 impl DownloadTask {
     /// The next event or the end within `timeoutMs`, or null/nil; throws the job's
     /// error when it failed (its job cancelled).
-    pub fn next_step(&self, timeout_ms: u32) -> Result<Option<DownloadStep>> {
+    pub fn next_step(&self, timeout_ms: i32) -> Result<Option<DownloadStep>> {
+        let timeout_ms = guard(|| unsigned32(timeout_ms, "timeout_ms"))?;
         let Some(step) = self.0.next_step(Duration::from_millis(timeout_ms.into())) else {
             return Ok(None);
         };

@@ -20,17 +20,21 @@ pub use callback::CopyCallback;
 pub use error::BgCopyError;
 pub use objects::{CopyError, CopyFile, CopyJob, CopyManager};
 pub use types::{
-    Completion, ErrorContext, ErrorInfo, FileProgress, FileSpec, JobProgress, JobState, JobTimes,
-    JobType, ManagerOptions, NotifyFlag, Priority,
+    Completion, ErrorContext, ErrorInfo, FileProgress, FileSpec, JobProgress, JobSetup, JobState,
+    JobTimes, JobType, ManagerOptions, NotifyFlag, Priority,
 };
 
 uniffi::setup_scaffolding!("bgcopy");
 
 /// The symbolic name of a BITS HRESULT code (`0x80200002` → `"INVALID_STATE"`, `HTTP_404`, …;
-/// `0x…` for a code without a name).
+/// `0x…` for a code without a name). The code may be given as its unsigned 32-bit value
+/// or as a signed 32-bit HRESULT (Java's `int`, −2145386494).
 #[uniffi::export]
-pub fn code_symbol(code: u32) -> String {
-    bgcopy::codes::symbol(code)
+pub fn code_symbol(code: i64) -> String {
+    match u32::try_from(code).or_else(|_| i32::try_from(code).map(|c| c as u32)) {
+        Ok(c) => bgcopy::codes::symbol(c),
+        Err(_) => format!("{code:#x}"),
+    }
 }
 
 /// This library's version, e.g. `"0.1.0"` (the same number in every language).

@@ -42,6 +42,14 @@ impl CopyManager {
         guard(|| self.0.create_job(&display_name, job_type.into())).map(CopyJob::wrap)
     }
 
+    /// A new job set up in the same call (Kotlin's and Swift's `createJob(name, files =
+    /// …, priority = …, description = …)` call it): `createJob`, then `addFileSet`,
+    /// `setPriority`, `setDescription` for what `setup` gives. All or nothing: when a
+    /// step fails the new job is cancelled and the step's error thrown.
+    pub fn create_job_with(&self, display_name: String, setup: JobSetup) -> Result<Arc<CopyJob>> {
+        guard(|| self.0.create_job_with(&display_name, setup.into())).map(CopyJob::wrap)
+    }
+
     /// The job with this id (canonical UUID text), or NOT_FOUND.
     pub fn get_job(&self, id: String) -> Result<Arc<CopyJob>> {
         guard(|| self.0.get_job(&id)).map(CopyJob::wrap)
@@ -51,23 +59,29 @@ impl CopyManager {
     /// `cursor`, oldest first (start with 0, then pass the last entry's `seq`). Every
     /// process sees the same numbers; a job's entries are kept while it is live and for
     /// 7 days after it became final.
-    pub fn events_since(&self, cursor: u64, limit: u32) -> Result<Vec<Event>> {
-        guard(|| self.0.events_since(cursor, limit))
-            .map(|v| v.into_iter().map(Event::from).collect())
+    pub fn events_since(&self, cursor: i64, limit: i32) -> Result<Vec<Event>> {
+        guard(|| {
+            self.0
+                .events_since(unsigned64(cursor, "cursor")?, unsigned32(limit, "limit")?)
+        })
+        .map(|v| v.into_iter().map(Event::from).collect())
     }
 
     /// Change the bandwidth limit shared by every HIGH, NORMAL and LOW transfer of the
     /// queue (bytes per second; 0: none) while they run: it applies within a second,
     /// whichever process runs the transfers, and stays with the state directory.
     /// FOREGROUND jobs are never limited by it.
-    pub fn set_background_bandwidth_limit(&self, bytes_per_second: u64) -> Result<()> {
-        guard(|| self.0.set_background_bandwidth_limit(bytes_per_second))
+    pub fn set_background_bandwidth_limit(&self, bytes_per_second: i64) -> Result<()> {
+        guard(|| {
+            self.0
+                .set_background_bandwidth_limit(unsigned64(bytes_per_second, "bytes_per_second")?)
+        })
     }
 
     /// The background bandwidth limit in bytes per second (0: none): the one stored for
     /// the state directory, else the `background_bandwidth_limit` option.
-    pub fn get_background_bandwidth_limit(&self) -> Result<u64> {
-        guard(|| self.0.get_background_bandwidth_limit())
+    pub fn get_background_bandwidth_limit(&self) -> Result<i64> {
+        guard(|| self.0.get_background_bandwidth_limit()).map(signed64)
     }
 
     /// Every job that is not ACKNOWLEDGED or CANCELLED, in creation order.
@@ -231,15 +245,15 @@ impl CopyJob {
     }
 
     /// The security flags (`SecurityFlag` values or-ed; default 0).
-    pub fn get_security_flags(&self) -> Result<u32> {
-        guard(|| self.0.get_security_flags())
+    pub fn get_security_flags(&self) -> Result<i32> {
+        guard(|| self.0.get_security_flags()).map(signed32)
     }
 
     /// Set the security flags (BITS `SetSecurityFlags`): a redirect policy
     /// (`SecurityFlag.REDIRECT_*`) and `SecurityFlag.ALLOW_HTTPS_TO_HTTP`. BITS's
     /// certificate flags (0x0001-0x0010): E_NOTIMPL; other bits: INVALID_ARG.
-    pub fn set_security_flags(&self, flags: u32) -> Result<()> {
-        guard(|| self.0.set_security_flags(flags))
+    pub fn set_security_flags(&self, flags: i32) -> Result<()> {
+        guard(|| self.0.set_security_flags(unsigned32(flags, "flags")?))
     }
 
     /// Set the credentials for `target` and `scheme`, replacing those set for the same
@@ -309,49 +323,55 @@ impl CopyJob {
     }
 
     /// The maximum download time in seconds (0: no limit, the default).
-    pub fn get_maximum_download_time(&self) -> Result<u32> {
-        guard(|| self.0.get_maximum_download_time())
+    pub fn get_maximum_download_time(&self) -> Result<i32> {
+        guard(|| self.0.get_maximum_download_time()).map(signed32)
     }
 
     /// Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS Job4
     /// `SetMaximumDownloadTime`; 0 removes the limit). Time QUEUED, SUSPENDED or in
     /// TRANSIENT_ERROR does not count; `resume()` starts the count again. When it
     /// passes, the job goes to ERROR with MAXDOWNLOAD_TIMEOUT.
-    pub fn set_maximum_download_time(&self, seconds: u32) -> Result<()> {
-        guard(|| self.0.set_maximum_download_time(seconds))
+    pub fn set_maximum_download_time(&self, seconds: i32) -> Result<()> {
+        guard(|| {
+            self.0
+                .set_maximum_download_time(unsigned32(seconds, "seconds")?)
+        })
     }
 
     /// How many connections one file of the job may use at once (segmented download,
     /// BITS Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
     /// `max_connections_per_file` option.
-    pub fn get_max_connections_per_file(&self) -> Result<u32> {
-        guard(|| self.0.get_max_connections_per_file())
+    pub fn get_max_connections_per_file(&self) -> Result<i32> {
+        guard(|| self.0.get_max_connections_per_file()).map(signed32)
     }
 
     /// Let one file of the job use up to `n` connections at once (1..=64; 1 = one
     /// stream). A file is split only when the server honours ranges for it and it is at
     /// least 2 MiB.
-    pub fn set_max_connections_per_file(&self, n: u32) -> Result<()> {
-        guard(|| self.0.set_max_connections_per_file(n))
+    pub fn set_max_connections_per_file(&self, n: i32) -> Result<()> {
+        guard(|| self.0.set_max_connections_per_file(unsigned32(n, "n")?))
     }
 
     /// The job's bandwidth limit in bytes per second (0: none, the default).
-    pub fn get_bandwidth_limit(&self) -> Result<u64> {
-        guard(|| self.0.get_bandwidth_limit())
+    pub fn get_bandwidth_limit(&self) -> Result<i64> {
+        guard(|| self.0.get_bandwidth_limit()).map(signed64)
     }
 
     /// Limit the job to `bytes_per_second` over all its connections (0: none); applies
     /// within a second while it transfers.
-    pub fn set_bandwidth_limit(&self, bytes_per_second: u64) -> Result<()> {
-        guard(|| self.0.set_bandwidth_limit(bytes_per_second))
+    pub fn set_bandwidth_limit(&self, bytes_per_second: i64) -> Result<()> {
+        guard(|| {
+            self.0
+                .set_bandwidth_limit(unsigned64(bytes_per_second, "bytes_per_second")?)
+        })
     }
 
     /// Give every file whose remote URL starts with `old_prefix` that URL with the
     /// prefix replaced by `new_prefix` (BITS Job3 `ReplaceRemotePrefix`), all or none;
     /// returns how many files changed. A file keeps its bytes when the new URL serves
     /// the same content (If-Range with the stored validator), else starts over.
-    pub fn replace_remote_prefix(&self, old_prefix: String, new_prefix: String) -> Result<u32> {
-        guard(|| self.0.replace_remote_prefix(&old_prefix, &new_prefix))
+    pub fn replace_remote_prefix(&self, old_prefix: String, new_prefix: String) -> Result<i32> {
+        guard(|| self.0.replace_remote_prefix(&old_prefix, &new_prefix)).map(signed32)
     }
 
     /// The priority (default NORMAL).
@@ -365,13 +385,13 @@ impl CopyJob {
     }
 
     /// The notification flags (default JOB_TRANSFERRED | JOB_ERROR = 0x3).
-    pub fn get_notify_flags(&self) -> Result<u32> {
-        guard(|| self.0.get_notify_flags())
+    pub fn get_notify_flags(&self) -> Result<i32> {
+        guard(|| self.0.get_notify_flags()).map(signed32)
     }
 
     /// Set the notification flags (`NotifyFlag` values or-ed); unknown bits: INVALID_ARG.
-    pub fn set_notify_flags(&self, flags: u32) -> Result<()> {
-        guard(|| self.0.set_notify_flags(flags))
+    pub fn set_notify_flags(&self, flags: i32) -> Result<()> {
+        guard(|| self.0.set_notify_flags(unsigned32(flags, "flags")?))
     }
 
     /// The callback object set with `setNotifyInterface`, or null/nil.
@@ -386,44 +406,50 @@ impl CopyJob {
     }
 
     /// Seconds without progress before a transient error becomes ERROR (default 1 209 600).
-    pub fn get_no_progress_timeout(&self) -> Result<u32> {
-        guard(|| self.0.get_no_progress_timeout())
+    pub fn get_no_progress_timeout(&self) -> Result<i32> {
+        guard(|| self.0.get_no_progress_timeout()).map(signed32)
     }
 
     /// Set the no-progress timeout in seconds; 0 makes every error fatal.
-    pub fn set_no_progress_timeout(&self, seconds: u32) -> Result<()> {
-        guard(|| self.0.set_no_progress_timeout(seconds))
+    pub fn set_no_progress_timeout(&self, seconds: i32) -> Result<()> {
+        guard(|| {
+            self.0
+                .set_no_progress_timeout(unsigned32(seconds, "seconds")?)
+        })
     }
 
     /// The minimum retry delay in seconds (default 600).
-    pub fn get_minimum_retry_delay(&self) -> Result<u32> {
-        guard(|| self.0.get_minimum_retry_delay())
+    pub fn get_minimum_retry_delay(&self) -> Result<i32> {
+        guard(|| self.0.get_minimum_retry_delay()).map(signed32)
     }
 
     /// Set the minimum retry delay in seconds.
-    pub fn set_minimum_retry_delay(&self, seconds: u32) -> Result<()> {
-        guard(|| self.0.set_minimum_retry_delay(seconds))
+    pub fn set_minimum_retry_delay(&self, seconds: i32) -> Result<()> {
+        guard(|| {
+            self.0
+                .set_minimum_retry_delay(unsigned32(seconds, "seconds")?)
+        })
     }
 
     /// Errors seen (transient and fatal); never reset.
-    pub fn get_error_count(&self) -> Result<u32> {
-        guard(|| self.0.get_error_count())
+    pub fn get_error_count(&self) -> Result<i32> {
+        guard(|| self.0.get_error_count()).map(signed32)
     }
 
     /// Block until the job is TRANSFERRED, ERROR, ACKNOWLEDGED or CANCELLED, or
     /// `timeoutMs` milliseconds pass (null/nil: no timeout; also returns when the
     /// manager closes); returns the state. Use `waitAsync` from a coroutine / task.
     #[uniffi::method(default(timeout_ms = None))]
-    pub fn wait(&self, timeout_ms: Option<u64>) -> Result<JobState> {
-        guard(|| self.0.wait(timeout_ms.map(Duration::from_millis))).map(JobState::from)
+    pub fn wait(&self, timeout_ms: Option<i64>) -> Result<JobState> {
+        guard(|| self.0.wait(timeout(timeout_ms)?)).map(JobState::from)
     }
 
     /// `wait` without blocking the caller: Kotlin `suspend fun`, Swift `async`. The wait
     /// runs on a helper thread, which notices within 200 ms when the caller is cancelled.
     #[uniffi::method(default(timeout_ms = None))]
-    pub async fn wait_async(&self, timeout_ms: Option<u64>) -> Result<JobState> {
+    pub async fn wait_async(&self, timeout_ms: Option<i64>) -> Result<JobState> {
         let (tx, rx) = crate::oneshot::channel();
-        let timeout = timeout_ms.map(Duration::from_millis);
+        let timeout = guard(|| timeout(timeout_ms))?;
         // A cancelled coroutine / task (the receiver is gone) ends the wait.
         let cancelled = tx.closed_check();
         guard(|| {
@@ -518,8 +544,8 @@ impl CopyFile {
     }
 
     /// The file's position in its job (0-based).
-    pub fn get_index(&self) -> u32 {
-        self.0.index() as u32
+    pub fn get_index(&self) -> i32 {
+        i32::try_from(self.0.index()).unwrap_or(i32::MAX)
     }
 }
 
@@ -535,7 +561,7 @@ impl CopyError {
         let (context, code) = self.0.get_error();
         ErrorInfo {
             context: context.into(),
-            code,
+            code: i64::from(code),
             symbol: bg::codes::symbol(code),
         }
     }
@@ -559,4 +585,10 @@ impl CopyError {
     pub fn get_protocol(&self) -> Result<String> {
         guard(|| self.0.get_protocol())
     }
+}
+
+/// A wait's timeout in milliseconds (null/nil: none; negative: INVALID_ARG).
+fn timeout(ms: Option<i64>) -> bg::Result<Option<Duration>> {
+    ms.map(|v| unsigned64(v, "timeout_ms").map(Duration::from_millis))
+        .transpose()
 }

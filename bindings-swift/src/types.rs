@@ -1,17 +1,23 @@
 //! The values of docs/spec.md §2 as UniFFI enums and records, with conversions from the core.
-//! Enums keep the contract's numbers as discriminants (Kotlin `JobState.QUEUED.value == 0u`).
+//! Enums keep the contract's numbers as discriminants (Kotlin `JobState.QUEUED.value == 0`).
+//!
+//! Numbers are signed in Kotlin and Swift (`Int`/`Long`, `Int32`/`Int64`): Java has no
+//! unsigned types and Kotlin's `UInt`/`ULong` mangle the JVM names of every method that
+//! takes or returns them. Counts refuse a negative value with INVALID_ARG; byte counts
+//! are exact up to 2^63 − 1 and an unknown size is −1 (`BYTES_UNKNOWN`, BITS's
+//! BG_SIZE_UNKNOWN read as a signed number); codes are their unsigned 32-bit value.
 
 use bgcopy as bg;
 use std::time::SystemTime;
 
 /// A contract enum as a UniFFI enum with the same numbers (Kotlin
-/// `JobState.QUEUED.value == 0u`), declared from the core's one list, with the
+/// `JobState.QUEUED.value == 0`), declared from the core's one list, with the
 /// conversions and number checks from the core.
 macro_rules! ffi_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $n:tt => $s:literal,)* }) => {
         $(#[$m])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
-        #[repr(u32)]
+        #[repr(i32)]
         pub enum $name { $($(#[$vm])* $v = $n,)* }
         bg::spec_enum_conversions!($name { $($v = $n,)* });
     };
@@ -23,7 +29,7 @@ bg::for_each_spec_enum!(ffi_enum);
 /// together: Kotlin `NotifyFlag.JOB_TRANSFERRED.value or NotifyFlag.JOB_ERROR.value`,
 /// Swift `NotifyFlag.jobTransferred.rawValue | NotifyFlag.jobError.rawValue`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
-#[repr(u32)]
+#[repr(i32)]
 pub enum NotifyFlag {
     /// The job reached TRANSFERRED.
     JobTransferred = 0x01,
@@ -42,7 +48,7 @@ pub enum NotifyFlag {
 /// `SecurityFlag.REDIRECT_ALLOW_REPORT.value`, Swift
 /// `SecurityFlag.redirectAllowReport.rawValue`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
-#[repr(u32)]
+#[repr(i32)]
 pub enum SecurityFlag {
     /// Follow redirects; the file keeps its remote name (the default).
     RedirectAllowSilent = 0x0000,
@@ -67,7 +73,7 @@ const _: () = {
 
 /// How `complete()` ended; `value` is the success code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
-#[repr(u32)]
+#[repr(i32)]
 pub enum Completion {
     /// Every file is at its local path (S_OK).
     All = 0,
@@ -98,24 +104,24 @@ impl From<bg::Completion> for Completion {
 /// Progress of a whole job (BG_JOB_PROGRESS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct JobProgress {
-    /// Sum of the file sizes; the largest 64-bit value (Kotlin `ULong.MAX_VALUE`, Swift
-    /// `UInt64.max`) until every size is known; 0 without files.
-    pub bytes_total: u64,
+    /// Sum of the file sizes; −1 (`BYTES_UNKNOWN`) until every size is known; 0
+    /// without files.
+    pub bytes_total: i64,
     /// Bytes transferred so far.
-    pub bytes_transferred: u64,
+    pub bytes_transferred: i64,
     /// Number of files.
-    pub files_total: u32,
+    pub files_total: i32,
     /// Number of files whose bytes are all transferred.
-    pub files_transferred: u32,
+    pub files_transferred: i32,
 }
 
 impl From<bg::JobProgress> for JobProgress {
     fn from(p: bg::JobProgress) -> Self {
         JobProgress {
-            bytes_total: p.bytes_total,
-            bytes_transferred: p.bytes_transferred,
-            files_total: p.files_total,
-            files_transferred: p.files_transferred,
+            bytes_total: signed64(p.bytes_total),
+            bytes_transferred: signed64(p.bytes_transferred),
+            files_total: signed32(p.files_total),
+            files_transferred: signed32(p.files_transferred),
         }
     }
 }
@@ -143,10 +149,10 @@ pub struct ProxySettings {
 /// Progress of one file (BG_FILE_PROGRESS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct FileProgress {
-    /// The file's size; the largest 64-bit value until known.
-    pub bytes_total: u64,
+    /// The file's size; −1 (`BYTES_UNKNOWN`) until known.
+    pub bytes_total: i64,
     /// Bytes transferred so far.
-    pub bytes_transferred: u64,
+    pub bytes_transferred: i64,
     /// True only once `complete()` made the file visible at its local path.
     pub completed: bool,
 }
@@ -154,8 +160,8 @@ pub struct FileProgress {
 impl From<bg::FileProgress> for FileProgress {
     fn from(p: bg::FileProgress) -> Self {
         FileProgress {
-            bytes_total: p.bytes_total,
-            bytes_transferred: p.bytes_transferred,
+            bytes_total: signed64(p.bytes_total),
+            bytes_transferred: signed64(p.bytes_transferred),
             completed: p.completed,
         }
     }
@@ -204,7 +210,7 @@ impl From<bg::NotifyCmdLine> for NotifyCmdLine {
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct Event {
     /// The sequence number: pass the last one as the next call's cursor.
-    pub seq: u64,
+    pub seq: i64,
     /// The job's id.
     pub job_id: String,
     /// What happened.
@@ -214,9 +220,9 @@ pub struct Event {
     /// When it happened.
     pub time: SystemTime,
     /// The file concerned, by index; null/nil for none.
-    pub file_index: Option<u32>,
+    pub file_index: Option<i32>,
     /// ERROR: the BITS HRESULT code; else null/nil.
-    pub error_code: Option<u32>,
+    pub error_code: Option<i64>,
     /// ERROR: where it came from; else null/nil.
     pub error_context: Option<ErrorContext>,
     /// ERROR: the description; else null/nil.
@@ -226,13 +232,13 @@ pub struct Event {
 impl From<bg::Event> for Event {
     fn from(e: bg::Event) -> Self {
         Event {
-            seq: e.seq,
+            seq: signed64(e.seq),
             job_id: e.job_id,
             kind: e.kind.into(),
             state: e.state.into(),
             time: e.time,
-            file_index: e.file_index,
-            error_code: e.error_code,
+            file_index: e.file_index.map(signed32),
+            error_code: e.error_code.map(i64::from),
             error_context: e.error_context.map(Into::into),
             error_description: e.error_description,
         }
@@ -244,8 +250,9 @@ impl From<bg::Event> for Event {
 pub struct ErrorInfo {
     /// Where the error came from.
     pub context: ErrorContext,
-    /// The BITS HRESULT code (unsigned 32-bit; the table is in docs/spec.md#codes).
-    pub code: u32,
+    /// The BITS HRESULT code (its unsigned 32-bit value; the table is in
+    /// docs/spec.md#codes).
+    pub code: i64,
     /// The code's symbolic name (`HTTP_404`, `CONNECT_FAILURE`, …).
     pub symbol: String,
 }
@@ -265,36 +272,36 @@ pub struct FileSpec {
 pub struct ManagerOptions {
     /// Transfer slots shared by HIGH/NORMAL/LOW jobs (FOREGROUND jobs always run). Default 2.
     #[uniffi(default)]
-    pub background_slots: Option<u32>,
+    pub background_slots: Option<i32>,
     /// Connections one job uses at once (its files, and the segments of a large
     /// file). Default 8.
     #[uniffi(default)]
-    pub connections_per_job: Option<u32>,
+    pub connections_per_job: Option<i32>,
     /// A connection idle this long (ms) is a transient error. Default 60 000.
     #[uniffi(default)]
-    pub read_timeout_ms: Option<u64>,
+    pub read_timeout_ms: Option<i64>,
     /// Connecting (TCP + TLS) may take this long (ms). Default 30 000.
     #[uniffi(default)]
-    pub connect_timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<i64>,
     /// Checkpoint after this many bytes of a file. Default 8 MiB.
     #[uniffi(default)]
-    pub checkpoint_bytes: Option<u64>,
+    pub checkpoint_bytes: Option<i64>,
     /// Checkpoint at least this often (ms) while data moves. Default 1000.
     #[uniffi(default)]
-    pub checkpoint_interval_ms: Option<u64>,
+    pub checkpoint_interval_ms: Option<i64>,
     /// At most one JOB_MODIFICATION per job per this interval (ms). Default 500.
     #[uniffi(default)]
-    pub notify_interval_ms: Option<u64>,
+    pub notify_interval_ms: Option<i64>,
     /// Bytes per second shared by all HIGH/NORMAL/LOW transfers. Default unlimited.
     #[uniffi(default)]
-    pub background_bandwidth_limit: Option<u64>,
+    pub background_bandwidth_limit: Option<i64>,
     /// How long (ms) a background job keeps its slot while an equal-priority job waits.
     /// Default 30 000.
     #[uniffi(default)]
-    pub time_slice_ms: Option<u64>,
+    pub time_slice_ms: Option<i64>,
     /// Redirects followed per request. Default 10.
     #[uniffi(default)]
-    pub max_redirects: Option<u32>,
+    pub max_redirects: Option<i32>,
     /// Follow a redirect from https to http. Default false.
     #[uniffi(default)]
     pub allow_https_to_http_redirect: Option<bool>,
@@ -311,10 +318,10 @@ pub struct ManagerOptions {
     /// Connections one file may use at once (segmented download) unless its job says
     /// otherwise; 1 = one stream. Default 8.
     #[uniffi(default)]
-    pub max_connections_per_file: Option<u32>,
+    pub max_connections_per_file: Option<i32>,
     /// Connections to one host at once, over all jobs. Default 16.
     #[uniffi(default)]
-    pub connections_per_host: Option<u32>,
+    pub connections_per_host: Option<i32>,
 }
 
 impl ManagerOptions {
@@ -322,33 +329,56 @@ impl ManagerOptions {
     /// by the core's option table).
     pub(crate) fn to_core(&self) -> bg::Result<bg::ManagerOptions> {
         use bg::OptionValue as V;
-        let ms = |v: Option<u64>| v.map(|v| V::Duration(std::time::Duration::from_millis(v)));
-        let n = |v: Option<u64>| v.map(V::Count);
+        let ms = |v: Option<i64>, what: &str| {
+            v.map(|v| unsigned64(v, what).map(|v| V::Duration(std::time::Duration::from_millis(v))))
+                .transpose()
+        };
+        let n =
+            |v: Option<i64>, what: &str| v.map(|v| unsigned64(v, what).map(V::Count)).transpose();
+        let n32 = |v: Option<i32>, what: &str| n(v.map(i64::from), what);
         let given = [
-            ("background_slots", n(self.background_slots.map(u64::from))),
+            (
+                "background_slots",
+                n32(self.background_slots, "background_slots")?,
+            ),
             (
                 "connections_per_job",
-                n(self.connections_per_job.map(u64::from)),
+                n32(self.connections_per_job, "connections_per_job")?,
             ),
             (
                 "max_connections_per_file",
-                n(self.max_connections_per_file.map(u64::from)),
+                n32(self.max_connections_per_file, "max_connections_per_file")?,
             ),
             (
                 "connections_per_host",
-                n(self.connections_per_host.map(u64::from)),
+                n32(self.connections_per_host, "connections_per_host")?,
             ),
-            ("read_timeout", ms(self.read_timeout_ms)),
-            ("connect_timeout", ms(self.connect_timeout_ms)),
-            ("checkpoint_bytes", n(self.checkpoint_bytes)),
-            ("checkpoint_interval", ms(self.checkpoint_interval_ms)),
-            ("notify_interval", ms(self.notify_interval_ms)),
+            ("read_timeout", ms(self.read_timeout_ms, "read_timeout_ms")?),
+            (
+                "connect_timeout",
+                ms(self.connect_timeout_ms, "connect_timeout_ms")?,
+            ),
+            (
+                "checkpoint_bytes",
+                n(self.checkpoint_bytes, "checkpoint_bytes")?,
+            ),
+            (
+                "checkpoint_interval",
+                ms(self.checkpoint_interval_ms, "checkpoint_interval_ms")?,
+            ),
+            (
+                "notify_interval",
+                ms(self.notify_interval_ms, "notify_interval_ms")?,
+            ),
             (
                 "background_bandwidth_limit",
-                n(self.background_bandwidth_limit),
+                n(
+                    self.background_bandwidth_limit,
+                    "background_bandwidth_limit",
+                )?,
             ),
-            ("time_slice", ms(self.time_slice_ms)),
-            ("max_redirects", n(self.max_redirects.map(u64::from))),
+            ("time_slice", ms(self.time_slice_ms, "time_slice_ms")?),
+            ("max_redirects", n32(self.max_redirects, "max_redirects")?),
             (
                 "allow_https_to_http_redirect",
                 self.allow_https_to_http_redirect.map(V::Bool),
@@ -369,5 +399,62 @@ impl ManagerOptions {
             }
         }
         Ok(o)
+    }
+}
+
+/// A count or size from Kotlin/Swift as the core's unsigned number: negative is
+/// INVALID_ARG naming `what`.
+pub(crate) fn unsigned64(v: i64, what: &str) -> bg::Result<u64> {
+    u64::try_from(v)
+        .map_err(|_| bg::Error::invalid_arg(format!("{what} must not be negative, not {v}")))
+}
+
+/// [`unsigned64`] for 32-bit values.
+pub(crate) fn unsigned32(v: i32, what: &str) -> bg::Result<u32> {
+    u32::try_from(v)
+        .map_err(|_| bg::Error::invalid_arg(format!("{what} must not be negative, not {v}")))
+}
+
+/// A byte count (or journal number) for Kotlin/Swift: exact below 2^63; the unknown
+/// size (`u64::MAX`) is −1, as BITS's BG_SIZE_UNKNOWN reads when signed.
+pub(crate) fn signed64(v: u64) -> i64 {
+    v as i64
+}
+
+/// A 32-bit count for Kotlin/Swift (`Int`); the few that could pass 2^31 − 1 stop there.
+pub(crate) fn signed32(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// A job setup for `CopyManager.createJobWith` (Kotlin's and Swift's
+/// `createJob(name, files = …, priority = …, description = …)`): every field optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+pub struct JobSetup {
+    /// The job type (default DOWNLOAD).
+    #[uniffi(default)]
+    pub job_type: Option<JobType>,
+    /// The files, added in one `addFileSet`.
+    #[uniffi(default)]
+    pub files: Vec<FileSpec>,
+    /// The priority (default NORMAL).
+    #[uniffi(default)]
+    pub priority: Option<Priority>,
+    /// The description (default empty).
+    #[uniffi(default)]
+    pub description: Option<String>,
+}
+
+impl From<JobSetup> for bg::JobSetup {
+    fn from(s: JobSetup) -> Self {
+        bg::JobSetup {
+            job_type: s.job_type.map(Into::into),
+            files: s
+                .files
+                .into_iter()
+                .map(|f| (f.remote_url, f.local_path))
+                .collect(),
+            priority: s.priority.map(Into::into),
+            description: s.description,
+        }
     }
 }

@@ -54,7 +54,7 @@ pub use error::{Error, ErrorKind, Result, codes};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use handles::{
     CallbackResult, CopyCallback, CopyError, CopyFile, CopyJob, CopyManager, JobEvent,
-    JobEventKind, JobEvents, ServeEnd, WaitOutcome, default_state_dir, engine_pid,
+    JobEventKind, JobEvents, JobSetup, ServeEnd, WaitOutcome, default_state_dir, engine_pid,
 };
 pub use options::{ManagerOptions, OptionKind, OptionSpec, OptionValue};
 pub use proxy::ProxySettings;

@@ -198,3 +198,67 @@ fn one_call_downloads_into_a_directory_or_a_file_and_cancels_on_failure() {
     m.close().unwrap();
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn create_job_with_sets_everything_or_leaves_no_job() {
+    let origin = Origin::start();
+    let d = dir("setup");
+    let m = CopyManager::open(Some(&d.join("state"))).unwrap();
+    let local = d.join("a.bin");
+    let job = m
+        .create_job_with(
+            "setup",
+            JobSetup {
+                files: vec![(
+                    origin.url("setup-a", "size=1000"),
+                    local.to_str().unwrap().to_string(),
+                )],
+                priority: Some(Priority::High),
+                description: Some("one call".into()),
+                ..JobSetup::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(job.get_display_name().unwrap(), "setup");
+    assert_eq!(job.get_priority().unwrap(), Priority::High);
+    assert_eq!(job.get_description().unwrap(), "one call");
+    assert_eq!(job.get_state().unwrap(), JobState::Suspended);
+    let files = job.enum_files().unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].get_local_name().unwrap(), local.to_str().unwrap());
+    job.resume().unwrap();
+    assert_eq!(
+        job.wait(Some(Duration::from_secs(30))).unwrap(),
+        JobState::Transferred
+    );
+    job.complete().unwrap();
+    assert_eq!(std::fs::read(&local).unwrap(), content(1000, 0));
+
+    // A bad file (a relative path) fails the call with its code and leaves no job.
+    let before = m.enum_jobs().unwrap().len();
+    let e = m
+        .create_job_with(
+            "bad",
+            JobSetup {
+                files: vec![(origin.url("setup-b", "size=10"), "relative/b".into())],
+                priority: Some(Priority::Low),
+                ..JobSetup::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), codes::E_INVALIDARG, "{e}");
+    assert_eq!(m.enum_jobs().unwrap().len(), before);
+    // A description too long is refused before any job is made.
+    let e = m
+        .create_job_with(
+            "long",
+            JobSetup {
+                description: Some("x".repeat(1025)),
+                ..JobSetup::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), codes::STRING_TOO_LONG, "{e}");
+    assert_eq!(m.enum_jobs().unwrap().len(), before);
+    m.close().unwrap();
+}

@@ -11,7 +11,7 @@ fun main(args: Array<String>) {
         val job = manager.createJob("jar smoke", JobType.DOWNLOAD)
         job.addFile(url, local)
         job.resume()
-        check(job.wait(60_000u) == JobState.TRANSFERRED) { "state ${job.getState()}" }
+        check(job.wait(60_000L) == JobState.TRANSFERRED) { "state ${job.getState()}" }
         job.complete()
     }
     println("jar ok ${bgcopyVersion()}")

@@ -27,6 +27,20 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use uuid::Uuid;
 
+/// What [`CopyManager::create_job_with`] sets on a new job; every field is optional
+/// (`JobSetup::default()` is `create_job(name, DOWNLOAD)`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobSetup {
+    /// The job type (default DOWNLOAD).
+    pub job_type: Option<JobType>,
+    /// Files as (remote URL, local path), added in one `add_file_set`.
+    pub files: Vec<(String, String)>,
+    /// The priority (default NORMAL).
+    pub priority: Option<Priority>,
+    /// The description (default empty).
+    pub description: Option<String>,
+}
+
 /// The most entries one `events_since` call returns.
 pub const MAX_EVENTS: u32 = 10_000;
 
@@ -189,6 +203,38 @@ impl CopyManager {
             .table
             .create(|id, seq| JobRec::new(id, seq, job_type, display_name.to_string(), now))?;
         Ok(CopyJob::new(self.table.clone(), id))
+    }
+
+    /// Create a job and set it up in one call (the idiomatic `create_job(name, files=…,
+    /// priority=…, description=…)` of the bindings): `create_job`, then `add_file_set`,
+    /// `set_priority` and `set_description` for what `setup` gives. All or nothing: when
+    /// a step fails the new job is cancelled and the step's error returned. The job is
+    /// SUSPENDED, like `create_job`'s; `resume()` starts it.
+    pub fn create_job_with(&self, display_name: &str, setup: JobSetup) -> Result<CopyJob> {
+        if let Some(text) = &setup.description {
+            check_len("description", text, 1024)?;
+        }
+        let job = self.create_job(display_name, setup.job_type.unwrap_or(JobType::Download))?;
+        let applied = (|| {
+            if !setup.files.is_empty() {
+                job.add_file_set(&setup.files)?;
+            }
+            if let Some(p) = setup.priority {
+                job.set_priority(p)?;
+            }
+            if let Some(text) = &setup.description {
+                job.set_description(text)?;
+            }
+            Ok(())
+        })();
+        match applied {
+            Ok(()) => Ok(job),
+            Err(e) => {
+                // The error says what went wrong; a failing cancel adds nothing to it.
+                let _ = job.cancel();
+                Err(e)
+            }
+        }
     }
 
     /// The job with this id (canonical UUID text), or NOT_FOUND (also for final jobs).

@@ -15,5 +15,5 @@ pub use events::{JobEvent, JobEventKind, JobEvents};
 pub use file::CopyFile;
 pub(crate) use job::CallbackSlot;
 pub use job::{CallbackResult, CopyCallback, CopyJob};
-pub use manager::{CopyManager, ServeEnd, default_state_dir, engine_pid};
+pub use manager::{CopyManager, JobSetup, ServeEnd, default_state_dir, engine_pid};
 pub use wait::WaitOutcome;

@@ -471,15 +471,15 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
-    typealias FfiType = UInt16
-    typealias SwiftType = UInt16
+fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
+    typealias FfiType = Int32
+    typealias SwiftType = Int32
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int32 {
         return try lift(readInt(&buf))
     }
 
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+    public static func write(_ value: Int32, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -487,31 +487,15 @@ fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
-    typealias FfiType = UInt32
-    typealias SwiftType = UInt32
+fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
+    typealias FfiType = Int64
+    typealias SwiftType = Int64
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int64 {
         return try lift(readInt(&buf))
     }
 
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
-    typealias FfiType = UInt64
-    typealias SwiftType = UInt64
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
-        return try lift(readInt(&buf))
-    }
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+    public static func write(_ value: Int64, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -646,22 +630,22 @@ public protocol CopyCallback: AnyObject, Sendable {
     /**
      * The job reached TRANSFERRED (flag JOB_TRANSFERRED).
      */
-    func jobTransferred(job: CopyJob) throws 
+    func jobTransferred(_ job: CopyJob) throws 
     
     /**
      * The job reached ERROR (flag JOB_ERROR).
      */
-    func jobError(job: CopyJob, error: CopyError) throws 
+    func jobError(_ job: CopyJob, _ error: CopyError) throws 
     
     /**
      * The job changed (flag JOB_MODIFICATION); coalesced, the last is never lost.
      */
-    func jobModification(job: CopyJob) throws 
+    func jobModification(_ job: CopyJob) throws 
     
     /**
      * One file's bytes are all transferred (flag FILE_TRANSFERRED).
      */
-    func fileTransferred(job: CopyJob, file: CopyFile) throws 
+    func fileTransferred(_ job: CopyJob, _ file: CopyFile) throws 
     
 }
 /**
@@ -729,7 +713,7 @@ open class CopyCallbackImpl: CopyCallback, @unchecked Sendable {
     /**
      * The job reached TRANSFERRED (flag JOB_TRANSFERRED).
      */
-open func jobTransferred(job: CopyJob)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func jobTransferred(_ job: CopyJob)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copycallback_job_transferred(
             self.uniffiCloneHandle(),
@@ -741,7 +725,7 @@ open func jobTransferred(job: CopyJob)throws   {try rustCallWithError(FfiConvert
     /**
      * The job reached ERROR (flag JOB_ERROR).
      */
-open func jobError(job: CopyJob, error: CopyError)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func jobError(_ job: CopyJob, _ error: CopyError)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copycallback_job_error(
             self.uniffiCloneHandle(),
@@ -754,7 +738,7 @@ open func jobError(job: CopyJob, error: CopyError)throws   {try rustCallWithErro
     /**
      * The job changed (flag JOB_MODIFICATION); coalesced, the last is never lost.
      */
-open func jobModification(job: CopyJob)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func jobModification(_ job: CopyJob)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copycallback_job_modification(
             self.uniffiCloneHandle(),
@@ -766,7 +750,7 @@ open func jobModification(job: CopyJob)throws   {try rustCallWithError(FfiConver
     /**
      * One file's bytes are all transferred (flag FILE_TRANSFERRED).
      */
-open func fileTransferred(job: CopyJob, file: CopyFile)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func fileTransferred(_ job: CopyJob, _ file: CopyFile)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copycallback_file_transferred(
             self.uniffiCloneHandle(),
@@ -816,7 +800,7 @@ fileprivate struct UniffiCallbackInterfaceCopyCallback {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
                 return try uniffiObj.jobTransferred(
-                     job: try FfiConverterTypeCopyJob_lift(job)
+                    try FfiConverterTypeCopyJob_lift(job)
                 )
             }
 
@@ -842,8 +826,8 @@ fileprivate struct UniffiCallbackInterfaceCopyCallback {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
                 return try uniffiObj.jobError(
-                     job: try FfiConverterTypeCopyJob_lift(job),
-                     error: try FfiConverterTypeCopyError_lift(error)
+                    try FfiConverterTypeCopyJob_lift(job),
+                    try FfiConverterTypeCopyError_lift(error)
                 )
             }
 
@@ -868,7 +852,7 @@ fileprivate struct UniffiCallbackInterfaceCopyCallback {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
                 return try uniffiObj.jobModification(
-                     job: try FfiConverterTypeCopyJob_lift(job)
+                    try FfiConverterTypeCopyJob_lift(job)
                 )
             }
 
@@ -894,8 +878,8 @@ fileprivate struct UniffiCallbackInterfaceCopyCallback {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
                 return try uniffiObj.fileTransferred(
-                     job: try FfiConverterTypeCopyJob_lift(job),
-                     file: try FfiConverterTypeCopyFile_lift(file)
+                    try FfiConverterTypeCopyJob_lift(job),
+                    try FfiConverterTypeCopyFile_lift(file)
                 )
             }
 
@@ -1214,7 +1198,7 @@ public protocol CopyFileProtocol: AnyObject, Sendable {
     /**
      * The file's position in its job (0-based).
      */
-    func getIndex()  -> UInt32
+    func getIndex()  -> Int32
     
     /**
      * The local path.
@@ -1254,7 +1238,7 @@ public protocol CopyFileProtocol: AnyObject, Sendable {
      * ERROR with VALIDATION_FAILED; `resume()` fetches the file again. An empty
      * `algorithm` removes the check. INVALID_STATE once the bytes are all transferred.
      */
-    func setExpectedHash(algorithm: String, hex: String) throws 
+    func setExpectedHash(_ algorithm: String, _ hex: String) throws 
     
     /**
      * Give the file a new remote URL (BITS File2 `SetRemoteName`: an expired signed
@@ -1262,14 +1246,14 @@ public protocol CopyFileProtocol: AnyObject, Sendable {
      * bytes already here are kept when the new URL serves the same content (If-Range
      * with the stored validator), else the file starts over.
      */
-    func setRemoteName(url: String) throws 
+    func setRemoteName(_ url: String) throws 
     
     /**
      * The app's verdict once the file is transferred (BITS File3
      * `SetValidationState`): true marks the bytes valid; false drops them and puts the
      * job in ERROR with VALIDATION_FAILED (`resume()` fetches the file again).
      */
-    func setValidationState(valid: Bool) throws 
+    func setValidationState(_ valid: Bool) throws 
     
 }
 /**
@@ -1356,8 +1340,8 @@ open func getFinalUrl()throws  -> String?  {
     /**
      * The file's position in its job (0-based).
      */
-open func getIndex() -> UInt32  {
-    return try!  FfiConverterUInt32.lift(try! rustCall() {
+open func getIndex() -> Int32  {
+    return try!  FfiConverterInt32.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyfile_get_index(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1445,7 +1429,7 @@ open func getValidationState()throws  -> Bool  {
      * ERROR with VALIDATION_FAILED; `resume()` fetches the file again. An empty
      * `algorithm` removes the check. INVALID_STATE once the bytes are all transferred.
      */
-open func setExpectedHash(algorithm: String, hex: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setExpectedHash(_ algorithm: String, _ hex: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyfile_set_expected_hash(
             self.uniffiCloneHandle(),
@@ -1461,7 +1445,7 @@ open func setExpectedHash(algorithm: String, hex: String)throws   {try rustCallW
      * bytes already here are kept when the new URL serves the same content (If-Range
      * with the stored validator), else the file starts over.
      */
-open func setRemoteName(url: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setRemoteName(_ url: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyfile_set_remote_name(
             self.uniffiCloneHandle(),
@@ -1475,7 +1459,7 @@ open func setRemoteName(url: String)throws   {try rustCallWithError(FfiConverter
      * `SetValidationState`): true marks the bytes valid; false drops them and puts the
      * job in ERROR with VALIDATION_FAILED (`resume()` fetches the file again).
      */
-open func setValidationState(valid: Bool)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setValidationState(_ valid: Bool)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyfile_set_validation_state(
             self.uniffiCloneHandle(),
@@ -1560,12 +1544,12 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     /**
      * Append a file: an http(s) URL and an absolute local path whose directory exists.
      */
-    func addFile(remoteUrl: String, localPath: String) throws 
+    func addFile(_ remoteUrl: String, _ localPath: String) throws 
     
     /**
      * Append several files, all or nothing.
      */
-    func addFileSet(files: [FileSpec]) throws 
+    func addFileSet(_ files: [FileSpec]) throws 
     
     /**
      * → CANCELLED (final); every temporary file is deleted.
@@ -1586,7 +1570,7 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     /**
      * The job's bandwidth limit in bytes per second (0: none, the default).
      */
-    func getBandwidthLimit() throws  -> UInt64
+    func getBandwidthLimit() throws  -> Int64
     
     /**
      * The custom header lines (`"Name: value"`); ACCESS_DENIED once they were made
@@ -1612,7 +1596,7 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     /**
      * Errors seen (transient and fatal); never reset.
      */
-    func getErrorCount() throws  -> UInt32
+    func getErrorCount() throws  -> Int32
     
     /**
      * The job's id, canonical UUID text.
@@ -1624,22 +1608,22 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * BITS Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
      * `max_connections_per_file` option.
      */
-    func getMaxConnectionsPerFile() throws  -> UInt32
+    func getMaxConnectionsPerFile() throws  -> Int32
     
     /**
      * The maximum download time in seconds (0: no limit, the default).
      */
-    func getMaximumDownloadTime() throws  -> UInt32
+    func getMaximumDownloadTime() throws  -> Int32
     
     /**
      * The minimum retry delay in seconds (default 600).
      */
-    func getMinimumRetryDelay() throws  -> UInt32
+    func getMinimumRetryDelay() throws  -> Int32
     
     /**
      * Seconds without progress before a transient error becomes ERROR (default 1 209 600).
      */
-    func getNoProgressTimeout() throws  -> UInt32
+    func getNoProgressTimeout() throws  -> Int32
     
     /**
      * The notify command line, or null/nil when not set.
@@ -1649,7 +1633,7 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     /**
      * The notification flags (default JOB_TRANSFERRED | JOB_ERROR = 0x3).
      */
-    func getNotifyFlags() throws  -> UInt32
+    func getNotifyFlags() throws  -> Int32
     
     /**
      * The callback object set with `setNotifyInterface`, or null/nil.
@@ -1674,7 +1658,7 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     /**
      * The security flags (`SecurityFlag` values or-ed; default 0).
      */
-    func getSecurityFlags() throws  -> UInt32
+    func getSecurityFlags() throws  -> Int32
     
     /**
      * The job's state.
@@ -1707,7 +1691,7 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`); no
      * error when there are none.
      */
-    func removeCredentials(target: AuthTarget, scheme: AuthScheme) throws 
+    func removeCredentials(_ target: AuthTarget, _ scheme: AuthScheme) throws 
     
     /**
      * Give every file whose remote URL starts with `old_prefix` that URL with the
@@ -1715,7 +1699,7 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * returns how many files changed. A file keeps its bytes when the new URL serves
      * the same content (If-Range with the stored validator), else starts over.
      */
-    func replaceRemotePrefix(oldPrefix: String, newPrefix: String) throws  -> UInt32
+    func replaceRemotePrefix(_ oldPrefix: String, _ newPrefix: String) throws  -> Int32
     
     /**
      * → QUEUED (from SUSPENDED, ERROR, TRANSIENT_ERROR, or TRANSFERRED with new files);
@@ -1727,7 +1711,7 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * Limit the job to `bytes_per_second` over all its connections (0: none); applies
      * within a second while it transfers.
      */
-    func setBandwidthLimit(bytesPerSecond: UInt64) throws 
+    func setBandwidthLimit(_ bytesPerSecond: Int64) throws 
     
     /**
      * Present a TLS client certificate (mutual TLS): `cert_pem_path` holds the
@@ -1735,7 +1719,7 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * SEC1). Both are read and checked now (INVALID_ARG naming the file). A server
      * that refuses it fails the job with SECURE_FAILURE.
      */
-    func setClientCertificate(certPemPath: String, keyPemPath: String) throws 
+    func setClientCertificate(_ certPemPath: String, _ keyPemPath: String) throws 
     
     /**
      * Set the credentials for `target` and `scheme`, replacing those set for the same
@@ -1744,7 +1728,7 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * returns or shows them. SERVER credentials go with every request to the file
      * URL's origin, before any challenge (never after a redirect to another origin).
      */
-    func setCredentials(target: AuthTarget, scheme: AuthScheme, user: String, secret: String) throws 
+    func setCredentials(_ target: AuthTarget, _ scheme: AuthScheme, _ user: String, _ secret: String) throws 
     
     /**
      * Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
@@ -1752,24 +1736,24 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * framing headers). Sent with every request of the job, and with a redirect only
      * to the same origin. An empty list clears them.
      */
-    func setCustomHeaders(headers: [String]) throws 
+    func setCustomHeaders(_ headers: [String]) throws 
     
     /**
      * Set the description (at most 1024 characters, else STRING_TOO_LONG).
      */
-    func setDescription(text: String) throws 
+    func setDescription(_ text: String) throws 
     
     /**
      * Set the display name (at most 256 characters, else STRING_TOO_LONG).
      */
-    func setDisplayName(name: String) throws 
+    func setDisplayName(_ name: String) throws 
     
     /**
      * Let one file of the job use up to `n` connections at once (1..=64; 1 = one
      * stream). A file is split only when the server honours ranges for it and it is at
      * least 2 MiB.
      */
-    func setMaxConnectionsPerFile(n: UInt32) throws 
+    func setMaxConnectionsPerFile(_ n: Int32) throws 
     
     /**
      * Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS Job4
@@ -1777,17 +1761,17 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * TRANSIENT_ERROR does not count; `resume()` starts the count again. When it
      * passes, the job goes to ERROR with MAXDOWNLOAD_TIMEOUT.
      */
-    func setMaximumDownloadTime(seconds: UInt32) throws 
+    func setMaximumDownloadTime(_ seconds: Int32) throws 
     
     /**
      * Set the minimum retry delay in seconds.
      */
-    func setMinimumRetryDelay(seconds: UInt32) throws 
+    func setMinimumRetryDelay(_ seconds: Int32) throws 
     
     /**
      * Set the no-progress timeout in seconds; 0 makes every error fatal.
      */
-    func setNoProgressTimeout(seconds: UInt32) throws 
+    func setNoProgressTimeout(_ seconds: Int32) throws 
     
     /**
      * Set the notify command line (BITS `SetNotifyCmdLine`): whichever process runs
@@ -1796,22 +1780,22 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * TRANSFERRED or ERROR with the matching notification flag (again after the
      * minimum retry delay while it exits non-zero). An empty program clears it.
      */
-    func setNotifyCmdLine(program: String, args: [String]) throws 
+    func setNotifyCmdLine(_ program: String, _ args: [String]) throws 
     
     /**
      * Set the notification flags (`NotifyFlag` values or-ed); unknown bits: INVALID_ARG.
      */
-    func setNotifyFlags(flags: UInt32) throws 
+    func setNotifyFlags(_ flags: Int32) throws 
     
     /**
      * Set (or with null/nil clear) the callback object. Not persisted.
      */
-    func setNotifyInterface(callback: CopyCallback?) throws 
+    func setNotifyInterface(_ callback: CopyCallback?) throws 
     
     /**
      * Set the priority.
      */
-    func setPriority(priority: Priority) throws 
+    func setPriority(_ priority: Priority) throws 
     
     /**
      * Choose the job's proxy (BITS `SetProxySettings`). PRECONFIG (the default): the
@@ -1822,14 +1806,14 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * reached without it (`*`, host names with their subdomains, IP addresses, CIDR
      * networks; comma separated). `proxy` and `bypass` empty for the other usages.
      */
-    func setProxySettings(usage: ProxyUsage, proxy: String, bypass: String) throws 
+    func setProxySettings(_ usage: ProxyUsage, _ proxy: String, _ bypass: String) throws 
     
     /**
      * Set the security flags (BITS `SetSecurityFlags`): a redirect policy
      * (`SecurityFlag.REDIRECT_*`) and `SecurityFlag.ALLOW_HTTPS_TO_HTTP`. BITS's
      * certificate flags (0x0001-0x0010): E_NOTIMPL; other bits: INVALID_ARG.
      */
-    func setSecurityFlags(flags: UInt32) throws 
+    func setSecurityFlags(_ flags: Int32) throws 
     
     /**
      * → SUSPENDED: transfers stop, progress is kept.
@@ -1841,13 +1825,13 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
      * `timeoutMs` milliseconds pass (null/nil: no timeout; also returns when the
      * manager closes); returns the state. Use `waitAsync` from a coroutine / task.
      */
-    func wait(timeoutMs: UInt64?) throws  -> JobState
+    func wait(_ timeoutMs: Int64?) throws  -> JobState
     
     /**
      * `wait` without blocking the caller: Kotlin `suspend fun`, Swift `async`. The wait
      * runs on a helper thread, which notices within 200 ms when the caller is cancelled.
      */
-    func waitAsync(timeoutMs: UInt64?) async throws  -> JobState
+    func waitAsync(_ timeoutMs: Int64?) async throws  -> JobState
     
 }
 /**
@@ -1923,7 +1907,7 @@ open func eventStream()throws  -> JobEventStream  {
     /**
      * Append a file: an http(s) URL and an absolute local path whose directory exists.
      */
-open func addFile(remoteUrl: String, localPath: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func addFile(_ remoteUrl: String, _ localPath: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_add_file(
             self.uniffiCloneHandle(),
@@ -1936,7 +1920,7 @@ open func addFile(remoteUrl: String, localPath: String)throws   {try rustCallWit
     /**
      * Append several files, all or nothing.
      */
-open func addFileSet(files: [FileSpec])throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func addFileSet(_ files: [FileSpec])throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_add_file_set(
             self.uniffiCloneHandle(),
@@ -1984,8 +1968,8 @@ open func enumFiles()throws  -> [CopyFile]  {
     /**
      * The job's bandwidth limit in bytes per second (0: none, the default).
      */
-open func getBandwidthLimit()throws  -> UInt64  {
-    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func getBandwidthLimit()throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_get_bandwidth_limit(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -2045,8 +2029,8 @@ open func getError()throws  -> CopyError  {
     /**
      * Errors seen (transient and fatal); never reset.
      */
-open func getErrorCount()throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func getErrorCount()throws  -> Int32  {
+    return try  FfiConverterInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_get_error_count(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -2071,8 +2055,8 @@ open func getId() -> String  {
      * BITS Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
      * `max_connections_per_file` option.
      */
-open func getMaxConnectionsPerFile()throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func getMaxConnectionsPerFile()throws  -> Int32  {
+    return try  FfiConverterInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_get_max_connections_per_file(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -2083,8 +2067,8 @@ open func getMaxConnectionsPerFile()throws  -> UInt32  {
     /**
      * The maximum download time in seconds (0: no limit, the default).
      */
-open func getMaximumDownloadTime()throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func getMaximumDownloadTime()throws  -> Int32  {
+    return try  FfiConverterInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_get_maximum_download_time(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -2095,8 +2079,8 @@ open func getMaximumDownloadTime()throws  -> UInt32  {
     /**
      * The minimum retry delay in seconds (default 600).
      */
-open func getMinimumRetryDelay()throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func getMinimumRetryDelay()throws  -> Int32  {
+    return try  FfiConverterInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_get_minimum_retry_delay(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -2107,8 +2091,8 @@ open func getMinimumRetryDelay()throws  -> UInt32  {
     /**
      * Seconds without progress before a transient error becomes ERROR (default 1 209 600).
      */
-open func getNoProgressTimeout()throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func getNoProgressTimeout()throws  -> Int32  {
+    return try  FfiConverterInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_get_no_progress_timeout(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -2131,8 +2115,8 @@ open func getNotifyCmdLine()throws  -> NotifyCmdLine?  {
     /**
      * The notification flags (default JOB_TRANSFERRED | JOB_ERROR = 0x3).
      */
-open func getNotifyFlags()throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func getNotifyFlags()throws  -> Int32  {
+    return try  FfiConverterInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_get_notify_flags(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -2191,8 +2175,8 @@ open func getProxySettings()throws  -> ProxySettings  {
     /**
      * The security flags (`SecurityFlag` values or-ed; default 0).
      */
-open func getSecurityFlags()throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func getSecurityFlags()throws  -> Int32  {
+    return try  FfiConverterInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_get_security_flags(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -2264,7 +2248,7 @@ open func removeClientCertificate()throws   {try rustCallWithError(FfiConverterT
      * Forget the credentials for `target` and `scheme` (BITS `RemoveCredentials`); no
      * error when there are none.
      */
-open func removeCredentials(target: AuthTarget, scheme: AuthScheme)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func removeCredentials(_ target: AuthTarget, _ scheme: AuthScheme)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_remove_credentials(
             self.uniffiCloneHandle(),
@@ -2280,8 +2264,8 @@ open func removeCredentials(target: AuthTarget, scheme: AuthScheme)throws   {try
      * returns how many files changed. A file keeps its bytes when the new URL serves
      * the same content (If-Range with the stored validator), else starts over.
      */
-open func replaceRemotePrefix(oldPrefix: String, newPrefix: String)throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func replaceRemotePrefix(_ oldPrefix: String, _ newPrefix: String)throws  -> Int32  {
+    return try  FfiConverterInt32.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_replace_remote_prefix(
             self.uniffiCloneHandle(),
@@ -2307,11 +2291,11 @@ open func resume()throws   {try rustCallWithError(FfiConverterTypeBgCopyError_li
      * Limit the job to `bytes_per_second` over all its connections (0: none); applies
      * within a second while it transfers.
      */
-open func setBandwidthLimit(bytesPerSecond: UInt64)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setBandwidthLimit(_ bytesPerSecond: Int64)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_bandwidth_limit(
             self.uniffiCloneHandle(),
-        FfiConverterUInt64.lower(bytesPerSecond),uniffiCallStatus
+        FfiConverterInt64.lower(bytesPerSecond),uniffiCallStatus
     )
 }
 }
@@ -2322,7 +2306,7 @@ open func setBandwidthLimit(bytesPerSecond: UInt64)throws   {try rustCallWithErr
      * SEC1). Both are read and checked now (INVALID_ARG naming the file). A server
      * that refuses it fails the job with SECURE_FAILURE.
      */
-open func setClientCertificate(certPemPath: String, keyPemPath: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setClientCertificate(_ certPemPath: String, _ keyPemPath: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_client_certificate(
             self.uniffiCloneHandle(),
@@ -2339,7 +2323,7 @@ open func setClientCertificate(certPemPath: String, keyPemPath: String)throws   
      * returns or shows them. SERVER credentials go with every request to the file
      * URL's origin, before any challenge (never after a redirect to another origin).
      */
-open func setCredentials(target: AuthTarget, scheme: AuthScheme, user: String, secret: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setCredentials(_ target: AuthTarget, _ scheme: AuthScheme, _ user: String, _ secret: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_credentials(
             self.uniffiCloneHandle(),
@@ -2357,7 +2341,7 @@ open func setCredentials(target: AuthTarget, scheme: AuthScheme, user: String, s
      * framing headers). Sent with every request of the job, and with a redirect only
      * to the same origin. An empty list clears them.
      */
-open func setCustomHeaders(headers: [String])throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setCustomHeaders(_ headers: [String])throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_custom_headers(
             self.uniffiCloneHandle(),
@@ -2369,7 +2353,7 @@ open func setCustomHeaders(headers: [String])throws   {try rustCallWithError(Ffi
     /**
      * Set the description (at most 1024 characters, else STRING_TOO_LONG).
      */
-open func setDescription(text: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setDescription(_ text: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_description(
             self.uniffiCloneHandle(),
@@ -2381,7 +2365,7 @@ open func setDescription(text: String)throws   {try rustCallWithError(FfiConvert
     /**
      * Set the display name (at most 256 characters, else STRING_TOO_LONG).
      */
-open func setDisplayName(name: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setDisplayName(_ name: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_display_name(
             self.uniffiCloneHandle(),
@@ -2395,11 +2379,11 @@ open func setDisplayName(name: String)throws   {try rustCallWithError(FfiConvert
      * stream). A file is split only when the server honours ranges for it and it is at
      * least 2 MiB.
      */
-open func setMaxConnectionsPerFile(n: UInt32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setMaxConnectionsPerFile(_ n: Int32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_max_connections_per_file(
             self.uniffiCloneHandle(),
-        FfiConverterUInt32.lower(n),uniffiCallStatus
+        FfiConverterInt32.lower(n),uniffiCallStatus
     )
 }
 }
@@ -2410,11 +2394,11 @@ open func setMaxConnectionsPerFile(n: UInt32)throws   {try rustCallWithError(Ffi
      * TRANSIENT_ERROR does not count; `resume()` starts the count again. When it
      * passes, the job goes to ERROR with MAXDOWNLOAD_TIMEOUT.
      */
-open func setMaximumDownloadTime(seconds: UInt32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setMaximumDownloadTime(_ seconds: Int32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_maximum_download_time(
             self.uniffiCloneHandle(),
-        FfiConverterUInt32.lower(seconds),uniffiCallStatus
+        FfiConverterInt32.lower(seconds),uniffiCallStatus
     )
 }
 }
@@ -2422,11 +2406,11 @@ open func setMaximumDownloadTime(seconds: UInt32)throws   {try rustCallWithError
     /**
      * Set the minimum retry delay in seconds.
      */
-open func setMinimumRetryDelay(seconds: UInt32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setMinimumRetryDelay(_ seconds: Int32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_minimum_retry_delay(
             self.uniffiCloneHandle(),
-        FfiConverterUInt32.lower(seconds),uniffiCallStatus
+        FfiConverterInt32.lower(seconds),uniffiCallStatus
     )
 }
 }
@@ -2434,11 +2418,11 @@ open func setMinimumRetryDelay(seconds: UInt32)throws   {try rustCallWithError(F
     /**
      * Set the no-progress timeout in seconds; 0 makes every error fatal.
      */
-open func setNoProgressTimeout(seconds: UInt32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setNoProgressTimeout(_ seconds: Int32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_no_progress_timeout(
             self.uniffiCloneHandle(),
-        FfiConverterUInt32.lower(seconds),uniffiCallStatus
+        FfiConverterInt32.lower(seconds),uniffiCallStatus
     )
 }
 }
@@ -2450,7 +2434,7 @@ open func setNoProgressTimeout(seconds: UInt32)throws   {try rustCallWithError(F
      * TRANSFERRED or ERROR with the matching notification flag (again after the
      * minimum retry delay while it exits non-zero). An empty program clears it.
      */
-open func setNotifyCmdLine(program: String, args: [String])throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setNotifyCmdLine(_ program: String, _ args: [String])throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_notify_cmd_line(
             self.uniffiCloneHandle(),
@@ -2463,11 +2447,11 @@ open func setNotifyCmdLine(program: String, args: [String])throws   {try rustCal
     /**
      * Set the notification flags (`NotifyFlag` values or-ed); unknown bits: INVALID_ARG.
      */
-open func setNotifyFlags(flags: UInt32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setNotifyFlags(_ flags: Int32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_notify_flags(
             self.uniffiCloneHandle(),
-        FfiConverterUInt32.lower(flags),uniffiCallStatus
+        FfiConverterInt32.lower(flags),uniffiCallStatus
     )
 }
 }
@@ -2475,7 +2459,7 @@ open func setNotifyFlags(flags: UInt32)throws   {try rustCallWithError(FfiConver
     /**
      * Set (or with null/nil clear) the callback object. Not persisted.
      */
-open func setNotifyInterface(callback: CopyCallback?)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setNotifyInterface(_ callback: CopyCallback?)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_notify_interface(
             self.uniffiCloneHandle(),
@@ -2487,7 +2471,7 @@ open func setNotifyInterface(callback: CopyCallback?)throws   {try rustCallWithE
     /**
      * Set the priority.
      */
-open func setPriority(priority: Priority)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setPriority(_ priority: Priority)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_priority(
             self.uniffiCloneHandle(),
@@ -2505,7 +2489,7 @@ open func setPriority(priority: Priority)throws   {try rustCallWithError(FfiConv
      * reached without it (`*`, host names with their subdomains, IP addresses, CIDR
      * networks; comma separated). `proxy` and `bypass` empty for the other usages.
      */
-open func setProxySettings(usage: ProxyUsage, proxy: String, bypass: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setProxySettings(_ usage: ProxyUsage, _ proxy: String, _ bypass: String)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_proxy_settings(
             self.uniffiCloneHandle(),
@@ -2521,11 +2505,11 @@ open func setProxySettings(usage: ProxyUsage, proxy: String, bypass: String)thro
      * (`SecurityFlag.REDIRECT_*`) and `SecurityFlag.ALLOW_HTTPS_TO_HTTP`. BITS's
      * certificate flags (0x0001-0x0010): E_NOTIMPL; other bits: INVALID_ARG.
      */
-open func setSecurityFlags(flags: UInt32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setSecurityFlags(_ flags: Int32)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_set_security_flags(
             self.uniffiCloneHandle(),
-        FfiConverterUInt32.lower(flags),uniffiCallStatus
+        FfiConverterInt32.lower(flags),uniffiCallStatus
     )
 }
 }
@@ -2546,12 +2530,12 @@ open func suspend()throws   {try rustCallWithError(FfiConverterTypeBgCopyError_l
      * `timeoutMs` milliseconds pass (null/nil: no timeout; also returns when the
      * manager closes); returns the state. Use `waitAsync` from a coroutine / task.
      */
-open func wait(timeoutMs: UInt64? = nil)throws  -> JobState  {
+open func wait(_ timeoutMs: Int64? = nil)throws  -> JobState  {
     return try  FfiConverterTypeJobState_lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copyjob_wait(
             self.uniffiCloneHandle(),
-        FfiConverterOptionUInt64.lower(timeoutMs),uniffiCallStatus
+        FfiConverterOptionInt64.lower(timeoutMs),uniffiCallStatus
     )
 })
 }
@@ -2560,12 +2544,12 @@ open func wait(timeoutMs: UInt64? = nil)throws  -> JobState  {
      * `wait` without blocking the caller: Kotlin `suspend fun`, Swift `async`. The wait
      * runs on a helper thread, which notices within 200 ms when the caller is cancelled.
      */
-open func waitAsync(timeoutMs: UInt64? = nil)async throws  -> JobState  {
+open func waitAsync(_ timeoutMs: Int64? = nil)async throws  -> JobState  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_bgcopy_uniffi_fn_method_copyjob_wait_async(
-                        self.uniffiCloneHandle(),FfiConverterOptionUInt64.lower(timeoutMs)
+                        self.uniffiCloneHandle(),FfiConverterOptionInt64.lower(timeoutMs)
                 )
             },
             pollFunc: ffi_bgcopy_uniffi_rust_future_poll_rust_buffer,
@@ -2652,7 +2636,7 @@ public protocol CopyManagerProtocol: AnyObject, Sendable {
      * `manager.download(...)` and Swift `manager.download(from:to:)` read it): one
      * FOREGROUND job, followed, completed; cancelled on failure or `cancel()`.
      */
-    func startDownload(urls: [String], dest: String)  -> DownloadTask
+    func startDownload(_ urls: [String], _ dest: String)  -> DownloadTask
     
     /**
      * Stop every transfer (each checkpoints), flush the store and release the state
@@ -2663,7 +2647,15 @@ public protocol CopyManagerProtocol: AnyObject, Sendable {
     /**
      * A new job in state SUSPENDED with a fresh UUID.
      */
-    func createJob(displayName: String, jobType: JobType) throws  -> CopyJob
+    func createJob(_ displayName: String, _ jobType: JobType) throws  -> CopyJob
+    
+    /**
+     * A new job set up in the same call (Kotlin's and Swift's `createJob(name, files =
+     * …, priority = …, description = …)` call it): `createJob`, then `addFileSet`,
+     * `setPriority`, `setDescription` for what `setup` gives. All or nothing: when a
+     * step fails the new job is cancelled and the step's error thrown.
+     */
+    func createJobWith(_ displayName: String, _ setup: JobSetup) throws  -> CopyJob
     
     /**
      * Every job that is not ACKNOWLEDGED or CANCELLED, in creation order.
@@ -2676,18 +2668,18 @@ public protocol CopyManagerProtocol: AnyObject, Sendable {
      * process sees the same numbers; a job's entries are kept while it is live and for
      * 7 days after it became final.
      */
-    func eventsSince(cursor: UInt64, limit: UInt32) throws  -> [Event]
+    func eventsSince(_ cursor: Int64, _ limit: Int32) throws  -> [Event]
     
     /**
      * The background bandwidth limit in bytes per second (0: none): the one stored for
      * the state directory, else the `background_bandwidth_limit` option.
      */
-    func getBackgroundBandwidthLimit() throws  -> UInt64
+    func getBackgroundBandwidthLimit() throws  -> Int64
     
     /**
      * The job with this id (canonical UUID text), or NOT_FOUND.
      */
-    func getJob(id: String) throws  -> CopyJob
+    func getJob(_ id: String) throws  -> CopyJob
     
     /**
      * The state directory this manager owns (absolute, symlinks resolved).
@@ -2700,7 +2692,7 @@ public protocol CopyManagerProtocol: AnyObject, Sendable {
      * whichever process runs the transfers, and stays with the state directory.
      * FOREGROUND jobs are never limited by it.
      */
-    func setBackgroundBandwidthLimit(bytesPerSecond: UInt64) throws 
+    func setBackgroundBandwidthLimit(_ bytesPerSecond: Int64) throws 
     
 }
 /**
@@ -2767,7 +2759,7 @@ open class CopyManager: CopyManagerProtocol, @unchecked Sendable, CustomDebugStr
      * platform default). Any number of managers, in any processes, share one directory
      * and see one queue; one of them at a time runs the transfers.
      */
-public static func `open`(stateDir: String? = nil, options: ManagerOptions? = nil)throws  -> CopyManager  {
+public static func `open`(_ stateDir: String? = nil, _ options: ManagerOptions? = nil)throws  -> CopyManager  {
     return try  FfiConverterTypeCopyManager_lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_constructor_copymanager_open(
@@ -2784,7 +2776,7 @@ public static func `open`(stateDir: String? = nil, options: ManagerOptions? = ni
      * `manager.download(...)` and Swift `manager.download(from:to:)` read it): one
      * FOREGROUND job, followed, completed; cancelled on failure or `cancel()`.
      */
-open func startDownload(urls: [String], dest: String) -> DownloadTask  {
+open func startDownload(_ urls: [String], _ dest: String) -> DownloadTask  {
     return try!  FfiConverterTypeDownloadTask_lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copymanager_start_download(
@@ -2810,13 +2802,30 @@ open func close()throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lif
     /**
      * A new job in state SUSPENDED with a fresh UUID.
      */
-open func createJob(displayName: String, jobType: JobType)throws  -> CopyJob  {
+open func createJob(_ displayName: String, _ jobType: JobType)throws  -> CopyJob  {
     return try  FfiConverterTypeCopyJob_lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copymanager_create_job(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(displayName),
         FfiConverterTypeJobType_lower(jobType),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A new job set up in the same call (Kotlin's and Swift's `createJob(name, files =
+     * …, priority = …, description = …)` call it): `createJob`, then `addFileSet`,
+     * `setPriority`, `setDescription` for what `setup` gives. All or nothing: when a
+     * step fails the new job is cancelled and the step's error thrown.
+     */
+open func createJobWith(_ displayName: String, _ setup: JobSetup)throws  -> CopyJob  {
+    return try  FfiConverterTypeCopyJob_lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_copymanager_create_job_with(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(displayName),
+        FfiConverterTypeJobSetup_lower(setup),uniffiCallStatus
     )
 })
 }
@@ -2839,13 +2848,13 @@ open func enumJobs()throws  -> [CopyJob]  {
      * process sees the same numbers; a job's entries are kept while it is live and for
      * 7 days after it became final.
      */
-open func eventsSince(cursor: UInt64, limit: UInt32)throws  -> [Event]  {
+open func eventsSince(_ cursor: Int64, _ limit: Int32)throws  -> [Event]  {
     return try  FfiConverterSequenceTypeEvent.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copymanager_events_since(
             self.uniffiCloneHandle(),
-        FfiConverterUInt64.lower(cursor),
-        FfiConverterUInt32.lower(limit),uniffiCallStatus
+        FfiConverterInt64.lower(cursor),
+        FfiConverterInt32.lower(limit),uniffiCallStatus
     )
 })
 }
@@ -2854,8 +2863,8 @@ open func eventsSince(cursor: UInt64, limit: UInt32)throws  -> [Event]  {
      * The background bandwidth limit in bytes per second (0: none): the one stored for
      * the state directory, else the `background_bandwidth_limit` option.
      */
-open func getBackgroundBandwidthLimit()throws  -> UInt64  {
-    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func getBackgroundBandwidthLimit()throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copymanager_get_background_bandwidth_limit(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -2866,7 +2875,7 @@ open func getBackgroundBandwidthLimit()throws  -> UInt64  {
     /**
      * The job with this id (canonical UUID text), or NOT_FOUND.
      */
-open func getJob(id: String)throws  -> CopyJob  {
+open func getJob(_ id: String)throws  -> CopyJob  {
     return try  FfiConverterTypeCopyJob_lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copymanager_get_job(
@@ -2894,11 +2903,11 @@ open func getStateDir() -> String  {
      * whichever process runs the transfers, and stays with the state directory.
      * FOREGROUND jobs are never limited by it.
      */
-open func setBackgroundBandwidthLimit(bytesPerSecond: UInt64)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
+open func setBackgroundBandwidthLimit(_ bytesPerSecond: Int64)throws   {try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_copymanager_set_background_bandwidth_limit(
             self.uniffiCloneHandle(),
-        FfiConverterUInt64.lower(bytesPerSecond),uniffiCallStatus
+        FfiConverterInt64.lower(bytesPerSecond),uniffiCallStatus
     )
 }
 }
@@ -2980,7 +2989,7 @@ public protocol DownloadTaskProtocol: AnyObject, Sendable {
      * The next event or the end within `timeoutMs`, or null/nil; throws the job's
      * error when it failed (its job cancelled).
      */
-    func nextStep(timeoutMs: UInt32) throws  -> DownloadStep?
+    func nextStep(_ timeoutMs: Int32) throws  -> DownloadStep?
     
 }
 /**
@@ -3056,12 +3065,12 @@ open func cancel()  {try! rustCall() {
      * The next event or the end within `timeoutMs`, or null/nil; throws the job's
      * error when it failed (its job cancelled).
      */
-open func nextStep(timeoutMs: UInt32)throws  -> DownloadStep?  {
+open func nextStep(_ timeoutMs: Int32)throws  -> DownloadStep?  {
     return try  FfiConverterOptionTypeDownloadStep.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_downloadtask_next_step(
             self.uniffiCloneHandle(),
-        FfiConverterUInt32.lower(timeoutMs),uniffiCallStatus
+        FfiConverterInt32.lower(timeoutMs),uniffiCallStatus
     )
 })
 }
@@ -3132,7 +3141,7 @@ public protocol JobEventStreamProtocol: AnyObject, Sendable {
      * The next event within `timeoutMs`, or null/nil (the time passed, or the stream
      * ended: `ended()`).
      */
-    func nextEvent(timeoutMs: UInt32) throws  -> JobEvent?
+    func nextEvent(_ timeoutMs: Int32) throws  -> JobEvent?
     
 }
 /**
@@ -3209,12 +3218,12 @@ open func ended() -> Bool  {
      * The next event within `timeoutMs`, or null/nil (the time passed, or the stream
      * ended: `ended()`).
      */
-open func nextEvent(timeoutMs: UInt32)throws  -> JobEvent?  {
+open func nextEvent(_ timeoutMs: Int32)throws  -> JobEvent?  {
     return try  FfiConverterOptionTypeJobEvent.lift(try rustCallWithError(FfiConverterTypeBgCopyError_lift) {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_jobeventstream_next_event(
             self.uniffiCloneHandle(),
-        FfiConverterUInt32.lower(timeoutMs),uniffiCallStatus
+        FfiConverterInt32.lower(timeoutMs),uniffiCallStatus
     )
 })
 }
@@ -3342,9 +3351,10 @@ public struct ErrorInfo: Equatable, Hashable {
      */
     public var context: ErrorContext
     /**
-     * The BITS HRESULT code (unsigned 32-bit; the table is in docs/spec.md#codes).
+     * The BITS HRESULT code (its unsigned 32-bit value; the table is in
+     * docs/spec.md#codes).
      */
-    public var code: UInt32
+    public var code: Int64
     /**
      * The code's symbolic name (`HTTP_404`, `CONNECT_FAILURE`, …).
      */
@@ -3357,8 +3367,9 @@ public struct ErrorInfo: Equatable, Hashable {
          * Where the error came from.
          */context: ErrorContext, 
         /**
-         * The BITS HRESULT code (unsigned 32-bit; the table is in docs/spec.md#codes).
-         */code: UInt32, 
+         * The BITS HRESULT code (its unsigned 32-bit value; the table is in
+         * docs/spec.md#codes).
+         */code: Int64, 
         /**
          * The code's symbolic name (`HTTP_404`, `CONNECT_FAILURE`, …).
          */symbol: String) {
@@ -3384,14 +3395,14 @@ public struct FfiConverterTypeErrorInfo: FfiConverterRustBuffer {
         return
             try ErrorInfo(
                 context: FfiConverterTypeErrorContext.read(from: &buf), 
-                code: FfiConverterUInt32.read(from: &buf), 
+                code: FfiConverterInt64.read(from: &buf), 
                 symbol: FfiConverterString.read(from: &buf)
         )
     }
 
     public static func write(_ value: ErrorInfo, into buf: inout [UInt8]) {
         FfiConverterTypeErrorContext.write(value.context, into: &buf)
-        FfiConverterUInt32.write(value.code, into: &buf)
+        FfiConverterInt64.write(value.code, into: &buf)
         FfiConverterString.write(value.symbol, into: &buf)
     }
 }
@@ -3419,7 +3430,7 @@ public struct Event: Equatable, Hashable {
     /**
      * The sequence number: pass the last one as the next call's cursor.
      */
-    public var seq: UInt64
+    public var seq: Int64
     /**
      * The job's id.
      */
@@ -3439,11 +3450,11 @@ public struct Event: Equatable, Hashable {
     /**
      * The file concerned, by index; null/nil for none.
      */
-    public var fileIndex: UInt32?
+    public var fileIndex: Int32?
     /**
      * ERROR: the BITS HRESULT code; else null/nil.
      */
-    public var errorCode: UInt32?
+    public var errorCode: Int64?
     /**
      * ERROR: where it came from; else null/nil.
      */
@@ -3458,7 +3469,7 @@ public struct Event: Equatable, Hashable {
     public init(
         /**
          * The sequence number: pass the last one as the next call's cursor.
-         */seq: UInt64, 
+         */seq: Int64, 
         /**
          * The job's id.
          */jobId: String, 
@@ -3473,10 +3484,10 @@ public struct Event: Equatable, Hashable {
          */time: Date, 
         /**
          * The file concerned, by index; null/nil for none.
-         */fileIndex: UInt32?, 
+         */fileIndex: Int32?, 
         /**
          * ERROR: the BITS HRESULT code; else null/nil.
-         */errorCode: UInt32?, 
+         */errorCode: Int64?, 
         /**
          * ERROR: where it came from; else null/nil.
          */errorContext: ErrorContext?, 
@@ -3510,26 +3521,26 @@ public struct FfiConverterTypeEvent: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Event {
         return
             try Event(
-                seq: FfiConverterUInt64.read(from: &buf), 
+                seq: FfiConverterInt64.read(from: &buf), 
                 jobId: FfiConverterString.read(from: &buf), 
                 kind: FfiConverterTypeEventKind.read(from: &buf), 
                 state: FfiConverterTypeJobState.read(from: &buf), 
                 time: FfiConverterTimestamp.read(from: &buf), 
-                fileIndex: FfiConverterOptionUInt32.read(from: &buf), 
-                errorCode: FfiConverterOptionUInt32.read(from: &buf), 
+                fileIndex: FfiConverterOptionInt32.read(from: &buf), 
+                errorCode: FfiConverterOptionInt64.read(from: &buf), 
                 errorContext: FfiConverterOptionTypeErrorContext.read(from: &buf), 
                 errorDescription: FfiConverterOptionString.read(from: &buf)
         )
     }
 
     public static func write(_ value: Event, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.seq, into: &buf)
+        FfiConverterInt64.write(value.seq, into: &buf)
         FfiConverterString.write(value.jobId, into: &buf)
         FfiConverterTypeEventKind.write(value.kind, into: &buf)
         FfiConverterTypeJobState.write(value.state, into: &buf)
         FfiConverterTimestamp.write(value.time, into: &buf)
-        FfiConverterOptionUInt32.write(value.fileIndex, into: &buf)
-        FfiConverterOptionUInt32.write(value.errorCode, into: &buf)
+        FfiConverterOptionInt32.write(value.fileIndex, into: &buf)
+        FfiConverterOptionInt64.write(value.errorCode, into: &buf)
         FfiConverterOptionTypeErrorContext.write(value.errorContext, into: &buf)
         FfiConverterOptionString.write(value.errorDescription, into: &buf)
     }
@@ -3625,13 +3636,13 @@ public func FfiConverterTypeExpectedHash_lower(_ value: ExpectedHash) -> RustBuf
  */
 public struct FileProgress: Equatable, Hashable {
     /**
-     * The file's size; the largest 64-bit value until known.
+     * The file's size; −1 (`BYTES_UNKNOWN`) until known.
      */
-    public var bytesTotal: UInt64
+    public var bytesTotal: Int64
     /**
      * Bytes transferred so far.
      */
-    public var bytesTransferred: UInt64
+    public var bytesTransferred: Int64
     /**
      * True only once `complete()` made the file visible at its local path.
      */
@@ -3641,11 +3652,11 @@ public struct FileProgress: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The file's size; the largest 64-bit value until known.
-         */bytesTotal: UInt64, 
+         * The file's size; −1 (`BYTES_UNKNOWN`) until known.
+         */bytesTotal: Int64, 
         /**
          * Bytes transferred so far.
-         */bytesTransferred: UInt64, 
+         */bytesTransferred: Int64, 
         /**
          * True only once `complete()` made the file visible at its local path.
          */completed: Bool) {
@@ -3670,15 +3681,15 @@ public struct FfiConverterTypeFileProgress: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FileProgress {
         return
             try FileProgress(
-                bytesTotal: FfiConverterUInt64.read(from: &buf), 
-                bytesTransferred: FfiConverterUInt64.read(from: &buf), 
+                bytesTotal: FfiConverterInt64.read(from: &buf), 
+                bytesTransferred: FfiConverterInt64.read(from: &buf), 
                 completed: FfiConverterBool.read(from: &buf)
         )
     }
 
     public static func write(_ value: FileProgress, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.bytesTotal, into: &buf)
-        FfiConverterUInt64.write(value.bytesTransferred, into: &buf)
+        FfiConverterInt64.write(value.bytesTotal, into: &buf)
+        FfiConverterInt64.write(value.bytesTransferred, into: &buf)
         FfiConverterBool.write(value.completed, into: &buf)
     }
 }
@@ -3787,20 +3798,20 @@ public struct JobEvent: Equatable, Hashable {
     /**
      * FILE_TRANSFERRED (and an ERROR about one file): the file's index.
      */
-    public var fileIndex: UInt32?
+    public var fileIndex: Int32?
     /**
      * ERROR: what failed: the BITS code, its symbol, the message, the kind (`HTTP`,
      * `NETWORK`, …, the same names in every language) and an HTTP error's status.
      */
-    public var errorCode: UInt32?
+    public var errorCode: Int64?
     public var errorSymbol: String?
     public var errorDetail: String?
     public var errorKind: String?
-    public var errorStatus: UInt16?
+    public var errorStatus: Int32?
     /**
      * The journal entry's number (0 for progress and the first state).
      */
-    public var seq: UInt64
+    public var seq: Int64
     /**
      * When it happened.
      */
@@ -3820,14 +3831,14 @@ public struct JobEvent: Equatable, Hashable {
          */progress: JobProgress, 
         /**
          * FILE_TRANSFERRED (and an ERROR about one file): the file's index.
-         */fileIndex: UInt32?, 
+         */fileIndex: Int32?, 
         /**
          * ERROR: what failed: the BITS code, its symbol, the message, the kind (`HTTP`,
          * `NETWORK`, …, the same names in every language) and an HTTP error's status.
-         */errorCode: UInt32?, errorSymbol: String?, errorDetail: String?, errorKind: String?, errorStatus: UInt16?, 
+         */errorCode: Int64?, errorSymbol: String?, errorDetail: String?, errorKind: String?, errorStatus: Int32?, 
         /**
          * The journal entry's number (0 for progress and the first state).
-         */seq: UInt64, 
+         */seq: Int64, 
         /**
          * When it happened.
          */time: Date) {
@@ -3863,13 +3874,13 @@ public struct FfiConverterTypeJobEvent: FfiConverterRustBuffer {
                 kind: FfiConverterTypeJobEventKind.read(from: &buf), 
                 state: FfiConverterTypeJobState.read(from: &buf), 
                 progress: FfiConverterTypeJobProgress.read(from: &buf), 
-                fileIndex: FfiConverterOptionUInt32.read(from: &buf), 
-                errorCode: FfiConverterOptionUInt32.read(from: &buf), 
+                fileIndex: FfiConverterOptionInt32.read(from: &buf), 
+                errorCode: FfiConverterOptionInt64.read(from: &buf), 
                 errorSymbol: FfiConverterOptionString.read(from: &buf), 
                 errorDetail: FfiConverterOptionString.read(from: &buf), 
                 errorKind: FfiConverterOptionString.read(from: &buf), 
-                errorStatus: FfiConverterOptionUInt16.read(from: &buf), 
-                seq: FfiConverterUInt64.read(from: &buf), 
+                errorStatus: FfiConverterOptionInt32.read(from: &buf), 
+                seq: FfiConverterInt64.read(from: &buf), 
                 time: FfiConverterTimestamp.read(from: &buf)
         )
     }
@@ -3878,13 +3889,13 @@ public struct FfiConverterTypeJobEvent: FfiConverterRustBuffer {
         FfiConverterTypeJobEventKind.write(value.kind, into: &buf)
         FfiConverterTypeJobState.write(value.state, into: &buf)
         FfiConverterTypeJobProgress.write(value.progress, into: &buf)
-        FfiConverterOptionUInt32.write(value.fileIndex, into: &buf)
-        FfiConverterOptionUInt32.write(value.errorCode, into: &buf)
+        FfiConverterOptionInt32.write(value.fileIndex, into: &buf)
+        FfiConverterOptionInt64.write(value.errorCode, into: &buf)
         FfiConverterOptionString.write(value.errorSymbol, into: &buf)
         FfiConverterOptionString.write(value.errorDetail, into: &buf)
         FfiConverterOptionString.write(value.errorKind, into: &buf)
-        FfiConverterOptionUInt16.write(value.errorStatus, into: &buf)
-        FfiConverterUInt64.write(value.seq, into: &buf)
+        FfiConverterOptionInt32.write(value.errorStatus, into: &buf)
+        FfiConverterInt64.write(value.seq, into: &buf)
         FfiConverterTimestamp.write(value.time, into: &buf)
     }
 }
@@ -3910,39 +3921,39 @@ public func FfiConverterTypeJobEvent_lower(_ value: JobEvent) -> RustBuffer {
  */
 public struct JobProgress: Equatable, Hashable {
     /**
-     * Sum of the file sizes; the largest 64-bit value (Kotlin `ULong.MAX_VALUE`, Swift
-     * `UInt64.max`) until every size is known; 0 without files.
+     * Sum of the file sizes; −1 (`BYTES_UNKNOWN`) until every size is known; 0
+     * without files.
      */
-    public var bytesTotal: UInt64
+    public var bytesTotal: Int64
     /**
      * Bytes transferred so far.
      */
-    public var bytesTransferred: UInt64
+    public var bytesTransferred: Int64
     /**
      * Number of files.
      */
-    public var filesTotal: UInt32
+    public var filesTotal: Int32
     /**
      * Number of files whose bytes are all transferred.
      */
-    public var filesTransferred: UInt32
+    public var filesTransferred: Int32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
-         * Sum of the file sizes; the largest 64-bit value (Kotlin `ULong.MAX_VALUE`, Swift
-         * `UInt64.max`) until every size is known; 0 without files.
-         */bytesTotal: UInt64, 
+         * Sum of the file sizes; −1 (`BYTES_UNKNOWN`) until every size is known; 0
+         * without files.
+         */bytesTotal: Int64, 
         /**
          * Bytes transferred so far.
-         */bytesTransferred: UInt64, 
+         */bytesTransferred: Int64, 
         /**
          * Number of files.
-         */filesTotal: UInt32, 
+         */filesTotal: Int32, 
         /**
          * Number of files whose bytes are all transferred.
-         */filesTransferred: UInt32) {
+         */filesTransferred: Int32) {
         self.bytesTotal = bytesTotal
         self.bytesTransferred = bytesTransferred
         self.filesTotal = filesTotal
@@ -3965,18 +3976,18 @@ public struct FfiConverterTypeJobProgress: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> JobProgress {
         return
             try JobProgress(
-                bytesTotal: FfiConverterUInt64.read(from: &buf), 
-                bytesTransferred: FfiConverterUInt64.read(from: &buf), 
-                filesTotal: FfiConverterUInt32.read(from: &buf), 
-                filesTransferred: FfiConverterUInt32.read(from: &buf)
+                bytesTotal: FfiConverterInt64.read(from: &buf), 
+                bytesTransferred: FfiConverterInt64.read(from: &buf), 
+                filesTotal: FfiConverterInt32.read(from: &buf), 
+                filesTransferred: FfiConverterInt32.read(from: &buf)
         )
     }
 
     public static func write(_ value: JobProgress, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.bytesTotal, into: &buf)
-        FfiConverterUInt64.write(value.bytesTransferred, into: &buf)
-        FfiConverterUInt32.write(value.filesTotal, into: &buf)
-        FfiConverterUInt32.write(value.filesTransferred, into: &buf)
+        FfiConverterInt64.write(value.bytesTotal, into: &buf)
+        FfiConverterInt64.write(value.bytesTransferred, into: &buf)
+        FfiConverterInt32.write(value.filesTotal, into: &buf)
+        FfiConverterInt32.write(value.filesTransferred, into: &buf)
     }
 }
 
@@ -3993,6 +4004,96 @@ public func FfiConverterTypeJobProgress_lift(_ buf: RustBuffer) throws -> JobPro
 #endif
 public func FfiConverterTypeJobProgress_lower(_ value: JobProgress) -> RustBuffer {
     return FfiConverterTypeJobProgress.lower(value)
+}
+
+
+/**
+ * A job setup for `CopyManager.createJobWith` (Kotlin's and Swift's
+ * `createJob(name, files = …, priority = …, description = …)`): every field optional.
+ */
+public struct JobSetup: Equatable, Hashable {
+    /**
+     * The job type (default DOWNLOAD).
+     */
+    public var jobType: JobType?
+    /**
+     * The files, added in one `addFileSet`.
+     */
+    public var files: [FileSpec]
+    /**
+     * The priority (default NORMAL).
+     */
+    public var priority: Priority?
+    /**
+     * The description (default empty).
+     */
+    public var description: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The job type (default DOWNLOAD).
+         */jobType: JobType? = nil, 
+        /**
+         * The files, added in one `addFileSet`.
+         */files: [FileSpec] = [], 
+        /**
+         * The priority (default NORMAL).
+         */priority: Priority? = nil, 
+        /**
+         * The description (default empty).
+         */description: String? = nil) {
+        self.jobType = jobType
+        self.files = files
+        self.priority = priority
+        self.description = description
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension JobSetup: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeJobSetup: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> JobSetup {
+        return
+            try JobSetup(
+                jobType: FfiConverterOptionTypeJobType.read(from: &buf), 
+                files: FfiConverterSequenceTypeFileSpec.read(from: &buf), 
+                priority: FfiConverterOptionTypePriority.read(from: &buf), 
+                description: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: JobSetup, into buf: inout [UInt8]) {
+        FfiConverterOptionTypeJobType.write(value.jobType, into: &buf)
+        FfiConverterSequenceTypeFileSpec.write(value.files, into: &buf)
+        FfiConverterOptionTypePriority.write(value.priority, into: &buf)
+        FfiConverterOptionString.write(value.description, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJobSetup_lift(_ buf: RustBuffer) throws -> JobSetup {
+    return try FfiConverterTypeJobSetup.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeJobSetup_lower(_ value: JobSetup) -> RustBuffer {
+    return FfiConverterTypeJobSetup.lower(value)
 }
 
 
@@ -4083,45 +4184,45 @@ public struct ManagerOptions: Equatable, Hashable {
     /**
      * Transfer slots shared by HIGH/NORMAL/LOW jobs (FOREGROUND jobs always run). Default 2.
      */
-    public var backgroundSlots: UInt32?
+    public var backgroundSlots: Int32?
     /**
      * Connections one job uses at once (its files, and the segments of a large
      * file). Default 8.
      */
-    public var connectionsPerJob: UInt32?
+    public var connectionsPerJob: Int32?
     /**
      * A connection idle this long (ms) is a transient error. Default 60 000.
      */
-    public var readTimeoutMs: UInt64?
+    public var readTimeoutMs: Int64?
     /**
      * Connecting (TCP + TLS) may take this long (ms). Default 30 000.
      */
-    public var connectTimeoutMs: UInt64?
+    public var connectTimeoutMs: Int64?
     /**
      * Checkpoint after this many bytes of a file. Default 8 MiB.
      */
-    public var checkpointBytes: UInt64?
+    public var checkpointBytes: Int64?
     /**
      * Checkpoint at least this often (ms) while data moves. Default 1000.
      */
-    public var checkpointIntervalMs: UInt64?
+    public var checkpointIntervalMs: Int64?
     /**
      * At most one JOB_MODIFICATION per job per this interval (ms). Default 500.
      */
-    public var notifyIntervalMs: UInt64?
+    public var notifyIntervalMs: Int64?
     /**
      * Bytes per second shared by all HIGH/NORMAL/LOW transfers. Default unlimited.
      */
-    public var backgroundBandwidthLimit: UInt64?
+    public var backgroundBandwidthLimit: Int64?
     /**
      * How long (ms) a background job keeps its slot while an equal-priority job waits.
      * Default 30 000.
      */
-    public var timeSliceMs: UInt64?
+    public var timeSliceMs: Int64?
     /**
      * Redirects followed per request. Default 10.
      */
-    public var maxRedirects: UInt32?
+    public var maxRedirects: Int32?
     /**
      * Follow a redirect from https to http. Default false.
      */
@@ -4143,47 +4244,47 @@ public struct ManagerOptions: Equatable, Hashable {
      * Connections one file may use at once (segmented download) unless its job says
      * otherwise; 1 = one stream. Default 8.
      */
-    public var maxConnectionsPerFile: UInt32?
+    public var maxConnectionsPerFile: Int32?
     /**
      * Connections to one host at once, over all jobs. Default 16.
      */
-    public var connectionsPerHost: UInt32?
+    public var connectionsPerHost: Int32?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
          * Transfer slots shared by HIGH/NORMAL/LOW jobs (FOREGROUND jobs always run). Default 2.
-         */backgroundSlots: UInt32? = nil, 
+         */backgroundSlots: Int32? = nil, 
         /**
          * Connections one job uses at once (its files, and the segments of a large
          * file). Default 8.
-         */connectionsPerJob: UInt32? = nil, 
+         */connectionsPerJob: Int32? = nil, 
         /**
          * A connection idle this long (ms) is a transient error. Default 60 000.
-         */readTimeoutMs: UInt64? = nil, 
+         */readTimeoutMs: Int64? = nil, 
         /**
          * Connecting (TCP + TLS) may take this long (ms). Default 30 000.
-         */connectTimeoutMs: UInt64? = nil, 
+         */connectTimeoutMs: Int64? = nil, 
         /**
          * Checkpoint after this many bytes of a file. Default 8 MiB.
-         */checkpointBytes: UInt64? = nil, 
+         */checkpointBytes: Int64? = nil, 
         /**
          * Checkpoint at least this often (ms) while data moves. Default 1000.
-         */checkpointIntervalMs: UInt64? = nil, 
+         */checkpointIntervalMs: Int64? = nil, 
         /**
          * At most one JOB_MODIFICATION per job per this interval (ms). Default 500.
-         */notifyIntervalMs: UInt64? = nil, 
+         */notifyIntervalMs: Int64? = nil, 
         /**
          * Bytes per second shared by all HIGH/NORMAL/LOW transfers. Default unlimited.
-         */backgroundBandwidthLimit: UInt64? = nil, 
+         */backgroundBandwidthLimit: Int64? = nil, 
         /**
          * How long (ms) a background job keeps its slot while an equal-priority job waits.
          * Default 30 000.
-         */timeSliceMs: UInt64? = nil, 
+         */timeSliceMs: Int64? = nil, 
         /**
          * Redirects followed per request. Default 10.
-         */maxRedirects: UInt32? = nil, 
+         */maxRedirects: Int32? = nil, 
         /**
          * Follow a redirect from https to http. Default false.
          */allowHttpsToHttpRedirect: Bool? = nil, 
@@ -4200,10 +4301,10 @@ public struct ManagerOptions: Equatable, Hashable {
         /**
          * Connections one file may use at once (segmented download) unless its job says
          * otherwise; 1 = one stream. Default 8.
-         */maxConnectionsPerFile: UInt32? = nil, 
+         */maxConnectionsPerFile: Int32? = nil, 
         /**
          * Connections to one host at once, over all jobs. Default 16.
-         */connectionsPerHost: UInt32? = nil) {
+         */connectionsPerHost: Int32? = nil) {
         self.backgroundSlots = backgroundSlots
         self.connectionsPerJob = connectionsPerJob
         self.readTimeoutMs = readTimeoutMs
@@ -4238,42 +4339,42 @@ public struct FfiConverterTypeManagerOptions: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ManagerOptions {
         return
             try ManagerOptions(
-                backgroundSlots: FfiConverterOptionUInt32.read(from: &buf), 
-                connectionsPerJob: FfiConverterOptionUInt32.read(from: &buf), 
-                readTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
-                connectTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
-                checkpointBytes: FfiConverterOptionUInt64.read(from: &buf), 
-                checkpointIntervalMs: FfiConverterOptionUInt64.read(from: &buf), 
-                notifyIntervalMs: FfiConverterOptionUInt64.read(from: &buf), 
-                backgroundBandwidthLimit: FfiConverterOptionUInt64.read(from: &buf), 
-                timeSliceMs: FfiConverterOptionUInt64.read(from: &buf), 
-                maxRedirects: FfiConverterOptionUInt32.read(from: &buf), 
+                backgroundSlots: FfiConverterOptionInt32.read(from: &buf), 
+                connectionsPerJob: FfiConverterOptionInt32.read(from: &buf), 
+                readTimeoutMs: FfiConverterOptionInt64.read(from: &buf), 
+                connectTimeoutMs: FfiConverterOptionInt64.read(from: &buf), 
+                checkpointBytes: FfiConverterOptionInt64.read(from: &buf), 
+                checkpointIntervalMs: FfiConverterOptionInt64.read(from: &buf), 
+                notifyIntervalMs: FfiConverterOptionInt64.read(from: &buf), 
+                backgroundBandwidthLimit: FfiConverterOptionInt64.read(from: &buf), 
+                timeSliceMs: FfiConverterOptionInt64.read(from: &buf), 
+                maxRedirects: FfiConverterOptionInt32.read(from: &buf), 
                 allowHttpsToHttpRedirect: FfiConverterOptionBool.read(from: &buf), 
                 tlsRootCerts: FfiConverterOptionSequenceString.read(from: &buf), 
                 userAgent: FfiConverterOptionString.read(from: &buf), 
                 startTransfers: FfiConverterOptionBool.read(from: &buf), 
-                maxConnectionsPerFile: FfiConverterOptionUInt32.read(from: &buf), 
-                connectionsPerHost: FfiConverterOptionUInt32.read(from: &buf)
+                maxConnectionsPerFile: FfiConverterOptionInt32.read(from: &buf), 
+                connectionsPerHost: FfiConverterOptionInt32.read(from: &buf)
         )
     }
 
     public static func write(_ value: ManagerOptions, into buf: inout [UInt8]) {
-        FfiConverterOptionUInt32.write(value.backgroundSlots, into: &buf)
-        FfiConverterOptionUInt32.write(value.connectionsPerJob, into: &buf)
-        FfiConverterOptionUInt64.write(value.readTimeoutMs, into: &buf)
-        FfiConverterOptionUInt64.write(value.connectTimeoutMs, into: &buf)
-        FfiConverterOptionUInt64.write(value.checkpointBytes, into: &buf)
-        FfiConverterOptionUInt64.write(value.checkpointIntervalMs, into: &buf)
-        FfiConverterOptionUInt64.write(value.notifyIntervalMs, into: &buf)
-        FfiConverterOptionUInt64.write(value.backgroundBandwidthLimit, into: &buf)
-        FfiConverterOptionUInt64.write(value.timeSliceMs, into: &buf)
-        FfiConverterOptionUInt32.write(value.maxRedirects, into: &buf)
+        FfiConverterOptionInt32.write(value.backgroundSlots, into: &buf)
+        FfiConverterOptionInt32.write(value.connectionsPerJob, into: &buf)
+        FfiConverterOptionInt64.write(value.readTimeoutMs, into: &buf)
+        FfiConverterOptionInt64.write(value.connectTimeoutMs, into: &buf)
+        FfiConverterOptionInt64.write(value.checkpointBytes, into: &buf)
+        FfiConverterOptionInt64.write(value.checkpointIntervalMs, into: &buf)
+        FfiConverterOptionInt64.write(value.notifyIntervalMs, into: &buf)
+        FfiConverterOptionInt64.write(value.backgroundBandwidthLimit, into: &buf)
+        FfiConverterOptionInt64.write(value.timeSliceMs, into: &buf)
+        FfiConverterOptionInt32.write(value.maxRedirects, into: &buf)
         FfiConverterOptionBool.write(value.allowHttpsToHttpRedirect, into: &buf)
         FfiConverterOptionSequenceString.write(value.tlsRootCerts, into: &buf)
         FfiConverterOptionString.write(value.userAgent, into: &buf)
         FfiConverterOptionBool.write(value.startTransfers, into: &buf)
-        FfiConverterOptionUInt32.write(value.maxConnectionsPerFile, into: &buf)
-        FfiConverterOptionUInt32.write(value.connectionsPerHost, into: &buf)
+        FfiConverterOptionInt32.write(value.maxConnectionsPerFile, into: &buf)
+        FfiConverterOptionInt32.write(value.connectionsPerHost, into: &buf)
     }
 }
 
@@ -4445,7 +4546,7 @@ public func FfiConverterTypeProxySettings_lower(_ value: ProxySettings) -> RustB
  * How credentials are sent (BG_AUTH_SCHEME's BASIC, and BEARER, which bgcopy adds).
  */
 
-public enum AuthScheme: UInt32, Equatable, Hashable {
+public enum AuthScheme: Int32, Equatable, Hashable {
     
     /**
      * `Authorization: Basic` with a user name and password (BITS value 1).
@@ -4520,7 +4621,7 @@ public func FfiConverterTypeAuthScheme_lower(_ value: AuthScheme) -> RustBuffer 
  * Whom credentials are for (BG_AUTH_TARGET).
  */
 
-public enum AuthTarget: UInt32, Equatable, Hashable {
+public enum AuthTarget: Int32, Equatable, Hashable {
     
     /**
      * The server of the files' URLs.
@@ -4592,38 +4693,83 @@ public func FfiConverterTypeAuthTarget_lower(_ value: AuthTarget) -> RustBuffer 
 
 
 /**
- * The error every fallible bgcopy call throws: the numeric code (an unsigned
- * 32-bit HRESULT, e.g. `0x80200002`) and its symbol (`INVALID_STATE`, `HTTP_404`, …).
+ * The error every fallible bgcopy call throws, one case per kind of failure (the
+ * core's `ErrorKind`, the same table in every language). Each carries the numeric code
+ * (the unsigned 32-bit HRESULT, e.g. `0x80200002`, held in a 64-bit integer), its
+ * symbol (`INVALID_STATE`, `HTTP_404`, …) and the message; `Http` also the status.
+ * The error prints as `SYMBOL (0xCODE): text` (Kotlin `message`/`toString()`, Swift
+ * `description`/`localizedDescription`).
  *
- * Kotlin: `catch (e: BgCopyException) { e.code(); e.symbol() }`;
- * Swift: `catch let e as BgCopyError { e.code(); e.symbol() }`.
+ * Kotlin: `catch (e: BgCopyException.Http) { e.status }`,
+ * `catch (e: BgCopyException) { e.code(); e.symbol() }`;
+ * Swift: `catch let e as BgCopyError { e.code(); e.symbol() }`,
+ * `catch BgCopyError.Http(_, _, _, let status)`.
  */
 public 
-enum BgCopyError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+enum BgCopyError: Swift.Error, Equatable, Hashable {
 
     
     
     /**
-     * The call failed (the only case).
+     * The server answered with an HTTP error status (`status`).
      */
-    case Failed(
-        /**
-         * The BITS HRESULT code, e.g. 0x80200002 (INVALID_STATE); the table is in docs/spec.md#codes.
-         */code: UInt32, 
-        /**
-         * The code's symbolic name: `INVALID_STATE`, `HTTP_404`, `INVALID_ARG`, ….
-         */symbol: String, 
-        /**
-         * What went wrong, for people.
-         */detail: String
+    case Http(code: Int64, symbol: String, detail: String, status: Int32
+    )
+    /**
+     * The server's answer cannot be used (not valid HTTP, a failed redirect, no
+     * ranges, a remote file that keeps changing, no size).
+     */
+    case Server(code: Int64, symbol: String, detail: String
+    )
+    /**
+     * The network: DNS, connect, a broken or silent connection, TLS, no progress, the
+     * maximum download time.
+     */
+    case Network(code: Int64, symbol: String, detail: String
+    )
+    /**
+     * A local file or directory: missing, not allowed, the disk full, an I/O error.
+     */
+    case Local(code: Int64, symbol: String, detail: String
+    )
+    /**
+     * The content is not what was expected (a SHA-256 mismatch, the app's verdict).
+     */
+    case Validation(code: Int64, symbol: String, detail: String
+    )
+    /**
+     * An argument is invalid (or a string too long).
+     */
+    case InvalidArgument(code: Int64, symbol: String, detail: String
+    )
+    /**
+     * Not allowed in the job's state (or after `close()`).
+     */
+    case InvalidState(code: Int64, symbol: String, detail: String
+    )
+    /**
+     * No such job or file.
+     */
+    case NotFound(code: Int64, symbol: String, detail: String
+    )
+    /**
+     * The state directory's store cannot be used (locked, corrupt, too new).
+     */
+    case Store(code: Int64, symbol: String, detail: String
+    )
+    /**
+     * Anything else (not implemented, unexpected, no error information).
+     */
+    case Other(code: Int64, symbol: String, detail: String
     )
 
     
     /**
-     * The BITS HRESULT code (unsigned 32-bit; the table is in docs/spec.md#codes).
+     * The BITS HRESULT code (its unsigned 32-bit value; the table is in
+     * docs/spec.md#codes).
      */
-public func code() -> UInt32  {
-    return try!  FfiConverterUInt32.lift(try! rustCall() {
+public func code() -> Int64  {
+    return try!  FfiConverterInt64.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_bgcopyerror_code(
             FfiConverterTypeBgCopyError_lower(self),uniffiCallStatus
@@ -4632,7 +4778,7 @@ public func code() -> UInt32  {
 }
     
     /**
-     * What went wrong, for people.
+     * What went wrong, for people (without the code: see `toString()` / `description`).
      */
 public func detail() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
@@ -4646,8 +4792,8 @@ public func detail() -> String  {
     /**
      * An HTTP error's status (404, 503, …), else null/nil.
      */
-public func httpStatus() -> UInt16?  {
-    return try!  FfiConverterOptionUInt16.lift(try! rustCall() {
+public func httpStatus() -> Int32?  {
+    return try!  FfiConverterOptionInt32.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_method_bgcopyerror_http_status(
             FfiConverterTypeBgCopyError_lower(self),uniffiCallStatus
@@ -4657,8 +4803,8 @@ public func httpStatus() -> UInt16?  {
     
     /**
      * What kind of failure it is: `HTTP`, `SERVER`, `NETWORK`, `LOCAL`, `VALIDATION`,
-     * `INVALID_ARGUMENT`, `INVALID_STATE`, `NOT_FOUND`, `STORE` or `OTHER` (the core's
-     * table, the same names in every language).
+     * `INVALID_ARGUMENT`, `INVALID_STATE`, `NOT_FOUND`, `STORE` or `OTHER` (the case's
+     * name as the core's table spells it, the same in every language).
      */
 public func kind() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
@@ -4683,11 +4829,18 @@ public func symbol() -> String  {
     
 
     
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bgcopy_uniffi_fn_method_bgcopyerror_uniffi_trait_display(
+            FfiConverterTypeBgCopyError_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
     
 }
 
@@ -4708,8 +4861,54 @@ public struct FfiConverterTypeBgCopyError: FfiConverterRustBuffer {
         
 
         
-        case 1: return .Failed(
-            code: try FfiConverterUInt32.read(from: &buf), 
+        case 1: return .Http(
+            code: try FfiConverterInt64.read(from: &buf), 
+            symbol: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf), 
+            status: try FfiConverterInt32.read(from: &buf)
+            )
+        case 2: return .Server(
+            code: try FfiConverterInt64.read(from: &buf), 
+            symbol: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 3: return .Network(
+            code: try FfiConverterInt64.read(from: &buf), 
+            symbol: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .Local(
+            code: try FfiConverterInt64.read(from: &buf), 
+            symbol: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 5: return .Validation(
+            code: try FfiConverterInt64.read(from: &buf), 
+            symbol: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 6: return .InvalidArgument(
+            code: try FfiConverterInt64.read(from: &buf), 
+            symbol: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 7: return .InvalidState(
+            code: try FfiConverterInt64.read(from: &buf), 
+            symbol: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 8: return .NotFound(
+            code: try FfiConverterInt64.read(from: &buf), 
+            symbol: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 9: return .Store(
+            code: try FfiConverterInt64.read(from: &buf), 
+            symbol: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 10: return .Other(
+            code: try FfiConverterInt64.read(from: &buf), 
             symbol: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
@@ -4725,9 +4924,73 @@ public struct FfiConverterTypeBgCopyError: FfiConverterRustBuffer {
 
         
         
-        case let .Failed(code,symbol,detail):
+        case let .Http(code,symbol,detail,status):
             writeInt(&buf, Int32(1))
-            FfiConverterUInt32.write(code, into: &buf)
+            FfiConverterInt64.write(code, into: &buf)
+            FfiConverterString.write(symbol, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterInt32.write(status, into: &buf)
+            
+        
+        case let .Server(code,symbol,detail):
+            writeInt(&buf, Int32(2))
+            FfiConverterInt64.write(code, into: &buf)
+            FfiConverterString.write(symbol, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Network(code,symbol,detail):
+            writeInt(&buf, Int32(3))
+            FfiConverterInt64.write(code, into: &buf)
+            FfiConverterString.write(symbol, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Local(code,symbol,detail):
+            writeInt(&buf, Int32(4))
+            FfiConverterInt64.write(code, into: &buf)
+            FfiConverterString.write(symbol, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Validation(code,symbol,detail):
+            writeInt(&buf, Int32(5))
+            FfiConverterInt64.write(code, into: &buf)
+            FfiConverterString.write(symbol, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .InvalidArgument(code,symbol,detail):
+            writeInt(&buf, Int32(6))
+            FfiConverterInt64.write(code, into: &buf)
+            FfiConverterString.write(symbol, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .InvalidState(code,symbol,detail):
+            writeInt(&buf, Int32(7))
+            FfiConverterInt64.write(code, into: &buf)
+            FfiConverterString.write(symbol, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .NotFound(code,symbol,detail):
+            writeInt(&buf, Int32(8))
+            FfiConverterInt64.write(code, into: &buf)
+            FfiConverterString.write(symbol, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Store(code,symbol,detail):
+            writeInt(&buf, Int32(9))
+            FfiConverterInt64.write(code, into: &buf)
+            FfiConverterString.write(symbol, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Other(code,symbol,detail):
+            writeInt(&buf, Int32(10))
+            FfiConverterInt64.write(code, into: &buf)
             FfiConverterString.write(symbol, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
@@ -4755,7 +5018,7 @@ public func FfiConverterTypeBgCopyError_lower(_ value: BgCopyError) -> RustBuffe
  * How `complete()` ended; `value` is the success code.
  */
 
-public enum Completion: UInt32, Equatable, Hashable {
+public enum Completion: Int32, Equatable, Hashable {
     
     /**
      * Every file is at its local path (S_OK).
@@ -4830,7 +5093,7 @@ public func FfiConverterTypeCompletion_lower(_ value: Completion) -> RustBuffer 
  * Where an error came from (BG_ERROR_CONTEXT).
  */
 
-public enum ErrorContext: UInt32, Equatable, Hashable {
+public enum ErrorContext: Int32, Equatable, Hashable {
     
     /**
      * No error.
@@ -4965,7 +5228,7 @@ public func FfiConverterTypeErrorContext_lower(_ value: ErrorContext) -> RustBuf
  * What an entry of the event journal records (`events_since`).
  */
 
-public enum EventKind: UInt32, Equatable, Hashable {
+public enum EventKind: Int32, Equatable, Hashable {
     
     /**
      * The job entered the state the event carries (also at creation: SUSPENDED).
@@ -5155,7 +5418,7 @@ public func FfiConverterTypeJobEventKind_lower(_ value: JobEventKind) -> RustBuf
  * The state of a job (BG_JOB_STATE).
  */
 
-public enum JobState: UInt32, Equatable, Hashable {
+public enum JobState: Int32, Equatable, Hashable {
     
     /**
      * Waiting for a transfer slot.
@@ -5300,7 +5563,7 @@ public func FfiConverterTypeJobState_lower(_ value: JobState) -> RustBuffer {
  * The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built; the others fail with NOT_IMPLEMENTED.
  */
 
-public enum JobType: UInt32, Equatable, Hashable {
+public enum JobType: Int32, Equatable, Hashable {
     
     /**
      * Download files from servers.
@@ -5387,7 +5650,7 @@ public func FfiConverterTypeJobType_lower(_ value: JobType) -> RustBuffer {
  * Swift `NotifyFlag.jobTransferred.rawValue | NotifyFlag.jobError.rawValue`.
  */
 
-public enum NotifyFlag: UInt32, Equatable, Hashable {
+public enum NotifyFlag: Int32, Equatable, Hashable {
     
     /**
      * The job reached TRANSFERRED.
@@ -5492,7 +5755,7 @@ public func FfiConverterTypeNotifyFlag_lower(_ value: NotifyFlag) -> RustBuffer 
  * The priority of a job (BG_JOB_PRIORITY). Lower numbers run first.
  */
 
-public enum Priority: UInt32, Equatable, Hashable {
+public enum Priority: Int32, Equatable, Hashable {
     
     /**
      * Always runs, outside the background slots.
@@ -5587,7 +5850,7 @@ public func FfiConverterTypePriority_lower(_ value: Priority) -> RustBuffer {
  * Which proxy a job's requests use (BG_JOB_PROXY_USAGE).
  */
 
-public enum ProxyUsage: UInt32, Equatable, Hashable {
+public enum ProxyUsage: Int32, Equatable, Hashable {
     
     /**
      * The environment's: `https_proxy`/`http_proxy`/`all_proxy` and `no_proxy` (the default).
@@ -5675,7 +5938,7 @@ public func FfiConverterTypeProxyUsage_lower(_ value: ProxyUsage) -> RustBuffer 
  * `SecurityFlag.redirectAllowReport.rawValue`.
  */
 
-public enum SecurityFlag: UInt32, Equatable, Hashable {
+public enum SecurityFlag: Int32, Equatable, Hashable {
     
     /**
      * Follow redirects; the file keeps its remote name (the default).
@@ -5778,8 +6041,8 @@ public func FfiConverterTypeSecurityFlag_lower(_ value: SecurityFlag) -> RustBuf
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
-    typealias SwiftType = UInt16?
+fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
+    typealias SwiftType = Int32?
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         guard let value = value else {
@@ -5787,13 +6050,13 @@ fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
             return
         }
         writeInt(&buf, Int8(1))
-        FfiConverterUInt16.write(value, into: &buf)
+        FfiConverterInt32.write(value, into: &buf)
     }
 
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
-        case 1: return try FfiConverterUInt16.read(from: &buf)
+        case 1: return try FfiConverterInt32.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5802,8 +6065,8 @@ fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
-    typealias SwiftType = UInt32?
+fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
+    typealias SwiftType = Int64?
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         guard let value = value else {
@@ -5811,37 +6074,13 @@ fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
             return
         }
         writeInt(&buf, Int8(1))
-        FfiConverterUInt32.write(value, into: &buf)
+        FfiConverterInt64.write(value, into: &buf)
     }
 
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
-        case 1: return try FfiConverterUInt32.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
-    typealias SwiftType = UInt64?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterUInt64.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterUInt64.read(from: &buf)
+        case 1: return try FfiConverterInt64.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -6090,6 +6329,54 @@ fileprivate struct FfiConverterOptionTypeErrorContext: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeJobType: FfiConverterRustBuffer {
+    typealias SwiftType = JobType?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeJobType.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeJobType.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePriority: FfiConverterRustBuffer {
+    typealias SwiftType = Priority?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePriority.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePriority.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]?
 
@@ -6295,13 +6582,14 @@ public func bgcopyVersion() -> String  {
 }
 /**
  * The symbolic name of a BITS HRESULT code (`0x80200002` → `"INVALID_STATE"`, `HTTP_404`, …;
- * `0x…` for a code without a name).
+ * `0x…` for a code without a name). The code may be given as its unsigned 32-bit value
+ * or as a signed 32-bit HRESULT (Java's `int`, −2145386494).
  */
-public func codeSymbol(code: UInt32) -> String  {
+public func codeSymbol(_ code: Int64) -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_bgcopy_uniffi_fn_func_code_symbol(
-        FfiConverterUInt32.lower(code),uniffiCallStatus
+        FfiConverterInt64.lower(code),uniffiCallStatus
     )
 })
 }
@@ -6334,7 +6622,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_func_bgcopy_version() != 6936) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_func_code_symbol() != 23359) {
+    if (uniffi_bgcopy_uniffi_checksum_func_code_symbol() != 50265) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_func_default_state_dir() != 59459) {
@@ -6355,13 +6643,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_downloadtask_cancel() != 63989) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_downloadtask_next_step() != 17835) {
+    if (uniffi_bgcopy_uniffi_checksum_method_downloadtask_next_step() != 33148) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_jobeventstream_ended() != 47683) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_jobeventstream_next_event() != 13130) {
+    if (uniffi_bgcopy_uniffi_checksum_method_jobeventstream_next_event() != 20029) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyerror_get_error() != 27562) {
@@ -6385,7 +6673,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_final_url() != 25485) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_index() != 26287) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_index() != 64619) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyfile_get_local_name() != 40732) {
@@ -6433,7 +6721,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_enum_files() != 4889) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_bandwidth_limit() != 20145) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_bandwidth_limit() != 61176) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_custom_headers() != 16166) {
@@ -6448,28 +6736,28 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_error() != 50329) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_error_count() != 26968) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_error_count() != 63043) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_id() != 42305) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_max_connections_per_file() != 44211) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_max_connections_per_file() != 13318) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_maximum_download_time() != 1864) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_maximum_download_time() != 45831) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_minimum_retry_delay() != 29782) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_minimum_retry_delay() != 38433) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_no_progress_timeout() != 61867) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_no_progress_timeout() != 64549) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_cmd_line() != 40439) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_flags() != 31041) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_flags() != 57141) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_interface() != 37167) {
@@ -6484,7 +6772,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_proxy_settings() != 50158) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_security_flags() != 29851) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_security_flags() != 22524) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_get_state() != 55372) {
@@ -6505,13 +6793,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_remove_credentials() != 63722) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_replace_remote_prefix() != 62154) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_replace_remote_prefix() != 18314) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_resume() != 40562) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_bandwidth_limit() != 41230) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_bandwidth_limit() != 51136) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_client_certificate() != 45189) {
@@ -6529,22 +6817,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_display_name() != 10792) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_max_connections_per_file() != 247) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_max_connections_per_file() != 28325) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_maximum_download_time() != 3740) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_maximum_download_time() != 53908) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_minimum_retry_delay() != 34548) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_minimum_retry_delay() != 9245) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_no_progress_timeout() != 36787) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_no_progress_timeout() != 30028) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_cmd_line() != 54841) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_flags() != 41418) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_flags() != 33328) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_interface() != 31159) {
@@ -6556,16 +6844,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_proxy_settings() != 6034) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_security_flags() != 38570) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_security_flags() != 56226) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_suspend() != 20357) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_wait() != 54085) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_wait() != 63489) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_wait_async() != 32570) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_wait_async() != 14364) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copymanager_start_download() != 21758) {
@@ -6577,13 +6865,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copymanager_create_job() != 21577) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bgcopy_uniffi_checksum_method_copymanager_create_job_with() != 51042) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bgcopy_uniffi_checksum_method_copymanager_enum_jobs() != 59130) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copymanager_events_since() != 63065) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copymanager_events_since() != 21170) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copymanager_get_background_bandwidth_limit() != 45282) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copymanager_get_background_bandwidth_limit() != 63020) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copymanager_get_job() != 6082) {
@@ -6592,7 +6883,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copymanager_get_state_dir() != 32822) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copymanager_set_background_bandwidth_limit() != 16869) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copymanager_set_background_bandwidth_limit() != 64094) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_constructor_copymanager_open() != 48713) {

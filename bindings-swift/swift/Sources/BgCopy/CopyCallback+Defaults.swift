@@ -3,11 +3,11 @@
 // "each may be left out"). The job's notify flags still select which methods run.
 
 public extension CopyCallback {
-    func jobTransferred(job: CopyJob) throws {}
+    func jobTransferred(_ job: CopyJob) throws {}
 
-    func jobError(job: CopyJob, error: CopyError) throws {}
+    func jobError(_ job: CopyJob, _ error: CopyError) throws {}
 
-    func jobModification(job: CopyJob) throws {}
+    func jobModification(_ job: CopyJob) throws {}
 
-    func fileTransferred(job: CopyJob, file: CopyFile) throws {}
+    func fileTransferred(_ job: CopyJob, _ file: CopyFile) throws {}
 }

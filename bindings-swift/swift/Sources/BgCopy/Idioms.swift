@@ -1,12 +1,85 @@
 // The Swift idioms over the generated bindings (hand-written; BgCopy.swift is
-// generated): a job's events as an AsyncThrowingStream, the one-call download as an
-// async function, errors with a real description. Behaviour stays in the core: these
+// generated): errors with a real description, notify flags as an OptionSet, Duration,
+// job setup in one call, a job's events as an AsyncThrowingStream, the one-call
+// download as an async function. Behaviour stays in the core: these
 // only run its blocking calls off the caller's task, in quarter-second slices, so that
 // cancelling the consumer is heard within one. Written and generation-checked here;
 // not compiled (no Swift toolchain on the machine that made it).
 import Foundation
 
-private let sliceMs: UInt32 = 250
+private let sliceMs: Int32 = 250
+
+/// `bytesTotal` of a progress while the size is not known (BITS's BG_SIZE_UNKNOWN).
+public let BYTES_UNKNOWN: Int64 = -1
+
+// MARK: - Errors that read well
+
+/// The core's text, `SYMBOL (0xCODE): message` (the generated conformance, omitted in
+/// uniffi.toml, would be a reflection dump).
+extension BgCopyError: LocalizedError, CustomStringConvertible {
+    // `description` is the exported Rust Display (generated).
+    public var errorDescription: String? { description }
+}
+
+// MARK: - Notification flags as an OptionSet
+
+/// The notification flags (BG_NOTIFY_*) as a set: `job.notifyFlags = [.jobTransferred, .fileTransferred]`.
+public struct NotifyFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    public static let jobTransferred = NotifyFlags(rawValue: NotifyFlag.jobTransferred.rawValue)
+    public static let jobError = NotifyFlags(rawValue: NotifyFlag.jobError.rawValue)
+    public static let disable = NotifyFlags(rawValue: NotifyFlag.disable.rawValue)
+    public static let jobModification = NotifyFlags(rawValue: NotifyFlag.jobModification.rawValue)
+    public static let fileTransferred = NotifyFlags(rawValue: NotifyFlag.fileTransferred.rawValue)
+}
+
+// MARK: - Properties and setup in one call
+
+public extension CopyJob {
+    /// `getState()`.
+    var state: JobState { get throws { try getState() } }
+    /// `getProgress()`.
+    var progress: JobProgress { get throws { try getProgress() } }
+    /// `enumFiles()`.
+    var files: [CopyFile] { get throws { try enumFiles() } }
+    /// `getNotifyFlags()` as an OptionSet; set with `setNotifyFlags(_:)`'s twin below.
+    var notifyFlagSet: NotifyFlags { get throws { NotifyFlags(rawValue: try getNotifyFlags()) } }
+    /// `setNotifyFlags` from an OptionSet.
+    func setNotifyFlags(_ flags: NotifyFlags) throws { try setNotifyFlags(flags.rawValue) }
+    /// `getNoProgressTimeout()` as a `TimeInterval` (seconds).
+    var noProgressTimeout: TimeInterval { get throws { TimeInterval(try getNoProgressTimeout()) } }
+    /// `setNoProgressTimeout` from a `TimeInterval` (whole seconds, rounded up).
+    func setNoProgressTimeout(_ timeout: TimeInterval) throws { try setNoProgressTimeout(wholeSeconds(timeout)) }
+    /// `getMinimumRetryDelay()` as a `TimeInterval` (seconds).
+    var minimumRetryDelay: TimeInterval { get throws { TimeInterval(try getMinimumRetryDelay()) } }
+    /// `setMinimumRetryDelay` from a `TimeInterval` (whole seconds, rounded up).
+    func setMinimumRetryDelay(_ delay: TimeInterval) throws { try setMinimumRetryDelay(wholeSeconds(delay)) }
+    /// `waitAsync` with a `TimeInterval` (nil: no timeout); cancelling the task ends the wait.
+    func wait(timeout: TimeInterval?) async throws -> JobState {
+        // Negative or NaN: −1, which the core refuses (INVALID_ARG).
+        try await waitAsync(timeout.map { t in t >= 0 ? Int64(min((t * 1000).rounded(.up), 9.2e18)) : -1 })
+    }
+}
+
+/// Whole seconds, rounded up; a negative or NaN interval goes through as −1 so that the
+/// setter refuses it (INVALID_ARG).
+private func wholeSeconds(_ t: TimeInterval) -> Int32 {
+    guard t >= 0 else { return -1 }
+    return t.rounded(.up) >= Double(Int32.max) ? Int32.max : Int32(t.rounded(.up))
+}
+
+public extension CopyManager {
+    /// A new job set up in one call: `try manager.createJob("nightly", files: [(url, path)],
+    /// priority: .low)`. All or nothing: when a step is refused the new job is cancelled
+    /// and the error thrown (the core's `create_job_with`).
+    func createJob(_ displayName: String, files: [(String, String)] = [], priority: Priority? = nil,
+                   description: String? = nil, type: JobType? = nil) throws -> CopyJob {
+        try createJobWith(displayName, JobSetup(jobType: type,
+                                                files: files.map { FileSpec(remoteUrl: $0.0, localPath: $0.1) },
+                                                priority: priority, description: description))
+    }
+}
 
 public extension CopyJob {
     /// This job's events from now on: its state now, then every state change, file
@@ -18,7 +91,7 @@ public extension CopyJob {
                 do {
                     let stream = try self.eventStream() // released with its last reference
                     while !Task.isCancelled {
-                        guard let ev = try stream.nextEvent(timeoutMs: sliceMs) else {
+                        guard let ev = try stream.nextEvent(sliceMs) else {
                             if stream.ended() { break }
                             continue
                         }
@@ -43,12 +116,12 @@ public extension CopyManager {
     func download(from urls: [URL], to dest: URL,
                   onEvent: @escaping @Sendable (JobEvent) -> Void = { _ in }) async throws -> [URL] {
         // A directory URL keeps its trailing `/` (one URL into a directory, not a file).
-        let task = startDownload(urls: urls.map(\.absoluteString),
-                                 dest: dest.hasDirectoryPath ? dest.path + "/" : dest.path)
+        let task = startDownload(urls.map(\.absoluteString),
+                                 dest.hasDirectoryPath ? dest.path + "/" : dest.path)
         return try await withTaskCancellationHandler {
             try await Task.detached {
                 while true {
-                    guard let step = try task.nextStep(timeoutMs: sliceMs) else { continue }
+                    guard let step = try task.nextStep(sliceMs) else { continue }
                     if let ev = step.event { onEvent(ev) }
                     if step.done {
                         if step.cancelled { throw CancellationError() }

@@ -68,7 +68,7 @@ final class Recorder: CopyCallback, @unchecked Sendable {
         lock.unlock()
     }
 
-    func jobTransferred(job: CopyJob) throws {
+    func jobTransferred(_ job: CopyJob) throws {
         record("transferred")
         _ = try job.getState() // re-entrant call
         if completeInside {
@@ -78,16 +78,16 @@ final class Recorder: CopyCallback, @unchecked Sendable {
         transferred.signal()
     }
 
-    func jobError(job: CopyJob, error: CopyError) throws {
+    func jobError(_ job: CopyJob, _ error: CopyError) throws {
         record("error:\(error.getError().symbol)")
     }
 
-    func jobModification(job: CopyJob) throws {
+    func jobModification(_ job: CopyJob) throws {
         _ = try job.getProgress()
         record("modification")
     }
 
-    func fileTransferred(job: CopyJob, file: CopyFile) throws {
+    func fileTransferred(_ job: CopyJob, _ file: CopyFile) throws {
         record("file:\(file.getIndex())")
     }
 }
@@ -95,7 +95,7 @@ final class Recorder: CopyCallback, @unchecked Sendable {
 /// Only the method it needs: the others come from the protocol extension's defaults.
 final class OnlyErrors: CopyCallback, @unchecked Sendable {
     let got = DispatchSemaphore(value: 0)
-    func jobError(job: CopyJob, error: CopyError) throws { got.signal() }
+    func jobError(_ job: CopyJob, _ error: CopyError) throws { got.signal() }
 }
 
 final class BgCopyTests: XCTestCase {
@@ -125,11 +125,10 @@ final class BgCopyTests: XCTestCase {
             XCTFail("succeeded, wanted \(symbol)", file: file, line: line)
         } catch let e as BgCopyError {
             XCTAssertEqual(e.symbol(), symbol, file: file, line: line)
-            XCTAssertEqual(codeSymbol(code: e.code()), symbol, file: file, line: line)
-            if case let .Failed(code, sym, _) = e {
-                XCTAssertEqual(code, e.code())
-                XCTAssertEqual(sym, symbol)
-            }
+            XCTAssertEqual(codeSymbol(e.code()), symbol, file: file, line: line)
+            // The core's text, as in every language.
+            XCTAssertTrue(e.description.hasPrefix("\(symbol) (0x"), e.description, file: file, line: line)
+            XCTAssertEqual(e.localizedDescription, e.description, file: file, line: line)
         } catch {
             XCTFail("threw \(error), wanted BgCopyError \(symbol)", file: file, line: line)
         }
@@ -143,25 +142,25 @@ final class BgCopyTests: XCTestCase {
         XCTAssertEqual(Priority.low.rawValue, 3)
         XCTAssertEqual(NotifyFlag.fileTransferred.rawValue, 0x10)
         XCTAssertEqual(Completion.partial.rawValue, 0x0020_0017)
-        XCTAssertEqual(codeSymbol(code: 0x8020_0002), "INVALID_STATE")
-        XCTAssertEqual(codeSymbol(code: 0x8019_0194), "HTTP_404")
+        XCTAssertEqual(codeSymbol(0x8020_0002), "INVALID_STATE")
+        XCTAssertEqual(codeSymbol(0x8019_0194), "HTTP_404")
     }
 
     func testDownloadWithCallbacksAndCompleteInside() throws {
-        let m = try CopyManager.open(stateDir: stateDir, options: ManagerOptions(notifyIntervalMs: 50))
+        let m = try CopyManager.open(stateDir, ManagerOptions(notifyIntervalMs: 50))
         defer { try? m.close() }
-        let job = try m.createJob(displayName: "swift", jobType: .download)
+        let job = try m.createJob("swift", .download)
         XCTAssertEqual(try job.getState(), .suspended)
-        try job.addFile(remoteUrl: origin.url("sw-a", "size=300000"), localPath: local("a.bin"))
-        try job.addFileSet(files: [FileSpec(remoteUrl: origin.url("sw-b", "size=1000"), localPath: local("b.bin"))])
+        try job.addFile(origin.url("sw-a", "size=300000"), local("a.bin"))
+        try job.addFileSet([FileSpec(remoteUrl: origin.url("sw-b", "size=1000"), localPath: local("b.bin"))])
         XCTAssertEqual(try job.enumFiles().map { try $0.getLocalName() }, [local("a.bin"), local("b.bin")])
-        XCTAssertEqual(try job.getProgress().bytesTotal, UInt64.max)
+        XCTAssertEqual(try job.getProgress().bytesTotal, BYTES_UNKNOWN)
         XCTAssertNil(try job.getTimes().transferCompletionTime)
         let rec = Recorder()
         rec.completeInside = true
-        try job.setNotifyFlags(flags: NotifyFlag.jobTransferred.rawValue | NotifyFlag.jobError.rawValue
+        try job.setNotifyFlags(NotifyFlag.jobTransferred.rawValue | NotifyFlag.jobError.rawValue
             | NotifyFlag.jobModification.rawValue | NotifyFlag.fileTransferred.rawValue)
-        try job.setNotifyInterface(callback: rec)
+        try job.setNotifyInterface(rec)
         XCTAssertTrue(try job.getNotifyInterface() === rec)
         try job.resume()
         XCTAssertEqual(rec.transferred.wait(timeout: .now() + 30), .success)
@@ -176,52 +175,52 @@ final class BgCopyTests: XCTestCase {
     }
 
     func testWaitAsync() async throws {
-        let m = try CopyManager.open(stateDir: stateDir)
-        let job = try m.createJob(displayName: "async", jobType: .download)
-        try job.addFile(remoteUrl: origin.url("sw-async", "size=200000&rate=1000000"), localPath: local("a.bin"))
+        let m = try CopyManager.open(stateDir)
+        let job = try m.createJob("async", .download)
+        try job.addFile(origin.url("sw-async", "size=200000&rate=1000000"), local("a.bin"))
         try job.resume()
-        let state = try await job.waitAsync(timeoutMs: 30_000)
+        let state = try await job.waitAsync(30_000)
         XCTAssertEqual(state, .transferred)
         XCTAssertEqual(try job.complete(), .all)
-        XCTAssertEqual(try job.wait(timeoutMs: 0), .acknowledged)
+        XCTAssertEqual(try job.wait(0), .acknowledged)
         try m.close()
     }
 
     func testErrorsCarryCodes() throws {
-        let m = try CopyManager.open(stateDir: stateDir)
-        let job = try m.createJob(displayName: "bad", jobType: .download)
+        let m = try CopyManager.open(stateDir)
+        let job = try m.createJob("bad", .download)
         let url = origin.url("sw-bad", "size=1")
-        assertFails("INVALID_ARG") { try job.addFile(remoteUrl: url, localPath: "relative.bin") }
-        assertFails("INVALID_ARG") { try job.addFile(remoteUrl: "ftp://x/y", localPath: local("a.bin")) }
-        assertFails("INVALID_ARG") { try job.addFile(remoteUrl: url + "\r\nX: y", localPath: local("a.bin")) }
-        assertFails("INVALID_ARG") { try job.setNotifyFlags(flags: 0x40) }
-        assertFails("STRING_TOO_LONG") { try job.setDisplayName(name: String(repeating: "x", count: 257)) }
+        assertFails("INVALID_ARG") { try job.addFile(url, "relative.bin") }
+        assertFails("INVALID_ARG") { try job.addFile("ftp://x/y", local("a.bin")) }
+        assertFails("INVALID_ARG") { try job.addFile(url + "\r\nX: y", local("a.bin")) }
+        assertFails("INVALID_ARG") { try job.setNotifyFlags(0x40) }
+        assertFails("STRING_TOO_LONG") { try job.setDisplayName(String(repeating: "x", count: 257)) }
         assertFails("EMPTY") { try job.resume() }
         assertFails("ERROR_INFORMATION_UNAVAILABLE") { _ = try job.getError() }
-        assertFails("NOT_IMPLEMENTED") { _ = try m.createJob(displayName: "up", jobType: .upload) }
-        assertFails("INVALID_ARG") { _ = try m.getJob(id: "not-a-uuid") }
-        assertFails("NOT_FOUND") { _ = try m.getJob(id: "00000000-0000-0000-0000-000000000000") }
-        assertFails("LOCKED") { _ = try CopyManager.open(stateDir: self.stateDir) }
+        assertFails("NOT_IMPLEMENTED") { _ = try m.createJob("up", .upload) }
+        assertFails("INVALID_ARG") { _ = try m.getJob("not-a-uuid") }
+        assertFails("NOT_FOUND") { _ = try m.getJob("00000000-0000-0000-0000-000000000000") }
+        assertFails("LOCKED") { _ = try CopyManager.open(self.stateDir) }
         // close() stops the manager; its jobs refuse changes afterwards.
         try m.close()
         assertFails("INVALID_STATE") { _ = try m.enumJobs() }
         assertFails("INVALID_STATE") { try job.suspend() }
         XCTAssertEqual(try job.getState(), .suspended)
         // The directory is free again.
-        let again = try CopyManager.open(stateDir: stateDir)
+        let again = try CopyManager.open(stateDir)
         XCTAssertEqual(try again.enumJobs().map { $0.getId() }, [job.getId()])
         try again.close()
     }
 
     func testHttpErrorObject() throws {
-        let m = try CopyManager.open(stateDir: stateDir)
+        let m = try CopyManager.open(stateDir)
         defer { try? m.close() }
-        let job = try m.createJob(displayName: "404", jobType: .download)
+        let job = try m.createJob("404", .download)
         let cb = OnlyErrors()
-        try job.setNotifyInterface(callback: cb)
-        try job.addFile(remoteUrl: origin.url("sw-404", "status=404"), localPath: local("a.bin"))
+        try job.setNotifyInterface(cb)
+        try job.addFile(origin.url("sw-404", "status=404"), local("a.bin"))
         try job.resume()
-        XCTAssertEqual(try job.wait(timeoutMs: 30_000), .error)
+        XCTAssertEqual(try job.wait(30_000), .error)
         XCTAssertEqual(cb.got.wait(timeout: .now() + 10), .success)
         let e = try job.getError()
         XCTAssertEqual(e.getError(), ErrorInfo(context: .remoteFile, code: 0x8019_0194, symbol: "HTTP_404"))
@@ -231,5 +230,31 @@ final class BgCopyTests: XCTestCase {
         XCTAssertFalse(e.getErrorContextDescription().isEmpty)
         try job.cancel()
         XCTAssertEqual(try job.getState(), .cancelled)
+    }
+
+    func testSwiftIdioms() async throws {
+        let m = try CopyManager.open(stateDir)
+        defer { try? m.close() }
+        let job = try m.createJob("idioms", files: [(origin.url("sw-id", "size=1000"), local("id.bin"))],
+                                  priority: .high, description: "one call")
+        XCTAssertEqual(try job.getPriority(), .high)
+        XCTAssertEqual(try job.getDescription(), "one call")
+        XCTAssertEqual(try job.state, .suspended)
+        try job.setNotifyFlags([.jobTransferred, .fileTransferred])
+        XCTAssertEqual(try job.notifyFlagSet, [.jobTransferred, .fileTransferred])
+        try job.setNoProgressTimeout(1.5) // rounds up to whole seconds
+        XCTAssertEqual(try job.noProgressTimeout, 2)
+        try job.resume()
+        XCTAssertEqual(try await job.wait(timeout: 30), .transferred)
+        XCTAssertEqual(try job.complete(), .all)
+        do {
+            _ = try await m.download(from: URL(string: origin.url("sw-id-404", "status=404"))!,
+                                     to: URL(fileURLWithPath: local("gone.bin")))
+            XCTFail("a 404 downloaded")
+        } catch let BgCopyError.Http(code, symbol, _, status) {
+            XCTAssertEqual(code, 0x8019_0194)
+            XCTAssertEqual(symbol, "HTTP_404")
+            XCTAssertEqual(status, 404)
+        }
     }
 }

@@ -884,6 +884,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_create_job(
     ): Int
+    external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_create_job_with(
+    ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_enum_jobs(
     ): Int
     external fun uniffi_bgcopy_uniffi_checksum_method_copymanager_events_since(
@@ -1113,6 +1115,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_bgcopy_uniffi_fn_method_copymanager_create_job(`ptr`: Long,`displayName`: RustBuffer.ByValue,`jobType`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_bgcopy_uniffi_fn_method_copymanager_create_job_with(`ptr`: Long,`displayName`: RustBuffer.ByValue,`setup`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_bgcopy_uniffi_fn_method_copymanager_enum_jobs(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_copymanager_events_since(`ptr`: Long,`cursor`: Long,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
@@ -1128,7 +1132,7 @@ internal object UniffiLib {
     external fun uniffi_bgcopy_uniffi_fn_method_copymanager_uniffi_trait_debug(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_bgcopyerror_code(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
+    ): Long
     external fun uniffi_bgcopy_uniffi_fn_method_bgcopyerror_detail(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_bgcopyerror_http_status(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1137,9 +1141,11 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_method_bgcopyerror_symbol(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_bgcopy_uniffi_fn_method_bgcopyerror_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_func_bgcopy_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_bgcopy_uniffi_fn_func_code_symbol(`code`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_bgcopy_uniffi_fn_func_code_symbol(`code`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bgcopy_uniffi_fn_func_default_state_dir(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1265,7 +1271,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_func_bgcopy_version() and 0xFFFF) != 6936) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_func_code_symbol() and 0xFFFF) != 23359) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_func_code_symbol() and 0xFFFF) != 50265) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_func_default_state_dir() and 0xFFFF) != 59459) {
@@ -1286,13 +1292,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_downloadtask_cancel() and 0xFFFF) != 63989) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_downloadtask_next_step() and 0xFFFF) != 17835) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_downloadtask_next_step() and 0xFFFF) != 33148) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_jobeventstream_ended() and 0xFFFF) != 47683) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_jobeventstream_next_event() and 0xFFFF) != 13130) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_jobeventstream_next_event() and 0xFFFF) != 20029) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyerror_get_error() and 0xFFFF) != 27562) {
@@ -1316,7 +1322,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_final_url() and 0xFFFF) != 25485) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_index() and 0xFFFF) != 26287) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_index() and 0xFFFF) != 64619) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyfile_get_local_name() and 0xFFFF) != 40732) {
@@ -1364,7 +1370,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_enum_files() and 0xFFFF) != 4889) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_bandwidth_limit() and 0xFFFF) != 20145) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_bandwidth_limit() and 0xFFFF) != 61176) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_custom_headers() and 0xFFFF) != 16166) {
@@ -1379,28 +1385,28 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_error() and 0xFFFF) != 50329) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_error_count() and 0xFFFF) != 26968) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_error_count() and 0xFFFF) != 63043) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_id() and 0xFFFF) != 42305) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_max_connections_per_file() and 0xFFFF) != 44211) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_max_connections_per_file() and 0xFFFF) != 13318) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_maximum_download_time() and 0xFFFF) != 1864) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_maximum_download_time() and 0xFFFF) != 45831) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_minimum_retry_delay() and 0xFFFF) != 29782) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_minimum_retry_delay() and 0xFFFF) != 38433) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_no_progress_timeout() and 0xFFFF) != 61867) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_no_progress_timeout() and 0xFFFF) != 64549) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_cmd_line() and 0xFFFF) != 40439) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_flags() and 0xFFFF) != 31041) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_flags() and 0xFFFF) != 57141) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_notify_interface() and 0xFFFF) != 37167) {
@@ -1415,7 +1421,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_proxy_settings() and 0xFFFF) != 50158) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_security_flags() and 0xFFFF) != 29851) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_security_flags() and 0xFFFF) != 22524) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_get_state() and 0xFFFF) != 55372) {
@@ -1436,13 +1442,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_remove_credentials() and 0xFFFF) != 63722) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_replace_remote_prefix() and 0xFFFF) != 62154) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_replace_remote_prefix() and 0xFFFF) != 18314) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_resume() and 0xFFFF) != 40562) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_bandwidth_limit() and 0xFFFF) != 41230) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_bandwidth_limit() and 0xFFFF) != 51136) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_client_certificate() and 0xFFFF) != 45189) {
@@ -1460,22 +1466,22 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_display_name() and 0xFFFF) != 10792) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_max_connections_per_file() and 0xFFFF) != 247) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_max_connections_per_file() and 0xFFFF) != 28325) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_maximum_download_time() and 0xFFFF) != 3740) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_maximum_download_time() and 0xFFFF) != 53908) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_minimum_retry_delay() and 0xFFFF) != 34548) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_minimum_retry_delay() and 0xFFFF) != 9245) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_no_progress_timeout() and 0xFFFF) != 36787) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_no_progress_timeout() and 0xFFFF) != 30028) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_cmd_line() and 0xFFFF) != 54841) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_flags() and 0xFFFF) != 41418) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_flags() and 0xFFFF) != 33328) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_notify_interface() and 0xFFFF) != 31159) {
@@ -1487,16 +1493,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_proxy_settings() and 0xFFFF) != 6034) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_security_flags() and 0xFFFF) != 38570) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_security_flags() and 0xFFFF) != 56226) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_suspend() and 0xFFFF) != 20357) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_wait() and 0xFFFF) != 54085) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_wait() and 0xFFFF) != 63489) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_wait_async() and 0xFFFF) != 32570) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_wait_async() and 0xFFFF) != 14364) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_start_download() and 0xFFFF) != 21758) {
@@ -1505,13 +1511,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_create_job() and 0xFFFF) != 21577) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_create_job_with() and 0xFFFF) != 51042) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_enum_jobs() and 0xFFFF) != 59130) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_events_since() and 0xFFFF) != 63065) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_events_since() and 0xFFFF) != 21170) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_get_background_bandwidth_limit() and 0xFFFF) != 45282) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_get_background_bandwidth_limit() and 0xFFFF) != 63020) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_get_job() and 0xFFFF) != 6082) {
@@ -1520,7 +1529,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_get_state_dir() and 0xFFFF) != 32822) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_set_background_bandwidth_limit() and 0xFFFF) != 16869) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_set_background_bandwidth_limit() and 0xFFFF) != 64094) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_constructor_copymanager_open() and 0xFFFF) != 48713) {
@@ -1757,73 +1766,46 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
-public object FfiConverterUShort: FfiConverter<UShort, Short> {
-    override fun lift(value: Short): UShort {
-        return value.toUShort()
+public object FfiConverterInt: FfiConverter<Int, Int> {
+    override fun lift(value: Int): Int {
+        return value
     }
 
-    fun lift(value: Int): UShort {
-        return value.toUShort()
+    override fun read(buf: ByteBuffer): Int {
+        return buf.getInt()
     }
 
-    override fun read(buf: ByteBuffer): UShort {
-        return lift(buf.getShort())
+    override fun lower(value: Int): Int {
+        return value
     }
 
-    override fun lower(value: UShort): Short {
-        return value.toShort()
-    }
+    override fun allocationSize(value: Int) = 4UL
 
-    override fun allocationSize(value: UShort) = 2UL
-
-    override fun write(value: UShort, buf: ByteBuffer) {
-        buf.putShort(value.toShort())
+    override fun write(value: Int, buf: ByteBuffer) {
+        buf.putInt(value)
     }
 }
 
 /**
  * @suppress
  */
-public object FfiConverterUInt: FfiConverter<UInt, Int> {
-    override fun lift(value: Int): UInt {
-        return value.toUInt()
+public object FfiConverterLong: FfiConverter<Long, Long> {
+    override fun lift(value: Long): Long {
+        return value
     }
 
-    override fun read(buf: ByteBuffer): UInt {
-        return lift(buf.getInt())
+    override fun read(buf: ByteBuffer): Long {
+        return buf.getLong()
     }
 
-    override fun lower(value: UInt): Int {
-        return value.toInt()
+    override fun lower(value: Long): Long {
+        return value
     }
 
-    override fun allocationSize(value: UInt) = 4UL
+    override fun allocationSize(value: Long) = 8UL
 
-    override fun write(value: UInt, buf: ByteBuffer) {
-        buf.putInt(value.toInt())
-    }
-}
-
-/**
- * @suppress
- */
-public object FfiConverterULong: FfiConverter<ULong, Long> {
-    override fun lift(value: Long): ULong {
-        return value.toULong()
-    }
-
-    override fun read(buf: ByteBuffer): ULong {
-        return lift(buf.getLong())
-    }
-
-    override fun lower(value: ULong): Long {
-        return value.toLong()
-    }
-
-    override fun allocationSize(value: ULong) = 8UL
-
-    override fun write(value: ULong, buf: ByteBuffer) {
-        buf.putLong(value.toLong())
+    override fun write(value: Long, buf: ByteBuffer) {
+        buf.putLong(value)
     }
 }
 
@@ -2895,7 +2877,7 @@ public interface CopyFileInterface {
     /**
      * The file's position in its job (0-based).
      */
-    fun `getIndex`(): kotlin.UInt
+    fun `getIndex`(): kotlin.Int
     
     /**
      * The local path.
@@ -3097,8 +3079,8 @@ open class CopyFile: Disposable, AutoCloseable, CopyFileInterface
     
     /**
      * The file's position in its job (0-based).
-     */override fun `getIndex`(): kotlin.UInt {
-            return FfiConverterUInt.lift(
+     */override fun `getIndex`(): kotlin.Int {
+            return FfiConverterInt.lift(
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyfile_get_index(
@@ -3461,7 +3443,7 @@ public interface CopyJobInterface {
     /**
      * The job's bandwidth limit in bytes per second (0: none, the default).
      */
-    fun `getBandwidthLimit`(): kotlin.ULong
+    fun `getBandwidthLimit`(): kotlin.Long
     
     /**
      * The custom header lines (`"Name: value"`); ACCESS_DENIED once they were made
@@ -3487,7 +3469,7 @@ public interface CopyJobInterface {
     /**
      * Errors seen (transient and fatal); never reset.
      */
-    fun `getErrorCount`(): kotlin.UInt
+    fun `getErrorCount`(): kotlin.Int
     
     /**
      * The job's id, canonical UUID text.
@@ -3499,22 +3481,22 @@ public interface CopyJobInterface {
      * BITS Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
      * `max_connections_per_file` option.
      */
-    fun `getMaxConnectionsPerFile`(): kotlin.UInt
+    fun `getMaxConnectionsPerFile`(): kotlin.Int
     
     /**
      * The maximum download time in seconds (0: no limit, the default).
      */
-    fun `getMaximumDownloadTime`(): kotlin.UInt
+    fun `getMaximumDownloadTime`(): kotlin.Int
     
     /**
      * The minimum retry delay in seconds (default 600).
      */
-    fun `getMinimumRetryDelay`(): kotlin.UInt
+    fun `getMinimumRetryDelay`(): kotlin.Int
     
     /**
      * Seconds without progress before a transient error becomes ERROR (default 1 209 600).
      */
-    fun `getNoProgressTimeout`(): kotlin.UInt
+    fun `getNoProgressTimeout`(): kotlin.Int
     
     /**
      * The notify command line, or null/nil when not set.
@@ -3524,7 +3506,7 @@ public interface CopyJobInterface {
     /**
      * The notification flags (default JOB_TRANSFERRED | JOB_ERROR = 0x3).
      */
-    fun `getNotifyFlags`(): kotlin.UInt
+    fun `getNotifyFlags`(): kotlin.Int
     
     /**
      * The callback object set with `setNotifyInterface`, or null/nil.
@@ -3549,7 +3531,7 @@ public interface CopyJobInterface {
     /**
      * The security flags (`SecurityFlag` values or-ed; default 0).
      */
-    fun `getSecurityFlags`(): kotlin.UInt
+    fun `getSecurityFlags`(): kotlin.Int
     
     /**
      * The job's state.
@@ -3590,7 +3572,7 @@ public interface CopyJobInterface {
      * returns how many files changed. A file keeps its bytes when the new URL serves
      * the same content (If-Range with the stored validator), else starts over.
      */
-    fun `replaceRemotePrefix`(`oldPrefix`: kotlin.String, `newPrefix`: kotlin.String): kotlin.UInt
+    fun `replaceRemotePrefix`(`oldPrefix`: kotlin.String, `newPrefix`: kotlin.String): kotlin.Int
     
     /**
      * → QUEUED (from SUSPENDED, ERROR, TRANSIENT_ERROR, or TRANSFERRED with new files);
@@ -3602,7 +3584,7 @@ public interface CopyJobInterface {
      * Limit the job to `bytes_per_second` over all its connections (0: none); applies
      * within a second while it transfers.
      */
-    fun `setBandwidthLimit`(`bytesPerSecond`: kotlin.ULong)
+    fun `setBandwidthLimit`(`bytesPerSecond`: kotlin.Long)
     
     /**
      * Present a TLS client certificate (mutual TLS): `cert_pem_path` holds the
@@ -3644,7 +3626,7 @@ public interface CopyJobInterface {
      * stream). A file is split only when the server honours ranges for it and it is at
      * least 2 MiB.
      */
-    fun `setMaxConnectionsPerFile`(`n`: kotlin.UInt)
+    fun `setMaxConnectionsPerFile`(`n`: kotlin.Int)
     
     /**
      * Limit the time the job spends CONNECTING or TRANSFERRING, in seconds (BITS Job4
@@ -3652,17 +3634,17 @@ public interface CopyJobInterface {
      * TRANSIENT_ERROR does not count; `resume()` starts the count again. When it
      * passes, the job goes to ERROR with MAXDOWNLOAD_TIMEOUT.
      */
-    fun `setMaximumDownloadTime`(`seconds`: kotlin.UInt)
+    fun `setMaximumDownloadTime`(`seconds`: kotlin.Int)
     
     /**
      * Set the minimum retry delay in seconds.
      */
-    fun `setMinimumRetryDelay`(`seconds`: kotlin.UInt)
+    fun `setMinimumRetryDelay`(`seconds`: kotlin.Int)
     
     /**
      * Set the no-progress timeout in seconds; 0 makes every error fatal.
      */
-    fun `setNoProgressTimeout`(`seconds`: kotlin.UInt)
+    fun `setNoProgressTimeout`(`seconds`: kotlin.Int)
     
     /**
      * Set the notify command line (BITS `SetNotifyCmdLine`): whichever process runs
@@ -3676,7 +3658,7 @@ public interface CopyJobInterface {
     /**
      * Set the notification flags (`NotifyFlag` values or-ed); unknown bits: INVALID_ARG.
      */
-    fun `setNotifyFlags`(`flags`: kotlin.UInt)
+    fun `setNotifyFlags`(`flags`: kotlin.Int)
     
     /**
      * Set (or with null/nil clear) the callback object. Not persisted.
@@ -3704,7 +3686,7 @@ public interface CopyJobInterface {
      * (`SecurityFlag.REDIRECT_*`) and `SecurityFlag.ALLOW_HTTPS_TO_HTTP`. BITS's
      * certificate flags (0x0001-0x0010): E_NOTIMPL; other bits: INVALID_ARG.
      */
-    fun `setSecurityFlags`(`flags`: kotlin.UInt)
+    fun `setSecurityFlags`(`flags`: kotlin.Int)
     
     /**
      * → SUSPENDED: transfers stop, progress is kept.
@@ -3716,13 +3698,13 @@ public interface CopyJobInterface {
      * `timeoutMs` milliseconds pass (null/nil: no timeout; also returns when the
      * manager closes); returns the state. Use `waitAsync` from a coroutine / task.
      */
-    fun `wait`(`timeoutMs`: kotlin.ULong? = null): JobState
+    fun `wait`(`timeoutMs`: kotlin.Long? = null): JobState
     
     /**
      * `wait` without blocking the caller: Kotlin `suspend fun`, Swift `async`. The wait
      * runs on a helper thread, which notices within 200 ms when the caller is cancelled.
      */
-    suspend fun `waitAsync`(`timeoutMs`: kotlin.ULong? = null): JobState
+    suspend fun `waitAsync`(`timeoutMs`: kotlin.Long? = null): JobState
     
     companion object
 }
@@ -3940,8 +3922,8 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     /**
      * The job's bandwidth limit in bytes per second (0: none, the default).
      */
-    @Throws(BgCopyException::class)override fun `getBandwidthLimit`(): kotlin.ULong {
-            return FfiConverterULong.lift(
+    @Throws(BgCopyException::class)override fun `getBandwidthLimit`(): kotlin.Long {
+            return FfiConverterLong.lift(
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_bandwidth_limit(
@@ -4026,8 +4008,8 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     /**
      * Errors seen (transient and fatal); never reset.
      */
-    @Throws(BgCopyException::class)override fun `getErrorCount`(): kotlin.UInt {
-            return FfiConverterUInt.lift(
+    @Throws(BgCopyException::class)override fun `getErrorCount`(): kotlin.Int {
+            return FfiConverterInt.lift(
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_error_count(
@@ -4061,8 +4043,8 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
      * BITS Job5 HIGH_PERFORMANCE): the job's setting, else the manager's
      * `max_connections_per_file` option.
      */
-    @Throws(BgCopyException::class)override fun `getMaxConnectionsPerFile`(): kotlin.UInt {
-            return FfiConverterUInt.lift(
+    @Throws(BgCopyException::class)override fun `getMaxConnectionsPerFile`(): kotlin.Int {
+            return FfiConverterInt.lift(
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_max_connections_per_file(
@@ -4078,8 +4060,8 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     /**
      * The maximum download time in seconds (0: no limit, the default).
      */
-    @Throws(BgCopyException::class)override fun `getMaximumDownloadTime`(): kotlin.UInt {
-            return FfiConverterUInt.lift(
+    @Throws(BgCopyException::class)override fun `getMaximumDownloadTime`(): kotlin.Int {
+            return FfiConverterInt.lift(
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_maximum_download_time(
@@ -4095,8 +4077,8 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     /**
      * The minimum retry delay in seconds (default 600).
      */
-    @Throws(BgCopyException::class)override fun `getMinimumRetryDelay`(): kotlin.UInt {
-            return FfiConverterUInt.lift(
+    @Throws(BgCopyException::class)override fun `getMinimumRetryDelay`(): kotlin.Int {
+            return FfiConverterInt.lift(
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_minimum_retry_delay(
@@ -4112,8 +4094,8 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     /**
      * Seconds without progress before a transient error becomes ERROR (default 1 209 600).
      */
-    @Throws(BgCopyException::class)override fun `getNoProgressTimeout`(): kotlin.UInt {
-            return FfiConverterUInt.lift(
+    @Throws(BgCopyException::class)override fun `getNoProgressTimeout`(): kotlin.Int {
+            return FfiConverterInt.lift(
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_no_progress_timeout(
@@ -4146,8 +4128,8 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     /**
      * The notification flags (default JOB_TRANSFERRED | JOB_ERROR = 0x3).
      */
-    @Throws(BgCopyException::class)override fun `getNotifyFlags`(): kotlin.UInt {
-            return FfiConverterUInt.lift(
+    @Throws(BgCopyException::class)override fun `getNotifyFlags`(): kotlin.Int {
+            return FfiConverterInt.lift(
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_notify_flags(
@@ -4231,8 +4213,8 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     /**
      * The security flags (`SecurityFlag` values or-ed; default 0).
      */
-    @Throws(BgCopyException::class)override fun `getSecurityFlags`(): kotlin.UInt {
-            return FfiConverterUInt.lift(
+    @Throws(BgCopyException::class)override fun `getSecurityFlags`(): kotlin.Int {
+            return FfiConverterInt.lift(
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_get_security_flags(
@@ -4355,8 +4337,8 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
      * returns how many files changed. A file keeps its bytes when the new URL serves
      * the same content (If-Range with the stored validator), else starts over.
      */
-    @Throws(BgCopyException::class)override fun `replaceRemotePrefix`(`oldPrefix`: kotlin.String, `newPrefix`: kotlin.String): kotlin.UInt {
-            return FfiConverterUInt.lift(
+    @Throws(BgCopyException::class)override fun `replaceRemotePrefix`(`oldPrefix`: kotlin.String, `newPrefix`: kotlin.String): kotlin.Int {
+            return FfiConverterInt.lift(
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_replace_remote_prefix(
@@ -4392,14 +4374,14 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
      * Limit the job to `bytes_per_second` over all its connections (0: none); applies
      * within a second while it transfers.
      */
-    @Throws(BgCopyException::class)override fun `setBandwidthLimit`(`bytesPerSecond`: kotlin.ULong)
+    @Throws(BgCopyException::class)override fun `setBandwidthLimit`(`bytesPerSecond`: kotlin.Long)
         = 
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_bandwidth_limit(
         it,
         
-        FfiConverterULong.lower(`bytesPerSecond`),_status)
+        FfiConverterLong.lower(`bytesPerSecond`),_status)
 }
     }
     
@@ -4510,14 +4492,14 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
      * stream). A file is split only when the server honours ranges for it and it is at
      * least 2 MiB.
      */
-    @Throws(BgCopyException::class)override fun `setMaxConnectionsPerFile`(`n`: kotlin.UInt)
+    @Throws(BgCopyException::class)override fun `setMaxConnectionsPerFile`(`n`: kotlin.Int)
         = 
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_max_connections_per_file(
         it,
         
-        FfiConverterUInt.lower(`n`),_status)
+        FfiConverterInt.lower(`n`),_status)
 }
     }
     
@@ -4530,14 +4512,14 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
      * TRANSIENT_ERROR does not count; `resume()` starts the count again. When it
      * passes, the job goes to ERROR with MAXDOWNLOAD_TIMEOUT.
      */
-    @Throws(BgCopyException::class)override fun `setMaximumDownloadTime`(`seconds`: kotlin.UInt)
+    @Throws(BgCopyException::class)override fun `setMaximumDownloadTime`(`seconds`: kotlin.Int)
         = 
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_maximum_download_time(
         it,
         
-        FfiConverterUInt.lower(`seconds`),_status)
+        FfiConverterInt.lower(`seconds`),_status)
 }
     }
     
@@ -4547,14 +4529,14 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     /**
      * Set the minimum retry delay in seconds.
      */
-    @Throws(BgCopyException::class)override fun `setMinimumRetryDelay`(`seconds`: kotlin.UInt)
+    @Throws(BgCopyException::class)override fun `setMinimumRetryDelay`(`seconds`: kotlin.Int)
         = 
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_minimum_retry_delay(
         it,
         
-        FfiConverterUInt.lower(`seconds`),_status)
+        FfiConverterInt.lower(`seconds`),_status)
 }
     }
     
@@ -4564,14 +4546,14 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     /**
      * Set the no-progress timeout in seconds; 0 makes every error fatal.
      */
-    @Throws(BgCopyException::class)override fun `setNoProgressTimeout`(`seconds`: kotlin.UInt)
+    @Throws(BgCopyException::class)override fun `setNoProgressTimeout`(`seconds`: kotlin.Int)
         = 
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_no_progress_timeout(
         it,
         
-        FfiConverterUInt.lower(`seconds`),_status)
+        FfiConverterInt.lower(`seconds`),_status)
 }
     }
     
@@ -4603,14 +4585,14 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     /**
      * Set the notification flags (`NotifyFlag` values or-ed); unknown bits: INVALID_ARG.
      */
-    @Throws(BgCopyException::class)override fun `setNotifyFlags`(`flags`: kotlin.UInt)
+    @Throws(BgCopyException::class)override fun `setNotifyFlags`(`flags`: kotlin.Int)
         = 
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_notify_flags(
         it,
         
-        FfiConverterUInt.lower(`flags`),_status)
+        FfiConverterInt.lower(`flags`),_status)
 }
     }
     
@@ -4681,14 +4663,14 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
      * (`SecurityFlag.REDIRECT_*`) and `SecurityFlag.ALLOW_HTTPS_TO_HTTP`. BITS's
      * certificate flags (0x0001-0x0010): E_NOTIMPL; other bits: INVALID_ARG.
      */
-    @Throws(BgCopyException::class)override fun `setSecurityFlags`(`flags`: kotlin.UInt)
+    @Throws(BgCopyException::class)override fun `setSecurityFlags`(`flags`: kotlin.Int)
         = 
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_set_security_flags(
         it,
         
-        FfiConverterUInt.lower(`flags`),_status)
+        FfiConverterInt.lower(`flags`),_status)
 }
     }
     
@@ -4716,14 +4698,14 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
      * `timeoutMs` milliseconds pass (null/nil: no timeout; also returns when the
      * manager closes); returns the state. Use `waitAsync` from a coroutine / task.
      */
-    @Throws(BgCopyException::class)override fun `wait`(`timeoutMs`: kotlin.ULong?): JobState {
+    @Throws(BgCopyException::class)override fun `wait`(`timeoutMs`: kotlin.Long?): JobState {
             return FfiConverterTypeJobState.lift(
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_wait(
         it,
         
-        FfiConverterOptionalULong.lower(`timeoutMs`),_status)
+        FfiConverterOptionalLong.lower(`timeoutMs`),_status)
 }
     }
     )
@@ -4737,13 +4719,13 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
      */
     @Throws(BgCopyException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `waitAsync`(`timeoutMs`: kotlin.ULong?) : JobState {
+    override suspend fun `waitAsync`(`timeoutMs`: kotlin.Long?) : JobState {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_bgcopy_uniffi_fn_method_copyjob_wait_async(
                 uniffiHandle,
                 
-        FfiConverterOptionalULong.lower(`timeoutMs`),
+        FfiConverterOptionalLong.lower(`timeoutMs`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_bgcopy_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
@@ -4925,6 +4907,14 @@ public interface CopyManagerInterface {
     fun `createJob`(`displayName`: kotlin.String, `jobType`: JobType): CopyJob
     
     /**
+     * A new job set up in the same call (Kotlin's and Swift's `createJob(name, files =
+     * …, priority = …, description = …)` call it): `createJob`, then `addFileSet`,
+     * `setPriority`, `setDescription` for what `setup` gives. All or nothing: when a
+     * step fails the new job is cancelled and the step's error thrown.
+     */
+    fun `createJobWith`(`displayName`: kotlin.String, `setup`: JobSetup): CopyJob
+    
+    /**
      * Every job that is not ACKNOWLEDGED or CANCELLED, in creation order.
      */
     fun `enumJobs`(): List<CopyJob>
@@ -4935,13 +4925,13 @@ public interface CopyManagerInterface {
      * process sees the same numbers; a job's entries are kept while it is live and for
      * 7 days after it became final.
      */
-    fun `eventsSince`(`cursor`: kotlin.ULong, `limit`: kotlin.UInt): List<Event>
+    fun `eventsSince`(`cursor`: kotlin.Long, `limit`: kotlin.Int): List<Event>
     
     /**
      * The background bandwidth limit in bytes per second (0: none): the one stored for
      * the state directory, else the `background_bandwidth_limit` option.
      */
-    fun `getBackgroundBandwidthLimit`(): kotlin.ULong
+    fun `getBackgroundBandwidthLimit`(): kotlin.Long
     
     /**
      * The job with this id (canonical UUID text), or NOT_FOUND.
@@ -4959,7 +4949,7 @@ public interface CopyManagerInterface {
      * whichever process runs the transfers, and stays with the state directory.
      * FOREGROUND jobs are never limited by it.
      */
-    fun `setBackgroundBandwidthLimit`(`bytesPerSecond`: kotlin.ULong)
+    fun `setBackgroundBandwidthLimit`(`bytesPerSecond`: kotlin.Long)
     
     companion object
 }
@@ -5114,6 +5104,28 @@ open class CopyManager: Disposable, AutoCloseable, CopyManagerInterface
 
     
     /**
+     * A new job set up in the same call (Kotlin's and Swift's `createJob(name, files =
+     * …, priority = …, description = …)` call it): `createJob`, then `addFileSet`,
+     * `setPriority`, `setDescription` for what `setup` gives. All or nothing: when a
+     * step fails the new job is cancelled and the step's error thrown.
+     */
+    @Throws(BgCopyException::class)override fun `createJobWith`(`displayName`: kotlin.String, `setup`: JobSetup): CopyJob {
+            return FfiConverterTypeCopyJob.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BgCopyException) { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_copymanager_create_job_with(
+        it,
+        
+        FfiConverterString.lower(`displayName`),
+        FfiConverterTypeJobSetup.lower(`setup`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Every job that is not ACKNOWLEDGED or CANCELLED, in creation order.
      */
     @Throws(BgCopyException::class)override fun `enumJobs`(): List<CopyJob> {
@@ -5136,15 +5148,15 @@ open class CopyManager: Disposable, AutoCloseable, CopyManagerInterface
      * process sees the same numbers; a job's entries are kept while it is live and for
      * 7 days after it became final.
      */
-    @Throws(BgCopyException::class)override fun `eventsSince`(`cursor`: kotlin.ULong, `limit`: kotlin.UInt): List<Event> {
+    @Throws(BgCopyException::class)override fun `eventsSince`(`cursor`: kotlin.Long, `limit`: kotlin.Int): List<Event> {
             return FfiConverterSequenceTypeEvent.lift(
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copymanager_events_since(
         it,
         
-        FfiConverterULong.lower(`cursor`),
-        FfiConverterUInt.lower(`limit`),_status)
+        FfiConverterLong.lower(`cursor`),
+        FfiConverterInt.lower(`limit`),_status)
 }
     }
     )
@@ -5156,8 +5168,8 @@ open class CopyManager: Disposable, AutoCloseable, CopyManagerInterface
      * The background bandwidth limit in bytes per second (0: none): the one stored for
      * the state directory, else the `background_bandwidth_limit` option.
      */
-    @Throws(BgCopyException::class)override fun `getBackgroundBandwidthLimit`(): kotlin.ULong {
-            return FfiConverterULong.lift(
+    @Throws(BgCopyException::class)override fun `getBackgroundBandwidthLimit`(): kotlin.Long {
+            return FfiConverterLong.lift(
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copymanager_get_background_bandwidth_limit(
@@ -5210,14 +5222,14 @@ open class CopyManager: Disposable, AutoCloseable, CopyManagerInterface
      * whichever process runs the transfers, and stays with the state directory.
      * FOREGROUND jobs are never limited by it.
      */
-    @Throws(BgCopyException::class)override fun `setBackgroundBandwidthLimit`(`bytesPerSecond`: kotlin.ULong)
+    @Throws(BgCopyException::class)override fun `setBackgroundBandwidthLimit`(`bytesPerSecond`: kotlin.Long)
         = 
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_copymanager_set_background_bandwidth_limit(
         it,
         
-        FfiConverterULong.lower(`bytesPerSecond`),_status)
+        FfiConverterLong.lower(`bytesPerSecond`),_status)
 }
     }
     
@@ -5402,7 +5414,7 @@ public interface DownloadTaskInterface {
      * The next event or the end within `timeoutMs`, or null/nil; throws the job's
      * error when it failed (its job cancelled).
      */
-    fun `nextStep`(`timeoutMs`: kotlin.UInt): DownloadStep?
+    fun `nextStep`(`timeoutMs`: kotlin.Int): DownloadStep?
     
     companion object
 }
@@ -5533,14 +5545,14 @@ open class DownloadTask: Disposable, AutoCloseable, DownloadTaskInterface
      * The next event or the end within `timeoutMs`, or null/nil; throws the job's
      * error when it failed (its job cancelled).
      */
-    @Throws(BgCopyException::class)override fun `nextStep`(`timeoutMs`: kotlin.UInt): DownloadStep? {
+    @Throws(BgCopyException::class)override fun `nextStep`(`timeoutMs`: kotlin.Int): DownloadStep? {
             return FfiConverterOptionalTypeDownloadStep.lift(
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_downloadtask_next_step(
         it,
         
-        FfiConverterUInt.lower(`timeoutMs`),_status)
+        FfiConverterInt.lower(`timeoutMs`),_status)
 }
     }
     )
@@ -5697,7 +5709,7 @@ public interface JobEventStreamInterface {
      * The next event within `timeoutMs`, or null/nil (the time passed, or the stream
      * ended: `ended()`).
      */
-    fun `nextEvent`(`timeoutMs`: kotlin.UInt): JobEvent?
+    fun `nextEvent`(`timeoutMs`: kotlin.Int): JobEvent?
     
     companion object
 }
@@ -5829,14 +5841,14 @@ open class JobEventStream: Disposable, AutoCloseable, JobEventStreamInterface
      * The next event within `timeoutMs`, or null/nil (the time passed, or the stream
      * ended: `ended()`).
      */
-    @Throws(BgCopyException::class)override fun `nextEvent`(`timeoutMs`: kotlin.UInt): JobEvent? {
+    @Throws(BgCopyException::class)override fun `nextEvent`(`timeoutMs`: kotlin.Int): JobEvent? {
             return FfiConverterOptionalTypeJobEvent.lift(
     callWithHandle {
     uniffiRustCallWithError(BgCopyException) { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_jobeventstream_next_event(
         it,
         
-        FfiConverterUInt.lower(`timeoutMs`),_status)
+        FfiConverterInt.lower(`timeoutMs`),_status)
 }
     }
     )
@@ -5945,9 +5957,10 @@ data class ErrorInfo (
     var `context`: ErrorContext
     , 
     /**
-     * The BITS HRESULT code (unsigned 32-bit; the table is in docs/spec.md#codes).
+     * The BITS HRESULT code (its unsigned 32-bit value; the table is in
+     * docs/spec.md#codes).
      */
-    var `code`: kotlin.UInt
+    var `code`: kotlin.Long
     , 
     /**
      * The code's symbolic name (`HTTP_404`, `CONNECT_FAILURE`, …).
@@ -5970,20 +5983,20 @@ public object FfiConverterTypeErrorInfo: FfiConverterRustBuffer<ErrorInfo> {
     override fun read(buf: ByteBuffer): ErrorInfo {
         return ErrorInfo(
             FfiConverterTypeErrorContext.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
         )
     }
 
     override fun allocationSize(value: ErrorInfo) = (
             FfiConverterTypeErrorContext.allocationSize(value.`context`) +
-            FfiConverterUInt.allocationSize(value.`code`) +
+            FfiConverterLong.allocationSize(value.`code`) +
             FfiConverterString.allocationSize(value.`symbol`)
     )
 
     override fun write(value: ErrorInfo, buf: ByteBuffer) {
             FfiConverterTypeErrorContext.write(value.`context`, buf)
-            FfiConverterUInt.write(value.`code`, buf)
+            FfiConverterLong.write(value.`code`, buf)
             FfiConverterString.write(value.`symbol`, buf)
     }
 }
@@ -5997,7 +6010,7 @@ data class Event (
     /**
      * The sequence number: pass the last one as the next call's cursor.
      */
-    var `seq`: kotlin.ULong
+    var `seq`: kotlin.Long
     , 
     /**
      * The job's id.
@@ -6022,12 +6035,12 @@ data class Event (
     /**
      * The file concerned, by index; null/nil for none.
      */
-    var `fileIndex`: kotlin.UInt?
+    var `fileIndex`: kotlin.Int?
     , 
     /**
      * ERROR: the BITS HRESULT code; else null/nil.
      */
-    var `errorCode`: kotlin.UInt?
+    var `errorCode`: kotlin.Long?
     , 
     /**
      * ERROR: where it came from; else null/nil.
@@ -6054,38 +6067,38 @@ data class Event (
 public object FfiConverterTypeEvent: FfiConverterRustBuffer<Event> {
     override fun read(buf: ByteBuffer): Event {
         return Event(
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
             FfiConverterTypeEventKind.read(buf),
             FfiConverterTypeJobState.read(buf),
             FfiConverterTimestamp.read(buf),
-            FfiConverterOptionalUInt.read(buf),
-            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalLong.read(buf),
             FfiConverterOptionalTypeErrorContext.read(buf),
             FfiConverterOptionalString.read(buf),
         )
     }
 
     override fun allocationSize(value: Event) = (
-            FfiConverterULong.allocationSize(value.`seq`) +
+            FfiConverterLong.allocationSize(value.`seq`) +
             FfiConverterString.allocationSize(value.`jobId`) +
             FfiConverterTypeEventKind.allocationSize(value.`kind`) +
             FfiConverterTypeJobState.allocationSize(value.`state`) +
             FfiConverterTimestamp.allocationSize(value.`time`) +
-            FfiConverterOptionalUInt.allocationSize(value.`fileIndex`) +
-            FfiConverterOptionalUInt.allocationSize(value.`errorCode`) +
+            FfiConverterOptionalInt.allocationSize(value.`fileIndex`) +
+            FfiConverterOptionalLong.allocationSize(value.`errorCode`) +
             FfiConverterOptionalTypeErrorContext.allocationSize(value.`errorContext`) +
             FfiConverterOptionalString.allocationSize(value.`errorDescription`)
     )
 
     override fun write(value: Event, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`seq`, buf)
+            FfiConverterLong.write(value.`seq`, buf)
             FfiConverterString.write(value.`jobId`, buf)
             FfiConverterTypeEventKind.write(value.`kind`, buf)
             FfiConverterTypeJobState.write(value.`state`, buf)
             FfiConverterTimestamp.write(value.`time`, buf)
-            FfiConverterOptionalUInt.write(value.`fileIndex`, buf)
-            FfiConverterOptionalUInt.write(value.`errorCode`, buf)
+            FfiConverterOptionalInt.write(value.`fileIndex`, buf)
+            FfiConverterOptionalLong.write(value.`errorCode`, buf)
             FfiConverterOptionalTypeErrorContext.write(value.`errorContext`, buf)
             FfiConverterOptionalString.write(value.`errorDescription`, buf)
     }
@@ -6145,14 +6158,14 @@ public object FfiConverterTypeExpectedHash: FfiConverterRustBuffer<ExpectedHash>
  */
 data class FileProgress (
     /**
-     * The file's size; the largest 64-bit value until known.
+     * The file's size; −1 (`BYTES_UNKNOWN`) until known.
      */
-    var `bytesTotal`: kotlin.ULong
+    var `bytesTotal`: kotlin.Long
     , 
     /**
      * Bytes transferred so far.
      */
-    var `bytesTransferred`: kotlin.ULong
+    var `bytesTransferred`: kotlin.Long
     , 
     /**
      * True only once `complete()` made the file visible at its local path.
@@ -6174,21 +6187,21 @@ data class FileProgress (
 public object FfiConverterTypeFileProgress: FfiConverterRustBuffer<FileProgress> {
     override fun read(buf: ByteBuffer): FileProgress {
         return FileProgress(
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterBoolean.read(buf),
         )
     }
 
     override fun allocationSize(value: FileProgress) = (
-            FfiConverterULong.allocationSize(value.`bytesTotal`) +
-            FfiConverterULong.allocationSize(value.`bytesTransferred`) +
+            FfiConverterLong.allocationSize(value.`bytesTotal`) +
+            FfiConverterLong.allocationSize(value.`bytesTransferred`) +
             FfiConverterBoolean.allocationSize(value.`completed`)
     )
 
     override fun write(value: FileProgress, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`bytesTotal`, buf)
-            FfiConverterULong.write(value.`bytesTransferred`, buf)
+            FfiConverterLong.write(value.`bytesTotal`, buf)
+            FfiConverterLong.write(value.`bytesTransferred`, buf)
             FfiConverterBoolean.write(value.`completed`, buf)
     }
 }
@@ -6264,13 +6277,13 @@ data class JobEvent (
     /**
      * FILE_TRANSFERRED (and an ERROR about one file): the file's index.
      */
-    var `fileIndex`: kotlin.UInt?
+    var `fileIndex`: kotlin.Int?
     , 
     /**
      * ERROR: what failed: the BITS code, its symbol, the message, the kind (`HTTP`,
      * `NETWORK`, …, the same names in every language) and an HTTP error's status.
      */
-    var `errorCode`: kotlin.UInt?
+    var `errorCode`: kotlin.Long?
     , 
     var `errorSymbol`: kotlin.String?
     , 
@@ -6278,12 +6291,12 @@ data class JobEvent (
     , 
     var `errorKind`: kotlin.String?
     , 
-    var `errorStatus`: kotlin.UShort?
+    var `errorStatus`: kotlin.Int?
     , 
     /**
      * The journal entry's number (0 for progress and the first state).
      */
-    var `seq`: kotlin.ULong
+    var `seq`: kotlin.Long
     , 
     /**
      * When it happened.
@@ -6308,13 +6321,13 @@ public object FfiConverterTypeJobEvent: FfiConverterRustBuffer<JobEvent> {
             FfiConverterTypeJobEventKind.read(buf),
             FfiConverterTypeJobState.read(buf),
             FfiConverterTypeJobProgress.read(buf),
-            FfiConverterOptionalUInt.read(buf),
-            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalLong.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalUShort.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterTimestamp.read(buf),
         )
     }
@@ -6323,13 +6336,13 @@ public object FfiConverterTypeJobEvent: FfiConverterRustBuffer<JobEvent> {
             FfiConverterTypeJobEventKind.allocationSize(value.`kind`) +
             FfiConverterTypeJobState.allocationSize(value.`state`) +
             FfiConverterTypeJobProgress.allocationSize(value.`progress`) +
-            FfiConverterOptionalUInt.allocationSize(value.`fileIndex`) +
-            FfiConverterOptionalUInt.allocationSize(value.`errorCode`) +
+            FfiConverterOptionalInt.allocationSize(value.`fileIndex`) +
+            FfiConverterOptionalLong.allocationSize(value.`errorCode`) +
             FfiConverterOptionalString.allocationSize(value.`errorSymbol`) +
             FfiConverterOptionalString.allocationSize(value.`errorDetail`) +
             FfiConverterOptionalString.allocationSize(value.`errorKind`) +
-            FfiConverterOptionalUShort.allocationSize(value.`errorStatus`) +
-            FfiConverterULong.allocationSize(value.`seq`) +
+            FfiConverterOptionalInt.allocationSize(value.`errorStatus`) +
+            FfiConverterLong.allocationSize(value.`seq`) +
             FfiConverterTimestamp.allocationSize(value.`time`)
     )
 
@@ -6337,13 +6350,13 @@ public object FfiConverterTypeJobEvent: FfiConverterRustBuffer<JobEvent> {
             FfiConverterTypeJobEventKind.write(value.`kind`, buf)
             FfiConverterTypeJobState.write(value.`state`, buf)
             FfiConverterTypeJobProgress.write(value.`progress`, buf)
-            FfiConverterOptionalUInt.write(value.`fileIndex`, buf)
-            FfiConverterOptionalUInt.write(value.`errorCode`, buf)
+            FfiConverterOptionalInt.write(value.`fileIndex`, buf)
+            FfiConverterOptionalLong.write(value.`errorCode`, buf)
             FfiConverterOptionalString.write(value.`errorSymbol`, buf)
             FfiConverterOptionalString.write(value.`errorDetail`, buf)
             FfiConverterOptionalString.write(value.`errorKind`, buf)
-            FfiConverterOptionalUShort.write(value.`errorStatus`, buf)
-            FfiConverterULong.write(value.`seq`, buf)
+            FfiConverterOptionalInt.write(value.`errorStatus`, buf)
+            FfiConverterLong.write(value.`seq`, buf)
             FfiConverterTimestamp.write(value.`time`, buf)
     }
 }
@@ -6355,25 +6368,25 @@ public object FfiConverterTypeJobEvent: FfiConverterRustBuffer<JobEvent> {
  */
 data class JobProgress (
     /**
-     * Sum of the file sizes; the largest 64-bit value (Kotlin `ULong.MAX_VALUE`, Swift
-     * `UInt64.max`) until every size is known; 0 without files.
+     * Sum of the file sizes; −1 (`BYTES_UNKNOWN`) until every size is known; 0
+     * without files.
      */
-    var `bytesTotal`: kotlin.ULong
+    var `bytesTotal`: kotlin.Long
     , 
     /**
      * Bytes transferred so far.
      */
-    var `bytesTransferred`: kotlin.ULong
+    var `bytesTransferred`: kotlin.Long
     , 
     /**
      * Number of files.
      */
-    var `filesTotal`: kotlin.UInt
+    var `filesTotal`: kotlin.Int
     , 
     /**
      * Number of files whose bytes are all transferred.
      */
-    var `filesTransferred`: kotlin.UInt
+    var `filesTransferred`: kotlin.Int
     
 ){
     
@@ -6390,25 +6403,89 @@ data class JobProgress (
 public object FfiConverterTypeJobProgress: FfiConverterRustBuffer<JobProgress> {
     override fun read(buf: ByteBuffer): JobProgress {
         return JobProgress(
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterInt.read(buf),
         )
     }
 
     override fun allocationSize(value: JobProgress) = (
-            FfiConverterULong.allocationSize(value.`bytesTotal`) +
-            FfiConverterULong.allocationSize(value.`bytesTransferred`) +
-            FfiConverterUInt.allocationSize(value.`filesTotal`) +
-            FfiConverterUInt.allocationSize(value.`filesTransferred`)
+            FfiConverterLong.allocationSize(value.`bytesTotal`) +
+            FfiConverterLong.allocationSize(value.`bytesTransferred`) +
+            FfiConverterInt.allocationSize(value.`filesTotal`) +
+            FfiConverterInt.allocationSize(value.`filesTransferred`)
     )
 
     override fun write(value: JobProgress, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`bytesTotal`, buf)
-            FfiConverterULong.write(value.`bytesTransferred`, buf)
-            FfiConverterUInt.write(value.`filesTotal`, buf)
-            FfiConverterUInt.write(value.`filesTransferred`, buf)
+            FfiConverterLong.write(value.`bytesTotal`, buf)
+            FfiConverterLong.write(value.`bytesTransferred`, buf)
+            FfiConverterInt.write(value.`filesTotal`, buf)
+            FfiConverterInt.write(value.`filesTransferred`, buf)
+    }
+}
+
+
+
+/**
+ * A job setup for `CopyManager.createJobWith` (Kotlin's and Swift's
+ * `createJob(name, files = …, priority = …, description = …)`): every field optional.
+ */
+data class JobSetup (
+    /**
+     * The job type (default DOWNLOAD).
+     */
+    var `jobType`: JobType? = null 
+    , 
+    /**
+     * The files, added in one `addFileSet`.
+     */
+    var `files`: List<FileSpec> = listOf() 
+    , 
+    /**
+     * The priority (default NORMAL).
+     */
+    var `priority`: Priority? = null 
+    , 
+    /**
+     * The description (default empty).
+     */
+    var `description`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeJobSetup: FfiConverterRustBuffer<JobSetup> {
+    override fun read(buf: ByteBuffer): JobSetup {
+        return JobSetup(
+            FfiConverterOptionalTypeJobType.read(buf),
+            FfiConverterSequenceTypeFileSpec.read(buf),
+            FfiConverterOptionalTypePriority.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: JobSetup) = (
+            FfiConverterOptionalTypeJobType.allocationSize(value.`jobType`) +
+            FfiConverterSequenceTypeFileSpec.allocationSize(value.`files`) +
+            FfiConverterOptionalTypePriority.allocationSize(value.`priority`) +
+            FfiConverterOptionalString.allocationSize(value.`description`)
+    )
+
+    override fun write(value: JobSetup, buf: ByteBuffer) {
+            FfiConverterOptionalTypeJobType.write(value.`jobType`, buf)
+            FfiConverterSequenceTypeFileSpec.write(value.`files`, buf)
+            FfiConverterOptionalTypePriority.write(value.`priority`, buf)
+            FfiConverterOptionalString.write(value.`description`, buf)
     }
 }
 
@@ -6477,54 +6554,54 @@ data class ManagerOptions (
     /**
      * Transfer slots shared by HIGH/NORMAL/LOW jobs (FOREGROUND jobs always run). Default 2.
      */
-    var `backgroundSlots`: kotlin.UInt? = null 
+    var `backgroundSlots`: kotlin.Int? = null 
     , 
     /**
      * Connections one job uses at once (its files, and the segments of a large
      * file). Default 8.
      */
-    var `connectionsPerJob`: kotlin.UInt? = null 
+    var `connectionsPerJob`: kotlin.Int? = null 
     , 
     /**
      * A connection idle this long (ms) is a transient error. Default 60 000.
      */
-    var `readTimeoutMs`: kotlin.ULong? = null 
+    var `readTimeoutMs`: kotlin.Long? = null 
     , 
     /**
      * Connecting (TCP + TLS) may take this long (ms). Default 30 000.
      */
-    var `connectTimeoutMs`: kotlin.ULong? = null 
+    var `connectTimeoutMs`: kotlin.Long? = null 
     , 
     /**
      * Checkpoint after this many bytes of a file. Default 8 MiB.
      */
-    var `checkpointBytes`: kotlin.ULong? = null 
+    var `checkpointBytes`: kotlin.Long? = null 
     , 
     /**
      * Checkpoint at least this often (ms) while data moves. Default 1000.
      */
-    var `checkpointIntervalMs`: kotlin.ULong? = null 
+    var `checkpointIntervalMs`: kotlin.Long? = null 
     , 
     /**
      * At most one JOB_MODIFICATION per job per this interval (ms). Default 500.
      */
-    var `notifyIntervalMs`: kotlin.ULong? = null 
+    var `notifyIntervalMs`: kotlin.Long? = null 
     , 
     /**
      * Bytes per second shared by all HIGH/NORMAL/LOW transfers. Default unlimited.
      */
-    var `backgroundBandwidthLimit`: kotlin.ULong? = null 
+    var `backgroundBandwidthLimit`: kotlin.Long? = null 
     , 
     /**
      * How long (ms) a background job keeps its slot while an equal-priority job waits.
      * Default 30 000.
      */
-    var `timeSliceMs`: kotlin.ULong? = null 
+    var `timeSliceMs`: kotlin.Long? = null 
     , 
     /**
      * Redirects followed per request. Default 10.
      */
-    var `maxRedirects`: kotlin.UInt? = null 
+    var `maxRedirects`: kotlin.Int? = null 
     , 
     /**
      * Follow a redirect from https to http. Default false.
@@ -6551,12 +6628,12 @@ data class ManagerOptions (
      * Connections one file may use at once (segmented download) unless its job says
      * otherwise; 1 = one stream. Default 8.
      */
-    var `maxConnectionsPerFile`: kotlin.UInt? = null 
+    var `maxConnectionsPerFile`: kotlin.Int? = null 
     , 
     /**
      * Connections to one host at once, over all jobs. Default 16.
      */
-    var `connectionsPerHost`: kotlin.UInt? = null 
+    var `connectionsPerHost`: kotlin.Int? = null 
     
 ){
     
@@ -6573,61 +6650,61 @@ data class ManagerOptions (
 public object FfiConverterTypeManagerOptions: FfiConverterRustBuffer<ManagerOptions> {
     override fun read(buf: ByteBuffer): ManagerOptions {
         return ManagerOptions(
-            FfiConverterOptionalUInt.read(buf),
-            FfiConverterOptionalUInt.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalInt.read(buf),
             FfiConverterOptionalBoolean.read(buf),
             FfiConverterOptionalSequenceString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalBoolean.read(buf),
-            FfiConverterOptionalUInt.read(buf),
-            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterOptionalInt.read(buf),
         )
     }
 
     override fun allocationSize(value: ManagerOptions) = (
-            FfiConverterOptionalUInt.allocationSize(value.`backgroundSlots`) +
-            FfiConverterOptionalUInt.allocationSize(value.`connectionsPerJob`) +
-            FfiConverterOptionalULong.allocationSize(value.`readTimeoutMs`) +
-            FfiConverterOptionalULong.allocationSize(value.`connectTimeoutMs`) +
-            FfiConverterOptionalULong.allocationSize(value.`checkpointBytes`) +
-            FfiConverterOptionalULong.allocationSize(value.`checkpointIntervalMs`) +
-            FfiConverterOptionalULong.allocationSize(value.`notifyIntervalMs`) +
-            FfiConverterOptionalULong.allocationSize(value.`backgroundBandwidthLimit`) +
-            FfiConverterOptionalULong.allocationSize(value.`timeSliceMs`) +
-            FfiConverterOptionalUInt.allocationSize(value.`maxRedirects`) +
+            FfiConverterOptionalInt.allocationSize(value.`backgroundSlots`) +
+            FfiConverterOptionalInt.allocationSize(value.`connectionsPerJob`) +
+            FfiConverterOptionalLong.allocationSize(value.`readTimeoutMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`connectTimeoutMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`checkpointBytes`) +
+            FfiConverterOptionalLong.allocationSize(value.`checkpointIntervalMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`notifyIntervalMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`backgroundBandwidthLimit`) +
+            FfiConverterOptionalLong.allocationSize(value.`timeSliceMs`) +
+            FfiConverterOptionalInt.allocationSize(value.`maxRedirects`) +
             FfiConverterOptionalBoolean.allocationSize(value.`allowHttpsToHttpRedirect`) +
             FfiConverterOptionalSequenceString.allocationSize(value.`tlsRootCerts`) +
             FfiConverterOptionalString.allocationSize(value.`userAgent`) +
             FfiConverterOptionalBoolean.allocationSize(value.`startTransfers`) +
-            FfiConverterOptionalUInt.allocationSize(value.`maxConnectionsPerFile`) +
-            FfiConverterOptionalUInt.allocationSize(value.`connectionsPerHost`)
+            FfiConverterOptionalInt.allocationSize(value.`maxConnectionsPerFile`) +
+            FfiConverterOptionalInt.allocationSize(value.`connectionsPerHost`)
     )
 
     override fun write(value: ManagerOptions, buf: ByteBuffer) {
-            FfiConverterOptionalUInt.write(value.`backgroundSlots`, buf)
-            FfiConverterOptionalUInt.write(value.`connectionsPerJob`, buf)
-            FfiConverterOptionalULong.write(value.`readTimeoutMs`, buf)
-            FfiConverterOptionalULong.write(value.`connectTimeoutMs`, buf)
-            FfiConverterOptionalULong.write(value.`checkpointBytes`, buf)
-            FfiConverterOptionalULong.write(value.`checkpointIntervalMs`, buf)
-            FfiConverterOptionalULong.write(value.`notifyIntervalMs`, buf)
-            FfiConverterOptionalULong.write(value.`backgroundBandwidthLimit`, buf)
-            FfiConverterOptionalULong.write(value.`timeSliceMs`, buf)
-            FfiConverterOptionalUInt.write(value.`maxRedirects`, buf)
+            FfiConverterOptionalInt.write(value.`backgroundSlots`, buf)
+            FfiConverterOptionalInt.write(value.`connectionsPerJob`, buf)
+            FfiConverterOptionalLong.write(value.`readTimeoutMs`, buf)
+            FfiConverterOptionalLong.write(value.`connectTimeoutMs`, buf)
+            FfiConverterOptionalLong.write(value.`checkpointBytes`, buf)
+            FfiConverterOptionalLong.write(value.`checkpointIntervalMs`, buf)
+            FfiConverterOptionalLong.write(value.`notifyIntervalMs`, buf)
+            FfiConverterOptionalLong.write(value.`backgroundBandwidthLimit`, buf)
+            FfiConverterOptionalLong.write(value.`timeSliceMs`, buf)
+            FfiConverterOptionalInt.write(value.`maxRedirects`, buf)
             FfiConverterOptionalBoolean.write(value.`allowHttpsToHttpRedirect`, buf)
             FfiConverterOptionalSequenceString.write(value.`tlsRootCerts`, buf)
             FfiConverterOptionalString.write(value.`userAgent`, buf)
             FfiConverterOptionalBoolean.write(value.`startTransfers`, buf)
-            FfiConverterOptionalUInt.write(value.`maxConnectionsPerFile`, buf)
-            FfiConverterOptionalUInt.write(value.`connectionsPerHost`, buf)
+            FfiConverterOptionalInt.write(value.`maxConnectionsPerFile`, buf)
+            FfiConverterOptionalInt.write(value.`connectionsPerHost`, buf)
     }
 }
 
@@ -6739,16 +6816,16 @@ public object FfiConverterTypeProxySettings: FfiConverterRustBuffer<ProxySetting
  * How credentials are sent (BG_AUTH_SCHEME's BASIC, and BEARER, which bgcopy adds).
  */
 
-enum class AuthScheme(val value: kotlin.UInt) {
+enum class AuthScheme(val value: kotlin.Int) {
     
     /**
      * `Authorization: Basic` with a user name and password (BITS value 1).
      */
-    BASIC(1u),
+    BASIC(1),
     /**
      * `Authorization: Bearer` with a token, the secret (bgcopy's value 6; BITS stops at 5).
      */
-    BEARER(6u);
+    BEARER(6);
 
     
 
@@ -6782,16 +6859,16 @@ public object FfiConverterTypeAuthScheme: FfiConverterRustBuffer<AuthScheme> {
  * Whom credentials are for (BG_AUTH_TARGET).
  */
 
-enum class AuthTarget(val value: kotlin.UInt) {
+enum class AuthTarget(val value: kotlin.Int) {
     
     /**
      * The server of the files' URLs.
      */
-    SERVER(1u),
+    SERVER(1),
     /**
      * The proxy the job's requests go through.
      */
-    PROXY(2u);
+    PROXY(2);
 
     
 
@@ -6824,44 +6901,181 @@ public object FfiConverterTypeAuthTarget: FfiConverterRustBuffer<AuthTarget> {
 
 
 /**
- * The error every fallible bgcopy call throws: the numeric code (an unsigned
- * 32-bit HRESULT, e.g. `0x80200002`) and its symbol (`INVALID_STATE`, `HTTP_404`, …).
+ * The error every fallible bgcopy call throws, one case per kind of failure (the
+ * core's `ErrorKind`, the same table in every language). Each carries the numeric code
+ * (the unsigned 32-bit HRESULT, e.g. `0x80200002`, held in a 64-bit integer), its
+ * symbol (`INVALID_STATE`, `HTTP_404`, …) and the message; `Http` also the status.
+ * The error prints as `SYMBOL (0xCODE): text` (Kotlin `message`/`toString()`, Swift
+ * `description`/`localizedDescription`).
  *
- * Kotlin: `catch (e: BgCopyException) { e.code(); e.symbol() }`;
- * Swift: `catch let e as BgCopyError { e.code(); e.symbol() }`.
+ * Kotlin: `catch (e: BgCopyException.Http) { e.status }`,
+ * `catch (e: BgCopyException) { e.code(); e.symbol() }`;
+ * Swift: `catch let e as BgCopyError { e.code(); e.symbol() }`,
+ * `catch BgCopyError.Http(_, _, _, let status)`.
  */
 sealed class BgCopyException: kotlin.Exception() {
     
     /**
-     * The call failed (the only case).
+     * The server answered with an HTTP error status (`status`).
      */
-    class Failed(
+    class Http(
         
-        /**
-         * The BITS HRESULT code, e.g. 0x80200002 (INVALID_STATE); the table is in docs/spec.md#codes.
-         */
-        val `code`: kotlin.UInt, 
+        val `code`: kotlin.Long, 
         
-        /**
-         * The code's symbolic name: `INVALID_STATE`, `HTTP_404`, `INVALID_ARG`, ….
-         */
         val `symbol`: kotlin.String, 
         
-        /**
-         * What went wrong, for people.
-         */
+        val `detail`: kotlin.String, 
+        
+        val `status`: kotlin.Int
+        ) : BgCopyException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * The server's answer cannot be used (not valid HTTP, a failed redirect, no
+     * ranges, a remote file that keeps changing, no size).
+     */
+    class Server(
+        
+        val `code`: kotlin.Long, 
+        
+        val `symbol`: kotlin.String, 
+        
         val `detail`: kotlin.String
         ) : BgCopyException() {
         override val message
-            get() = "code=${ `code` }, symbol=${ `symbol` }, detail=${ `detail` }"
+            get() = toString()
+    }
+    
+    /**
+     * The network: DNS, connect, a broken or silent connection, TLS, no progress, the
+     * maximum download time.
+     */
+    class Network(
+        
+        val `code`: kotlin.Long, 
+        
+        val `symbol`: kotlin.String, 
+        
+        val `detail`: kotlin.String
+        ) : BgCopyException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * A local file or directory: missing, not allowed, the disk full, an I/O error.
+     */
+    class Local(
+        
+        val `code`: kotlin.Long, 
+        
+        val `symbol`: kotlin.String, 
+        
+        val `detail`: kotlin.String
+        ) : BgCopyException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * The content is not what was expected (a SHA-256 mismatch, the app's verdict).
+     */
+    class Validation(
+        
+        val `code`: kotlin.Long, 
+        
+        val `symbol`: kotlin.String, 
+        
+        val `detail`: kotlin.String
+        ) : BgCopyException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * An argument is invalid (or a string too long).
+     */
+    class InvalidArgument(
+        
+        val `code`: kotlin.Long, 
+        
+        val `symbol`: kotlin.String, 
+        
+        val `detail`: kotlin.String
+        ) : BgCopyException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * Not allowed in the job's state (or after `close()`).
+     */
+    class InvalidState(
+        
+        val `code`: kotlin.Long, 
+        
+        val `symbol`: kotlin.String, 
+        
+        val `detail`: kotlin.String
+        ) : BgCopyException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * No such job or file.
+     */
+    class NotFound(
+        
+        val `code`: kotlin.Long, 
+        
+        val `symbol`: kotlin.String, 
+        
+        val `detail`: kotlin.String
+        ) : BgCopyException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * The state directory's store cannot be used (locked, corrupt, too new).
+     */
+    class Store(
+        
+        val `code`: kotlin.Long, 
+        
+        val `symbol`: kotlin.String, 
+        
+        val `detail`: kotlin.String
+        ) : BgCopyException() {
+        override val message
+            get() = toString()
+    }
+    
+    /**
+     * Anything else (not implemented, unexpected, no error information).
+     */
+    class Other(
+        
+        val `code`: kotlin.Long, 
+        
+        val `symbol`: kotlin.String, 
+        
+        val `detail`: kotlin.String
+        ) : BgCopyException() {
+        override val message
+            get() = toString()
     }
     
 
     
         /**
-         * The BITS HRESULT code (unsigned 32-bit; the table is in docs/spec.md#codes).
-         */ fun `code`(): kotlin.UInt {
-            return FfiConverterUInt.lift(
+         * The BITS HRESULT code (its unsigned 32-bit value; the table is in
+         * docs/spec.md#codes).
+         */ fun `code`(): kotlin.Long {
+            return FfiConverterLong.lift(
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_bgcopyerror_code(FfiConverterTypeBgCopyError.lower(this),
         _status)
@@ -6872,7 +7086,7 @@ sealed class BgCopyException: kotlin.Exception() {
 
     
         /**
-         * What went wrong, for people.
+         * What went wrong, for people (without the code: see `toString()` / `description`).
          */ fun `detail`(): kotlin.String {
             return FfiConverterString.lift(
     uniffiRustCall() { _status ->
@@ -6886,8 +7100,8 @@ sealed class BgCopyException: kotlin.Exception() {
     
         /**
          * An HTTP error's status (404, 503, …), else null/nil.
-         */ fun `httpStatus`(): kotlin.UShort? {
-            return FfiConverterOptionalUShort.lift(
+         */ fun `httpStatus`(): kotlin.Int? {
+            return FfiConverterOptionalInt.lift(
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_method_bgcopyerror_http_status(FfiConverterTypeBgCopyError.lower(this),
         _status)
@@ -6899,8 +7113,8 @@ sealed class BgCopyException: kotlin.Exception() {
     
         /**
          * What kind of failure it is: `HTTP`, `SERVER`, `NETWORK`, `LOCAL`, `VALIDATION`,
-         * `INVALID_ARGUMENT`, `INVALID_STATE`, `NOT_FOUND`, `STORE` or `OTHER` (the core's
-         * table, the same names in every language).
+         * `INVALID_ARGUMENT`, `INVALID_STATE`, `NOT_FOUND`, `STORE` or `OTHER` (the case's
+         * name as the core's table spells it, the same in every language).
          */ fun `kind`(): kotlin.String {
             return FfiConverterString.lift(
     uniffiRustCall() { _status ->
@@ -6926,6 +7140,15 @@ sealed class BgCopyException: kotlin.Exception() {
 
     
 
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bgcopy_uniffi_fn_method_bgcopyerror_uniffi_trait_display(FfiConverterTypeBgCopyError.lower(this),
+        _status)
+}
+    )
+    }
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<BgCopyException> {
         override fun lift(error_buf: RustBuffer.ByValue): BgCopyException = FfiConverterTypeBgCopyError.lift(error_buf)
@@ -6942,8 +7165,54 @@ public object FfiConverterTypeBgCopyError : FfiConverterRustBuffer<BgCopyExcepti
         
 
         return when(buf.getInt()) {
-            1 -> BgCopyException.Failed(
-                FfiConverterUInt.read(buf),
+            1 -> BgCopyException.Http(
+                FfiConverterLong.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterInt.read(buf),
+                )
+            2 -> BgCopyException.Server(
+                FfiConverterLong.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            3 -> BgCopyException.Network(
+                FfiConverterLong.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            4 -> BgCopyException.Local(
+                FfiConverterLong.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            5 -> BgCopyException.Validation(
+                FfiConverterLong.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            6 -> BgCopyException.InvalidArgument(
+                FfiConverterLong.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            7 -> BgCopyException.InvalidState(
+                FfiConverterLong.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            8 -> BgCopyException.NotFound(
+                FfiConverterLong.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            9 -> BgCopyException.Store(
+                FfiConverterLong.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            10 -> BgCopyException.Other(
+                FfiConverterLong.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
@@ -6953,10 +7222,74 @@ public object FfiConverterTypeBgCopyError : FfiConverterRustBuffer<BgCopyExcepti
 
     override fun allocationSize(value: BgCopyException): ULong {
         return when(value) {
-            is BgCopyException.Failed -> (
+            is BgCopyException.Http -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterUInt.allocationSize(value.`code`)
+                + FfiConverterLong.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`symbol`)
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterInt.allocationSize(value.`status`)
+            )
+            is BgCopyException.Server -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterLong.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`symbol`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BgCopyException.Network -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterLong.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`symbol`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BgCopyException.Local -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterLong.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`symbol`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BgCopyException.Validation -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterLong.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`symbol`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BgCopyException.InvalidArgument -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterLong.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`symbol`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BgCopyException.InvalidState -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterLong.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`symbol`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BgCopyException.NotFound -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterLong.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`symbol`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BgCopyException.Store -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterLong.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`symbol`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BgCopyException.Other -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterLong.allocationSize(value.`code`)
                 + FfiConverterString.allocationSize(value.`symbol`)
                 + FfiConverterString.allocationSize(value.`detail`)
             )
@@ -6965,9 +7298,73 @@ public object FfiConverterTypeBgCopyError : FfiConverterRustBuffer<BgCopyExcepti
 
     override fun write(value: BgCopyException, buf: ByteBuffer) {
         when(value) {
-            is BgCopyException.Failed -> {
+            is BgCopyException.Http -> {
                 buf.putInt(1)
-                FfiConverterUInt.write(value.`code`, buf)
+                FfiConverterLong.write(value.`code`, buf)
+                FfiConverterString.write(value.`symbol`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterInt.write(value.`status`, buf)
+                Unit
+            }
+            is BgCopyException.Server -> {
+                buf.putInt(2)
+                FfiConverterLong.write(value.`code`, buf)
+                FfiConverterString.write(value.`symbol`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is BgCopyException.Network -> {
+                buf.putInt(3)
+                FfiConverterLong.write(value.`code`, buf)
+                FfiConverterString.write(value.`symbol`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is BgCopyException.Local -> {
+                buf.putInt(4)
+                FfiConverterLong.write(value.`code`, buf)
+                FfiConverterString.write(value.`symbol`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is BgCopyException.Validation -> {
+                buf.putInt(5)
+                FfiConverterLong.write(value.`code`, buf)
+                FfiConverterString.write(value.`symbol`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is BgCopyException.InvalidArgument -> {
+                buf.putInt(6)
+                FfiConverterLong.write(value.`code`, buf)
+                FfiConverterString.write(value.`symbol`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is BgCopyException.InvalidState -> {
+                buf.putInt(7)
+                FfiConverterLong.write(value.`code`, buf)
+                FfiConverterString.write(value.`symbol`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is BgCopyException.NotFound -> {
+                buf.putInt(8)
+                FfiConverterLong.write(value.`code`, buf)
+                FfiConverterString.write(value.`symbol`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is BgCopyException.Store -> {
+                buf.putInt(9)
+                FfiConverterLong.write(value.`code`, buf)
+                FfiConverterString.write(value.`symbol`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is BgCopyException.Other -> {
+                buf.putInt(10)
+                FfiConverterLong.write(value.`code`, buf)
                 FfiConverterString.write(value.`symbol`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
@@ -6983,16 +7380,16 @@ public object FfiConverterTypeBgCopyError : FfiConverterRustBuffer<BgCopyExcepti
  * How `complete()` ended; `value` is the success code.
  */
 
-enum class Completion(val value: kotlin.UInt) {
+enum class Completion(val value: kotlin.Int) {
     
     /**
      * Every file is at its local path (S_OK).
      */
-    ALL(0u),
+    ALL(0),
     /**
      * Some files were not transferred and were deleted (PARTIAL_COMPLETE).
      */
-    PARTIAL(2097175u);
+    PARTIAL(2097175);
 
     
 
@@ -7026,40 +7423,40 @@ public object FfiConverterTypeCompletion: FfiConverterRustBuffer<Completion> {
  * Where an error came from (BG_ERROR_CONTEXT).
  */
 
-enum class ErrorContext(val value: kotlin.UInt) {
+enum class ErrorContext(val value: kotlin.Int) {
     
     /**
      * No error.
      */
-    NONE(0u),
+    NONE(0),
     /**
      * Unknown origin.
      */
-    UNKNOWN(1u),
+    UNKNOWN(1),
     /**
      * The job manager itself (the store).
      */
-    GENERAL_QUEUE_MANAGER(2u),
+    GENERAL_QUEUE_MANAGER(2),
     /**
      * Delivering a notification.
      */
-    QUEUE_MANAGER_NOTIFICATION(3u),
+    QUEUE_MANAGER_NOTIFICATION(3),
     /**
      * The local file (disk full, permissions, …).
      */
-    LOCAL_FILE(4u),
+    LOCAL_FILE(4),
     /**
      * The remote file (HTTP status, changed file, …).
      */
-    REMOTE_FILE(5u),
+    REMOTE_FILE(5),
     /**
      * The network (connect, TLS, timeouts, resets).
      */
-    GENERAL_TRANSPORT(6u),
+    GENERAL_TRANSPORT(6),
     /**
      * The server application.
      */
-    REMOTE_APPLICATION(7u);
+    REMOTE_APPLICATION(7);
 
     
 
@@ -7093,24 +7490,24 @@ public object FfiConverterTypeErrorContext: FfiConverterRustBuffer<ErrorContext>
  * What an entry of the event journal records (`events_since`).
  */
 
-enum class EventKind(val value: kotlin.UInt) {
+enum class EventKind(val value: kotlin.Int) {
     
     /**
      * The job entered the state the event carries (also at creation: SUSPENDED).
      */
-    STATE_CHANGED(0u),
+    STATE_CHANGED(0),
     /**
      * Every byte of the file the event names is transferred.
      */
-    FILE_TRANSFERRED(1u),
+    FILE_TRANSFERRED(1),
     /**
      * The job hit an error (ERROR or TRANSIENT_ERROR); the event carries it.
      */
-    ERROR(2u),
+    ERROR(2),
     /**
      * A call changed the job without changing its state (properties, files).
      */
-    MODIFIED(3u);
+    MODIFIED(3);
 
     
 
@@ -7195,44 +7592,44 @@ public object FfiConverterTypeJobEventKind: FfiConverterRustBuffer<JobEventKind>
  * The state of a job (BG_JOB_STATE).
  */
 
-enum class JobState(val value: kotlin.UInt) {
+enum class JobState(val value: kotlin.Int) {
     
     /**
      * Waiting for a transfer slot.
      */
-    QUEUED(0u),
+    QUEUED(0),
     /**
      * Connecting to the server.
      */
-    CONNECTING(1u),
+    CONNECTING(1),
     /**
      * Data is moving.
      */
-    TRANSFERRING(2u),
+    TRANSFERRING(2),
     /**
      * Stopped by `suspend()` (or new, before the first `resume()`).
      */
-    SUSPENDED(3u),
+    SUSPENDED(3),
     /**
      * A fatal error; `resume()` retries.
      */
-    ERROR(4u),
+    ERROR(4),
     /**
      * A transient error; retried automatically after the retry delay.
      */
-    TRANSIENT_ERROR(5u),
+    TRANSIENT_ERROR(5),
     /**
      * Every file is transferred; call `complete()` to make them visible.
      */
-    TRANSFERRED(6u),
+    TRANSFERRED(6),
     /**
      * `complete()` ran: final.
      */
-    ACKNOWLEDGED(7u),
+    ACKNOWLEDGED(7),
     /**
      * `cancel()` ran: final.
      */
-    CANCELLED(8u);
+    CANCELLED(8);
 
     
 
@@ -7266,20 +7663,20 @@ public object FfiConverterTypeJobState: FfiConverterRustBuffer<JobState> {
  * The kind of transfer (BG_JOB_TYPE). Only DOWNLOAD is built; the others fail with NOT_IMPLEMENTED.
  */
 
-enum class JobType(val value: kotlin.UInt) {
+enum class JobType(val value: kotlin.Int) {
     
     /**
      * Download files from servers.
      */
-    DOWNLOAD(0u),
+    DOWNLOAD(0),
     /**
      * Reserved (NOT_IMPLEMENTED).
      */
-    UPLOAD(1u),
+    UPLOAD(1),
     /**
      * Reserved (NOT_IMPLEMENTED).
      */
-    UPLOAD_REPLY(2u);
+    UPLOAD_REPLY(2);
 
     
 
@@ -7315,28 +7712,28 @@ public object FfiConverterTypeJobType: FfiConverterRustBuffer<JobType> {
  * Swift `NotifyFlag.jobTransferred.rawValue | NotifyFlag.jobError.rawValue`.
  */
 
-enum class NotifyFlag(val value: kotlin.UInt) {
+enum class NotifyFlag(val value: kotlin.Int) {
     
     /**
      * The job reached TRANSFERRED.
      */
-    JOB_TRANSFERRED(1u),
+    JOB_TRANSFERRED(1),
     /**
      * The job reached ERROR.
      */
-    JOB_ERROR(2u),
+    JOB_ERROR(2),
     /**
      * No notifications at all.
      */
-    DISABLE(4u),
+    DISABLE(4),
     /**
      * The job changed (state, progress, properties); coalesced.
      */
-    JOB_MODIFICATION(8u),
+    JOB_MODIFICATION(8),
     /**
      * A file of the job finished transferring.
      */
-    FILE_TRANSFERRED(16u);
+    FILE_TRANSFERRED(16);
 
     
 
@@ -7370,24 +7767,24 @@ public object FfiConverterTypeNotifyFlag: FfiConverterRustBuffer<NotifyFlag> {
  * The priority of a job (BG_JOB_PRIORITY). Lower numbers run first.
  */
 
-enum class Priority(val value: kotlin.UInt) {
+enum class Priority(val value: kotlin.Int) {
     
     /**
      * Always runs, outside the background slots.
      */
-    FOREGROUND(0u),
+    FOREGROUND(0),
     /**
      * First among background jobs.
      */
-    HIGH(1u),
+    HIGH(1),
     /**
      * The default.
      */
-    NORMAL(2u),
+    NORMAL(2),
     /**
      * Last.
      */
-    LOW(3u);
+    LOW(3);
 
     
 
@@ -7421,20 +7818,20 @@ public object FfiConverterTypePriority: FfiConverterRustBuffer<Priority> {
  * Which proxy a job's requests use (BG_JOB_PROXY_USAGE).
  */
 
-enum class ProxyUsage(val value: kotlin.UInt) {
+enum class ProxyUsage(val value: kotlin.Int) {
     
     /**
      * The environment's: `https_proxy`/`http_proxy`/`all_proxy` and `no_proxy` (the default).
      */
-    PRECONFIG(0u),
+    PRECONFIG(0),
     /**
      * None: every request goes straight to the server.
      */
-    NO_PROXY(1u),
+    NO_PROXY(1),
     /**
      * The job's own proxy URL and bypass list.
      */
-    OVERRIDE(2u);
+    OVERRIDE(2);
 
     
 
@@ -7471,28 +7868,28 @@ public object FfiConverterTypeProxyUsage: FfiConverterRustBuffer<ProxyUsage> {
  * `SecurityFlag.redirectAllowReport.rawValue`.
  */
 
-enum class SecurityFlag(val value: kotlin.UInt) {
+enum class SecurityFlag(val value: kotlin.Int) {
     
     /**
      * Follow redirects; the file keeps its remote name (the default).
      */
-    REDIRECT_ALLOW_SILENT(0u),
+    REDIRECT_ALLOW_SILENT(0),
     /**
      * Follow redirects; the final URL becomes the file's remote name.
      */
-    REDIRECT_ALLOW_REPORT(256u),
+    REDIRECT_ALLOW_REPORT(256),
     /**
      * A redirect puts the job in ERROR with the redirect's HTTP status.
      */
-    REDIRECT_DISALLOW(512u),
+    REDIRECT_DISALLOW(512),
     /**
      * The bits that hold the redirect policy.
      */
-    REDIRECT_POLICY_MASK(1792u),
+    REDIRECT_POLICY_MASK(1792),
     /**
      * Follow a redirect from https to http.
      */
-    ALLOW_HTTPS_TO_HTTP(2048u);
+    ALLOW_HTTPS_TO_HTTP(2048);
 
     
 
@@ -7526,28 +7923,28 @@ public object FfiConverterTypeSecurityFlag: FfiConverterRustBuffer<SecurityFlag>
 /**
  * @suppress
  */
-public object FfiConverterOptionalUShort: FfiConverterRustBuffer<kotlin.UShort?> {
-    override fun read(buf: ByteBuffer): kotlin.UShort? {
+public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
+    override fun read(buf: ByteBuffer): kotlin.Int? {
         if (buf.get().toInt() == 0) {
             return null
         }
-        return FfiConverterUShort.read(buf)
+        return FfiConverterInt.read(buf)
     }
 
-    override fun allocationSize(value: kotlin.UShort?): ULong {
+    override fun allocationSize(value: kotlin.Int?): ULong {
         if (value == null) {
             return 1UL
         } else {
-            return 1UL + FfiConverterUShort.allocationSize(value)
+            return 1UL + FfiConverterInt.allocationSize(value)
         }
     }
 
-    override fun write(value: kotlin.UShort?, buf: ByteBuffer) {
+    override fun write(value: kotlin.Int?, buf: ByteBuffer) {
         if (value == null) {
             buf.put(0)
         } else {
             buf.put(1)
-            FfiConverterUShort.write(value, buf)
+            FfiConverterInt.write(value, buf)
         }
     }
 }
@@ -7558,60 +7955,28 @@ public object FfiConverterOptionalUShort: FfiConverterRustBuffer<kotlin.UShort?>
 /**
  * @suppress
  */
-public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
-    override fun read(buf: ByteBuffer): kotlin.UInt? {
+public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
+    override fun read(buf: ByteBuffer): kotlin.Long? {
         if (buf.get().toInt() == 0) {
             return null
         }
-        return FfiConverterUInt.read(buf)
+        return FfiConverterLong.read(buf)
     }
 
-    override fun allocationSize(value: kotlin.UInt?): ULong {
+    override fun allocationSize(value: kotlin.Long?): ULong {
         if (value == null) {
             return 1UL
         } else {
-            return 1UL + FfiConverterUInt.allocationSize(value)
+            return 1UL + FfiConverterLong.allocationSize(value)
         }
     }
 
-    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+    override fun write(value: kotlin.Long?, buf: ByteBuffer) {
         if (value == null) {
             buf.put(0)
         } else {
             buf.put(1)
-            FfiConverterUInt.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
-public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
-    override fun read(buf: ByteBuffer): kotlin.ULong? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterULong.read(buf)
-    }
-
-    override fun allocationSize(value: kotlin.ULong?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterULong.allocationSize(value)
-        }
-    }
-
-    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterULong.write(value, buf)
+            FfiConverterLong.write(value, buf)
         }
     }
 }
@@ -7942,6 +8307,70 @@ public object FfiConverterOptionalTypeErrorContext: FfiConverterRustBuffer<Error
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeJobType: FfiConverterRustBuffer<JobType?> {
+    override fun read(buf: ByteBuffer): JobType? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeJobType.read(buf)
+    }
+
+    override fun allocationSize(value: JobType?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeJobType.allocationSize(value)
+        }
+    }
+
+    override fun write(value: JobType?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeJobType.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypePriority: FfiConverterRustBuffer<Priority?> {
+    override fun read(buf: ByteBuffer): Priority? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePriority.read(buf)
+    }
+
+    override fun allocationSize(value: Priority?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePriority.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Priority?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePriority.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<kotlin.String>?> {
     override fun read(buf: ByteBuffer): List<kotlin.String>? {
         if (buf.get().toInt() == 0) {
@@ -8130,14 +8559,15 @@ public object FfiConverterSequenceTypeFileSpec: FfiConverterRustBuffer<List<File
 
         /**
          * The symbolic name of a BITS HRESULT code (`0x80200002` → `"INVALID_STATE"`, `HTTP_404`, …;
-         * `0x…` for a code without a name).
-         */ fun `codeSymbol`(`code`: kotlin.UInt): kotlin.String {
+         * `0x…` for a code without a name). The code may be given as its unsigned 32-bit value
+         * or as a signed 32-bit HRESULT (Java's `int`, −2145386494).
+         */ fun `codeSymbol`(`code`: kotlin.Long): kotlin.String {
             return FfiConverterString.lift(
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_bgcopy_uniffi_fn_func_code_symbol(
     
         
-        FfiConverterUInt.lower(`code`),_status)
+        FfiConverterLong.lower(`code`),_status)
 }
     )
     }

@@ -26,14 +26,35 @@ import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.withTimeoutOrNull
+import kotlin.time.Duration
+import kotlin.time.Duration.Companion.milliseconds
+import kotlin.time.Duration.Companion.seconds
 
 /** Asserts that `f` throws a BgCopyException with `symbol`, and returns it. */
 fun expectError(symbol: String, f: () -> Unit): BgCopyException {
     val e = assertFailsWith<BgCopyException> { f() }
     assertEquals(symbol, e.symbol(), "symbol of ${e.message}")
     assertEquals(symbol, codeSymbol(e.code()))
-    assertTrue(e is BgCopyException.Failed && e.code == e.code() && e.symbol == e.symbol())
+    // The message is the core's text, `SYMBOL (0xCODE): text`, like every language's.
+    assertTrue(e.message!!.startsWith("$symbol (0x"), e.message)
+    assertEquals(e.toString(), e.message)
+    assertEquals(e.kind(), kindName(e))
     return e
+}
+
+/** The kind a sealed case stands for, in the core's names (exhaustive: a new case fails
+ * to compile here). */
+fun kindName(e: BgCopyException): String = when (e) {
+    is BgCopyException.Http -> "HTTP"
+    is BgCopyException.Server -> "SERVER"
+    is BgCopyException.Network -> "NETWORK"
+    is BgCopyException.Local -> "LOCAL"
+    is BgCopyException.Validation -> "VALIDATION"
+    is BgCopyException.InvalidArgument -> "INVALID_ARGUMENT"
+    is BgCopyException.InvalidState -> "INVALID_STATE"
+    is BgCopyException.NotFound -> "NOT_FOUND"
+    is BgCopyException.Store -> "STORE"
+    is BgCopyException.Other -> "OTHER"
 }
 
 class ApiTests(private val origin: Origin) {
@@ -67,19 +88,63 @@ class ApiTests(private val origin: Origin) {
         "a client certificate opens a port that requires one" to ::clientCertificate,
         "events() is a Flow to TRANSFERRED; an HTTP error ends one; cancelling releases it" to ::eventsFlow,
         "download(): paths, a typed 404 (its job cancelled), cancellation" to ::oneCallDownload,
+        "properties, Duration, createJob(files =, priority =), sealed errors with readable messages" to ::kotlinIdioms,
     )
+
+    fun kotlinIdioms() = withManager("idioms") { m, dir ->
+        val job = m.createJob(
+            "idioms",
+            files = listOf(origin.url("kt-id-a", "size=1000") to "$dir/a.bin"),
+            priority = Priority.HIGH,
+            description = "one call",
+        )
+        assertEquals(listOf("idioms", "one call"), listOf(job.displayName, job.description))
+        assertEquals(Priority.HIGH, job.priority)
+        assertEquals(JobState.SUSPENDED, job.state)
+        assertEquals(listOf("$dir/a.bin"), job.files.map { it.localName })
+        job.priority = Priority.LOW
+        assertEquals(Priority.LOW, job.getPriority())
+        job.noProgressTimeout = 90.seconds
+        assertEquals(90, job.getNoProgressTimeout())
+        job.minimumRetryDelay = 1500.milliseconds // rounds up to whole seconds
+        assertEquals(2.seconds, job.minimumRetryDelay)
+        assertEquals(Duration.ZERO, job.maximumDownloadTime)
+        job.notifyFlags = setOf(NotifyFlag.JOB_TRANSFERRED, NotifyFlag.FILE_TRANSFERRED)
+        assertEquals(0x11, job.getNotifyFlags())
+        assertEquals(setOf(NotifyFlag.JOB_TRANSFERRED, NotifyFlag.FILE_TRANSFERRED), job.notifyFlags)
+        val neg = assertFailsWith<BgCopyException.InvalidArgument> { job.noProgressTimeout = (-1).seconds }
+        assertTrue(neg.message!!.startsWith("INVALID_ARG (0x80070057): "), neg.message)
+        assertFailsWith<BgCopyException.InvalidArgument> { job.wait(-5L) }
+        assertEquals(BYTES_UNKNOWN, job.progress.bytesTotal)
+        job.resume()
+        assertEquals(JobState.TRANSFERRED, runBlocking { job.awaitState(30.seconds) })
+        assertEquals(1000L, job.progress.bytesTotal)
+        assertEquals(Completion.ALL, job.complete())
+        // All or nothing: a refused file leaves no job.
+        val before = m.jobs.size
+        val bad = assertFailsWith<BgCopyException.InvalidArgument> {
+            m.createJob("bad", files = listOf(origin.url("kt-id-b", "size=1") to "relative/b"))
+        }
+        assertEquals(0x80070057L, bad.code)
+        assertEquals(before, m.jobs.size)
+        // The sealed cases by kind, each with the core's text as its message.
+        val missing = assertFailsWith<BgCopyException.NotFound> { m.getJob("00000000-0000-0000-0000-000000000000") }
+        assertEquals("NOT_FOUND", missing.kind())
+        assertTrue(missing.toString().startsWith("NOT_FOUND (0x80200001): "), missing.toString())
+        job.close()
+    }
 
     fun eventsFlow() = withManager("events") { m, dir ->
         val job = m.createJob("events", JobType.DOWNLOAD)
-        job.setMaxConnectionsPerFile(1u)
+        job.setMaxConnectionsPerFile(1)
         job.addFile(origin.url("kt-ev-a", "size=300000&rate=1000000"), "$dir/a.bin")
         job.addFile(origin.url("kt-ev-b", "size=100"), "$dir/b.bin")
         job.resume()
         val seen = runBlocking { job.events().toList() }
         assertEquals(JobEventKind.STATE_CHANGED, seen.first().kind)
         assertEquals(JobState.TRANSFERRED, seen.last().state)
-        assertEquals(2u, seen.last().progress.filesTransferred)
-        assertEquals(listOf(0u, 1u), seen.filter { it.kind == JobEventKind.FILE_TRANSFERRED }.mapNotNull { it.fileIndex }.sorted())
+        assertEquals(2, seen.last().progress.filesTransferred)
+        assertEquals(listOf(0, 1), seen.filter { it.kind == JobEventKind.FILE_TRANSFERRED }.mapNotNull { it.fileIndex }.sorted())
         val progress = seen.filter { it.kind == JobEventKind.PROGRESS }.map { it.progress.bytesTransferred }
         assertTrue(progress.isNotEmpty() && progress == progress.sorted(), "$progress")
         assertEquals(Completion.ALL, job.complete())
@@ -91,7 +156,7 @@ class ApiTests(private val origin: Origin) {
         assertEquals(JobEventKind.ERROR, last.kind)
         assertEquals(JobState.ERROR, last.state)
         assertEquals("HTTP", last.errorKind)
-        assertEquals(404.toUShort(), last.errorStatus)
+        assertEquals(404, last.errorStatus)
         assertEquals("HTTP_404", last.errorSymbol)
         bad.cancel()
         // Cancelling the collector releases the stream at once.
@@ -121,11 +186,13 @@ class ApiTests(private val origin: Origin) {
                 val one = runBlocking { m.download(origin.url("kt-dl-c", "size=10"), "$dir/c.bin") }
                 assertEquals("$dir/c.bin", one)
                 // A 404: the typed error, its job cancelled.
-                val e = assertFailsWith<BgCopyException> {
+                val e = assertFailsWith<BgCopyException.Http> {
                     runBlocking { m.download(origin.url("kt-dl-gone", "status=404"), "$dir/gone.bin") }
                 }
                 assertEquals("HTTP", e.kind())
-                assertEquals(404.toUShort(), e.httpStatus())
+                assertEquals(404, e.status)
+                assertEquals(404, e.httpStatus())
+                assertTrue(e.message!!.startsWith("HTTP_404 (0x80190194): "), e.message)
                 assertEquals("HTTP_404", e.symbol())
                 assertEquals(emptyList(), m.enumJobs().map { it.getId() })
                 // Cancelling the coroutine cancels the job.
@@ -149,7 +216,7 @@ class ApiTests(private val origin: Origin) {
         expectError("INVALID_ARG") { job.setClientCertificate(origin.clientKey, origin.clientKey) }
         job.setClientCertificate(origin.clientCert, origin.clientKey)
         job.resume()
-        assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
+        assertEquals(JobState.TRANSFERRED, job.wait(30_000))
         job.complete()
         assertEquals(2000L, File("$dir/m.bin").length())
         val bare = m.createJob("nocert", JobType.DOWNLOAD)
@@ -157,7 +224,7 @@ class ApiTests(private val origin: Origin) {
         bare.setClientCertificate(origin.clientCert, origin.clientKey)
         bare.removeClientCertificate()
         bare.resume()
-        assertEquals(JobState.ERROR, bare.wait(30_000u))
+        assertEquals(JobState.ERROR, bare.wait(30_000))
         assertEquals("SECURE_FAILURE", bare.getError().getError().symbol)
         bare.cancel()
     }
@@ -170,11 +237,11 @@ class ApiTests(private val origin: Origin) {
         job.setProxySettings(ProxyUsage.OVERRIDE, url, "")
         assertEquals(ProxySettings(ProxyUsage.OVERRIDE, url, ""), job.getProxySettings())
         job.resume()
-        assertEquals(JobState.ERROR, job.wait(30_000u))
+        assertEquals(JobState.ERROR, job.wait(30_000))
         assertEquals("HTTP_407", job.getError().getError().symbol)
         job.setCredentials(AuthTarget.PROXY, AuthScheme.BASIC, "ku", "kpw")
         job.resume()
-        assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
+        assertEquals(JobState.TRANSFERRED, job.wait(30_000))
         job.complete()
         assertEquals(3000L, File("$dir/p.bin").length())
         assertEquals(1L, origin.proxyLog(id)["established"])
@@ -192,7 +259,7 @@ class ApiTests(private val origin: Origin) {
         expectError("INVALID_ARG") { job.setCredentials(AuthTarget.SERVER, AuthScheme.BASIC, "a:b", "pw") }
         job.setCredentials(AuthTarget.SERVER, AuthScheme.BEARER, "", "kt.tok")
         job.resume()
-        assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
+        assertEquals(JobState.TRANSFERRED, job.wait(30_000))
         job.complete()
         assertEquals(600L, File("$dir/a.bin").length())
 
@@ -201,25 +268,25 @@ class ApiTests(private val origin: Origin) {
         again.setCredentials(AuthTarget.SERVER, AuthScheme.BEARER, "", "kt.tok")
         again.removeCredentials(AuthTarget.SERVER, AuthScheme.BEARER)
         again.resume()
-        assertEquals(JobState.ERROR, again.wait(30_000u))
+        assertEquals(JobState.ERROR, again.wait(30_000))
         assertEquals("HTTP_401", again.getError().getError().symbol)
         val f = again.enumFiles()[0]
         expectError("INVALID_ARG") { f.setRemoteName("ftp://nowhere/x") }
         f.setRemoteName(origin.url("kt-old/x", "size=600"))
         val base = origin.url("", "").substringBefore("/f/")
-        assertEquals(1u, again.replaceRemotePrefix("$base/f/kt-old/", "$base/f/kt-new/"))
+        assertEquals(1, again.replaceRemotePrefix("$base/f/kt-old/", "$base/f/kt-new/"))
         assertEquals(origin.url("kt-new/x", "size=600"), f.getRemoteName())
         again.resume()
-        assertEquals(JobState.TRANSFERRED, again.wait(30_000u))
+        assertEquals(JobState.TRANSFERRED, again.wait(30_000))
         again.complete()
 
         val slow = m.createJob("slow", JobType.DOWNLOAD)
         slow.addFile(origin.url("kt-slow", "size=20000000&rate=1000000"), "$dir/s.bin")
-        assertEquals(0u, slow.getMaximumDownloadTime())
-        slow.setMaximumDownloadTime(1u)
-        assertEquals(1u, slow.getMaximumDownloadTime())
+        assertEquals(0, slow.getMaximumDownloadTime())
+        slow.setMaximumDownloadTime(1)
+        assertEquals(1, slow.getMaximumDownloadTime())
         slow.resume()
-        assertEquals(JobState.ERROR, slow.wait(30_000u))
+        assertEquals(JobState.ERROR, slow.wait(30_000))
         assertEquals("MAXDOWNLOAD_TIMEOUT", slow.getError().getError().symbol)
         slow.cancel()
     }
@@ -235,13 +302,13 @@ class ApiTests(private val origin: Origin) {
         expectError("INVALID_ARG") { job.setCustomHeaders(listOf("Host: elsewhere")) }
         job.makeCustomHeadersWriteOnly()
         expectError("ACCESS_DENIED") { job.getCustomHeaders() }
-        assertEquals(0u, job.getSecurityFlags())
-        expectError("NOT_IMPLEMENTED") { job.setSecurityFlags(0x0008u) }
-        expectError("INVALID_ARG") { job.setSecurityFlags(0x0300u) }
+        assertEquals(0, job.getSecurityFlags())
+        expectError("NOT_IMPLEMENTED") { job.setSecurityFlags(0x0008) }
+        expectError("INVALID_ARG") { job.setSecurityFlags(0x0300) }
         job.setSecurityFlags(SecurityFlag.REDIRECT_ALLOW_REPORT.value)
-        assertEquals(0x0100u, job.getSecurityFlags())
+        assertEquals(0x0100, job.getSecurityFlags())
         job.resume()
-        assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
+        assertEquals(JobState.TRANSFERRED, job.wait(30_000))
         val f = job.enumFiles()[0]
         assertEquals(origin.url("kt-rq-h", "size=700"), f.getRemoteName())
         assertEquals(origin.url("kt-rq-h", "size=700"), f.getFinalUrl())
@@ -259,7 +326,7 @@ class ApiTests(private val origin: Origin) {
         val engine = ProcessBuilder(cli, "--state-dir", state, "run", "--quiet")
             .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
         try {
-            CopyManager.open(state, ManagerOptions(startTransfers = false, notifyIntervalMs = 50u)).use { m ->
+            CopyManager.open(state, ManagerOptions(startTransfers = false, notifyIntervalMs = 50)).use { m ->
                 val kinds = Collections.synchronizedList(mutableListOf<String>())
                 val handler = object : CopyCallbackAdapter() {
                     override fun jobTransferred(job: CopyJob) = job.use { kinds.add("transferred"); Unit }
@@ -305,18 +372,18 @@ class ApiTests(private val origin: Origin) {
                 assertEquals(40000L, File(dir, "a.bin").length())
                 bad.cancel()
 
-                val events = m.eventsSince(0uL, 10000u)
+                val events = m.eventsSince(0, 10000)
                 assertTrue(events.zipWithNext().all { (a, b) -> a.seq < b.seq })
                 val mine = events.filter { it.jobId == job.getId() }.map { it.kind to it.state }
                 assertEquals(EventKind.STATE_CHANGED to JobState.SUSPENDED, mine.first())
                 assertEquals(EventKind.STATE_CHANGED to JobState.ACKNOWLEDGED, mine.last())
                 val err = events.first { it.kind == EventKind.ERROR }
                 assertEquals(bad.getId(), err.jobId)
-                assertEquals(0x80190194u, err.errorCode)
+                assertEquals(0x80190194, err.errorCode)
                 assertEquals(ErrorContext.REMOTE_FILE, err.errorContext)
-                assertEquals(0u, err.fileIndex)
-                assertEquals(events.drop(1), m.eventsSince(events.first().seq, 10000u))
-                expectError("INVALID_ARG") { m.eventsSince(0uL, 0u) }
+                assertEquals(0, err.fileIndex)
+                assertEquals(events.drop(1), m.eventsSince(events.first().seq, 10000))
+                expectError("INVALID_ARG") { m.eventsSince(0, 0) }
                 job.close()
                 bad.close()
             }
@@ -328,26 +395,26 @@ class ApiTests(private val origin: Origin) {
     }
 
     fun valuesMatchSpec() {
-        assertEquals((0u..8u).toList(), JobState.entries.map { it.value })
+        assertEquals((0..8).toList(), JobState.entries.map { it.value })
         assertEquals(listOf("QUEUED", "CONNECTING", "TRANSFERRING", "SUSPENDED", "ERROR", "TRANSIENT_ERROR",
             "TRANSFERRED", "ACKNOWLEDGED", "CANCELLED"), JobState.entries.map { it.name })
         assertEquals(listOf("FOREGROUND", "HIGH", "NORMAL", "LOW"), Priority.entries.map { it.name })
-        assertEquals(listOf(0u, 1u, 2u, 3u), Priority.entries.map { it.value })
-        assertEquals(listOf(0u, 1u, 2u), JobType.entries.map { it.value })
-        assertEquals(7u, ErrorContext.REMOTE_APPLICATION.value)
-        assertEquals(listOf(0x01u, 0x02u, 0x04u, 0x08u, 0x10u), NotifyFlag.entries.map { it.value })
-        assertEquals(0u, Completion.ALL.value)
-        assertEquals(0x00200017u, Completion.PARTIAL.value)
-        assertEquals("INVALID_STATE", codeSymbol(0x80200002u))
-        assertEquals("HTTP_404", codeSymbol(0x80190194u))
+        assertEquals(listOf(0, 1, 2, 3), Priority.entries.map { it.value })
+        assertEquals(listOf(0, 1, 2), JobType.entries.map { it.value })
+        assertEquals(7, ErrorContext.REMOTE_APPLICATION.value)
+        assertEquals(listOf(0x01, 0x02, 0x04, 0x08, 0x10), NotifyFlag.entries.map { it.value })
+        assertEquals(0, Completion.ALL.value)
+        assertEquals(0x00200017, Completion.PARTIAL.value)
+        assertEquals("INVALID_STATE", codeSymbol(0x80200002))
+        assertEquals("HTTP_404", codeSymbol(0x80190194))
         // The library's version is the workspace's (test.sh passes it).
         assertEquals(System.getProperty("bgcopy.expectedVersion"), bgcopyVersion())
-        assertEquals("INVALID_ARG", codeSymbol(0x80070057u))
-        assertEquals("PARTIAL_COMPLETE", codeSymbol(0x00200017u))
+        assertEquals("INVALID_ARG", codeSymbol(0x80070057))
+        assertEquals("PARTIAL_COMPLETE", codeSymbol(0x00200017))
         assertTrue(defaultStateDir().isNotEmpty())
     }
 
-    fun callbacksOnLibraryThreads() = withManager("cb", ManagerOptions(notifyIntervalMs = 50u)) { m, dir ->
+    fun callbacksOnLibraryThreads() = withManager("cb", ManagerOptions(notifyIntervalMs = 50)) { m, dir ->
         val testThread = Thread.currentThread().name
         val threads = Collections.synchronizedSet(mutableSetOf<String>())
         val kinds = Collections.synchronizedList(mutableListOf<String>())
@@ -356,7 +423,7 @@ class ApiTests(private val origin: Origin) {
         val job = m.createJob("callbacks", JobType.DOWNLOAD)
         job.addFile(origin.url("kt-cb-a", "size=300000&rate=2000000"), "$dir/a.bin")
         job.addFile(origin.url("kt-cb-b", "size=1000"), "$dir/b.bin")
-        job.setNotifyFlags(NotifyFlag.entries.filter { it != NotifyFlag.DISABLE }.fold(0u) { a, f -> a or f.value })
+        job.setNotifyFlags(NotifyFlag.entries.filter { it != NotifyFlag.DISABLE }.fold(0) { a, f -> a or f.value })
         job.setNotifyInterface(object : CopyCallbackAdapter() {
             override fun jobModification(job: CopyJob) = job.use {
                 threads.add(Thread.currentThread().name)
@@ -368,7 +435,7 @@ class ApiTests(private val origin: Origin) {
             override fun fileTransferred(job: CopyJob, file: CopyFile) = job.use {
                 threads.add(Thread.currentThread().name)
                 kinds.add("file:" + File(file.getLocalName()).name)
-                assertTrue(file.getProgress().bytesTransferred > 0u)
+                assertTrue(file.getProgress().bytesTransferred > 0)
             }
 
             override fun jobTransferred(job: CopyJob) = job.use {
@@ -397,12 +464,12 @@ class ApiTests(private val origin: Origin) {
         val job = m.createJob("async", JobType.DOWNLOAD)
         job.addFile(origin.url("kt-async", "size=600000&rate=600000"), "$dir/a.bin")
         // Warm up (class loading, JNA's callback stubs) so that it doesn't count below.
-        runBlocking { assertEquals(JobState.SUSPENDED, job.waitAsync(0u)) }
+        runBlocking { assertEquals(JobState.SUSPENDED, job.waitAsync(0)) }
         job.resume()
         runBlocking {
             // One thread runs both coroutines: the ticker proves waitAsync suspends.
             val ticks = AtomicInteger()
-            val waiting = async { job.waitAsync(30_000u) }
+            val waiting = async { job.waitAsync(30_000) }
             val ticker = async {
                 while (!waiting.isCompleted) {
                     ticks.incrementAndGet()
@@ -420,7 +487,7 @@ class ApiTests(private val origin: Origin) {
         slow.resume()
         runBlocking(Dispatchers.Default) {
             val t0 = System.nanoTime()
-            val state = slow.waitAsync(300u)
+            val state = slow.waitAsync(300)
             assertTrue(state == JobState.QUEUED || state == JobState.CONNECTING || state == JobState.TRANSFERRING, "$state")
             assertNull(withTimeoutOrNull(300) { slow.waitAsync(null) })
             assertTrue(System.nanoTime() - t0 < 5_000_000_000L)
@@ -443,7 +510,7 @@ class ApiTests(private val origin: Origin) {
         expectError("INVALID_ARG") { job.setDisplayName("nul\u0000inside") }
         expectError("STRING_TOO_LONG") { job.setDisplayName("x".repeat(257)) }
         expectError("STRING_TOO_LONG") { job.setDescription("x".repeat(1025)) }
-        expectError("INVALID_ARG") { job.setNotifyFlags(0x40u) }
+        expectError("INVALID_ARG") { job.setNotifyFlags(0x40) }
         expectError("EMPTY") { job.resume() }
         expectError("ERROR_INFORMATION_UNAVAILABLE") { job.getError() }
         expectError("NOT_IMPLEMENTED") { m.createJob("up", JobType.UPLOAD) }
@@ -458,7 +525,7 @@ class ApiTests(private val origin: Origin) {
         assertFailsWith<java.nio.charset.CharacterCodingException> { job.setDescription("\uD800") }
         assertEquals("before", job.getDescription())
         expectError("INVALID_ARG") { CopyManager.open("relative/state", null) }
-        expectError("INVALID_ARG") { CopyManager.open("$dir/s2", ManagerOptions(backgroundSlots = 0u)) }
+        expectError("INVALID_ARG") { CopyManager.open("$dir/s2", ManagerOptions(backgroundSlots = 0)) }
         expectError("INVALID_ARG") { CopyManager.open("$dir/s3", ManagerOptions(userAgent = "a\r\nb: c")) }
         // One queue (docs/spec.md §9): a second manager on the directory opens and sees the jobs.
         CopyManager.open(File(dir, "state").path, ManagerOptions(startTransfers = false)).use { other ->
@@ -488,20 +555,20 @@ class ApiTests(private val origin: Origin) {
             }
         })
         job.resume()
-        assertEquals(JobState.ERROR, job.wait(30_000u))
+        assertEquals(JobState.ERROR, job.wait(30_000))
         assertTrue(latch.await(10, TimeUnit.SECONDS))
-        assertEquals(ErrorInfo(ErrorContext.REMOTE_FILE, 0x80190194u, "HTTP_404"), seen.get())
+        assertEquals(ErrorInfo(ErrorContext.REMOTE_FILE, 0x80190194, "HTTP_404"), seen.get())
         job.getError().use { e ->
-            assertEquals(ErrorInfo(ErrorContext.REMOTE_FILE, 0x80190194u, "HTTP_404"), e.getError())
+            assertEquals(ErrorInfo(ErrorContext.REMOTE_FILE, 0x80190194, "HTTP_404"), e.getError())
             assertEquals("http", e.getProtocol())
             e.getFile().use { f ->
-                assertEquals(0u, f.getIndex())
+                assertEquals(0, f.getIndex())
                 assertEquals("$dir/a.bin", f.getLocalName())
             }
             assertTrue(e.getErrorDescription().isNotEmpty())
             assertTrue(e.getErrorContextDescription().isNotEmpty())
         }
-        assertEquals(1u, job.getErrorCount())
+        assertEquals(1, job.getErrorCount())
         job.cancel()
         assertEquals(JobState.CANCELLED, job.wait(null))
     }
@@ -560,19 +627,19 @@ class ApiTests(private val origin: Origin) {
     fun throwingCallbackRedelivered() = withManager("retry") { m, dir ->
         val calls = AtomicInteger()
         val job = m.createJob("retry", JobType.DOWNLOAD)
-        job.setMinimumRetryDelay(1u)
+        job.setMinimumRetryDelay(1)
         job.addFile(origin.url("kt-retry", "size=100"), "$dir/a.bin")
         job.setNotifyInterface(object : CopyCallbackAdapter() {
             override fun jobTransferred(job: CopyJob) {
                 job.close()
                 when (calls.incrementAndGet()) {
-                    1 -> throw BgCopyException.Failed(0x80004005u, "E_FAIL", "refused on purpose")
+                    1 -> throw BgCopyException.Other(0x80004005L, "E_FAIL", "refused on purpose")
                     2 -> throw RuntimeException("refused again")
                 }
             }
         })
         job.resume()
-        assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
+        assertEquals(JobState.TRANSFERRED, job.wait(30_000))
         val end = System.nanoTime() + 15_000_000_000L
         while (calls.get() < 3 && System.nanoTime() < end) Thread.sleep(20)
         Thread.sleep(300)
@@ -604,7 +671,7 @@ class ApiTests(private val origin: Origin) {
         }
         workers.forEach { it.join() }
         assertEquals(emptyList(), errors)
-        assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
+        assertEquals(JobState.TRANSFERRED, job.wait(30_000))
         assertTrue(job.getDescription().startsWith("worker "))
         assertEquals(Completion.ALL, job.complete())
         assertEquals(2000000L, File(dir, "a.bin").length())
@@ -630,19 +697,19 @@ class ApiTests(private val origin: Origin) {
         val files = job.enumFiles()
         assertEquals(listOf("$dir/1.bin", "$dir/2.bin"), files.map { it.getLocalName() })
         assertEquals(origin.url("kt-set-2", "size=20&etag=0&lm=0&norange=1"), files[1].getRemoteName())
-        assertEquals(FileProgress(ULong.MAX_VALUE, 0u, false), files[0].getProgress())
-        assertEquals(JobProgress(ULong.MAX_VALUE, 0u, 2u, 0u), job.getProgress())
+        assertEquals(FileProgress(BYTES_UNKNOWN, 0, false), files[0].getProgress())
+        assertEquals(JobProgress(BYTES_UNKNOWN, 0, 2, 0), job.getProgress())
         job.setPriority(Priority.FOREGROUND)
         assertEquals(Priority.FOREGROUND, job.getPriority())
         job.resume()
-        assertEquals(JobState.TRANSFERRED, job.wait(30_000u))
-        assertEquals(JobProgress(30u, 30u, 2u, 2u), job.getProgress())
+        assertEquals(JobState.TRANSFERRED, job.wait(30_000))
+        assertEquals(JobProgress(30, 30, 2, 2), job.getProgress())
         val t1 = job.getTimes()
         assertNotNull(t1.transferCompletionTime)
         assertTrue(t1.modificationTime >= t0.modificationTime)
         assertEquals(listOf(job.getId()), m.enumJobs().map { j -> j.use { it.getId() } })
         assertEquals(Completion.ALL, job.complete())
-        assertEquals(FileProgress(10u, 10u, true), files[0].getProgress())
+        assertEquals(FileProgress(10, 10, true), files[0].getProgress())
         assertEquals(emptyList(), m.enumJobs())
         files.forEach { it.close() }
         job.close()

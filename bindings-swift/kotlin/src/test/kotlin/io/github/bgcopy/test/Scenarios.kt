@@ -31,7 +31,7 @@ class Recorder(failFirst: Int, private val completeInCallback: Boolean) : CopyCa
         hit("transferred")
         if (completeInCallback) {
             val out = try {
-                codeSymbol(job.complete().value)
+                codeSymbol(job.complete().value.toLong())
             } catch (e: BgCopyException) {
                 e.symbol()
             }
@@ -108,17 +108,17 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
     private fun options(m: Map<String, Any?>): ManagerOptions {
         fun l(k: String) = (m[k] as Long?)
         return ManagerOptions(
-            backgroundSlots = l("background_slots")?.toUInt(),
-            connectionsPerJob = l("connections_per_job")?.toUInt(),
-            maxConnectionsPerFile = l("max_connections_per_file")?.toUInt(),
-            connectionsPerHost = l("connections_per_host")?.toUInt(),
-            readTimeoutMs = l("read_timeout_ms")?.toULong(),
-            notifyIntervalMs = l("notify_interval_ms")?.toULong(),
-            timeSliceMs = l("time_slice_ms")?.toULong(),
-            checkpointIntervalMs = l("checkpoint_interval_ms")?.toULong(),
-            checkpointBytes = l("checkpoint_bytes")?.toULong(),
-            maxRedirects = l("max_redirects")?.toUInt(),
-            backgroundBandwidthLimit = l("background_bandwidth_limit")?.toULong(),
+            backgroundSlots = l("background_slots")?.toInt(),
+            connectionsPerJob = l("connections_per_job")?.toInt(),
+            maxConnectionsPerFile = l("max_connections_per_file")?.toInt(),
+            connectionsPerHost = l("connections_per_host")?.toInt(),
+            readTimeoutMs = l("read_timeout_ms"),
+            notifyIntervalMs = l("notify_interval_ms"),
+            timeSliceMs = l("time_slice_ms"),
+            checkpointIntervalMs = l("checkpoint_interval_ms"),
+            checkpointBytes = l("checkpoint_bytes"),
+            maxRedirects = l("max_redirects")?.toInt(),
+            backgroundBandwidthLimit = l("background_bandwidth_limit"),
             tlsRootCerts = if (m["trust_origin_cert"] == true) listOf(origin.cert) else null,
         )
     }
@@ -386,7 +386,7 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
         }
         "set_background_bandwidth_limit" -> {
             val n = args.firstOrNull() as Long? ?: fail("$method takes [bytes_per_second]")
-            manager().setBackgroundBandwidthLimit(n.toULong()).let { null }
+            manager().setBackgroundBandwidthLimit(n).let { null }
         }
         "get_background_bandwidth_limit" -> manager().getBackgroundBandwidthLimit().toLong()
         "reopen" -> {
@@ -407,7 +407,7 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
         else -> fail("unknown manager method $method")
     }
 
-    private fun bytes(n: ULong): Any = if (n == ULong.MAX_VALUE) "UNKNOWN" else n.toLong()
+    private fun bytes(n: Long): Any = if (n == BYTES_UNKNOWN) "UNKNOWN" else n
 
     private fun long(v: Any?): String = when (v) {
         is Map<*, *> -> (v["repeat"] as String? ?: "x").repeat((v["count"] as Long? ?: 0L).toInt())
@@ -416,12 +416,10 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
 
     private fun call(job: CopyJob, method: String, args: List<Any?>, step: Map<String, Any?>): Any? {
         fun s(i: Int) = args.getOrNull(i) as String? ?: ""
-        fun n(i: Int) = (args.getOrNull(i) as Long? ?: fail("$method: argument $i must be a u32")).also {
-            if (it < 0 || it > UInt.MAX_VALUE.toLong()) fail("$method: argument $i must be a u32")
-        }.toUInt()
-        fun n64(i: Int) = (args.getOrNull(i) as Long? ?: fail("$method: argument $i must be a u64")).also {
-            if (it < 0) fail("$method: argument $i must be a u64")
-        }.toULong()
+        fun n(i: Int) = (args.getOrNull(i) as Long? ?: fail("$method: argument $i must be a number")).also {
+            if (it < Int.MIN_VALUE || it > Int.MAX_VALUE) fail("$method: argument $i must be an Int")
+        }.toInt()
+        fun n64(i: Int) = args.getOrNull(i) as Long? ?: fail("$method: argument $i must be a number")
         return when (method) {
             "add_file" -> job.addFile(s(0), s(1)).let { null }
             "add_file_set" -> {
@@ -444,7 +442,7 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
             "suspend" -> job.suspend().let { null }
             "resume" -> job.resume().let { null }
             "cancel" -> job.cancel().let { null }
-            "complete" -> codeSymbol(job.complete().value)
+            "complete" -> codeSymbol(job.complete().value.toLong())
             "get_id" -> job.getId()
             "get_type" -> job.getType().name
             "get_state" -> job.getState().name
@@ -544,7 +542,7 @@ class ScenarioRun(private val origin: Origin, private val dir: File, spec: Map<S
                     files.forEach { it.close() }
                 }
             }
-            "wait" -> job.wait((args.firstOrNull() as Long? ?: 30_000L).toULong()).name
+            "wait" -> job.wait(args.firstOrNull() as Long? ?: 30_000L).name
             else -> fail("unknown job method $method")
         }
     }
