@@ -97,6 +97,8 @@ export interface CopyJob {
   priority: Priority
   /** `getNotifyFlags()` / `setNotifyFlags()`. */
   notifyFlags: number
+  /** `getNotifyInterface()` / `setNotifyInterface()`. */
+  notifyInterface: CopyCallback | null
   /** `getSecurityFlags()` / `setSecurityFlags()`. */
   securityFlags: number
   /** `getCustomHeaders()` / `setCustomHeaders()`. */
@@ -143,8 +145,8 @@ export interface CopyFile {
   readonly progress: FileProgress
   /** `getFinalUrl()`. */
   readonly finalUrl: string | null
-  /** `getValidationState()`. */
-  readonly validationState: boolean
+  /** `getValidationState()` / `setValidationState()`. */
+  validationState: boolean
 }
 export interface CopyManager {
   /** `getBackgroundBandwidthLimit()` / `setBackgroundBandwidthLimit()`, bytes per second. */

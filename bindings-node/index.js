@@ -93,6 +93,11 @@ class BgCopyError extends Error {
 function kindClass(name, kind) {
   const cls = {
     [name]: class extends BgCopyError {
+      // `new HttpError(message)` is an error of its kind (instanceof holds).
+      constructor(message, fields = {}) {
+        super(message, { kind, ...fields })
+      }
+
       static [Symbol.hasInstance](e) {
         return isBgCopyError(e) && e.kind === kind
       }
@@ -170,8 +175,10 @@ binding.CopyJob.prototype.wait = function wait(timeoutMs, options) {
   }
   const signal = options?.signal
   if (signal == null) return nativeWait.call(this, timeoutMs)
-  if (signal.aborted) return Promise.reject(signal.reason)
   const cancel = new binding._WaitCancel()
+  // Already aborted: the addon still checks `timeoutMs` (a bad one throws now), then
+  // ends the wait at once.
+  if (signal.aborted) cancel.cancel()
   const abort = () => cancel.cancel()
   signal.addEventListener('abort', abort, { once: true })
   let promise
@@ -188,7 +195,9 @@ binding.CopyJob.prototype.wait = function wait(timeoutMs, options) {
     },
     (e) => {
       signal.removeEventListener('abort', abort)
-      throw signal.aborted ? signal.reason : e
+      // Only the wait the token ended rejects with the signal's reason; a real error
+      // (a closed manager, …) stays itself.
+      throw e?.code === 'Cancelled' ? signal.reason : e
     },
   )
 }
@@ -271,10 +280,20 @@ function defineProps(cls, readOnly, readWrite, seconds = []) {
 defineProps(
   binding.CopyJob,
   ['id', 'type', 'state', 'progress', 'times', 'errorCount'],
-  ['displayName', 'description', 'priority', 'notifyFlags', 'securityFlags', 'customHeaders', 'maxConnectionsPerFile', 'bandwidthLimit'],
+  [
+    'displayName',
+    'description',
+    'priority',
+    'notifyFlags',
+    'notifyInterface',
+    'securityFlags',
+    'customHeaders',
+    'maxConnectionsPerFile',
+    'bandwidthLimit',
+  ],
   ['noProgressTimeout', 'minimumRetryDelay', 'maximumDownloadTime'],
 )
-defineProps(binding.CopyFile, ['localName', 'temporaryName', 'progress', 'finalUrl', 'validationState'], ['remoteName'])
+defineProps(binding.CopyFile, ['localName', 'temporaryName', 'progress', 'finalUrl'], ['remoteName', 'validationState'])
 defineProps(binding.CopyManager, [], ['backgroundBandwidthLimit'])
 
 // `using manager = CopyManager.open(...)` / `await using` close it at the end of the
@@ -292,9 +311,10 @@ if (typeof Symbol.asyncDispose === 'symbol') {
 
 // util.inspect / console.log show what a handle is, not an empty object.
 const inspectSymbol = Symbol.for('nodejs.util.inspect.custom')
-function describe(name, fields, options, inspect) {
-  if (options.depth < 0) return `[${name}]`
-  return `${name} ${inspect(fields, { ...options, depth: options.depth - 1 })}`
+function describe(name, fields, depth, options, inspect) {
+  // `depth` is what is left of the caller's depth (null: no limit).
+  if (depth != null && depth < 0) return `[${name}]`
+  return `${name} ${inspect(fields, { ...options, depth: depth == null ? null : depth })}`
 }
 function tryGet(fn) {
   try {
@@ -312,6 +332,7 @@ binding.CopyJob.prototype[inspectSymbol] = function inspectJob(depth, options, i
       state: tryGet(() => binding.JobState[this.getState()]),
       priority: tryGet(() => binding.Priority[this.getPriority()]),
     },
+    depth,
     options,
     inspect,
   )
@@ -320,12 +341,13 @@ binding.CopyFile.prototype[inspectSymbol] = function inspectFile(depth, options,
   return describe(
     'CopyFile',
     { remoteName: tryGet(() => this.getRemoteName()), localName: tryGet(() => this.getLocalName()) },
+    depth,
     options,
     inspect,
   )
 }
 binding.CopyManager.prototype[inspectSymbol] = function inspectManager(depth, options, inspect) {
-  return describe('CopyManager', { stateDir: tryGet(() => this.stateDir) }, options, inspect)
+  return describe('CopyManager', { stateDir: tryGet(() => this.stateDir) }, depth, options, inspect)
 }
 
 module.exports = binding

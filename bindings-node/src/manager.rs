@@ -92,6 +92,12 @@ impl CopyManager {
             Some(v) if v.get_type()? == ValueType::Object => {
                 let obj = args::object(env, v, "options")?;
                 for key in Object::keys(&obj)? {
+                    if !["type", "files", "priority", "description"].contains(&key.as_str()) {
+                        return Err(crate::error::invalid_arg(
+                            env,
+                            format!("unknown createJob option {key:?}"),
+                        ));
+                    }
                     let val: Unknown = obj.get_named_property(&key)?;
                     if args::is_nullish(&val) {
                         continue;

@@ -77,5 +77,9 @@ it('thrown errors are BgCopyError of their kind', () => {
   assert.ok(mine instanceof HttpError)
   assert.equal(mine.status, 503)
   assert.ok(!({ hresult: 1, kind: 'HTTP' } instanceof BgCopyError), 'not an Error')
+  // A kind's own class makes an error of that kind.
+  const net = new NetworkError('NAME_NOT_RESOLVED (0x80072ee7): no such host', { code: 'NAME_NOT_RESOLVED', hresult: 0x80072ee7 })
+  assert.ok(net instanceof NetworkError && net instanceof BgCopyError && !(net instanceof HttpError))
+  assert.equal(net.kind, 'NETWORK')
   cleanup()
 })

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { inspect } from 'node:util'
+import { execFile } from 'node:child_process'
+import { inspect, promisify } from 'node:util'
 import {
   BgCopyError,
   CopyManager,
@@ -16,7 +17,7 @@ import {
   Priority,
   download,
 } from '../index.mjs'
-import { firstDifference, startOrigin, tempDir } from './helpers.mjs'
+import { firstDifference, here, startOrigin, tempDir } from './helpers.mjs'
 
 let origin
 let tmp
@@ -163,6 +164,7 @@ describe('the JS shape of the canonical API', () => {
     )
     assert.throws(() => m.createJob('long', { description: 'x'.repeat(1025) }), (e) => e.code === 'STRING_TOO_LONG')
     assert.throws(() => m.createJob('typo', { priorty: Priority.Low }), (e) => e.code === 'INVALID_ARG')
+    assert.throws(() => m.createJob('typo', { priorty: undefined }), (e) => e.code === 'INVALID_ARG')
     assert.equal(m.enumJobs().length, before)
     // The job type still goes second on its own.
     assert.equal(m.createJob('typed', JobType.Download).type, JobType.Download)
@@ -205,6 +207,8 @@ describe('the JS shape of the canonical API', () => {
     assert.match(text, /^CopyJob \{/)
     assert.ok(text.includes(job.id) && text.includes("'shown'") && text.includes("'Suspended'"), text)
     assert.match(inspect(m), /^CopyManager \{ stateDir: '.*inspect-state' \}$/)
+    assert.match(inspect(job, { depth: null }), /^CopyJob \{/)
+    assert.equal(inspect({ a: { b: job } }, { depth: 1 }), '{ a: { b: [CopyJob] } }')
     job.addFile(`${origin.http}/f/inspect?size=1`, join(tmp.dir, 'inspect.bin'))
     assert.match(inspect(job.enumFiles()[0], { breakLength: Infinity }), /^CopyFile \{ remoteName: '.*inspect\?size=1', localName: '.*inspect\.bin' \}$/)
     job.cancel()
@@ -225,6 +229,8 @@ describe('the JS shape of the canonical API', () => {
     const aborted = AbortSignal.abort(new Error('stop now'))
     await assert.rejects(job.wait(1000, { signal: aborted }), /stop now/)
     assert.throws(() => job.wait(1000, 'no'), (e) => e instanceof InvalidArgumentError)
+    // A bad timeout throws at once, aborted signal or not.
+    assert.throws(() => job.wait(-1, { signal: aborted }), (e) => e instanceof InvalidArgumentError)
     // Without an abort it waits as before.
     const c = new AbortController()
     const running = await job.wait(50, { signal: c.signal })
@@ -232,5 +238,18 @@ describe('the JS shape of the canonical API', () => {
     job.cancel()
     assert.equal(await job.wait(5000, { signal: c.signal }), JobState.Cancelled)
     m.close()
+  })
+})
+
+describe('streams release what they hold', () => {
+  it('every native stream is freed after break or abort, and the process exits by itself', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--expose-gc', join(here, 'fixtures', 'streams-gc.mjs'), origin.http, tmp.dir],
+      { timeout: 60000 },
+    )
+    const { made, freed } = JSON.parse(stdout.trim().split('\n').at(-1))
+    assert.equal(made, 50)
+    assert.equal(freed, 50)
   })
 })

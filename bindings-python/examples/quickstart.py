@@ -32,7 +32,7 @@ def main() -> int:
         state = job.wait(timeout=3600)  # releases the GIL; or: await job.wait_async()
         if state is bgcopy.JobState.TRANSFERRED:
             job.complete()  # the files appear now, atomically
-            print("done:", [f.local_name for f in job.enum_files()])
+            print("done:", ", ".join(str(f.local_name) for f in job.enum_files()))
             return 0
         if state is bgcopy.JobState.ERROR:
             error = job.get_error()

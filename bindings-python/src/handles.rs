@@ -758,7 +758,7 @@ pub fn bench_get_progress(py: Python<'_>, job: &PyCopyJob, n: usize) -> PyResult
 
 /// One file of a job (IBackgroundCopyFile): ``get_remote_name()``,
 /// ``get_local_name()``, ``get_progress()`` and the matching properties.
-#[pyclass(frozen, module = "bgcopy", name = "CopyFile")]
+#[pyclass(frozen, weakref, module = "bgcopy", name = "CopyFile")]
 pub struct PyCopyFile {
     file: bgcopy::CopyFile,
     /// Keeps the manager open while the file handle lives.
@@ -902,7 +902,7 @@ impl PyCopyFile {
 /// taken by ``CopyJob.get_error()`` or passed to ``job_error``. Besides the contract
 /// methods: ``context``, ``code``, ``symbol``, ``description``, ``protocol`` and
 /// ``file`` properties, and ``to_exception()``.
-#[pyclass(frozen, module = "bgcopy", name = "CopyError")]
+#[pyclass(frozen, weakref, module = "bgcopy", name = "CopyError")]
 pub struct PyCopyError {
     err: bgcopy::CopyError,
     owner: Arc<Owner>,

@@ -92,7 +92,7 @@ impl PyJobEvent {
 /// A job's events (``job.watch()``): iterate it (``for ev in job.watch()``); it ends
 /// after the first state ``wait()`` returns on. ``close()`` (or leaving a ``with``
 /// block, or dropping it) releases it.
-#[pyclass(module = "bgcopy", name = "JobEvents")]
+#[pyclass(weakref, module = "bgcopy", name = "JobEvents")]
 pub struct PyJobEvents {
     stream: Arc<Mutex<Option<bgcopy::JobEvents>>>,
     _owner: Arc<Owner>,

@@ -7,6 +7,8 @@ import asyncio
 import gc
 import pickle
 import threading
+import tracemalloc
+import weakref
 import time
 from pathlib import Path
 from typing import Iterator, List
@@ -181,6 +183,29 @@ def test_download_async_and_its_cancellation(origin: Origin, tmp_path: Path) -> 
     assert not any(p.name.startswith(".slow") for p in tmp_path.iterdir())
 
 
+def test_download_async_progress_that_raises_cancels_the_job(origin: Origin,
+                                                              tmp_path: Path) -> None:
+    state = tmp_path / "state"
+
+    def progress(ev: bgcopy.JobEvent) -> None:
+        raise KeyError("stop here")
+
+    async def main() -> None:
+        before = threading.active_count()
+        with pytest.raises(KeyError, match="stop here"):
+            await bgcopy.download_async(origin.url("da-raise", "size=5000000&rate=100000"),
+                                        tmp_path / "raise", state_dir=state, progress=progress)
+        # Its thread is gone, and the loop's executor was never used.
+        deadline = time.monotonic() + 5
+        while threading.active_count() > before and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert threading.active_count() <= before
+
+    asyncio.run(main())
+    with bgcopy.CopyManager.open(state) as m:
+        assert m.enum_jobs() == []
+
+
 def test_exceptions_by_kind() -> None:
     c = bgcopy.codes
     assert bgcopy.BgCopyError("x", c.TIMEOUT).kind == "NETWORK"
@@ -222,3 +247,41 @@ def test_create_job_sets_the_job_up_in_one_call(manager: bgcopy.CopyManager,
     # The keywords are keywords only; the second positional stays the job type.
     with pytest.raises(TypeError):
         manager.create_job("pos", bgcopy.JobType.DOWNLOAD, [])  # type: ignore[misc]
+
+
+def test_abandoned_streams_release_their_objects_and_memory(manager: bgcopy.CopyManager,
+                                                            origin: Origin, tmp_path: Path) -> None:
+    """A stream left after its first event (break, or simply dropped) is freed: no
+    object stays alive and memory does not grow with the number of streams opened."""
+    job = manager.create_job("leaks", files=[(origin.url("lk", "size=5000000&rate=100000"),
+                                              tmp_path / "lk")])
+    job.resume()
+
+    def open_and_leave() -> "weakref.ref[bgcopy.JobEvents]":
+        events = job.watch()
+        assert next(events).kind is bgcopy.JobEventKind.STATE_CHANGED
+        return weakref.ref(events)
+
+    async def async_break() -> None:
+        async for _ev in job.events():
+            break
+
+    for _ in range(20):  # warm up caches and the allocator
+        open_and_leave()
+        asyncio.run(async_break())
+    gc.collect()
+    threads = _threads()
+    tracemalloc.start()
+    try:
+        refs = [open_and_leave() for _ in range(200)]
+        for _ in range(50):
+            asyncio.run(async_break())
+        gc.collect()
+        assert all(r() is None for r in refs)
+        current, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # 250 streams: a leak of even one small object each would pass 64 KiB.
+    assert current < 64 * 1024, current
+    assert _threads() <= threads + 1
+    job.cancel()

@@ -28,12 +28,13 @@ uniffi::setup_scaffolding!("bgcopy");
 
 /// The symbolic name of a BITS HRESULT code (`0x80200002` → `"INVALID_STATE"`, `HTTP_404`, …;
 /// `0x…` for a code without a name). The code may be given as its unsigned 32-bit value
-/// or as a signed 32-bit HRESULT (Java's `int`, −2145386494).
+/// or as a signed 32-bit HRESULT (Java's `int`, −2145386494); a number that is neither
+/// comes back as its decimal text.
 #[uniffi::export]
 pub fn code_symbol(code: i64) -> String {
     match u32::try_from(code).or_else(|_| i32::try_from(code).map(|c| c as u32)) {
         Ok(c) => bgcopy::codes::symbol(c),
-        Err(_) => format!("{code:#x}"),
+        Err(_) => code.to_string(),
     }
 }
 

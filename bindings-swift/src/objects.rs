@@ -445,7 +445,9 @@ impl CopyJob {
     }
 
     /// `wait` without blocking the caller: Kotlin `suspend fun`, Swift `async`. The wait
-    /// runs on a helper thread, which notices within 200 ms when the caller is cancelled.
+    /// runs on a helper thread; a cancelled Kotlin coroutine ends it within 200 ms. A
+    /// cancelled Swift task does not (UniFFI's Swift futures have no cancellation hook):
+    /// Swift's `job.wait(timeout:)` waits in slices and stops on cancellation.
     #[uniffi::method(default(timeout_ms = None))]
     pub async fn wait_async(&self, timeout_ms: Option<i64>) -> Result<JobState> {
         let (tx, rx) = crate::oneshot::channel();

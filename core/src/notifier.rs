@@ -42,7 +42,7 @@ impl Notifier {
         let stop = Arc::new(AtomicBool::new(false));
         let (t, s) = (table.clone(), stop.clone());
         let mut cursor = Cursor {
-            seq: table.last_event(),
+            seq: table.last_event()?,
             version: None,
         };
         let thread = std::thread::Builder::new()

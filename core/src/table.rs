@@ -795,9 +795,10 @@ impl JobTable {
         self.lock().store.due_commands(now)
     }
 
-    /// The newest journal entry's number (0 when it cannot be read).
-    pub fn last_event(&self) -> u64 {
-        self.lock().store.last_event().unwrap_or(0)
+    /// The newest journal entry's number (0 when the journal is empty).
+    pub fn last_event(&self) -> Result<u64> {
+        // An error, not 0: a reader starting from 0 would replay the whole journal.
+        self.lock().store.last_event()
     }
 
     /// Look for changes other processes made (also those another thread's refresh saw

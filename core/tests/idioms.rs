@@ -236,6 +236,7 @@ fn create_job_with_sets_everything_or_leaves_no_job() {
 
     // A bad file (a relative path) fails the call with its code and leaves no job.
     let before = m.enum_jobs().unwrap().len();
+    let journal = m.journal_end().unwrap();
     let e = m
         .create_job_with(
             "bad",
@@ -260,5 +261,56 @@ fn create_job_with_sets_everything_or_leaves_no_job() {
         .unwrap_err();
     assert_eq!(e.code(), codes::STRING_TOO_LONG, "{e}");
     assert_eq!(m.enum_jobs().unwrap().len(), before);
+    // Refused before any job was made: the bad file's job (made, then cancelled) is in
+    // the journal, the long description's is not.
+    let bad_job_entries = m.journal_end().unwrap() - journal;
+    let after_long = m.journal_end().unwrap();
+    assert!(bad_job_entries > 0);
+    let e = m
+        .create_job_with(
+            "long again",
+            JobSetup {
+                description: Some("y".repeat(2000)),
+                ..JobSetup::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), codes::STRING_TOO_LONG, "{e}");
+    assert_eq!(m.journal_end().unwrap(), after_long);
     m.close().unwrap();
+}
+
+#[test]
+fn an_error_is_the_last_item_of_the_iterator() {
+    let origin = Origin::start();
+    let d = dir("iter-error");
+    let m = CopyManager::open(Some(&d.join("state"))).unwrap();
+    let job = m.create_job("iter", JobType::Download).unwrap();
+    job.add_file(
+        &origin.url("iter-slow", "size=5000000&rate=100000"),
+        d.join("slow").to_str().unwrap(),
+    )
+    .unwrap();
+    job.resume().unwrap();
+    let mut events = job.events().unwrap();
+    assert_eq!(
+        events.next().unwrap().unwrap().kind,
+        JobEventKind::StateChanged
+    );
+    job.cancel().unwrap();
+    let rest: Vec<_> = events.by_ref().take(100).collect::<Result<_>>().unwrap();
+    assert_eq!(
+        rest.last().map(|e| e.state),
+        Some(JobState::Cancelled),
+        "{rest:?}"
+    );
+    assert!(events.next().is_none());
+    // After close a stream ends at once, and never repeats an error forever.
+    let job = m.create_job("iter 2", JobType::Download).unwrap();
+    let mut events = job.events().unwrap();
+    assert_eq!(events.next().unwrap().unwrap().state, JobState::Suspended);
+    m.close().unwrap();
+    let rest: Vec<_> = events.by_ref().take(100).collect();
+    assert!(rest.len() <= 1, "{rest:?}");
+    assert!(events.next().is_none());
 }

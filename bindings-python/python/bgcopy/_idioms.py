@@ -47,18 +47,51 @@ async def download_async(urls: UrlOrUrls, dest: PathLike, *,
                          priority: Priority = Priority.FOREGROUND,
                          progress: Optional[Callable[[Any], None]] = None,
                          display_name: Optional[str] = None) -> List[Path]:
-    """``download()`` for asyncio: the download runs on a helper thread, ``progress`` is
-    called on the event loop, and cancelling the task cancels the job (the task ends
-    once the job is cancelled)."""
+    """``download()`` for asyncio: the download runs on a thread of its own (not the
+    loop's executor, which it would hold for the whole download), ``progress`` is called
+    on the event loop, and cancelling the task cancels the job (the task ends once the
+    job is cancelled). An exception from ``progress`` cancels the job too, and is raised."""
     loop = asyncio.get_running_loop()
     stop = threading.Event()
+    failed: List[BaseException] = []
     on_event = None
     if progress is not None:
+        report = progress
+
+        def deliver(ev: Any) -> None:
+            if failed:
+                return
+            try:
+                report(ev)
+            except BaseException as e:  # the job is cancelled, the error raised
+                failed.append(e)
+                stop.set()
+
         def on_event(ev: Any) -> None:
-            loop.call_soon_threadsafe(progress, ev)
+            loop.call_soon_threadsafe(deliver, ev)
     call = functools.partial(_bgcopy._download, _urls(urls), dest, state_dir, priority,
                              display_name, on_event, stop.is_set)
-    fut = loop.run_in_executor(None, call)
+    fut: "asyncio.Future[Optional[List[str]]]" = loop.create_future()
+
+    def settle(result: Optional[List[str]], error: Optional[BaseException]) -> None:
+        if fut.done():
+            return
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)
+
+    def run() -> None:
+        try:
+            result, error = call(), None
+        except BaseException as e:
+            result, error = None, e
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    threading.Thread(target=run, name="bgcopy-download", daemon=True).start()
     try:
         paths = await asyncio.shield(fut)
     except asyncio.CancelledError:
@@ -68,6 +101,8 @@ async def download_async(urls: UrlOrUrls, dest: PathLike, *,
         except BaseException:
             pass
         raise
+    if failed:
+        raise failed[0]
     if paths is None:
         raise asyncio.CancelledError()
     return [Path(p) for p in paths]

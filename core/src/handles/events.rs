@@ -4,7 +4,7 @@
 //! starts to the first state `wait()` ends at.
 
 use super::job::CopyJob;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, codes};
 use crate::types::{EventKind, JobProgress, JobState};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
@@ -63,6 +63,8 @@ pub struct JobEvents {
     queue: VecDeque<JobEvent>,
     last_progress: Option<(u64, u32)>,
     last_progress_at: Option<Instant>,
+    /// The job's progress when the stream last looked.
+    progress: JobProgress,
     /// The state the stream last reported.
     state: JobState,
     /// When the job was first seen in a state that ends the stream without its journal
@@ -84,7 +86,7 @@ impl JobEvents {
 
     pub(super) fn new(job: CopyJob) -> Result<JobEvents> {
         // The journal from now on; the first event is the state now.
-        let cursor = job.table.last_event();
+        let cursor = job.table.last_event()?;
         let (state, progress, error) = job
             .table
             .read(job.id, |j| (j.state, j.progress(), j.error.clone()))?;
@@ -96,6 +98,7 @@ impl JobEvents {
             queue,
             last_progress: Some((progress.bytes_transferred, progress.files_transferred)),
             last_progress_at: None,
+            progress,
             state,
             final_seen: None,
             ended: false,
@@ -154,8 +157,16 @@ impl JobEvents {
             self.ended = true;
             return Ok(());
         }
-        let (state, progress, error) =
-            table.read(id, |j| (j.state, j.progress(), j.error.clone()))?;
+        // A job that is gone (made final and dropped by another process) still has
+        // its last entries in the journal: read them before giving up.
+        let (state, progress, error, gone) = match table
+            .read(id, |j| (j.state, j.progress(), j.error.clone()))
+        {
+            Ok((state, progress, error)) => (state, progress, error, None),
+            Err(e) if e.code() == codes::NOT_FOUND => (self.state, self.progress, None, Some(e)),
+            Err(e) => return Err(e),
+        };
+        self.progress = progress;
         loop {
             let batch = table.events_since(self.cursor, 1000)?;
             let full = batch.len() == 1000;
@@ -193,6 +204,14 @@ impl JobEvents {
             if !full {
                 break;
             }
+        }
+        if let Some(e) = gone {
+            // The journal said how it ended, or the error does.
+            return if self.queue.iter().any(|ev| ev.state.ends_wait()) {
+                Ok(())
+            } else {
+                Err(e)
+            };
         }
         let seen = (progress.bytes_transferred, progress.files_transferred);
         let due = self
@@ -249,9 +268,16 @@ fn state_now(
 impl Iterator for JobEvents {
     type Item = Result<JobEvent>;
 
-    /// The next event, waiting as long as it takes; `None` once the stream ended.
+    /// The next event, waiting as long as it takes; `None` once the stream ended. An
+    /// error (the manager closed, the job gone) is the last item: a `for` loop that
+    /// does not stop on it still ends.
     fn next(&mut self) -> Option<Result<JobEvent>> {
-        self.next_event(None).transpose()
+        let r = self.next_event(None).transpose();
+        if matches!(r, Some(Err(_))) {
+            self.ended = true;
+            self.queue.clear();
+        }
+        r
     }
 }
 

@@ -230,8 +230,15 @@ impl CopyManager {
         match applied {
             Ok(()) => Ok(job),
             Err(e) => {
-                // The error says what went wrong; a failing cancel adds nothing to it.
-                let _ = job.cancel();
+                // The step's error is what the caller needs; a cancel that fails too
+                // (the manager closing meanwhile) leaves a SUSPENDED job, said here.
+                if let Err(c) = job.cancel() {
+                    log::warn!(
+                        target: "bgcopy::job",
+                        "job {} was set up only in part ({e}) and could not be cancelled: {c}",
+                        job.get_id()
+                    );
+                }
                 Err(e)
             }
         }
@@ -269,7 +276,7 @@ impl CopyManager {
     /// reader that wants only what happens from now on starts.
     pub fn journal_end(&self) -> Result<u64> {
         self.table.check_fork()?;
-        Ok(self.table.last_event())
+        self.table.last_event()
     }
 
     /// The durable event journal: up to `limit` (1..=10000) entries numbered above

@@ -1829,7 +1829,9 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     
     /**
      * `wait` without blocking the caller: Kotlin `suspend fun`, Swift `async`. The wait
-     * runs on a helper thread, which notices within 200 ms when the caller is cancelled.
+     * runs on a helper thread; a cancelled Kotlin coroutine ends it within 200 ms. A
+     * cancelled Swift task does not (UniFFI's Swift futures have no cancellation hook):
+     * Swift's `job.wait(timeout:)` waits in slices and stops on cancellation.
      */
     func waitAsync(_ timeoutMs: Int64?) async throws  -> JobState
     
@@ -2542,7 +2544,9 @@ open func wait(_ timeoutMs: Int64? = nil)throws  -> JobState  {
     
     /**
      * `wait` without blocking the caller: Kotlin `suspend fun`, Swift `async`. The wait
-     * runs on a helper thread, which notices within 200 ms when the caller is cancelled.
+     * runs on a helper thread; a cancelled Kotlin coroutine ends it within 200 ms. A
+     * cancelled Swift task does not (UniFFI's Swift futures have no cancellation hook):
+     * Swift's `job.wait(timeout:)` waits in slices and stops on cancellation.
      */
 open func waitAsync(_ timeoutMs: Int64? = nil)async throws  -> JobState  {
     return
@@ -6583,7 +6587,8 @@ public func bgcopyVersion() -> String  {
 /**
  * The symbolic name of a BITS HRESULT code (`0x80200002` → `"INVALID_STATE"`, `HTTP_404`, …;
  * `0x…` for a code without a name). The code may be given as its unsigned 32-bit value
- * or as a signed 32-bit HRESULT (Java's `int`, −2145386494).
+ * or as a signed 32-bit HRESULT (Java's `int`, −2145386494); a number that is neither
+ * comes back as its decimal text.
  */
 public func codeSymbol(_ code: Int64) -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
@@ -6622,7 +6627,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_func_bgcopy_version() != 6936) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_func_code_symbol() != 50265) {
+    if (uniffi_bgcopy_uniffi_checksum_func_code_symbol() != 27633) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_func_default_state_dir() != 59459) {
@@ -6853,7 +6858,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_wait() != 63489) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_wait_async() != 14364) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_wait_async() != 35436) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copymanager_start_download() != 21758) {

@@ -1,6 +1,6 @@
 // The Swift idioms over the generated bindings (hand-written; BgCopy.swift is
-// generated): errors with a real description, notify flags as an OptionSet, Duration,
-// job setup in one call, a job's events as an AsyncThrowingStream, the one-call
+// generated): errors with a real description, notify flags as an OptionSet,
+// TimeInterval, job setup in one call, a job's events as an AsyncThrowingStream, the one-call
 // download as an async function. Behaviour stays in the core: these
 // only run its blocking calls off the caller's task, in quarter-second slices, so that
 // cancelling the consumer is heard within one. Written and generation-checked here;
@@ -23,7 +23,8 @@ extension BgCopyError: LocalizedError, CustomStringConvertible {
 
 // MARK: - Notification flags as an OptionSet
 
-/// The notification flags (BG_NOTIFY_*) as a set: `job.notifyFlags = [.jobTransferred, .fileTransferred]`.
+/// The notification flags (BG_NOTIFY_*) as a set: `try job.setNotifyFlags([.jobTransferred,
+/// .fileTransferred])`, `try job.notifyFlagSet`.
 public struct NotifyFlags: OptionSet, Sendable, Hashable {
     public let rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }
@@ -49,16 +50,35 @@ public extension CopyJob {
     func setNotifyFlags(_ flags: NotifyFlags) throws { try setNotifyFlags(flags.rawValue) }
     /// `getNoProgressTimeout()` as a `TimeInterval` (seconds).
     var noProgressTimeout: TimeInterval { get throws { TimeInterval(try getNoProgressTimeout()) } }
-    /// `setNoProgressTimeout` from a `TimeInterval` (whole seconds, rounded up).
-    func setNoProgressTimeout(_ timeout: TimeInterval) throws { try setNoProgressTimeout(wholeSeconds(timeout)) }
+    /// `setNoProgressTimeout` from a `TimeInterval` (whole seconds, rounded up; at most
+    /// `Int32.max`).
+    func setNoProgressTimeout(interval: TimeInterval) throws { try setNoProgressTimeout(wholeSeconds(interval)) }
     /// `getMinimumRetryDelay()` as a `TimeInterval` (seconds).
     var minimumRetryDelay: TimeInterval { get throws { TimeInterval(try getMinimumRetryDelay()) } }
-    /// `setMinimumRetryDelay` from a `TimeInterval` (whole seconds, rounded up).
-    func setMinimumRetryDelay(_ delay: TimeInterval) throws { try setMinimumRetryDelay(wholeSeconds(delay)) }
-    /// `waitAsync` with a `TimeInterval` (nil: no timeout); cancelling the task ends the wait.
+    /// `setMinimumRetryDelay` from a `TimeInterval` (whole seconds, rounded up; at most
+    /// `Int32.max`).
+    func setMinimumRetryDelay(interval: TimeInterval) throws { try setMinimumRetryDelay(wholeSeconds(interval)) }
+    /// `wait` with a `TimeInterval` (nil: no timeout) that does not block the caller and
+    /// ends when the task is cancelled (`CancellationError`): it waits in quarter-second
+    /// slices. Returns the state it ended on, like `wait`; a negative or NaN timeout is
+    /// INVALID_ARG.
     func wait(timeout: TimeInterval?) async throws -> JobState {
-        // Negative or NaN: −1, which the core refuses (INVALID_ARG).
-        try await waitAsync(timeout.map { t in t >= 0 ? Int64(min((t * 1000).rounded(.up), 9.2e18)) : -1 })
+        if let t = timeout, !(t >= 0) { return try await waitAsync(-1) } // throws INVALID_ARG
+        let deadline = timeout.map { Date().addingTimeInterval($0) }
+        while true {
+            try Task.checkCancellation()
+            var slice: Int64 = Int64(sliceMs)
+            if let d = deadline {
+                let left = d.timeIntervalSinceNow
+                if left <= 0 { return try getState() }
+                slice = min(slice, Int64((left * 1000).rounded(.up)))
+            }
+            let state = try await waitAsync(slice)
+            switch state {
+            case .transferred, .error, .acknowledged, .cancelled: return state
+            default: continue
+            }
+        }
     }
 }
 

@@ -242,10 +242,11 @@ final class BgCopyTests: XCTestCase {
         XCTAssertEqual(try job.state, .suspended)
         try job.setNotifyFlags([.jobTransferred, .fileTransferred])
         XCTAssertEqual(try job.notifyFlagSet, [.jobTransferred, .fileTransferred])
-        try job.setNoProgressTimeout(1.5) // rounds up to whole seconds
+        try job.setNoProgressTimeout(interval: 1.5) // rounds up to whole seconds
         XCTAssertEqual(try job.noProgressTimeout, 2)
         try job.resume()
-        XCTAssertEqual(try await job.wait(timeout: 30), .transferred)
+        let state = try await job.wait(timeout: 30)
+        XCTAssertEqual(state, .transferred)
         XCTAssertEqual(try job.complete(), .all)
         do {
             _ = try await m.download(from: URL(string: origin.url("sw-id-404", "status=404"))!,

@@ -1271,7 +1271,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_func_bgcopy_version() and 0xFFFF) != 6936) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_func_code_symbol() and 0xFFFF) != 50265) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_func_code_symbol() and 0xFFFF) != 27633) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_func_default_state_dir() and 0xFFFF) != 59459) {
@@ -1502,7 +1502,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_wait() and 0xFFFF) != 63489) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_wait_async() and 0xFFFF) != 14364) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_wait_async() and 0xFFFF) != 35436) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copymanager_start_download() and 0xFFFF) != 21758) {
@@ -3702,7 +3702,9 @@ public interface CopyJobInterface {
     
     /**
      * `wait` without blocking the caller: Kotlin `suspend fun`, Swift `async`. The wait
-     * runs on a helper thread, which notices within 200 ms when the caller is cancelled.
+     * runs on a helper thread; a cancelled Kotlin coroutine ends it within 200 ms. A
+     * cancelled Swift task does not (UniFFI's Swift futures have no cancellation hook):
+     * Swift's `job.wait(timeout:)` waits in slices and stops on cancellation.
      */
     suspend fun `waitAsync`(`timeoutMs`: kotlin.Long? = null): JobState
     
@@ -4715,7 +4717,9 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     
     /**
      * `wait` without blocking the caller: Kotlin `suspend fun`, Swift `async`. The wait
-     * runs on a helper thread, which notices within 200 ms when the caller is cancelled.
+     * runs on a helper thread; a cancelled Kotlin coroutine ends it within 200 ms. A
+     * cancelled Swift task does not (UniFFI's Swift futures have no cancellation hook):
+     * Swift's `job.wait(timeout:)` waits in slices and stops on cancellation.
      */
     @Throws(BgCopyException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -8560,7 +8564,8 @@ public object FfiConverterSequenceTypeFileSpec: FfiConverterRustBuffer<List<File
         /**
          * The symbolic name of a BITS HRESULT code (`0x80200002` → `"INVALID_STATE"`, `HTTP_404`, …;
          * `0x…` for a code without a name). The code may be given as its unsigned 32-bit value
-         * or as a signed 32-bit HRESULT (Java's `int`, −2145386494).
+         * or as a signed 32-bit HRESULT (Java's `int`, −2145386494); a number that is neither
+         * comes back as its decimal text.
          */ fun `codeSymbol`(`code`: kotlin.Long): kotlin.String {
             return FfiConverterString.lift(
     uniffiRustCall() { _status ->
