@@ -589,6 +589,14 @@ impl PyCopyJob {
         self.job.get_id()
     }
 
+    /// The job's id as a ``uuid.UUID``.
+    #[getter(uuid)]
+    fn prop_uuid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("uuid")?
+            .getattr("UUID")?
+            .call1((self.job.get_id(),))
+    }
+
     /// The job's type (``get_type()``).
     #[getter(job_type)]
     fn prop_job_type(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {

@@ -230,6 +230,7 @@ def test_create_job_sets_the_job_up_in_one_call(manager: bgcopy.CopyManager,
     assert (job.display_name, job.priority, job.description) == ("setup", bgcopy.Priority.HIGH, "one call")
     assert job.state is bgcopy.JobState.SUSPENDED
     assert [f.local_name for f in job.files] == [tmp_path / "a"]
+    assert str(job.uuid) == job.id and manager.get_job(job.uuid) == job
     job.resume()
     assert job.wait(30) is bgcopy.JobState.TRANSFERRED
     job.complete()

@@ -18,7 +18,8 @@ do {
     for try await ev in job.events where ev.kind == .progress {
         print("\(ev.progress.bytesTransferred) / \(ev.progress.bytesTotal) bytes")
     }
-    switch try job.state {
+    let state = try job.state
+    switch state {
     case .transferred:
         _ = try job.complete() // the files appear now, atomically
     case .error:

@@ -89,7 +89,26 @@ private func wholeSeconds(_ t: TimeInterval) -> Int32 {
     return t.rounded(.up) >= Double(Int32.max) ? Int32.max : Int32(t.rounded(.up))
 }
 
+// MARK: - Foundation types: UUID, URL
+
+public extension CopyJob {
+    /// `getId()` as a `UUID` (the id is always canonical UUID text).
+    var uuid: UUID { UUID(uuidString: getId())! }
+    /// `addFile` with URLs: an http(s) URL and a file URL (its path).
+    func addFile(_ remote: URL, _ local: URL) throws { try addFile(remote.absoluteString, local.path) }
+}
+
+public extension CopyFile {
+    /// `getRemoteName()` as a `URL`.
+    var remoteURL: URL { get throws { URL(string: try getRemoteName())! } }
+    /// `getLocalName()` as a file `URL`.
+    var localURL: URL { get throws { URL(fileURLWithPath: try getLocalName()) } }
+}
+
 public extension CopyManager {
+    /// `getJob` by `UUID`.
+    func getJob(_ id: UUID) throws -> CopyJob { try getJob(id.uuidString) }
+
     /// A new job set up in one call: `try manager.createJob("nightly", files: [(url, path)],
     /// priority: .low)`. All or nothing: when a step is refused the new job is cancelled
     /// and the error thrown (the core's `create_job_with`).

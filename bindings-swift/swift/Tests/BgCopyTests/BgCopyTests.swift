@@ -240,6 +240,8 @@ final class BgCopyTests: XCTestCase {
         XCTAssertEqual(try job.getPriority(), .high)
         XCTAssertEqual(try job.getDescription(), "one call")
         XCTAssertEqual(try job.state, .suspended)
+        XCTAssertEqual(try m.getJob(job.uuid).getId(), job.getId())
+        XCTAssertEqual(try job.files[0].localURL, URL(fileURLWithPath: local("id.bin")))
         try job.setNotifyFlags([.jobTransferred, .fileTransferred])
         XCTAssertEqual(try job.notifyFlagSet, [.jobTransferred, .fileTransferred])
         try job.setNoProgressTimeout(interval: 1.5) // rounds up to whole seconds

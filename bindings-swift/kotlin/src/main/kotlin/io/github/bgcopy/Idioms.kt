@@ -14,6 +14,7 @@ import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.flow
 import kotlinx.coroutines.flow.flowOn
 import kotlinx.coroutines.withContext
+import java.util.UUID
 import kotlin.coroutines.coroutineContext
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.milliseconds
@@ -28,6 +29,12 @@ const val BYTES_UNKNOWN: Long = -1L
 
 /** [CopyJob.getId]. */
 val CopyJob.id: String get() = getId()
+
+/** [CopyJob.getId] as a [UUID]. */
+val CopyJob.uuid: UUID get() = UUID.fromString(getId())
+
+/** [CopyManager.getJob] by [UUID]. */
+fun CopyManager.getJob(id: UUID): CopyJob = getJob(id.toString())
 
 /** [CopyJob.getType]. */
 val CopyJob.type: JobType get() = getType()

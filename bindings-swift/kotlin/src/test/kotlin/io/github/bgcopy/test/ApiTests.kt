@@ -102,6 +102,8 @@ class ApiTests(private val origin: Origin) {
         assertEquals(Priority.HIGH, job.priority)
         assertEquals(JobState.SUSPENDED, job.state)
         assertEquals(listOf("$dir/a.bin"), job.files.map { it.localName })
+        assertEquals(job.getId(), job.uuid.toString())
+        assertEquals(job.getId(), m.getJob(job.uuid).getId())
         job.priority = Priority.LOW
         assertEquals(Priority.LOW, job.getPriority())
         job.noProgressTimeout = 90.seconds
