@@ -11,8 +11,9 @@
 //! `--connections N` sets `connections_per_job`; `--file-connections N` sets the job's
 //! `max_connections_per_file` (default: the manager's, 8); `--continue` goes on with
 //! the job already in `D` (after the benchmark killed the previous driver) instead of
-//! creating one; `--checkpoint-mib N` sets `checkpoint_bytes` (for diagnosis; the
-//! benchmark keeps the default).
+//! creating one (and fails when there is none); `--checkpoint-mib N` sets
+//! `checkpoint_bytes` (for diagnosis; the benchmark keeps the default); `--debug-log`
+//! prints the library's debug log (requests, recovery) on stderr.
 
 use bgcopy::{Completion, CopyManager, JobState, JobType, ManagerOptions, Priority};
 use std::path::{Path, PathBuf};
@@ -73,6 +74,10 @@ fn parse() -> Result<Args, String> {
                 );
             }
             "--verbose" | "-v" => verbose = true,
+            // Diagnostics: the library's debug log (requests, recovery) on stderr.
+            "--debug-log" => {
+                bgcopy::logging::log_to_stderr(log::LevelFilter::Debug, "bgcopy: ");
+            }
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with("--") => return Err(format!("unknown option {s}")),
             _ => urls.push(a),
@@ -136,6 +141,14 @@ fn run(args: Args) -> Result<(), String> {
     };
     let job = match existing {
         Some(job) => job,
+        // Nothing to continue (the job was completed before the kill meant for it):
+        // starting a fresh download would count as bytes fetched again.
+        None if args.resume_existing => {
+            return Err(format!(
+                "--continue: no job in {} to continue",
+                args.state_dir.display()
+            ));
+        }
         None => {
             let job = manager
                 .create_job("bgcopy-bench", JobType::Download)
