@@ -634,6 +634,11 @@ def run_kills(args, nginx: Nginx, data: dict) -> dict:
                 break
             if k < 3:
                 written.append(written_ranges(out))
+                held = [sum(b - a for a, b in w) for w in written]
+                if held[-1] <= (held[-2] if len(held) > 1 else 0):
+                    # A kill before the run wrote anything measures nothing.
+                    res[label] = {"error": f"run {k} wrote nothing before its kill (log {lf})"}
+                    break
                 time.sleep(0.5)  # nginx logs the reset connections
                 marks.append(len(logf.read_text().splitlines()))
             elif rc != 0:

@@ -95,7 +95,7 @@ function kindClass(name, kind) {
     [name]: class extends BgCopyError {
       // `new HttpError(message)` is an error of its kind (instanceof holds).
       constructor(message, fields = {}) {
-        super(message, { kind, ...fields })
+        super(message, { ...fields, kind })
       }
 
       static [Symbol.hasInstance](e) {

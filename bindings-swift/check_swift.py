@@ -62,15 +62,17 @@ def declarations(src, tree, out):
 
 def fits(params, labels, closure):
     """Whether call labels (None: unlabeled) fit params in order, defaults skippable;
-    a trailing closure may take one remaining parameter whatever its label."""
+    a trailing closure takes the last parameter left over, whatever its label (and
+    must find one)."""
+    if closure:
+        # The closure is the last parameter; the labelled arguments fit the others.
+        return bool(params) and fits(params[:-1], labels, False)
     i = 0
     for label, has_default in params:
         if i < len(labels) and labels[i] == label:
             i += 1
         elif has_default:
             continue
-        elif closure and i == len(labels):
-            closure = False
         else:
             return False
     return i == len(labels)
@@ -102,6 +104,11 @@ def calls(src, tree):
             elif c.type in ("lambda_literal", "annotated_lambda"):
                 closure = True
         yield n, text(src, name_node), labels, closure
+
+
+# Fewer calls checked than this means the declarations were not found (the generated
+# file no longer parses as expected): a failure, not a pass.
+MIN_CHECKED = 100
 
 
 def main(argv):
@@ -136,6 +143,9 @@ def main(argv):
                 shown = ", ".join(f"{l}:" if l else "_" for l in labels) + (" + closure" if closure else "")
                 known = "; ".join("(" + ", ".join((l or "_") + (" = …" if d else "") for l, d in p) + ")" for p in sigs)
                 problems.append(f"{path}:{node.start_point[0] + 1}: {name}({shown}) fits none of {known}")
+    if checked < MIN_CHECKED and files:
+        problems.append(f"only {checked} calls were checked (at least {MIN_CHECKED} expected): "
+                        "the declarations were not read")
     for p in problems:
         print(p)
     print(f"check_swift: {len(files)} files, {checked} calls of the package's functions checked, "

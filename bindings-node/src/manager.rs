@@ -92,26 +92,22 @@ impl CopyManager {
             Some(v) if v.get_type()? == ValueType::Object => {
                 let obj = args::object(env, v, "options")?;
                 for key in Object::keys(&obj)? {
-                    if !["type", "files", "priority", "description"].contains(&key.as_str()) {
-                        return Err(crate::error::invalid_arg(
-                            env,
-                            format!("unknown createJob option {key:?}"),
-                        ));
-                    }
                     let val: Unknown = obj.get_named_property(&key)?;
-                    if args::is_nullish(&val) {
-                        continue;
-                    }
+                    let given = !args::is_nullish(&val);
                     let what = format!("options.{key}");
                     match key.as_str() {
-                        "type" => setup.job_type = Some(job_type_of(val, &what)?),
-                        "files" => setup.files = args::file_pairs(env, val, &what)?,
-                        "priority" => {
+                        "type" if given => setup.job_type = Some(job_type_of(val, &what)?),
+                        "files" if given => setup.files = args::file_pairs(env, val, &what)?,
+                        "priority" if given => {
                             setup.priority = Some(args::enum_value(env, val, &what, |w, n| {
                                 bgcopy::Priority::try_from_number(w, n)
                             })?)
                         }
-                        "description" => setup.description = Some(args::string(env, val, &what)?),
+                        "description" if given => {
+                            setup.description = Some(args::string(env, val, &what)?)
+                        }
+                        // `null` / `undefined`: the default.
+                        "type" | "files" | "priority" | "description" => {}
                         _ => {
                             return Err(crate::error::invalid_arg(
                                 env,

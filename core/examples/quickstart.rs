@@ -16,6 +16,7 @@ fn main() -> bgcopy::Result<()> {
 pub fn run(url: &str, dest: &str) -> bgcopy::Result<()> {
     // The common case in one call: a job made, followed, completed; on failure the job
     // is cancelled and the error returned (store: $BGCOPY_STATE_DIR, else the platform's).
+    // (This example then fetches the same URL again, the BITS way.)
     let copy = format!("{dest}.copy");
     match bgcopy::download(&[url], Path::new(&copy), &DownloadOptions::default()) {
         Ok(paths) => println!("downloaded {}", paths[0].display()),

@@ -281,7 +281,7 @@ fn create_job_with_sets_everything_or_leaves_no_job() {
 }
 
 #[test]
-fn an_error_is_the_last_item_of_the_iterator() {
+fn a_stream_ends_at_cancel_and_at_close() {
     let origin = Origin::start();
     let d = dir("iter-error");
     let m = CopyManager::open(Some(&d.join("state"))).unwrap();
@@ -305,7 +305,7 @@ fn an_error_is_the_last_item_of_the_iterator() {
         "{rest:?}"
     );
     assert!(events.next().is_none());
-    // After close a stream ends at once, and never repeats an error forever.
+    // After close a stream ends at once.
     let job = m.create_job("iter 2", JobType::Download).unwrap();
     let mut events = job.events().unwrap();
     assert_eq!(events.next().unwrap().unwrap().state, JobState::Suspended);

@@ -2,9 +2,11 @@
 the common case) and the async form of a job's event stream (``job.events()``)."""
 
 import asyncio
+import atexit
 import functools
 import os
 import threading
+import weakref
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable, List, Optional, Union
 
@@ -42,6 +44,23 @@ def download(urls: UrlOrUrls, dest: PathLike, *, state_dir: Optional[PathLike] =
     return [Path(p) for p in paths]
 
 
+# The async downloads' threads and their stop flags: at interpreter exit each is told to
+# stop (its job is cancelled) and joined, so that no thread is still inside the library
+# while the interpreter finalizes.
+_RUNNING: "weakref.WeakKeyDictionary[threading.Thread, threading.Event]" = weakref.WeakKeyDictionary()
+
+
+def _stop_downloads() -> None:
+    running = list(_RUNNING.items())
+    for _thread, stop in running:
+        stop.set()
+    for thread, _stop in running:
+        thread.join(timeout=10)
+
+
+atexit.register(_stop_downloads)
+
+
 async def download_async(urls: UrlOrUrls, dest: PathLike, *,
                          state_dir: Optional[PathLike] = None,
                          priority: Priority = Priority.FOREGROUND,
@@ -50,7 +69,9 @@ async def download_async(urls: UrlOrUrls, dest: PathLike, *,
     """``download()`` for asyncio: the download runs on a thread of its own (not the
     loop's executor, which it would hold for the whole download), ``progress`` is called
     on the event loop, and cancelling the task cancels the job (the task ends once the
-    job is cancelled). An exception from ``progress`` cancels the job too, and is raised."""
+    job is cancelled), as does closing the loop or the interpreter exiting. An exception
+    from ``progress`` stops the download (the job is cancelled unless it already
+    completed) and is raised."""
     loop = asyncio.get_running_loop()
     stop = threading.Event()
     failed: List[BaseException] = []
@@ -69,8 +90,12 @@ async def download_async(urls: UrlOrUrls, dest: PathLike, *,
 
         def on_event(ev: Any) -> None:
             loop.call_soon_threadsafe(deliver, ev)
+    def stopped() -> bool:
+        # Nobody is left to take the answer once the loop is closed.
+        return stop.is_set() or loop.is_closed()
+
     call = functools.partial(_bgcopy._download, _urls(urls), dest, state_dir, priority,
-                             display_name, on_event, stop.is_set)
+                             display_name, on_event, stopped)
     fut: "asyncio.Future[Optional[List[str]]]" = loop.create_future()
 
     def settle(result: Optional[List[str]], error: Optional[BaseException]) -> None:
@@ -91,7 +116,9 @@ async def download_async(urls: UrlOrUrls, dest: PathLike, *,
         except RuntimeError:  # the loop is closed: nobody waits any more
             pass
 
-    threading.Thread(target=run, name="bgcopy-download", daemon=True).start()
+    thread = threading.Thread(target=run, name="bgcopy-download", daemon=True)
+    _RUNNING[thread] = stop
+    thread.start()
     try:
         paths = await asyncio.shield(fut)
     except asyncio.CancelledError:

@@ -63,8 +63,6 @@ pub struct JobEvents {
     queue: VecDeque<JobEvent>,
     last_progress: Option<(u64, u32)>,
     last_progress_at: Option<Instant>,
-    /// The job's progress when the stream last looked.
-    progress: JobProgress,
     /// The state the stream last reported.
     state: JobState,
     /// When the job was first seen in a state that ends the stream without its journal
@@ -98,7 +96,6 @@ impl JobEvents {
             queue,
             last_progress: Some((progress.bytes_transferred, progress.files_transferred)),
             last_progress_at: None,
-            progress,
             state,
             final_seen: None,
             ended: false,
@@ -157,16 +154,8 @@ impl JobEvents {
             self.ended = true;
             return Ok(());
         }
-        // A job that is gone (made final and dropped by another process) still has
-        // its last entries in the journal: read them before giving up.
-        let (state, progress, error, gone) = match table
-            .read(id, |j| (j.state, j.progress(), j.error.clone()))
-        {
-            Ok((state, progress, error)) => (state, progress, error, None),
-            Err(e) if e.code() == codes::NOT_FOUND => (self.state, self.progress, None, Some(e)),
-            Err(e) => return Err(e),
-        };
-        self.progress = progress;
+        let (state, progress, error) =
+            table.read(id, |j| (j.state, j.progress(), j.error.clone()))?;
         loop {
             let batch = table.events_since(self.cursor, 1000)?;
             let full = batch.len() == 1000;
@@ -204,14 +193,6 @@ impl JobEvents {
             if !full {
                 break;
             }
-        }
-        if let Some(e) = gone {
-            // The journal said how it ended, or the error does.
-            return if self.queue.iter().any(|ev| ev.state.ends_wait()) {
-                Ok(())
-            } else {
-                Err(e)
-            };
         }
         let seen = (progress.bytes_transferred, progress.files_transferred);
         let due = self
@@ -269,11 +250,14 @@ impl Iterator for JobEvents {
     type Item = Result<JobEvent>;
 
     /// The next event, waiting as long as it takes; `None` once the stream ended. An
-    /// error (the manager closed, the job gone) is the last item: a `for` loop that
-    /// does not stop on it still ends.
+    /// error that cannot go away (the job no longer exists, the manager cannot be used
+    /// in this process) is the last item, so a `for` loop that does not stop on it
+    /// still ends; another error (the store busy) may be followed by more events.
     fn next(&mut self) -> Option<Result<JobEvent>> {
         let r = self.next_event(None).transpose();
-        if matches!(r, Some(Err(_))) {
+        if let Some(Err(e)) = &r
+            && matches!(e.code(), codes::NOT_FOUND | codes::INVALID_STATE)
+        {
             self.ended = true;
             self.queue.clear();
         }

@@ -156,7 +156,20 @@ impl CopyManager {
         } else {
             None
         };
-        let notifier = Notifier::start(table.clone(), opts.notify_interval)?;
+        let notifier = match Notifier::start(table.clone(), opts.notify_interval) {
+            Ok(n) => n,
+            Err(e) => {
+                // A manager that failed to open leaves nothing running.
+                drop(table.close());
+                if let Some(el) = election {
+                    el.stop();
+                }
+                if let Some(mut en) = engine.lock().unwrap_or_else(poisoned).take() {
+                    en.stop();
+                }
+                return Err(e);
+            }
+        };
         Ok(CopyManager {
             table,
             engine,

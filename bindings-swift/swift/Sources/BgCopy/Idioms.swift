@@ -58,26 +58,38 @@ public extension CopyJob {
     /// `setMinimumRetryDelay` from a `TimeInterval` (whole seconds, rounded up; at most
     /// `Int32.max`).
     func setMinimumRetryDelay(interval: TimeInterval) throws { try setMinimumRetryDelay(wholeSeconds(interval)) }
-    /// `wait` with a `TimeInterval` (nil: no timeout) that does not block the caller and
-    /// ends when the task is cancelled (`CancellationError`): it waits in quarter-second
-    /// slices. Returns the state it ended on, like `wait`; a negative or NaN timeout is
-    /// INVALID_ARG.
+    /// `wait` with a `TimeInterval` (nil or an enormous value: no timeout) that does not
+    /// block the caller and ends when the task is cancelled (`CancellationError`): the
+    /// blocking `wait` runs on a detached task in quarter-second slices. Returns the state
+    /// it ended on, like `wait` (also when the manager closes); a negative or NaN
+    /// timeout is INVALID_ARG.
     func wait(timeout: TimeInterval?) async throws -> JobState {
-        if let t = timeout, !(t >= 0) { return try await waitAsync(-1) } // throws INVALID_ARG
-        let deadline = timeout.map { Date().addingTimeInterval($0) }
-        while true {
-            try Task.checkCancellation()
-            var slice: Int64 = Int64(sliceMs)
-            if let d = deadline {
-                let left = d.timeIntervalSinceNow
-                if left <= 0 { return try getState() }
-                slice = min(slice, Int64((left * 1000).rounded(.up)))
+        if let t = timeout, !(t >= 0) { return try self.wait(-1) } // throws INVALID_ARG
+        let deadline = timeout.map { Date().addingTimeInterval(min($0, 1e9)) } // ~31 years
+        let task = Task.detached { () throws -> JobState in
+            while true {
+                try Task.checkCancellation()
+                var slice = Int64(sliceMs)
+                if let d = deadline {
+                    let ms = d.timeIntervalSinceNow * 1000
+                    if ms <= 0 { return try self.getState() }
+                    if ms < Double(slice) { slice = Int64(ms.rounded(.up)) }
+                }
+                let started = Date()
+                let state = try self.wait(slice)
+                switch state {
+                case .transferred, .error, .acknowledged, .cancelled:
+                    return state
+                default:
+                    // Back well before its slice ended: the manager closed.
+                    if Date().timeIntervalSince(started) * 1000 < Double(slice) - 50 { return state }
+                }
             }
-            let state = try await waitAsync(slice)
-            switch state {
-            case .transferred, .error, .acknowledged, .cancelled: return state
-            default: continue
-            }
+        }
+        return try await withTaskCancellationHandler {
+            try await task.value
+        } onCancel: {
+            task.cancel()
         }
     }
 }
@@ -94,13 +106,21 @@ private func wholeSeconds(_ t: TimeInterval) -> Int32 {
 public extension CopyJob {
     /// `getId()` as a `UUID` (the id is always canonical UUID text).
     var uuid: UUID { UUID(uuidString: getId())! }
-    /// `addFile` with URLs: an http(s) URL and a file URL (its path).
-    func addFile(_ remote: URL, _ local: URL) throws { try addFile(remote.absoluteString, local.path) }
+    /// `addFile` with URLs: an http(s) URL and a file URL (its path); another kind of
+    /// local URL is INVALID_ARG.
+    func addFile(_ remote: URL, _ local: URL) throws {
+        guard local.isFileURL else {
+            throw BgCopyError.InvalidArgument(code: 0x8007_0057, symbol: "INVALID_ARG",
+                                              detail: "the local URL \(local.absoluteString) is not a file URL")
+        }
+        try addFile(remote.absoluteString, local.path)
+    }
 }
 
 public extension CopyFile {
-    /// `getRemoteName()` as a `URL`.
-    var remoteURL: URL { get throws { URL(string: try getRemoteName())! } }
+    /// `getRemoteName()` as a `URL`, or nil when Foundation cannot parse it (the
+    /// library keeps the WHATWG form, which may hold characters older Foundations refuse).
+    var remoteURL: URL? { get throws { URL(string: try getRemoteName()) } }
     /// `getLocalName()` as a file `URL`.
     var localURL: URL { get throws { URL(fileURLWithPath: try getLocalName()) } }
 }
