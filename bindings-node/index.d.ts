@@ -595,7 +595,10 @@ export declare class JobEventStream {
   next(timeoutMs: number): Promise<RawJobEvent | null>
   /** The stream delivered its last event (or was closed). */
   get ended(): boolean
-  /** Release the stream (idempotent). */
+  /**
+   * Release the stream (idempotent). Never waits: a `next()` in progress lets go
+   * of it when its slice ends.
+   */
   close(): void
 }
 

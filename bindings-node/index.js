@@ -119,8 +119,9 @@ binding.StoreError = kindClass('StoreError', 'STORE')
 
 // A job's events as an async iterator: its state now, then every state change, file
 // transferred, error and (at most every 200 ms) progress, ending after the first state
-// wait() resolves on. Each wait runs on the thread pool in quarter-second slices, so an
-// AbortSignal (rejecting with its reason) or a `break` releases the stream at once.
+// wait() resolves on. Each wait runs on a thread of its own in quarter-second slices (not
+// on libuv's pool, which fs and dns share), so an AbortSignal (rejecting with its reason)
+// or a `break` releases the stream at once.
 const SLICE_MS = 250
 
 function jobEvent(raw) {

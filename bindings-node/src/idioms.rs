@@ -1,15 +1,49 @@
 //! What index.js builds the Node idioms from: a job's event stream (`job.events()`, an
 //! async iterator) and the one-call download (`download()`), both the core's. Their
-//! blocking waits run on libuv's thread pool in slices (`next(timeoutMs)`), so the event
-//! loop never blocks and an `AbortSignal` is heard within a slice.
+//! blocking waits run in slices (`next(timeoutMs)`) on a short-lived thread of their
+//! own, not on libuv's pool (four threads shared with `fs`, `dns` and `zlib`, which a few
+//! open streams would otherwise keep busy), so the event loop never blocks and an
+//! `AbortSignal` is heard within a slice.
 
 use crate::error::to_js;
 use crate::manager::Mgr;
 use crate::types::{JobProgress, JobState, Priority};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// Run `work` on a thread of its own and settle a promise with what `settle` makes of
+/// its result on the JS thread.
+fn on_thread<'e, T, V>(
+    env: &'e Env,
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+    settle: impl FnOnce(Env, T) -> Result<V> + Send + 'static,
+) -> Result<Object<'e>>
+where
+    T: Send + 'static,
+    V: ToNapiValue + 'static,
+{
+    let (deferred, promise) = env.create_deferred()?;
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let out = work();
+            deferred.resolve(move |env| settle(env, out));
+        })
+        .map_err(|e| {
+            to_js(
+                env,
+                &bgcopy::Error::new(
+                    bgcopy::codes::E_UNEXPECTED,
+                    format!("cannot start a thread: {e}"),
+                ),
+            )
+        })?;
+    Ok(promise)
+}
 
 /// One event of a job's stream as the addon gives it (index.js turns it into the
 /// `JobEvent` object, its error into a `BgCopyError`).
@@ -54,6 +88,8 @@ impl From<bgcopy::JobEvent> for RawJobEvent {
 #[napi]
 pub struct JobEventStream {
     stream: Arc<Mutex<Option<bgcopy::JobEvents>>>,
+    /// Set by `close()`: a wait in progress drops the stream when it returns.
+    closed: Arc<AtomicBool>,
     _mgr: Arc<Mgr>,
 }
 
@@ -61,33 +97,9 @@ impl JobEventStream {
     pub(crate) fn new(stream: bgcopy::JobEvents, mgr: Arc<Mgr>) -> Self {
         JobEventStream {
             stream: Arc::new(Mutex::new(Some(stream))),
+            closed: Arc::new(AtomicBool::new(false)),
             _mgr: mgr,
         }
-    }
-}
-
-/// Waits for the next event on the thread pool.
-pub struct NextEvent {
-    stream: Arc<Mutex<Option<bgcopy::JobEvents>>>,
-    timeout: Duration,
-}
-
-impl Task for NextEvent {
-    type Output = bgcopy::Result<Option<bgcopy::JobEvent>>;
-    type JsValue = Option<RawJobEvent>;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        let mut g = self.stream.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(match g.as_mut() {
-            Some(s) => s.next_event(Some(self.timeout)),
-            None => Ok(None),
-        })
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        output
-            .map(|e| e.map(RawJobEvent::from))
-            .map_err(|e| to_js(&env, &e))
     }
 }
 
@@ -96,27 +108,50 @@ impl JobEventStream {
     /// The next event within `timeoutMs`, or `null` (the time passed, or the stream
     /// ended: `ended`).
     #[napi(ts_return_type = "Promise<RawJobEvent | null>")]
-    pub fn next(&self, timeout_ms: u32) -> AsyncTask<NextEvent> {
-        AsyncTask::new(NextEvent {
-            stream: self.stream.clone(),
-            timeout: Duration::from_millis(timeout_ms.into()),
-        })
+    pub fn next<'e>(&self, env: &'e Env, timeout_ms: u32) -> Result<Object<'e>> {
+        let (stream, closed) = (self.stream.clone(), self.closed.clone());
+        let timeout = Duration::from_millis(timeout_ms.into());
+        on_thread(
+            env,
+            "bgcopy-events",
+            move || {
+                let mut g = stream.lock().unwrap_or_else(|p| p.into_inner());
+                let out = match g.as_mut() {
+                    Some(s) if !closed.load(Ordering::SeqCst) => s.next_event(Some(timeout)),
+                    _ => Ok(None),
+                };
+                if closed.load(Ordering::SeqCst) {
+                    g.take();
+                }
+                out
+            },
+            |env, out| {
+                out.map(|e| e.map(RawJobEvent::from))
+                    .map_err(|e| to_js(&env, &e))
+            },
+        )
     }
 
     /// The stream delivered its last event (or was closed).
     #[napi(getter)]
     pub fn ended(&self) -> bool {
-        self.stream
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .is_none_or(|s| s.is_ended())
+        self.closed.load(Ordering::SeqCst)
+            || self
+                .stream
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .is_none_or(|s| s.is_ended())
     }
 
-    /// Release the stream (idempotent).
+    /// Release the stream (idempotent). Never waits: a `next()` in progress lets go
+    /// of it when its slice ends.
     #[napi]
     pub fn close(&self) {
-        self.stream.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.closed.store(true, Ordering::SeqCst);
+        if let Ok(mut g) = self.stream.try_lock() {
+            g.take();
+        }
     }
 }
 
@@ -135,55 +170,44 @@ pub struct DownloadStep {
     pub paths: Option<Vec<String>>,
 }
 
-/// Waits for the download's next step on the thread pool.
-pub struct NextStep {
-    task: Arc<bgcopy::Background>,
-    timeout: Duration,
-}
-
-impl Task for NextStep {
-    type Output = Option<bgcopy::Step>;
-    type JsValue = Option<DownloadStep>;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        Ok(self.task.next_step(self.timeout))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        Ok(match output {
-            None => None,
-            Some(bgcopy::Step::Event(e)) => Some(DownloadStep {
-                event: Some(e.into()),
-                done: false,
-                cancelled: false,
-                paths: None,
-            }),
-            Some(bgcopy::Step::Done(r)) => {
-                let r = r.map_err(|e| to_js(&env, &e))?;
-                Some(DownloadStep {
-                    event: None,
-                    done: true,
-                    cancelled: r.is_none(),
-                    paths: r.map(|p| {
-                        p.into_iter()
-                            .map(|p| p.to_string_lossy().into_owned())
-                            .collect()
-                    }),
-                })
-            }
-        })
-    }
+fn step(env: Env, output: Option<bgcopy::Step>) -> Result<Option<DownloadStep>> {
+    Ok(match output {
+        None => None,
+        Some(bgcopy::Step::Event(e)) => Some(DownloadStep {
+            event: Some(e.into()),
+            done: false,
+            cancelled: false,
+            paths: None,
+        }),
+        Some(bgcopy::Step::Done(r)) => {
+            let r = r.map_err(|e| to_js(&env, &e))?;
+            Some(DownloadStep {
+                event: None,
+                done: true,
+                cancelled: r.is_none(),
+                paths: r.map(|p| {
+                    p.into_iter()
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .collect()
+                }),
+            })
+        }
+    })
 }
 
 #[napi]
 impl DownloadTask {
     /// The next event or the end within `timeoutMs`, or `null`.
     #[napi(ts_return_type = "Promise<DownloadStep | null>")]
-    pub fn next(&self, timeout_ms: u32) -> AsyncTask<NextStep> {
-        AsyncTask::new(NextStep {
-            task: self.0.clone(),
-            timeout: Duration::from_millis(timeout_ms.into()),
-        })
+    pub fn next<'e>(&self, env: &'e Env, timeout_ms: u32) -> Result<Object<'e>> {
+        let task = self.0.clone();
+        let timeout = Duration::from_millis(timeout_ms.into());
+        on_thread(
+            env,
+            "bgcopy-download-step",
+            move || task.next_step(timeout),
+            step,
+        )
     }
 
     /// Stop: the job is cancelled, and the end comes as `cancelled`.

@@ -2,6 +2,7 @@
 // call, typed error, abort), numbers in progress.
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { execFile } from 'node:child_process'
@@ -17,7 +18,7 @@ import {
   Priority,
   download,
 } from '../index.mjs'
-import { firstDifference, here, startOrigin, tempDir } from './helpers.mjs'
+import { firstDifference, here, sleep, startOrigin, tempDir } from './helpers.mjs'
 
 let origin
 let tmp
@@ -251,5 +252,37 @@ describe('streams release what they hold', () => {
     const { made, freed } = JSON.parse(stdout.trim().split('\n').at(-1))
     assert.equal(made, 50)
     assert.equal(freed, 50)
+  })
+})
+
+describe('streams and libuv', () => {
+  it('open streams do not hold libuv\'s thread pool (fs stays quick)', async () => {
+    const m = CopyManager.open(join(tmp.dir, 'pool-state'))
+    const jobs = []
+    const streams = []
+    // More streams than libuv's four pool threads, each waiting in its slices.
+    for (let i = 0; i < 6; i++) {
+      const job = m.createJob(`pool ${i}`, { files: [[`${origin.http}/f/pool-${i}?size=5000000&rate=50000`, join(tmp.dir, `pool-${i}`)]] })
+      job.resume()
+      const it = job.events()[Symbol.asyncIterator]()
+      await it.next() // the state now; the next waits
+      streams.push(it)
+      jobs.push(job)
+      void it.next()
+    }
+    await sleep(100)
+    // Each readFile is several pool tasks (open, stat, read, close): with the pool held
+    // by 250 ms waits it took about a second; on its own it takes a millisecond.
+    const times = []
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now()
+      await readFile(join(here, 'helpers.mjs'))
+      times.push(performance.now() - t0)
+    }
+    times.sort((a, b) => a - b)
+    assert.ok(times[2] < 120, `readFile took ${times.map((t) => t.toFixed(0)).join(', ')} ms`)
+    for (const it of streams) await it.return()
+    for (const job of jobs) job.cancel()
+    m.close()
   })
 })
