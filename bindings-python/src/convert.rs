@@ -238,6 +238,21 @@ pub fn boolean(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<bool> {
     }
 }
 
+/// `uuid.UUID`, imported once.
+pub fn uuid_class(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static UUID: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    UUID.get_or_try_init(py, || py.import("uuid")?.getattr("UUID").map(Bound::unbind))
+        .map(|c| c.bind(py))
+}
+
+/// A job id: its text, or a `uuid.UUID` taken as its text.
+pub fn job_id(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    if obj.is_instance(uuid_class(obj.py())?)? {
+        return Ok(obj.str()?.to_string());
+    }
+    string(obj, "job_id")
+}
+
 /// The seconds of `obj` if it is a `datetime.timedelta` (`total_seconds()`).
 fn timedelta_seconds(obj: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
     static TIMEDELTA: PyOnceLock<Py<PyAny>> = PyOnceLock::new();

@@ -592,9 +592,7 @@ impl PyCopyJob {
     /// The job's id as a ``uuid.UUID``.
     #[getter(uuid)]
     fn prop_uuid<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        py.import("uuid")?
-            .getattr("UUID")?
-            .call1((self.job.get_id(),))
+        convert::uuid_class(py)?.call1((self.job.get_id(),))
     }
 
     /// The job's type (``get_type()``).

@@ -222,13 +222,7 @@ impl PyCopyManager {
     /// job that is ACKNOWLEDGED or CANCELLED).
     #[pyo3(signature = (job_id))]
     fn get_job(&self, py: Python<'_>, job_id: &Bound<'_, PyAny>) -> PyResult<PyCopyJob> {
-        // A uuid.UUID is taken as its text.
-        let uuid_type = py.import("uuid")?.getattr("UUID")?;
-        let id = if job_id.is_instance(&uuid_type)? {
-            job_id.str()?.to_string()
-        } else {
-            convert::string(job_id, "job_id")?
-        };
+        let id = convert::job_id(job_id)?;
         let job = self.owner.manager().get_job(&id).or_raise(py)?;
         Ok(PyCopyJob::new(job, self.owner.clone()))
     }
