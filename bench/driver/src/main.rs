@@ -130,6 +130,7 @@ fn run(args: Args) -> Result<(), String> {
     }
     let manager =
         CopyManager::open_with(Some(&args.state_dir), opts).map_err(|e| format!("open: {e}"))?;
+    let t_open = t0.elapsed();
     let existing = if args.resume_existing {
         manager
             .enum_jobs()
@@ -190,14 +191,17 @@ fn run(args: Args) -> Result<(), String> {
         Completion::All => {}
         other => return Err(format!("complete: {other:?} (not every file arrived)")),
     }
+    let t_complete = t0.elapsed();
     manager.close().map_err(|e| format!("close: {e}"))?;
     if args.verbose {
         eprintln!(
-            "bgcopy-bench: {} files; setup {:.3}s, transfer {:.3}s, complete+close {:.3}s",
+            "bgcopy-bench: {} files; setup {:.3}s (open {:.3}s), transfer {:.3}s, complete+close {:.3}s (close {:.3}s)",
             files.len(),
             t_setup.as_secs_f64(),
+            t_open.as_secs_f64(),
             (t_transfer - t_setup).as_secs_f64(),
-            (t0.elapsed() - t_transfer).as_secs_f64()
+            (t0.elapsed() - t_transfer).as_secs_f64(),
+            (t0.elapsed() - t_complete).as_secs_f64()
         );
     }
     Ok(())

@@ -76,6 +76,9 @@ pub(super) struct FileTransfer<'a> {
     pub(super) holds_host: bool,
     /// Bytes this connection wrote since its last checkpoint, and when that was.
     pub(super) ck: (u64, std::time::Instant),
+    /// The temporary file is the one this round just created, handed over open: empty,
+    /// at offset 0 (no length to check, nothing to truncate).
+    pub(super) fresh: bool,
 }
 
 impl<'a> FileTransfer<'a> {
@@ -134,6 +137,7 @@ impl<'a> FileTransfer<'a> {
                     job_limit: j.bandwidth_limit,
                     holds_host: false,
                     ck: (0, std::time::Instant::now()),
+                    fresh: false,
                 })
             })
             .ok()?
@@ -185,10 +189,13 @@ impl<'a> FileTransfer<'a> {
             }
             self.continue_as_one_stream(&file)?;
         }
-        let len = file
-            .metadata()
-            .map_err(|e| self.blame().local("stat temp file", &e))?
-            .len();
+        let len = match self.fresh {
+            true => 0,
+            false => file
+                .metadata()
+                .map_err(|e| self.blame().local("stat temp file", &e))?
+                .len(),
+        };
         if len != self.offset {
             if len < self.offset {
                 self.offset = 0;
@@ -307,6 +314,13 @@ impl<'a> FileTransfer<'a> {
             // Not created yet (the next round of the job creates it).
             return Ok(None);
         };
+        if self.offset == 0
+            && self.parts.is_none()
+            && let Some(f) = self.pool.and_then(|p| p.take_created(self.idx, temp_id))
+        {
+            self.fresh = true;
+            return Ok(Some(Arc::new(f)));
+        }
         match crate::sys::open_temp(&self.temp, temp_id) {
             Ok(f) => Ok(Some(Arc::new(f))),
             Err(TempError::Foreign(what)) => {

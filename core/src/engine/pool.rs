@@ -7,7 +7,8 @@ use super::EngineCtx;
 use super::crashlog::CrashLog;
 use super::ratelimit::RateLimiter;
 use super::segments::{Board, Closed};
-use std::collections::HashSet;
+use crate::sys::FileId;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -64,7 +65,16 @@ pub(super) struct Pool {
     rung: Condvar,
     /// The job's bandwidth limit, over all its connections.
     pub(super) limiter: RateLimiter,
+    /// Temporary files this round created and nobody wrote to yet, still open: the
+    /// connection that takes the file uses the descriptor instead of opening the path
+    /// again (and proving it ours again). At most [`HANDOFF_MAX`] at once.
+    created: Mutex<HashMap<usize, (FileId, File)>>,
 }
+
+/// Open temporary files a round keeps for its connections at most: beyond that they
+/// are closed and opened again when their turn comes (a job of 100,000 files must not
+/// hold 100,000 descriptors).
+const HANDOFF_MAX: usize = 256;
 
 impl Pool {
     /// A pending file no thread has taken yet (taken by this call).
@@ -85,6 +95,25 @@ impl Pool {
             })
             .ok()
             .flatten()
+    }
+
+    /// Keep the just-created temporary file of file `idx` (identity `fid`, nothing
+    /// written to it) for the connection that takes the file; closed if too many wait.
+    pub(super) fn hand_over(&self, idx: usize, fid: FileId, file: File) {
+        let mut m = self.created.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() < HANDOFF_MAX {
+            m.insert(idx, (fid, file));
+        }
+    }
+
+    /// The temporary file of file `idx` this round created, if it is still kept and is
+    /// the file `fid` (the one the job records).
+    pub(super) fn take_created(&self, idx: usize, fid: FileId) -> Option<File> {
+        let mut m = self.created.lock().unwrap_or_else(|p| p.into_inner());
+        match m.remove(&idx) {
+            Some((got, file)) if got == fid => Some(file),
+            _ => None,
+        }
     }
 
     /// Temporary files are still being created (see `next_file`).
@@ -199,6 +228,39 @@ mod tests {
             assert!(t.elapsed() < IDLE_LOOK, "{:?}", t.elapsed());
         });
         assert_eq!(pool.bell.lock().unwrap().1, 0);
+    }
+
+    #[test]
+    fn a_created_file_goes_only_to_its_file_and_identity_and_at_most_handoff_max_wait() {
+        let dir = std::env::temp_dir().join(format!(
+            "bgcopy-pool-unit-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pool = Pool::default();
+        let made = |i: usize| crate::sys::create_temp(&dir.join(format!("t{i}"))).unwrap();
+        let (f0, id0) = made(0);
+        let (_, id1) = made(1);
+        pool.hand_over(0, id0, f0);
+        assert!(pool.take_created(0, id1).is_none(), "another identity");
+        assert!(
+            pool.take_created(0, id0).is_none(),
+            "given up once asked wrongly"
+        );
+        let (f0, id0) = made(2);
+        pool.hand_over(0, id0, f0);
+        assert!(pool.take_created(1, id0).is_none(), "another file");
+        assert!(pool.take_created(0, id0).is_some());
+        assert!(pool.take_created(0, id0).is_none(), "taken once");
+        // Beyond HANDOFF_MAX the files are closed, not kept.
+        for i in 0..HANDOFF_MAX + 10 {
+            let (f, id) = made(10 + i);
+            pool.hand_over(i, id, f);
+        }
+        assert_eq!(pool.created.lock().unwrap().len(), HANDOFF_MAX);
+        drop(pool);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

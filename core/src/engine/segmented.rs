@@ -417,9 +417,7 @@ impl FileTransfer<'_> {
         let blame = self.blame();
         let board = &shared.board;
         let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
-        if self.buf.len() != super::stream::READ_BUF {
-            self.buf.resize(super::stream::READ_BUF, 0);
-        }
+        let room = self.read_room(None);
         let opts = &self.ctx.opts;
         let mut pos = slot.from;
         let mut written_back = pos;
@@ -427,7 +425,7 @@ impl FileTransfer<'_> {
             if self.stop.load(Ordering::SeqCst) {
                 return SegEnd::Stopped;
             }
-            let want = self.chunk();
+            let want = self.chunk().min(room);
             let n = match reader.read(&mut self.buf[..want]) {
                 Ok(n) => n,
                 Err(e) => {

@@ -124,12 +124,12 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
             .connections_per_job
             .min(pending * per_file.max(1))
             .max(1);
+        let pool = Pool::default();
         // The first files' temporary files now; the rest while those transfer.
-        let more = match prepare_temps(ctx, id, threads * 2) {
+        let more = match prepare_temps(ctx, id, threads * 2, &pool) {
             Ok(more) => more,
             Err(f) => return Outcome::Failed(f),
         };
-        let pool = Pool::default();
         let first_error: Mutex<Option<Failure>> = Mutex::new(None);
         let halt = AtomicBool::new(false);
         let fail = |f: Failure| {
@@ -179,7 +179,7 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
         // Creates the other files' temporary files, a batch at a time.
         let preparer = || {
             while !stop.load(Ordering::SeqCst) && !halt.load(Ordering::SeqCst) {
-                match prepare_temps(ctx, id, TEMPS_BATCH) {
+                match prepare_temps(ctx, id, TEMPS_BATCH, &pool) {
                     Ok(true) => pool.wake(),
                     Ok(false) => break,
                     Err(f) => {
@@ -214,8 +214,9 @@ const TEMPS_BATCH: usize = 128;
 /// Create the temporary files of (at most `limit` of) the job's pending files that have
 /// none yet (`O_CREAT|O_EXCL|O_NOFOLLOW`, 0600), in file order, and record their
 /// identities in the store's ledger in one transaction, before any byte is written to
-/// them. `Ok(true)` when files without one remain.
-fn prepare_temps(ctx: &EngineCtx, id: Uuid, limit: usize) -> Result<bool, Failure> {
+/// them; the open files go to `pool` for the connections that take them.
+/// `Ok(true)` when files without one remain.
+fn prepare_temps(ctx: &EngineCtx, id: Uuid, limit: usize, pool: &Pool) -> Result<bool, Failure> {
     let wanted: Vec<(usize, PathBuf, String)> = ctx
         .table
         .read(id, |j| {
@@ -240,16 +241,18 @@ fn prepare_temps(ctx: &EngineCtx, id: Uuid, limit: usize) -> Result<bool, Failur
     let mut failed = None;
     for (idx, path, name) in wanted {
         match sys::create_temp(&path) {
-            Ok((_, fid)) => created.push((idx, path, name, fid)),
+            Ok((file, fid)) => created.push((idx, path, name, fid, file)),
             Err(e) => {
                 failed = Some((idx, path, e));
                 break;
             }
         }
     }
-    let recorded = ctx.table.update(id, Wake::NONE, |job, store| {
+    // Not synced: a process crash keeps the WAL, and a power loss before the next
+    // synced commit (every checkpoint's) can only orphan files created just before.
+    let recorded = ctx.table.update_unsynced(id, Wake::NONE, |job, store| {
         // Only files still waiting for this very name take it.
-        created.retain(|(idx, path, name, fid)| {
+        created.retain(|(idx, path, name, fid, _)| {
             let f = &job.files[*idx];
             let keep = f.temp_name == *name && f.temp_id.is_none();
             if !keep {
@@ -257,22 +260,31 @@ fn prepare_temps(ctx: &EngineCtx, id: Uuid, limit: usize) -> Result<bool, Failur
             }
             keep
         });
-        let entries: Vec<_> = created.iter().map(|(_, p, _, f)| (p.clone(), *f)).collect();
+        let entries: Vec<_> = created
+            .iter()
+            .map(|(_, p, _, f, _)| (p.clone(), *f))
+            .collect();
         store.atomic(|s| s.record_temps(id, &entries)).map(|()| {
-            for (idx, _, _, fid) in &created {
+            for (idx, _, _, fid, _) in &created {
                 job.files[*idx].temp_id = Some(*fid);
             }
         })
     });
     let recorded = recorded.unwrap_or_else(|| Err(Error::invalid_state("the job ended")));
     if let Err(e) = recorded {
-        for (_, path, _, fid) in &created {
+        for (_, path, _, fid, _) in &created {
             let _ = sys::remove_ours(path, *fid);
         }
         if e.code() == codes::INVALID_STATE {
             return Ok(false);
         }
         return Err(Failure::store(&e));
+    }
+    if !created.is_empty() {
+        sys::crash_point("engine:temps-recorded");
+    }
+    for (idx, _, _, fid, file) in created {
+        pool.hand_over(idx, fid, file);
     }
     let Some((idx, path, e)) = failed else {
         return Ok(more);

@@ -115,7 +115,7 @@ impl CopyJob {
             let id = job.id;
             store.atomic(|s| {
                 for (i, f) in new.iter().enumerate() {
-                    s.save_file(id, first + i, f)?;
+                    s.insert_file(id, first + i, f)?;
                 }
                 Ok(())
             })?;

@@ -370,3 +370,74 @@ fn one_store_never_deletes_another_stores_downloads() {
         content(2_000_000, 0)
     );
 }
+
+/// The ledger of a round's new temporary files is committed without waiting for the
+/// disk (the connections would wait for the disk too): the process killed right after
+/// that commit, before any synced one, keeps it. The next engine resumes into the
+/// files the dead one created (none is taken for someone else's, the job does not
+/// fail with ACCESS_DENIED) and no orphan is left.
+#[test]
+fn a_kill_right_after_the_unsynced_temp_ledger_keeps_it() {
+    let d = ScratchDir::new("ledgerkill");
+    let o = shared_origin();
+    let m = CopyManager::open_with(Some(&d.state()), opts(false)).unwrap();
+    let job = m.create_job("ledger", JobType::Download).unwrap();
+    let names: Vec<String> = (0..6).map(|i| format!("l{i}.bin")).collect();
+    for n in &names {
+        job.add_file(
+            &o.url(&format!("ledgerkill-{n}"), "size=150000"),
+            &d.file(n),
+        )
+        .unwrap();
+    }
+    job.resume().unwrap();
+    let id = job.get_id();
+    drop(m);
+    // A process runs the job and dies (SIGKILL) just after recording its temporaries.
+    let out = bgcopy_env(
+        &d.state(),
+        &["wait", &id],
+        &[("BGCOPY_CRASH_AT", "engine:temps-recorded")],
+    );
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(9), "killed there: {}", text(&out));
+    let temps = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".bgcopy-part"))
+            .collect()
+    };
+    assert_eq!(temps(&d.0).len(), names.len(), "the dead process made them");
+
+    let m = open(&d.state());
+    let job = m.get_job(&id).unwrap();
+    let recorded: Vec<PathBuf> = job
+        .enum_files()
+        .unwrap()
+        .iter()
+        .map(|f| PathBuf::from(f.get_temporary_name().unwrap()))
+        .collect();
+    let mut made = temps(&d.0);
+    made.sort();
+    let mut known = recorded.clone();
+    known.sort();
+    assert_eq!(made, known, "the files made are the ones the job records");
+    job.resume().unwrap();
+    assert_eq!(
+        job.wait(Some(Duration::from_secs(60))).unwrap(),
+        JobState::Transferred,
+        "{:?}",
+        job.get_error().map(|e| e.get_error_context_description())
+    );
+    assert_eq!(job.complete().unwrap(), bgcopy::Completion::All);
+    for n in &names {
+        assert_eq!(
+            std::fs::read(d.0.join(n)).unwrap(),
+            content(150_000, 0),
+            "{n}"
+        );
+    }
+    assert!(temps(&d.0).is_empty(), "no orphan: {:?}", temps(&d.0));
+}
