@@ -112,8 +112,6 @@ enum Mode {
     Keep,
     /// Roll everything back when `f` fails.
     AllOrNothing,
-    /// [`Mode::Keep`], committed without waiting for the disk.
-    KeepUnsynced,
 }
 
 /// Which cached jobs a transaction may have given journal entries.
@@ -208,16 +206,6 @@ impl Inner {
         self.run_transaction(scope, Mode::Keep, f)
     }
 
-    /// [`Inner::engine_transaction`] whose commit does not wait for the disk (see
-    /// [`Store::begin_unsynced`]).
-    fn engine_transaction_unsynced<R>(
-        &mut self,
-        scope: Scope,
-        f: impl FnOnce(&mut Inner) -> Result<R>,
-    ) -> Result<R> {
-        self.run_transaction(scope, Mode::KeepUnsynced, f)
-    }
-
     /// [`Inner::transaction`], but a failure of `f` rolls everything back.
     fn all_or_nothing<R>(
         &mut self,
@@ -233,12 +221,8 @@ impl Inner {
         mode: Mode,
         f: impl FnOnce(&mut Inner) -> Result<R>,
     ) -> Result<R> {
-        let keep = matches!(mode, Mode::Keep | Mode::KeepUnsynced);
-        if mode == Mode::KeepUnsynced {
-            self.store.begin_unsynced()?;
-        } else {
-            self.store.begin()?;
-        }
+        let keep = mode == Mode::Keep;
+        self.store.begin()?;
         let r = self
             .refresh()
             .and_then(|()| self.save_unsaved(keep))
@@ -553,41 +537,15 @@ impl JobTable {
         who: Wake,
         f: impl FnOnce(&mut JobRec, &mut Store) -> R,
     ) -> Option<R> {
-        self.update_as(id, who, true, f)
-    }
-
-    /// [`JobTable::update`] whose commit does not wait for the disk: the connections
-    /// waiting for the table lock meanwhile would wait for the disk too (see
-    /// [`Store::begin_unsynced`] for what that may lose, and when).
-    pub fn update_unsynced<R>(
-        &self,
-        id: Uuid,
-        who: Wake,
-        f: impl FnOnce(&mut JobRec, &mut Store) -> R,
-    ) -> Option<R> {
-        self.update_as(id, who, false, f)
-    }
-
-    fn update_as<R>(
-        &self,
-        id: Uuid,
-        who: Wake,
-        synced: bool,
-        f: impl FnOnce(&mut JobRec, &mut Store) -> R,
-    ) -> Option<R> {
         let r = {
             let mut g = self.lock();
-            let f = |g: &mut Inner| {
+            g.engine_transaction(Scope::One(id), |g| {
                 let Inner { store, jobs, .. } = g;
                 Ok(match jobs.get_mut(&id) {
                     Some(job) if !job.state.is_final() => Some(f(job, store)),
                     _ => None,
                 })
-            };
-            match synced {
-                true => g.engine_transaction(Scope::One(id), f),
-                false => g.engine_transaction_unsynced(Scope::One(id), f),
-            }
+            })
             .ok()
             .flatten()
         };

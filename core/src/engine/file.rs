@@ -294,8 +294,9 @@ impl<'a> FileTransfer<'a> {
                     "the server announced a size beyond 2^63 bytes",
                 ));
             }
-            self.set_meta(total, validator.clone());
-            self.mark_transferring();
+            if self.set_meta(total, validator.clone()) {
+                self.mark_transferring();
+            }
             if let Some(t) = total
                 && self.can_split(&resp, status, start, t, validator.as_deref())
             {
@@ -507,17 +508,23 @@ impl<'a> FileTransfer<'a> {
     }
 
     /// The size and validator the server gave (made durable with the next checkpoint).
-    pub(super) fn set_meta(&self, total: Option<u64>, validator: Option<String>) {
+    /// `true` while the job is still CONNECTING (see [`FileTransfer::mark_transferring`]):
+    /// read under the same lock, so the other files pay for no second look.
+    pub(super) fn set_meta(&self, total: Option<u64>, validator: Option<String>) -> bool {
         let idx = self.idx;
         // Nobody waits for a file's size: only a callback of this process hears it.
-        self.ctx.table.update_live(self.id, Wake::NOTIFIER, |job| {
-            let f = &mut job.files[idx];
-            if f.total != total || f.validator != validator {
-                f.total = total;
-                f.validator = validator;
-                job.touch(now_ms());
-            }
-        });
+        self.ctx
+            .table
+            .update_live(self.id, Wake::NOTIFIER, |job| {
+                let f = &mut job.files[idx];
+                if f.total != total || f.validator != validator {
+                    f.total = total;
+                    f.validator = validator;
+                    job.touch(now_ms());
+                }
+                job.state == JobState::Connecting && job.run.is_some()
+            })
+            .unwrap_or(false)
     }
 
     pub(super) fn mark_transferring(&self) {

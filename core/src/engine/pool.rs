@@ -67,14 +67,68 @@ pub(super) struct Pool {
     pub(super) limiter: RateLimiter,
     /// Temporary files this round created and nobody wrote to yet, still open: the
     /// connection that takes the file uses the descriptor instead of opening the path
-    /// again (and proving it ours again). At most [`HANDOFF_MAX`] at once.
-    created: Mutex<HashMap<usize, (FileId, File)>>,
+    /// again (and proving it ours again). Within [`HANDOFF`] (or the test's budget).
+    created: Mutex<HashMap<usize, (FileId, Kept)>>,
+    budget: BudgetRef,
 }
 
-/// Open temporary files a round keeps for its connections at most: beyond that they
-/// are closed and opened again when their turn comes (a job of 100,000 files must not
-/// hold 100,000 descriptors).
-const HANDOFF_MAX: usize = 256;
+/// How many descriptors of created temporary files wait for their connections, over
+/// the whole process (every job and manager in it), and how many may: beyond that a
+/// file is closed and opened again when its turn comes. A job of 100,000 files, or
+/// many jobs at once, must not run the process out of descriptors (a soft limit of
+/// 1,024 is common); 256 covers two batches of `TEMPS_BATCH` ahead of 16 connections.
+pub(super) struct Budget {
+    used: AtomicUsize,
+    max: usize,
+}
+
+/// The process's [`Budget`].
+static HANDOFF: Budget = Budget {
+    used: AtomicUsize::new(0),
+    max: 256,
+};
+
+impl Budget {
+    /// One more descriptor, if the budget has room.
+    fn reserve(&'static self, file: File) -> Option<Kept> {
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Kept {
+                file: Some(file),
+                budget: self,
+            })
+    }
+}
+
+struct BudgetRef(&'static Budget);
+
+impl Default for BudgetRef {
+    fn default() -> Self {
+        BudgetRef(&HANDOFF)
+    }
+}
+
+/// A kept descriptor: closing it gives its place in the budget back.
+struct Kept {
+    /// `None` only once taken by [`Kept::into_file`].
+    file: Option<File>,
+    budget: &'static Budget,
+}
+
+impl Kept {
+    fn into_file(mut self) -> Option<File> {
+        self.file.take()
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 impl Pool {
     /// A pending file no thread has taken yet (taken by this call).
@@ -98,20 +152,32 @@ impl Pool {
     }
 
     /// Keep the just-created temporary file of file `idx` (identity `fid`, nothing
-    /// written to it) for the connection that takes the file; closed if too many wait.
+    /// written to it) for the connection that takes the file; closed when the budget
+    /// has no room.
     pub(super) fn hand_over(&self, idx: usize, fid: FileId, file: File) {
         let mut m = self.created.lock().unwrap_or_else(|p| p.into_inner());
-        if m.len() < HANDOFF_MAX {
-            m.insert(idx, (fid, file));
+        // A file made again gives the old one's place back first.
+        m.remove(&idx);
+        if let Some(kept) = self.budget.0.reserve(file) {
+            m.insert(idx, (fid, kept));
         }
     }
 
-    /// The temporary file of file `idx` this round created, if it is still kept and is
-    /// the file `fid` (the one the job records).
+    /// The temporary file of file `idx` this round created, if it is still kept, is
+    /// the file `fid` (the one the job records) and still has its name (a file deleted
+    /// behind our back is opened by name instead, which notices and starts it over).
     pub(super) fn take_created(&self, idx: usize, fid: FileId) -> Option<File> {
-        let mut m = self.created.lock().unwrap_or_else(|p| p.into_inner());
-        match m.remove(&idx) {
-            Some((got, file)) if got == fid => Some(file),
+        use std::os::unix::fs::MetadataExt;
+        let got = self
+            .created
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&idx);
+        match got {
+            Some((got, kept)) if got == fid => {
+                let file = kept.into_file()?;
+                (file.metadata().ok()?.nlink() > 0).then_some(file)
+            }
             _ => None,
         }
     }
@@ -231,35 +297,66 @@ mod tests {
     }
 
     #[test]
-    fn a_created_file_goes_only_to_its_file_and_identity_and_at_most_handoff_max_wait() {
+    fn a_created_file_goes_only_to_its_file_and_identity_within_one_budget_for_all_pools() {
         let dir = std::env::temp_dir().join(format!(
             "bgcopy-pool-unit-{}-{}",
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let pool = Pool::default();
+        // A budget of this test's own (the process's is shared with other tests).
+        let budget: &'static Budget = Box::leak(Box::new(Budget {
+            used: AtomicUsize::new(0),
+            max: 4,
+        }));
+        let pool = || Pool {
+            budget: BudgetRef(budget),
+            ..Pool::default()
+        };
+        let (a, b) = (pool(), pool());
         let made = |i: usize| crate::sys::create_temp(&dir.join(format!("t{i}"))).unwrap();
         let (f0, id0) = made(0);
         let (_, id1) = made(1);
-        pool.hand_over(0, id0, f0);
-        assert!(pool.take_created(0, id1).is_none(), "another identity");
+        a.hand_over(0, id0, f0);
+        assert!(a.take_created(0, id1).is_none(), "another identity");
         assert!(
-            pool.take_created(0, id0).is_none(),
+            a.take_created(0, id0).is_none(),
             "given up once asked wrongly"
         );
         let (f0, id0) = made(2);
-        pool.hand_over(0, id0, f0);
-        assert!(pool.take_created(1, id0).is_none(), "another file");
-        assert!(pool.take_created(0, id0).is_some());
-        assert!(pool.take_created(0, id0).is_none(), "taken once");
-        // Beyond HANDOFF_MAX the files are closed, not kept.
-        for i in 0..HANDOFF_MAX + 10 {
+        a.hand_over(0, id0, f0);
+        assert!(a.take_created(1, id0).is_none(), "another file");
+        assert!(a.take_created(0, id0).is_some());
+        assert!(a.take_created(0, id0).is_none(), "taken once");
+        assert_eq!(
+            budget.used.load(Ordering::SeqCst),
+            0,
+            "every place given back"
+        );
+        // A file deleted behind our back is not handed over (opened by name instead).
+        let (f, id) = made(3);
+        a.hand_over(3, id, f);
+        std::fs::remove_file(dir.join("t3")).unwrap();
+        assert!(a.take_created(3, id).is_none());
+        // The budget holds over both pools; a file made again replaces the old one.
+        for i in 0..3 {
             let (f, id) = made(10 + i);
-            pool.hand_over(i, id, f);
+            a.hand_over(i, id, f);
         }
-        assert_eq!(pool.created.lock().unwrap().len(), HANDOFF_MAX);
-        drop(pool);
+        let (f, id) = made(20);
+        a.hand_over(0, id, f);
+        assert_eq!(budget.used.load(Ordering::SeqCst), 3);
+        for i in 0..3 {
+            let (f, id) = made(30 + i);
+            b.hand_over(i, id, f);
+        }
+        assert_eq!(b.created.lock().unwrap().len(), 1, "one place was left");
+        assert_eq!(budget.used.load(Ordering::SeqCst), 4);
+        // A round that ends gives its places back.
+        drop(a);
+        assert_eq!(budget.used.load(Ordering::SeqCst), 1);
+        drop(b);
+        assert_eq!(budget.used.load(Ordering::SeqCst), 0);
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -8,7 +8,7 @@ use super::file::{FileTransfer, foreign_temp};
 use super::pool::Pool;
 use crate::error::{Error, codes};
 use crate::policy::{Failure, Outcome, apply_outcome};
-use crate::sys::{self, TempError};
+use crate::sys::{self, FileId, TempError};
 use crate::types::*;
 use crate::wake::Wake;
 use std::path::PathBuf;
@@ -248,31 +248,37 @@ fn prepare_temps(ctx: &EngineCtx, id: Uuid, limit: usize, pool: &Pool) -> Result
             }
         }
     }
-    // Not synced: a process crash keeps the WAL, and a power loss before the next
-    // synced commit (every checkpoint's) can only orphan files created just before.
-    let recorded = ctx.table.update_unsynced(id, Wake::NONE, |job, store| {
+    // The open files wait for their connections from now on: a connection can take a
+    // file as soon as the ledger records it (below), never before.
+    let mut created: Vec<(usize, PathBuf, String, FileId)> = created
+        .into_iter()
+        .map(|(idx, path, name, fid, file)| {
+            pool.hand_over(idx, fid, file);
+            (idx, path, name, fid)
+        })
+        .collect();
+    let recorded = ctx.table.update(id, Wake::NONE, |job, store| {
         // Only files still waiting for this very name take it.
-        created.retain(|(idx, path, name, fid, _)| {
+        created.retain(|(idx, path, name, fid)| {
             let f = &job.files[*idx];
             let keep = f.temp_name == *name && f.temp_id.is_none();
             if !keep {
+                drop(pool.take_created(*idx, *fid));
                 let _ = sys::remove_ours(path, *fid);
             }
             keep
         });
-        let entries: Vec<_> = created
-            .iter()
-            .map(|(_, p, _, f, _)| (p.clone(), *f))
-            .collect();
+        let entries: Vec<_> = created.iter().map(|(_, p, _, f)| (p.clone(), *f)).collect();
         store.atomic(|s| s.record_temps(id, &entries)).map(|()| {
-            for (idx, _, _, fid, _) in &created {
+            for (idx, _, _, fid) in &created {
                 job.files[*idx].temp_id = Some(*fid);
             }
         })
     });
     let recorded = recorded.unwrap_or_else(|| Err(Error::invalid_state("the job ended")));
     if let Err(e) = recorded {
-        for (_, path, _, fid, _) in &created {
+        for (idx, path, _, fid) in &created {
+            drop(pool.take_created(*idx, *fid));
             let _ = sys::remove_ours(path, *fid);
         }
         if e.code() == codes::INVALID_STATE {
@@ -282,9 +288,6 @@ fn prepare_temps(ctx: &EngineCtx, id: Uuid, limit: usize, pool: &Pool) -> Result
     }
     if !created.is_empty() {
         sys::crash_point("engine:temps-recorded");
-    }
-    for (idx, _, _, fid, file) in created {
-        pool.hand_over(idx, fid, file);
     }
     let Some((idx, path, e)) = failed else {
         return Ok(more);

@@ -718,34 +718,19 @@ mod tests {
         f
     }
 
-    fn synchronous(s: &Store) -> i64 {
-        s.conn
-            .query_row("PRAGMA synchronous", [], |r| r.get(0))
-            .unwrap()
-    }
-
     #[test]
-    fn only_an_unsynced_transaction_commits_without_waiting_for_the_disk() {
-        const NORMAL: i64 = 1;
-        const FULL: i64 = 2;
+    fn a_new_file_is_one_insert_and_a_second_insert_replaces_it() {
         let (mut s, dir) = store();
-        assert_eq!(synchronous(&s), FULL);
         let id = Uuid::now_v7();
         let job = JobRec::new(id, 1, JobType::Download, "j".into(), 0);
-        s.begin_unsynced().unwrap();
-        assert_eq!(synchronous(&s), NORMAL);
-        s.save_job(&job).unwrap();
-        s.insert_file(id, 0, &file("a", 0)).unwrap();
-        s.commit().unwrap();
-        // The next transactions are synced again, committed or rolled back.
-        assert_eq!(synchronous(&s), FULL);
+        s.atomic(|s| {
+            s.save_job(&job)?;
+            s.insert_file(id, 0, &file("a", 0))
+        })
+        .unwrap();
         assert_eq!(s.load_job(id).unwrap().unwrap().files.len(), 1);
-        s.begin_unsynced().unwrap();
-        s.rollback();
-        assert_eq!(synchronous(&s), FULL);
         s.atomic(|s| s.save_file(id, 0, &file("a", 30))).unwrap();
-        assert_eq!(synchronous(&s), FULL);
-        // A new file's row is one insert; a second insert of the same row replaces it.
+        // A second insert of the same row replaces it.
         s.atomic(|s| s.insert_file(id, 1, &file("b", 0))).unwrap();
         s.atomic(|s| s.insert_file(id, 1, &file("b", 20))).unwrap();
         let loaded = s.load_job(id).unwrap().unwrap();

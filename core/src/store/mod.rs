@@ -25,9 +25,6 @@ pub(crate) struct Store {
     /// The jobs [`Store::stamp`] gave a new revision in the open transaction: one is
     /// enough (other processes see only what it commits).
     stamped: std::cell::RefCell<std::collections::HashSet<uuid::Uuid>>,
-    /// `PRAGMA synchronous` is NORMAL (for [`Store::begin_unsynced`]'s transaction)
-    /// rather than FULL.
-    unsynced: bool,
 }
 
 /// How long one attempt to take the store's write lock waits (SQLite's busy handler);
@@ -205,7 +202,6 @@ impl Store {
             depth: 0,
             saves: Default::default(),
             stamped: Default::default(),
-            unsynced: false,
         };
         store.migrate(version as usize)?;
         Ok(store)
@@ -246,39 +242,8 @@ impl Store {
     }
 
     /// Take the write lock (`BEGIN IMMEDIATE`), waiting for other processes'
-    /// transactions as long as [`BUSY_LIMIT`]. Its commit is synced.
+    /// transactions as long as [`BUSY_LIMIT`].
     pub fn begin(&mut self) -> Result<()> {
-        self.set_synced(true)?;
-        self.begin_locked()
-    }
-
-    /// [`Store::begin`] for a transaction whose commit need not wait for the disk
-    /// (`synchronous=NORMAL`): what it writes is in the WAL when it commits, so every
-    /// process sees it and a crash of this process keeps it; only a power loss or an OS
-    /// crash before the next synced commit (which makes it durable too) can lose it.
-    /// For what may be lost that way: the ledger of temporary files just created,
-    /// which a power loss can orphan anyway (a file is created before it is recorded).
-    pub fn begin_unsynced(&mut self) -> Result<()> {
-        self.set_synced(false)?;
-        self.begin_locked()
-    }
-
-    /// Set `PRAGMA synchronous` (outside a transaction only: SQLite refuses inside).
-    fn set_synced(&mut self, synced: bool) -> Result<()> {
-        if self.unsynced != synced {
-            return Ok(());
-        }
-        let sql = if synced {
-            "PRAGMA synchronous=FULL"
-        } else {
-            "PRAGMA synchronous=NORMAL"
-        };
-        self.exec(sql, "set synchronous")?;
-        self.unsynced = !synced;
-        Ok(())
-    }
-
-    fn begin_locked(&mut self) -> Result<()> {
         let start = std::time::Instant::now();
         loop {
             match self.conn.execute_batch("BEGIN IMMEDIATE") {
@@ -305,17 +270,12 @@ impl Store {
     pub fn commit(&mut self) -> Result<()> {
         self.depth = 0;
         self.stamped.get_mut().clear();
-        let r = match self.conn.execute_batch("COMMIT") {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let err = self.err("commit", e);
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(err)
-            }
-        };
-        // Back to synced commits at once (`begin` checks it again).
-        let _ = self.set_synced(true);
-        r
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let err = self.err("commit", e);
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(err);
+        }
+        Ok(())
     }
 
     /// Inside the transaction of [`Store::begin`]: make what it wrote durable now and
@@ -335,7 +295,6 @@ impl Store {
         self.depth = 0;
         self.stamped.get_mut().clear();
         let _ = self.conn.execute_batch("ROLLBACK");
-        let _ = self.set_synced(true);
     }
 
     /// The job rows saved (or not) since the transaction began or the last call.

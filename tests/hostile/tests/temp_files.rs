@@ -371,13 +371,12 @@ fn one_store_never_deletes_another_stores_downloads() {
     );
 }
 
-/// The ledger of a round's new temporary files is committed without waiting for the
-/// disk (the connections would wait for the disk too): the process killed right after
-/// that commit, before any synced one, keeps it. The next engine resumes into the
-/// files the dead one created (none is taken for someone else's, the job does not
-/// fail with ACCESS_DENIED) and no orphan is left.
+/// A process killed right after recording a round's new temporary files (their open
+/// descriptors were waiting for its connections, nothing written yet): the next engine
+/// resumes into the files the dead one created (none is taken for someone else's, the
+/// job does not fail with ACCESS_DENIED) and no orphan is left.
 #[test]
-fn a_kill_right_after_the_unsynced_temp_ledger_keeps_it() {
+fn a_kill_right_after_the_temp_ledger_commit_resumes_into_those_files() {
     let d = ScratchDir::new("ledgerkill");
     let o = shared_origin();
     let m = CopyManager::open_with(Some(&d.state()), opts(false)).unwrap();
