@@ -28,6 +28,12 @@ pub mod security {
 pub const MAX_HEADERS: usize = 64;
 /// At most this many bytes in one custom header line.
 pub const MAX_HEADER_LINE: usize = 8192;
+/// At most this many bytes in all custom header lines together: the whole request
+/// head must fit the HTTP client's 128 KiB output buffer with the URL (≤ 8 KiB) and
+/// bgcopy's own headers, and servers refuse far less (nginx 32 KiB, IIS 16 KiB by
+/// default). Without it 64 lines of 8 KiB (512 KiB) were accepted, which no request
+/// could carry.
+pub const MAX_HEADERS_TOTAL: usize = 65536;
 
 /// Header names a job may not set: the request's framing, range and target are
 /// bgcopy's (Range/If-Range make resuming work; Host is the URL's).
@@ -144,10 +150,20 @@ pub fn check_custom_headers<S: AsRef<str>>(lines: &[S]) -> Result<Vec<String>> {
             lines.len()
         )));
     }
-    lines
+    let lines: Vec<String> = lines
         .iter()
         .map(|l| parse_header_line(l.as_ref()).map(|(n, v)| format!("{n}: {v}")))
-        .collect()
+        .collect::<Result<_>>()?;
+    let total: usize = lines.iter().map(|l| l.len() + 2).sum();
+    if total > MAX_HEADERS_TOTAL {
+        return Err(Error::new(
+            codes::STRING_TOO_LONG,
+            format!(
+                "the custom headers hold {total} bytes; at most {MAX_HEADERS_TOTAL} are allowed"
+            ),
+        ));
+    }
+    Ok(lines)
 }
 
 /// Whether two absolute URLs have the same origin (scheme, host, port): custom
@@ -477,6 +493,17 @@ mod tests {
         );
         let many: Vec<String> = (0..=MAX_HEADERS).map(|i| format!("X-{i}: v")).collect();
         assert!(check_custom_headers(&many).is_err());
+        // Every line within its limit, all of them together beyond theirs.
+        let big = |n: usize| -> Vec<String> {
+            (0..n)
+                .map(|i| format!("X-{i:02}: {}", "a".repeat(MAX_HEADER_LINE - 16)))
+                .collect()
+        };
+        assert_eq!(check_custom_headers(&big(8)).unwrap().len(), 8);
+        assert_eq!(
+            check_custom_headers(&big(9)).unwrap_err().code(),
+            codes::STRING_TOO_LONG
+        );
         assert_eq!(
             check_custom_headers(&["X-A:1", "X-B: 2 "]).unwrap(),
             vec!["X-A: 1", "X-B: 2"]
