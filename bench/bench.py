@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import random
+import re
 import shlex
 import shutil
 import signal
@@ -365,9 +366,10 @@ def tools_for(scenario: str, args, nginx: Nginx, data: dict) -> list[Tool]:
         tools.append(Tool("aria2c", f"aria2c -j{PARALLEL}", lambda o, s: [
             "aria2c", "-q", f"-j{PARALLEL}", "-x1", "-s1", "--file-allocation=none",
             "--allow-overwrite=true", "--auto-file-renaming=false", "-d", str(o), "-i", str(lst)]))
+        # --verbose: one line on stderr with the driver's phases (see `phases`).
         tools.append(Tool("bgcopy", f"bgcopy (library, {PARALLEL} conns)", lambda o, s: [
             str(driver), "--state-dir", str(s), "--out", str(o), "--connections", str(PARALLEL),
-            "--list", str(lst)]))
+            "--verbose", "--list", str(lst)]))
         if args.cli and cli.exists():
             tools.append(Tool("bgcopy-cli", "bgcopy get (CLI)", lambda o, s: cli_cmd(args, cli, o, s, urls, lst)))
     return tools
@@ -507,6 +509,7 @@ def run_scenario(scenario: str, args, nginx: Nginx, data: dict) -> dict:
                 log(f"  {scenario} round {r + 1} {t.label}: FAILED (skipped from now on; log {lf}):")
                 print(problem, file=sys.stderr, flush=True)
             else:
+                m["phases"] = phases(lf)
                 runs[t.key].append(m)
                 log(
                     f"  {scenario} round {r + 1} {t.label:<26} wall {m['wall']:7.3f}s  cpu {m['cpu']:7.3f}s"
@@ -514,6 +517,22 @@ def run_scenario(scenario: str, args, nginx: Nginx, data: dict) -> dict:
                 )
             clean(t, scenario)
     return {"tools": [(t.key, t.label) for t in tools], "runs": runs, "failures": failures}
+
+
+PHASES = re.compile(r"setup ([0-9.]+)s \(open ([0-9.]+)s\), transfer ([0-9.]+)s, "
+                    r"complete\+close ([0-9.]+)s")
+
+
+def phases(logfile: Path) -> dict | None:
+    """The phases the driver printed with --verbose (seconds), if it did."""
+    try:
+        m = PHASES.search(logfile.read_text(errors="replace"))
+    except OSError:
+        return None
+    if not m:
+        return None
+    setup, opened, transfer, complete = (float(x) for x in m.groups())
+    return {"setup": setup, "open": opened, "transfer": transfer, "complete": complete}
 
 
 def log_entries(path: Path, skip: int) -> list[tuple[int, int]]:
@@ -813,6 +832,13 @@ def report(args, results: dict, data: dict, nginx_port: int, started: float, loa
     if "b" in results:
         lines, verdicts["b"] = table("b", results["b"], SMALL_COUNT * SMALL_SIZE)
         out += [f"**(b) {SMALL_COUNT} files of 64 KiB in one job** ({PARALLEL} connections)", ""] + lines + [""]
+        ph = [m["phases"] for m in results["b"]["runs"].get("bgcopy", []) if m.get("phases")]
+        if ph:
+            p = {k: med([x[k] for x in ph]) for k in ph[0]}
+            out += [f"bgcopy's phases (medians, from the driver): setup {p['setup']:.3f} s (of which opening "
+                    f"the store {p['open']:.3f} s), transfer {p['transfer']:.3f} s, complete() and close "
+                    f"{p['complete']:.3f} s. Setup and complete() run alone: curl has no store to open and "
+                    "writes each file under its final name.", ""]
     if "c" in results:
         size = data["big"].stat().st_size
         lines, verdicts["c"] = table("c", results["c"], size)
