@@ -363,6 +363,12 @@ def tools_for(scenario: str, args, nginx: Nginx, data: dict) -> list[Tool]:
         tools.append(Tool("curl", f"curl --parallel-max {PARALLEL}", lambda o, s: [
             "curl", "-sS", "--fail", "--parallel", "--parallel-max", str(PARALLEL),
             "--remote-name-all", "--output-dir", str(o), "-K", str(curlcfg)]))
+        # For reference, not a target: curl made as durable as bgcopy's transfers (every
+        # byte on the disk before the run ends; bgcopy syncs before a file counts).
+        tools.append(Tool("curl-sync", f"curl --parallel-max {PARALLEL}, then sync -f", lambda o, s: [
+            "sh", "-c", 'curl "$@" && exec sync -f "$0"', str(o),
+            "-sS", "--fail", "--parallel", "--parallel-max", str(PARALLEL),
+            "--remote-name-all", "--output-dir", str(o), "-K", str(curlcfg)]))
         tools.append(Tool("aria2c", f"aria2c -j{PARALLEL}", lambda o, s: [
             "aria2c", "-q", f"-j{PARALLEL}", "-x1", "-s1", "--file-allocation=none",
             "--allow-overwrite=true", "--auto-file-renaming=false", "-d", str(o), "-i", str(lst)]))
