@@ -344,7 +344,7 @@ export declare class CopyJob {
   getCustomHeaders(): Array<string>
   /**
    * Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
-   * most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+   * most 64 lines of 8192 bytes, 64 KiB in all; no CR/LF/NUL; not Range, If-Range, Host or the
    * framing headers). Sent with every request of the job, and with a redirect only
    * to the same origin. `[]` clears them.
    */

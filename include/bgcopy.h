@@ -1110,7 +1110,7 @@ int32_t bgcopy_job_set_notify_cmd_line(bgcopy_job *j,
 
 /**
  * Set the custom headers (BITS `SetCustomHeaders`): `n` lines `"Name: value"` (at
- * most 64 of 8192 bytes; no CR, LF or NUL; not Range, If-Range, Host or the framing
+ * most 64 of 8192 bytes, 64 KiB in all; no CR, LF or NUL; not Range, If-Range, Host or the framing
  * headers), sent with every request of the job and with a redirect only to the same
  * origin (scheme, host, port). `n` 0 clears them (`lines` may then be NULL). Strings
  * are borrowed for the call.

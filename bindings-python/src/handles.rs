@@ -196,7 +196,7 @@ impl PyCopyJob {
     }
 
     /// Set the custom header lines (BITS ``SetCustomHeaders``), each ``"Name: value"``
-    /// (at most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+    /// (at most 64 lines of 8192 bytes, 64 KiB in all; no CR/LF/NUL; not Range, If-Range, Host or the
     /// framing headers). Sent with every request of the job, and with a redirect only
     /// to the same origin. An empty sequence clears them.
     #[pyo3(signature = (headers))]

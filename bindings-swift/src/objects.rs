@@ -230,7 +230,7 @@ impl CopyJob {
     }
 
     /// Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
-    /// most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+    /// most 64 lines of 8192 bytes, 64 KiB in all; no CR/LF/NUL; not Range, If-Range, Host or the
     /// framing headers). Sent with every request of the job, and with a redirect only
     /// to the same origin. An empty list clears them.
     pub fn set_custom_headers(&self, headers: Vec<String>) -> Result<()> {

@@ -317,7 +317,9 @@ impl<'a> FileTransfer<'a> {
         };
         if self.offset == 0
             && self.parts.is_none()
-            && let Some(f) = self.pool.and_then(|p| p.take_created(self.idx, temp_id))
+            && let Some(f) = self
+                .pool
+                .and_then(|p| p.take_created(self.idx, temp_id, &self.temp))
         {
             self.fresh = true;
             return Ok(Some(Arc::new(f)));

@@ -10,6 +10,7 @@ use super::segments::{Board, Closed};
 use crate::sys::FileId;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use uuid::Uuid;
@@ -72,11 +73,12 @@ pub(super) struct Pool {
     budget: BudgetRef,
 }
 
-/// How many descriptors of created temporary files wait for their connections, over
-/// the whole process (every job and manager in it), and how many may: beyond that a
-/// file is closed and opened again when its turn comes. A job of 100,000 files, or
-/// many jobs at once, must not run the process out of descriptors (a soft limit of
-/// 1,024 is common); 256 covers two batches of `TEMPS_BATCH` ahead of 16 connections.
+/// How many descriptors of created temporary files are kept open for their
+/// connections, over the whole process (every job and manager in it), and how many may:
+/// beyond that a file is closed at once and opened again when its turn comes. A job of
+/// 100,000 files, or many jobs at once, must not run the process out of descriptors (a
+/// soft limit of 1,024 is common). 256 keeps the first batch and one batch of
+/// `TEMPS_BATCH` ahead of the default 8 connections open.
 pub(super) struct Budget {
     used: AtomicUsize,
     max: usize,
@@ -112,7 +114,7 @@ impl Default for BudgetRef {
 }
 
 /// A kept descriptor: closing it gives its place in the budget back.
-struct Kept {
+pub(super) struct Kept {
     /// `None` only once taken by [`Kept::into_file`].
     file: Option<File>,
     budget: &'static Budget,
@@ -151,23 +153,23 @@ impl Pool {
             .flatten()
     }
 
+    /// A place in the process's budget for the just-created temporary file `file`,
+    /// or `None` (the file is closed) when the budget has no room.
+    pub(super) fn reserve(&self, file: File) -> Option<Kept> {
+        self.budget.0.reserve(file)
+    }
+
     /// Keep the just-created temporary file of file `idx` (identity `fid`, nothing
-    /// written to it) for the connection that takes the file; closed when the budget
-    /// has no room.
-    pub(super) fn hand_over(&self, idx: usize, fid: FileId, file: File) {
+    /// written to it) for the connection that takes the file.
+    pub(super) fn hand_over(&self, idx: usize, fid: FileId, kept: Kept) {
         let mut m = self.created.lock().unwrap_or_else(|p| p.into_inner());
-        // A file made again gives the old one's place back first.
-        m.remove(&idx);
-        if let Some(kept) = self.budget.0.reserve(file) {
-            m.insert(idx, (fid, kept));
-        }
+        m.insert(idx, (fid, kept));
     }
 
     /// The temporary file of file `idx` this round created, if it is still kept, is
-    /// the file `fid` (the one the job records) and still has its name (a file deleted
-    /// behind our back is opened by name instead, which notices and starts it over).
-    pub(super) fn take_created(&self, idx: usize, fid: FileId) -> Option<File> {
-        use std::os::unix::fs::MetadataExt;
+    /// the file `fid` (the one the job records) and `path` still names it (a file
+    /// deleted or replaced behind our back is opened by name instead, which notices).
+    pub(super) fn take_created(&self, idx: usize, fid: FileId, path: &Path) -> Option<File> {
         let got = self
             .created
             .lock()
@@ -176,7 +178,9 @@ impl Pool {
         match got {
             Some((got, kept)) if got == fid => {
                 let file = kept.into_file()?;
-                (file.metadata().ok()?.nlink() > 0).then_some(file)
+                crate::sys::is_ours(path, fid)
+                    .unwrap_or(false)
+                    .then_some(file)
             }
             _ => None,
         }
@@ -314,43 +318,57 @@ mod tests {
             ..Pool::default()
         };
         let (a, b) = (pool(), pool());
-        let made = |i: usize| crate::sys::create_temp(&dir.join(format!("t{i}"))).unwrap();
-        let (f0, id0) = made(0);
+        let path = |i: usize| dir.join(format!("t{i}"));
+        let made = |i: usize| crate::sys::create_temp(&path(i)).unwrap();
+        // Keep the file in `p`'s budget and hand it over as file `idx`; whether it was kept.
+        let keep = |p: &Pool, idx: usize, i: usize| -> (crate::sys::FileId, bool) {
+            let (f, id) = made(i);
+            match p.reserve(f) {
+                Some(k) => {
+                    p.hand_over(idx, id, k);
+                    (id, true)
+                }
+                None => (id, false),
+            }
+        };
+        let (id0, _) = keep(&a, 0, 0);
         let (_, id1) = made(1);
-        a.hand_over(0, id0, f0);
-        assert!(a.take_created(0, id1).is_none(), "another identity");
         assert!(
-            a.take_created(0, id0).is_none(),
+            a.take_created(0, id1, &path(0)).is_none(),
+            "another identity"
+        );
+        assert!(
+            a.take_created(0, id0, &path(0)).is_none(),
             "given up once asked wrongly"
         );
-        let (f0, id0) = made(2);
-        a.hand_over(0, id0, f0);
-        assert!(a.take_created(1, id0).is_none(), "another file");
-        assert!(a.take_created(0, id0).is_some());
-        assert!(a.take_created(0, id0).is_none(), "taken once");
+        let (id0, _) = keep(&a, 0, 2);
+        assert!(a.take_created(1, id0, &path(2)).is_none(), "another file");
+        assert!(a.take_created(0, id0, &path(2)).is_some());
+        assert!(a.take_created(0, id0, &path(2)).is_none(), "taken once");
         assert_eq!(
             budget.used.load(Ordering::SeqCst),
             0,
             "every place given back"
         );
-        // A file deleted behind our back is not handed over (opened by name instead).
-        let (f, id) = made(3);
-        a.hand_over(3, id, f);
-        std::fs::remove_file(dir.join("t3")).unwrap();
-        assert!(a.take_created(3, id).is_none());
+        // A file deleted, or replaced by another, behind our back is not handed over
+        // (opened by name instead, which notices).
+        let (id, _) = keep(&a, 3, 3);
+        std::fs::remove_file(path(3)).unwrap();
+        assert!(a.take_created(3, id, &path(3)).is_none());
+        let (id, _) = keep(&a, 4, 4);
+        std::fs::remove_file(path(4)).unwrap();
+        std::fs::write(path(4), b"planted").unwrap();
+        assert!(a.take_created(4, id, &path(4)).is_none());
+        assert_eq!(budget.used.load(Ordering::SeqCst), 0);
         // The budget holds over both pools; a file made again replaces the old one.
         for i in 0..3 {
-            let (f, id) = made(10 + i);
-            a.hand_over(i, id, f);
+            assert!(keep(&a, i, 10 + i).1);
         }
-        let (f, id) = made(20);
-        a.hand_over(0, id, f);
+        assert!(keep(&a, 0, 20).1, "replacing gives the old place back");
         assert_eq!(budget.used.load(Ordering::SeqCst), 3);
-        for i in 0..3 {
-            let (f, id) = made(30 + i);
-            b.hand_over(i, id, f);
-        }
-        assert_eq!(b.created.lock().unwrap().len(), 1, "one place was left");
+        let kept: Vec<bool> = (0..3).map(|i| keep(&b, i, 30 + i).1).collect();
+        assert_eq!(kept, [true, false, false], "one place was left");
+        assert_eq!(b.created.lock().unwrap().len(), 1);
         assert_eq!(budget.used.load(Ordering::SeqCst), 4);
         // A round that ends gives its places back.
         drop(a);

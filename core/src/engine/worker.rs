@@ -8,7 +8,7 @@ use super::file::{FileTransfer, foreign_temp};
 use super::pool::Pool;
 use crate::error::{Error, codes};
 use crate::policy::{Failure, Outcome, apply_outcome};
-use crate::sys::{self, FileId, TempError};
+use crate::sys::{self, TempError};
 use crate::types::*;
 use crate::wake::Wake;
 use std::path::PathBuf;
@@ -241,44 +241,51 @@ fn prepare_temps(ctx: &EngineCtx, id: Uuid, limit: usize, pool: &Pool) -> Result
     let mut failed = None;
     for (idx, path, name) in wanted {
         match sys::create_temp(&path) {
-            Ok((file, fid)) => created.push((idx, path, name, fid, file)),
+            // Kept open for its connection while the process's budget has room (the
+            // batch holds them until recorded), else closed at once.
+            Ok((file, fid)) => created.push((idx, path, name, fid, pool.reserve(file))),
             Err(e) => {
                 failed = Some((idx, path, e));
                 break;
             }
         }
     }
-    // The open files wait for their connections from now on: a connection can take a
-    // file as soon as the ledger records it (below), never before.
-    let mut created: Vec<(usize, PathBuf, String, FileId)> = created
-        .into_iter()
-        .map(|(idx, path, name, fid, file)| {
-            pool.hand_over(idx, fid, file);
-            (idx, path, name, fid)
-        })
-        .collect();
     let recorded = ctx.table.update(id, Wake::NONE, |job, store| {
         // Only files still waiting for this very name take it.
-        created.retain(|(idx, path, name, fid)| {
+        created.retain(|(idx, path, name, fid, _)| {
             let f = &job.files[*idx];
             let keep = f.temp_name == *name && f.temp_id.is_none();
             if !keep {
-                drop(pool.take_created(*idx, *fid));
                 let _ = sys::remove_ours(path, *fid);
             }
             keep
         });
-        let entries: Vec<_> = created.iter().map(|(_, p, _, f)| (p.clone(), *f)).collect();
+        let entries: Vec<_> = created
+            .iter()
+            .map(|(_, p, _, f, _)| (p.clone(), *f))
+            .collect();
         store.atomic(|s| s.record_temps(id, &entries)).map(|()| {
-            for (idx, _, _, fid) in &created {
+            for (idx, _, _, fid, kept) in &mut created {
                 job.files[*idx].temp_id = Some(*fid);
+                // Visible to the connections together with the record (this lock).
+                if let Some(kept) = kept.take() {
+                    pool.hand_over(*idx, *fid, kept);
+                }
             }
         })
     });
     let recorded = recorded.unwrap_or_else(|| Err(Error::invalid_state("the job ended")));
     if let Err(e) = recorded {
-        for (idx, path, _, fid) in &created {
-            drop(pool.take_created(*idx, *fid));
+        // Nothing of it was committed: no connection may take these files any more.
+        ctx.table.update_live(id, Wake::NONE, |job| {
+            for (idx, _, _, fid, _) in &created {
+                if job.files[*idx].temp_id == Some(*fid) {
+                    job.files[*idx].temp_id = None;
+                }
+            }
+        });
+        for (idx, path, _, fid, _) in &created {
+            drop(pool.take_created(*idx, *fid, path));
             let _ = sys::remove_ours(path, *fid);
         }
         if e.code() == codes::INVALID_STATE {

@@ -26,7 +26,7 @@ impl CopyJob {
     }
 
     /// Set the custom header lines (BITS `SetCustomHeaders`), each `Name: value`
-    /// (at most 64 lines of 8192 bytes; no CR, LF or NUL; the framing, range and Host
+    /// (at most 64 lines of 8192 bytes, 64 KiB in all; no CR, LF or NUL; the framing, range and Host
     /// headers are bgcopy's). They go with every request of the job, and with a
     /// redirect only to the same origin (scheme, host and port) as the file's URL. An
     /// empty list clears them. Takes effect with the job's next request.

@@ -130,6 +130,10 @@ impl Store {
                 ))
             })();
             let _ = conn.execute_batch("COMMIT");
+            if !conn.is_autocommit() {
+                // The next attempt must not find this read transaction still open.
+                let _ = conn.execute_batch("ROLLBACK");
+            }
             identity.set(read?);
             Ok(())
         })?;

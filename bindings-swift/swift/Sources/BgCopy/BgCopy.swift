@@ -1732,7 +1732,7 @@ public protocol CopyJobProtocol: AnyObject, Sendable {
     
     /**
      * Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
-     * most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+     * most 64 lines of 8192 bytes, 64 KiB in all; no CR/LF/NUL; not Range, If-Range, Host or the
      * framing headers). Sent with every request of the job, and with a redirect only
      * to the same origin. An empty list clears them.
      */
@@ -2339,7 +2339,7 @@ open func setCredentials(_ target: AuthTarget, _ scheme: AuthScheme, _ user: Str
     
     /**
      * Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
-     * most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+     * most 64 lines of 8192 bytes, 64 KiB in all; no CR/LF/NUL; not Range, If-Range, Host or the
      * framing headers). Sent with every request of the job, and with a redirect only
      * to the same origin. An empty list clears them.
      */
@@ -6813,7 +6813,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_credentials() != 21318) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_custom_headers() != 14139) {
+    if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_custom_headers() != 44422) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bgcopy_uniffi_checksum_method_copyjob_set_description() != 65296) {

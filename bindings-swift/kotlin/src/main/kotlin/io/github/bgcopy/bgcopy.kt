@@ -1457,7 +1457,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_credentials() and 0xFFFF) != 21318) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_custom_headers() and 0xFFFF) != 14139) {
+    if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_custom_headers() and 0xFFFF) != 44422) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bgcopy_uniffi_checksum_method_copyjob_set_description() and 0xFFFF) != 65296) {
@@ -3605,7 +3605,7 @@ public interface CopyJobInterface {
     
     /**
      * Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
-     * most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+     * most 64 lines of 8192 bytes, 64 KiB in all; no CR/LF/NUL; not Range, If-Range, Host or the
      * framing headers). Sent with every request of the job, and with a redirect only
      * to the same origin. An empty list clears them.
      */
@@ -4437,7 +4437,7 @@ open class CopyJob: Disposable, AutoCloseable, CopyJobInterface
     
     /**
      * Set the custom header lines (BITS `SetCustomHeaders`), each `"Name: value"` (at
-     * most 64 lines of 8192 bytes; no CR/LF/NUL; not Range, If-Range, Host or the
+     * most 64 lines of 8192 bytes, 64 KiB in all; no CR/LF/NUL; not Range, If-Range, Host or the
      * framing headers). Sent with every request of the job, and with a redirect only
      * to the same origin. An empty list clears them.
      */
