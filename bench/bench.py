@@ -341,6 +341,8 @@ def tools_for(scenario: str, args, nginx: Nginx, data: dict) -> list[Tool]:
             "--auto-file-renaming=false", "-d", str(o), "-o", big.name, url]))
         tools.append(Tool("bgcopy", "bgcopy (library)", lambda o, s: [
             str(driver), "--state-dir", str(s), "--out", str(o), url]))
+        tools.append(Tool("bgcopy-1", "bgcopy (one stream)", lambda o, s: [
+            str(driver), "--state-dir", str(s), "--out", str(o), "--file-connections", "1", url]))
         if args.cli and cli.exists():
             tools.append(Tool("bgcopy-cli", "bgcopy get (CLI)", lambda o, s: cli_cmd(args, cli, o, s, [url], None)))
     elif scenario == "c":
