@@ -775,13 +775,12 @@ def table(scenario: str, res: dict, bytes_total: int) -> tuple[list[str], dict]:
             verdict["rss_ok"] = b["rss_mib"] <= TARGET_C_RSS_MIB
         return lines, verdict
     if base and b:
+        verdict["wall_ratio"] = wall_ratio(res, "bgcopy", "curl", s)
         if scenario == "a":
-            verdict["wall_ratio"] = wall_ratio(res, "bgcopy", "curl", s)
             verdict["wall_ok"] = verdict["wall_ratio"] <= TARGET_A_WALL
             verdict["rss_mib"] = b["rss_mib"]
             verdict["rss_ok"] = b["rss_mib"] <= TARGET_A_RSS_MIB
         else:
-            verdict["wall_ratio"] = wall_ratio(res, "bgcopy", "curl", s)
             verdict["wall_ok"] = verdict["wall_ratio"] <= TARGET_B_WALL
     return lines, verdict
 

@@ -33,6 +33,28 @@ const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a call waits in total for other processes' transactions.
 const BUSY_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
+/// Run `step` until it stops answering SQLITE_BUSY/LOCKED (another process holds the
+/// lock SQLite wants; some of these answers come without the busy handler) or
+/// [`BUSY_LIMIT`] has passed since `started`.
+fn until_free<T>(
+    started: std::time::Instant,
+    mut step: impl FnMut() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    loop {
+        match step() {
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && started.elapsed() < BUSY_LIMIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            r => return r,
+        }
+    }
+}
+
 /// A store error as a bgcopy error: SQLite's "database or disk is full" (and an I/O
 /// error whose cause is ENOSPC/EDQUOT) is DISK_FULL, permissions ACCESS_DENIED,
 /// damage STORE_CORRUPT, the rest IO_ERROR.
@@ -101,26 +123,9 @@ impl Store {
         // write lock (switching a new file to WAL, say) with SQLITE_BUSY at once,
         // without its busy handler: such a step is simply tried again.
         let started = std::time::Instant::now();
-        let patiently = |step: &dyn Fn() -> rusqlite::Result<()>| -> Result<()> {
-            loop {
-                match step() {
-                    Ok(()) => return Ok(()),
-                    Err(rusqlite::Error::SqliteFailure(e, _))
-                        if matches!(
-                            e.code,
-                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                        ) && started.elapsed() < BUSY_LIMIT =>
-                    {
-                        std::thread::sleep(std::time::Duration::from_millis(5));
-                    }
-                    Err(e) => return Err(check(e)),
-                }
-            }
-        };
         // One snapshot (the creator's first migration sets the tables and the
         // application id in one transaction).
-        let identity = std::cell::Cell::new((0i64, 0i64, 0i64));
-        patiently(&|| {
+        let (app, version, tables) = until_free(started, || {
             conn.execute_batch("BEGIN")?;
             let read = (|| -> rusqlite::Result<(i64, i64, i64)> {
                 Ok((
@@ -134,10 +139,9 @@ impl Store {
                 // The next attempt must not find this read transaction still open.
                 let _ = conn.execute_batch("ROLLBACK");
             }
-            identity.set(read?);
-            Ok(())
-        })?;
-        let (app, version, tables) = identity.get();
+            read
+        })
+        .map_err(check)?;
         if app != schema::APPLICATION_ID && (tables > 0 || version != 0) {
             return Err(Error::new(
                 codes::STORE_CORRUPT,
@@ -161,8 +165,7 @@ impl Store {
         // (about a third of a large store) is checked when read: a damaged page there
         // fails the calls that touch it with STORE_CORRUPT. This keeps opening a store
         // of 100k jobs within its budget.
-        let verdict = std::cell::RefCell::new(String::from("ok"));
-        patiently(&|| {
+        let ok = until_free(started, || {
             for table in ["sqlite_master", "jobs", "files", "temps"] {
                 let exists = table == "sqlite_master"
                     || conn.query_row(
@@ -176,31 +179,32 @@ impl Store {
                 let ok: String =
                     conn.query_row(&format!("PRAGMA quick_check({table})"), [], |r| r.get(0))?;
                 if ok != "ok" {
-                    *verdict.borrow_mut() = ok;
-                    break;
+                    return Ok(ok);
                 }
             }
-            Ok(())
-        })?;
-        let ok = verdict.into_inner();
+            Ok(String::from("ok"))
+        })
+        .map_err(check)?;
         if ok != "ok" {
             return Err(Error::new(
                 codes::STORE_CORRUPT,
                 format!("{} failed its integrity check: {ok}", path.display()),
             ));
         }
-        let mode = std::cell::RefCell::new(String::new());
-        patiently(&|| {
-            *mode.borrow_mut() = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-            Ok(())
-        })?;
-        if !mode.borrow().eq_ignore_ascii_case("wal") {
+        let mode: String = until_free(started, || {
+            conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        })
+        .map_err(check)?;
+        if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::new(
                 codes::IO_ERROR,
                 format!("cannot use WAL journal on {}", path.display()),
             ));
         }
-        patiently(&|| conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"))?;
+        until_free(started, || {
+            conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;")
+        })
+        .map_err(check)?;
         let mut store = Store {
             conn,
             depth: 0,
@@ -248,26 +252,14 @@ impl Store {
     /// Take the write lock (`BEGIN IMMEDIATE`), waiting for other processes'
     /// transactions as long as [`BUSY_LIMIT`].
     pub fn begin(&mut self) -> Result<()> {
-        let start = std::time::Instant::now();
-        loop {
-            match self.conn.execute_batch("BEGIN IMMEDIATE") {
-                Ok(()) => {
-                    self.depth = 1;
-                    self.saves.get_mut().clear();
-                    self.stamped.get_mut().clear();
-                    return Ok(());
-                }
-                Err(rusqlite::Error::SqliteFailure(f, _))
-                    if matches!(
-                        f.code,
-                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                    ) && start.elapsed() < BUSY_LIMIT =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-                Err(e) => return Err(self.err("begin", e)),
-            }
-        }
+        until_free(std::time::Instant::now(), || {
+            self.conn.execute_batch("BEGIN IMMEDIATE")
+        })
+        .map_err(|e| self.err("begin", e))?;
+        self.depth = 1;
+        self.saves.get_mut().clear();
+        self.stamped.get_mut().clear();
+        Ok(())
     }
 
     /// Commit the transaction of [`Store::begin`] (rolled back if that fails).
