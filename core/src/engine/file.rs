@@ -35,7 +35,7 @@ pub(super) struct FileTransfer<'a> {
     pub(super) id: Uuid,
     pub(super) idx: usize,
     pub(super) stop: &'a AtomicBool,
-    pub(super) buf: &'a mut Vec<u8>,
+    pub(super) buf: &'a mut super::direct::Buf,
     pub(super) url: String,
     /// Restart counter: checkpoints from before a restart are void.
     pub(super) epoch: u32,
@@ -88,7 +88,7 @@ impl<'a> FileTransfer<'a> {
         id: Uuid,
         idx: usize,
         stop: &'a AtomicBool,
-        buf: &'a mut Vec<u8>,
+        buf: &'a mut super::direct::Buf,
         pool: Option<&'a Pool>,
     ) -> Option<FileTransfer<'a>> {
         ctx.table
@@ -439,9 +439,7 @@ impl<'a> FileTransfer<'a> {
     ) -> Result<ring::digest::Context, Failure> {
         use std::os::unix::fs::FileExt;
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-        if self.buf.len() < 1 << 20 {
-            self.buf.resize(1 << 20, 0);
-        }
+        self.buf.grow(1 << 20);
         let mut at = 0u64;
         while at < len {
             let want = (len - at).min(self.buf.len() as u64) as usize;

@@ -14,6 +14,7 @@ mod checkpoint;
 mod classify;
 mod command;
 pub(crate) mod crashlog;
+mod direct;
 mod fetch;
 mod file;
 mod hosts;

@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     /// Held while a checkpoint is taken and submitted, so that an older snapshot never
     /// replaces a newer one.
     pub ck: Mutex<()>,
+    /// The file opened for writes past the page cache (`direct.rs`), when it can be.
+    pub direct: Option<Arc<File>>,
     /// The crash-only progress record (`crashlog.rs`), once made.
     pub log: Mutex<Record>,
     /// The temporary file's length (the end of the furthest write).

@@ -22,12 +22,12 @@ use super::file::FileTransfer;
 use super::http::{content_length, header, parse_content_range, validator_of};
 use super::pool::Shared;
 use super::segments::{Board, Closed, MAX_SEGMENT_FAILURES, MIN_SEGMENT, Released, Slot};
+use super::stream::{WRITEBACK_STEP, start_writeback};
 use crate::error::codes;
 use crate::policy::Failure;
 use crate::wake::Wake;
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -179,6 +179,7 @@ impl FileTransfer<'_> {
             board,
             file: file.clone(),
             ck: Mutex::new(()),
+            direct: super::direct::reopen_direct(file).map(Arc::new),
             log: Mutex::new(Default::default()),
             len: AtomicU64::new(len),
             written: AtomicU64::new(0),
@@ -412,80 +413,101 @@ impl FileTransfer<'_> {
     }
 
     /// Write a segment's body at its offsets until the segment is complete (its end
-    /// may move down while it runs: another connection took the rest).
+    /// may move down while it runs: another connection took the rest). Bytes read are
+    /// reserved on the board at once and count once written (a direct write gathers
+    /// them first: `direct.rs`).
     fn body(&mut self, shared: &Shared, slot: Slot, resp: Response<ureq::Body>) -> SegEnd {
         let blame = self.blame();
         let board = &shared.board;
         let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
-        let room = self.read_room(None);
-        let opts = &self.ctx.opts;
-        let mut pos = slot.from;
-        let mut written_back = pos;
+        let (mut sink, room) = self.sink(shared.direct.clone(), slot.from, None);
+        let mut written_back = slot.from;
         loop {
+            let mut end = None;
             if self.stop.load(Ordering::SeqCst) {
-                return SegEnd::Stopped;
+                end = Some(SegEnd::Stopped);
             }
-            let want = self.chunk().min(room);
-            let n = match reader.read(&mut self.buf[..want]) {
-                Ok(n) => n,
-                Err(e) => {
-                    let (transient, code) = io_class(&e);
-                    let f = blame.transport(
-                        transient,
-                        code,
-                        &format!("a segment broke off at byte {pos}: {e}"),
-                    );
-                    return if transient {
-                        SegEnd::Broken(f)
-                    } else {
-                        SegEnd::Fatal(f)
-                    };
+            let mut n = 0;
+            if end.is_none() {
+                let want = sink.room(self.chunk(), room, self.buf);
+                let held = sink.held;
+                match reader.read(&mut self.buf[held..held + want]) {
+                    Ok(0) => {}
+                    Ok(k) => n = k,
+                    Err(e) => {
+                        let (transient, code) = io_class(&e);
+                        let f = blame.transport(
+                            transient,
+                            code,
+                            &format!("a segment broke off at byte {}: {e}", sink.at),
+                        );
+                        end = Some(if transient {
+                            SegEnd::Broken(f)
+                        } else {
+                            SegEnd::Fatal(f)
+                        });
+                    }
                 }
+            }
+            // The bytes read that belong to the segment (its end may have moved
+            // below them: then it is complete with them).
+            let mut complete = false;
+            if n > 0 {
+                let k = board.reserve(slot.key, n as u64);
+                // Before the write: the record never claims a shorter file than there is.
+                shared
+                    .len
+                    .fetch_max(sink.at + (sink.held as u64) + k, Ordering::SeqCst);
+                sink.add(k as usize);
+                complete = k < n as u64;
+            }
+            let all = n == 0 || complete || end.is_some();
+            let wrote = match sink.flush(self.buf, &shared.file, all) {
+                Ok(w) => w,
+                Err(e) => return SegEnd::Fatal(blame.local("write temp file", &e)),
             };
+            if wrote > 0 {
+                let (now_at, done) = board.advance(slot.key, wrote);
+                complete |= done;
+                self.log_parts(shared, wrote);
+                // Counted per connection across its pieces (a piece is much shorter
+                // than a checkpoint interval).
+                self.ck.0 += wrote;
+                if !sink.is_direct() && now_at - written_back >= WRITEBACK_STEP {
+                    start_writeback(&shared.file, written_back, now_at);
+                    written_back = now_at;
+                }
+                self.progress_parts(shared);
+                let opts = &self.ctx.opts;
+                if self.ck.0 >= opts.checkpoint_bytes
+                    || self.ck.1.elapsed() >= opts.checkpoint_interval
+                {
+                    self.checkpoint_parts(shared, true);
+                    self.ck = (0, Instant::now());
+                }
+            }
+            if n > 0 {
+                self.throttle(n);
+            }
+            if let Some(end) = end {
+                return end;
+            }
+            if complete {
+                return SegEnd::Done;
+            }
             if n == 0 {
                 if board.reserve(slot.key, 1) == 0 {
                     return SegEnd::Done;
                 }
-                if pos >= slot.end {
+                if sink.at >= slot.end {
                     // This request's piece is in; the segment goes on with the next.
-                    return SegEnd::Piece(pos);
+                    return SegEnd::Piece(sink.at);
                 }
                 return SegEnd::Broken(blame.transport(
                     true,
                     codes::CONNECTION_CLOSED,
-                    &format!("the connection closed at byte {pos} within a segment"),
+                    &format!("the connection closed at byte {} within a segment", sink.at),
                 ));
-            }
-            let k = board.reserve(slot.key, n as u64);
-            if k == 0 {
-                return SegEnd::Done;
-            }
-            // Before the write: the record never claims a shorter file than there is.
-            shared.len.fetch_max(pos + k, Ordering::SeqCst);
-            if let Err(e) = shared.file.write_all_at(&self.buf[..k as usize], pos) {
-                return SegEnd::Fatal(blame.local("write temp file", &e));
-            }
-            let (now_at, mut complete) = board.advance(slot.key, k);
-            // A read cut short: the segment's end moved below it, so it is complete.
-            complete |= k < n as u64;
-            self.log_parts(shared, k);
-            // Counted per connection across its pieces (a piece is much shorter than
-            // a checkpoint interval).
-            self.ck.0 += now_at - pos;
-            pos = now_at;
-            if pos - written_back >= super::stream::WRITEBACK_STEP {
-                super::stream::start_writeback(&shared.file, written_back, pos);
-                written_back = pos;
-            }
-            self.progress_parts(shared);
-            self.throttle(k as usize);
-            if self.ck.0 >= opts.checkpoint_bytes || self.ck.1.elapsed() >= opts.checkpoint_interval
-            {
-                self.checkpoint_parts(shared, true);
-                self.ck = (0, Instant::now());
-            }
-            if complete {
-                return SegEnd::Done;
             }
         }
     }

@@ -216,9 +216,9 @@ impl Board {
         st.segs.iter().position(|s| s.start == key)
     }
 
-    /// Before writing `n` bytes at the segment's `pos`: how many of them belong to it
-    /// (its end may have moved down since the request). 0: the segment is complete,
-    /// or the board closed.
+    /// Before writing `n` more bytes after those already reserved (from the segment's
+    /// `pos`): how many of them belong to it (its end may have moved down since the
+    /// request). 0: the segment is complete, or the board closed.
     pub fn reserve(&self, start: u64, n: u64) -> u64 {
         let mut st = self.lock();
         if st.closed != Closed::Open {
@@ -228,8 +228,9 @@ impl Board {
             return 0;
         };
         let s = &mut st.segs[i];
-        let k = n.min(s.end - s.pos);
-        s.reserved = s.pos + k;
+        let from = s.pos.max(s.reserved);
+        let k = n.min(s.end.saturating_sub(from));
+        s.reserved = from + k;
         if k < n {
             // The connection drops the rest of this read: its stream cannot go on
             // past the end, so no refused segment may be handed back to it.
@@ -238,8 +239,8 @@ impl Board {
         k
     }
 
-    /// After the reserved bytes are written: they count. Returns the segment's new
-    /// `pos` and whether it is complete.
+    /// After `n` reserved bytes (the first ones) are written: they count. Returns the
+    /// segment's new `pos` and whether it is complete.
     pub fn advance(&self, start: u64, n: u64) -> (u64, bool) {
         let mut st = self.lock();
         let Some(i) = Self::find(&st, start) else {
@@ -247,7 +248,7 @@ impl Board {
         };
         let s = &mut st.segs[i];
         s.pos = (s.pos + n).min(s.end);
-        s.reserved = s.pos;
+        s.reserved = s.reserved.max(s.pos);
         (s.pos, s.pos >= s.end)
     }
 
@@ -370,6 +371,26 @@ mod tests {
         let s3 = b.take().unwrap();
         assert_eq!((s3.from, s3.end), (48 * M, 64 * M));
         assert_eq!(b.take(), None, "four connections at most");
+    }
+
+    #[test]
+    fn bytes_gathered_before_a_write_stay_reserved_and_count_as_they_are_written() {
+        let b = Board::new(8 * M, vec![], Some(0), 2);
+        // Two reads gathered (reserved), not written yet.
+        assert_eq!(b.reserve(0, M), M);
+        assert_eq!(b.reserve(0, M), M);
+        assert_eq!(b.done().1, 0, "nothing counts before it is written");
+        // A split never gives away what is gathered.
+        let s = b.take().unwrap();
+        assert!(s.from >= 2 * M + MIN_SEGMENT, "{s:?}");
+        // Written in two parts: each counts once written.
+        assert_eq!(b.advance(0, M + M / 2), (M + M / 2, false));
+        assert_eq!(b.done().1, M + M / 2);
+        assert_eq!(b.advance(0, M / 2), (2 * M, false));
+        // The rest of the segment is what is left up to the split point.
+        assert_eq!(b.reserve(0, 64 * M), s.from - 2 * M);
+        assert_eq!(b.reserve(0, 1), 0, "complete once everything is reserved");
+        assert_eq!(b.advance(0, s.from - 2 * M), (s.from, true));
     }
 
     #[test]

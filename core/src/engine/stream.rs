@@ -4,11 +4,12 @@
 
 use super::classify::io_class;
 use super::crashlog::{self, CrashLog};
+use super::direct::{self, READ_BUF};
 use super::file::FileTransfer;
 use crate::error::codes;
 use crate::policy::Failure;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -27,13 +28,8 @@ impl FileTransfer<'_> {
     ) -> Result<(), Failure> {
         let blame = self.blame();
         self.validator.clone_from(&validator);
-        let mut out: &File = file;
-        // A temporary file just created and handed over is empty and at offset 0.
+        // A temporary file just created and handed over is empty.
         let fresh = std::mem::take(&mut self.fresh) && start == 0;
-        if !fresh {
-            out.seek(SeekFrom::Start(start))
-                .map_err(|e| blame.local("seek temp file", &e))?;
-        }
         // A restart from 0 drops what the file held (a new file has nothing: fstat is
         // cheaper than a truncation).
         if start == 0 && !fresh && file.metadata().map_or(true, |m| m.len() > 0) {
@@ -47,7 +43,15 @@ impl FileTransfer<'_> {
             None => None,
         };
         let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
-        let room = self.read_room(total.map(|t| t.saturating_sub(start)));
+        let left = total.map(|t| t.saturating_sub(start));
+        // A body of known length goes past the page cache (`direct.rs`), unless it is
+        // so small that opening the second descriptor costs more than the copy.
+        let direct = left
+            .is_some_and(|n| n >= direct::MIN_BODY)
+            .then(|| direct::reopen_direct(file))
+            .flatten()
+            .map(Arc::new);
+        let (mut sink, room) = self.sink(direct, start, left);
         let opts = &self.ctx.opts;
         let mut offset = start;
         let mut submitted = start;
@@ -55,56 +59,76 @@ impl FileTransfer<'_> {
         let mut last = Instant::now();
         let mut log: Option<CrashLog> = None;
         loop {
-            if self.stop.load(Ordering::SeqCst) {
-                self.checkpoint(file, offset, false, true);
-                return Ok(());
-            }
-            let want = self.chunk().min(room);
-            let n = match reader.read(&mut self.buf[..want]) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.checkpoint(file, offset, false, true);
-                    let (transient, code) = io_class(&e);
-                    return Err(blame.transport(
-                        transient,
-                        code,
-                        &format!("the transfer broke off at byte {offset}: {e}"),
+            // Why the loop ends after this round's write, if it does.
+            let mut end: Option<Result<(), Failure>> = None;
+            let mut n = 0;
+            let stopped = self.stop.load(Ordering::SeqCst);
+            if stopped {
+                end = Some(Ok(()));
+            } else {
+                let want = sink.room(self.chunk(), room, self.buf);
+                let held = sink.held;
+                match reader.read(&mut self.buf[held..held + want]) {
+                    Ok(0) => end = Some(Ok(())),
+                    Ok(k) => n = k,
+                    Err(e) => {
+                        let (transient, code) = io_class(&e);
+                        let at = sink.at + held as u64;
+                        end = Some(Err(blame.transport(
+                            transient,
+                            code,
+                            &format!("the transfer broke off at byte {at}: {e}"),
+                        )));
+                    }
+                }
+                if total.is_some_and(|t| sink.at + (held + n) as u64 > t) {
+                    return Err(blame.remote(
+                        codes::INVALID_SERVER_RESPONSE,
+                        "the server sent more bytes than the file's size",
                     ));
                 }
-            };
-            if n == 0 {
-                break;
+                if let Some(d) = &mut digest {
+                    d.update(&self.buf[held..held + n]);
+                }
+                sink.add(n);
             }
-            if total.is_some_and(|t| offset + n as u64 > t) {
-                return Err(blame.remote(
-                    codes::INVALID_SERVER_RESPONSE,
-                    "the server sent more bytes than the file's size",
-                ));
-            }
-            out.write_all(&self.buf[..n])
+            // The body's last byte, a stop or a break: everything held is written.
+            let all = end.is_some() || total == Some(sink.at + sink.held as u64);
+            let wrote = sink
+                .flush(self.buf, file, all)
                 .map_err(|e| blame.local("write temp file", &e))?;
-            if let Some(d) = &mut digest {
-                d.update(&self.buf[..n]);
+            if n > 0 {
+                self.throttle(n);
             }
-            offset += n as u64;
-            if let Some(t) = total
-                && log.is_none()
-                && offset - start >= crashlog::AFTER
-            {
-                log = self.crash_log(file, t);
+            if wrote > 0 {
+                offset += wrote;
+                if let Some(t) = total
+                    && log.is_none()
+                    && offset - start >= crashlog::AFTER
+                {
+                    log = self.crash_log(file, t);
+                }
+                if let Some(l) = &mut log {
+                    l.write(&[(0, offset)], offset);
+                }
+                if !sink.is_direct() && offset - written_back >= WRITEBACK_STEP {
+                    start_writeback(file, written_back, offset);
+                    written_back = offset;
+                }
+                // The last read of a file: its end (`mark_done`) publishes it.
+                if total != Some(offset) {
+                    self.progress(offset, None);
+                }
             }
-            if let Some(l) = &mut log {
-                l.write(&[(0, offset)], offset);
+            match end {
+                // A stop, or a break: what was written is checkpointed.
+                Some(r) if r.is_err() || stopped => {
+                    self.checkpoint(file, offset, false, true);
+                    return r;
+                }
+                Some(_) => break,
+                None => {}
             }
-            if offset - written_back >= WRITEBACK_STEP {
-                start_writeback(file, written_back, offset);
-                written_back = offset;
-            }
-            // The last read of a file: its end (`mark_done`) publishes it.
-            if total != Some(offset) {
-                self.progress(offset, None);
-            }
-            self.throttle(n);
             if offset - submitted >= opts.checkpoint_bytes
                 || last.elapsed() >= opts.checkpoint_interval
             {
@@ -131,7 +155,7 @@ impl FileTransfer<'_> {
         // small file (never written back on the way) is left to its batch's one sync:
         // starting each one's write-back alone cost a tenth of a thousand small files'
         // time (one I/O submission per file instead of one per batch).
-        if written_back > 0 && offset > written_back {
+        if !sink.is_direct() && written_back > 0 && offset > written_back {
             start_writeback(file, written_back, offset);
         }
         self.mark_done(file, offset, validator);
@@ -162,15 +186,30 @@ impl FileTransfer<'_> {
         }
     }
 
+    /// The sink of a body of `left` bytes (unknown: `None`) to be written from `at`,
+    /// past the page cache when `direct` is given, with its read buffer made ready;
+    /// and how much to read at once at most.
+    pub(super) fn sink(
+        &mut self,
+        direct: Option<Arc<File>>,
+        at: u64,
+        left: Option<u64>,
+    ) -> (direct::Sink, usize) {
+        if direct.is_some() {
+            self.buf.grow(direct::buffer_for(left));
+            (direct::Sink::new(direct, at), READ_BUF)
+        } else {
+            (direct::Sink::new(None, at), self.read_room(left))
+        }
+    }
+
     /// Make the read buffer ready for a body of `left` bytes (unknown: `None`) and
     /// return how much of it to use: [`READ_BUF`], or less for a smaller body. A
     /// connection's buffer grows only as far as its bodies need: zero-filling 256 KiB
     /// on each of 16 connections for 64 KiB files was a thousand page faults a run.
     pub(super) fn read_room(&mut self, left: Option<u64>) -> usize {
         let want = buffer_for(left);
-        if self.buf.len() < want {
-            self.buf.resize(want, 0);
-        }
+        self.buf.grow(want);
         self.buf.len().min(READ_BUF)
     }
 
@@ -188,9 +227,6 @@ impl FileTransfer<'_> {
         c
     }
 }
-
-/// Size of a worker's read buffer (each read is one write to the temp file).
-pub(super) const READ_BUF: usize = 256 * 1024;
 
 /// The read buffer grows in steps of this size (see `read_room`).
 const MIN_READ_BUF: usize = 16 * 1024;
@@ -213,6 +249,7 @@ fn buffer_for(left: Option<u64>) -> usize {
 // A kill inside one write leaves the file longer than its crash-only record by at most
 // this much, which recovery accepts.
 const _: () = assert!(READ_BUF as u64 <= crashlog::IN_FLIGHT);
+const _: () = assert!(direct::MAX_BUF as u64 <= crashlog::IN_FLIGHT);
 
 /// Start writing back every this many new bytes, so the checkpoint syncs (and the one
 /// before `complete()`) find little left to write.

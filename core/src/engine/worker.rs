@@ -141,7 +141,7 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
             }
         };
         let worker = || {
-            let mut buf = Vec::new();
+            let mut buf = super::direct::Buf::new();
             loop {
                 if stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
                     return;
