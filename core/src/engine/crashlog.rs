@@ -28,7 +28,7 @@ use uuid::Uuid;
 /// The most one write adds to a temporary file (at least a read buffer, and a direct
 /// write's gathered bytes: `stream.rs` checks): what a file may be longer than its
 /// record says after a kill.
-pub(crate) const IN_FLIGHT: u64 = 2 << 20;
+pub(crate) const IN_FLIGHT: u64 = 512 << 10;
 
 /// A transfer starts its record after writing this many bytes.
 pub(crate) const AFTER: u64 = 512 << 10;

@@ -420,7 +420,8 @@ impl FileTransfer<'_> {
         let blame = self.blame();
         let board = &shared.board;
         let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
-        let (mut sink, room) = self.sink(shared.direct.clone(), slot.from, None);
+        let (mut sink, room) =
+            self.sink(shared.direct.clone(), slot.from, Some(slot.end - slot.from));
         let mut written_back = slot.from;
         loop {
             let mut end = None;
@@ -462,6 +463,11 @@ impl FileTransfer<'_> {
                 complete = k < n as u64;
             }
             let all = n == 0 || complete || end.is_some();
+            // A board closed for a restart or an error: what is held is dropped, not
+            // written (the file may be starting over; what was written counted).
+            if all && sink.held > 0 && board.closed() == Closed::Aborted {
+                return end.unwrap_or(SegEnd::Done);
+            }
             let wrote = match sink.flush(self.buf, &shared.file, all) {
                 Ok(w) => w,
                 Err(e) => return SegEnd::Fatal(blame.local("write temp file", &e)),
@@ -496,7 +502,7 @@ impl FileTransfer<'_> {
                 return SegEnd::Done;
             }
             if n == 0 {
-                if board.reserve(slot.key, 1) == 0 {
+                if board.unclaimed(slot.key) == 0 {
                     return SegEnd::Done;
                 }
                 if sink.at >= slot.end {

@@ -239,6 +239,16 @@ impl Board {
         k
     }
 
+    /// What segment `start` has left that its owner has not reserved yet (0: it is
+    /// complete, or the board closed). Reserves nothing.
+    pub fn unclaimed(&self, start: u64) -> u64 {
+        let st = self.lock();
+        if st.closed != Closed::Open {
+            return 0;
+        }
+        Self::find(&st, start).map_or(0, |i| st.segs[i].left())
+    }
+
     /// After `n` reserved bytes (the first ones) are written: they count. Returns the
     /// segment's new `pos` and whether it is complete.
     pub fn advance(&self, start: u64, n: u64) -> (u64, bool) {
@@ -391,6 +401,22 @@ mod tests {
         assert_eq!(b.reserve(0, 64 * M), s.from - 2 * M);
         assert_eq!(b.reserve(0, 1), 0, "complete once everything is reserved");
         assert_eq!(b.advance(0, s.from - 2 * M), (s.from, true));
+    }
+
+    #[test]
+    fn asking_what_is_left_between_two_requests_reserves_nothing() {
+        let b = Board::new(8 * M, vec![], Some(0), 1);
+        // One request's piece: read, written.
+        assert_eq!(b.reserve(0, 3 * M), 3 * M);
+        assert_eq!(b.advance(0, 3 * M), (3 * M, false));
+        // At its end the connection asks whether the segment goes on, any number of
+        // times: the next piece still starts where the bytes end.
+        assert_eq!(b.unclaimed(0), 5 * M);
+        assert_eq!(b.unclaimed(0), 5 * M);
+        assert_eq!(b.reserve(0, 5 * M), 5 * M, "all the rest, none lost");
+        assert_eq!(b.advance(0, 5 * M), (8 * M, true));
+        assert_eq!(b.unclaimed(0), 0);
+        assert_eq!(b.done().1, 8 * M);
     }
 
     #[test]

@@ -248,7 +248,6 @@ fn buffer_for(left: Option<u64>) -> usize {
 
 // A kill inside one write leaves the file longer than its crash-only record by at most
 // this much, which recovery accepts.
-const _: () = assert!(READ_BUF as u64 <= crashlog::IN_FLIGHT);
 const _: () = assert!(direct::MAX_BUF as u64 <= crashlog::IN_FLIGHT);
 
 /// Start writing back every this many new bytes, so the checkpoint syncs (and the one
