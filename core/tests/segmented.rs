@@ -245,7 +245,9 @@ fn the_background_limit_changes_while_transfers_run() {
     assert_eq!(m.get_background_bandwidth_limit().unwrap(), 0);
     m.set_background_bandwidth_limit(2_000_000).unwrap();
     assert_eq!(m.get_background_bandwidth_limit().unwrap(), 2_000_000);
-    let url = origin().url("seg-bg", &format!("size={}", 200 * MIB));
+    // 20 MB/s per connection: without a limit the job runs far faster than 10 MB/s
+    // but cannot finish before it is measured (a 200 MiB file at full speed did).
+    let url = origin().url("seg-bg", &format!("size={}&rate=20000000", 400 * MIB));
     let job = m.create_job("bg", JobType::Download).unwrap();
     job.add_file(&url, &dir.file("a.bin")).unwrap();
     job.resume().unwrap();

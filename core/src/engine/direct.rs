@@ -167,6 +167,29 @@ fn refused(e: &io::Error) -> bool {
     )
 }
 
+/// Give `file` its blocks up to `len` (its length becomes `len`; bytes already there
+/// stay, the rest reads as zeros and counts as nothing: only checkpointed ranges do).
+/// Direct writes into allocated blocks that do not extend the file run side by side
+/// on ext4 and XFS; writes that allocate or extend take the inode's lock one at a
+/// time. Best effort: a file system without `fallocate`, or a full disk, leaves the
+/// file as it was, and the writes report what fails.
+pub(super) fn preallocate(file: &File, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        if file.metadata().is_ok_and(|m| m.len() < len)
+            && let Ok(len) = libc::off_t::try_from(len)
+        {
+            // SAFETY: fallocate on a valid descriptor; mode 0 only allocates.
+            unsafe {
+                libc::fallocate(file.as_raw_fd(), 0, 0, len);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, len);
+}
+
 /// Where a body's bytes go: gathered in the buffer and written in whole blocks past
 /// the page cache (`direct`), or written as they come.
 pub(super) struct Sink {

@@ -172,6 +172,9 @@ impl FileTransfer<'_> {
     }
 
     fn share(&self, file: &Arc<File>, board: Board) -> Arc<Shared> {
+        // The whole file's blocks at once: the connections' direct writes then land in
+        // allocated blocks, which the file system lets them write side by side.
+        super::direct::preallocate(file, board.total());
         let len = file.metadata().map_or(0, |m| m.len());
         let shared = Arc::new(Shared {
             idx: self.idx,
