@@ -21,7 +21,8 @@ use crate::sys::{self, FileId, crash_point};
 use crate::table::JobTable;
 use crate::types::*;
 use crate::wake::Wake;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 /// Complete `job` (any non-final state) against `store`.
 pub(crate) fn complete(job: &mut JobRec, store: &mut Store) -> Result<Completion> {
@@ -123,21 +124,28 @@ fn refuse_foreign(
     err
 }
 
-/// Rename every transferred, not yet completed file into place, then sync the
-/// directories. Stops at the first failure.
+/// Rename every transferred, not yet completed file into place (its temporary file
+/// is in the same directory: renamed relative to that directory, held open), then
+/// sync the directories. Stops at the first failure.
 fn place(job: &mut JobRec) -> Result<()> {
-    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut dirs: HashMap<PathBuf, Option<sys::Dir>> = HashMap::new();
     let mut failure = None;
     let mut first = true;
     for f in job.files.iter_mut().filter(|f| f.done && !f.completed) {
-        match std::fs::rename(f.temp_path(), &f.local) {
+        let parent = f.local.parent().unwrap_or(Path::new("/"));
+        let dir = match dirs.get(parent) {
+            Some(d) => d,
+            None => dirs
+                .entry(parent.to_path_buf())
+                .or_insert_with(|| sys::Dir::open(parent).ok()),
+        };
+        let moved = match (dir, f.local.file_name()) {
+            (Some(d), Some(name)) => d.rename(f.temp_name.as_ref(), name),
+            _ => std::fs::rename(f.temp_path(), &f.local),
+        };
+        match moved {
             Ok(()) => {
                 f.completed = true;
-                if let Some(d) = f.local.parent()
-                    && !dirs.iter().any(|x| x == d)
-                {
-                    dirs.push(d.to_path_buf());
-                }
                 if first {
                     first = false;
                     crash_point("complete:after-first-rename");
@@ -152,9 +160,16 @@ fn place(job: &mut JobRec) -> Result<()> {
             }
         }
     }
-    for d in &dirs {
-        if let Ok(h) = std::fs::File::open(d) {
-            let _ = h.sync_all();
+    for (path, d) in &dirs {
+        match d {
+            Some(d) => {
+                let _ = d.sync();
+            }
+            None => {
+                if let Ok(h) = std::fs::File::open(path) {
+                    let _ = h.sync_all();
+                }
+            }
         }
     }
     failure.map_or(Ok(()), Err)

@@ -158,6 +158,43 @@ pub(crate) fn remove_ours(path: &Path, id: FileId) -> io::Result<bool> {
     }
 }
 
+/// A directory held open: names in it are renamed relative to it (no walk of its
+/// path per file, and every rename lands in the same directory even if its path is
+/// changed meanwhile), then it is synced once.
+pub(crate) struct Dir(File);
+
+impl Dir {
+    pub(crate) fn open(path: &Path) -> io::Result<Dir> {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(path)
+            .map(Dir)
+    }
+
+    /// Rename the entry `from` of this directory to `to` (replacing what is there).
+    pub(crate) fn rename(&self, from: &std::ffi::OsStr, to: &std::ffi::OsStr) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let name = |s: &std::ffi::OsStr| {
+            std::ffi::CString::new(s.as_bytes())
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+        };
+        let (a, b) = (name(from)?, name(to)?);
+        let fd = self.0.as_raw_fd();
+        // SAFETY: renameat with a directory descriptor we hold and two NUL-terminated
+        // names we own.
+        if unsafe { libc::renameat(fd, a.as_ptr(), fd, b.as_ptr()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn sync(&self) -> io::Result<()> {
+        self.0.sync_all()
+    }
+}
+
 /// The longest file name (in bytes) the file system of `dir` accepts.
 pub(crate) fn name_max(dir: &Path) -> usize {
     use std::os::unix::ffi::OsStrExt;
@@ -286,6 +323,37 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn a_held_directory_renames_inside_itself_even_after_its_path_moves() {
+        let d = scratch("dir");
+        let inside = d.join("a");
+        std::fs::create_dir(&inside).unwrap();
+        std::fs::write(inside.join(".x.tmp"), b"bytes").unwrap();
+        let dir = Dir::open(&inside).unwrap();
+        // The path now names another directory: the rename still happens in the
+        // one held open.
+        std::fs::rename(&inside, d.join("moved")).unwrap();
+        std::fs::create_dir(&inside).unwrap();
+        dir.rename(".x.tmp".as_ref(), "x".as_ref()).unwrap();
+        dir.sync().unwrap();
+        assert_eq!(std::fs::read(d.join("moved/x")).unwrap(), b"bytes");
+        assert!(!inside.join("x").exists());
+        // A missing entry and a name with a NUL are errors, not a panic.
+        assert_eq!(
+            dir.rename("nothing".as_ref(), "y".as_ref())
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::NotFound
+        );
+        let nul = std::ffi::OsStr::new("a\0b");
+        assert_eq!(
+            dir.rename(nul, "y".as_ref()).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        assert!(Dir::open(&d.join("moved/x")).is_err(), "not a directory");
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
