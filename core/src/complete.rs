@@ -21,7 +21,7 @@ use crate::sys::{self, FileId, crash_point};
 use crate::table::JobTable;
 use crate::types::*;
 use crate::wake::Wake;
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Complete `job` (any non-final state) against `store`.
@@ -128,20 +128,29 @@ fn refuse_foreign(
 /// is in the same directory: renamed relative to that directory, held open), then
 /// sync the directories. Stops at the first failure.
 fn place(job: &mut JobRec) -> Result<()> {
-    let mut dirs: HashMap<PathBuf, Option<sys::Dir>> = HashMap::new();
+    // One directory held open at a time (a job may have files in thousands of
+    // directories): synced when the next file is elsewhere. Directories renamed into
+    // by path (the descriptor could not be opened) are synced at the end.
+    let mut held: Option<(PathBuf, sys::Dir)> = None;
+    let mut by_path: HashSet<PathBuf> = HashSet::new();
     let mut failure = None;
     let mut first = true;
     for f in job.files.iter_mut().filter(|f| f.done && !f.completed) {
         let parent = f.local.parent().unwrap_or(Path::new("/"));
-        let dir = match dirs.get(parent) {
-            Some(d) => d,
-            None => dirs
-                .entry(parent.to_path_buf())
-                .or_insert_with(|| sys::Dir::open(parent).ok()),
-        };
-        let moved = match (dir, f.local.file_name()) {
-            (Some(d), Some(name)) => d.rename(f.temp_name.as_ref(), name),
-            _ => std::fs::rename(f.temp_path(), &f.local),
+        if held.as_ref().is_none_or(|(p, _)| p != parent) {
+            if let Some((_, d)) = held.take() {
+                let _ = d.sync();
+            }
+            held = sys::Dir::open(parent)
+                .ok()
+                .map(|d| (parent.to_path_buf(), d));
+        }
+        let moved = match (&held, f.local.file_name()) {
+            (Some((_, d)), Some(name)) => d.rename(f.temp_name.as_ref(), name),
+            _ => {
+                by_path.insert(parent.to_path_buf());
+                std::fs::rename(f.temp_path(), &f.local)
+            }
         };
         match moved {
             Ok(()) => {
@@ -160,16 +169,12 @@ fn place(job: &mut JobRec) -> Result<()> {
             }
         }
     }
-    for (path, d) in &dirs {
-        match d {
-            Some(d) => {
-                let _ = d.sync();
-            }
-            None => {
-                if let Ok(h) = std::fs::File::open(path) {
-                    let _ = h.sync_all();
-                }
-            }
+    if let Some((_, d)) = held.take() {
+        let _ = d.sync();
+    }
+    for path in &by_path {
+        if let Ok(h) = std::fs::File::open(path) {
+            let _ = h.sync_all();
         }
     }
     failure.map_or(Ok(()), Err)

@@ -149,3 +149,45 @@ fn many_files_while_their_temporary_files_are_made_in_batches() {
     m.close().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn files_interleaved_across_directories_all_land_and_no_temporary_is_left() {
+    let origin = Origin::start();
+    let dir = std::env::temp_dir().join(format!("bgc-smoke-dirs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for d in 0..3 {
+        std::fs::create_dir_all(dir.join(format!("d{d}"))).unwrap();
+    }
+    let m = CopyManager::open(Some(&dir.join("state"))).unwrap();
+    let job = m.create_job("dirs", JobType::Download).unwrap();
+    // complete() moves them in this order: the directory changes at every file.
+    let files: Vec<(String, String)> = (0..12u64)
+        .map(|i| {
+            let local = dir.join(format!("d{}", i % 3)).join(format!("f{i}.bin"));
+            (
+                origin.url(&format!("dirs-{i}"), &format!("size={}", 5000 + i)),
+                local.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    job.add_file_set(&files).unwrap();
+    job.resume().unwrap();
+    assert_eq!(
+        job.wait(Some(Duration::from_secs(60))).unwrap(),
+        JobState::Transferred
+    );
+    assert_eq!(job.complete().unwrap(), Completion::All);
+    for (i, (_, local)) in files.iter().enumerate() {
+        assert_eq!(std::fs::read(local).unwrap(), content(5000 + i as u64, 0));
+    }
+    for d in 0..3 {
+        let names: Vec<String> = std::fs::read_dir(dir.join(format!("d{d}")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 4, "d{d}: {names:?}");
+        assert!(names.iter().all(|n| !n.starts_with('.')), "d{d}: {names:?}");
+    }
+    m.close().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -171,23 +171,43 @@ fn refused(e: &io::Error) -> bool {
 /// stay, the rest reads as zeros and counts as nothing: only checkpointed ranges do).
 /// Direct writes into allocated blocks that do not extend the file run side by side
 /// on ext4 and XFS; writes that allocate or extend take the inode's lock one at a
-/// time. Best effort: a file system without `fallocate`, or a full disk, leaves the
-/// file as it was, and the writes report what fails.
+/// time. Best effort: a file system without `fallocate`, a size larger than the free
+/// space (a server may announce any size: taking the disk for bytes that never come
+/// would starve other programs), or a failure part-way leaves the file as it was, and
+/// the writes report what fails.
 pub(super) fn preallocate(file: &File, len: u64) {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
-        if file.metadata().is_ok_and(|m| m.len() < len)
-            && let Ok(len) = libc::off_t::try_from(len)
-        {
-            // SAFETY: fallocate on a valid descriptor; mode 0 only allocates.
-            unsafe {
-                libc::fallocate(file.as_raw_fd(), 0, 0, len);
-            }
+        let Ok(old) = file.metadata().map(|m| m.len()) else {
+            return;
+        };
+        let Ok(end) = libc::off_t::try_from(len) else {
+            return;
+        };
+        if old >= len || free_space(file).is_none_or(|free| free < len - old) {
+            return;
+        }
+        // SAFETY: fallocate on a valid descriptor; mode 0 only allocates.
+        if unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, end) } != 0 {
+            // ext4 keeps what it allocated before a failure (and the longer size).
+            let _ = file.set_len(old);
         }
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (file, len);
+}
+
+/// Bytes an unprivileged user may still write on `file`'s file system.
+#[cfg(target_os = "linux")]
+fn free_space(file: &File) -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fstatvfs fills the struct we own for a valid descriptor.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatvfs(file.as_raw_fd(), &mut st) } != 0 {
+        return None;
+    }
+    (st.f_bavail as u64).checked_mul(st.f_frsize as u64)
 }
 
 /// Where a body's bytes go: gathered in the buffer and written in whole blocks past
@@ -463,6 +483,28 @@ mod tests {
         file.read_exact_at(&mut back, 0).unwrap();
         assert_eq!(&back, b"mine");
         assert_eq!(std::fs::read(&path).unwrap(), b"other");
+    }
+
+    #[test]
+    fn preallocation_keeps_the_bytes_and_never_takes_more_than_the_free_space() {
+        let (path, file) = temp("prealloc");
+        file.write_all_at(b"head", 0).unwrap();
+        preallocate(&file, 1 << 20);
+        let got = std::fs::read(&path).unwrap();
+        #[cfg(target_os = "linux")]
+        {
+            assert_eq!(got.len(), 1 << 20);
+            assert!(got[4..].iter().all(|&b| b == 0));
+        }
+        assert_eq!(&got[..4], b"head");
+        // Shorter than the file: nothing changes.
+        preallocate(&file, 10);
+        assert_eq!(std::fs::read(&path).unwrap(), got);
+        // A size no disk here has (a server may announce anything): the file stays.
+        preallocate(&file, 1 << 62);
+        assert_eq!(file.metadata().unwrap().len(), got.len() as u64);
+        preallocate(&file, u64::MAX);
+        assert_eq!(file.metadata().unwrap().len(), got.len() as u64);
     }
 
     #[test]

@@ -120,14 +120,20 @@ impl FileTransfer<'_> {
     /// A file with done ranges that may use one connection only (its job says so, or
     /// its server refused a range): it goes on as one stream from its first hole; the
     /// ranges after it are fetched again (their bytes are cut off).
-    pub(super) fn continue_as_one_stream(&mut self, file: &File) -> Result<(), Failure> {
+    pub(super) fn continue_as_one_stream(&mut self, file: &Arc<File>) -> Result<(), Failure> {
         let parts = self.parts.take().unwrap_or_default();
         let offset = match parts.first() {
             Some(&(0, e)) => e,
             _ => 0,
         };
+        // The crash-only record and the checkpoint may name ranges past the cut: the
+        // record goes before the bytes do, and the cut is checkpointed at once (until
+        // it is recorded the file is shorter than the old checkpoint, which recovery
+        // takes as a restart, and `share` does not lengthen it).
+        crashlog::remove(&self.ctx.table.state_dir, self.id, self.idx);
         file.set_len(offset)
             .map_err(|e| self.blame().local("truncate temp file", &e))?;
+        self.checkpoint(file, offset, false, true);
         let (idx, epoch) = (self.idx, self.epoch);
         self.ctx.table.update_live(self.id, Wake::NONE, |job| {
             let f = &mut job.files[idx];
@@ -173,8 +179,27 @@ impl FileTransfer<'_> {
 
     fn share(&self, file: &Arc<File>, board: Board) -> Arc<Shared> {
         // The whole file's blocks at once: the connections' direct writes then land in
-        // allocated blocks, which the file system lets them write side by side.
-        super::direct::preallocate(file, board.total());
+        // allocated blocks, which the file system lets them write side by side. Only
+        // when no checkpoint names bytes past the file's end (a file cut back whose cut
+        // is not recorded yet: lengthened, its zeros would pass for those bytes), and
+        // without a crash-only record of an earlier run (this run makes its own).
+        let len = file.metadata().map_or(u64::MAX, |m| m.len());
+        let (idx, epoch) = (self.idx, self.epoch);
+        let synced_end = self
+            .ctx
+            .table
+            .read_running(self.id, |j| {
+                j.files
+                    .get(idx)
+                    .filter(|f| f.epoch == epoch)
+                    .map(|f| f.synced_end())
+            })
+            .ok()
+            .flatten();
+        if synced_end.is_some_and(|end| end <= len) && len < board.total() {
+            crashlog::remove(&self.ctx.table.state_dir, self.id, self.idx);
+            super::direct::preallocate(file, board.total());
+        }
         let len = file.metadata().map_or(0, |m| m.len());
         let shared = Arc::new(Shared {
             idx: self.idx,
