@@ -175,27 +175,30 @@ fn refused(e: &io::Error) -> bool {
 /// space (a server may announce any size: taking the disk for bytes that never come
 /// would starve other programs), or a failure part-way leaves the file as it was, and
 /// the writes report what fails.
-pub(super) fn preallocate(file: &File, len: u64) {
+/// `old` is the file's length now; returns its length after.
+pub(super) fn preallocate(file: &File, old: u64, len: u64) -> u64 {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
-        let Ok(old) = file.metadata().map(|m| m.len()) else {
-            return;
-        };
         let Ok(end) = libc::off_t::try_from(len) else {
-            return;
+            return old;
         };
         if old >= len || free_space(file).is_none_or(|free| free < len - old) {
-            return;
+            return old;
         }
         // SAFETY: fallocate on a valid descriptor; mode 0 only allocates.
         if unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, end) } != 0 {
             // ext4 keeps what it allocated before a failure (and the longer size).
             let _ = file.set_len(old);
+            return old;
         }
+        len
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = (file, len);
+    {
+        let _ = (file, len);
+        old
+    }
 }
 
 /// Bytes an unprivileged user may still write on `file`'s file system.
@@ -489,7 +492,8 @@ mod tests {
     fn preallocation_keeps_the_bytes_and_never_takes_more_than_the_free_space() {
         let (path, file) = temp("prealloc");
         file.write_all_at(b"head", 0).unwrap();
-        preallocate(&file, 1 << 20);
+        let len = |f: &File| f.metadata().unwrap().len();
+        preallocate(&file, 4, 1 << 20);
         let got = std::fs::read(&path).unwrap();
         #[cfg(target_os = "linux")]
         {
@@ -498,13 +502,13 @@ mod tests {
         }
         assert_eq!(&got[..4], b"head");
         // Shorter than the file: nothing changes.
-        preallocate(&file, 10);
+        preallocate(&file, len(&file), 10);
         assert_eq!(std::fs::read(&path).unwrap(), got);
         // A size no disk here has (a server may announce anything): the file stays.
-        preallocate(&file, 1 << 62);
-        assert_eq!(file.metadata().unwrap().len(), got.len() as u64);
-        preallocate(&file, u64::MAX);
-        assert_eq!(file.metadata().unwrap().len(), got.len() as u64);
+        preallocate(&file, len(&file), 1 << 62);
+        assert_eq!(len(&file), got.len() as u64);
+        preallocate(&file, len(&file), u64::MAX);
+        assert_eq!(len(&file), got.len() as u64);
     }
 
     #[test]

@@ -183,7 +183,8 @@ impl FileTransfer<'_> {
         // when no checkpoint names bytes past the file's end (a file cut back whose cut
         // is not recorded yet: lengthened, its zeros would pass for those bytes), and
         // without a crash-only record of an earlier run (this run makes its own).
-        let len = file.metadata().map_or(u64::MAX, |m| m.len());
+        let known = file.metadata().map(|m| m.len()).ok();
+        let mut len = known.unwrap_or(0);
         let (idx, epoch) = (self.idx, self.epoch);
         let synced_end = self
             .ctx
@@ -196,11 +197,10 @@ impl FileTransfer<'_> {
             })
             .ok()
             .flatten();
-        if synced_end.is_some_and(|end| end <= len) && len < board.total() {
+        if known.is_some() && synced_end.is_some_and(|end| end <= len) && len < board.total() {
             crashlog::remove(&self.ctx.table.state_dir, self.id, self.idx);
-            super::direct::preallocate(file, board.total());
+            len = super::direct::preallocate(file, len, board.total());
         }
-        let len = file.metadata().map_or(0, |m| m.len());
         let shared = Arc::new(Shared {
             idx: self.idx,
             epoch: self.epoch,

@@ -53,7 +53,6 @@ impl FileTransfer<'_> {
             .map(Arc::new);
         let (mut sink, room) = self.sink(direct, start, left);
         let opts = &self.ctx.opts;
-        let mut offset = start;
         let mut submitted = start;
         let mut written_back = start;
         let mut last = Instant::now();
@@ -100,8 +99,9 @@ impl FileTransfer<'_> {
             if n > 0 {
                 self.throttle(n);
             }
+            // Every byte before `sink.at` is in the file.
+            let offset = sink.at;
             if wrote > 0 {
-                offset += wrote;
                 if let Some(t) = total
                     && log.is_none()
                     && offset - start >= crashlog::AFTER
@@ -137,6 +137,7 @@ impl FileTransfer<'_> {
                 last = Instant::now();
             }
         }
+        let offset = sink.at;
         if let Some(t) = total
             && offset < t
         {
