@@ -2,11 +2,12 @@
 //! the disk before it counts, so copying each byte into the page cache first, and then
 //! waiting for the kernel to write it back, is work done twice. On a disk that takes
 //! direct writes, a body is gathered in an aligned buffer and written in whole blocks
-//! of [`ALIGN`] bytes by a second descriptor of the same temporary file opened with
-//! `O_DIRECT`; what is not a whole block (the end of a file, a resume from an odd
-//! offset) goes through the ordinary descriptor, and any refusal of a direct write
-//! (a file system without it, an alignment it does not take) falls back to ordinary
-//! writes for the rest of the file. The checkpoint's `fdatasync` still makes the
+//! of [`ALIGN`] bytes with `O_DIRECT`: by the transfer's own descriptor switched to it
+//! for the body (one stream) or by a second descriptor of the same temporary file (a
+//! segmented file, whose connections share the ordinary one); what is not a whole
+//! block (the end of a file, a resume from an odd offset) goes the ordinary way, and
+//! any refusal of a direct write (a file system without it, an alignment it does not
+//! take) falls back to ordinary writes for the rest of the file. The checkpoint's `fdatasync` still makes the
 //! writes durable (the device's cache, the file's size and its blocks): direct writes
 //! change how bytes reach the disk, not when they count as there.
 
@@ -167,6 +168,38 @@ fn refused(e: &io::Error) -> bool {
     )
 }
 
+#[cfg(target_os = "linux")]
+const O_DIRECT: libc::c_int = libc::O_DIRECT;
+#[cfg(not(target_os = "linux"))]
+const O_DIRECT: libc::c_int = 0;
+
+/// `file`'s status flags (`F_GETFL`), where `O_DIRECT` can be switched (Linux).
+fn status_flags(file: &File) -> Option<libc::c_int> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: F_GETFL on a valid descriptor.
+        let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+        (flags >= 0).then_some(flags)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        None
+    }
+}
+
+/// Set `file`'s status flags (`F_SETFL`; the kernel refuses `O_DIRECT` where the
+/// file system has no direct I/O).
+fn set_status_flags(file: &File, flags: libc::c_int) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_SETFL on a valid descriptor.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Give `file` its blocks up to `len` (its length becomes `len`; bytes already there
 /// stay, the rest reads as zeros and counts as nothing: only checkpointed ranges do).
 /// Direct writes into allocated blocks that do not extend the file run side by side
@@ -214,9 +247,9 @@ fn free_space(file: &File) -> Option<u64> {
 }
 
 /// Where a body's bytes go: gathered in the buffer and written in whole blocks past
-/// the page cache (`direct`), or written as they come.
+/// the page cache (`mode`), or written as they come.
 pub(super) struct Sink {
-    direct: Option<Arc<File>>,
+    mode: Mode,
     /// Bytes gathered in the buffer, not yet written (they start at `at`).
     pub(super) held: usize,
     /// Gather this much before writing (none under a bandwidth limit, whose progress
@@ -228,14 +261,92 @@ pub(super) struct Sink {
     pub(super) at: u64,
 }
 
+/// How a sink writes whole blocks.
+enum Mode {
+    /// The ordinary way, as they come.
+    Ordinary,
+    /// By a second descriptor opened with `O_DIRECT` (a segmented file's, shared).
+    Second(Arc<File>),
+    /// By the transfer's own descriptor, switched to `O_DIRECT` while `on`; `flags`
+    /// are its status flags without it (restored for ordinary writes and when the
+    /// sink is dropped: the descriptor outlives the body).
+    Switched {
+        file: Arc<File>,
+        flags: libc::c_int,
+        on: bool,
+    },
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.switch(false);
+    }
+}
+
 impl Sink {
+    /// A sink writing through `direct` (a second descriptor opened with `O_DIRECT`),
+    /// or the ordinary way when `None`.
     pub(super) fn new(direct: Option<Arc<File>>, at: u64) -> Sink {
         Sink {
-            direct,
+            mode: direct.map_or(Mode::Ordinary, Mode::Second),
             held: 0,
             gather: GATHER,
             since: None,
             at,
+        }
+    }
+
+    /// A sink writing whole blocks by `file` itself switched to `O_DIRECT` (no second
+    /// descriptor to open and prove the same file), or the ordinary way where the
+    /// switch is refused (a file system without it, not Linux). Only for a
+    /// descriptor no other thread writes by meanwhile: its ordinary writes would be
+    /// refused while the switch is on.
+    pub(super) fn switched(file: &Arc<File>, at: u64) -> Sink {
+        let mut sink = Sink::new(None, at);
+        if let Some(flags) = status_flags(file) {
+            sink.mode = Mode::Switched {
+                file: file.clone(),
+                flags: flags & !O_DIRECT,
+                on: flags & O_DIRECT != 0,
+            };
+            if sink.switch(true).is_err() {
+                let _ = sink.switch(false);
+                sink.mode = Mode::Ordinary;
+            }
+        }
+        sink
+    }
+
+    /// Turn a switched descriptor's `O_DIRECT` on or off (nothing to do in the other
+    /// modes, or when it already is).
+    fn switch(&mut self, on: bool) -> io::Result<()> {
+        if let Mode::Switched {
+            file,
+            flags,
+            on: now,
+        } = &mut self.mode
+            && *now != on
+        {
+            set_status_flags(file, if on { *flags | O_DIRECT } else { *flags })?;
+            *now = on;
+        }
+        Ok(())
+    }
+
+    /// Write `bytes` at `at` the ordinary way (a switched descriptor is switched back
+    /// first).
+    fn ordinary(&mut self, file: &File, bytes: &[u8], at: u64) -> io::Result<()> {
+        self.switch(false)?;
+        file.write_all_at(bytes, at)
+    }
+
+    /// Write whole blocks `bytes` at `at` past the page cache.
+    fn direct(&mut self, file: &File, bytes: &[u8], at: u64) -> io::Result<()> {
+        self.switch(true)?;
+        match &self.mode {
+            Mode::Second(d) => d.write_all_at(bytes, at),
+            Mode::Switched { .. } => file.write_all_at(bytes, at),
+            Mode::Ordinary => unreachable!("a direct write by an ordinary sink"),
         }
     }
 
@@ -256,7 +367,7 @@ impl Sink {
     }
 
     pub(super) fn is_direct(&self) -> bool {
-        self.direct.is_some()
+        !matches!(self.mode, Mode::Ordinary)
     }
 
     /// Write what the buffer holds: nothing until [`GATHER`] bytes are held or the
@@ -264,7 +375,7 @@ impl Sink {
     /// the writes are ordinary. Returns the bytes written.
     pub(super) fn flush(&mut self, buf: &mut Buf, file: &File, all: bool) -> io::Result<u64> {
         let before = self.at;
-        if self.direct.is_none() {
+        if !self.is_direct() {
             file.write_all_at(&buf[..self.held], self.at)?;
             self.at += self.held as u64;
             self.held = 0;
@@ -277,18 +388,18 @@ impl Sink {
         // Up to a block boundary the ordinary way (once: a resume from an odd offset).
         let head = ((ALIGN - (self.at % ALIGN as u64) as usize) % ALIGN).min(self.held);
         if head > 0 {
-            file.write_all_at(&buf[..head], self.at)?;
+            self.ordinary(file, &buf[..head], self.at)?;
             self.shift(buf, head);
         }
         let whole = self.held / ALIGN * ALIGN;
         if whole > 0 {
-            let direct = self.direct.as_ref().expect("direct writes");
-            match direct.write_all_at(&buf[..whole], self.at) {
+            match self.direct(file, &buf[..whole], self.at) {
                 Ok(()) => {}
                 // Not taken here (a file system or an alignment it refuses): ordinary
                 // writes from now on, this one again from its start.
                 Err(e) if refused(&e) => {
-                    self.direct = None;
+                    self.switch(false)?;
+                    self.mode = Mode::Ordinary;
                     file.write_all_at(&buf[..whole], self.at)?;
                 }
                 Err(e) => return Err(e),
@@ -296,7 +407,7 @@ impl Sink {
             self.shift(buf, whole);
         }
         if all && self.held > 0 {
-            file.write_all_at(&buf[..self.held], self.at)?;
+            self.ordinary(file, &buf[..self.held], self.at)?;
             self.shift(buf, self.held);
         }
         Ok(self.at - before)
@@ -370,18 +481,25 @@ mod tests {
             let body = data(len);
             // What was there before the start stays.
             file.write_all_at(&vec![0xAA; start as usize], 0).unwrap();
-            let direct = reopen_direct(&file).map(Arc::new);
-            let mut sink = Sink::new(direct, start);
+            // A second descriptor (a segmented file's) or the descriptor switched.
+            let file = Arc::new(file);
+            let mut sink = if k % 2 == 0 {
+                Sink::new(reopen_direct(&file).map(Arc::new), start)
+            } else {
+                Sink::switched(&file, start)
+            };
             let mut buf = Buf::new();
             buf.grow(buffer_for(Some(len as u64)));
             let wrote = feed(&mut sink, &mut buf, &file, &body, step);
             assert_eq!(wrote.iter().sum::<u64>(), len as u64, "case {k}");
             assert_eq!((sink.held, sink.at), (0, start + len as u64), "case {k}");
+            let direct = sink.is_direct();
+            drop(sink);
             let got = std::fs::read(&path).unwrap();
             assert_eq!(got.len() as u64, start + len as u64, "case {k}");
             assert!(got[..start as usize].iter().all(|&b| b == 0xAA), "case {k}");
             assert!(got[start as usize..] == body[..], "case {k}");
-            if sink.is_direct() {
+            if direct {
                 // Before the end, every write but a first one up to a block boundary
                 // ends on a block boundary, and is made only once enough is gathered.
                 let mut at = start;
@@ -486,6 +604,48 @@ mod tests {
         file.read_exact_at(&mut back, 0).unwrap();
         assert_eq!(&back, b"mine");
         assert_eq!(std::fs::read(&path).unwrap(), b"other");
+    }
+
+    #[test]
+    fn a_switched_descriptor_writes_past_the_page_cache_and_is_ordinary_again_after() {
+        let (path, file) = temp("switched");
+        let file = Arc::new(file);
+        use std::os::fd::AsRawFd;
+        // SAFETY: F_GETFL on a valid descriptor.
+        let flags = |f: &File| unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
+        let mut sink = Sink::switched(&file, 0);
+        if !sink.is_direct() {
+            // No O_DIRECT on this file system (or not Linux): ordinary writes only.
+            assert_eq!(flags(&file) & O_DIRECT, 0);
+            return;
+        }
+        assert_ne!(flags(&file) & O_DIRECT, 0, "switched on for the body");
+        let body = data(3 * ALIGN + 100);
+        let mut buf = Buf::new();
+        buf.grow(buffer_for(Some(body.len() as u64)));
+        buf[..body.len()].copy_from_slice(&body);
+        sink.add(body.len());
+        // The whole blocks go past the page cache; the tail is an ordinary write,
+        // which switches the descriptor back first.
+        assert_eq!(
+            sink.flush(&mut buf, &file, true).unwrap(),
+            body.len() as u64
+        );
+        assert_eq!(flags(&file) & O_DIRECT, 0, "switched off for the tail");
+        drop(sink);
+        assert_eq!(flags(&file) & O_DIRECT, 0);
+        // Ordinary again: an unaligned write and read (refused under O_DIRECT) work.
+        file.write_all_at(b"xy", 1).unwrap();
+        let mut back = [0u8; 3];
+        file.read_exact_at(&mut back, 0).unwrap();
+        assert_eq!(back, [body[0], b'x', b'y']);
+        // A sink dropped while switched on (a body broken off) switches it back too.
+        let sink = Sink::switched(&file, 0);
+        assert!(sink.is_direct());
+        assert_ne!(flags(&file) & O_DIRECT, 0);
+        drop(sink);
+        assert_eq!(flags(&file) & O_DIRECT, 0);
+        assert_eq!(std::fs::read(&path).unwrap().len(), body.len());
     }
 
     #[test]

@@ -448,8 +448,10 @@ impl FileTransfer<'_> {
         let blame = self.blame();
         let board = &shared.board;
         let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
-        let (mut sink, room) =
-            self.sink(shared.direct.clone(), slot.from, Some(slot.end - slot.from));
+        let (mut sink, room) = self.sink(
+            super::direct::Sink::new(shared.direct.clone(), slot.from),
+            Some(slot.end - slot.from),
+        );
         let mut written_back = slot.from;
         loop {
             let mut end = None;

@@ -44,14 +44,15 @@ impl FileTransfer<'_> {
         };
         let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
         let left = total.map(|t| t.saturating_sub(start));
-        // A body of known length goes past the page cache (`direct.rs`), unless it is
-        // so small that opening the second descriptor costs more than the copy.
-        let direct = left
-            .is_some_and(|n| n >= direct::MIN_BODY)
-            .then(|| direct::reopen_direct(file))
-            .flatten()
-            .map(Arc::new);
-        let (mut sink, room) = self.sink(direct, start, left);
+        // A body of known length goes past the page cache (`direct.rs`; this
+        // connection is the descriptor's only writer), unless it is so small that
+        // switching costs more than the copy.
+        let sink = if left.is_some_and(|n| n >= direct::MIN_BODY) {
+            direct::Sink::switched(file, start)
+        } else {
+            direct::Sink::new(None, start)
+        };
+        let (mut sink, room) = self.sink(sink, left);
         let opts = &self.ctx.opts;
         let mut submitted = start;
         let mut written_back = start;
@@ -137,7 +138,10 @@ impl FileTransfer<'_> {
                 last = Instant::now();
             }
         }
-        let offset = sink.at;
+        let (offset, direct) = (sink.at, sink.is_direct());
+        // The descriptor goes back to ordinary writes (the checkpoint and a later
+        // restart use it).
+        drop(sink);
         if let Some(t) = total
             && offset < t
         {
@@ -156,7 +160,7 @@ impl FileTransfer<'_> {
         // small file (never written back on the way) is left to its batch's one sync:
         // starting each one's write-back alone cost a tenth of a thousand small files'
         // time (one I/O submission per file instead of one per batch).
-        if !sink.is_direct() && written_back > 0 && offset > written_back {
+        if !direct && written_back > 0 && offset > written_back {
             start_writeback(file, written_back, offset);
         }
         self.mark_done(file, offset, validator);
@@ -187,20 +191,14 @@ impl FileTransfer<'_> {
         }
     }
 
-    /// The sink of a body of `left` bytes (unknown: `None`) to be written from `at`,
-    /// past the page cache when `direct` is given, with its read buffer made ready;
-    /// and how much to read at once at most.
-    pub(super) fn sink(
-        &mut self,
-        direct: Option<Arc<File>>,
-        at: u64,
-        left: Option<u64>,
-    ) -> (direct::Sink, usize) {
-        if direct.is_some() {
+    /// `sink` for a body of `left` bytes (unknown: `None`), with the read buffer made
+    /// ready for it; and how much to read at once at most.
+    pub(super) fn sink(&mut self, sink: direct::Sink, left: Option<u64>) -> (direct::Sink, usize) {
+        if sink.is_direct() {
             self.buf.grow(direct::buffer_for(left));
-            (direct::Sink::new(direct, at), READ_BUF)
+            (sink, READ_BUF)
         } else {
-            (direct::Sink::new(None, at), self.read_room(left))
+            (sink, self.read_room(left))
         }
     }
 
