@@ -8,6 +8,7 @@ use crate::error::Result;
 /// "bgcp" — marks a bgcopy database.
 pub(super) const APPLICATION_ID: i64 = 0x6267_6370;
 
+/// A new migration changes [`SCHEMA`] too (a test compares what the two build).
 pub(super) const MIGRATIONS: &[&str] = &[
     // 0 -> 1
     "CREATE TABLE jobs (
@@ -134,6 +135,99 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE TABLE settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
 ];
 
+/// The schema `MIGRATIONS` build, in one script: a new store is created with it (one
+/// `CREATE` per table and index instead of replaying every version's `ALTER TABLE`s,
+/// each of which makes SQLite parse the whole schema again: 4.5 ms against 2 ms on this
+/// machine, the first open of every new state directory). Columns are in the order the
+/// migrations add them; `a_new_store_has_the_schema_the_migrations_build` holds the two
+/// equal.
+const SCHEMA: &str = "CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        job_type INTEGER NOT NULL,
+        display_name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        notify_flags INTEGER NOT NULL,
+        no_progress_timeout INTEGER NOT NULL,
+        min_retry_delay INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        error_count INTEGER NOT NULL,
+        err_context INTEGER,
+        err_code INTEGER,
+        err_description TEXT,
+        err_file INTEGER,
+        err_protocol TEXT,
+        creation_ms INTEGER NOT NULL,
+        modification_ms INTEGER NOT NULL,
+        completion_ms INTEGER,
+        retry_at_ms INTEGER,
+        no_progress_since_ms INTEGER,
+        completing INTEGER NOT NULL DEFAULT 0,
+        rev INTEGER NOT NULL DEFAULT 0,
+        notify_program TEXT,
+        notify_args BLOB,
+        cmd_due INTEGER,
+        cmd_retry_at_ms INTEGER,
+        custom_headers BLOB,
+        headers_write_only INTEGER NOT NULL DEFAULT 0,
+        security_flags INTEGER NOT NULL DEFAULT 0,
+        credentials BLOB,
+        max_download_time INTEGER NOT NULL DEFAULT 0,
+        download_ms INTEGER NOT NULL DEFAULT 0,
+        proxy_usage INTEGER NOT NULL DEFAULT 0,
+        proxy TEXT,
+        proxy_bypass TEXT,
+        client_cert TEXT,
+        client_key TEXT,
+        max_connections_per_file INTEGER NOT NULL DEFAULT 0,
+        bandwidth_limit INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE files (
+        job_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        remote TEXT NOT NULL,
+        local TEXT NOT NULL,
+        total INTEGER,
+        done_bytes INTEGER NOT NULL,
+        validator TEXT,
+        done INTEGER NOT NULL,
+        completed INTEGER NOT NULL,
+        temp_name TEXT,
+        changed_restarts INTEGER NOT NULL DEFAULT 0,
+        live_bytes INTEGER NOT NULL DEFAULT 0,
+        final_url TEXT,
+        expected_hash TEXT,
+        validated INTEGER NOT NULL DEFAULT 0,
+        response_headers BLOB,
+        auth_url TEXT,
+        parts TEXT,
+        one_stream INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, idx)
+    );
+    CREATE TABLE temps (path TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, job_id TEXT);
+    CREATE INDEX jobs_rev ON jobs(rev);
+    CREATE INDEX jobs_state ON jobs(state);
+    CREATE INDEX jobs_seq ON jobs(seq);
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        time_ms INTEGER NOT NULL,
+        file_idx INTEGER,
+        err_code INTEGER,
+        err_context INTEGER,
+        err_description TEXT,
+        origin INTEGER NOT NULL
+    );
+    CREATE INDEX events_job ON events(job_id);
+    CREATE INDEX jobs_cmd_due ON jobs(cmd_due) WHERE cmd_due IS NOT NULL;
+    CREATE INDEX temps_job ON temps(job_id);
+    CREATE INDEX jobs_completing ON jobs(completing) WHERE completing = 1;
+    CREATE INDEX files_local ON files(local);
+    CREATE TABLE settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+
 impl Store {
     /// Bring the schema up to date in one transaction (a new store is one commit, not
     /// one per version: its first open is that much faster).
@@ -151,7 +245,13 @@ impl Store {
             if now >= MIGRATIONS.len() {
                 return Ok(());
             }
-            for sql in &MIGRATIONS[now..] {
+            // Version 0 is a new store (the first migration creates every table).
+            let scripts = if now == 0 {
+                std::slice::from_ref(&SCHEMA)
+            } else {
+                &MIGRATIONS[now..]
+            };
+            for sql in scripts {
                 s.conn
                     .execute_batch(sql)
                     .map_err(|e| s.err("migrate the job store", e))?;
@@ -163,5 +263,88 @@ impl Store {
                 ))
                 .map_err(|e| s.err("migrate the job store", e))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::Connection;
+
+    /// Every table's columns (name, type, NOT NULL, default, key position) and every
+    /// index (its table, columns, uniqueness and `WHERE`), in a comparable form.
+    fn shape(conn: &Connection) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut objects = conn
+            .prepare("SELECT type, name, tbl_name FROM sqlite_master ORDER BY type, name")
+            .unwrap();
+        let objects: Vec<(String, String, String)> = objects
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        for (kind, name, table) in objects {
+            out.push(format!("{kind} {name} on {table}"));
+            if kind == "table" {
+                let mut cols = conn
+                    .prepare(&format!("PRAGMA table_xinfo({name})"))
+                    .unwrap();
+                let cols = cols
+                    .query_map([], |r| {
+                        Ok(format!(
+                            "  col {} {} {} notnull={} default={:?} pk={}",
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, i64>(3)?,
+                            r.get::<_, Option<String>>(4)?,
+                            r.get::<_, i64>(5)?
+                        ))
+                    })
+                    .unwrap();
+                out.extend(cols.map(|r| r.unwrap()));
+            } else if kind == "index" {
+                let mut cols = conn
+                    .prepare(&format!("PRAGMA index_xinfo({name})"))
+                    .unwrap();
+                let cols = cols
+                    .query_map([], |r| {
+                        Ok(format!(
+                            "  key {} {:?} desc={} key={}",
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, Option<String>>(2)?,
+                            r.get::<_, i64>(3)?,
+                            r.get::<_, i64>(5)?
+                        ))
+                    })
+                    .unwrap();
+                out.extend(cols.map(|r| r.unwrap()));
+                let sql: Option<String> = conn
+                    .query_row(
+                        "SELECT sql FROM sqlite_master WHERE name = ?1",
+                        [&name],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                out.push(format!("  sql {sql:?}"));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_new_store_has_the_schema_the_migrations_build() {
+        let migrated = Connection::open_in_memory().unwrap();
+        for sql in MIGRATIONS {
+            migrated.execute_batch(sql).unwrap();
+        }
+        let new = Connection::open_in_memory().unwrap();
+        new.execute_batch(SCHEMA).unwrap();
+        let (a, b) = (shape(&migrated), shape(&new));
+        assert!(a.len() > 80, "{a:#?}");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x, y);
+        }
+        assert_eq!(a.len(), b.len());
     }
 }
