@@ -7,9 +7,10 @@
 //! segmented file, whose connections share the ordinary one); what is not a whole
 //! block (the end of a file, a resume from an odd offset) goes the ordinary way, and
 //! any refusal of a direct write (a file system without it, an alignment it does not
-//! take) falls back to ordinary writes for the rest of the file. The checkpoint's `fdatasync` still makes the
-//! writes durable (the device's cache, the file's size and its blocks): direct writes
-//! change how bytes reach the disk, not when they count as there.
+//! take) falls back to ordinary writes for the rest of the file. The checkpoint's
+//! `fdatasync` still makes the writes durable (the device's cache, the file's size and
+//! its blocks): direct writes change how bytes reach the disk, not when they count as
+//! there.
 
 use std::alloc::{self, Layout};
 use std::fs::File;
@@ -128,8 +129,9 @@ pub(super) fn reopen_direct(file: &File) -> Option<File> {
 /// The most one read takes (an ordinary sink writes each read at once).
 pub(super) const READ_BUF: usize = 256 * 1024;
 
-/// A body shorter than this goes the ordinary way: a second descriptor and a second
-/// write for its end cost more than copying it.
+/// A body shorter than this goes the ordinary way: the switch to `O_DIRECT` and back
+/// (or a segmented file's second descriptor) and a second write for its end cost more
+/// than copying it.
 pub(super) const MIN_BODY: u64 = 4 * ALIGN as u64;
 
 /// Gather at least this much before a direct write (whole blocks of it are written)...
@@ -483,11 +485,15 @@ mod tests {
             file.write_all_at(&vec![0xAA; start as usize], 0).unwrap();
             // A second descriptor (a segmented file's) or the descriptor switched.
             let file = Arc::new(file);
+            let second = reopen_direct(&file).map(Arc::new);
+            let can = second.is_some();
             let mut sink = if k % 2 == 0 {
-                Sink::new(reopen_direct(&file).map(Arc::new), start)
+                Sink::new(second, start)
             } else {
+                drop(second);
                 Sink::switched(&file, start)
             };
+            assert_eq!(sink.is_direct(), can, "case {k}");
             let mut buf = Buf::new();
             buf.grow(buffer_for(Some(len as u64)));
             let wrote = feed(&mut sink, &mut buf, &file, &body, step);
@@ -614,6 +620,8 @@ mod tests {
         // SAFETY: F_GETFL on a valid descriptor.
         let flags = |f: &File| unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
         let mut sink = Sink::switched(&file, 0);
+        // The switch works wherever a direct descriptor opens (the same file system).
+        assert_eq!(sink.is_direct(), reopen_direct(&file).is_some());
         if !sink.is_direct() {
             // No O_DIRECT on this file system (or not Linux): ordinary writes only.
             assert_eq!(flags(&file) & O_DIRECT, 0);

@@ -205,7 +205,12 @@ const SCHEMA: &str = "CREATE TABLE jobs (
         one_stream INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (job_id, idx)
     );
-    CREATE TABLE temps (path TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, job_id TEXT);
+    CREATE TABLE temps (
+        path TEXT PRIMARY KEY,
+        dev INTEGER NOT NULL,
+        ino INTEGER NOT NULL,
+        job_id TEXT
+    );
     CREATE INDEX jobs_rev ON jobs(rev);
     CREATE INDEX jobs_state ON jobs(state);
     CREATE INDEX jobs_seq ON jobs(seq);
@@ -245,7 +250,7 @@ impl Store {
             if now >= MIGRATIONS.len() {
                 return Ok(());
             }
-            // Version 0 is a new store (the first migration creates every table).
+            // Version 0 is a new store: no table yet (`open` refused a foreign file).
             let scripts = if now == 0 {
                 std::slice::from_ref(&SCHEMA)
             } else {
