@@ -173,9 +173,7 @@ fn place(job: &mut JobRec) -> Result<()> {
         let _ = d.sync();
     }
     for path in &by_path {
-        if let Ok(h) = std::fs::File::open(path) {
-            let _ = h.sync_all();
-        }
+        let _ = sys::Dir::open(path).and_then(|d| d.sync());
     }
     failure.map_or(Ok(()), Err)
 }

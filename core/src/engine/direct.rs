@@ -311,8 +311,8 @@ impl Sink {
                 flags: flags & !O_DIRECT,
                 on: flags & O_DIRECT != 0,
             };
+            // A refused switch changed nothing: nothing to put back.
             if sink.switch(true).is_err() {
-                let _ = sink.switch(false);
                 sink.mode = Mode::Ordinary;
             }
         }
@@ -400,9 +400,8 @@ impl Sink {
                 // Not taken here (a file system or an alignment it refuses): ordinary
                 // writes from now on, this one again from its start.
                 Err(e) if refused(&e) => {
-                    self.switch(false)?;
+                    self.ordinary(file, &buf[..whole], self.at)?;
                     self.mode = Mode::Ordinary;
-                    file.write_all_at(&buf[..whole], self.at)?;
                 }
                 Err(e) => return Err(e),
             }

@@ -276,58 +276,58 @@ mod tests {
     use super::*;
     use rusqlite::Connection;
 
+    /// The rows of `sql`, each as `row` formats it.
+    fn lines(
+        conn: &Connection,
+        sql: &str,
+        row: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<String>,
+    ) -> Vec<String> {
+        let mut st = conn.prepare(sql).unwrap();
+        st.query_map([], row).unwrap().map(|r| r.unwrap()).collect()
+    }
+
     /// Every table's columns (name, type, NOT NULL, default, key position) and every
     /// index (its table, columns, uniqueness and `WHERE`), in a comparable form.
     fn shape(conn: &Connection) -> Vec<String> {
         let mut out = Vec::new();
-        let mut objects = conn
-            .prepare("SELECT type, name, tbl_name FROM sqlite_master ORDER BY type, name")
-            .unwrap();
-        let objects: Vec<(String, String, String)> = objects
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect();
-        for (kind, name, table) in objects {
-            out.push(format!("{kind} {name} on {table}"));
+        let objects = lines(
+            conn,
+            "SELECT type || ' ' || name || ' on ' || tbl_name FROM sqlite_master
+             ORDER BY type, name",
+            |r| r.get(0),
+        );
+        for object in objects {
+            out.push(object.clone());
+            let (kind, name) = {
+                let mut words = object.split(' ');
+                (words.next().unwrap_or(""), words.next().unwrap_or(""))
+            };
             if kind == "table" {
-                let mut cols = conn
-                    .prepare(&format!("PRAGMA table_xinfo({name})"))
-                    .unwrap();
-                let cols = cols
-                    .query_map([], |r| {
-                        Ok(format!(
-                            "  col {} {} {} notnull={} default={:?} pk={}",
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, i64>(3)?,
-                            r.get::<_, Option<String>>(4)?,
-                            r.get::<_, i64>(5)?
-                        ))
-                    })
-                    .unwrap();
-                out.extend(cols.map(|r| r.unwrap()));
+                out.extend(lines(conn, &format!("PRAGMA table_xinfo({name})"), |r| {
+                    Ok(format!(
+                        "  col {} {} {} notnull={} default={:?} pk={}",
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, i64>(5)?
+                    ))
+                }));
             } else if kind == "index" {
-                let mut cols = conn
-                    .prepare(&format!("PRAGMA index_xinfo({name})"))
-                    .unwrap();
-                let cols = cols
-                    .query_map([], |r| {
-                        Ok(format!(
-                            "  key {} {:?} desc={} key={}",
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, Option<String>>(2)?,
-                            r.get::<_, i64>(3)?,
-                            r.get::<_, i64>(5)?
-                        ))
-                    })
-                    .unwrap();
-                out.extend(cols.map(|r| r.unwrap()));
+                out.extend(lines(conn, &format!("PRAGMA index_xinfo({name})"), |r| {
+                    Ok(format!(
+                        "  key {} {:?} desc={} key={}",
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(5)?
+                    ))
+                }));
                 let sql: Option<String> = conn
                     .query_row(
                         "SELECT sql FROM sqlite_master WHERE name = ?1",
-                        [&name],
+                        [name],
                         |r| r.get(0),
                     )
                     .unwrap();
