@@ -34,6 +34,10 @@ pub(crate) struct LocalPaths<'a> {
     state_dir: &'a Path,
     /// Directory as given → (as the kernel resolves it, its `NAME_MAX`).
     dirs: std::collections::HashMap<PathBuf, (PathBuf, usize)>,
+    /// The last file's directory (as resolved), held open: the next names in it are
+    /// looked up without walking its path again. One at a time (a job may name
+    /// thousands of directories).
+    held: Option<(PathBuf, crate::sys::Dir)>,
 }
 
 impl<'a> LocalPaths<'a> {
@@ -41,6 +45,7 @@ impl<'a> LocalPaths<'a> {
         LocalPaths {
             state_dir,
             dirs: std::collections::HashMap::new(),
+            held: None,
         }
     }
 
@@ -84,8 +89,17 @@ impl<'a> LocalPaths<'a> {
                 ),
             ));
         }
+        if self.held.as_ref().is_none_or(|(p, _)| *p != parent) {
+            self.held = crate::sys::Dir::open(&parent)
+                .ok()
+                .map(|d| (parent.clone(), d));
+        }
         let path = parent.join(name);
-        if path.is_dir() {
+        let is_dir = match &self.held {
+            Some((_, d)) => d.is_dir(name),
+            None => path.is_dir(),
+        };
+        if is_dir {
             return Err(Error::invalid_arg(format!(
                 "local path {local:?} is a directory"
             )));

@@ -959,6 +959,43 @@ fn dot_dot_spelling_of_a_local_path_is_a_duplicate() {
     assert_eq!(job.enum_files().unwrap().len(), 1);
 }
 
+/// A local path that names a directory (itself, or through a link) is refused, also
+/// after other files of the same folder in one `add_file_set`; a link to a file, or a
+/// name nothing holds yet, is a file.
+#[test]
+fn a_local_path_naming_a_directory_is_refused() {
+    let dir = Dir::new("local-is-dir");
+    std::fs::create_dir_all(dir.0.join("sub")).unwrap();
+    std::os::unix::fs::symlink(dir.0.join("sub"), dir.0.join("to-sub")).unwrap();
+    std::fs::write(dir.0.join("plain"), b"x").unwrap();
+    std::os::unix::fs::symlink(dir.0.join("plain"), dir.0.join("to-plain")).unwrap();
+    let m = open_idle(&dir);
+    let job = m.create_job("dirs", JobType::Download).unwrap();
+    let url = "http://127.0.0.1:9/f/x";
+    let base = dir.0.display().to_string();
+    for name in ["sub", "to-sub"] {
+        let set = [
+            (url.to_string(), format!("{base}/a.bin")),
+            (url.to_string(), format!("{base}/{name}")),
+        ];
+        expect_code(
+            &format!("add_file_set(.., {name})"),
+            job.add_file_set(&set),
+            codes::E_INVALIDARG,
+        );
+        let e = job.add_file(url, &format!("{base}/{name}")).unwrap_err();
+        assert!(e.message().contains("is a directory"), "{name}: {e}");
+    }
+    assert_eq!(job.enum_files().unwrap().len(), 0);
+    let set = [
+        (url.to_string(), format!("{base}/a.bin")),
+        (url.to_string(), format!("{base}/to-plain")),
+        (url.to_string(), format!("{base}/sub/b.bin")),
+    ];
+    job.add_file_set(&set).unwrap();
+    assert_eq!(job.enum_files().unwrap().len(), 3);
+}
+
 /// Manager options no manager can run with are refused by the core itself, for every
 /// binding alike.
 #[test]

@@ -193,6 +193,22 @@ impl Dir {
     pub(crate) fn sync(&self) -> io::Result<()> {
         self.0.sync_all()
     }
+
+    /// Whether the entry `name` of this directory is a directory, links followed (as
+    /// [`Path::is_dir`]); `false` when it does not exist or cannot be read.
+    pub(crate) fn is_dir(&self, name: &std::ffi::OsStr) -> bool {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c) = std::ffi::CString::new(name.as_bytes()) else {
+            return false;
+        };
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: fstatat with a directory descriptor we hold, a NUL-terminated name we
+        // own and a buffer of the right type; it is read only when the call succeeded.
+        let rc = unsafe { libc::fstatat(self.0.as_raw_fd(), c.as_ptr(), st.as_mut_ptr(), 0) };
+        // SAFETY: initialised by the successful call above.
+        rc == 0 && unsafe { st.assume_init() }.st_mode & libc::S_IFMT == libc::S_IFDIR
+    }
 }
 
 /// The longest file name (in bytes) the file system of `dir` accepts.
