@@ -34,18 +34,88 @@ pub(crate) struct LocalPaths<'a> {
     state_dir: &'a Path,
     /// Directory as given → (as the kernel resolves it, its `NAME_MAX`).
     dirs: std::collections::HashMap<PathBuf, (PathBuf, usize)>,
-    /// The last file's directory (as resolved), held open: the next names in it are
-    /// looked up without walking its path again. One at a time (a job may name
-    /// thousands of directories).
-    held: Option<(PathBuf, crate::sys::Dir)>,
+    /// The last file's folder, held open. One at a time (a job may name thousands).
+    held: Option<Folder>,
+    /// How many paths this call checks (a large set reads its folders' names once).
+    expected: usize,
+}
+
+/// A folder of the files being checked: held open (its names are looked up without
+/// walking its path again) and, for a large set, its names read once: a name that
+/// does not exist yet (the usual case) then costs no lookup at all.
+struct Folder {
+    path: PathBuf,
+    dir: Option<crate::sys::Dir>,
+    names: Option<std::collections::HashMap<std::ffi::OsString, Kind>>,
+}
+
+/// What a folder's listing says a name is (links not followed).
+#[derive(Clone, Copy)]
+enum Kind {
+    Dir,
+    File,
+    /// A link, or a file system that does not say: asked about.
+    Ask,
+}
+
+/// A set of at least this many files reads the names of each of its folders once.
+const LIST_FROM: usize = 64;
+
+impl Folder {
+    fn open(path: &Path, expected: usize) -> Folder {
+        // Reading more entries than four per file checked costs more than asking.
+        let names = (expected >= LIST_FROM)
+            .then(|| Folder::names(path, expected.saturating_mul(4).max(4096)))
+            .flatten();
+        Folder {
+            path: path.to_path_buf(),
+            dir: crate::sys::Dir::open(path).ok(),
+            names,
+        }
+    }
+
+    /// The folder's names (`None` when it holds more than `most`, or cannot be read).
+    fn names(
+        path: &Path,
+        most: usize,
+    ) -> Option<std::collections::HashMap<std::ffi::OsString, Kind>> {
+        let mut names = std::collections::HashMap::new();
+        for entry in std::fs::read_dir(path).ok()? {
+            let entry = entry.ok()?;
+            if names.len() >= most {
+                return None;
+            }
+            let kind = match entry.file_type() {
+                Ok(t) if t.is_dir() => Kind::Dir,
+                Ok(t) if t.is_file() => Kind::File,
+                _ => Kind::Ask,
+            };
+            names.insert(entry.file_name(), kind);
+        }
+        Some(names)
+    }
+
+    /// Whether `name` in this folder is a directory, links followed.
+    fn is_dir(&self, name: &std::ffi::OsStr) -> bool {
+        match self.names.as_ref().map(|n| n.get(name)) {
+            Some(Some(Kind::Dir)) => true,
+            Some(Some(Kind::File)) | Some(None) => false,
+            Some(Some(Kind::Ask)) | None => match &self.dir {
+                Some(d) => d.is_dir(name),
+                None => self.path.join(name).is_dir(),
+            },
+        }
+    }
 }
 
 impl<'a> LocalPaths<'a> {
-    pub(crate) fn new(state_dir: &'a Path) -> Self {
+    /// For `expected` paths (the size of the set being added).
+    pub(crate) fn new(state_dir: &'a Path, expected: usize) -> Self {
         LocalPaths {
             state_dir,
             dirs: std::collections::HashMap::new(),
             held: None,
+            expected,
         }
     }
 
@@ -89,22 +159,16 @@ impl<'a> LocalPaths<'a> {
                 ),
             ));
         }
-        if self.held.as_ref().is_none_or(|(p, _)| *p != parent) {
-            self.held = crate::sys::Dir::open(&parent)
-                .ok()
-                .map(|d| (parent.clone(), d));
+        if self.held.as_ref().is_none_or(|f| f.path != parent) {
+            self.held = Some(Folder::open(&parent, self.expected));
         }
-        let path = parent.join(name);
-        let is_dir = match &self.held {
-            Some((_, d)) => d.is_dir(name),
-            None => path.is_dir(),
-        };
+        let is_dir = self.held.as_ref().is_some_and(|f| f.is_dir(name));
         if is_dir {
             return Err(Error::invalid_arg(format!(
                 "local path {local:?} is a directory"
             )));
         }
-        Ok((path, max))
+        Ok((parent.join(name), max))
     }
 
     /// The directory `given` of `local` as the kernel resolves it (symlinks, `..`), so

@@ -994,6 +994,45 @@ fn a_local_path_naming_a_directory_is_refused() {
     ];
     job.add_file_set(&set).unwrap();
     assert_eq!(job.enum_files().unwrap().len(), 3);
+
+    // A large set (its folders' names are read once), and one whose folder holds more
+    // names than are worth reading (each is asked about).
+    let big = dir.0.join("big");
+    std::fs::create_dir(&big).unwrap();
+    std::fs::create_dir(big.join("d")).unwrap();
+    std::os::unix::fs::symlink(big.join("d"), big.join("to-d")).unwrap();
+    for i in 0..4200 {
+        std::fs::write(big.join(format!("old{i}")), b"").unwrap();
+    }
+    for folder in [dir.0.clone(), big.clone()] {
+        let job = m.create_job("many", JobType::Download).unwrap();
+        let folder = folder.display().to_string();
+        let many = |last: &str| -> Vec<(String, String)> {
+            (0..99)
+                .map(|i| (url.to_string(), format!("{folder}/n{i}.bin")))
+                .chain([(url.to_string(), format!("{folder}/{last}"))])
+                .collect()
+        };
+        let dirs: &[&str] = if folder.ends_with("big") {
+            &["d", "to-d"]
+        } else {
+            &["sub", "to-sub"]
+        };
+        for name in dirs {
+            expect_code(
+                &format!("add_file_set(100 in {folder}, {name})"),
+                job.add_file_set(&many(name)),
+                codes::E_INVALIDARG,
+            );
+        }
+        let file = if folder.ends_with("big") {
+            "old7"
+        } else {
+            "to-plain"
+        };
+        job.add_file_set(&many(file)).unwrap();
+        assert_eq!(job.enum_files().unwrap().len(), 100);
+    }
 }
 
 /// Manager options no manager can run with are refused by the core itself, for every

@@ -87,7 +87,7 @@ impl CopyJob {
     pub fn add_file_set<R: AsRef<str>, L: AsRef<str>>(&self, files: &[(R, L)]) -> Result<()> {
         let mut new = Vec::with_capacity(files.len());
         let mut seen = std::collections::HashSet::with_capacity(files.len());
-        let mut paths = LocalPaths::new(&self.table.state_dir);
+        let mut paths = LocalPaths::new(&self.table.state_dir, files.len());
         for (remote, local) in files {
             let (remote, local) = (remote.as_ref(), local.as_ref());
             let url = crate::urls::parse_remote(remote)?;
