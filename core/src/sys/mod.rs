@@ -194,6 +194,41 @@ impl Dir {
         self.0.sync_all()
     }
 
+    /// Whether the entry `name` of this directory itself (not what a link points to) is
+    /// our regular file `id` ([`is_ours`] without walking the directory's path).
+    pub(crate) fn is_ours(&self, name: &std::ffi::OsStr, id: FileId) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(name.as_bytes())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: fstatat with a directory descriptor we hold, a NUL-terminated name we
+        // own and a buffer of the right type; it is read only when the call succeeded.
+        let rc = unsafe {
+            libc::fstatat(
+                self.0.as_raw_fd(),
+                c.as_ptr(),
+                st.as_mut_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            return match e.kind() {
+                io::ErrorKind::NotFound => Ok(false),
+                _ => Err(e),
+            };
+        }
+        // SAFETY: initialised by the successful call above.
+        let st = unsafe { st.assume_init() };
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        Ok(st.st_mode & libc::S_IFMT == libc::S_IFREG
+            && st.st_dev as u64 == id.dev
+            && st.st_ino as u64 == id.ino
+            && st.st_uid == me)
+    }
+
     /// Whether the entry `name` of this directory is a directory, links followed (as
     /// [`Path::is_dir`]); `false` when it does not exist or cannot be read.
     pub(crate) fn is_dir(&self, name: &std::ffi::OsStr) -> bool {
