@@ -171,6 +171,8 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
                     continue;
                 }
                 if !pool.may_get_work() {
+                    // The round's last files ended: their checkpoints go now.
+                    ctx.checkpoints.kick();
                     return;
                 }
                 pool.wait(seen);
