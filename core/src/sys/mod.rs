@@ -196,6 +196,8 @@ impl Dir {
 
     /// Whether the entry `name` of this directory itself (not what a link points to) is
     /// our regular file `id` ([`is_ours`] without walking the directory's path).
+    // `dev_t` and `ino_t` are u64 here, narrower or signed elsewhere.
+    #[allow(clippy::unnecessary_cast)]
     pub(crate) fn is_ours(&self, name: &std::ffi::OsStr, id: FileId) -> io::Result<bool> {
         use std::os::fd::AsRawFd;
         use std::os::unix::ffi::OsStrExt;
