@@ -193,6 +193,10 @@ fn run(args: Args) -> Result<(), String> {
     }
     let t_complete = t0.elapsed();
     manager.close().map_err(|e| format!("close: {e}"))?;
+    // The store closes with the last handle (its log is copied into the database then):
+    // part of the close.
+    drop(job);
+    drop(manager);
     if args.verbose {
         eprintln!(
             "bgcopy-bench: {} files; setup {:.3}s (open {:.3}s), transfer {:.3}s, complete+close {:.3}s (close {:.3}s)",
