@@ -1,6 +1,8 @@
 //! Checks of the arguments every language passes through: text, lengths, local paths.
 
 use crate::error::{Error, Result, codes};
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 pub(crate) fn check_text(what: &str, s: &str) -> Result<()> {
@@ -33,20 +35,20 @@ pub(crate) fn check_len(what: &str, s: &str, max: usize) -> Result<()> {
 pub(crate) struct LocalPaths<'a> {
     state_dir: &'a Path,
     /// Directory as given → (as the kernel resolves it, its `NAME_MAX`).
-    dirs: std::collections::HashMap<PathBuf, (PathBuf, usize)>,
-    /// The last file's folder, held open. One at a time (a job may name thousands).
-    held: Option<Folder>,
-    /// How many paths this call checks (a large set reads its folders' names once).
+    dirs: HashMap<PathBuf, (PathBuf, usize)>,
+    /// How many paths this call checks: a set of [`LIST_FROM`] or more reads its
+    /// folders' names once instead of asking about each name (most do not exist yet,
+    /// and asking about a name that does not exist costs a lookup each).
     expected: usize,
-}
-
-/// A folder of the files being checked: held open (its names are looked up without
-/// walking its path again) and, for a large set, its names read once: a name that
-/// does not exist yet (the usual case) then costs no lookup at all.
-struct Folder {
-    path: PathBuf,
-    dir: Option<crate::sys::Dir>,
-    names: Option<std::collections::HashMap<std::ffi::OsString, Kind>>,
+    /// Folder (as resolved) → its names, or `None` when they are not read (too many,
+    /// or a file system that does not compare names byte for byte).
+    listed: HashMap<PathBuf, Option<HashMap<OsString, Kind>>>,
+    /// Names the listings of this call may still read: four per path checked, at
+    /// least 4096, so a set never reads much more than asking would have cost.
+    budget: usize,
+    /// The last folder asked about, held open (one at a time: a set may name
+    /// thousands): each name is asked about relative to it.
+    held: Option<(PathBuf, Option<crate::sys::Dir>)>,
 }
 
 /// What a folder's listing says a name is (links not followed).
@@ -58,33 +60,67 @@ enum Kind {
     Ask,
 }
 
-/// A set of at least this many files reads the names of each of its folders once.
+/// A set of at least this many files reads the names of its folders once.
 const LIST_FROM: usize = 64;
 
-impl Folder {
-    fn open(path: &Path, expected: usize) -> Folder {
-        // Reading more entries than four per file checked costs more than asking.
-        let names = (expected >= LIST_FROM)
-            .then(|| Folder::names(path, expected.saturating_mul(4).max(4096)))
-            .flatten();
-        Folder {
-            path: path.to_path_buf(),
-            dir: crate::sys::Dir::open(path).ok(),
-            names,
+impl<'a> LocalPaths<'a> {
+    /// For `expected` paths (the size of the set being added).
+    pub(crate) fn new(state_dir: &'a Path, expected: usize) -> Self {
+        LocalPaths {
+            state_dir,
+            dirs: HashMap::new(),
+            expected,
+            listed: HashMap::new(),
+            budget: expected.saturating_mul(4).max(4096),
+            held: None,
         }
     }
 
-    /// The folder's names (`None` when it holds more than `most`, or cannot be read).
-    fn names(
-        path: &Path,
-        most: usize,
-    ) -> Option<std::collections::HashMap<std::ffi::OsString, Kind>> {
-        let mut names = std::collections::HashMap::new();
-        for entry in std::fs::read_dir(path).ok()? {
+    /// Whether `name` in the folder `parent` is a directory, links followed.
+    fn is_dir(&mut self, parent: &Path, name: &OsStr) -> bool {
+        if self.expected >= LIST_FROM && !self.listed.contains_key(parent) {
+            let names = self.list(parent);
+            self.listed.insert(parent.to_path_buf(), names);
+        }
+        match self
+            .listed
+            .get(parent)
+            .and_then(Option::as_ref)
+            .map(|n| n.get(name))
+        {
+            Some(Some(Kind::Dir)) => return true,
+            Some(Some(Kind::File)) | Some(None) => return false,
+            Some(Some(Kind::Ask)) | None => {}
+        }
+        if self.held.as_ref().is_none_or(|(p, _)| p != parent) {
+            let dir = crate::sys::Dir::open(parent).ok();
+            self.held = Some((parent.to_path_buf(), dir));
+        }
+        match &self.held {
+            Some((_, Some(d))) => d.is_dir(name),
+            _ => parent.join(name).is_dir(),
+        }
+    }
+
+    /// The names in `parent`, within the call's budget, if its file system compares
+    /// names byte for byte.
+    fn list(&mut self, parent: &Path) -> Option<HashMap<OsString, Kind>> {
+        if self.budget == 0 {
+            return None;
+        }
+        let dir = crate::sys::Dir::open(parent).ok()?;
+        let exact = dir.names_are_exact();
+        self.held = Some((parent.to_path_buf(), Some(dir)));
+        if !exact {
+            return None;
+        }
+        let mut names = HashMap::new();
+        for entry in std::fs::read_dir(parent).ok()? {
             let entry = entry.ok()?;
-            if names.len() >= most {
+            if self.budget == 0 {
                 return None;
             }
+            self.budget -= 1;
             let kind = match entry.file_type() {
                 Ok(t) if t.is_dir() => Kind::Dir,
                 Ok(t) if t.is_file() => Kind::File,
@@ -93,30 +129,6 @@ impl Folder {
             names.insert(entry.file_name(), kind);
         }
         Some(names)
-    }
-
-    /// Whether `name` in this folder is a directory, links followed.
-    fn is_dir(&self, name: &std::ffi::OsStr) -> bool {
-        match self.names.as_ref().map(|n| n.get(name)) {
-            Some(Some(Kind::Dir)) => true,
-            Some(Some(Kind::File)) | Some(None) => false,
-            Some(Some(Kind::Ask)) | None => match &self.dir {
-                Some(d) => d.is_dir(name),
-                None => self.path.join(name).is_dir(),
-            },
-        }
-    }
-}
-
-impl<'a> LocalPaths<'a> {
-    /// For `expected` paths (the size of the set being added).
-    pub(crate) fn new(state_dir: &'a Path, expected: usize) -> Self {
-        LocalPaths {
-            state_dir,
-            dirs: std::collections::HashMap::new(),
-            held: None,
-            expected,
-        }
     }
 
     /// The path, checked, and its directory's `NAME_MAX`.
@@ -159,11 +171,7 @@ impl<'a> LocalPaths<'a> {
                 ),
             ));
         }
-        if self.held.as_ref().is_none_or(|f| f.path != parent) {
-            self.held = Some(Folder::open(&parent, self.expected));
-        }
-        let is_dir = self.held.as_ref().is_some_and(|f| f.is_dir(name));
-        if is_dir {
+        if self.is_dir(&parent, name) {
             return Err(Error::invalid_arg(format!(
                 "local path {local:?} is a directory"
             )));

@@ -196,56 +196,110 @@ impl Dir {
 
     /// Whether the entry `name` of this directory itself (not what a link points to) is
     /// our regular file `id` ([`is_ours`] without walking the directory's path).
-    // `dev_t` and `ino_t` are u64 here, narrower or signed elsewhere.
-    #[allow(clippy::unnecessary_cast)]
     pub(crate) fn is_ours(&self, name: &std::ffi::OsStr, id: FileId) -> io::Result<bool> {
-        use std::os::fd::AsRawFd;
-        use std::os::unix::ffi::OsStrExt;
-        let c = std::ffi::CString::new(name.as_bytes())
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: fstatat with a directory descriptor we hold, a NUL-terminated name we
-        // own and a buffer of the right type; it is read only when the call succeeded.
-        let rc = unsafe {
-            libc::fstatat(
-                self.0.as_raw_fd(),
-                c.as_ptr(),
-                st.as_mut_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
+        let st = match self.stat(name, false) {
+            Ok(st) => st,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
         };
-        if rc != 0 {
-            let e = io::Error::last_os_error();
-            return match e.kind() {
-                io::ErrorKind::NotFound => Ok(false),
-                _ => Err(e),
-            };
-        }
-        // SAFETY: initialised by the successful call above.
-        let st = unsafe { st.assume_init() };
         // SAFETY: geteuid has no preconditions.
         let me = unsafe { libc::geteuid() };
-        Ok(st.st_mode & libc::S_IFMT == libc::S_IFREG
-            && st.st_dev as u64 == id.dev
-            && st.st_ino as u64 == id.ino
-            && st.st_uid == me)
+        Ok(st.kind == libc::S_IFREG && st.dev == id.dev && st.ino == id.ino && st.uid == me)
     }
 
     /// Whether the entry `name` of this directory is a directory, links followed (as
     /// [`Path::is_dir`]); `false` when it does not exist or cannot be read.
     pub(crate) fn is_dir(&self, name: &std::ffi::OsStr) -> bool {
+        self.stat(name, true)
+            .is_ok_and(|st| st.kind == libc::S_IFDIR)
+    }
+
+    /// `fstatat` of `name` in this directory (links followed or not), with 64-bit
+    /// sizes and inode numbers on every Linux (a 32-bit `stat` fails on large files).
+    // The fields' types differ by platform (u64 here, narrower or signed elsewhere).
+    #[allow(clippy::unnecessary_cast)]
+    fn stat(&self, name: &std::ffi::OsStr, follow: bool) -> io::Result<Stat> {
         use std::os::fd::AsRawFd;
         use std::os::unix::ffi::OsStrExt;
-        let Ok(c) = std::ffi::CString::new(name.as_bytes()) else {
-            return false;
+        let c = std::ffi::CString::new(name.as_bytes())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+        #[cfg(target_os = "linux")]
+        let (rc, st) = {
+            let mut st = std::mem::MaybeUninit::<libc::stat64>::uninit();
+            // SAFETY: fstatat64 with a directory descriptor we hold, a NUL-terminated
+            // name we own and a buffer of the right type (read only on success).
+            let rc =
+                unsafe { libc::fstatat64(self.0.as_raw_fd(), c.as_ptr(), st.as_mut_ptr(), flags) };
+            (rc, st)
         };
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: fstatat with a directory descriptor we hold, a NUL-terminated name we
-        // own and a buffer of the right type; it is read only when the call succeeded.
-        let rc = unsafe { libc::fstatat(self.0.as_raw_fd(), c.as_ptr(), st.as_mut_ptr(), 0) };
+        #[cfg(not(target_os = "linux"))]
+        let (rc, st) = {
+            let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+            // SAFETY: as above, with the platform's `stat` (64-bit there).
+            let rc =
+                unsafe { libc::fstatat(self.0.as_raw_fd(), c.as_ptr(), st.as_mut_ptr(), flags) };
+            (rc, st)
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
         // SAFETY: initialised by the successful call above.
-        rc == 0 && unsafe { st.assume_init() }.st_mode & libc::S_IFMT == libc::S_IFDIR
+        let st = unsafe { st.assume_init() };
+        Ok(Stat {
+            kind: st.st_mode as libc::mode_t & libc::S_IFMT,
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            uid: st.st_uid,
+        })
     }
+
+    /// Whether names in this directory are compared byte for byte, so that a listing
+    /// of it answers "is this name there" (not on a case-insensitive or normalising
+    /// file system, nor in a case-folded ext4/tmpfs directory). Known only on Linux for
+    /// ext2/3/4, btrfs and tmpfs; `false` elsewhere.
+    // `f_type` and the magic numbers are `c_long` here, `c_uint` on s390x.
+    #[allow(clippy::unnecessary_cast)]
+    pub(crate) fn names_are_exact(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            /// `FS_CASEFOLD_FL` (linux/fs.h): the directory's names are case-folded.
+            const CASEFOLD: libc::c_long = 0x4000_0000;
+            let fd = self.0.as_raw_fd();
+            let mut fs = std::mem::MaybeUninit::<libc::statfs>::uninit();
+            // SAFETY: fstatfs on a descriptor we hold into a buffer of the right type.
+            if unsafe { libc::fstatfs(fd, fs.as_mut_ptr()) } != 0 {
+                return false;
+            }
+            // SAFETY: initialised by the successful call above.
+            let kind = unsafe { fs.assume_init() }.f_type;
+            let known = [
+                libc::EXT4_SUPER_MAGIC,
+                libc::BTRFS_SUPER_MAGIC,
+                libc::TMPFS_MAGIC,
+            ];
+            if !known.iter().any(|m| *m as i64 == kind as i64) {
+                return false;
+            }
+            let mut flags: libc::c_long = 0;
+            // SAFETY: FS_IOC_GETFLAGS writes the inode's flags into the long we own.
+            let rc = unsafe { libc::ioctl(fd, libc::FS_IOC_GETFLAGS, &mut flags) };
+            // A file system without the call has no case-folded directories either.
+            rc != 0 || flags & CASEFOLD == 0
+        }
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+}
+
+/// What [`Dir::stat`] reads of an entry.
+struct Stat {
+    /// `st_mode & S_IFMT`.
+    kind: libc::mode_t,
+    dev: u64,
+    ino: u64,
+    uid: libc::uid_t,
 }
 
 /// The longest file name (in bytes) the file system of `dir` accepts.
@@ -376,6 +430,44 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    /// `Dir::is_ours` is the path-based `is_ours` relative to a held folder: our file
+    /// by its name, never through a link, nor another file; `Dir::is_dir` follows links.
+    #[test]
+    fn a_held_directory_asks_about_names_like_the_paths_do() {
+        let d = scratch("asks");
+        let (_file, id) = create_temp(&d.join("ours")).unwrap();
+        std::fs::write(d.join("other"), b"x").unwrap();
+        std::os::unix::fs::symlink(d.join("ours"), d.join("to-ours")).unwrap();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        std::os::unix::fs::symlink(d.join("sub"), d.join("to-sub")).unwrap();
+        let dir = Dir::open(&d).unwrap();
+        for (name, ours) in [
+            ("ours", true),
+            ("other", false),
+            ("to-ours", false),
+            ("none", false),
+        ] {
+            let name = std::ffi::OsStr::new(name);
+            assert_eq!(dir.is_ours(name, id).unwrap(), ours, "{name:?}");
+            assert_eq!(
+                is_ours(&d.join(name), id).unwrap(),
+                ours,
+                "{name:?} by path"
+            );
+        }
+        for (name, is_dir) in [
+            ("sub", true),
+            ("to-sub", true),
+            ("ours", false),
+            ("none", false),
+        ] {
+            let name = std::ffi::OsStr::new(name);
+            assert_eq!(dir.is_dir(name), is_dir, "{name:?}");
+            assert_eq!(d.join(name).is_dir(), is_dir, "{name:?} by path");
+        }
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
