@@ -46,9 +46,8 @@ pub(crate) struct LocalPaths<'a> {
     /// Names the listings of this call may still read: four per path checked, at
     /// least 4096, so a set never reads much more than asking would have cost.
     budget: usize,
-    /// The last folder asked about, held open (one at a time: a set may name
-    /// thousands): each name is asked about relative to it.
-    held: Option<(PathBuf, Option<crate::sys::Dir>)>,
+    /// The last folder asked about: each name is asked about relative to it.
+    held: crate::sys::HeldDir,
 }
 
 /// What a folder's listing says a name is (links not followed).
@@ -72,7 +71,7 @@ impl<'a> LocalPaths<'a> {
             expected,
             listed: HashMap::new(),
             budget: expected.saturating_mul(4).max(4096),
-            held: None,
+            held: crate::sys::HeldDir::default(),
         }
     }
 
@@ -92,13 +91,9 @@ impl<'a> LocalPaths<'a> {
             Some(Some(Kind::File)) | Some(None) => return false,
             Some(Some(Kind::Ask)) | None => {}
         }
-        if self.held.as_ref().is_none_or(|(p, _)| p != parent) {
-            let dir = crate::sys::Dir::open(parent).ok();
-            self.held = Some((parent.to_path_buf(), dir));
-        }
-        match &self.held {
-            Some((_, Some(d))) => d.is_dir(name),
-            _ => parent.join(name).is_dir(),
+        match self.held.at(parent) {
+            Some(d) => d.is_dir(name),
+            None => parent.join(name).is_dir(),
         }
     }
 
@@ -108,10 +103,7 @@ impl<'a> LocalPaths<'a> {
         if self.budget == 0 {
             return None;
         }
-        let dir = crate::sys::Dir::open(parent).ok()?;
-        let exact = dir.names_are_exact();
-        self.held = Some((parent.to_path_buf(), Some(dir)));
-        if !exact {
+        if !self.held.at(parent)?.names_are_exact() {
             return None;
         }
         let mut names = HashMap::new();

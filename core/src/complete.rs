@@ -38,18 +38,15 @@ pub(crate) fn complete(job: &mut JobRec, store: &mut Store) -> Result<Completion
     let now = now_ms();
     // 1. Every file to be moved must still be ours (asked relative to its folder,
     // held open while the files are in it, as `place` renames them).
-    let mut held: Option<(PathBuf, Option<sys::Dir>)> = None;
+    let mut held = sys::HeldDir::default();
     for idx in 0..job.files.len() {
         let f = &job.files[idx];
         if f.completed || !f.done {
             continue;
         }
         let parent = f.local.parent().unwrap_or(Path::new("/"));
-        if held.as_ref().is_none_or(|(p, _)| p != parent) {
-            held = Some((parent.to_path_buf(), sys::Dir::open(parent).ok()));
-        }
         let ours = f.temp_id.is_some_and(|id| {
-            match held.as_ref().and_then(|(_, d)| d.as_ref()) {
+            match held.at(parent) {
                 Some(d) => d.is_ours(f.temp_name.as_ref(), id),
                 None => sys::is_ours(&f.temp_path(), id),
             }

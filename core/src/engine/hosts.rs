@@ -156,6 +156,13 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    /// Wait until `n` connections wait in line for `h:80`.
+    fn wait_in_line(slots: &HostSlots, n: usize) {
+        while slots.lock().0.get("h:80").map_or(0, |h| h.queue.len()) < n {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     #[test]
     fn the_cap_holds_and_waiters_go_first() {
         let slots = Arc::new(HostSlots::new(2));
@@ -175,14 +182,7 @@ mod tests {
             got.send(slot.is_some()).unwrap();
             let _ = release_rx.recv();
         });
-        while slots
-            .lock()
-            .0
-            .get("h:80")
-            .is_none_or(|h| h.queue.is_empty())
-        {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_in_line(&slots, 1);
         drop(a);
         // The free slot belongs to the waiter, not to an extra segment.
         assert!(slots.try_acquire("h:80").is_none());
@@ -216,9 +216,7 @@ mod tests {
                 drop(slot);
             }));
             // Each one in line before the next asks.
-            while slots.lock().0.get("h:80").map_or(0, |h| h.queue.len()) < i + 1 {
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            wait_in_line(&slots, i + 1);
         }
         drop(first);
         for w in waiters {
@@ -267,9 +265,7 @@ mod tests {
         let quit = Arc::new(AtomicBool::new(false));
         let (s, q) = (slots.clone(), quit.clone());
         let leaver = std::thread::spawn(move || s.acquire("h:80", &q).is_none());
-        while slots.lock().0.get("h:80").map_or(0, |h| h.queue.len()) < 1 {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_in_line(&slots, 1);
         quit.store(true, Ordering::SeqCst);
         assert!(leaver.join().unwrap(), "stopped: no slot");
         assert_eq!(slots.lock().0["h:80"].queue.len(), 0);
@@ -288,9 +284,7 @@ mod tests {
         let quit = Arc::new(AtomicBool::new(false));
         let (s, q) = (slots.clone(), quit.clone());
         let waiter = std::thread::spawn(move || s.acquire("h:80", &q).is_some());
-        while slots.lock().0.get("h:80").map_or(0, |h| h.queue.len()) < 1 {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_in_line(&slots, 1);
         // Stop and hand over in one step (the waiter is asleep until its bell rings).
         {
             let _st = slots.lock();

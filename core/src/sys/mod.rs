@@ -39,10 +39,23 @@ impl FileId {
 
     /// `m` is this file: a regular file with this device and inode, owned by us.
     fn matches(self, m: &std::fs::Metadata) -> bool {
+        self.is(m.file_type().is_file(), FileId::of(m), m.uid())
+    }
+
+    /// A file that is `regular`, has the identity `id` and belongs to `uid` is this one
+    /// ([`FileId::matches`], [`Dir::is_ours`]).
+    fn is(self, regular: bool, id: FileId, uid: u32) -> bool {
         // SAFETY: geteuid has no preconditions.
         let me = unsafe { libc::geteuid() };
-        m.file_type().is_file() && FileId::of(m) == self && m.uid() == me
+        regular && id == self && uid == me
     }
+}
+
+/// `name` for a system call (a name holding NUL is no file's: InvalidInput).
+fn c_name(name: &std::ffi::OsStr) -> io::Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(name.as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
 /// Why a path could not be used as one of our temporary files.
@@ -175,12 +188,7 @@ impl Dir {
     /// Rename the entry `from` of this directory to `to` (replacing what is there).
     pub(crate) fn rename(&self, from: &std::ffi::OsStr, to: &std::ffi::OsStr) -> io::Result<()> {
         use std::os::fd::AsRawFd;
-        use std::os::unix::ffi::OsStrExt;
-        let name = |s: &std::ffi::OsStr| {
-            std::ffi::CString::new(s.as_bytes())
-                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
-        };
-        let (a, b) = (name(from)?, name(to)?);
+        let (a, b) = (c_name(from)?, c_name(to)?);
         let fd = self.0.as_raw_fd();
         // SAFETY: renameat with a directory descriptor we hold and two NUL-terminated
         // names we own.
@@ -202,9 +210,11 @@ impl Dir {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e),
         };
-        // SAFETY: geteuid has no preconditions.
-        let me = unsafe { libc::geteuid() };
-        Ok(st.kind == libc::S_IFREG && st.dev == id.dev && st.ino == id.ino && st.uid == me)
+        let found = FileId {
+            dev: st.dev,
+            ino: st.ino,
+        };
+        Ok(id.is(st.kind == libc::S_IFREG, found, st.uid))
     }
 
     /// Whether the entry `name` of this directory is a directory, links followed (as
@@ -220,9 +230,7 @@ impl Dir {
     #[allow(clippy::unnecessary_cast)]
     fn stat(&self, name: &std::ffi::OsStr, follow: bool) -> io::Result<Stat> {
         use std::os::fd::AsRawFd;
-        use std::os::unix::ffi::OsStrExt;
-        let c = std::ffi::CString::new(name.as_bytes())
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let c = c_name(name)?;
         let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
         #[cfg(target_os = "linux")]
         let (rc, st) = {
@@ -290,6 +298,22 @@ impl Dir {
         }
         #[cfg(not(target_os = "linux"))]
         false
+    }
+}
+
+/// The folder of the last name looked at, held open while the next names are in it
+/// too: one at a time (a job may name thousands of folders).
+#[derive(Default)]
+pub(crate) struct HeldDir(Option<(std::path::PathBuf, Option<Dir>)>);
+
+impl HeldDir {
+    /// The folder `path`, opened unless it is the one held; `None` when it cannot be
+    /// opened (the caller asks by path then).
+    pub(crate) fn at(&mut self, path: &Path) -> Option<&Dir> {
+        if self.0.as_ref().is_none_or(|(p, _)| p != path) {
+            self.0 = Some((path.to_path_buf(), Dir::open(path).ok()));
+        }
+        self.0.as_ref().and_then(|(_, d)| d.as_ref())
     }
 }
 
