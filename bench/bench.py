@@ -420,14 +420,49 @@ def verify(scenario: str, data: dict, out: Path, deep: bool) -> str | None:
 
 
 TRASH = WORK / "trash"
-CLEANUP_STAMP = WORK / ".last-cleanup"
 # ext4 without a journal (as on this machine's /dev/vda) skips inodes freed in the
-# last 60 s (300 s while their inode-table block is dirty) when it allocates new ones
-# (fs/ext4/ialloc.c, recently_deleted()), scanning them one by one: after deleting
-# 1000 files, creating 1000 more costs about 0.2 s extra, landing on whichever tool
-# runs next. So the small files are not deleted between runs but moved aside, and
-# deleted at the end; a new benchmark waits until the last deletion is that old.
-INODE_QUIET_S = 65
+# last 60 s (360 s while their inode-table block is dirty, and creating files next to
+# them dirties it again) when it allocates new ones (fs/ext4/ialloc.c,
+# recently_deleted()), checking them one by one for every new file: after the
+# benchmark's own cleanup deleted 125,000 files, creating a file cost 110-170 µs for
+# minutes instead of 15 µs. That lands on whichever tool creates its files on the
+# critical path (curl, one thread) and not on one that creates them beside its
+# transfers (bgcopy), so (b) would measure the cleanup. The small files are therefore
+# not deleted between runs but moved aside and deleted at the end, and the timed
+# scenarios start only once creating files costs what it costs on a quiet file system
+# (`wait_fs_quiet`).
+CREATE_PROBE_FILES = 500
+CREATE_QUIET_US = 40.0  # per file; a quiet ext4 here: 15-20 µs
+FS_QUIET: dict[str, float] = {}  # scenario → µs per created file when it started
+
+
+def create_cost_us() -> float:
+    """Microseconds per file to create (and close) CREATE_PROBE_FILES empty files in a
+    new directory next to the runs' outputs (kept in the trash: deleting them would
+    disturb the next probe)."""
+    d = TRASH / f"probe-{time.time_ns()}"
+    d.mkdir(parents=True)
+    t = time.perf_counter()
+    for i in range(CREATE_PROBE_FILES):
+        os.close(os.open(d / f".probe-{i:04d}.part", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return (time.perf_counter() - t) * 1e6 / CREATE_PROBE_FILES
+
+
+def wait_fs_quiet(scenario: str, max_wait: float) -> None:
+    """Wait (at most `max_wait` seconds) until creating a file is cheap again; record
+    the last probe for the report."""
+    waited = 0.0
+    while True:
+        us = create_cost_us()
+        if us <= CREATE_QUIET_US or waited >= max_wait:
+            break
+        log(f"creating a file costs {us:.0f} µs (quiet: ≤ {CREATE_QUIET_US:.0f}): files were "
+            f"deleted here recently; waiting ({waited:.0f} of at most {max_wait:.0f} s)")
+        time.sleep(20)
+        waited += 20
+    FS_QUIET[scenario] = us
+    if us > CREATE_QUIET_US:
+        log(f"scenario {scenario} starts with creating a file at {us:.0f} µs: NOT quiet")
 
 
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
@@ -469,19 +504,6 @@ def empty_trash() -> None:
     if TRASH.exists():
         shutil.rmtree(TRASH, ignore_errors=True)
         os.sync()
-        CLEANUP_STAMP.write_text(str(time.time()))
-
-
-def wait_inode_quiet() -> None:
-    try:
-        last = float(CLEANUP_STAMP.read_text())
-    except (OSError, ValueError):
-        return
-    left = last + INODE_QUIET_S - time.time()
-    if 0 < left <= INODE_QUIET_S:
-        log(f"waiting {left:.0f} s: files were deleted here less than {INODE_QUIET_S} s ago "
-            "(see INODE_QUIET_S in bench.py)")
-        time.sleep(left)
 
 
 def run_scenario(scenario: str, args, nginx: Nginx, data: dict) -> dict:
@@ -490,7 +512,10 @@ def run_scenario(scenario: str, args, nginx: Nginx, data: dict) -> dict:
     logs.mkdir(parents=True, exist_ok=True)
     runs: dict[str, list[dict]] = {t.key: [] for t in tools}
     failures: dict[str, str] = {}
-    for r in range(args.rounds):
+    # (b) is short and moves with the minute (see bench/README.md): each round is run
+    # several times, so its ratios rest on more pairs than one per round.
+    passes = args.rounds * (args.b_pairs if scenario == "b" else 1)
+    for r in range(passes):
         k = r % len(tools)
         order = tools[k:] + tools[:k]
         if r % 2:
@@ -730,6 +755,19 @@ def paired(rs: list[dict], base: list[dict]) -> float | None:
     return statistics.median(ratios) if ratios else None
 
 
+def fast_paired(rs: list[dict], base: list[dict]) -> tuple[float, int] | None:
+    """The paired ratio over the third of the rounds in which the base was fastest
+    (at least one round), and how many rounds that is: a machine whose minutes differ
+    can favour one tool in slow minutes and the other in fast ones, and a target meant
+    to hold must hold in both."""
+    mine = {m["round"]: m["wall"] for m in rs if "round" in m}
+    rounds = sorted((m["wall"], m["round"]) for m in base if m.get("round") in mine and m["wall"] > 0)
+    if not rounds:
+        return None
+    fast = rounds[: max(1, len(rounds) // 3)]
+    return statistics.median(mine[r] / w for w, r in fast), len(fast)
+
+
 def wall_ratio(res: dict, key: str, base_key: str, s: dict) -> float | None:
     """The paired wall ratio of `key` against `base_key`, or the ratio of medians."""
     if key not in s or base_key not in s:
@@ -781,7 +819,10 @@ def table(scenario: str, res: dict, bytes_total: int) -> tuple[list[str], dict]:
             verdict["rss_mib"] = b["rss_mib"]
             verdict["rss_ok"] = b["rss_mib"] <= TARGET_A_RSS_MIB
         else:
-            verdict["wall_ok"] = verdict["wall_ratio"] <= TARGET_B_WALL
+            fast = fast_paired(res["runs"]["bgcopy"], res["runs"]["curl"])
+            verdict["fast"] = fast
+            verdict["wall_ok"] = verdict["wall_ratio"] <= TARGET_B_WALL and (
+                fast is None or fast[0] <= TARGET_B_WALL)
     return lines, verdict
 
 
@@ -840,7 +881,8 @@ def noise(results: dict) -> tuple[float, float]:
 
 def report(args, results: dict, data: dict, nginx_port: int, started: float, load_before, load_after) -> str:
     now = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    mode = "QUICK smoke run (1 round, 256 MiB): not representative" if args.quick else f"{args.rounds} rounds"
+    mode = ("QUICK smoke run (1 round, 256 MiB): not representative" if args.quick
+            else f"{args.rounds} rounds ({args.rounds * args.b_pairs} for (b))")
     nmed, nmax = noise(results)
     out = [
         BEGIN,
@@ -904,7 +946,12 @@ def report(args, results: dict, data: dict, nginx_port: int, started: float, loa
     if "b" in verdicts:
         v = verdicts["b"]
         if v:
-            out.append(f"- (b) wall ≤ {TARGET_B_WALL}× curl --parallel: **{'met' if v['wall_ok'] else 'NOT met'}** ({v['wall_ratio']:.2f}×)")
+            fast = v.get("fast")
+            fast_txt = "" if fast is None else (
+                f"; {fast[0]:.2f}× in the {fast[1]} rounds where curl was fastest")
+            out.append(f"- (b) wall ≤ {TARGET_B_WALL}× curl --parallel, over all rounds and over the third "
+                       f"where curl was fastest: **{'met' if v['wall_ok'] else 'NOT met'}** "
+                       f"({v['wall_ratio']:.2f}× over all{fast_txt})")
         else:
             out.append("- (b) not evaluated (bgcopy or curl failed)")
     if "c" in verdicts:
@@ -931,6 +978,9 @@ def report(args, results: dict, data: dict, nginx_port: int, started: float, loa
         + ("before each run of " + ", ".join(f"({k})" for k, v in sorted(FRESH.items()) if v)
            + ": clean page cache dropped and the served file read back in (equal free memory for every run)"
            if any(FRESH.values()) else "nothing dropped"),
+        "- file system: creating a file (the probe before each scenario, µs per file; quiet ≤ "
+        f"{CREATE_QUIET_US:.0f}): " + ", ".join(f"({k}) {v:.0f}" + ("" if v <= CREATE_QUIET_US else " NOT quiet")
+                                              for k, v in FS_QUIET.items()),
         "",
         END,
     ]
@@ -954,6 +1004,11 @@ def write_readme(section: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5, help="rounds per scenario (default 5)")
+    ap.add_argument("--b-pairs", type=int, default=5,
+                    help="runs of every tool per round in (b), which is short and noisy (default 5)")
+    ap.add_argument("--quiet-wait", type=float, default=900,
+                    help="seconds to wait at most, before each scenario, for file creation to be "
+                         "cheap again after deletions (default 900; see wait_fs_quiet)")
     ap.add_argument("--only", choices=["a", "b", "c", "d"], help="run one scenario")
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 round, 256 MiB instead of 1 GiB")
     ap.add_argument("--port", type=int, default=0, help="nginx port (default: a free ephemeral one)")
@@ -965,8 +1020,9 @@ def main() -> int:
     args = ap.parse_args()
     if args.quick:
         args.rounds = 1
-    if args.rounds < 1:
-        ap.error("--rounds must be at least 1")
+        args.b_pairs = 1
+    if args.rounds < 1 or args.b_pairs < 1:
+        ap.error("--rounds and --b-pairs must be at least 1")
     big_size = (256 if args.quick else 1024) * MiB
     scenarios = [args.only] if args.only else ["a", "b", "c", "d"]
 
@@ -990,7 +1046,6 @@ def main() -> int:
         d.rename(TRASH / f"{d.name}-{time.time_ns()}")
     empty_trash()
     data = prepare_data(big_size, scenarios)
-    wait_inode_quiet()
     load_before = os.getloadavg()
     nginx = Nginx(args.port)
     nginx.start()
@@ -1001,6 +1056,7 @@ def main() -> int:
                 log("scenario d: kill -9 three times, one stream and segmented")
                 results[sc] = run_kills(args, nginx, data)
                 continue
+            wait_fs_quiet(sc, args.quiet_wait)
             log(f"scenario {sc}: {args.rounds} round(s)")
             results[sc] = run_scenario(sc, args, nginx, data)
     finally:
