@@ -948,7 +948,7 @@ def report(args, results: dict, data: dict, nginx_port: int, started: float, loa
         if v:
             fast = v.get("fast")
             fast_txt = "" if fast is None else (
-                f"; {fast[0]:.2f}× in the {fast[1]} rounds where curl was fastest")
+                f"; {fast[0]:.2f}× in the {fast[1]} round{'s' if fast[1] != 1 else ''} where curl was fastest")
             out.append(f"- (b) wall ≤ {TARGET_B_WALL}× curl --parallel, over all rounds and over the third "
                        f"where curl was fastest: **{'met' if v['wall_ok'] else 'NOT met'}** "
                        f"({v['wall_ratio']:.2f}× over all{fast_txt})")
