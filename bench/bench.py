@@ -17,8 +17,8 @@ Scenarios:
      times and restarted (`--continue`), one stream and segmented; nginx's log of that
      location gives each request's range and bytes sent
 
-Every tool runs once per round (five times, in passes, in (b)); the order rotates
-(paired runs), and the reported numbers are medians over the rounds (passes). Each run is one child process measured
+Every tool runs once per round (`--b-pairs` times, in passes, in (b)); the order
+rotates (paired runs), and the reported numbers are medians over the rounds (passes). Each run is one child process measured
 with os.wait4(): wall time (perf_counter around spawn..reap), user+sys CPU and peak
 RSS (ru_maxrss) of that process and the descendants it waited for.
 """
@@ -500,7 +500,7 @@ def fresh_memory(files: list[Path]) -> bool:
     programs (`files`) back in. Without it, once earlier runs' output fills the memory,
     runs pay for the kernel finding fresh pages while they write — measured here as
     the same client taking 0.8 s or 4 s (6 s of system time) in consecutive runs of
-    (a), and curl twice as long in the later passes of (b) as in its first ones.
+    (a), and curl up to three times as long in the later passes of (b) as in its first.
     Needs root; returns whether it happened."""
     try:
         DROP_CACHES.write_text("1\n")
@@ -545,7 +545,7 @@ def run_scenario(scenario: str, args, nginx: Nginx, data: dict) -> dict:
     passes = args.rounds * (args.b_pairs if scenario == "b" else 1)
     unit = "pass" if scenario == "b" else "round"
     # Read back in after each drop, so that no run starts by paging its program in.
-    programs = sorted({f for t in tools for w in [t.build(WORK, WORK)[0], "curl", "sync"]
+    programs = sorted({f for t in tools for w in [t.build(WORK, WORK)[0], "curl", "sync", TIME]
                        for f in program_files(w)})
     for r in range(passes):
         # Every rotation of the tools, then every rotation reversed: each tool runs
@@ -1011,8 +1011,10 @@ def report(args, results: dict, data: dict, nginx_port: int, started: float, loa
         f"total benchmark time {time.monotonic() - started:.0f} s",
         "- page cache: served files warm (read once before timing); `sync` after every run; "
         + ("before each run of " + ", ".join(f"({k})" for k, v in sorted(FRESH.items()) if v)
-           + ": clean page cache dropped and the served files read back in, with the programs of (a), (b) and (c) "
-           "(equal free memory for every run, no run paging its program in)"
+           + ": clean page cache dropped and the served files read back in"
+           + (", with the programs of " + ", ".join(warmed) + " (no run paging its program in)"
+              if (warmed := [f"({k})" for k, v in sorted(FRESH.items()) if v and k != "d"]) else "")
+           + " (equal free memory for every run)"
            if any(FRESH.values()) else "nothing dropped"),
         *([f"- file system: creating a file (the mean of {CREATE_PROBE_FILES} probe creates, µs per file; "
            f"quiet ≤ {CREATE_QUIET_US:.0f}): " + ", ".join(
