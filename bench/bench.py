@@ -778,13 +778,18 @@ def summarize(res: dict) -> dict:
     return s
 
 
+def pairs(rs: list[dict], base: list[dict]) -> list[tuple[float, float]]:
+    """(the base's wall time, the tool's over it) for every round that has both."""
+    by_round = {m["round"]: m["wall"] for m in base if "round" in m}
+    return [(by_round[m["round"]], m["wall"] / by_round[m["round"]]) for m in rs
+            if m.get("round") in by_round and by_round[m["round"]] > 0]
+
+
 def paired(rs: list[dict], base: list[dict]) -> float | None:
     """The median over the rounds of a tool's wall time over the base's in the same
     round (each round runs every tool back to back, so a drift of the machine between
     rounds cancels out). None when no round has both (or the runs carry no round)."""
-    by_round = {m["round"]: m["wall"] for m in base if "round" in m}
-    ratios = [m["wall"] / by_round[m["round"]] for m in rs
-              if m.get("round") in by_round and by_round[m["round"]] > 0]
+    ratios = [r for _, r in pairs(rs, base)]
     return statistics.median(ratios) if ratios else None
 
 
@@ -793,12 +798,11 @@ def fast_paired(rs: list[dict], base: list[dict]) -> tuple[float, int] | None:
     base was fastest (at least one), and how many that is: conditions that slow one
     tool and not the other can make a median look better than the tool is, and a
     target meant to hold must hold when the base is at its best too."""
-    mine = {m["round"]: m["wall"] for m in rs if "round" in m}
-    rounds = sorted((m["wall"], m["round"]) for m in base if m.get("round") in mine and m["wall"] > 0)
-    if not rounds:
+    ps = sorted(pairs(rs, base))
+    if not ps:
         return None
-    fast = rounds[: max(1, len(rounds) // 3)]
-    return statistics.median(mine[r] / w for w, r in fast), len(fast)
+    fast = ps[: max(1, len(ps) // 3)]
+    return statistics.median(r for _, r in fast), len(fast)
 
 
 def wall_ratio(res: dict, key: str, base_key: str, s: dict) -> float | None:
@@ -918,6 +922,8 @@ def report(args, results: dict, data: dict, nginx_port: int, started: float, loa
             else f"{args.rounds} rounds" + (f" ({args.rounds * args.b_pairs} passes for (b))"
                                             if "b" in results else ""))
     nmed, nmax = noise(results)
+    dropped = [f"({k})" for k, v in sorted(FRESH.items()) if v]
+    warmed = [d for d in dropped if d != "(d)"]  # run_kills reads no programs back in
     out = [
         BEGIN,
         "",
@@ -1010,12 +1016,11 @@ def report(args, results: dict, data: dict, nginx_port: int, started: float, loa
         f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
         f"total benchmark time {time.monotonic() - started:.0f} s",
         "- page cache: served files warm (read once before timing); `sync` after every run; "
-        + ("before each run of " + ", ".join(f"({k})" for k, v in sorted(FRESH.items()) if v)
+        + ("before each run of " + ", ".join(dropped)
            + ": clean page cache dropped and the served files read back in"
-           + (", with the programs of " + ", ".join(warmed) + " (no run paging its program in)"
-              if (warmed := [f"({k})" for k, v in sorted(FRESH.items()) if v and k != "d"]) else "")
+           + (", with the programs of " + ", ".join(warmed) + " (no run paging its program in)" if warmed else "")
            + " (equal free memory for every run)"
-           if any(FRESH.values()) else "nothing dropped"),
+           if dropped else "nothing dropped"),
         *([f"- file system: creating a file (the mean of {CREATE_PROBE_FILES} probe creates, µs per file; "
            f"quiet ≤ {CREATE_QUIET_US:.0f}): " + ", ".join(
                f"({k}) {v:.0f}" + ("" if v <= CREATE_QUIET_US else " NOT quiet") for k, v in FS_QUIET.items())]
