@@ -533,7 +533,7 @@ fn corrupt_and_foreign_stores_are_refused_cleanly() {
     let foreign = dir.join("foreign");
     std::fs::create_dir_all(&foreign).unwrap();
     {
-        let c = rusqlite_free_sqlite(&foreign.join("bgcopy.db"));
+        let c = foreign_sqlite(&foreign.join("bgcopy.db"));
         assert!(c, "could not make a foreign database");
     }
     let e = CopyManager::open(Some(&foreign)).unwrap_err();
@@ -549,6 +549,7 @@ fn corrupt_and_foreign_stores_are_refused_cleanly() {
         }
     }
     let db = damaged.join("bgcopy.db");
+    checkpoint(&db);
     let mut bytes = std::fs::read(&db).unwrap();
     let _ = std::fs::remove_file(damaged.join("bgcopy.db-wal"));
     for b in bytes.iter_mut().skip(4096).take(8192) {
@@ -560,24 +561,26 @@ fn corrupt_and_foreign_stores_are_refused_cleanly() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Make a SQLite database of someone else's with the sqlite3 file format, without
-/// depending on rusqlite here: open it through a bgcopy store is not possible, so
-/// write the smallest valid foreign database by hand via the `sqlite3` tool if present,
-/// else by a bgcopy store whose application id is then overwritten.
-fn rusqlite_free_sqlite(path: &Path) -> bool {
-    {
-        let m = CopyManager::open(Some(path.parent().unwrap())).unwrap();
-        m.close().unwrap();
-    }
-    // Overwrite the application_id (header offset 68) with another application's.
-    let mut bytes = std::fs::read(path).unwrap();
-    let _ = std::fs::remove_file(path.with_extension("db-wal"));
-    let _ = std::fs::remove_file(path.with_extension("db-shm"));
-    if bytes.len() < 100 {
-        return false;
-    }
-    bytes[68..72].copy_from_slice(&0x1234_5678u32.to_be_bytes());
-    std::fs::write(path, bytes).is_ok()
+/// Make a SQLite database of another application (its own application id and a table).
+fn foreign_sqlite(path: &Path) -> bool {
+    rusqlite::Connection::open(path)
+        .and_then(|c| {
+            c.execute_batch(
+                "PRAGMA application_id = 305419896; CREATE TABLE notes (body TEXT);
+                 INSERT INTO notes VALUES ('someone else''s');",
+            )
+        })
+        .is_ok()
+}
+
+/// Copy the store's log into its database (a closed store leaves its log for the next
+/// open), so that the database file alone holds every page.
+fn checkpoint(db: &Path) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    let _: i64 = c
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+        .unwrap();
 }
 
 #[test]

@@ -25,6 +25,9 @@ pub(crate) struct Store {
     /// The jobs [`Store::stamp`] gave a new revision in the open transaction: one is
     /// enough (other processes see only what it commits).
     stamped: std::cell::RefCell<std::collections::HashSet<uuid::Uuid>>,
+    /// The open transaction was begun by [`Store::commit_now_then_relax`]: its commit
+    /// is not synced (`synchronous=NORMAL` until it ends).
+    relaxed: bool,
 }
 
 /// How long one attempt to take the store's write lock waits (SQLite's busy handler);
@@ -205,9 +208,18 @@ impl Store {
             conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;")
         })
         .map_err(check)?;
+        // The last connection to close leaves its log for the next open (or the next
+        // checkpoint SQLite makes every 1000 pages) instead of copying it into the
+        // database then: closing costs no writes, and the log is already durable.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(check)?;
         let mut store = Store {
             conn,
             depth: 0,
+            relaxed: false,
             saves: Default::default(),
             stamped: Default::default(),
         };
@@ -269,19 +281,35 @@ impl Store {
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             let err = self.err("commit", e);
             let _ = self.conn.execute_batch("ROLLBACK");
+            self.sync_again();
             return Err(err);
         }
+        self.sync_again();
         Ok(())
     }
 
+    /// After a relaxed transaction: every commit is synced again.
+    fn sync_again(&mut self) {
+        if std::mem::take(&mut self.relaxed) {
+            let _ = self.conn.execute_batch("PRAGMA synchronous=FULL");
+        }
+    }
+
     /// Inside the transaction of [`Store::begin`]: make what it wrote durable now and
-    /// go on in a new one (`complete()`'s intent must be on disk before any rename).
-    /// When the commit fails, nothing of it is kept and the error is returned.
-    pub fn commit_now(&mut self) -> Result<()> {
+    /// go on in a new one whose commit is not synced (`complete()`'s intent must be on
+    /// disk before any rename; what follows it is durable at the next synced commit: a
+    /// process crash loses nothing of it, a power loss may, and recovery redoes it from
+    /// the intent). When the commit fails, nothing of it is kept and the error is
+    /// returned.
+    pub fn commit_now_then_relax(&mut self) -> Result<()> {
         if self.depth != 1 {
             return Ok(());
         }
         let r = self.commit();
+        // SQLite takes a new safety level only outside a transaction.
+        if r.is_ok() && self.conn.execute_batch("PRAGMA synchronous=NORMAL").is_ok() {
+            self.relaxed = true;
+        }
         self.begin()?;
         r
     }
@@ -291,6 +319,7 @@ impl Store {
         self.depth = 0;
         self.stamped.get_mut().clear();
         let _ = self.conn.execute_batch("ROLLBACK");
+        self.sync_again();
     }
 
     /// The job rows saved (or not) since the transaction began or the last call.
@@ -328,6 +357,73 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "bgcopy-store-{name}-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn synchronous(s: &Store) -> i64 {
+        s.conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// Only the transaction after `complete()`'s intent commits without a sync: every
+    /// commit after it (or after its rollback) is synced again.
+    #[test]
+    fn a_relaxed_transaction_ends_with_its_commit_or_rollback() {
+        let dir = scratch("relax");
+        let mut s = Store::open(&dir.join("bgcopy.db")).unwrap();
+        const FULL: i64 = 2;
+        const NORMAL: i64 = 1;
+        assert_eq!(synchronous(&s), FULL);
+        for end_with_commit in [true, false] {
+            s.begin().unwrap();
+            s.set_setting("a", 1).unwrap();
+            s.commit_now_then_relax().unwrap();
+            assert_eq!(synchronous(&s), NORMAL, "the rest of the transaction");
+            let after = format!("after-intent-{end_with_commit}");
+            s.set_setting(&after, 2).unwrap();
+            if end_with_commit {
+                s.commit().unwrap();
+            } else {
+                s.rollback();
+            }
+            assert_eq!(synchronous(&s), FULL, "commit {end_with_commit}");
+            assert_eq!(s.setting("a").unwrap(), Some(1), "the intent is kept");
+            assert_eq!(s.setting(&after).unwrap().is_some(), end_with_commit);
+            s.atomic(|s| s.set_setting("c", 3)).unwrap();
+            assert_eq!(synchronous(&s), FULL);
+        }
+        // Outside a transaction of `begin`, nothing changes.
+        s.commit_now_then_relax().unwrap();
+        assert_eq!(synchronous(&s), FULL);
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Closing the store copies nothing: its log stays for the next open, which sees
+    /// every commit.
+    #[test]
+    fn closing_leaves_the_log_for_the_next_open() {
+        let dir = scratch("close");
+        let db = dir.join("bgcopy.db");
+        let mut s = Store::open(&db).unwrap();
+        s.atomic(|s| s.set_setting("kept", 7)).unwrap();
+        drop(s);
+        let wal = dir.join("bgcopy.db-wal");
+        assert!(std::fs::metadata(&wal).unwrap().len() > 0, "log kept");
+        let s = Store::open(&db).unwrap();
+        assert_eq!(s.setting("kept").unwrap(), Some(7));
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     /// Eight connections (as eight processes would) opening a new store at once: one
     /// creates it, the others wait for it; none sees "database is locked" (CI saw it
