@@ -266,7 +266,7 @@ def proc_cpu_jiffies(pids: list[int]) -> int:
     return total
 
 
-def measure(cmd: list[str], logfile: Path, nginx: Nginx) -> dict:
+def measure(cmd: list[str], logfile: Path, nginx: Nginx, straight: bool = False) -> dict:
     """Run cmd once under GNU time: wall, CPU and peak RSS of it (and reaped descendants).
 
     Peak RSS comes from time(1)'s %M: Linux counts the pre-exec memory of the forked
@@ -274,24 +274,28 @@ def measure(cmd: list[str], logfile: Path, nginx: Nginx) -> dict:
     process would report Python's own RSS. time(1) is small, so its fork is too.
     CPU comes from os.wait4() on the time(1) process, which includes the client it
     waited for (finer than time's 10 ms resolution); wall from perf_counter.
+    `straight`: spawned by this process itself, without time(1) (no peak RSS), for
+    the row that shows what a parent between costs (README "How the client is
+    started").
     """
     ng_pids = nginx.pids()
     rfile = logfile.with_suffix(".time")
     busy0, ng0 = cpu_busy_jiffies(), proc_cpu_jiffies(ng_pids)
+    timed = [] if straight else [TIME, "-f", "%M %x", "-o", str(rfile), "--"]
     with open(logfile, "wb") as out:
         t0 = time.perf_counter()
-        p = subprocess.Popen([TIME, "-f", "%M %x", "-o", str(rfile), "--"] + cmd,
+        p = subprocess.Popen(timed + cmd,
                              stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
     busy1, ng1 = cpu_busy_jiffies(), proc_cpu_jiffies(ng_pids)
-    rss_kib = 0
-    try:
-        last = rfile.read_text().strip().splitlines()[-1].split()
-        rss_kib = int(last[0])
-    except (OSError, IndexError, ValueError):
-        pass
+    rss_kib = None
+    if not straight:
+        try:
+            rss_kib = int(rfile.read_text().strip().splitlines()[-1].split()[0])
+        except (OSError, IndexError, ValueError):
+            rss_kib = 0
     cpu = ru.ru_utime + ru.ru_stime
     server = (ng1 - ng0) / CLK
     # CPU that neither the client nor nginx used during the run: other people's load.
@@ -316,8 +320,10 @@ def measure(cmd: list[str], logfile: Path, nginx: Nginx) -> dict:
 
 
 class Tool:
-    def __init__(self, key: str, label: str, build):
+    def __init__(self, key: str, label: str, build, straight: bool = False):
         self.key, self.label, self.build = key, label, build
+        # Spawned without time(1) between (see `measure`).
+        self.straight = straight
 
     def out_dir(self, scenario: str) -> Path:
         return WORK / f"out-{self.key}"
@@ -380,9 +386,14 @@ def tools_for(scenario: str, args, nginx: Nginx, data: dict) -> list[Tool]:
             "--auto-save-interval=0",
             "--allow-overwrite=true", "--auto-file-renaming=false", "-d", str(o), "-i", str(lst)]))
         # --verbose: one line on stderr with the driver's phases (see `phases`).
-        tools.append(Tool("bgcopy", f"bgcopy (library, {PARALLEL} conns)", lambda o, s: [
+        bgcopy = lambda o, s: [  # noqa: E731
             str(driver), "--state-dir", str(s), "--out", str(o), "--connections", str(PARALLEL),
-            "--verbose", "--list", str(lst)]))
+            "--verbose", "--list", str(lst)]
+        tools.append(Tool("bgcopy", f"bgcopy (library, {PARALLEL} conns)", bgcopy))
+        # The same run without time(1) as its parent: not a target, a lead (README "How
+        # the client is started").
+        tools.append(Tool("bgcopy-straight", "bgcopy, spawned straight (no time(1))", bgcopy,
+                          straight=True))
         if args.cli and cli.exists():
             tools.append(Tool("bgcopy-cli", "bgcopy get (CLI)", lambda o, s: cli_cmd(args, cli, o, s, urls, lst)))
     return tools
@@ -563,7 +574,7 @@ def run_scenario(scenario: str, args, nginx: Nginx, data: dict) -> dict:
             out.mkdir(parents=True)
             time.sleep(0.2)
             lf = logs / f"{scenario}-{t.key}-r{r + 1}.log"
-            m = measure(t.build(out, state), lf, nginx)
+            m = measure(t.build(out, state), lf, nginx, t.straight)
             problem = None
             if m["rc"] != 0:
                 tail = lf.read_text(errors="replace")[-3000:]
@@ -578,9 +589,10 @@ def run_scenario(scenario: str, args, nginx: Nginx, data: dict) -> dict:
                 m["phases"] = phases(lf)
                 m["round"] = r
                 runs[t.key].append(m)
+                rss = "      –" if m["rss_kib"] is None else f"{m['rss_kib'] / 1024:7.1f}"
                 log(
                     f"  {scenario} {unit} {r + 1} {t.label:<26} wall {m['wall']:7.3f}s  cpu {m['cpu']:7.3f}s"
-                    f"  rss {m['rss_kib'] / 1024:7.1f} MiB  nginx {m['server_cpu']:5.2f}s  others {m['foreign_load']:4.0%}"
+                    f"  rss {rss} MiB  nginx {m['server_cpu']:5.2f}s  others {m['foreign_load']:4.0%}"
                 )
             clean(t, scenario)
     return {"tools": [(t.key, t.label) for t in tools], "runs": runs, "failures": failures}
@@ -772,7 +784,7 @@ def summarize(res: dict) -> dict:
             "cpu": med([m["cpu"] for m in rs]),
             "user": med([m["user"] for m in rs]),
             "sys": med([m["sys"] for m in rs]),
-            "rss_mib": med([m["rss_kib"] / 1024 for m in rs]),
+            "rss_mib": med([m["rss_kib"] / 1024 for m in rs if m["rss_kib"] is not None]),
             "server_cpu": med([m["server_cpu"] for m in rs]),
         }
     return s
@@ -813,6 +825,11 @@ def wall_ratio(res: dict, key: str, base_key: str, s: dict) -> float | None:
     return p if p is not None else s[key]["wall"] / s[base_key]["wall"]
 
 
+def mib(x) -> str:
+    """A size in MiB for the table; "–" when none was measured (NaN)."""
+    return "–" if x != x else f"{x:.1f}"
+
+
 def ratio(x, base):
     if base is None or not base or x != x:
         return "–"
@@ -836,7 +853,8 @@ def table(scenario: str, res: dict, bytes_total: int) -> tuple[list[str], dict]:
         lines.append(
             f"| {label} | {v['wall']:.3f} | {v['wall_min']:.3f}–{v['wall_max']:.3f} | {bytes_total / MiB / v['wall']:.0f} "
             f"| {'–' if wr is None else f'{wr:.2f}×'} | {v['cpu']:.3f} ({v['user']:.2f}+{v['sys']:.2f}) "
-            f"| {ratio(v['cpu'], base and base['cpu'])} | {v['rss_mib']:.1f} | {ratio(v['rss_mib'], base and base['rss_mib'])} "
+            f"| {ratio(v['cpu'], base and base['cpu'])} | {mib(v['rss_mib'])} "
+            f"| {ratio(v['rss_mib'], base and base['rss_mib'])} "
             f"| {v['server_cpu']:.2f} |"
         )
     verdict = {}
