@@ -392,7 +392,7 @@ def tools_for(scenario: str, args, nginx: Nginx, data: dict) -> list[Tool]:
         tools.append(Tool("bgcopy", f"bgcopy (library, {PARALLEL} conns)", bgcopy))
         # The same run without time(1) as its parent: not a target, a lead (README "How
         # the client is started").
-        tools.append(Tool("bgcopy-straight", "bgcopy, spawned straight (no time(1))", bgcopy,
+        tools.append(Tool("bgcopy-straight", "bgcopy, spawned straight", bgcopy,
                           straight=True))
         if args.cli and cli.exists():
             tools.append(Tool("bgcopy-cli", "bgcopy get (CLI)", lambda o, s: cli_cmd(args, cli, o, s, urls, lst)))
@@ -825,6 +825,18 @@ def wall_ratio(res: dict, key: str, base_key: str, s: dict) -> float | None:
     return p if p is not None else s[key]["wall"] / s[base_key]["wall"]
 
 
+def no_nan(x):
+    """`x` with every NaN (a median of nothing, e.g. the RSS of a row that has none)
+    as None: JSON has no NaN."""
+    if isinstance(x, float) and x != x:
+        return None
+    if isinstance(x, dict):
+        return {k: no_nan(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [no_nan(v) for v in x]
+    return x
+
+
 def mib(x) -> str:
     """A size in MiB for the table; "–" when none was measured (NaN)."""
     return "–" if x != x else f"{x:.1f}"
@@ -1138,7 +1150,7 @@ def main() -> int:
         "summary": {sc: summarize(r) for sc, r in results.items() if sc != "d"},
     }
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    (WORK / f"results-{stamp}.json").write_text(json.dumps(raw, indent=1, default=str))
+    (WORK / f"results-{stamp}.json").write_text(json.dumps(no_nan(raw), indent=1, default=str))
     (WORK / f"results-{stamp}.md").write_text(section + "\n")
     print()
     print(section)

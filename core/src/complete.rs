@@ -73,6 +73,8 @@ pub(crate) fn complete(job: &mut JobRec, store: &mut Store) -> Result<Completion
     crash_point("complete:after-intent");
     // 3. Move.
     if let Err(e) = place(job) {
+        // The job stays as it was, and that is what a power loss must find too.
+        let _ = store.end_relax();
         job.completing = false;
         let id = job.id;
         let (files, rec) = (&job.files, &*job);

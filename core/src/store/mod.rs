@@ -216,6 +216,12 @@ impl Store {
             true,
         )
         .map_err(check)?;
+        // After a checkpoint the log is cut back to 4 MiB: one large transaction (a
+        // set of 100,000 files) does not leave a log of its size behind for good.
+        until_free(started, || {
+            conn.execute_batch("PRAGMA journal_size_limit=4194304")
+        })
+        .map_err(check)?;
         let mut store = Store {
             conn,
             depth: 0,
@@ -264,6 +270,19 @@ impl Store {
     /// Take the write lock (`BEGIN IMMEDIATE`), waiting for other processes'
     /// transactions as long as [`BUSY_LIMIT`].
     pub fn begin(&mut self) -> Result<()> {
+        // A relaxed level that could not be ended: never carried into another call.
+        self.sync_again();
+        if self.relaxed {
+            return Err(Error::new(
+                codes::IO_ERROR,
+                "begin: the store could not return to synced commits",
+            ));
+        }
+        self.begin_as_set()
+    }
+
+    /// `BEGIN IMMEDIATE` at whatever safety level is set.
+    fn begin_as_set(&mut self) -> Result<()> {
         until_free(std::time::Instant::now(), || {
             self.conn.execute_batch("BEGIN IMMEDIATE")
         })
@@ -288,11 +307,25 @@ impl Store {
         Ok(())
     }
 
-    /// After a relaxed transaction: every commit is synced again.
+    /// After a relaxed transaction: every commit is synced again (the flag stays set
+    /// until SQLite takes the level, and `begin` tries again).
     fn sync_again(&mut self) {
-        if std::mem::take(&mut self.relaxed) {
-            let _ = self.conn.execute_batch("PRAGMA synchronous=FULL");
+        if self.relaxed && self.conn.execute_batch("PRAGMA synchronous=FULL").is_ok() {
+            self.relaxed = false;
         }
+    }
+
+    /// Inside a transaction of [`Store::commit_now_then_relax`]: what follows must be
+    /// durable after all (a failed `complete()` reports the job as it was). Commits
+    /// what was written so far unsynced and goes on in a synced transaction, whose
+    /// commit makes both durable.
+    pub fn end_relax(&mut self) -> Result<()> {
+        if !self.relaxed || self.depth != 1 {
+            return Ok(());
+        }
+        let r = self.commit();
+        self.begin()?;
+        r
     }
 
     /// Inside the transaction of [`Store::begin`]: make what it wrote durable now and
@@ -310,7 +343,7 @@ impl Store {
         if r.is_ok() && self.conn.execute_batch("PRAGMA synchronous=NORMAL").is_ok() {
             self.relaxed = true;
         }
-        self.begin()?;
+        self.begin_as_set()?;
         r
     }
 
@@ -401,7 +434,18 @@ mod tests {
             s.atomic(|s| s.set_setting("c", 3)).unwrap();
             assert_eq!(synchronous(&s), FULL);
         }
+        // A failed `complete()`: the rest of the transaction is synced again.
+        s.begin().unwrap();
+        s.set_setting("intent", 1).unwrap();
+        s.commit_now_then_relax().unwrap();
+        assert_eq!(synchronous(&s), NORMAL);
+        s.end_relax().unwrap();
+        assert_eq!(synchronous(&s), FULL, "synced again inside the same call");
+        s.set_setting("as it was", 1).unwrap();
+        s.commit().unwrap();
+        assert_eq!(s.setting("as it was").unwrap(), Some(1));
         // Outside a transaction of `begin`, nothing changes.
+        s.end_relax().unwrap();
         s.commit_now_then_relax().unwrap();
         assert_eq!(synchronous(&s), FULL);
         drop(s);
