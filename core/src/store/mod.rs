@@ -210,7 +210,8 @@ impl Store {
         .map_err(check)?;
         // The last connection to close leaves its log for the next open (or the next
         // checkpoint SQLite makes every 1000 pages) instead of copying it into the
-        // database then: closing costs no writes, and the log is already durable.
+        // database then: closing costs no writes, and the log is durable but for the
+        // unsynced end of a `complete()`, which recovery can redo from its intent.
         conn.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
             true,
