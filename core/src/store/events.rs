@@ -172,12 +172,7 @@ mod tests {
     const DAY: i64 = 24 * 3600 * 1000;
 
     fn store() -> (Store, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "bgcopy-events-unit-{}-{}",
-            std::process::id(),
-            Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::store::tests::scratch("events");
         (Store::open(&dir.join("bgcopy.db")).unwrap(), dir)
     }
 

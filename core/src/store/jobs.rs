@@ -698,12 +698,7 @@ mod tests {
     use crate::types::JobType;
 
     fn store() -> (Store, PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "bgcopy-jobs-unit-{}-{}",
-            std::process::id(),
-            Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::store::tests::scratch("jobs");
         (Store::open(&dir.join("bgcopy.db")).unwrap(), dir)
     }
 

@@ -324,8 +324,18 @@ impl Store {
         if !self.relaxed || self.depth != 1 {
             return Ok(());
         }
+        self.commit_and_go_on(false)
+    }
+
+    /// Commit the open transaction and begin the next one, unsynced (`relax`) or
+    /// synced. The commit's error, if any, once the next one has begun.
+    fn commit_and_go_on(&mut self, relax: bool) -> Result<()> {
         let r = self.commit();
-        self.begin()?;
+        // SQLite takes a new safety level only outside a transaction.
+        if relax && r.is_ok() && self.conn.execute_batch("PRAGMA synchronous=NORMAL").is_ok() {
+            self.relaxed = true;
+        }
+        self.begin_as_set()?;
         r
     }
 
@@ -339,13 +349,7 @@ impl Store {
         if self.depth != 1 {
             return Ok(());
         }
-        let r = self.commit();
-        // SQLite takes a new safety level only outside a transaction.
-        if r.is_ok() && self.conn.execute_batch("PRAGMA synchronous=NORMAL").is_ok() {
-            self.relaxed = true;
-        }
-        self.begin_as_set()?;
-        r
+        self.commit_and_go_on(true)
     }
 
     /// Roll back the transaction of [`Store::begin`].
@@ -392,7 +396,8 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> std::path::PathBuf {
+    /// A new, empty directory for one test's store.
+    pub(super) fn scratch(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "bgcopy-store-{name}-{}-{}",
             std::process::id(),
@@ -476,12 +481,7 @@ mod tests {
     #[test]
     fn eight_connections_opening_a_new_store_at_once_all_succeed() {
         for round in 0..100 {
-            let dir = std::env::temp_dir().join(format!(
-                "bgcopy-store-open-{}-{round}-{}",
-                std::process::id(),
-                uuid::Uuid::new_v4().simple()
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
+            let dir = scratch(&format!("open-{round}"));
             let path = dir.join("bgcopy.db");
             let gate = std::sync::Arc::new(std::sync::Barrier::new(8));
             let opened: Vec<_> = (0..8)
