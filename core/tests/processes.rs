@@ -124,6 +124,13 @@ fn child_entry() {
             let _ = std::io::stdin().read_line(&mut line);
             m.close().unwrap();
         }
+        // Report the descriptor table's size before and after opening a manager.
+        "fdtable" => {
+            println!("@@ before {}", table_size());
+            let m = CopyManager::open(Some(state)).unwrap();
+            println!("@@ after {} {}", table_size(), m.is_engine());
+            m.close().unwrap();
+        }
         other => panic!("unknown child mode {other}"),
     }
 }
@@ -200,6 +207,62 @@ fn eight_processes_make_mixed_calls_at_once_and_nothing_is_lost() {
         assert!(expected.contains_key(id), "{id} appeared from nowhere");
     }
     m.close().unwrap();
+}
+
+/// This process's descriptor table's size (room for that many descriptors).
+fn table_size() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("FDSize:")).unwrap();
+    line["FDSize:".len()..].trim().parse().unwrap()
+}
+
+/// A process started by a shell has room for 64 descriptors; growing the table while
+/// the process has threads stalls every thread that opens a file or a socket for an
+/// RCU grace period, so the engine makes room for what it may use when it starts, not
+/// when its connections first need it (`sys/fdtable.rs`). The child is forked by `sh`
+/// (holding no more than its three standard descriptors), as from a terminal.
+#[test]
+fn the_engine_makes_room_for_its_descriptors_when_it_starts() {
+    let dir = Dir::new("fdtable");
+    let state = dir.state();
+    let child = children::command("fdtable", &[state.to_str().unwrap()]);
+    let mut sh = std::process::Command::new("sh");
+    // Not `exec`: the shell forks the child, as it does for a command it waits for.
+    sh.args(["-c", "\"$0\" \"$@\"; exit $?"])
+        .arg(child.get_program())
+        .args(child.get_args())
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit());
+    for (k, v) in child.get_envs() {
+        if let Some(v) = v {
+            sh.env(k, v);
+        }
+    }
+    let out = sh.output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    let reports = reports(&out.stdout[..]);
+    let size = |what: &str| -> usize {
+        let r = reports.iter().find(|r| r.starts_with(what)).unwrap();
+        r.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    // The soft limit caps the room made (it is far above 512 on every CI machine).
+    let limit = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let soft: usize = limit
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX);
+    let want = 512.min(soft);
+    assert!(
+        size("before") < want,
+        "{reports:?}: the child started with room already"
+    );
+    assert!(size("after") >= want, "{reports:?}");
+    assert!(
+        reports.iter().any(|r| r.ends_with("true")),
+        "{reports:?}: not the engine"
+    );
 }
 
 /// CPU time of process `pid` so far (every thread's, in nanoseconds: the scheduler's

@@ -1,6 +1,7 @@
 //! The operating-system edge: hidden temporary files opened without ever following a
 //! link, owner-only modes for the state directory and its files, `NAME_MAX`, and the
-//! crash points the durability tests use. One place to port to another platform.
+//! crash points the durability tests use, room in the descriptor table (`fdtable.rs`).
+//! One place to port to another platform.
 //!
 //! A temporary file is *ours* only if bgcopy created it (`O_CREAT|O_EXCL|O_NOFOLLOW`,
 //! mode 0600) and recorded its device and inode in the store. Every later open, write,
@@ -8,6 +9,7 @@
 //! inode or anything else planted at the path is never followed, written or removed.
 
 mod channel;
+pub(crate) mod fdtable;
 mod fork;
 mod lock;
 

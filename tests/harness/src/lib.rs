@@ -244,10 +244,7 @@ pub mod children {
     /// Start this test binary as a child running `mode` with `args` (standard input a
     /// pipe, output read through the returned reader).
     pub fn spawn_child(mode: &str, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
-            .env(MODE, mode)
-            .env(ARGS, args.join("\n"))
+        let mut child = command(mode, args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -255,6 +252,15 @@ pub mod children {
             .unwrap();
         let out = BufReader::new(child.stdout.take().unwrap());
         (child, out)
+    }
+
+    /// The command that runs this test binary as a child in `mode` with `args`.
+    pub fn command(mode: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(std::env::current_exe().unwrap());
+        c.args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+            .env(MODE, mode)
+            .env(ARGS, args.join("\n"));
+        c
     }
 
     /// In the child: its mode and arguments; `None` in an ordinary test run.
@@ -281,7 +287,7 @@ pub mod children {
     }
 
     /// Every `@@ ` line of the child until it closes its output.
-    pub fn reports(r: BufReader<ChildStdout>) -> Vec<String> {
+    pub fn reports(r: impl BufRead) -> Vec<String> {
         r.lines()
             .map_while(Result::ok)
             .filter_map(|l| l.find("@@ ").map(|at| l[at + 3..].trim().to_string()))
