@@ -390,8 +390,8 @@ def tools_for(scenario: str, args, nginx: Nginx, data: dict) -> list[Tool]:
             str(driver), "--state-dir", str(s), "--out", str(o), "--connections", str(PARALLEL),
             "--verbose", "--list", str(lst)]
         tools.append(Tool("bgcopy", f"bgcopy (library, {PARALLEL} conns)", bgcopy))
-        # The same run without time(1) as its parent: not a target, a lead (README "How
-        # the client is started").
+        # The same run without time(1) as its parent: not a target; it shows that the
+        # launcher does not change bgcopy's time (README "How the client is started").
         tools.append(Tool("bgcopy-straight", "bgcopy, spawned straight", bgcopy,
                           straight=True))
         if args.cli and cli.exists():
