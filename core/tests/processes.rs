@@ -216,11 +216,12 @@ fn table_size() -> usize {
     line["FDSize:".len()..].trim().parse().unwrap()
 }
 
-/// A process started by a shell has room for 64 descriptors; growing the table while
+/// A process forked by `sh -c` has room for 64 descriptors; growing the table while
 /// the process has threads stalls every thread that opens a file or a socket for an
 /// RCU grace period, so the engine makes room for what it may use when it starts, not
-/// when its connections first need it (`sys/fdtable.rs`). The child is forked by `sh`
-/// (holding no more than its three standard descriptors), as from a terminal.
+/// when its connections first need it (`sys/fdtable.rs`). The child is forked by `sh`,
+/// which holds only its three standard descriptors: every other descriptor this
+/// process has (or inherited) is closed when `sh` starts.
 #[test]
 fn the_engine_makes_room_for_its_descriptors_when_it_starts() {
     let dir = Dir::new("fdtable");
@@ -233,6 +234,20 @@ fn the_engine_makes_room_for_its_descriptors_when_it_starts() {
         .args(child.get_args())
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit());
+    // SAFETY: one system call between fork and exec (async-signal-safe); it marks the
+    // descriptors above 2 close-on-exec, so that `sh` holds no other.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        sh.pre_exec(|| {
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
+            Ok(())
+        });
+    }
     for (k, v) in child.get_envs() {
         if let Some(v) = v {
             sh.env(k, v);

@@ -141,7 +141,7 @@ impl Engine {
         lock: Arc<EngineLock>,
     ) -> Result<Engine> {
         // Before any thread of the engine runs (`sys/fdtable.rs`).
-        crate::sys::fdtable::reserve(&table.state_dir, DESCRIPTORS);
+        crate::sys::reserve_descriptors(&table.state_dir, DESCRIPTORS);
         let agent = http::make_agent(&opts, None)?;
         let limiter = RateLimiter::new(opts.background_bandwidth_limit.unwrap_or(0));
         let hosts = hosts::HostSlots::new(opts.connections_per_host);

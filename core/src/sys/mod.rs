@@ -9,11 +9,12 @@
 //! inode or anything else planted at the path is never followed, written or removed.
 
 mod channel;
-pub(crate) mod fdtable;
+mod fdtable;
 mod fork;
 mod lock;
 
 pub(crate) use channel::{WakeReceiver, WakeSender};
+pub(crate) use fdtable::reserve as reserve_descriptors;
 pub(crate) use fork::StoreGuard;
 pub(crate) use lock::{Candidate, EngineLock, StopSignal, engine_pid};
 
