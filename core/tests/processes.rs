@@ -6,7 +6,9 @@
 
 use bgcopy::{CopyManager, JobState, JobType, ManagerOptions, Priority, codes};
 use bgcopy_test_harness::children::{self, next_report, reports, spawn_child};
-use bgcopy_test_harness::{ScratchDir as Dir, content, shared_origin as origin};
+use bgcopy_test_harness::{
+    ScratchDir as Dir, content, fd_table_size, open_files_limit, shared_origin as origin,
+};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -126,9 +128,9 @@ fn child_entry() {
         }
         // Report the descriptor table's size before and after opening a manager.
         "fdtable" => {
-            println!("@@ before {}", table_size());
+            println!("@@ before {}", fd_table_size());
             let m = CopyManager::open(Some(state)).unwrap();
-            println!("@@ after {} {}", table_size(), m.is_engine());
+            println!("@@ after {} {}", fd_table_size(), m.is_engine());
             m.close().unwrap();
         }
         other => panic!("unknown child mode {other}"),
@@ -209,13 +211,6 @@ fn eight_processes_make_mixed_calls_at_once_and_nothing_is_lost() {
     m.close().unwrap();
 }
 
-/// This process's descriptor table's size (room for that many descriptors).
-fn table_size() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("FDSize:")).unwrap();
-    line["FDSize:".len()..].trim().parse().unwrap()
-}
-
 /// A process forked by `sh -c` has room for 64 descriptors; growing the table while
 /// the process has threads stalls every thread that opens a file or a socket for an
 /// RCU grace period, so the engine makes room for what it may use when it starts, not
@@ -248,11 +243,7 @@ fn the_engine_makes_room_for_its_descriptors_when_it_starts() {
             Ok(())
         });
     }
-    for (k, v) in child.get_envs() {
-        if let Some(v) = v {
-            sh.env(k, v);
-        }
-    }
+    sh.envs(child.get_envs().filter_map(|(k, v)| Some((k, v?))));
     let out = sh.output().unwrap();
     assert!(out.status.success(), "{:?}", out.status);
     let reports = reports(&out.stdout[..]);
@@ -261,14 +252,7 @@ fn the_engine_makes_room_for_its_descriptors_when_it_starts() {
         r.split_whitespace().nth(1).unwrap().parse().unwrap()
     };
     // The soft limit caps the room made (it is far above 512 on every CI machine).
-    let limit = std::fs::read_to_string("/proc/self/limits").unwrap();
-    let soft: usize = limit
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .and_then(|l| l.split_whitespace().nth(3))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(usize::MAX);
-    let want = 512.min(soft);
+    let want = 512.min(open_files_limit());
     assert!(
         size("before") < want,
         "{reports:?}: the child started with room already"

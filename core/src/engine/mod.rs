@@ -107,9 +107,10 @@ const LOOK: Duration = Duration::from_secs(1);
 const PUBLISH: Duration = Duration::from_millis(400);
 
 /// Descriptors the engine may hold at once, made room for when it starts: the
-/// temporary files kept open for their connections (at most 256 over the process,
-/// `pool.rs`), a socket per connection, the store's and the crash records' files.
-const DESCRIPTORS: usize = 512;
+/// temporary files kept open for their connections (`pool::KEPT_MAX` over the
+/// process) and as many again for the sockets, the store's and the crash records'
+/// files.
+const DESCRIPTORS: usize = 2 * pool::KEPT_MAX;
 
 /// How often the engine prunes jobs final for longer than the journal's retention.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
@@ -141,7 +142,7 @@ impl Engine {
         lock: Arc<EngineLock>,
     ) -> Result<Engine> {
         // Before any thread of the engine runs (`sys/fdtable.rs`).
-        crate::sys::reserve_descriptors(&table.state_dir, DESCRIPTORS);
+        crate::sys::reserve_descriptors(std::os::fd::AsFd::as_fd(&*lock), DESCRIPTORS);
         let agent = http::make_agent(&opts, None)?;
         let limiter = RateLimiter::new(opts.background_bandwidth_limit.unwrap_or(0));
         let hosts = hosts::HostSlots::new(opts.connections_per_host);

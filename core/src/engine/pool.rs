@@ -89,8 +89,11 @@ pub(super) struct Budget {
 /// The process's [`Budget`].
 static HANDOFF: Budget = Budget {
     used: AtomicUsize::new(0),
-    max: 256,
+    max: KEPT_MAX,
 };
+
+/// The most created temporary files kept open over the process ([`HANDOFF`]).
+pub(super) const KEPT_MAX: usize = 256;
 
 impl Budget {
     /// One more descriptor, if the budget has room.

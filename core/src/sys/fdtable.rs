@@ -16,13 +16,12 @@
 //! table once when it starts, to what it may use. A table never shrinks; 512 slots
 //! cost 4 KiB.
 
-use std::path::Path;
+use std::os::fd::BorrowedFd;
 
-/// Make room for descriptors `0..count` (at most up to the soft `RLIMIT_NOFILE`): open
-/// a descriptor numbered `count - 1` and close it again. `dir` is any directory the
-/// process may open (its descriptor is what is duplicated). Best effort: on failure
-/// the table grows later as it always would.
-pub(crate) fn reserve(dir: &Path, count: usize) {
+/// Make room for descriptors `0..count` (at most up to the soft `RLIMIT_NOFILE`): copy
+/// `fd` (any descriptor the process holds) to a number `count - 1` or above and close
+/// the copy at once. Best effort: on failure the table grows later as it always would.
+pub(crate) fn reserve(fd: BorrowedFd<'_>, count: usize) {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
@@ -42,50 +41,32 @@ pub(crate) fn reserve(dir: &Path, count: usize) {
         let Ok(highest) = libc::c_int::try_from(highest) else {
             return;
         };
-        let Ok(d) = std::fs::File::open(dir) else {
-            return;
-        };
-        // SAFETY: F_DUPFD_CLOEXEC on a descriptor we hold; the copy is closed at once.
+        // SAFETY: F_DUPFD_CLOEXEC on a descriptor we borrow; the copy is closed at once.
         unsafe {
-            let copy = libc::fcntl(d.as_raw_fd(), libc::F_DUPFD_CLOEXEC, highest);
+            let copy = libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, highest);
             if copy >= 0 {
                 libc::close(copy);
             }
         }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = (dir, count);
+    let _ = (fd, count);
 }
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    /// The table's size as the kernel reports it.
-    fn table_size() -> usize {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        let line = status.lines().find(|l| l.starts_with("FDSize:")).unwrap();
-        line["FDSize:".len()..].trim().parse().unwrap()
-    }
-
-    /// The soft limit on open descriptors, which caps what `reserve` makes room for.
-    fn soft_limit() -> usize {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes the struct we pass.
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
-        usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX)
-    }
+    use bgcopy_test_harness::{fd_table_size, open_files_limit};
+    use std::os::fd::AsFd;
 
     #[test]
     fn the_table_has_room_for_what_was_reserved() {
-        let want = (table_size() * 4).min(soft_limit());
-        super::reserve(&std::env::temp_dir(), want);
-        assert!(table_size() >= want, "{} < {want}", table_size());
+        let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
+        let want = (fd_table_size() * 4).min(open_files_limit());
+        super::reserve(dir.as_fd(), want);
+        assert!(fd_table_size() >= want, "{} < {want}", fd_table_size());
         // The descriptor that made the room is closed again.
         assert!(!std::path::Path::new(&format!("/proc/self/fd/{}", want - 1)).exists());
-        // Without a directory to open, nothing happens (and nothing fails).
-        super::reserve(std::path::Path::new("/no/such/dir"), want * 2);
-        super::reserve(&std::env::temp_dir(), 0);
+        // Nothing to make room for: nothing happens (and nothing fails).
+        super::reserve(dir.as_fd(), 0);
     }
 }

@@ -30,6 +30,14 @@ pub(crate) struct EngineLock {
     file: File,
 }
 
+/// The lock file's descriptor (a copy of it does not release the lock: `flock`
+/// belongs to the open file, which stays open).
+impl std::os::fd::AsFd for EngineLock {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
 impl EngineLock {
     /// Take the lock if no other process holds it (`None` when one does).
     pub fn try_acquire(dir: &Path) -> Result<Option<EngineLock>> {

@@ -231,6 +231,25 @@ impl Drop for ScratchDir {
     }
 }
 
+/// This process's descriptor table's size (room for that many descriptors), as Linux
+/// reports it.
+pub fn fd_table_size() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("FDSize:")).unwrap();
+    line["FDSize:".len()..].trim().parse().unwrap()
+}
+
+/// This process's soft limit on open descriptors (`usize::MAX`: unlimited).
+pub fn open_files_limit() -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX)
+}
+
 /// A test binary run again as a child process: [`spawn_child`] starts it running only
 /// its `child_entry` test with a mode and arguments, [`child_mode`] reads them there,
 /// and the child reports to the parent with `@@ ` lines on its standard output.
