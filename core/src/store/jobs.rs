@@ -499,6 +499,7 @@ impl Store {
     }
 
     fn write_job(&self, j: &JobRec) -> Result<()> {
+        self.live.borrow_mut().remove(&j.id);
         let err = j.error.as_ref();
         self.conn
             .prepare_cached(
@@ -578,6 +579,10 @@ impl Store {
     }
 
     fn write_file(&self, id: Uuid, idx: usize, f: &FileRec, new: bool) -> Result<()> {
+        // Never a row for a job that is no longer live.
+        if !self.is_live(id)? {
+            return Ok(());
+        }
         let values = params![
             id.to_string(),
             idx as i64,
@@ -602,35 +607,54 @@ impl Store {
         ];
         // The row in place when it exists (a checkpoint of a thousand small files
         // rewrites a thousand rows: no delete and insert, no index touched), else a new
-        // one; never for a job that is no longer live.
+        // one.
         let updated = if new {
             0
         } else {
             self.conn
-                .prepare_cached(&format!(
+                .prepare_cached(
                     "UPDATE files SET remote = ?3, total = ?5, done_bytes = ?6, validator = ?7,
                  done = ?8, completed = ?9, temp_name = ?10, changed_restarts = ?11,
                  live_bytes = ?12, final_url = ?13, expected_hash = ?14, validated = ?15,
                  response_headers = ?16, auth_url = ?17, parts = ?18, one_stream = ?19
-                 WHERE job_id = ?1 AND idx = ?2
-                 AND NOT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND NOT ({LIVE}))"
-                ))
+                 WHERE job_id = ?1 AND idx = ?2",
+                )
                 .and_then(|mut st| st.execute(values))
                 .map_err(|e| self.err("save file", e))?
         };
         if updated == 0 {
             self.conn
-                .prepare_cached(&format!(
+                .prepare_cached(
                     "INSERT OR REPLACE INTO files (job_id, idx, remote, local, total, done_bytes,
                      validator, done, completed, temp_name, changed_restarts, live_bytes, final_url,
                      expected_hash, validated, response_headers, auth_url, parts, one_stream)
-                     SELECT ?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19
-                     WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND NOT ({LIVE}))"
-                ))
+                     VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
+                )
                 .and_then(|mut st| st.execute(values))
                 .map_err(|e| self.err("save file", e))?;
         }
         self.stamp(id)
+    }
+
+    /// Whether job `id` may have file rows written: it is not final (or has no row
+    /// yet). Asked once per job in a transaction, not once per row: a checkpoint or an
+    /// `add_file_set` of a thousand files wrote a thousand rows, each with this
+    /// question as a subquery.
+    fn is_live(&self, id: Uuid) -> Result<bool> {
+        if self.depth > 0 && self.live.borrow().contains(&id) {
+            return Ok(true);
+        }
+        let live = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT NOT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND NOT ({LIVE}))"
+            ))
+            .and_then(|mut st| st.query_row([id.to_string()], |r| r.get::<_, bool>(0)))
+            .map_err(|e| self.err("save file", e))?;
+        if live && self.depth > 0 {
+            self.live.borrow_mut().insert(id);
+        }
+        Ok(live)
     }
 
     /// Record file `idx`'s last response (its final URL and headers) without touching
@@ -674,6 +698,7 @@ impl Store {
     /// stays, with the final state, for every process to see (the temp ledger keeps its
     /// entries until the files are deleted). Call inside a transaction.
     pub fn finish_job(&self, id: Uuid, state: JobState, now: i64) -> Result<()> {
+        self.live.borrow_mut().remove(&id);
         let key = id.to_string();
         let e = |e| self.err("end a job", e);
         self.conn
@@ -732,6 +757,51 @@ mod tests {
         assert_eq!(loaded.files.len(), 2);
         assert_eq!(loaded.files[0].done_bytes, 30);
         assert_eq!(loaded.files[1].done_bytes, 20);
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn rows(s: &Store, id: Uuid) -> i64 {
+        s.conn
+            .query_row(
+                "SELECT count(*) FROM files WHERE job_id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn a_final_job_gets_no_file_rows_even_after_its_liveness_was_remembered() {
+        let (mut s, dir) = store();
+        let id = Uuid::now_v7();
+        let job = JobRec::new(id, 1, JobType::Download, "j".into(), 0);
+        s.atomic(|s| s.save_job(&job)).unwrap();
+        // Found live by the first row; ended in the same transaction: the next rows
+        // are not written.
+        s.atomic(|s| {
+            s.insert_file(id, 0, &file("a", 0))?;
+            s.finish_job(id, JobState::Cancelled, 1)?;
+            s.insert_file(id, 1, &file("b", 0))?;
+            s.save_file(id, 2, &file("c", 0))
+        })
+        .unwrap();
+        assert_eq!(rows(&s, id), 0);
+        // Nor in a later transaction.
+        s.atomic(|s| s.save_file(id, 0, &file("a", 10))).unwrap();
+        assert_eq!(rows(&s, id), 0);
+        // A job made final by saving its row forgets its liveness too.
+        let other = Uuid::now_v7();
+        let mut job = JobRec::new(other, 2, JobType::Download, "k".into(), 0);
+        s.atomic(|s| {
+            s.save_job(&job)?;
+            s.insert_file(other, 0, &file("a", 0))?;
+            job.state = JobState::Acknowledged;
+            s.save_job(&job)?;
+            s.insert_file(other, 1, &file("b", 0))
+        })
+        .unwrap();
+        assert_eq!(rows(&s, other), 1);
         drop(s);
         let _ = std::fs::remove_dir_all(dir);
     }

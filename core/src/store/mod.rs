@@ -25,6 +25,10 @@ pub(crate) struct Store {
     /// The jobs [`Store::stamp`] gave a new revision in the open transaction: one is
     /// enough (other processes see only what it commits).
     stamped: std::cell::RefCell<std::collections::HashSet<uuid::Uuid>>,
+    /// The jobs found live (not final) in the open transaction: their file rows are
+    /// written without asking again ([`Store::save_file`]); writing a job's row
+    /// forgets it.
+    live: std::cell::RefCell<std::collections::HashSet<uuid::Uuid>>,
     /// The open transaction was begun by [`Store::commit_now_then_relax`]: its commit
     /// is not synced (`synchronous=NORMAL` until it ends).
     relaxed: bool,
@@ -229,6 +233,7 @@ impl Store {
             relaxed: false,
             saves: Default::default(),
             stamped: Default::default(),
+            live: Default::default(),
         };
         store.migrate(version as usize)?;
         Ok(store)
@@ -249,7 +254,7 @@ impl Store {
             if r.is_err() {
                 let _ = self.exec("ROLLBACK TO inner", "roll back");
                 // The stamps it rolled back are made again.
-                self.stamped.get_mut().clear();
+                self.forget_marks();
             }
             self.exec("RELEASE inner", "commit")?;
             return r;
@@ -290,14 +295,21 @@ impl Store {
         .map_err(|e| self.err("begin", e))?;
         self.depth = 1;
         self.saves.get_mut().clear();
-        self.stamped.get_mut().clear();
+        self.forget_marks();
         Ok(())
+    }
+
+    /// What a transaction remembered of its jobs (stamps, liveness): forgotten when it
+    /// ends or rolls back.
+    fn forget_marks(&mut self) {
+        self.stamped.get_mut().clear();
+        self.live.get_mut().clear();
     }
 
     /// Commit the transaction of [`Store::begin`] (rolled back if that fails).
     pub fn commit(&mut self) -> Result<()> {
         self.depth = 0;
-        self.stamped.get_mut().clear();
+        self.forget_marks();
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             let err = self.err("commit", e);
             let _ = self.conn.execute_batch("ROLLBACK");
@@ -355,7 +367,7 @@ impl Store {
     /// Roll back the transaction of [`Store::begin`].
     pub fn rollback(&mut self) {
         self.depth = 0;
-        self.stamped.get_mut().clear();
+        self.forget_marks();
         let _ = self.conn.execute_batch("ROLLBACK");
         self.sync_again();
     }
