@@ -8,8 +8,8 @@ Scenarios:
   a  one large file (1 GiB; 256 MiB with --quick) to disk:
      curl, wget, aria2c (one connection each), bgcopy (library driver), bgcopy CLI
   b  1000 files of 64 KiB in one job, 16 connections:
-     curl --parallel --parallel-max 16, aria2c -j16, bgcopy (connections_per_job 16),
-     bgcopy CLI
+     curl --parallel --parallel-max 16 (twice: the second run is the control),
+     aria2c -j16, bgcopy (connections_per_job 16), bgcopy CLI
   c  the large file from an nginx location that caps every connection at 48 MiB/s
      (`limit_rate 48m`, like many CDNs): curl, aria2c -x16 -s16 -k1M, aria2c -x8 -s8
      -k1M, bgcopy (default options: up to 8 connections per file)
@@ -368,9 +368,13 @@ def tools_for(scenario: str, args, nginx: Nginx, data: dict) -> list[Tool]:
         curlcfg = WORK / "small-urls.curl"
         curlcfg.write_text("".join(f'url = "{u}"\n' for u in urls))
 
-        tools.append(Tool("curl", f"curl --parallel-max {PARALLEL}", lambda o, s: [
+        curl = lambda o, s: [  # noqa: E731
             "curl", "-sS", "--fail", "--parallel", "--parallel-max", str(PARALLEL),
-            "--remote-name-all", "--output-dir", str(o), "-K", str(curlcfg)]))
+            "--remote-name-all", "--output-dir", str(o), "-K", str(curlcfg)]
+        tools.append(Tool("curl", f"curl --parallel-max {PARALLEL}", curl))
+        # The control: the same curl again, measured against the first like every
+        # tool. Its ratios show what the verdict rule reads for two equal tools.
+        tools.append(Tool("curl-again", "curl again (control)", curl))
         # For reference, not a target: curl made as durable as bgcopy's transfers (every
         # byte on the disk before the run ends; bgcopy syncs before a file counts).
         tools.append(Tool("curl-sync", f"curl --parallel-max {PARALLEL}, then sync -f", lambda o, s: [
@@ -805,16 +809,32 @@ def paired(rs: list[dict], base: list[dict]) -> float | None:
     return statistics.median(ratios) if ratios else None
 
 
-def fast_paired(rs: list[dict], base: list[dict]) -> tuple[float, int] | None:
+def quiet_paired(rs: list[dict], base: list[dict]) -> tuple[float, int] | None:
     """The paired ratio over the third of the rounds (passes, in (b)) in which the
-    base was fastest (at least one), and how many that is: conditions that slow one
-    tool and not the other can make a median look better than the tool is, and a
-    target meant to hold must hold when the base is at its best too."""
+    machine was quietest for both tools (smallest sum of the two wall times; at least
+    one round), and how many that is: conditions that slow one tool and not the
+    other can make a median look better than the tool is, and a target meant to
+    hold must hold when nothing slows either.
+
+    Not the third in which the base was fastest: choosing rounds by one tool's time
+    chooses its lucky runs, and the other tool's runs in them are ordinary, so even
+    a tool against itself reads slower there (by 9 % at this machine's 8 % spread;
+    the control row shows it)."""
+    # (base time, ratio): the sum of the two times is base × (1 + ratio).
+    ps = sorted(pairs(rs, base), key=lambda p: p[0] * (1 + p[1]))
+    if not ps:
+        return None
+    quiet = ps[: max(1, len(ps) // 3)]
+    return statistics.median(r for _, r in quiet), len(quiet)
+
+
+def base_fastest_paired(rs: list[dict], base: list[dict]) -> float | None:
+    """The paired ratio over the third of the rounds in which the base was fastest:
+    the earlier rule, shown for the control only (its bias, measured)."""
     ps = sorted(pairs(rs, base))
     if not ps:
         return None
-    fast = ps[: max(1, len(ps) // 3)]
-    return statistics.median(r for _, r in fast), len(fast)
+    return statistics.median(r for _, r in ps[: max(1, len(ps) // 3)])
 
 
 def wall_ratio(res: dict, key: str, base_key: str, s: dict) -> float | None:
@@ -886,10 +906,14 @@ def table(scenario: str, res: dict, bytes_total: int) -> tuple[list[str], dict]:
             verdict["rss_mib"] = b["rss_mib"]
             verdict["rss_ok"] = b["rss_mib"] <= TARGET_A_RSS_MIB
         else:
-            fast = fast_paired(res["runs"]["bgcopy"], res["runs"]["curl"])
-            verdict["fast"] = fast
+            quiet = quiet_paired(res["runs"]["bgcopy"], res["runs"]["curl"])
+            verdict["quiet"] = quiet
             verdict["wall_ok"] = verdict["wall_ratio"] <= TARGET_B_WALL and (
-                fast is None or fast[0] <= TARGET_B_WALL)
+                quiet is None or quiet[0] <= TARGET_B_WALL)
+            again, curl = res["runs"].get("curl-again"), res["runs"]["curl"]
+            if again and pairs(again, curl):
+                verdict["control"] = (paired(again, curl), quiet_paired(again, curl)[0],
+                                      base_fastest_paired(again, curl))
     return lines, verdict
 
 
@@ -1016,13 +1040,19 @@ def report(args, results: dict, data: dict, nginx_port: int, started: float, loa
     if "b" in verdicts:
         v = verdicts["b"]
         if v:
-            fast = v.get("fast")
-            fast_txt = "" if fast is None else (
-                f"; {fast[0]:.2f}× in the {fast[1]} pass{'es' if fast[1] != 1 else ''} where curl was fastest")
+            quiet = v.get("quiet")
+            quiet_txt = "" if quiet is None else (
+                f"; {quiet[0]:.2f}× in the {quiet[1]} quietest pass{'es' if quiet[1] != 1 else ''}")
             out.append(f"- (b) wall ≤ {TARGET_B_WALL}× curl --parallel, over all passes and over the third "
-                       f"where curl was fastest (this benchmark's rule, stricter than #14's median): "
-                       f"**{'met' if v['wall_ok'] else 'NOT met'}** "
-                       f"({v['wall_ratio']:.2f}× over all{fast_txt})")
+                       f"in which the machine was quietest for both (this benchmark's rule, stricter than "
+                       f"#14's median): **{'met' if v['wall_ok'] else 'NOT met'}** "
+                       f"({v['wall_ratio']:.2f}× over all{quiet_txt})")
+            control = v.get("control")
+            if control:
+                out.append(f"  - control, curl against itself: {control[0]:.2f}× over all, "
+                           f"{control[1]:.2f}× in the quietest third (the rule is fair if both "
+                           f"are near 1.00); {control[2]:.2f}× in the third where the first curl was "
+                           "fastest (the earlier rule, biased against the second tool)")
         else:
             out.append("- (b) not evaluated (bgcopy or curl failed)")
     if "c" in verdicts:
