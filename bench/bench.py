@@ -400,6 +400,9 @@ def tools_for(scenario: str, args, nginx: Nginx, data: dict) -> list[Tool]:
                           straight=True))
         if args.cli and cli.exists():
             tools.append(Tool("bgcopy-cli", "bgcopy get (CLI)", lambda o, s: cli_cmd(args, cli, o, s, urls, lst)))
+    if args.tools:
+        keep = set(args.tools.split(","))
+        tools = [t for t in tools if t.key in keep]
     return tools
 
 
@@ -1117,6 +1120,10 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 round, 256 MiB instead of 1 GiB")
     ap.add_argument("--port", type=int, default=0, help="nginx port (default: a free ephemeral one)")
     ap.add_argument("--no-readme", action="store_true", help="don't rewrite the results section of bench/README.md")
+    ap.add_argument("--tools", metavar="KEY,...",
+                    help="run only these tools, by their keys in the results JSON (e.g. "
+                         "curl,curl-again,bgcopy): to find which neighbour changes a tool's time; "
+                         "a target is judged only when its tools ran")
     ap.add_argument("--no-cli", dest="cli", action="store_false", help="skip the optional `bgcopy get` row")
     ap.add_argument("--cli-args", default="--state-dir {state} get --no-progress -d {out} {urls}",
                     help="arguments of the CLI row; {state} {out} {list} {urls} are replaced "
