@@ -46,9 +46,14 @@ pub(crate) fn make_agent(
         .max_redirects_will_error(false)
         .user_agent(opts.user_agent.as_str())
         .timeout_connect(Some(opts.connect_timeout))
-        .timeout_recv_response(Some(opts.read_timeout))
+        // No read or write waits longer than `read_timeout`, and a response head
+        // dripped byte by byte ends after twice that. The socket timeouts then stay
+        // the same from one request on a connection to the next (ureq sets one only
+        // when it changes): a phase bound equal to the per-read one would be "the
+        // time left", set anew on every request (two `setsockopt` per file).
         .timeout_per_read(Some(opts.read_timeout))
-        .timeout_send_request(Some(opts.read_timeout))
+        .timeout_per_write(Some(opts.read_timeout))
+        .timeout_recv_response(Some(opts.read_timeout.saturating_mul(2)))
         .max_idle_connections(pool)
         .max_idle_connections_per_host(pool)
         .input_buffer_size(256 * 1024)

@@ -247,3 +247,63 @@ fn a_remote_file_that_changes_on_every_attempt_ends_in_error() {
     );
     assert!(server.requests().len() > before);
 }
+
+/// A server that answers a status line and then drips one header line every 100 ms
+/// never lets a read wait for the read timeout (400 ms here), so only the bound on the
+/// whole response head ends it: twice the read timeout after the request, a transient
+/// TIMEOUT. Without that bound the connection would be held forever; with a bound equal
+/// to the read timeout the socket timeout is set anew on every request.
+#[test]
+fn a_response_head_dripped_byte_by_byte_ends_in_timeout_after_twice_the_read_timeout() {
+    use std::io::{BufRead, BufReader, Write};
+    let d = ScratchDir::new("drip");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel::<Instant>();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(&conn);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                let _ = tx.send(Instant::now());
+                let mut w = &conn;
+                if w.write_all(b"HTTP/1.1 200 OK\r\n").is_err() {
+                    return;
+                }
+                // At most 30 s: the test fails long before if nothing ends the head.
+                for _ in 0..300 {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if w.write_all(b"X-Drip: a\r\n").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut o = ManagerOptions::default();
+    o.read_timeout = Duration::from_millis(400);
+    let m = CopyManager::open_with(Some(&d.state()), o).unwrap();
+    let j = job(&m, &d, &format!("http://127.0.0.1:{port}/drip"));
+    j.resume().unwrap();
+    let asked = rx.recv_timeout(Duration::from_secs(10)).expect("a request");
+    wait_until(10, "TRANSIENT_ERROR", || {
+        j.get_state().unwrap() == JobState::TransientError
+    });
+    let after = asked.elapsed();
+    let e = j.get_error().unwrap();
+    assert_eq!(
+        e.get_error().1,
+        codes::TIMEOUT,
+        "{}",
+        e.get_error_description()
+    );
+    assert!(
+        after >= Duration::from_millis(800),
+        "the head may take twice the read timeout, not once: ended after {after:?}"
+    );
+}
