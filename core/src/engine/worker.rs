@@ -141,6 +141,8 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
             }
         };
         let worker = || {
+            // Throughput threads: no wake-up pre-emption (`sys/sched.rs`).
+            sys::batch_thread();
             let mut buf = super::direct::Buf::new();
             loop {
                 if stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst) {
@@ -200,7 +202,13 @@ fn run_files(ctx: &EngineCtx, id: Uuid, stop: &AtomicBool) -> Outcome {
                 s.spawn(preparer);
             }
             for _ in 1..threads {
-                s.spawn(worker);
+                // A thread the system refuses: the job runs on the connections it has.
+                let spawned = std::thread::Builder::new()
+                    .name("bgcopy-conn".into())
+                    .spawn_scoped(s, worker);
+                if spawned.is_err() {
+                    break;
+                }
             }
             worker();
         });

@@ -1,6 +1,7 @@
 //! The operating-system edge: hidden temporary files opened without ever following a
 //! link, owner-only modes for the state directory and its files, `NAME_MAX`, and the
-//! crash points the durability tests use, room in the descriptor table (`fdtable.rs`).
+//! crash points the durability tests use, room in the descriptor table (`fdtable.rs`),
+//! the connection threads' scheduling policy (`sched.rs`).
 //! One place to port to another platform.
 //!
 //! A temporary file is *ours* only if bgcopy created it (`O_CREAT|O_EXCL|O_NOFOLLOW`,
@@ -12,11 +13,13 @@ mod channel;
 mod fdtable;
 mod fork;
 mod lock;
+mod sched;
 
 pub(crate) use channel::{WakeReceiver, WakeSender};
 pub(crate) use fdtable::reserve as reserve_descriptors;
 pub(crate) use fork::StoreGuard;
 pub(crate) use lock::{Candidate, EngineLock, StopSignal, engine_pid};
+pub(crate) use sched::batch_thread;
 
 use std::fs::{File, OpenOptions};
 use std::io;
