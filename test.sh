@@ -27,6 +27,12 @@ check() {
   if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 }
 
+# Free disk where the build and the temporary files go, printed at the start and the
+# end: a run that fails with "No space left on device" shows how much it had.
+disk() { df -h --output=target,size,used,avail "$PWD" "${TMPDIR:-/tmp}" 2>/dev/null | sed 's/^/disk: /'; }
+step "free disk"
+disk
+
 step "real proxies for the request tests: tinyproxy and microsocks (Debian packages)"
 need_pkgs=()
 command -v tinyproxy >/dev/null 2>&1 || need_pkgs+=(tinyproxy-bin)
@@ -118,6 +124,8 @@ for t in ffi-c/test.sh bindings-node/test.sh bindings-python/test.sh bindings-sw
   fi
 done
 
+step "free disk"
+disk
 echo
 echo "all: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] || status=1
