@@ -29,7 +29,7 @@ check() {
 
 # Free disk where the build and the temporary files go, printed at the start and the
 # end: a run that fails with "No space left on device" shows how much it had.
-disk() { df -h --output=target,size,used,avail "$PWD" "${TMPDIR:-/tmp}" 2>/dev/null | uniq | sed 's/^/disk: /'; }
+disk() { df -h --output=target,size,used,avail "${CARGO_TARGET_DIR:-$PWD}" "${TMPDIR:-/tmp}" 2>/dev/null | uniq | sed 's/^/disk: /'; }
 step "free disk"
 disk
 
